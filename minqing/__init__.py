@@ -1,0 +1,5 @@
+"""Minqing (民情): grassroots governance platform."""
+
+from .celery import app as celery_app
+
+__all__ = ["celery_app"]

@@ -1,0 +1,108 @@
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from minqing.core.roles import Role
+from minqing.core.scoping import ScopedQuerySet
+
+
+class UnitKind(models.TextChoices):
+    COUNTY_DEPARTMENT = "county_department", _("区直部门")
+    POLICE_STATION = "police_station", _("派出所")
+    CIVIL_AFFAIRS = "civil_affairs", _("民政所")
+    HUMAN_RESOURCES = "human_resources", _("人社所")
+    TOWNSHIP_GOVERNMENT = "township_government", _("乡镇政府/街道办")
+    VILLAGE_COMMITTEE = "village_committee", _("村委会/居委会")
+    SUPERVISION_OFFICE = "supervision_office", _("督查室")
+    POLITICAL_LEGAL = "political_legal", _("政法委")
+    OTHER = "other", _("其他")
+
+
+class UnitQuerySet(ScopedQuerySet):
+    pass
+
+
+class Unit(models.Model):
+    """An organisation that receives and handles work: a department, a police station,
+    a township government, a village committee. It sits in the area it serves."""
+
+    name = models.CharField(_("名称"), max_length=100)
+    kind = models.CharField(_("类型"), max_length=32, choices=UnitKind.choices)
+    area = models.ForeignKey("areas.Area", verbose_name=_("所在区域"), on_delete=models.PROTECT)
+    phone = models.CharField(_("联系电话"), max_length=32, blank=True)
+    is_active = models.BooleanField(_("启用"), default=True)
+
+    objects = UnitQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("单位")
+        verbose_name_plural = _("单位")
+        ordering = ["area__path", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["area", "name"], name="unit_unique_name_in_area")
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class UserQuerySet(ScopedQuerySet):
+    area_path_field = "jurisdictions__area__path"
+
+    def visible_to(self, user):
+        """Staff whose jurisdiction lies inside the viewer's."""
+        return super().visible_to(user).distinct()
+
+
+class MinqingUserManager(UserManager.from_queryset(UserQuerySet)):
+    pass
+
+
+class User(AbstractUser):
+    """A staff member. Role decides actions; jurisdiction (areas) decides what they see."""
+
+    role = models.CharField(
+        _("角色"), max_length=32, choices=Role.choices, default=Role.GRID_WORKER
+    )
+    unit = models.ForeignKey(
+        Unit,
+        verbose_name=_("单位"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="members",
+    )
+    phone = models.CharField(_("手机号"), max_length=20, blank=True)
+    areas = models.ManyToManyField(
+        "areas.Area", through="Jurisdiction", related_name="staff", verbose_name=_("管辖区域")
+    )
+
+    objects = MinqingUserManager()
+
+    class Meta:
+        verbose_name = _("用户")
+        verbose_name_plural = _("用户")
+
+    def __str__(self):
+        return self.get_full_name() or self.username
+
+    def get_full_name(self):
+        # Chinese names: family name first, no space.
+        return f"{self.last_name}{self.first_name}".strip()
+
+    def jurisdiction_paths(self) -> list[str]:
+        from minqing.core.scoping import jurisdiction_paths
+
+        return jurisdiction_paths(self)
+
+
+class Jurisdiction(models.Model):
+    """One area a user holds; they see its whole subtree."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="jurisdictions")
+    area = models.ForeignKey("areas.Area", on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        verbose_name = _("管辖区域")
+        verbose_name_plural = _("管辖区域")
+        constraints = [models.UniqueConstraint(fields=["user", "area"], name="jurisdiction_unique")]

@@ -1,0 +1,116 @@
+"""Accounts: creating staff, giving roles and jurisdictions. Every change is audited."""
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from minqing.areas.services import may_hold
+from minqing.core.audit import audit_record
+from minqing.core.errors import Conflict, PermissionDeniedError, ValidationFailed
+from minqing.core.permissions import require
+from minqing.core.roles import Role
+
+from .models import Jurisdiction, Unit, User
+
+
+def _check_areas(actor, areas) -> None:
+    if not areas:
+        raise ValidationFailed(_("至少指定一个管辖区域"))
+    for area in areas:
+        if not may_hold(actor, area) and not actor.is_superuser:
+            raise PermissionDeniedError(_("区域 %(a)s 不在您的管辖范围内") % {"a": area.name})
+
+
+@transaction.atomic
+def unit_create(*, actor, name: str, kind: str, area, phone: str = "") -> Unit:
+    require(actor, "accounts.manage")
+    name = (name or "").strip()
+    if not name:
+        raise ValidationFailed(_("名称不能为空"))
+    _check_areas(actor, [area])
+    if Unit.objects.filter(area=area, name=name).exists():
+        raise Conflict(_("该区域已有同名单位"))
+    unit = Unit.objects.create(name=name, kind=kind, area=area, phone=phone)
+    audit_record(actor=actor, action="unit.create", obj=unit)
+    return unit
+
+
+@transaction.atomic
+def user_create(
+    *,
+    actor,
+    username: str,
+    password: str,
+    role: str,
+    full_name: str = "",
+    unit: Unit | None = None,
+    areas=(),
+    phone: str = "",
+    check_password: bool = True,
+) -> User:
+    """A staff account: role decides actions, areas decide what they see."""
+    require(actor, "accounts.manage")
+    username = (username or "").strip()
+    if not username:
+        raise ValidationFailed(_("用户名不能为空"))
+    if role not in Role.values:
+        raise ValidationFailed(_("未知角色"))
+    if role == Role.ADMIN and not actor.is_superuser:
+        raise PermissionDeniedError(_("只有超级管理员能创建系统管理员"))
+    _check_areas(actor, areas)
+    if User.objects.filter(username=username).exists():
+        raise Conflict(_("用户名 %(u)s 已被使用") % {"u": username})
+    user = User(username=username, role=role, unit=unit, phone=phone)
+    if full_name:
+        user.last_name, user.first_name = full_name[:1], full_name[1:]
+    if check_password:
+        try:
+            validate_password(password, user)
+        except ValidationError as exc:
+            raise ValidationFailed("；".join(exc.messages))
+    user.set_password(password)
+    user.is_staff = role == Role.ADMIN
+    user.save()
+    Jurisdiction.objects.bulk_create([Jurisdiction(user=user, area=a) for a in areas])
+    audit_record(
+        actor=actor,
+        action="user.create",
+        obj=user,
+        area=areas[0],
+        detail={"role": role, "areas": [a.code for a in areas]},
+    )
+    return user
+
+
+@transaction.atomic
+def user_set_jurisdiction(*, actor, user: User, areas) -> User:
+    require(actor, "accounts.manage")
+    _check_areas(actor, areas)
+    old = sorted(user.jurisdictions.values_list("area__code", flat=True))
+    Jurisdiction.objects.filter(user=user).delete()
+    Jurisdiction.objects.bulk_create([Jurisdiction(user=user, area=a) for a in areas])
+    user._jurisdiction_paths = None
+    audit_record(
+        actor=actor,
+        action="user.jurisdiction",
+        obj=user,
+        area=areas[0],
+        detail={"from": old, "to": sorted(a.code for a in areas)},
+    )
+    return user
+
+
+@transaction.atomic
+def user_set_role(*, actor, user: User, role: str) -> User:
+    require(actor, "accounts.manage")
+    if role not in Role.values:
+        raise ValidationFailed(_("未知角色"))
+    if Role.ADMIN in (role, user.role) and not actor.is_superuser:
+        raise PermissionDeniedError(_("只有超级管理员能授予或收回系统管理员角色"))
+    old = user.role
+    user.role = role
+    user.is_staff = role == Role.ADMIN
+    user.save(update_fields=["role", "is_staff"])
+    audit_record(actor=actor, action="user.role", obj=user, detail={"from": old, "to": role})
+    return user

@@ -1,0 +1,80 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from minqing.core.errors import DomainError
+from minqing.core.imports import import_start
+from minqing.core.permissions import has_perm, require
+from minqing.core.scoping import get_visible_or_404
+from minqing.core.tabular import write_xlsx, xlsx_response
+
+from .models import Area, Level
+from .selectors import area_children, area_export_rows, area_roots_for, area_subtree_counts
+from .services import AREA_HEADERS
+
+
+@login_required
+def index(request):
+    roots = list(area_roots_for(request.user).order_by("path"))
+    if len(roots) == 1:
+        return redirect("areas:detail", roots[0].pk)
+    return render(request, "areas/index.html", {"roots": roots})
+
+
+@login_required
+def detail(request, pk: int):
+    area = get_visible_or_404(Area, request.user, pk=pk)
+    counts = area_subtree_counts(area=area)
+    ancestors = Area.objects.visible_to(request.user).filter(code__in=area.ancestor_codes)
+    return render(
+        request,
+        "areas/detail.html",
+        {
+            "area": area,
+            "ancestors": ancestors.order_by("level"),
+            "children": area_children(fetched_by=request.user, area=area),
+            "counts": [(Level(lvl).label, n) for lvl, n in sorted(counts.items())],
+            "can_export": has_perm(request.user, "areas.export"),
+            "can_manage": has_perm(request.user, "areas.manage"),
+        },
+    )
+
+
+@login_required
+def export(request, pk: int):
+    area = get_visible_or_404(Area, request.user, pk=pk)
+    require(request.user, "areas.export")
+    content = write_xlsx(
+        AREA_HEADERS, area_export_rows(fetched_by=request.user, area=area), title=area.name
+    )
+    return xlsx_response(content, f"区域-{area.name}.xlsx")
+
+
+@login_required
+def import_template(request):
+    return xlsx_response(
+        write_xlsx(AREA_HEADERS, [["430371001001", "示例村", "村/社区", "430371001000"]]),
+        "区域导入模板.xlsx",
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def import_areas(request):
+    require(request.user, "areas.manage")
+    error = None
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        if upload is None:
+            error = _("请选择要导入的文件")
+        else:
+            try:
+                job = import_start(actor=request.user, kind="areas", upload=upload)
+            except DomainError as exc:
+                error = exc.message
+            else:
+                messages.info(request, _("文件已上传"))
+                return redirect("core:job", job.pk)
+    return render(request, "areas/import.html", {"error": error})

@@ -1,0 +1,81 @@
+"""How a domain app plugs in without changes to the others.
+
+An app may have, each optional:
+- `permissions.py`: calls `core.permissions.register(...)` at import;
+- `nav.py`: calls `register_nav(...)` for its entries in the navigation bar;
+- `urls.py` with `urlpatterns` (mounted at /<label>/) and `api.py` with `router`
+  (mounted at /api/<label>/): see minqing/urls.py and minqing/api.py;
+- `demo.py` with `build(*, stdout)`: called by `minqing demo` in INSTALLED_APPS order.
+"""
+
+from dataclasses import dataclass
+from importlib import import_module, util
+
+from django.apps import apps
+from django.utils.module_loading import autodiscover_modules
+
+
+@dataclass(frozen=True)
+class NavEntry:
+    label: str
+    url_name: str
+    perm: str | None
+    order: int
+
+
+_NAV: list[NavEntry] = []
+
+
+def register_nav(*, label, url_name: str, perm: str | None = None, order: int = 100) -> None:
+    if any(e.url_name == url_name for e in _NAV):
+        return
+    _NAV.append(NavEntry(label=label, url_name=url_name, perm=perm, order=order))
+    _NAV.sort(key=lambda e: e.order)
+
+
+def nav_entries() -> list[NavEntry]:
+    return list(_NAV)
+
+
+def minqing_apps():
+    return [c for c in apps.get_app_configs() if c.name.startswith("minqing.")]
+
+
+def app_module(config, name: str):
+    """The app's submodule `name`, or None when the app has none."""
+    full = f"{config.name}.{name}"
+    if util.find_spec(full) is None:
+        return None
+    return import_module(full)
+
+
+def autodiscover() -> None:
+    autodiscover_modules("permissions")
+    autodiscover_modules("nav")
+
+
+@dataclass(frozen=True)
+class HomePanel:
+    template: str
+    context: object  # callable(request) -> dict, or None to skip the panel
+    order: int
+
+
+_HOME: list[HomePanel] = []
+
+
+def register_home_panel(*, template: str, context, order: int = 100) -> None:
+    """A card on the home page; later apps add theirs (visits due, open appeals...)."""
+    if any(p.template == template for p in _HOME):
+        return
+    _HOME.append(HomePanel(template=template, context=context, order=order))
+    _HOME.sort(key=lambda p: p.order)
+
+
+def home_panels(request) -> list[dict]:
+    panels = []
+    for p in _HOME:
+        ctx = p.context(request)
+        if ctx is not None:
+            panels.append({"template": p.template, **ctx})
+    return panels

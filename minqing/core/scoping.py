@@ -1,0 +1,59 @@
+"""Jurisdiction scoping, in one place.
+
+A user sees the subtrees of the areas they hold (Area.path prefixes) and nothing else.
+Every list, lookup, export and API call starts from `Model.objects.visible_to(user)`;
+outside ids become objects only through `get_visible_or_404`, which gives the same 404
+for "missing" and "not yours".
+"""
+
+from django.db import models
+from django.db.models import Q
+from django.http import Http404
+
+
+def jurisdiction_paths(user) -> list[str]:
+    """The area path prefixes a user holds; cached on the user object for the request."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return []
+    cached = getattr(user, "_jurisdiction_paths", None)
+    if cached is None:
+        paths = sorted(user.jurisdictions.values_list("area__path", flat=True))
+        # Drop paths already covered by a shorter one: fewer OR branches in every query.
+        cached = [p for p in paths if not any(p != q and p.startswith(q) for q in paths)]
+        user._jurisdiction_paths = cached
+    return cached
+
+
+def path_q(paths: list[str], field: str) -> Q:
+    q = Q()
+    for path in paths:
+        q |= Q(**{f"{field}__startswith": path})
+    return q
+
+
+class ScopedQuerySet(models.QuerySet):
+    """Subclass and set `area_path_field` to the lookup of the owning area's path."""
+
+    area_path_field = "area__path"
+
+    def visible_to(self, user):
+        if user is not None and getattr(user, "is_superuser", False) and user.is_active:
+            return self.all()
+        paths = jurisdiction_paths(user)
+        if not paths:
+            return self.none()
+        return self.filter(path_q(paths, self.area_path_field))
+
+    def within(self, area):
+        """Rows in the subtree of one area (used after the area itself was scoped)."""
+        return self.filter(**{f"{self.area_path_field}__startswith": area.path})
+
+
+def get_visible_or_404(model_or_qs, user, **lookup):
+    qs = model_or_qs if isinstance(model_or_qs, models.QuerySet) else model_or_qs.objects.all()
+    try:
+        return qs.visible_to(user).get(**lookup)
+    except (qs.model.DoesNotExist, ValueError, TypeError):
+        raise Http404
+    except qs.model.MultipleObjectsReturned:
+        raise Http404

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("audit/", views.audit_list, name="audit"),
+    path("jobs/<uuid:job_id>/", views.job_detail, name="job"),
+    path("jobs/<uuid:job_id>/errors.xlsx", views.job_errors, name="job_errors"),
+]

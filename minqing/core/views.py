@@ -1,0 +1,117 @@
+from datetime import datetime, time
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db import connection
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from minqing.areas.models import Area
+
+from .imports import job_errors_xlsx
+from .models import AuditEvent, Job
+from .permissions import require
+from .plugins import home_panels
+from .tabular import xlsx_response
+
+
+@require_GET
+def healthz(request):
+    with connection.cursor() as cur:
+        cur.execute("SELECT 1")
+    return JsonResponse({"ok": True})
+
+
+@login_required
+def home(request):
+    user = request.user
+    areas = list(
+        Area.objects.filter(pk__in=user.jurisdictions.values("area_id")).select_related("parent")
+    )
+    crumbs = {
+        a.pk: list(Area.objects.filter(code__in=a.ancestor_codes).order_by("level")) for a in areas
+    }
+    return render(
+        request,
+        "core/home.html",
+        {
+            "areas": [{"area": a, "ancestors": crumbs[a.pk]} for a in areas],
+            "panels": home_panels(request),
+        },
+    )
+
+
+def _parse_date(value: str, end: bool = False):
+    try:
+        d = datetime.strptime(value, "%Y-%m-%d").date()
+    except (TypeError, ValueError):
+        return None
+    return timezone.make_aware(datetime.combine(d, time.max if end else time.min))
+
+
+def audit_filter(user, params):
+    """The supervisor's audit browser: scoped, filtered by actor, action, object, dates."""
+    require(user, "core.view_audit")
+    qs = AuditEvent.objects.visible_to(user).select_related("area")
+    if actor := params.get("actor", "").strip():
+        qs = qs.filter(actor_label__icontains=actor)
+    if action := params.get("action", "").strip():
+        qs = qs.filter(action__startswith=action)
+    if target := params.get("target_type", "").strip():
+        qs = qs.filter(target_type=target)
+    if target_id := params.get("target_id", "").strip():
+        qs = qs.filter(target_id=target_id)
+    if start := _parse_date(params.get("date_from", "")):
+        qs = qs.filter(at__gte=start)
+    if end := _parse_date(params.get("date_to", ""), end=True):
+        qs = qs.filter(at__lte=end)
+    return qs.order_by("-at", "-id")
+
+
+@login_required
+def audit_list(request):
+    qs = audit_filter(request.user, request.GET)
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    actions = (
+        AuditEvent.objects.visible_to(request.user)
+        .order_by("action")
+        .values_list("action", flat=True)
+        .distinct()[:200]
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "core/audit_list.html",
+        {"page": page, "filters": request.GET, "actions": actions, "query": query.urlencode()},
+    )
+
+
+def _job_for(user, job_id) -> Job:
+    try:
+        return Job.objects.visible_to(user).get(pk=job_id)
+    except Job.DoesNotExist:
+        raise Http404
+
+
+@login_required
+def job_detail(request, job_id):
+    job = _job_for(request.user, job_id)
+    template = "core/_job.html" if request.headers.get("HX-Request") else "core/job.html"
+    return render(request, template, {"job": job})
+
+
+@login_required
+def job_errors(request, job_id):
+    job = _job_for(request.user, job_id)
+    if not job.result.get("errors"):
+        raise Http404
+    return xlsx_response(job_errors_xlsx(job), f"导入错误-{job.created_at:%Y%m%d%H%M}.xlsx")
+
+
+def htmx_redirect(url: str) -> HttpResponse:
+    response = HttpResponse(status=204)
+    response["HX-Redirect"] = url
+    return response

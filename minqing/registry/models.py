@@ -1,0 +1,327 @@
+"""The registry: households, residents, places, organisations, and key-group tags with
+their dated history (动态管理)."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from minqing.core.masking import mask_id_number, mask_phone
+from minqing.core.scoping import ScopedQuerySet
+
+
+class HouseholdQuerySet(ScopedQuerySet):
+    area_path_field = "grid__path"
+
+
+class Household(models.Model):
+    """One household (户) in one grid."""
+
+    grid = models.ForeignKey(
+        "areas.Area", verbose_name=_("网格"), on_delete=models.PROTECT, related_name="households"
+    )
+    number = models.CharField(_("户编号"), max_length=32, unique=True)
+    address = models.CharField(_("住址"), max_length=200)
+    head = models.ForeignKey(
+        "Resident",
+        verbose_name=_("户主"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    phone = models.CharField(_("联系电话"), max_length=20, blank=True)
+    notes = models.TextField(_("备注"), blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = HouseholdQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("户")
+        verbose_name_plural = _("户")
+        ordering = ["number"]
+        indexes = [
+            # household list of one grid (the grid worker's daily list)
+            models.Index(fields=["grid", "number"], name="household_grid_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.number} {self.address}"
+
+    @property
+    def phone_masked(self) -> str:
+        return mask_phone(self.phone)
+
+
+class ResidentStatus(models.TextChoices):
+    LIVING = "living", _("在住")
+    MOVED_OUT = "moved_out", _("迁出")
+    DECEASED = "deceased", _("已故")
+
+
+class Relation(models.TextChoices):
+    HEAD = "head", _("户主")
+    SPOUSE = "spouse", _("配偶")
+    CHILD = "child", _("子女")
+    PARENT = "parent", _("父母")
+    GRANDCHILD = "grandchild", _("孙子女")
+    GRANDPARENT = "grandparent", _("祖父母")
+    SIBLING = "sibling", _("兄弟姐妹")
+    CHILD_IN_LAW = "child_in_law", _("儿媳/女婿")
+    OTHER = "other", _("其他")
+
+
+class ResidentQuerySet(ScopedQuerySet):
+    area_path_field = "household__grid__path"
+
+
+class Resident(models.Model):
+    """One person. 身份证号 is stored once, validated, and shown masked."""
+
+    household = models.ForeignKey(
+        Household, verbose_name=_("所在户"), on_delete=models.PROTECT, related_name="members"
+    )
+    name = models.CharField(_("姓名"), max_length=50)
+    id_number = models.CharField(_("身份证号"), max_length=18, unique=True)
+    gender = models.CharField(_("性别"), max_length=1, choices=[("M", _("男")), ("F", _("女"))])
+    birth_date = models.DateField(_("出生日期"))
+    phone = models.CharField(_("手机号"), max_length=20, blank=True)
+    relation = models.CharField(
+        _("与户主关系"), max_length=16, choices=Relation.choices, default=Relation.OTHER
+    )
+    status = models.CharField(
+        _("状态"), max_length=16, choices=ResidentStatus.choices, default=ResidentStatus.LIVING
+    )
+    status_date = models.DateField(_("状态日期"), null=True, blank=True)
+    # Search keys, derived from name / id / phone when saved through the services:
+    name_norm = models.CharField(max_length=50, db_index=True, editable=False)  # 繁→简
+    name_pinyin = models.CharField(max_length=200, db_index=True, editable=False)  # zhangdeshu
+    name_initials = models.CharField(max_length=50, db_index=True, editable=False)  # zds
+    id_tail = models.CharField(max_length=6, db_index=True, editable=False)  # last 6 of id
+    phone_tail = models.CharField(max_length=4, db_index=True, editable=False, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ResidentQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("居民")
+        verbose_name_plural = _("居民")
+        ordering = ["household_id", "id"]
+        indexes = [
+            # members of one household, in the household page and the list
+            models.Index(fields=["household", "status"], name="resident_household_idx"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def id_masked(self) -> str:
+        return mask_id_number(self.id_number)
+
+    @property
+    def phone_masked(self) -> str:
+        return mask_phone(self.phone)
+
+
+class Tag(models.Model):
+    """A key group (重点人群). System tags come with the product; admins add more."""
+
+    class Scope(models.TextChoices):
+        RESIDENT = "resident", _("个人")
+        HOUSEHOLD = "household", _("户")
+
+    code = models.SlugField(_("代码"), max_length=32, unique=True)
+    name = models.CharField(_("名称"), max_length=32, unique=True)
+    scope = models.CharField(
+        _("对象"), max_length=16, choices=Scope.choices, default=Scope.RESIDENT
+    )
+    description = models.CharField(_("说明"), max_length=200, blank=True)
+    is_system = models.BooleanField(_("系统内置"), default=False)
+    order = models.PositiveSmallIntegerField(default=100)
+
+    class Meta:
+        verbose_name = _("重点人群标签")
+        verbose_name_plural = _("重点人群标签")
+        ordering = ["order", "name"]
+
+    def __str__(self):
+        return self.name
+
+
+class TagPeriodQuerySet(ScopedQuerySet):
+    area_path_field = "household__grid__path"
+
+    def on(self, day):
+        """Tags carried on `day`: started on or before it, not ended by it."""
+        return self.filter(start_date__lte=day).filter(
+            Q(end_date__isnull=True) | Q(end_date__gt=day)
+        )
+
+    def current(self):
+        return self.filter(end_date__isnull=True)
+
+
+class TagPeriod(models.Model):
+    """One span during which a resident (or household) carried a tag.
+
+    Given with a date, reason and actor; removed by setting end date, reason and actor
+    (the row stays: that is the history). `household` is always set, for scoping and
+    for household-level tags; `resident` is set for personal tags.
+    """
+
+    tag = models.ForeignKey(Tag, on_delete=models.PROTECT, related_name="periods")
+    household = models.ForeignKey(Household, on_delete=models.PROTECT, related_name="tag_periods")
+    resident = models.ForeignKey(
+        Resident, null=True, blank=True, on_delete=models.PROTECT, related_name="tag_periods"
+    )
+    start_date = models.DateField(_("起始日期"))
+    start_reason = models.CharField(_("认定原因"), max_length=200)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    end_date = models.DateField(_("终止日期"), null=True, blank=True)
+    end_reason = models.CharField(_("退出原因"), max_length=200, blank=True)
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TagPeriodQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("标签记录")
+        verbose_name_plural = _("标签记录")
+        ordering = ["-start_date", "-id"]
+        indexes = [
+            # "who carried tag T on day D": range scan per tag
+            models.Index(fields=["tag", "start_date", "end_date"], name="tagperiod_tag_day_idx"),
+            # household list filtered by a current tag
+            models.Index(
+                fields=["tag", "household"],
+                name="tagperiod_current_idx",
+                condition=Q(end_date__isnull=True),
+            ),
+            models.Index(fields=["resident", "tag"], name="tagperiod_resident_idx"),
+        ]
+        constraints = [
+            # one open period per tag and person (or household, for household tags)
+            models.UniqueConstraint(
+                fields=["tag", "resident"],
+                condition=Q(end_date__isnull=True, resident__isnull=False),
+                name="tagperiod_one_open_per_resident",
+            ),
+            models.UniqueConstraint(
+                fields=["tag", "household"],
+                condition=Q(end_date__isnull=True, resident__isnull=True),
+                name="tagperiod_one_open_per_household",
+            ),
+            models.CheckConstraint(
+                condition=Q(end_date__isnull=True) | Q(end_date__gte=models.F("start_date")),
+                name="tagperiod_end_after_start",
+            ),
+        ]
+
+
+class Move(models.Model):
+    """迁入/迁出: a resident moved between households (and so grids), or in/out of the area."""
+
+    class Kind(models.TextChoices):
+        MOVE_IN = "in", _("迁入")
+        MOVE_OUT = "out", _("迁出")
+        TRANSFER = "transfer", _("户间迁移")
+        DEATH = "death", _("死亡")
+
+    resident = models.ForeignKey(Resident, on_delete=models.PROTECT, related_name="moves")
+    kind = models.CharField(_("类型"), max_length=16, choices=Kind.choices)
+    from_household = models.ForeignKey(
+        Household, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    to_household = models.ForeignKey(
+        Household, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    date = models.DateField(_("日期"))
+    reason = models.CharField(_("原因"), max_length=200, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("迁移记录")
+        verbose_name_plural = _("迁移记录")
+        ordering = ["-date", "-id"]
+
+
+class PlaceQuerySet(ScopedQuerySet):
+    area_path_field = "grid__path"
+
+
+class Place(models.Model):
+    """地/物 in the grid: shops, markets, rented houses, danger spots."""
+
+    class Kind(models.TextChoices):
+        SHOP = "shop", _("商铺")
+        MARKET = "market", _("市场")
+        RENTAL = "rental", _("出租房")
+        DANGER = "danger", _("安全隐患点")
+        SCHOOL = "school", _("学校")
+        PUBLIC = "public", _("公共场所")
+        OTHER = "other", _("其他")
+
+    grid = models.ForeignKey(
+        "areas.Area", verbose_name=_("网格"), on_delete=models.PROTECT, related_name="places"
+    )
+    name = models.CharField(_("名称"), max_length=100)
+    kind = models.CharField(_("类型"), max_length=16, choices=Kind.choices)
+    address = models.CharField(_("地址"), max_length=200, blank=True)
+    contact_name = models.CharField(_("联系人"), max_length=50, blank=True)
+    contact_phone = models.CharField(_("联系电话"), max_length=20, blank=True)
+    notes = models.TextField(_("备注"), blank=True)
+
+    objects = PlaceQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("场所")
+        verbose_name_plural = _("场所")
+        ordering = ["grid_id", "name"]
+        indexes = [models.Index(fields=["grid", "kind"], name="place_grid_idx")]
+
+    def __str__(self):
+        return self.name
+
+
+class Organisation(models.Model):
+    """组织 in the grid: enterprises, social organisations, 两新组织."""
+
+    class Kind(models.TextChoices):
+        ENTERPRISE = "enterprise", _("企业")
+        SOCIAL = "social", _("社会组织")
+        NEW_ECONOMIC = "new_economic", _("新经济组织")
+        COOPERATIVE = "cooperative", _("合作社")
+        OTHER = "other", _("其他")
+
+    grid = models.ForeignKey(
+        "areas.Area", verbose_name=_("网格"), on_delete=models.PROTECT, related_name="organisations"
+    )
+    name = models.CharField(_("名称"), max_length=100)
+    kind = models.CharField(_("类型"), max_length=16, choices=Kind.choices)
+    credit_code = models.CharField(_("统一社会信用代码"), max_length=18, blank=True)
+    address = models.CharField(_("地址"), max_length=200, blank=True)
+    contact_name = models.CharField(_("联系人"), max_length=50, blank=True)
+    contact_phone = models.CharField(_("联系电话"), max_length=20, blank=True)
+    has_party_branch = models.BooleanField(_("建有党组织"), default=False)
+    notes = models.TextField(_("备注"), blank=True)
+
+    objects = PlaceQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("组织")
+        verbose_name_plural = _("组织")
+        ordering = ["grid_id", "name"]
+        indexes = [models.Index(fields=["grid", "kind"], name="organisation_grid_idx")]
+
+    def __str__(self):
+        return self.name

@@ -1,0 +1,26 @@
+"""Root URLs. Each minqing app with a urls.py is mounted at /<label>/ by itself."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
+
+from minqing.api import api
+from minqing.core import views as core_views
+from minqing.core.plugins import app_module, minqing_apps
+
+urlpatterns = [
+    path("", core_views.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
+    path("admin/", admin.site.urls),
+    path("api/", api.urls),
+    path("healthz", core_views.healthz, name="healthz"),
+]
+
+for config in minqing_apps():
+    module = app_module(config, "urls")
+    if module is not None:
+        urlpatterns.append(path(f"{config.label}/", include((module, config.label))))
