@@ -1,0 +1,5 @@
+"""Registry import/export endpoints."""
+
+from ninja import Router
+
+router = Router()

@@ -1,0 +1,3 @@
+"""Registry pages (households, residents, places, organisations, tags)."""
+
+urlpatterns = []

@@ -1,0 +1,3 @@
+"""Registry spreadsheet import and export pages."""
+
+urlpatterns = []
