@@ -13,6 +13,11 @@ from minqing.areas.tests.factories import make_area
 from minqing.core.roles import Role
 
 
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def tree(db):
     city = make_area(parent=None, level=Level.CITY, code="430300000000", name="湘潭市")

@@ -1,5 +1,6 @@
 from ninja import File, Router, UploadedFile
 from ninja.pagination import paginate
+from ninja.responses import Status
 
 from minqing.core.imports import import_start
 from minqing.core.permissions import require
@@ -44,7 +45,7 @@ def create_area(request, payload: AreaIn):
     area = area_create(
         actor=request.user, parent=parent, level=payload.level, code=payload.code, name=payload.name
     )
-    return 201, area
+    return Status(201, area)
 
 
 @router.patch("/{int:area_id}", response=AreaOut)
@@ -58,4 +59,4 @@ def import_areas(request, file: UploadedFile = File(...)):
     """Upload an xlsx/csv of areas; all-or-nothing. Poll /api/core/jobs/{id}."""
     job = import_start(actor=request.user, kind="areas", upload=file)
     job.refresh_from_db()
-    return 202, job_out(job)
+    return Status(202, job_out(job))

@@ -75,4 +75,4 @@ class Area(models.Model):
 
     @property
     def level_label(self) -> str:
-        return Level(self.level).label
+        return str(Level(self.level).label)

@@ -10,9 +10,9 @@ from minqing.core.permissions import has_perm, require
 from minqing.core.scoping import get_visible_or_404
 from minqing.core.tabular import write_xlsx, xlsx_response
 
+from .imports import AREA_HEADERS
 from .models import Area, Level
 from .selectors import area_children, area_export_rows, area_roots_for, area_subtree_counts
-from .services import AREA_HEADERS
 
 
 @login_required

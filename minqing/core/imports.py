@@ -99,7 +99,10 @@ def import_start(*, actor, kind: str, upload, params: dict | None = None) -> Job
     )
     from .tasks import run_import
 
-    # After commit, so a worker always finds the job; inline (no Redis) it runs right here.
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        # No Redis: run right here, inside the request.
+        return import_run(str(job.pk))
+    # With a worker: queue after commit, so the worker always finds the job.
     transaction.on_commit(lambda: run_import.delay(str(job.pk)))
     return job
 

@@ -2,6 +2,7 @@
 
 An app may have, each optional:
 - `permissions.py`: calls `core.permissions.register(...)` at import;
+- `imports.py`: registers its spreadsheet importers (core.imports.register_importer);
 - `nav.py`: calls `register_nav(...)` for its entries in the navigation bar;
 - `urls.py` with `urlpatterns` (mounted at /<label>/) and `api.py` with `router`
   (mounted at /api/<label>/): see minqing/urls.py and minqing/api.py;
@@ -52,6 +53,7 @@ def app_module(config, name: str):
 def autodiscover() -> None:
     autodiscover_modules("permissions")
     autodiscover_modules("nav")
+    autodiscover_modules("imports")
 
 
 @dataclass(frozen=True)
