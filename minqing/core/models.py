@@ -84,7 +84,8 @@ class AuditEvent(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.target_repr}"
+        at = timezone.localtime(self.at)
+        return f"{at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.target_repr}"
 
     def save(self, *args, **kwargs):
         if not self._state.adding:
