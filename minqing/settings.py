@@ -138,10 +138,13 @@ STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [
+    ("", BASE_DIR / "minqing" / "static"),
     ("vendor/htmx", BASE_DIR / "node_modules" / "htmx.org" / "dist"),
     ("vendor/echarts", BASE_DIR / "node_modules" / "echarts" / "dist"),
 ]
-STATICFILES_DIRS = [(prefix, path) for prefix, path in STATICFILES_DIRS if path.exists()]
+STATICFILES_DIRS = [
+    (prefix, path) if prefix else path for prefix, path in STATICFILES_DIRS if path.exists()
+]
 WHITENOISE_USE_FINDERS = True  # serve straight from the finders when collectstatic has not run
 MEDIA_ROOT = VAR_DIR / "media"
 MEDIA_URL = "/media/"
