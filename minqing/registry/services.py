@@ -1,0 +1,802 @@
+"""Every change to the registry. Each service checks the role, then the jurisdiction (through
+the scoping querysets), validates everything, and only then writes, with one audit event."""
+
+import re
+from datetime import date
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from minqing.areas.models import Area, Level
+from minqing.core.audit import audit_record
+from minqing.core.errors import Conflict, NotFoundError, ValidationFailed
+from minqing.core.idcard import IdNumberError, normalize_id_number, parse_id_number
+from minqing.core.masking import mask_id_number, mask_phone
+from minqing.core.permissions import require
+
+from .models import (
+    Household,
+    Move,
+    Organisation,
+    Place,
+    Relation,
+    Resident,
+    ResidentStatus,
+    Tag,
+    TagPeriod,
+)
+from .search_keys import id_tail, name_keys, phone_tail
+
+PHONE_RE = re.compile(r"^\+?[0-9][0-9\- ]{5,18}[0-9]$")
+TAG_CODE_RE = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
+CREDIT_CODE_RE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{18}$")
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def resident_fill_keys(resident: Resident) -> Resident:
+    """Derive what is derived: gender and birth date from the 身份证号, and the search keys
+    (繁→简 name, pinyin, initials, id and phone tails). Call before every save."""
+    resident.id_number = normalize_id_number(resident.id_number)
+    try:
+        info = parse_id_number(resident.id_number)
+    except IdNumberError as exc:
+        raise ValidationFailed(exc.message, details={"field": "id_number"})
+    resident.gender = info.gender
+    resident.birth_date = info.birth_date
+    resident.name = (resident.name or "").strip()
+    resident.phone = _normalize_phone(resident.phone)
+    resident.name_norm, resident.name_pinyin, resident.name_initials = name_keys(resident.name)
+    resident.name_pinyin = resident.name_pinyin[:200]
+    resident.name_initials = resident.name_initials[:50]
+    resident.id_tail = id_tail(resident.id_number)
+    resident.phone_tail = phone_tail(resident.phone)
+    return resident
+
+
+def _normalize_phone(value: str | None) -> str:
+    return (value or "").strip()
+
+
+def _check_phone(value: str, label=None) -> str:
+    value = _normalize_phone(value)
+    if value and not PHONE_RE.match(value):
+        raise ValidationFailed(
+            _("%(field)s格式不正确:只能包含数字、空格和“-”,7 到 20 位")
+            % {"field": label or _("手机号")}
+        )
+    return value
+
+
+def _check_text(value: str | None, *, label, max_length: int, required: bool = True) -> str:
+    value = (value or "").strip()
+    if required and not value:
+        raise ValidationFailed(_("%(field)s不能为空") % {"field": label})
+    if len(value) > max_length:
+        raise ValidationFailed(
+            _("%(field)s不能超过 %(n)d 个字") % {"field": label, "n": max_length}
+        )
+    return value
+
+
+def _check_date(value, *, label) -> date:
+    if not isinstance(value, date):
+        raise ValidationFailed(_("请填写%(field)s") % {"field": label})
+    if value > timezone.localdate():
+        raise ValidationFailed(_("%(field)s不能晚于今天") % {"field": label})
+    return value
+
+
+def _check_id_number(value: str, *, exclude_pk=None, actor=None) -> str:
+    number = normalize_id_number(value)
+    if not number:
+        raise ValidationFailed(_("身份证号不能为空"))
+    try:
+        parse_id_number(number)
+    except IdNumberError as exc:
+        raise ValidationFailed(exc.message, details={"field": "id_number"})
+    taken = Resident.objects.filter(id_number=number).exclude(pk=exclude_pk)
+    if taken.exists():
+        where = taken.visible_to(actor).select_related("household").first() if actor else None
+        if where is not None:
+            raise Conflict(
+                _("身份证号 %(id)s 已登记在户 %(number)s(%(name)s),不能重复登记")
+                % {
+                    "id": mask_id_number(number),
+                    "number": where.household.number,
+                    "name": where.name,
+                }
+            )
+        raise Conflict(_("身份证号 %(id)s 已登记,不能重复登记") % {"id": mask_id_number(number)})
+    return number
+
+
+def _visible_grid(actor, grid) -> Area:
+    """The grid must be one the actor holds: looked up through the scoping queryset."""
+    if grid is None:
+        raise ValidationFailed(_("请选择网格"))
+    pk = grid.pk if isinstance(grid, Area) else grid
+    area = Area.objects.visible_to(actor).filter(pk=pk).first()
+    if area is None:
+        raise NotFoundError(_("网格不存在或不在您的管辖范围内"))
+    if area.level != Level.GRID:
+        raise ValidationFailed(
+            _("%(name)s不是网格:户、场所和组织要登记在网格下") % {"name": area.name}
+        )
+    return area
+
+
+def _locked_household(actor, household: Household) -> Household:
+    if not Household.objects.visible_to(actor).filter(pk=household.pk).exists():
+        raise NotFoundError()
+    return Household.objects.select_for_update().get(pk=household.pk)
+
+
+def _locked_resident(actor, resident: Resident) -> Resident:
+    if not Resident.objects.visible_to(actor).filter(pk=resident.pk).exists():
+        raise NotFoundError()
+    return Resident.objects.select_for_update().select_related("household").get(pk=resident.pk)
+
+
+def _living_head(household: Household, *, exclude_pk=None) -> Resident | None:
+    return (
+        Resident.objects.filter(
+            household=household, relation=Relation.HEAD, status=ResidentStatus.LIVING
+        )
+        .exclude(pk=exclude_pk)
+        .first()
+    )
+
+
+def _check_relation(relation: str) -> str:
+    if relation not in Relation.values:
+        raise ValidationFailed(_("与户主关系“%(r)s”无效") % {"r": relation})
+    return relation
+
+
+def _next_household_number(grid: Area) -> str:
+    """Grid code + 4-digit sequence, the shape cadres' ledgers use."""
+    used = set(
+        Household.objects.filter(number__startswith=grid.code).values_list("number", flat=True)
+    )
+    seq = len(used) + 1
+    while f"{grid.code}{seq:04d}" in used:
+        seq += 1
+    return f"{grid.code}{seq:04d}"
+
+
+# ---------------------------------------------------------------- households
+
+
+@transaction.atomic
+def household_create(
+    *,
+    actor,
+    grid,
+    address: str,
+    number: str = "",
+    phone: str = "",
+    notes: str = "",
+) -> Household:
+    """A new household in a grid the actor holds; the number is generated when left blank."""
+    require(actor, "registry.edit")
+    grid = _visible_grid(actor, grid)
+    address = _check_text(address, label=_("住址"), max_length=200)
+    number = _check_text(number, label=_("户编号"), max_length=32, required=False)
+    phone = _check_phone(phone, _("联系电话"))
+    notes = (notes or "").strip()
+    if number and Household.objects.filter(number=number).exists():
+        raise Conflict(_("户编号 %(n)s 已存在") % {"n": number})
+    household = Household.objects.create(
+        grid=grid,
+        number=number or _next_household_number(grid),
+        address=address,
+        phone=phone,
+        notes=notes,
+    )
+    audit_record(
+        actor=actor,
+        action="registry.household.create",
+        obj=household,
+        detail={"number": household.number, "grid": grid.code},
+    )
+    return household
+
+
+@transaction.atomic
+def household_update(
+    *,
+    actor,
+    household: Household,
+    grid=None,
+    number: str | None = None,
+    address: str | None = None,
+    phone: str | None = None,
+    notes: str | None = None,
+) -> Household:
+    """Change what is given (None leaves a field as it is). Moving the household to another
+    grid needs both grids in the actor's jurisdiction; its tag history moves with it."""
+    require(actor, "registry.edit")
+    household = _locked_household(actor, household)
+    changes = {}
+    new = {}
+    if grid is not None:
+        grid = _visible_grid(actor, grid)
+        if grid.pk != household.grid_id:
+            new["grid"] = grid
+            changes["grid"] = [household.grid.code, grid.code]
+    if number is not None:
+        number = _check_text(number, label=_("户编号"), max_length=32)
+        if number != household.number:
+            if Household.objects.filter(number=number).exclude(pk=household.pk).exists():
+                raise Conflict(_("户编号 %(n)s 已存在") % {"n": number})
+            new["number"] = number
+            changes["number"] = [household.number, number]
+    if address is not None:
+        address = _check_text(address, label=_("住址"), max_length=200)
+        if address != household.address:
+            new["address"] = address
+            changes["address"] = [household.address, address]
+    if phone is not None:
+        phone = _check_phone(phone, _("联系电话"))
+        if phone != household.phone:
+            new["phone"] = phone
+            changes["phone"] = [mask_phone(household.phone), mask_phone(phone)]
+    if notes is not None:
+        notes = notes.strip()
+        if notes != household.notes:
+            new["notes"] = notes
+            changes["notes"] = True
+    if not new:
+        return household
+    for field, value in new.items():
+        setattr(household, field, value)
+    household.save(update_fields=[*new.keys(), "updated_at"])
+    audit_record(actor=actor, action="registry.household.update", obj=household, detail=changes)
+    return household
+
+
+@transaction.atomic
+def household_reveal_phone(*, actor, household: Household) -> str:
+    """The full household phone, for roles that need it; every reveal is audited."""
+    require(actor, "registry.reveal_id")
+    if not Household.objects.visible_to(actor).filter(pk=household.pk).exists():
+        raise NotFoundError()
+    household = Household.objects.get(pk=household.pk)
+    audit_record(actor=actor, action="registry.household.reveal_phone", obj=household)
+    return household.phone
+
+
+# ---------------------------------------------------------------- residents
+
+
+@transaction.atomic
+def resident_create(
+    *,
+    actor,
+    household: Household,
+    name: str,
+    id_number: str,
+    relation: str = Relation.OTHER,
+    phone: str = "",
+    moved_in_on: date | None = None,
+    reason: str = "",
+) -> Resident:
+    """Register a person in a household. With `moved_in_on` it is a 迁入 from outside and a
+    Move row keeps the date and reason. At most one living head per household."""
+    require(actor, "registry.edit")
+    household = _locked_household(actor, household)
+    name = _check_text(name, label=_("姓名"), max_length=50)
+    relation = _check_relation(relation)
+    phone = _check_phone(phone)
+    reason = _check_text(reason, label=_("原因"), max_length=200, required=False)
+    if moved_in_on is not None:
+        _check_date(moved_in_on, label=_("迁入日期"))
+    number = _check_id_number(id_number, actor=actor)
+    if relation == Relation.HEAD and _living_head(household):
+        raise Conflict(_("该户已有户主,请先修改原户主的关系"))
+    resident = resident_fill_keys(
+        Resident(
+            household=household,
+            name=name,
+            id_number=number,
+            relation=relation,
+            phone=phone,
+            status=ResidentStatus.LIVING,
+            status_date=moved_in_on,
+        )
+    )
+    resident.save()
+    if relation == Relation.HEAD:
+        household.head = resident
+        household.save(update_fields=["head", "updated_at"])
+    detail = {"household": household.number, "relation": relation}
+    if moved_in_on is not None:
+        Move.objects.create(
+            resident=resident,
+            kind=Move.Kind.MOVE_IN,
+            to_household=household,
+            date=moved_in_on,
+            reason=reason,
+            actor=actor,
+        )
+        detail["moved_in_on"] = moved_in_on.isoformat()
+    audit_record(
+        actor=actor,
+        action="registry.resident.create",
+        obj=resident,
+        area=household.grid_id,
+        detail=detail,
+    )
+    return resident
+
+
+@transaction.atomic
+def resident_update(
+    *,
+    actor,
+    resident: Resident,
+    name: str | None = None,
+    id_number: str | None = None,
+    phone: str | None = None,
+    relation: str | None = None,
+) -> Resident:
+    """Correct a person's record; gender, birth date and search keys follow the new values."""
+    require(actor, "registry.edit")
+    resident = _locked_resident(actor, resident)
+    household = Household.objects.select_for_update().get(pk=resident.household_id)
+    changes = {}
+    if name is not None:
+        name = _check_text(name, label=_("姓名"), max_length=50)
+        if name != resident.name:
+            changes["name"] = [resident.name, name]
+            resident.name = name
+    if id_number is not None:
+        number = normalize_id_number(id_number)
+        if number != resident.id_number:
+            number = _check_id_number(number, exclude_pk=resident.pk, actor=actor)
+            changes["id_number"] = [mask_id_number(resident.id_number), mask_id_number(number)]
+            resident.id_number = number
+    if phone is not None:
+        phone = _check_phone(phone)
+        if phone != resident.phone:
+            changes["phone"] = [mask_phone(resident.phone), mask_phone(phone)]
+            resident.phone = phone
+    head_change = None
+    if relation is not None:
+        relation = _check_relation(relation)
+        if relation != resident.relation:
+            if (
+                relation == Relation.HEAD
+                and resident.status == ResidentStatus.LIVING
+                and _living_head(household, exclude_pk=resident.pk)
+            ):
+                raise Conflict(_("该户已有户主,请先修改原户主的关系"))
+            changes["relation"] = [resident.relation, relation]
+            if relation == Relation.HEAD and resident.status == ResidentStatus.LIVING:
+                head_change = resident
+            elif household.head_id == resident.pk:
+                head_change = False
+            resident.relation = relation
+    if not changes:
+        return resident
+    resident_fill_keys(resident)
+    resident.save()
+    if head_change is not None:
+        household.head = head_change or None
+        household.save(update_fields=["head", "updated_at"])
+    audit_record(
+        actor=actor,
+        action="registry.resident.update",
+        obj=resident,
+        area=household.grid_id,
+        detail=changes,
+    )
+    return resident
+
+
+def _close_personal_tags(*, actor, resident, day: date, reason: str) -> list[str]:
+    """End the open personal tags of someone who leaves (迁出, 死亡); returns tag codes."""
+    periods = list(
+        TagPeriod.objects.select_for_update()
+        .filter(resident=resident, end_date__isnull=True)
+        .select_related("tag")
+    )
+    for period in periods:
+        if period.start_date > day:
+            raise ValidationFailed(
+                _("日期早于“%(tag)s”的认定日期 %(d)s")
+                % {"tag": period.tag.name, "d": period.start_date.isoformat()}
+            )
+    for period in periods:
+        period.end_date = day
+        period.end_reason = reason
+        period.ended_by = actor
+        period.save(update_fields=["end_date", "end_reason", "ended_by"])
+    return [p.tag.code for p in periods]
+
+
+def _carry_personal_tags(*, actor, resident, to_household, day: date, reason: str) -> list[str]:
+    """A transfer ends each open personal tag in the old household and opens it again in the
+    new one on the same day: the history stays true for both households."""
+    periods = list(
+        TagPeriod.objects.select_for_update()
+        .filter(resident=resident, end_date__isnull=True)
+        .select_related("tag")
+    )
+    for period in periods:
+        if period.start_date > day:
+            raise ValidationFailed(
+                _("日期早于“%(tag)s”的认定日期 %(d)s")
+                % {"tag": period.tag.name, "d": period.start_date.isoformat()}
+            )
+    for period in periods:
+        period.end_date = day
+        period.end_reason = reason
+        period.ended_by = actor
+        period.save(update_fields=["end_date", "end_reason", "ended_by"])
+    TagPeriod.objects.bulk_create(
+        [
+            TagPeriod(
+                tag=p.tag,
+                household=to_household,
+                resident=resident,
+                start_date=day,
+                start_reason=p.start_reason,
+                started_by=actor,
+            )
+            for p in periods
+        ]
+    )
+    return [p.tag.code for p in periods]
+
+
+@transaction.atomic
+def resident_move(
+    *,
+    actor,
+    resident: Resident,
+    kind: str,
+    date: date,
+    reason: str = "",
+    to_household: Household | None = None,
+    relation: str | None = None,
+) -> Move:
+    """迁入 / 迁出 / 户间迁移 / 死亡. The resident row stays (with its status and date) and a
+    Move row records from where to where, when, why and by whom: the history is kept."""
+    require(actor, "registry.edit")
+    resident = _locked_resident(actor, resident)
+    if kind not in Move.Kind.values:
+        raise ValidationFailed(_("迁移类型“%(k)s”无效") % {"k": kind})
+    day = _check_date(date, label=_("日期"))
+    reason = _check_text(reason, label=_("原因"), max_length=200, required=False)
+    if relation is not None:
+        relation = _check_relation(relation)
+    last = resident.moves.order_by("-date", "-id").first()
+    if last is not None and day < last.date:
+        raise ValidationFailed(
+            _("日期不能早于此人上一次迁移的日期 %(d)s") % {"d": last.date.isoformat()}
+        )
+    source = Household.objects.select_for_update().get(pk=resident.household_id)
+    target = None
+    if kind in (Move.Kind.TRANSFER, Move.Kind.MOVE_IN):
+        target = to_household if to_household is not None else source
+        target = _locked_household(actor, target)
+    detail = {"kind": kind, "date": day.isoformat(), "from": source.number}
+
+    if kind == Move.Kind.TRANSFER:
+        if resident.status != ResidentStatus.LIVING:
+            raise ValidationFailed(_("只有在住居民可以户间迁移"))
+        if to_household is None:
+            raise ValidationFailed(_("请指定迁入的户"))
+        if target.pk == source.pk:
+            raise ValidationFailed(_("迁入的户与原户相同"))
+        relation = relation or Relation.OTHER
+        if relation == Relation.HEAD and _living_head(target):
+            raise Conflict(_("迁入的户已有户主"))
+        detail["tags"] = _carry_personal_tags(
+            actor=actor, resident=resident, to_household=target, day=day, reason=_("户间迁移")
+        )
+        move = Move(kind=kind, from_household=source, to_household=target)
+    elif kind == Move.Kind.MOVE_IN:
+        if resident.status != ResidentStatus.MOVED_OUT:
+            raise ValidationFailed(_("只有已迁出的居民可以重新迁入"))
+        relation = relation or (resident.relation if target.pk == source.pk else Relation.OTHER)
+        if relation == Relation.HEAD and _living_head(target):
+            raise Conflict(_("迁入的户已有户主"))
+        move = Move(kind=kind, from_household=None, to_household=target)
+    else:  # out, death
+        if kind == Move.Kind.MOVE_OUT and resident.status != ResidentStatus.LIVING:
+            raise ValidationFailed(_("只有在住居民可以迁出"))
+        if kind == Move.Kind.DEATH and resident.status == ResidentStatus.DECEASED:
+            raise ValidationFailed(_("此人已登记为已故"))
+        label = _("迁出") if kind == Move.Kind.MOVE_OUT else _("死亡")
+        detail["tags"] = _close_personal_tags(actor=actor, resident=resident, day=day, reason=label)
+        move = Move(kind=kind, from_household=source, to_household=None)
+
+    # Every check is done: write.
+    if source.head_id == resident.pk and (target is None or target.pk != source.pk):
+        source.head = None
+        source.save(update_fields=["head", "updated_at"])
+    if target is not None:
+        resident.household = target
+        resident.relation = relation
+        resident.status = ResidentStatus.LIVING
+        detail["to"] = target.number
+        if relation == Relation.HEAD:
+            target.head = resident
+            target.save(update_fields=["head", "updated_at"])
+    else:
+        resident.status = (
+            ResidentStatus.MOVED_OUT if kind == Move.Kind.MOVE_OUT else ResidentStatus.DECEASED
+        )
+    resident.status_date = day
+    resident.save(update_fields=["household", "relation", "status", "status_date", "updated_at"])
+    move.resident = resident
+    move.date = day
+    move.reason = reason
+    move.actor = actor
+    move.save()
+    audit_record(
+        actor=actor,
+        action="registry.resident.move",
+        obj=resident,
+        area=(target or source).grid_id,
+        detail=detail,
+    )
+    return move
+
+
+@transaction.atomic
+def resident_reveal_id(*, actor, resident: Resident) -> str:
+    """The full 身份证号 for roles that need it. Every reveal is an audit event."""
+    require(actor, "registry.reveal_id")
+    resident = (
+        Resident.objects.visible_to(actor)
+        .select_related("household")
+        .filter(pk=resident.pk)
+        .first()
+    )
+    if resident is None:
+        raise NotFoundError()
+    audit_record(
+        actor=actor,
+        action="registry.resident.reveal_id",
+        obj=resident,
+        area=resident.household.grid_id,
+    )
+    return resident.id_number
+
+
+@transaction.atomic
+def resident_reveal_phone(*, actor, resident: Resident) -> str:
+    """The full phone number; audited like the 身份证号."""
+    require(actor, "registry.reveal_id")
+    resident = (
+        Resident.objects.visible_to(actor)
+        .select_related("household")
+        .filter(pk=resident.pk)
+        .first()
+    )
+    if resident is None:
+        raise NotFoundError()
+    audit_record(
+        actor=actor,
+        action="registry.resident.reveal_phone",
+        obj=resident,
+        area=resident.household.grid_id,
+    )
+    return resident.phone
+
+
+# ---------------------------------------------------------------- tags
+
+
+def _tag_subject(actor, *, tag: Tag, household, resident):
+    """(household, resident) after checking the tag's scope and the jurisdiction."""
+    if tag.scope == Tag.Scope.HOUSEHOLD:
+        if resident is not None:
+            raise ValidationFailed(_("“%(tag)s”是户标签,应认定给户而不是个人") % {"tag": tag.name})
+        if household is None:
+            raise ValidationFailed(_("请指定户"))
+        return _locked_household(actor, household), None
+    if resident is None:
+        raise ValidationFailed(_("“%(tag)s”是个人标签,请选择一位居民") % {"tag": tag.name})
+    resident = _locked_resident(actor, resident)
+    if household is not None and household.pk != resident.household_id:
+        raise ValidationFailed(_("此居民不属于该户"))
+    return resident.household, resident
+
+
+def _subject_periods(tag, household, resident):
+    qs = TagPeriod.objects.filter(tag=tag)
+    if resident is not None:
+        return qs.filter(resident=resident)
+    return qs.filter(household=household, resident__isnull=True)
+
+
+@transaction.atomic
+def tag_give(
+    *,
+    actor,
+    tag: Tag,
+    start_date: date,
+    reason: str,
+    household: Household | None = None,
+    resident: Resident | None = None,
+) -> TagPeriod:
+    """认定: open a dated period. One open period per tag and subject; periods never overlap,
+    so "who carried T on D" has one answer."""
+    require(actor, "registry.tag")
+    household, resident = _tag_subject(actor, tag=tag, household=household, resident=resident)
+    day = _check_date(start_date, label=_("认定日期"))
+    reason = _check_text(reason, label=_("认定原因"), max_length=200)
+    if resident is not None and resident.status != ResidentStatus.LIVING:
+        raise ValidationFailed(_("只能为在住居民认定标签"))
+    periods = _subject_periods(tag, household, resident)
+    if periods.filter(end_date__isnull=True).exists():
+        raise Conflict(_("已经是“%(tag)s”,无需重复认定") % {"tag": tag.name})
+    if periods.filter(end_date__gt=day).exists():
+        raise Conflict(
+            _("认定日期与“%(tag)s”以前的记录重叠,请选在上次退出之后") % {"tag": tag.name}
+        )
+    period = TagPeriod.objects.create(
+        tag=tag,
+        household=household,
+        resident=resident,
+        start_date=day,
+        start_reason=reason,
+        started_by=actor,
+    )
+    audit_record(
+        actor=actor,
+        action="registry.tag.give",
+        obj=resident or household,
+        area=household.grid_id,
+        detail={"tag": tag.code, "date": day.isoformat(), "reason": reason},
+    )
+    return period
+
+
+@transaction.atomic
+def tag_remove(
+    *,
+    actor,
+    tag: Tag,
+    end_date: date,
+    reason: str,
+    household: Household | None = None,
+    resident: Resident | None = None,
+) -> TagPeriod:
+    """退出: close the open period with a date, reason and actor; the row stays as history."""
+    require(actor, "registry.tag")
+    household, resident = _tag_subject(actor, tag=tag, household=household, resident=resident)
+    day = _check_date(end_date, label=_("退出日期"))
+    reason = _check_text(reason, label=_("退出原因"), max_length=200)
+    period = (
+        _subject_periods(tag, household, resident)
+        .select_for_update()
+        .filter(end_date__isnull=True)
+        .first()
+    )
+    if period is None:
+        raise Conflict(_("当前不是“%(tag)s”,无法退出") % {"tag": tag.name})
+    if day < period.start_date:
+        raise ValidationFailed(
+            _("退出日期不能早于认定日期 %(d)s") % {"d": period.start_date.isoformat()}
+        )
+    period.end_date = day
+    period.end_reason = reason
+    period.ended_by = actor
+    period.save(update_fields=["end_date", "end_reason", "ended_by"])
+    audit_record(
+        actor=actor,
+        action="registry.tag.remove",
+        obj=resident or household,
+        area=household.grid_id,
+        detail={"tag": tag.code, "date": day.isoformat(), "reason": reason},
+    )
+    return period
+
+
+@transaction.atomic
+def tag_create(
+    *, actor, code: str, name: str, scope: str = Tag.Scope.RESIDENT, description: str = ""
+) -> Tag:
+    """Administrators add key groups beyond the system ones."""
+    require(actor, "registry.manage_tags")
+    code = (code or "").strip().lower()
+    if not TAG_CODE_RE.match(code):
+        raise ValidationFailed(_("代码只能用小写英文字母、数字和下划线,以字母开头,2 到 32 位"))
+    name = _check_text(name, label=_("名称"), max_length=32)
+    description = _check_text(description, label=_("说明"), max_length=200, required=False)
+    if scope not in Tag.Scope.values:
+        raise ValidationFailed(_("标签对象只能是个人或户"))
+    if Tag.objects.filter(Q(code=code) | Q(name=name)).exists():
+        raise Conflict(_("已有同名或同代码的标签"))
+    last = Tag.objects.order_by("-order").values_list("order", flat=True).first() or 0
+    tag = Tag.objects.create(
+        code=code,
+        name=name,
+        scope=scope,
+        description=description,
+        is_system=False,
+        order=min(last + 10, 32000),
+    )
+    audit_record(actor=actor, action="registry.tag.create", obj=tag, detail={"code": code})
+    return tag
+
+
+# ---------------------------------------------------------------- places, organisations
+
+
+@transaction.atomic
+def place_create(
+    *,
+    actor,
+    grid,
+    name: str,
+    kind: str,
+    address: str = "",
+    contact_name: str = "",
+    contact_phone: str = "",
+    notes: str = "",
+) -> Place:
+    """A place (地/物) in a grid: shop, market, rented house, danger spot..."""
+    require(actor, "registry.edit")
+    grid = _visible_grid(actor, grid)
+    name = _check_text(name, label=_("名称"), max_length=100)
+    if kind not in Place.Kind.values:
+        raise ValidationFailed(_("请选择场所类型"))
+    place = Place.objects.create(
+        grid=grid,
+        name=name,
+        kind=kind,
+        address=_check_text(address, label=_("地址"), max_length=200, required=False),
+        contact_name=_check_text(contact_name, label=_("联系人"), max_length=50, required=False),
+        contact_phone=_check_phone(contact_phone, _("联系电话")),
+        notes=(notes or "").strip(),
+    )
+    audit_record(actor=actor, action="registry.place.create", obj=place, detail={"kind": kind})
+    return place
+
+
+@transaction.atomic
+def organisation_create(
+    *,
+    actor,
+    grid,
+    name: str,
+    kind: str,
+    credit_code: str = "",
+    address: str = "",
+    contact_name: str = "",
+    contact_phone: str = "",
+    has_party_branch: bool = False,
+    notes: str = "",
+) -> Organisation:
+    """An organisation in a grid: enterprise, social organisation, 两新组织."""
+    require(actor, "registry.edit")
+    grid = _visible_grid(actor, grid)
+    name = _check_text(name, label=_("名称"), max_length=100)
+    if kind not in Organisation.Kind.values:
+        raise ValidationFailed(_("请选择组织类型"))
+    credit_code = (credit_code or "").strip().upper()
+    if credit_code and not CREDIT_CODE_RE.match(credit_code):
+        raise ValidationFailed(_("统一社会信用代码应为 18 位数字或大写字母"))
+    org = Organisation.objects.create(
+        grid=grid,
+        name=name,
+        kind=kind,
+        credit_code=credit_code,
+        address=_check_text(address, label=_("地址"), max_length=200, required=False),
+        contact_name=_check_text(contact_name, label=_("联系人"), max_length=50, required=False),
+        contact_phone=_check_phone(contact_phone, _("联系电话")),
+        has_party_branch=bool(has_party_branch),
+        notes=(notes or "").strip(),
+    )
+    audit_record(actor=actor, action="registry.organisation.create", obj=org, detail={"kind": kind})
+    return org
