@@ -1,8 +1,380 @@
-"""Registry JSON API. Import/export endpoints live in api_io.py and are mounted here."""
+"""Registry JSON API. Thin: parse, look objects up through the scoping queryset, call one
+service or selector. Import/export endpoints live in api_io.py and are mounted here."""
 
+from datetime import date
+
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from django.utils.translation import gettext as _
 from ninja import Router
+from ninja.pagination import paginate
 
+from minqing.areas.models import Area
+from minqing.core.errors import ValidationFailed
+from minqing.core.permissions import require
+from minqing.core.scoping import get_visible_or_404
+
+from . import selectors, services
 from .api_io import router as io_router
+from .models import Household, Organisation, Place, Resident, Tag
+from .schemas import (
+    HouseholdDetailOut,
+    HouseholdIn,
+    HouseholdOut,
+    HouseholdPatch,
+    MoveIn,
+    MoveOut,
+    OrganisationIn,
+    OrganisationOut,
+    PlaceIn,
+    PlaceOut,
+    ResidentIn,
+    ResidentOut,
+    ResidentPatch,
+    RevealIdOut,
+    RevealPhoneOut,
+    TagCarrierOut,
+    TagCreateIn,
+    TagGiveIn,
+    TagOut,
+    TagPeriodOut,
+)
 
 router = Router()
 router.add_router("", io_router)
+
+
+def _tag(code: str) -> Tag:
+    tag = Tag.objects.filter(code=code).first()
+    if tag is None:
+        raise ValidationFailed(_("未知的标签“%(code)s”") % {"code": code})
+    return tag
+
+
+def _household(request, pk: int) -> Household:
+    return get_visible_or_404(Household, request.user, pk=pk)
+
+
+def _resident(request, pk: int) -> Resident:
+    return get_visible_or_404(Resident.objects.select_related("household"), request.user, pk=pk)
+
+
+# ---------------------------------------------------------------- households
+
+
+@router.get("/households", response=list[HouseholdOut])
+@paginate
+def list_households(
+    request,
+    q: str = "",
+    grid_id: int | None = None,
+    tag: str | None = None,
+    status: str | None = None,
+):
+    """Households in the caller's jurisdiction. `q`: name (繁/简), pinyin, initials, ID or
+    phone tail, address, household number; `grid_id`: any visible area (its subtree);
+    `tag`: a current Tag.code; `status`: living / moved_out / deceased / empty."""
+    require(request.user, "registry.view")
+    qs = selectors.household_search(
+        fetched_by=request.user, q=q, grid_id=grid_id, tag=tag, status=status
+    )
+    return qs.prefetch_related(selectors.current_tags_prefetch())
+
+
+@router.get("/households/{int:pk}", response=HouseholdDetailOut)
+def get_household(request, pk: int):
+    require(request.user, "registry.view")
+    household = get_visible_or_404(
+        Household.objects.select_related("grid", "head").prefetch_related(
+            selectors.current_tags_prefetch()
+        ),
+        request.user,
+        pk=pk,
+    )
+    household.member_list = selectors.household_members(
+        fetched_by=request.user, household=household
+    )
+    household.tag_history = selectors.household_tag_history(
+        fetched_by=request.user, household=household
+    )
+    household.move_list = selectors.household_moves(fetched_by=request.user, household=household)
+    return household
+
+
+@router.post("/households", response={201: HouseholdOut})
+def create_household(request, payload: HouseholdIn):
+    grid = get_visible_or_404(Area, request.user, pk=payload.grid_id)
+    household = services.household_create(
+        actor=request.user,
+        grid=grid,
+        address=payload.address,
+        number=payload.number,
+        phone=payload.phone,
+        notes=payload.notes,
+    )
+    return 201, household
+
+
+@router.patch("/households/{int:pk}", response=HouseholdOut)
+def update_household(request, pk: int, payload: HouseholdPatch):
+    household = _household(request, pk)
+    grid = (
+        get_visible_or_404(Area, request.user, pk=payload.grid_id)
+        if payload.grid_id is not None
+        else None
+    )
+    return services.household_update(
+        actor=request.user,
+        household=household,
+        grid=grid,
+        number=payload.number,
+        address=payload.address,
+        phone=payload.phone,
+        notes=payload.notes,
+    )
+
+
+@router.post("/households/{int:pk}/tag", response={201: TagPeriodOut})
+def tag_household(request, pk: int, payload: TagGiveIn):
+    """认定 a household-scope tag (建档立卡贫困户, 低保, 失独...)."""
+    period = services.tag_give(
+        actor=request.user,
+        tag=_tag(payload.tag),
+        household=_household(request, pk),
+        start_date=payload.date,
+        reason=payload.reason,
+    )
+    return 201, period
+
+
+@router.post("/households/{int:pk}/untag", response=TagPeriodOut)
+def untag_household(request, pk: int, payload: TagGiveIn):
+    return services.tag_remove(
+        actor=request.user,
+        tag=_tag(payload.tag),
+        household=_household(request, pk),
+        end_date=payload.date,
+        reason=payload.reason,
+    )
+
+
+@router.post("/households/{int:pk}/reveal-phone", response=RevealPhoneOut)
+def reveal_household_phone(request, pk: int):
+    """The full phone; audited."""
+    phone = services.household_reveal_phone(actor=request.user, household=_household(request, pk))
+    return {"phone": phone}
+
+
+# ---------------------------------------------------------------- residents
+
+
+@router.get("/residents", response=list[ResidentOut])
+@paginate
+def list_residents(
+    request,
+    q: str = "",
+    grid_id: int | None = None,
+    tag: str | None = None,
+    status: str | None = None,
+):
+    """Residents in the caller's jurisdiction; same filters as households."""
+    require(request.user, "registry.view")
+    qs = selectors.resident_search(
+        fetched_by=request.user, q=q, grid_id=grid_id, tag=tag, status=status
+    )
+    return selectors.resident_list_rows(qs)
+
+
+def _resident_out(request, pk: int) -> Resident:
+    return get_visible_or_404(
+        selectors.resident_list_rows(Resident.objects.select_related("household")),
+        request.user,
+        pk=pk,
+    )
+
+
+@router.get("/residents/{int:pk}", response=ResidentOut)
+def get_resident(request, pk: int):
+    require(request.user, "registry.view")
+    return _resident_out(request, pk)
+
+
+@router.post("/residents", response={201: ResidentOut})
+def create_resident(request, payload: ResidentIn):
+    resident = services.resident_create(
+        actor=request.user,
+        household=_household(request, payload.household_id),
+        name=payload.name,
+        id_number=payload.id_number,
+        relation=payload.relation,
+        phone=payload.phone,
+        moved_in_on=payload.moved_in_on,
+        reason=payload.reason,
+    )
+    return 201, _resident_out(request, resident.pk)
+
+
+@router.patch("/residents/{int:pk}", response=ResidentOut)
+def update_resident(request, pk: int, payload: ResidentPatch):
+    resident = services.resident_update(
+        actor=request.user,
+        resident=_resident(request, pk),
+        name=payload.name,
+        id_number=payload.id_number,
+        phone=payload.phone,
+        relation=payload.relation,
+    )
+    return _resident_out(request, resident.pk)
+
+
+@router.post("/residents/{int:pk}/move", response={201: MoveOut})
+def move_resident(request, pk: int, payload: MoveIn):
+    """迁入 / 迁出 / 户间迁移 / 死亡; the history is kept."""
+    target = (
+        _household(request, payload.to_household_id)
+        if payload.to_household_id is not None
+        else None
+    )
+    move = services.resident_move(
+        actor=request.user,
+        resident=_resident(request, pk),
+        kind=payload.kind,
+        date=payload.date,
+        reason=payload.reason,
+        to_household=target,
+        relation=payload.relation,
+    )
+    return 201, move
+
+
+@router.post("/residents/{int:pk}/tag", response={201: TagPeriodOut})
+def tag_resident(request, pk: int, payload: TagGiveIn):
+    """认定 a personal tag (残疾, 留守儿童, 党员...)."""
+    period = services.tag_give(
+        actor=request.user,
+        tag=_tag(payload.tag),
+        resident=_resident(request, pk),
+        start_date=payload.date,
+        reason=payload.reason,
+    )
+    return 201, period
+
+
+@router.post("/residents/{int:pk}/untag", response=TagPeriodOut)
+def untag_resident(request, pk: int, payload: TagGiveIn):
+    return services.tag_remove(
+        actor=request.user,
+        tag=_tag(payload.tag),
+        resident=_resident(request, pk),
+        end_date=payload.date,
+        reason=payload.reason,
+    )
+
+
+@router.post("/residents/{int:pk}/reveal", response=RevealIdOut)
+def reveal_resident_id(request, pk: int):
+    """The full 身份证号, for roles that may see it; every call is an audit event."""
+    return {
+        "id_number": services.resident_reveal_id(
+            actor=request.user, resident=_resident(request, pk)
+        )
+    }
+
+
+@router.post("/residents/{int:pk}/reveal-phone", response=RevealPhoneOut)
+def reveal_resident_phone(request, pk: int):
+    return {
+        "phone": services.resident_reveal_phone(actor=request.user, resident=_resident(request, pk))
+    }
+
+
+# ---------------------------------------------------------------- tags
+
+
+@router.get("/tags", response=list[TagOut])
+def list_tags(request):
+    """Key groups, with how many currently carry each within the caller's jurisdiction."""
+    require(request.user, "registry.view")
+    return selectors.tag_list(fetched_by=request.user)
+
+
+@router.post("/tags", response={201: TagOut})
+def create_tag(request, payload: TagCreateIn):
+    tag = services.tag_create(
+        actor=request.user,
+        code=payload.code,
+        name=payload.name,
+        scope=payload.scope,
+        description=payload.description,
+    )
+    return 201, tag
+
+
+@router.get("/tags/{code}/carriers", response=list[TagCarrierOut])
+@paginate
+def tag_carriers(request, code: str, day: date | None = None):
+    """Who carried the tag on `day` (default today) in the caller's jurisdiction."""
+    require(request.user, "registry.view")
+    tag = get_object_or_404(Tag, code=code)
+    return selectors.tag_carriers(fetched_by=request.user, tag=tag, day=day or timezone.localdate())
+
+
+# ---------------------------------------------------------------- places, organisations
+
+
+@router.get("/places", response=list[PlaceOut])
+@paginate
+def list_places(request, q: str = "", grid_id: int | None = None, kind: str = ""):
+    require(request.user, "registry.view")
+    return selectors.place_search(fetched_by=request.user, q=q, grid_id=grid_id, kind=kind)
+
+
+@router.post("/places", response={201: PlaceOut})
+def create_place(request, payload: PlaceIn):
+    place = services.place_create(
+        actor=request.user,
+        grid=get_visible_or_404(Area, request.user, pk=payload.grid_id),
+        name=payload.name,
+        kind=payload.kind,
+        address=payload.address,
+        contact_name=payload.contact_name,
+        contact_phone=payload.contact_phone,
+        notes=payload.notes,
+    )
+    return 201, place
+
+
+@router.get("/places/{int:pk}", response=PlaceOut)
+def get_place(request, pk: int):
+    require(request.user, "registry.view")
+    return get_visible_or_404(Place.objects.select_related("grid"), request.user, pk=pk)
+
+
+@router.get("/organisations", response=list[OrganisationOut])
+@paginate
+def list_organisations(request, q: str = "", grid_id: int | None = None, kind: str = ""):
+    require(request.user, "registry.view")
+    return selectors.organisation_search(fetched_by=request.user, q=q, grid_id=grid_id, kind=kind)
+
+
+@router.post("/organisations", response={201: OrganisationOut})
+def create_organisation(request, payload: OrganisationIn):
+    org = services.organisation_create(
+        actor=request.user,
+        grid=get_visible_or_404(Area, request.user, pk=payload.grid_id),
+        name=payload.name,
+        kind=payload.kind,
+        credit_code=payload.credit_code,
+        address=payload.address,
+        contact_name=payload.contact_name,
+        contact_phone=payload.contact_phone,
+        has_party_branch=payload.has_party_branch,
+        notes=payload.notes,
+    )
+    return 201, org
+
+
+@router.get("/organisations/{int:pk}", response=OrganisationOut)
+def get_organisation(request, pk: int):
+    require(request.user, "registry.view")
+    return get_visible_or_404(Organisation.objects.select_related("grid"), request.user, pk=pk)

@@ -1,0 +1,280 @@
+"""In and out schemas of the registry API. Out schemas carry masked 身份证号 and phones
+only; the full values come from the audited reveal endpoints."""
+
+from datetime import date
+
+from ninja import Field, Schema
+
+
+class TagRef(Schema):
+    code: str
+    name: str
+
+
+class HouseholdOut(Schema):
+    id: int
+    number: str
+    address: str
+    grid_id: int
+    grid_name: str
+    head_id: int | None
+    head_name: str | None
+    phone_masked: str
+    tags: list[TagRef]
+
+    @staticmethod
+    def resolve_grid_name(obj) -> str:
+        return obj.grid.name
+
+    @staticmethod
+    def resolve_head_name(obj) -> str | None:
+        return obj.head.name if obj.head_id else None
+
+    @staticmethod
+    def resolve_tags(obj) -> list[dict]:
+        """Current tags of the household and its members, each once (what the tag filter
+        matches)."""
+        seen = {}
+        for p in getattr(obj, "current_tags", []):
+            seen.setdefault(p.tag.code, {"code": p.tag.code, "name": p.tag.name})
+        return list(seen.values())
+
+
+class ResidentOut(Schema):
+    id: int
+    household_id: int
+    household_number: str
+    name: str
+    gender: str
+    birth_date: date
+    id_masked: str
+    phone_masked: str
+    relation: str
+    relation_label: str
+    status: str
+    status_label: str
+    status_date: date | None
+    tags: list[TagRef]
+
+    @staticmethod
+    def resolve_household_number(obj) -> str:
+        return obj.household.number
+
+    @staticmethod
+    def resolve_relation_label(obj) -> str:
+        return str(obj.get_relation_display())
+
+    @staticmethod
+    def resolve_status_label(obj) -> str:
+        return str(obj.get_status_display())
+
+    @staticmethod
+    def resolve_tags(obj) -> list[dict]:
+        return [
+            {"code": p.tag.code, "name": p.tag.name}
+            for p in getattr(obj, "current_tags", [])
+            if p.resident_id == obj.pk
+        ]
+
+
+class TagPeriodOut(Schema):
+    id: int
+    tag: TagRef
+    household_id: int
+    resident_id: int | None
+    resident_name: str | None
+    start_date: date
+    start_reason: str
+    started_by: str | None
+    end_date: date | None
+    end_reason: str
+    ended_by: str | None
+
+    @staticmethod
+    def resolve_tag(obj) -> dict:
+        return {"code": obj.tag.code, "name": obj.tag.name}
+
+    @staticmethod
+    def resolve_resident_name(obj) -> str | None:
+        return obj.resident.name if obj.resident_id else None
+
+    @staticmethod
+    def resolve_started_by(obj) -> str | None:
+        return str(obj.started_by) if obj.started_by_id else None
+
+    @staticmethod
+    def resolve_ended_by(obj) -> str | None:
+        return str(obj.ended_by) if obj.ended_by_id else None
+
+
+class MoveOut(Schema):
+    id: int
+    resident_id: int
+    resident_name: str
+    kind: str
+    kind_label: str
+    from_household_id: int | None
+    to_household_id: int | None
+    date: date
+    reason: str
+
+    @staticmethod
+    def resolve_resident_name(obj) -> str:
+        return obj.resident.name
+
+    @staticmethod
+    def resolve_kind_label(obj) -> str:
+        return str(obj.get_kind_display())
+
+
+class HouseholdDetailOut(HouseholdOut):
+    notes: str
+    members: list[ResidentOut]
+    tag_history: list[TagPeriodOut]
+    moves: list[MoveOut]
+
+    @staticmethod
+    def resolve_members(obj) -> list:
+        return obj.member_list
+
+    @staticmethod
+    def resolve_moves(obj) -> list:
+        return obj.move_list
+
+
+class HouseholdIn(Schema):
+    grid_id: int
+    address: str
+    number: str = ""
+    phone: str = ""
+    notes: str = ""
+
+
+class HouseholdPatch(Schema):
+    grid_id: int | None = None
+    number: str | None = None
+    address: str | None = None
+    phone: str | None = None
+    notes: str | None = None
+
+
+class ResidentIn(Schema):
+    household_id: int
+    name: str
+    id_number: str
+    relation: str = "other"
+    phone: str = ""
+    moved_in_on: date | None = Field(None, description="迁入日期;留空表示原有居民登记")
+    reason: str = ""
+
+
+class ResidentPatch(Schema):
+    name: str | None = None
+    id_number: str | None = None
+    phone: str | None = None
+    relation: str | None = None
+
+
+class MoveIn(Schema):
+    kind: str = Field(..., description="in 迁入 / out 迁出 / transfer 户间迁移 / death 死亡")
+    date: date
+    reason: str = ""
+    to_household_id: int | None = None
+    relation: str | None = None
+
+
+class TagGiveIn(Schema):
+    tag: str = Field(..., description="Tag.code, e.g. dibao")
+    date: date
+    reason: str
+
+
+class TagOut(Schema):
+    id: int
+    code: str
+    name: str
+    scope: str
+    description: str
+    is_system: bool
+    current_count: int | None = None
+
+
+class TagCreateIn(Schema):
+    code: str
+    name: str
+    scope: str = "resident"
+    description: str = ""
+
+
+class TagCarrierOut(Schema):
+    period_id: int = Field(..., alias="id")
+    household_id: int
+    household_number: str
+    resident_id: int | None
+    resident_name: str | None
+    start_date: date
+    end_date: date | None
+    start_reason: str
+
+    @staticmethod
+    def resolve_household_number(obj) -> str:
+        return obj.household.number
+
+    @staticmethod
+    def resolve_resident_name(obj) -> str | None:
+        return obj.resident.name if obj.resident_id else None
+
+
+class RevealIdOut(Schema):
+    id_number: str
+
+
+class RevealPhoneOut(Schema):
+    phone: str
+
+
+class PlaceOut(Schema):
+    id: int
+    grid_id: int
+    grid_name: str
+    name: str
+    kind: str
+    kind_label: str
+    address: str
+    contact_name: str
+    contact_phone_masked: str
+    notes: str
+
+    @staticmethod
+    def resolve_grid_name(obj) -> str:
+        return obj.grid.name
+
+    @staticmethod
+    def resolve_kind_label(obj) -> str:
+        return str(obj.get_kind_display())
+
+    @staticmethod
+    def resolve_contact_phone_masked(obj) -> str:
+        from minqing.core.masking import mask_phone
+
+        return mask_phone(obj.contact_phone)
+
+
+class PlaceIn(Schema):
+    grid_id: int
+    name: str
+    kind: str
+    address: str = ""
+    contact_name: str = ""
+    contact_phone: str = ""
+    notes: str = ""
+
+
+class OrganisationOut(PlaceOut):
+    credit_code: str
+    has_party_branch: bool
+
+
+class OrganisationIn(PlaceIn):
+    credit_code: str = ""
+    has_party_branch: bool = False
