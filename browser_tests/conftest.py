@@ -1,0 +1,91 @@
+"""Playwright (sync API) driving Debian's chromium against pytest-django's live server.
+
+Run with `make browser-test`. The browser is /usr/bin/chromium (apt-get install chromium
+fonts-noto-cjk); Playwright never downloads one here. Screenshots go to screenshots/.
+"""
+
+import os
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls the fixtures make
+# (demo data, flushing) are still plain synchronous code.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
+PHONE = {"width": 360, "height": 800}
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "screenshots"
+DEMO_PASSWORD = "minqing-demo"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium fonts-noto-cjk")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def demo(transactional_db):
+    """The demo area, units and logins (`minqing demo`), fresh for each test."""
+    call_command("demo", stdout=StringIO())
+
+
+@pytest.fixture
+def page(browser, live_server, demo):
+    """A phone-sized page whose browser asks for Simplified Chinese, like a cadre's phone."""
+    context = browser.new_context(viewport=PHONE, locale="zh-CN", base_url=live_server.url)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def shot(page):
+    """shot("name") saves a full-page screenshot to screenshots/name.png."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+
+    def take(name: str) -> Path:
+        path = SCREENSHOTS / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take
+
+
+@pytest.fixture
+def login(page):
+    """login("cadre") signs in through the login form with the demo password."""
+
+    def sign_in(username: str, password: str = DEMO_PASSWORD) -> None:
+        page.goto("/login/")
+        page.fill("input[name=username]", username)
+        page.fill("input[name=password]", password)
+        with page.expect_navigation():
+            page.click("button[type=submit].primary")
+
+    return sign_in
+
+
+@pytest.fixture
+def page_width(page):
+    """The page's scroll width: more than the viewport means sideways scrolling on a phone."""
+    return lambda: page.evaluate("document.scrollingElement.scrollWidth")
