@@ -1,3 +1,92 @@
-"""Registry spreadsheet import and export pages."""
+"""Registry spreadsheet pages: import upload (then the core job page shows progress and
+errors), the import template, and the xlsx export of any filtered list."""
 
-urlpatterns = []
+from urllib.parse import quote
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse
+from django.shortcuts import redirect, render
+from django.urls import path
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
+
+from minqing.core.errors import DomainError
+from minqing.core.imports import import_start
+from minqing.core.models import Job
+from minqing.core.permissions import require
+from minqing.core.tabular import XLSX_TYPE, xlsx_response
+
+from .exports import ExportFilters, import_template, registry_export
+from .imports import COLUMNS, FIELDS, RELATION_WORDS, REQUIRED, STATUS_WORDS
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def import_registry(request):
+    require(request.user, "registry.import")
+    error = None
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        if upload is None:
+            error = _("请选择要导入的文件")
+        else:
+            try:
+                job = import_start(actor=request.user, kind="registry", upload=upload)
+            except DomainError as exc:
+                error = exc.message
+            else:
+                messages.info(request, _("文件已上传"))
+                return redirect("core:job", job.pk)
+    recent = Job.objects.visible_to(request.user).filter(kind="registry")[:5]
+    columns = [
+        {"name": COLUMNS[f][0], "aliases": COLUMNS[f][1:], "required": f in REQUIRED}
+        for f in FIELDS
+    ]
+    return render(
+        request,
+        "registry/import.html",
+        {
+            "error": error,
+            "recent": recent,
+            "columns": columns,
+            "relations": [str(r.label) for r in RELATION_WORDS],
+            "statuses": [str(s.label) for s in STATUS_WORDS],
+        },
+    )
+
+
+@login_required
+@require_GET
+def import_template_xlsx(request):
+    require(request.user, "registry.import")
+    return xlsx_response(import_template(), _("户籍台账导入模板") + ".xlsx")
+
+
+def export_response(export) -> FileResponse:
+    response = FileResponse(export.file, content_type=XLSX_TYPE)
+    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(export.filename)}"
+    response["X-Row-Count"] = str(export.rows)
+    return response
+
+
+@login_required
+@require_GET
+def export_households(request):
+    filters = ExportFilters.from_params(request.GET)
+    return export_response(registry_export(actor=request.user, kind="households", filters=filters))
+
+
+@login_required
+@require_GET
+def export_residents(request):
+    filters = ExportFilters.from_params(request.GET)
+    return export_response(registry_export(actor=request.user, kind="residents", filters=filters))
+
+
+urlpatterns = [
+    path("import/", import_registry, name="import"),
+    path("import/template.xlsx", import_template_xlsx, name="import_template"),
+    path("export/households.xlsx", export_households, name="export_households"),
+    path("export/residents.xlsx", export_residents, name="export_residents"),
+]
