@@ -5,7 +5,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# serialized_rollback: the flush after each test would also drop rows that data migrations
+# seed (the system key-group tags); this restores them for the next test.
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 PHONE_WIDTH = 360
 
@@ -107,3 +109,18 @@ def test_login_page_screenshot(page, page_width, shot):
     expect(page.locator("main h1")).to_have_text("登录")
     assert page_width() <= PHONE_WIDTH
     shot("login")
+
+
+@pytest.mark.parametrize(
+    "browser_locale,heading",
+    [("zh-CN", "登录"), ("zh-TW", "登入"), ("zh-HK", "登入"), ("en-US", "Log in")],
+)
+def test_browser_language_picks_the_catalogue(browser, live_server, demo, browser_locale, heading):
+    """No cookie yet: Accept-Language decides (zh-TW and zh-HK fall back to zh-hant)."""
+    context = browser.new_context(locale=browser_locale, base_url=live_server.url)
+    try:
+        page = context.new_page()
+        page.goto("/login/")
+        expect(page.locator("main h1")).to_have_text(heading)
+    finally:
+        context.close()
