@@ -4,6 +4,7 @@ their dated history (动态管理)."""
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from minqing.core.masking import mask_id_number, mask_phone
@@ -124,6 +125,17 @@ class Resident(models.Model):
     @property
     def phone_masked(self) -> str:
         return mask_phone(self.phone)
+
+    @property
+    def age(self) -> int | None:
+        """Age in full years today (or at death, for the deceased)."""
+        if not self.birth_date:
+            return None
+        day = timezone.localdate()
+        if self.status == ResidentStatus.DECEASED and self.status_date:
+            day = self.status_date
+        born = self.birth_date
+        return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
 
 class Tag(models.Model):

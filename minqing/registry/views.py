@@ -1,3 +1,606 @@
-"""Registry pages (households, residents, places, organisations, tags)."""
+"""Registry pages: household list and search, resident search, the household page, places,
+organisations and key-group tags. Every object from a URL comes through get_visible_or_404;
+every change is one service call."""
 
-urlpatterns = []
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_date
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from minqing.areas.models import Area
+from minqing.core.errors import DomainError
+from minqing.core.permissions import has_perm, require
+from minqing.core.scoping import get_visible_or_404
+
+from . import selectors, services
+from .forms import (
+    GridThingFilterForm,
+    HouseholdForm,
+    MoveForm,
+    OrganisationForm,
+    PlaceForm,
+    ResidentEditForm,
+    ResidentForm,
+    SearchForm,
+    TagCreateForm,
+    TagGiveForm,
+    TagRemoveForm,
+)
+from .models import Household, Organisation, Place, Resident, Tag, TagPeriod
+from .sections import household_sections
+
+PAGE_SIZE = 20
+
+
+def _partial(request) -> bool:
+    """An htmx request for the results only (not a history restore, which wants the page)."""
+    return bool(request.headers.get("HX-Request")) and not request.headers.get(
+        "HX-History-Restore-Request"
+    )
+
+
+def _page(request, qs):
+    return Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+def _with_tag_badges(page):
+    """One badge per tag on a household row (two 空巢老人 in a house show once)."""
+    page.object_list = list(page.object_list)
+    for household in page.object_list:
+        seen = {}
+        for period in household.current_tags:
+            seen.setdefault(period.tag_id, period)
+        household.tag_badges = list(seen.values())
+    return page
+
+
+def _query_without_page(request) -> str:
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()
+
+
+def _status_for(exc: DomainError) -> int:
+    return exc.status if exc.status in (400, 409) else 400
+
+
+# ---------------------------------------------------------------- lists
+
+
+@login_required
+def index(request):
+    return redirect("registry:households")
+
+
+@login_required
+def household_list(request):
+    require(request.user, "registry.view")
+    form = SearchForm(request.GET or None, user=request.user)
+    qs = selectors.household_search(fetched_by=request.user, **form.params())
+    page = _with_tag_badges(_page(request, selectors.household_list_rows(qs)))
+    context = {
+        "form": form,
+        "page": page,
+        "query": _query_without_page(request),
+        "can_edit": has_perm(request.user, "registry.edit"),
+    }
+    if _partial(request):
+        return render(request, "registry/_household_results.html", context)
+    return render(request, "registry/household_list.html", context)
+
+
+@login_required
+def resident_list(request):
+    require(request.user, "registry.view")
+    form = SearchForm(request.GET or None, user=request.user, households=False)
+    qs = selectors.resident_search(fetched_by=request.user, **form.params())
+    page = _page(request, selectors.resident_list_rows(qs))
+    context = {"form": form, "page": page, "query": _query_without_page(request)}
+    if _partial(request):
+        return render(request, "registry/_resident_results.html", context)
+    return render(request, "registry/resident_list.html", context)
+
+
+# ---------------------------------------------------------------- one household
+
+
+def _household(request, pk) -> Household:
+    return get_visible_or_404(
+        Household.objects.select_related("grid", "grid__parent", "head"), request.user, pk=pk
+    )
+
+
+def _tag_summary(open_periods) -> list[dict]:
+    """Current tags of a household and its members: each tag once, with how many carry it."""
+    summary: dict[int, dict] = {}
+    for period in open_periods:
+        entry = summary.setdefault(
+            period.tag_id,
+            {"tag": period.tag, "count": 0, "household": period.resident_id is None},
+        )
+        entry["count"] += 1
+    return sorted(summary.values(), key=lambda e: (e["tag"].order, e["tag"].name))
+
+
+def _household_page(request, household, *, status=200, open_form="", **forms):
+    """The household page; `forms` replace the blank ones (bound, with errors)."""
+    user = request.user
+    members = selectors.household_members(fetched_by=user, household=household)
+    history = selectors.household_tag_history(fetched_by=user, household=household)
+    ancestors = Area.objects.visible_to(user).filter(code__in=household.grid.ancestor_codes)
+    context = {
+        "household": household,
+        "ancestors": ancestors.order_by("level"),
+        "members": members,
+        "tag_summary": _tag_summary(p for p in history if p.end_date is None),
+        "history": history,
+        "sections": household_sections(request, household),
+        "can_edit": has_perm(user, "registry.edit"),
+        "can_tag": has_perm(user, "registry.tag"),
+        "can_reveal": has_perm(user, "registry.reveal_id"),
+        "member_form": forms.get("member_form") or ResidentForm(),
+        "tag_form": forms.get("tag_form") or TagGiveForm(members=members),
+        "move_form": forms.get("move_form") or MoveForm(members=members),
+        "remove_form": forms.get("remove_form"),
+        "remove_period": forms.get("remove_period"),
+        "today": timezone.localdate(),
+        "open_form": open_form,
+    }
+    return render(request, "registry/household_detail.html", context, status=status)
+
+
+@login_required
+def household_detail(request, pk):
+    require(request.user, "registry.view")
+    return _household_page(request, _household(request, pk))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def household_create(request):
+    require(request.user, "registry.edit")
+    form = HouseholdForm(request.POST or None, user=request.user)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            grid = get_visible_or_404(Area, request.user, pk=form.cleaned_data["grid"])
+            household = services.household_create(
+                actor=request.user,
+                grid=grid,
+                number=form.cleaned_data["number"],
+                address=form.cleaned_data["address"],
+                phone=form.cleaned_data["phone"],
+                notes=form.cleaned_data["notes"],
+            )
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+            status = _status_for(exc)
+        else:
+            messages.success(request, _("已登记户 %(n)s,请添加成员") % {"n": household.number})
+            return redirect("registry:household", household.pk)
+    elif request.method == "POST":
+        status = 400
+    return render(request, "registry/household_form.html", {"form": form}, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def household_edit(request, pk):
+    household = _household(request, pk)
+    require(request.user, "registry.edit")
+    initial = {
+        "grid": str(household.grid_id),
+        "number": household.number,
+        "address": household.address,
+        "notes": household.notes,
+    }
+    form = HouseholdForm(request.POST or None, user=request.user, initial=initial)
+    form.fields["phone"].help_text = _("当前 %(p)s;只在需要更正时填写,留空则不修改") % {
+        "p": household.phone_masked or "—"
+    }
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            grid = get_visible_or_404(Area, request.user, pk=data["grid"])
+            services.household_update(
+                actor=request.user,
+                household=household,
+                grid=grid,
+                number=data["number"] or household.number,
+                address=data["address"],
+                phone=data["phone"] or None,
+                notes=data["notes"],
+            )
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+            status = _status_for(exc)
+        else:
+            messages.success(request, _("已保存"))
+            return redirect("registry:household", household.pk)
+    elif request.method == "POST":
+        status = 400
+    return render(
+        request,
+        "registry/household_form.html",
+        {"form": form, "household": household},
+        status=status,
+    )
+
+
+@login_required
+@require_POST
+def member_add(request, pk):
+    household = _household(request, pk)
+    require(request.user, "registry.edit")
+    form = ResidentForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            resident = services.resident_create(
+                actor=request.user,
+                household=household,
+                name=data["name"],
+                id_number=data["id_number"],
+                relation=data["relation"],
+                phone=data["phone"],
+                moved_in_on=data["moved_in_on"],
+                reason=data["reason"],
+            )
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+            return _household_page(
+                request, household, status=_status_for(exc), member_form=form, open_form="member"
+            )
+        messages.success(request, _("已添加成员 %(name)s") % {"name": resident.name})
+        return redirect(reverse("registry:household", args=[household.pk]) + f"#r{resident.pk}")
+    return _household_page(request, household, status=400, member_form=form, open_form="member")
+
+
+@login_required
+@require_POST
+def tag_give(request, pk):
+    household = _household(request, pk)
+    require(request.user, "registry.tag")
+    members = selectors.household_members(fetched_by=request.user, household=household)
+    form = TagGiveForm(request.POST, members=members)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            tag = Tag.objects.filter(code=data["tag"]).first()
+            if tag is None:
+                raise Http404
+            resident = None
+            if data["subject"] != "household":
+                resident = get_visible_or_404(
+                    Resident, request.user, pk=data["subject"], household=household
+                )
+            services.tag_give(
+                actor=request.user,
+                tag=tag,
+                household=None if resident else household,
+                resident=resident,
+                start_date=data["date"],
+                reason=data["reason"],
+            )
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+            return _household_page(
+                request, household, status=_status_for(exc), tag_form=form, open_form="tag"
+            )
+        messages.success(request, _("已认定“%(tag)s”") % {"tag": tag.name})
+        return redirect(reverse("registry:household", args=[household.pk]) + "#tags")
+    return _household_page(request, household, status=400, tag_form=form, open_form="tag")
+
+
+@login_required
+@require_POST
+def tag_remove(request, pk, period_pk):
+    household = _household(request, pk)
+    require(request.user, "registry.tag")
+    period = get_visible_or_404(
+        TagPeriod.objects.select_related("tag", "resident"),
+        request.user,
+        pk=period_pk,
+        household=household,
+        end_date__isnull=True,
+    )
+    form = TagRemoveForm(request.POST)
+    if form.is_valid():
+        try:
+            services.tag_remove(
+                actor=request.user,
+                tag=period.tag,
+                household=None if period.resident_id else household,
+                resident=period.resident,
+                end_date=form.cleaned_data["date"],
+                reason=form.cleaned_data["reason"],
+            )
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+            return _household_page(
+                request,
+                household,
+                status=_status_for(exc),
+                remove_form=form,
+                remove_period=period.pk,
+            )
+        messages.success(request, _("已退出“%(tag)s”") % {"tag": period.tag.name})
+        return redirect(reverse("registry:household", args=[household.pk]) + "#tags")
+    return _household_page(
+        request, household, status=400, remove_form=form, remove_period=period.pk
+    )
+
+
+@login_required
+@require_POST
+def resident_move(request, pk):
+    household = _household(request, pk)
+    require(request.user, "registry.edit")
+    members = selectors.household_members(fetched_by=request.user, household=household)
+    form = MoveForm(request.POST, members=members)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            resident = get_visible_or_404(
+                Resident, request.user, pk=data["resident"] or 0, household=household
+            )
+            target = None
+            if data["to_household"]:
+                target = (
+                    Household.objects.visible_to(request.user)
+                    .filter(number=data["to_household"].strip())
+                    .first()
+                )
+                if target is None:
+                    raise DomainError(
+                        _("户编号 %(n)s 不存在或不在您的管辖范围内") % {"n": data["to_household"]}
+                    )
+            move = services.resident_move(
+                actor=request.user,
+                resident=resident,
+                kind=data["kind"],
+                date=data["date"],
+                reason=data["reason"],
+                to_household=target,
+                relation=data["relation"] or None,
+            )
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+            return _household_page(
+                request, household, status=_status_for(exc), move_form=form, open_form="move"
+            )
+        messages.success(
+            request,
+            _("已登记%(kind)s:%(name)s") % {"kind": move.get_kind_display(), "name": resident.name},
+        )
+        return redirect("registry:household", household.pk)
+    return _household_page(request, household, status=400, move_form=form, open_form="move")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def resident_edit(request, pk):
+    resident = get_visible_or_404(Resident.objects.select_related("household"), request.user, pk=pk)
+    require(request.user, "registry.edit")
+    initial = {"name": resident.name, "relation": resident.relation}
+    form = ResidentEditForm(request.POST or None, initial=initial)
+    form.fields["id_number"].widget.attrs["placeholder"] = resident.id_masked
+    form.fields["phone"].widget.attrs["placeholder"] = resident.phone_masked
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.resident_update(
+                actor=request.user,
+                resident=resident,
+                name=data["name"],
+                id_number=data["id_number"] or None,
+                phone=data["phone"] or None,
+                relation=data["relation"],
+            )
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+            status = _status_for(exc)
+        else:
+            messages.success(request, _("已保存"))
+            url = reverse("registry:household", args=[resident.household_id])
+            return redirect(f"{url}#r{resident.pk}")
+    elif request.method == "POST":
+        status = 400
+    return render(
+        request, "registry/resident_form.html", {"form": form, "resident": resident}, status=status
+    )
+
+
+# ---------------------------------------------------------------- reveal (htmx)
+
+
+@login_required
+@require_POST
+def resident_reveal(request, pk, field):
+    """Show one full number in place of the masked one; the service audits it."""
+    resident = get_visible_or_404(Resident, request.user, pk=pk)
+    if field == "id":
+        value = services.resident_reveal_id(actor=request.user, resident=resident)
+    elif field == "phone":
+        value = services.resident_reveal_phone(actor=request.user, resident=resident)
+    else:
+        raise Http404
+    return HttpResponse(format_html('<code class="revealed">{}</code>', value or "—"))
+
+
+@login_required
+@require_POST
+def household_reveal_phone(request, pk):
+    household = _household(request, pk)
+    value = services.household_reveal_phone(actor=request.user, household=household)
+    return HttpResponse(format_html('<code class="revealed">{}</code>', value or "—"))
+
+
+# ---------------------------------------------------------------- places, organisations
+
+
+def _grid_things(request, *, search, form_kinds, template):
+    require(request.user, "registry.view")
+    form = GridThingFilterForm(request.GET or None, user=request.user, kinds=form_kinds)
+    page = _page(request, search(fetched_by=request.user, **form.params()))
+    return render(
+        request,
+        template,
+        {
+            "form": form,
+            "page": page,
+            "query": _query_without_page(request),
+            "can_edit": has_perm(request.user, "registry.edit"),
+        },
+    )
+
+
+@login_required
+def place_list(request):
+    return _grid_things(
+        request,
+        search=selectors.place_search,
+        form_kinds=Place.Kind.choices,
+        template="registry/place_list.html",
+    )
+
+
+@login_required
+def organisation_list(request):
+    return _grid_things(
+        request,
+        search=selectors.organisation_search,
+        form_kinds=Organisation.Kind.choices,
+        template="registry/organisation_list.html",
+    )
+
+
+def _grid_thing_create(request, *, form_class, create, done_url, title):
+    require(request.user, "registry.edit")
+    form = form_class(request.POST or None, user=request.user)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        try:
+            data["grid"] = get_visible_or_404(Area, request.user, pk=data["grid"])
+            obj = create(actor=request.user, **data)
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+            status = _status_for(exc)
+        else:
+            messages.success(request, _("已登记 %(name)s") % {"name": obj.name})
+            return redirect(done_url)
+    elif request.method == "POST":
+        status = 400
+    return render(
+        request, "registry/grid_thing_form.html", {"form": form, "title": title}, status=status
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def place_create(request):
+    return _grid_thing_create(
+        request,
+        form_class=PlaceForm,
+        create=services.place_create,
+        done_url="registry:places",
+        title=_("登记场所"),
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def organisation_create(request):
+    return _grid_thing_create(
+        request,
+        form_class=OrganisationForm,
+        create=services.organisation_create,
+        done_url="registry:organisations",
+        title=_("登记组织"),
+    )
+
+
+# ---------------------------------------------------------------- tags
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def tag_list(request):
+    require(request.user, "registry.view")
+    can_manage = has_perm(request.user, "registry.manage_tags")
+    form = TagCreateForm(request.POST or None) if can_manage else None
+    status = 200
+    if request.method == "POST":
+        require(request.user, "registry.manage_tags")
+        if form.is_valid():
+            try:
+                tag = services.tag_create(actor=request.user, **form.cleaned_data)
+            except DomainError as exc:
+                form.add_error(None, exc.message)
+                status = _status_for(exc)
+            else:
+                messages.success(request, _("已新增标签“%(name)s”") % {"name": tag.name})
+                return redirect("registry:tags")
+        else:
+            status = 400
+    return render(
+        request,
+        "registry/tag_list.html",
+        {
+            "tags": selectors.tag_list(fetched_by=request.user),
+            "form": form,
+            "can_manage": can_manage,
+        },
+        status=status,
+    )
+
+
+@login_required
+def tag_detail(request, code):
+    """Who carried this tag on a given day (today by default), within the jurisdiction."""
+    require(request.user, "registry.view")
+    tag = get_object_or_404(Tag, code=code)
+    day = parse_date(request.GET.get("day") or "") or timezone.localdate()
+    page = _page(request, selectors.tag_carriers(fetched_by=request.user, tag=tag, day=day))
+    return render(
+        request,
+        "registry/tag_detail.html",
+        {"tag": tag, "day": day, "page": page, "query": _query_without_page(request)},
+    )
+
+
+urlpatterns = [
+    path("", index, name="index"),
+    path("households/", household_list, name="households"),
+    path("households/new/", household_create, name="household_create"),
+    path("households/<int:pk>/", household_detail, name="household"),
+    path("households/<int:pk>/edit/", household_edit, name="household_edit"),
+    path("households/<int:pk>/members/", member_add, name="member_add"),
+    path("households/<int:pk>/tags/", tag_give, name="tag_give"),
+    path("households/<int:pk>/tags/<int:period_pk>/end/", tag_remove, name="tag_remove"),
+    path("households/<int:pk>/moves/", resident_move, name="move"),
+    path(
+        "households/<int:pk>/reveal-phone/",
+        household_reveal_phone,
+        name="household_reveal_phone",
+    ),
+    path("residents/", resident_list, name="residents"),
+    path("residents/<int:pk>/edit/", resident_edit, name="resident_edit"),
+    path("residents/<int:pk>/reveal/<str:field>/", resident_reveal, name="resident_reveal"),
+    path("places/", place_list, name="places"),
+    path("places/new/", place_create, name="place_create"),
+    path("organisations/", organisation_list, name="organisations"),
+    path("organisations/new/", organisation_create, name="organisation_create"),
+    path("tags/", tag_list, name="tags"),
+    path("tags/<slug:code>/", tag_detail, name="tag"),
+]

@@ -1,0 +1,23 @@
+"""Navigation entries and the home-page panel of the registry."""
+
+from django.utils.translation import gettext_lazy as _
+
+from minqing.core.permissions import has_perm
+from minqing.core.plugins import register_home_panel, register_nav
+
+register_nav(label=_("户籍台账"), url_name="registry:households", perm="registry.view", order=20)
+register_nav(label=_("居民查询"), url_name="registry:residents", perm="registry.view", order=21)
+register_nav(label=_("重点人群"), url_name="registry:tags", perm="registry.view", order=22)
+register_nav(label=_("场所与组织"), url_name="registry:places", perm="registry.view", order=23)
+
+
+def _home_counts(request):
+    """Households, living residents and key-group members in the user's jurisdiction."""
+    if not has_perm(request.user, "registry.view"):
+        return None
+    from .selectors import registry_counts
+
+    return registry_counts(fetched_by=request.user)
+
+
+register_home_panel(template="registry/_home_panel.html", context=_home_counts, order=20)

@@ -1,0 +1,502 @@
+"""Registry pages: scoping on every page, masked output, audited reveal, forms that change
+nothing on bad input, pinned query counts, and the household-page sections."""
+
+import copy
+from datetime import date
+
+import pytest
+from django.urls import reverse
+
+from minqing.conftest import login
+from minqing.core.idcard import make_id_number
+from minqing.core.models import AuditEvent
+from minqing.registry import sections, services
+from minqing.registry.models import Household, Move, Relation, Resident, Tag, TagPeriod
+from minqing.registry.tests.factories import HouseholdFactory, ResidentFactory, period, tag
+
+ZHANG_ID = make_id_number("430302", date(1962, 5, 8), 111)
+ZHANG_PHONE = "13812345678"
+
+
+@pytest.fixture
+def data(tree):
+    qx = HouseholdFactory(grid=tree.grids["七星村1"], number="QX-1", address="七星村一组")
+    zhang = ResidentFactory(
+        household=qx, name="张德书", id_number=ZHANG_ID, phone=ZHANG_PHONE, relation=Relation.HEAD
+    )
+    child = ResidentFactory(household=qx, name="张小燕", relation=Relation.CHILD)
+    zs = HouseholdFactory(grid=tree.grids["昭山村1"], number="ZS-1", address="昭山村一组")
+    li = ResidentFactory(household=zs, name="李秀英", relation=Relation.HEAD)
+    hl = HouseholdFactory(grid=tree.grids["鹤岭村1"], number="HL-1", address="鹤岭村一组")
+    chen = ResidentFactory(household=hl, name="陈国强", relation=Relation.HEAD)
+    chen_tag = period(tag_code="disabled", resident=chen, start=date(2020, 1, 1))
+    return type(
+        "D",
+        (),
+        dict(qx=qx, zhang=zhang, child=child, zs=zs, li=li, hl=hl, chen=chen, chen_tag=chen_tag),
+    )
+
+
+def rows():
+    return tuple(m.objects.count() for m in (Household, Resident, Move, TagPeriod, Tag))
+
+
+def registry_events():
+    return AuditEvent.objects.filter(action__startswith="registry.")
+
+
+# ------------------------------------------------------------ lists and scoping
+
+
+def test_household_list_is_scoped(client, users, data):
+    page = login(client, users.cadre).get("/registry/households/").content.decode()
+    assert "QX-1" in page and "ZS-1" not in page and "HL-1" not in page
+    page = login(client, users.township).get("/registry/households/").content.decode()
+    assert "QX-1" in page and "ZS-1" in page and "HL-1" not in page
+    page = login(client, users.outsider).get("/registry/households/").content.decode()
+    assert "HL-1" in page and "QX-1" not in page
+
+
+def test_resident_search_page_is_scoped_and_masked(client, users, data):
+    page = login(client, users.township).get("/registry/residents/", {"q": "zds"}).content.decode()
+    assert "张德书" in page
+    assert ZHANG_ID not in page and ZHANG_PHONE not in page
+    assert ZHANG_ID[:6] + "********" + ZHANG_ID[-4:] in page
+    page = login(client, users.outsider).get("/registry/residents/", {"q": "zds"}).content.decode()
+    assert "张德书" not in page
+
+
+def test_filter_by_foreign_area_shows_nothing(client, users, tree, data):
+    login(client, users.township)
+    page = client.get("/registry/households/", {"grid_id": tree.helingcun.pk}).content.decode()
+    assert "HL-1" not in page and "QX-1" not in page
+
+
+def test_htmx_search_returns_only_the_results(client, users, data):
+    login(client, users.cadre)
+    response = client.get("/registry/households/", {"q": "張德書"}, HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" not in body and "QX-1" in body
+
+
+def test_household_list_query_count(client, users, tree, data, django_assert_num_queries):
+    for _i in range(12):
+        h = HouseholdFactory(grid=tree.grids["七星村2"])
+        r = ResidentFactory(household=h, relation=Relation.HEAD)
+        period(tag_code="empty_nest", resident=r, start=date(2020, 1, 1))
+    login(client, users.township)
+    client.get("/registry/households/")  # warm the permission/nav caches of this process
+    # session, user, jurisdiction, areas for the filter, tags for the filter, count, page,
+    # current tags of the page
+    with django_assert_num_queries(8):
+        response = client.get("/registry/households/")
+    assert response.status_code == 200
+
+
+def test_resident_list_query_count(client, users, tree, data, django_assert_num_queries):
+    for _i in range(12):
+        ResidentFactory(household=HouseholdFactory(grid=tree.grids["七星村2"]))
+    login(client, users.township)
+    with django_assert_num_queries(8):
+        response = client.get("/registry/residents/", {"status": "living"})
+    assert response.status_code == 200
+
+
+HOUSEHOLD_PAGES = [
+    ("get", "registry:household"),
+    ("get", "registry:household_edit"),
+    ("post", "registry:member_add"),
+    ("post", "registry:tag_give"),
+    ("post", "registry:move"),
+    ("post", "registry:household_reveal_phone"),
+]
+
+
+@pytest.mark.parametrize(("method", "name"), HOUSEHOLD_PAGES)
+def test_forged_household_id_is_404(client, users, data, method, name):
+    login(client, users.township)
+    before = rows()
+    forged = getattr(client, method)(reverse(name, args=[data.hl.pk]))
+    missing = getattr(client, method)(reverse(name, args=[999999]))
+    assert forged.status_code == missing.status_code == 404
+    assert "陈国强" not in forged.content.decode()
+    assert rows() == before
+    assert not registry_events().exists()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/registry/residents/{chen}/edit/",
+        "/registry/residents/{chen}/reveal/id/",
+        "/registry/residents/{chen}/reveal/phone/",
+    ],
+)
+def test_forged_resident_id_is_404(client, users, data, url):
+    login(client, users.township)
+    method = client.post if "reveal" in url else client.get
+    response = method(url.format(chen=data.chen.pk))
+    assert response.status_code == 404
+    assert not registry_events().exists()
+
+
+def test_ending_a_foreign_tag_period_is_404(client, users, data):
+    login(client, users.township)
+    url = reverse("registry:tag_remove", args=[data.qx.pk, data.chen_tag.pk])
+    response = client.post(url, {"date": "2024-01-01", "reason": "x"})
+    assert response.status_code == 404
+    data.chen_tag.refresh_from_db()
+    assert data.chen_tag.end_date is None
+
+
+def test_own_pages_are_served(client, users, data):
+    login(client, users.cadre)
+    for url in [
+        "/registry/",
+        "/registry/households/",
+        "/registry/households/new/",
+        f"/registry/households/{data.qx.pk}/",
+        f"/registry/households/{data.qx.pk}/edit/",
+        "/registry/residents/",
+        f"/registry/residents/{data.zhang.pk}/edit/",
+        "/registry/places/",
+        "/registry/places/new/",
+        "/registry/organisations/",
+        "/registry/organisations/new/",
+        "/registry/tags/",
+        "/registry/tags/disabled/",
+    ]:
+        response = client.get(url, follow=True)
+        assert response.status_code == 200, url
+
+
+# ------------------------------------------------------------ household page
+
+
+def test_household_page_masks_and_offers_reveal_only_to_allowed_roles(client, users, data):
+    page = login(client, users.cadre).get(f"/registry/households/{data.qx.pk}/").content.decode()
+    assert ZHANG_ID not in page and ZHANG_PHONE not in page
+    assert "138****5678" in page
+    assert "显示完整号码" in page
+    page = login(client, users.grid).get(f"/registry/households/{data.qx.pk}/").content.decode()
+    assert "张德书" in page
+    assert "显示完整号码" not in page
+    assert ZHANG_ID not in page
+
+
+def test_reveal_on_the_page_is_audited(client, users, data):
+    login(client, users.cadre)
+    response = client.post(
+        f"/registry/residents/{data.zhang.pk}/reveal/id/", HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 200
+    assert ZHANG_ID in response.content.decode()
+    client.post(f"/registry/residents/{data.zhang.pk}/reveal/phone/", HTTP_HX_REQUEST="true")
+    events = registry_events().order_by("id")
+    assert [e.action for e in events] == [
+        "registry.resident.reveal_id",
+        "registry.resident.reveal_phone",
+    ]
+    assert events[0].actor == users.cadre and events[0].channel == "web"
+
+
+@pytest.mark.parametrize("who", ["grid", "leader", "dept"])
+def test_reveal_denied_role_gets_403_and_no_event(client, users, data, who):
+    login(client, getattr(users, who))
+    response = client.post(
+        f"/registry/residents/{data.zhang.pk}/reveal/id/", HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 403
+    assert ZHANG_ID not in response.content.decode()
+    assert not registry_events().exists()
+
+
+def test_household_page_shows_tag_history_and_registered_sections(client, users, data):
+    services.tag_give(
+        actor=users.cadre,
+        tag=tag("dibao"),
+        household=data.qx,
+        start_date=date(2020, 1, 1),
+        reason="低收入",
+    )
+    services.tag_remove(
+        actor=users.cadre,
+        tag=tag("dibao"),
+        household=data.qx,
+        end_date=date(2022, 1, 1),
+        reason="脱贫",
+    )
+    services.resident_move(
+        actor=users.cadre, resident=data.child, kind="out", date=date(2023, 5, 1), reason="外出落户"
+    )
+    page = login(client, users.cadre).get(f"/registry/households/{data.qx.pk}/").content.decode()
+    assert "低收入" in page and "脱贫" in page and "2022-01-01" in page
+    assert "迁入迁出记录" in page and "外出落户" in page
+
+
+def test_other_apps_add_sections_without_editing_the_registry(
+    client, users, data, monkeypatch, settings
+):
+    monkeypatch.setattr(sections, "_SECTIONS", list(sections._SECTIONS))
+    seen = []
+
+    def visits(request, household):
+        seen.append(household.pk)
+        return {"title_extra": "走访 3 次"}
+
+    sections.register_household_section(
+        title="走访记录", template="visits/_section.html", context=visits, order=5
+    )
+    sections.register_household_section(
+        title="隐藏的", template="registry/_hidden.html", context=lambda r, h: None, order=6
+    )
+    templates = copy.deepcopy(settings.TEMPLATES)
+    templates[0]["APP_DIRS"] = False
+    templates[0]["OPTIONS"]["loaders"] = [
+        (
+            "django.template.loaders.locmem.Loader",
+            {"visits/_section.html": "<p>{{ title_extra }} · {{ household.number }}</p>"},
+        ),
+        "django.template.loaders.filesystem.Loader",
+        "django.template.loaders.app_directories.Loader",
+    ]
+    settings.TEMPLATES = templates
+    page = login(client, users.cadre).get(f"/registry/households/{data.qx.pk}/").content.decode()
+    assert seen == [data.qx.pk]
+    assert "走访记录" in page and "走访 3 次 · QX-1" in page
+    assert "隐藏的" not in page
+    assert page.index("走访记录") < page.index("迁入迁出记录")  # order 5 before 10
+
+
+# ------------------------------------------------------------ forms
+
+
+def test_create_household_then_add_the_head(client, users, tree):
+    login(client, users.cadre)
+    response = client.post(
+        "/registry/households/new/", {"grid": tree.grids["七星村1"].pk, "address": "七星村九组"}
+    )
+    household = Household.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/registry/households/{household.pk}/"
+    response = client.post(
+        f"/registry/households/{household.pk}/members/",
+        {
+            "name": "周建军",
+            "id_number": make_id_number("430302", date(1988, 8, 8), 17),
+            "relation": "head",
+        },
+    )
+    assert response.status_code == 302
+    household.refresh_from_db()
+    assert household.head.name == "周建军"
+
+
+def test_household_in_a_foreign_grid_cannot_be_created(client, users, tree):
+    login(client, users.cadre)
+    before = rows()
+    response = client.post(
+        "/registry/households/new/", {"grid": tree.grids["鹤岭村1"].pk, "address": "x"}
+    )
+    assert response.status_code == 400
+    assert rows() == before
+
+
+@pytest.mark.parametrize(
+    ("id_number", "status", "fragment"),
+    [
+        ("4303021988080812", 400, "18 位"),
+        (make_id_number("990302", date(1988, 8, 8), 1), 400, "地区码"),
+        ("430302198813011234", 400, "出生日期"),
+        (ZHANG_ID[:17] + ("0" if ZHANG_ID[-1] != "0" else "1"), 400, "校验位"),
+        (ZHANG_ID, 409, "已登记"),
+    ],
+)
+def test_add_member_bad_id_shows_why_and_changes_nothing(
+    client, users, data, id_number, status, fragment
+):
+    login(client, users.cadre)
+    before = rows()
+    response = client.post(
+        f"/registry/households/{data.qx.pk}/members/",
+        {"name": "某人", "id_number": id_number, "relation": "child"},
+    )
+    assert response.status_code == status
+    assert fragment in response.content.decode()
+    assert rows() == before
+    assert not registry_events().exists()
+
+
+def test_give_and_end_a_tag_on_the_page(client, users, data):
+    login(client, users.cadre)
+    response = client.post(
+        f"/registry/households/{data.qx.pk}/tags/",
+        {
+            "tag": "left_behind_child",
+            "subject": data.child.pk,
+            "date": "2024-03-01",
+            "reason": "父母外出",
+        },
+    )
+    assert response.status_code == 302
+    p = TagPeriod.objects.get(resident=data.child)
+    response = client.post(
+        f"/registry/households/{data.qx.pk}/tags/{p.pk}/end/",
+        {"date": "2025-03-01", "reason": "父母返乡"},
+    )
+    assert response.status_code == 302
+    p.refresh_from_db()
+    assert (p.end_date, p.end_reason, p.ended_by) == (date(2025, 3, 1), "父母返乡", users.cadre)
+
+
+def test_tag_conflict_on_the_page_is_409(client, users, data):
+    login(client, users.cadre)
+    body = {"tag": "dibao", "subject": "household", "date": "2024-03-01", "reason": "x"}
+    client.post(f"/registry/households/{data.qx.pk}/tags/", body)
+    before = rows()
+    response = client.post(f"/registry/households/{data.qx.pk}/tags/", body)
+    assert response.status_code == 409
+    assert "无需重复认定" in response.content.decode()
+    assert rows() == before
+
+
+def test_tagging_a_foreign_resident_through_an_own_household_is_404(client, users, data):
+    login(client, users.township)
+    response = client.post(
+        f"/registry/households/{data.qx.pk}/tags/",
+        {"tag": "disabled", "subject": data.chen.pk, "date": "2024-03-01", "reason": "x"},
+    )
+    assert response.status_code == 400  # not one of this household's members: form refuses it
+    assert (
+        not TagPeriod.objects.filter(resident=data.chen, tag__code="disabled")
+        .exclude(pk=data.chen_tag.pk)
+        .exists()
+    )
+
+
+def test_move_on_the_page(client, users, data):
+    login(client, users.township)
+    response = client.post(
+        f"/registry/households/{data.qx.pk}/moves/",
+        {
+            "resident": data.child.pk,
+            "kind": "transfer",
+            "date": "2024-06-01",
+            "to_household": "ZS-1",
+            "relation": "other",
+        },
+    )
+    assert response.status_code == 302
+    data.child.refresh_from_db()
+    assert data.child.household == data.zs
+    before = rows()
+    response = client.post(
+        f"/registry/households/{data.zs.pk}/moves/",
+        {
+            "resident": data.child.pk,
+            "kind": "transfer",
+            "date": "2024-07-01",
+            "to_household": "HL-1",
+        },
+    )
+    assert response.status_code == 400
+    assert "不在您的管辖范围内" in response.content.decode()
+    assert rows() == before
+
+
+def test_resident_edit_does_not_prefill_the_full_number(client, users, data):
+    login(client, users.cadre)
+    page = client.get(f"/registry/residents/{data.zhang.pk}/edit/").content.decode()
+    assert ZHANG_ID not in page and ZHANG_PHONE not in page
+    response = client.post(
+        f"/registry/residents/{data.zhang.pk}/edit/",
+        {"name": "张德树", "relation": "head", "id_number": "", "phone": ""},
+    )
+    assert response.status_code == 302
+    data.zhang.refresh_from_db()
+    assert (data.zhang.name, data.zhang.id_number, data.zhang.phone) == (
+        "张德树",
+        ZHANG_ID,
+        ZHANG_PHONE,
+    )
+
+
+def test_view_only_role_cannot_use_the_forms(client, users, data):
+    login(client, users.leader)
+    page = client.get(f"/registry/households/{data.qx.pk}/").content.decode()
+    assert "添加成员" not in page
+    before = rows()
+    response = client.post(
+        f"/registry/households/{data.qx.pk}/members/",
+        {
+            "name": "某人",
+            "id_number": make_id_number("430302", date(1988, 8, 8), 1),
+            "relation": "child",
+        },
+    )
+    assert response.status_code == 403
+    assert client.get("/registry/households/new/").status_code == 403
+    assert rows() == before
+
+
+# ------------------------------------------------------------ places, organisations, tags
+
+
+def test_places_and_organisations(client, users, tree):
+    login(client, users.grid)
+    response = client.post(
+        "/registry/places/new/",
+        {"grid": tree.grids["七星村1"].pk, "name": "七星超市", "kind": "shop"},
+    )
+    assert response.status_code == 302
+    assert "七星超市" in client.get("/registry/places/").content.decode()
+    assert "七星超市" not in login(client, users.outsider).get("/registry/places/").content.decode()
+    login(client, users.cadre)
+    response = client.post(
+        "/registry/organisations/new/",
+        {
+            "grid": tree.grids["七星村1"].pk,
+            "name": "合作社",
+            "kind": "cooperative",
+            "credit_code": "12",
+        },
+    )
+    assert response.status_code == 400
+    assert "统一社会信用代码" in response.content.decode()
+
+
+def test_tag_administration(client, users):
+    login(client, users.admin)
+    page = client.get("/registry/tags/").content.decode()
+    assert "新增标签" in page and "建档立卡贫困户" in page
+    response = client.post(
+        "/registry/tags/", {"name": "退役军人", "code": "veteran", "scope": "resident"}
+    )
+    assert response.status_code == 302
+    assert Tag.objects.filter(code="veteran", is_system=False).exists()
+    response = client.post(
+        "/registry/tags/", {"name": "退役军人", "code": "veteran2", "scope": "resident"}
+    )
+    assert response.status_code == 409
+    login(client, users.township)
+    assert "新增标签" not in client.get("/registry/tags/").content.decode()
+    response = client.post("/registry/tags/", {"name": "某类", "code": "some", "scope": "resident"})
+    assert response.status_code == 403
+    assert not Tag.objects.filter(code="some").exists()
+
+
+def test_tag_page_lists_carriers_on_a_day(client, users, data):
+    period(tag_code="dibao", household=data.qx, start=date(2020, 1, 1), end=date(2021, 1, 1))
+    period(tag_code="dibao", household=data.hl, start=date(2020, 1, 1))
+    login(client, users.township)
+    page = client.get("/registry/tags/dibao/", {"day": "2020-06-01"}).content.decode()
+    assert "QX-1" in page and "HL-1" not in page
+    page = client.get("/registry/tags/dibao/", {"day": "2021-06-01"}).content.decode()
+    assert "QX-1" not in page
+
+
+def test_home_panel_counts_the_jurisdiction(client, users, data):
+    page = login(client, users.township).get("/").content.decode()
+    assert "户籍台账" in page
+    assert reverse("registry:households") in page
