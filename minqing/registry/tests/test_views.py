@@ -500,3 +500,24 @@ def test_home_panel_counts_the_jurisdiction(client, users, data):
     page = login(client, users.township).get("/").content.decode()
     assert "户籍台账" in page
     assert reverse("registry:households") in page
+
+
+def test_admin_back_office_is_scoped_read_only_and_masked(client, users, data):
+    login(client, users.admin)
+    listing = client.get("/admin/registry/resident/")
+    assert listing.status_code == 200
+    assert ZHANG_ID not in listing.content.decode()
+    detail = client.get(f"/admin/registry/resident/{data.zhang.pk}/change/")
+    assert detail.status_code == 200
+    assert ZHANG_ID not in detail.content.decode() and ZHANG_PHONE not in detail.content.decode()
+    assert client.get("/admin/registry/resident/add/").status_code == 403
+    # A cadre-level admin sees their own jurisdiction only.
+    from minqing.accounts.tests.factories import UserFactory
+    from minqing.core.roles import Role
+
+    local = UserFactory(
+        username="local-admin", role=Role.ADMIN, is_staff=True, areas=[data.hl.grid]
+    )
+    login(client, local)
+    page = client.get("/admin/registry/household/").content.decode()
+    assert "HL-1" in page and "QX-1" not in page
