@@ -491,3 +491,22 @@ def test_openapi_lists_the_registry(client, users):
         "/api/registry/residents/{pk}/untag",
     ]:
         assert p in paths
+
+
+def test_place_and_organisation_lists_are_scoped(client, users, data):
+    login(client, users.township)
+    assert client.get("/api/registry/places").json()["items"] == []
+    assert client.get("/api/registry/organisations").json()["items"] == []
+    login(client, users.outsider)
+    assert [p["name"] for p in client.get("/api/registry/places").json()["items"]] == ["鹤岭市场"]
+    names = [o["name"] for o in client.get("/api/registry/organisations").json()["items"]]
+    assert names == ["鹤岭公司"]
+
+
+def test_tag_creation_through_the_api(client, users):
+    login(client, users.admin)
+    r = post(client, "/api/registry/tags", {"code": "veteran", "name": "退役军人"})
+    assert r.status_code == 201 and r.json()["is_system"] is False
+    login(client, users.cadre)
+    r = post(client, "/api/registry/tags", {"code": "other", "name": "其他"})
+    assert r.status_code == 403

@@ -521,3 +521,20 @@ def test_admin_back_office_is_scoped_read_only_and_masked(client, users, data):
     login(client, local)
     page = client.get("/admin/registry/household/").content.decode()
     assert "HL-1" in page and "QX-1" not in page
+
+
+def test_household_page_query_count_does_not_grow_with_members(
+    client, users, data, django_assert_num_queries
+):
+    login(client, users.cadre)
+    url = f"/registry/households/{data.qx.pk}/"
+    client.get(url)
+    for _i in range(6):
+        r = ResidentFactory(household=data.qx)
+        period(tag_code="disabled", resident=r, start=date(2020, 1, 1))
+        services.resident_move(actor=users.cadre, resident=r, kind="out", date=date(2021, 1, 1))
+    # session, user, jurisdiction, household, ancestors, members, their tags, tag history,
+    # tags for the form, moves (visibility check + rows)
+    with django_assert_num_queries(11):
+        response = client.get(url)
+    assert "成员(8 人)" in response.content.decode()
