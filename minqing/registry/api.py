@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Router
 from ninja.pagination import paginate
+from ninja.responses import Status
 
 from minqing.areas.models import Area
 from minqing.core.errors import ValidationFailed
@@ -112,7 +113,7 @@ def create_household(request, payload: HouseholdIn):
         phone=payload.phone,
         notes=payload.notes,
     )
-    return 201, household
+    return Status(201, household)
 
 
 @router.patch("/households/{int:pk}", response=HouseholdOut)
@@ -144,7 +145,7 @@ def tag_household(request, pk: int, payload: TagGiveIn):
         start_date=payload.date,
         reason=payload.reason,
     )
-    return 201, period
+    return Status(201, period)
 
 
 @router.post("/households/{int:pk}/untag", response=TagPeriodOut)
@@ -211,7 +212,7 @@ def create_resident(request, payload: ResidentIn):
         moved_in_on=payload.moved_in_on,
         reason=payload.reason,
     )
-    return 201, _resident_out(request, resident.pk)
+    return Status(201, _resident_out(request, resident.pk))
 
 
 @router.patch("/residents/{int:pk}", response=ResidentOut)
@@ -244,7 +245,7 @@ def move_resident(request, pk: int, payload: MoveIn):
         to_household=target,
         relation=payload.relation,
     )
-    return 201, move
+    return Status(201, move)
 
 
 @router.post("/residents/{int:pk}/tag", response={201: TagPeriodOut})
@@ -257,7 +258,7 @@ def tag_resident(request, pk: int, payload: TagGiveIn):
         start_date=payload.date,
         reason=payload.reason,
     )
-    return 201, period
+    return Status(201, period)
 
 
 @router.post("/residents/{int:pk}/untag", response=TagPeriodOut)
@@ -307,7 +308,7 @@ def create_tag(request, payload: TagCreateIn):
         scope=payload.scope,
         description=payload.description,
     )
-    return 201, tag
+    return Status(201, tag)
 
 
 @router.get("/tags/{code}/carriers", response=list[TagCarrierOut])
@@ -341,7 +342,7 @@ def create_place(request, payload: PlaceIn):
         contact_phone=payload.contact_phone,
         notes=payload.notes,
     )
-    return 201, place
+    return Status(201, place)
 
 
 @router.get("/places/{int:pk}", response=PlaceOut)
@@ -371,7 +372,7 @@ def create_organisation(request, payload: OrganisationIn):
         has_party_branch=payload.has_party_branch,
         notes=payload.notes,
     )
-    return 201, org
+    return Status(201, org)
 
 
 @router.get("/organisations/{int:pk}", response=OrganisationOut)

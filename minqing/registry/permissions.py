@@ -17,6 +17,8 @@ register(
     label=_("查看完整身份证号和手机号(留痕)"),
 )
 register(
-    "registry.import", roles={Role.VILLAGE_CADRE, Role.TOWNSHIP_STAFF, Role.ADMIN}, label=_("导入台账")
+    "registry.import",
+    roles={Role.VILLAGE_CADRE, Role.TOWNSHIP_STAFF, Role.ADMIN},
+    label=_("导入台账"),
 )
 register("registry.export", roles=ALL_ROLES - {Role.GRID_WORKER}, label=_("导出台账"))
