@@ -12,6 +12,8 @@ from django.test import override_settings
 from minqing.core.management.commands.filltranslations import (
     Converter,
     bad_placeholders,
+    fill_zh_hant,
+    missing,
     placeholders,
 )
 
@@ -65,6 +67,29 @@ def test_converter_keeps_placeholders_and_writes_taiwan_words():
     assert convert("用户名 %(name)s 已被使用") == "使用者名稱 %(name)s 已被使用"
     assert convert("区划代码 %(code)s") == "區劃代碼 %(code)s"  # not 程式碼
     assert convert("登录") == "登入"
+
+
+def test_fill_keeps_human_text_and_replaces_empty_and_fuzzy():
+    po = polib.POFile()
+    po.append(polib.POEntry(msgid="用户", msgstr="用戶"))  # a person chose this: kept
+    po.append(polib.POEntry(msgid="登录", msgstr=""))
+    po.append(
+        polib.POEntry(msgid="审计日志", msgstr="猜的", flags=["fuzzy"], previous_msgid="审计")
+    )
+    po.append(
+        polib.POEntry(
+            msgid="共 %(n)s 条",
+            msgid_plural="共 %(n)s 条",
+            msgstr_plural={0: ""},
+            flags=["python-format"],
+        )
+    )
+    assert len(missing(po)) == 3
+    assert fill_zh_hant(po, Converter("s2twp")) == 3
+    assert [e.msgstr for e in po][:3] == ["用戶", "登入", "審計日誌"]
+    assert po[2].flags == [] and po[2].previous_msgid is None
+    assert po[3].msgstr_plural == {0: "共 %(n)s 條"}
+    assert missing(po) == [] and bad_placeholders(po) == []
 
 
 @pytest.fixture

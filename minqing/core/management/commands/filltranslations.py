@@ -39,6 +39,8 @@ S2TWP_FIXES = {
     "賬號": "帳號",
     "賬戶": "帳戶",
     "釋出": "發布",
+    "下劃線": "底線",
+    "自定義": "自訂",
 }
 HEADERS = {
     "zh_Hant": "Minqing 民情: Traditional Chinese (zh-hant) catalogue.\n"
@@ -174,6 +176,9 @@ class Command(BaseCommand):
                 raise CommandError(f"{path} is missing; run without --no-extract")
             po = polib.pofile(str(path), wrapwidth=0)
             fix_header(po, locale)
+            for e in po:
+                if "fuzzy" not in e.flags:
+                    clear_fuzzy(e)  # "#| previous msgid" lines only mean something on fuzzy ones
             if locale == "zh_Hant":
                 filled = fill_zh_hant(po, convert)
                 self.stdout.write(f"zh_Hant: {len(po)} strings, {filled} filled with OpenCC s2twp")
