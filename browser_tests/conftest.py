@@ -60,12 +60,12 @@ def page(browser, live_server, demo):
 
 @pytest.fixture
 def shot(page):
-    """shot("name") saves a full-page screenshot to screenshots/name.png."""
+    """shot("name") saves a screenshot (360 px wide, whole page) to screenshots/name.png."""
     SCREENSHOTS.mkdir(exist_ok=True)
 
-    def take(name: str) -> Path:
+    def take(name: str, full_page: bool = True) -> Path:
         path = SCREENSHOTS / f"{name}.png"
-        page.screenshot(path=str(path), full_page=True)
+        page.screenshot(path=str(path), full_page=full_page)
         return path
 
     return take

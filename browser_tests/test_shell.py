@@ -124,3 +124,35 @@ def test_browser_language_picks_the_catalogue(browser, live_server, demo, browse
         expect(page.locator("main h1")).to_have_text(heading)
     finally:
         context.close()
+
+
+@pytest.mark.parametrize(
+    "username,language",
+    [
+        ("cadre", "zh-hans"),
+        ("township", "zh-hans"),
+        ("supervisor", "zh-hans"),
+        ("cadre", "en"),
+        ("supervisor", "zh-hant"),
+    ],
+)
+def test_every_menu_page_fits_a_phone(page, login, page_width, shot, username, language):
+    """Each page in the menu, for a few roles and languages, has no sideways scrolling."""
+    login(username)
+    if language != "zh-hans":
+        switch_language(page, language)
+    page.click("header label.nav-button")
+    links = page.locator("header nav.nav a")
+    targets = [
+        (links.nth(i).inner_text(), links.nth(i).get_attribute("href"))
+        for i in range(links.count())
+    ]
+    assert len(targets) >= 2
+    too_wide = {}
+    for label, href in targets:
+        page.goto(href)
+        if page_width() > PHONE_WIDTH:
+            too_wide[label] = page_width()
+        slug = href.strip("/").replace("/", "-") or "home"
+        shot(f"menu-{language}-{username}-{slug}", full_page=False)
+    assert too_wide == {}, f"pages wider than {PHONE_WIDTH}px: {too_wide}"
