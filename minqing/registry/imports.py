@@ -15,7 +15,7 @@ import re
 from datetime import date
 from operator import itemgetter
 
-from django.db import IntegrityError, connection
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -453,9 +453,8 @@ class ResidentImporter(Importer):
 
     @staticmethod
     def _check_existing_ids(seen_ids: dict[str, int], errors) -> None:
-        for chunk in _chunks(list(seen_ids), 50000 if connection.vendor == "postgresql" else 900):
-            for idn in _values_in(Resident, "id_number", chunk):
-                errors.add(seen_ids[idn], _("身份证号 %(id)s 已在系统中登记") % {"id": idn})
+        for idn in _present(Resident, "id_number", list(seen_ids)):
+            errors.add(seen_ids[idn], _("身份证号 %(id)s 已在系统中登记") % {"id": idn})
 
     @staticmethod
     def _existing_household_tags(households, wanted: set[tuple[str, int]]) -> set:
@@ -666,48 +665,69 @@ def _copy(model, fields: tuple[str, ...], lines, *, extra: tuple[str, ...] = ())
                 copy.write("".join(batch))
 
 
-def _allocate_ids(model, n: int) -> list[int]:
+def _allocate_ids(model, n: int) -> list[int] | range:
     """Primary keys for n new rows, known before writing (heads and tags point to them)."""
     if n == 0:
         return []
     table = model._meta.db_table
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                [table, n],
-            )
+            sql = "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)"
+            # n distinct values spanning exactly n numbers are that range: only its ends
+            # travel (a million ids otherwise); concurrent inserts can leave gaps, and then
+            # every value is fetched.
+            cursor.execute(f"SELECT min(v), max(v) FROM ({sql}) AS ids(v)", [table, n])
+            low, high = cursor.fetchone()
+            if high - low + 1 == n:
+                return range(low, high + 1)
+            cursor.execute(sql, [table, n])
             return [pk for (pk,) in cursor.fetchall()]
         # SQLite: the import transaction holds the write lock (transaction_mode IMMEDIATE).
         cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {connection.ops.quote_name(table)}")
         start = cursor.fetchone()[0] + 1
-    return list(range(start, start + n))
+    return range(start, start + n)
 
 
-def _values_in(model, field: str, values: list[str]) -> list[str]:
-    """Which of these values the table already has (one query)."""
-    if connection.vendor == "postgresql":
-        meta = model._meta
-        column = connection.ops.quote_name(meta.get_field(field).column)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT {column} FROM {connection.ops.quote_name(meta.db_table)} "
-                f"WHERE {column} = ANY(%s)",
-                [values],
-            )
+# From this many values on, "which are already there" is answered by COPYing them into a
+# temporary table and joining (one hash join), not by index probes per value.
+BULK_LOOKUP_MIN = 50000
+
+
+def _present(model, field: str, values: list[str]) -> list[str]:
+    """Which of these values the table already holds."""
+    if not values:
+        return []
+    meta = model._meta
+    if connection.vendor != "postgresql":
+        found = []
+        for chunk in _chunks(values, 900):
+            found += model.objects.filter(**{f"{field}__in": chunk}).values_list(field, flat=True)
+        return found
+    quote = connection.ops.quote_name
+    column, table = quote(meta.get_field(field).column), quote(meta.db_table)
+    with connection.cursor() as cursor:
+        if len(values) < BULK_LOOKUP_MIN:
+            cursor.execute(f"SELECT {column} FROM {table} WHERE {column} = ANY(%s)", [values])
             return [v for (v,) in cursor.fetchall()]
-    return list(model.objects.filter(**{f"{field}__in": values}).values_list(field, flat=True))
+        with transaction.atomic():
+            cursor.execute("CREATE TEMPORARY TABLE minqing_import_keys (value text)")
+            with cursor.cursor.copy("COPY minqing_import_keys (value) FROM STDIN") as copy:
+                for chunk in _chunks(values, 20000):
+                    copy.write("".join(f"{_esc(v)}\n" for v in chunk))
+            cursor.execute("ANALYZE minqing_import_keys")
+            cursor.execute(
+                f"SELECT k.value FROM minqing_import_keys k JOIN {table} t ON t.{column} = k.value"
+            )
+            found = [v for (v,) in cursor.fetchall()]
+            cursor.execute("DROP TABLE minqing_import_keys")
+        return found
 
 
 def _existing_households(numbers: list[str]) -> dict[str, tuple]:
     """户编号 -> (id, grid id, head id, grid path) of households already registered."""
     found = {}
-    size = 50000 if connection.vendor == "postgresql" else 900
-    for chunk in _chunks(numbers, size):
-        present = _values_in(Household, "number", chunk)
-        if not present:
-            continue
-        for row in Household.objects.filter(number__in=present).values_list(
+    for chunk in _chunks(_present(Household, "number", numbers), 900):
+        for row in Household.objects.filter(number__in=chunk).values_list(
             "number", "pk", "grid_id", "head_id", "grid__path"
         ):
             found[row[0]] = row[1:]

@@ -230,6 +230,22 @@ def test_duplicate_id_against_the_database(users, tree):
     assert_refused(job, before)
 
 
+def test_duplicates_against_the_database_in_a_big_file(users, tree, monkeypatch):
+    """Big files look their IDs and 户编号 up through a temporary table (PostgreSQL)."""
+    from minqing.registry import imports
+
+    monkeypatch.setattr(imports, "BULK_LOOKUP_MIN", 1)
+    hh = HouseholdFactory(grid=tree.grids["七星村1"], number="QX-7", address="七星村七组")
+    ResidentFactory(household=hh, id_number=pid(1), relation=Relation.HEAD)
+    before = counts()
+    job = run(users.cadre, [row(number="QX-7", relation="子女"), row(number="QX-8", idn=pid(2))])
+    assert f"身份证号 {pid(1)} 已在系统中登记" in errors_of(job)[2]
+    assert_refused(job, before)
+    job = run(users.cadre, [row(number="QX-7", idn=pid(3), relation="子女")])
+    assert job.status == Job.Status.DONE, job.result
+    assert hh.members.count() == 2
+
+
 def test_unknown_grid(users, before):
     job = run(users.cadre, [row(grid="430372100201009")])
     assert "网格代码 430372100201009 不存在" in errors_of(job)[2]
