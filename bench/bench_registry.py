@@ -1,0 +1,531 @@
+#!/usr/bin/env python
+"""Registry benchmarks on the generated city (bench/generate.py), each a ratio against
+hand-written SQL measured in the same run (the machine is shared and noisy).
+
+    .venv/bin/python bench/bench_registry.py --database-url postgres://postgres@127.0.0.1:5432/minqing_bench
+
+(a) search: GET /api/registry/households?tag=... (first page) as a township user, through
+    Django's test Client, p95 over N requests, against the p95 of one raw SQL query that
+    returns the same page (and the same total count);
+(b) import: the 1M-resident CSV through the registry importer (reading, validation, COPY,
+    foreign-key checks) against a raw COPY of exactly the rows it wrote into the same tables;
+    both run in a transaction that is rolled back, so the city stays as generated;
+(c) xlsx: the import rate of an xlsx file of --xlsx-rows rows (and of the same rows as csv).
+
+Appends the figures to bench/RESULTS.md unless --no-write.
+"""
+
+import argparse
+import csv
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/minqing_bench"
+
+
+class Rollback(Exception):
+    pass
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
+    p.add_argument("--requests", type=int, default=50)
+    p.add_argument("--tag", default="dibao")
+    p.add_argument(
+        "--townships",
+        type=lambda v: v.split(","),
+        default=["first", "middle", "last"],
+        help="which township users to search as: first,middle,last",
+    )
+    p.add_argument("--import-csv", type=Path, default=ROOT / "bench/out/import-1m.csv")
+    p.add_argument("--import-residents", type=int, default=1_000_000)
+    p.add_argument("--xlsx-rows", type=int, default=50_000)
+    p.add_argument("--only", choices=["search", "import", "xlsx"], action="append")
+    p.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of both")
+    p.add_argument("--profile", type=Path, help="cProfile the importer into this file")
+    p.add_argument("--no-write", action="store_true", help="do not append to RESULTS.md")
+    return p.parse_args(argv)
+
+
+def setup(url: str) -> None:
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "minqing.settings")
+    os.environ.setdefault("MINQING_VAR_DIR", str(ROOT / "bench" / "out" / "var"))
+    os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+    import django
+
+    django.setup()
+
+
+def p95(samples: list[float]) -> float:
+    return statistics.quantiles(samples, n=20, method="inclusive")[18]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+# ------------------------------------------------------------------------- (a) search
+
+# The same page as the API (households of the subtree carrying the tag now, by number,
+# first 20, with grid, head, tags) and the same total. Written the way one would by hand:
+# the subtree's matches first (a few thousand rows at most), then sort and cut; the
+# MATERIALIZED keeps PostgreSQL from walking the whole number index instead.
+RAW_SEARCH = """
+WITH hits AS MATERIALIZED (
+    SELECT h.id, h.number, h.address, h.grid_id, g.name AS grid_name, h.head_id, h.phone
+      FROM areas_area g
+      JOIN registry_household h ON h.grid_id = g.id
+     WHERE g.path LIKE %(prefix)s
+       AND EXISTS (SELECT 1 FROM registry_tagperiod tp
+                    WHERE tp.household_id = h.id AND tp.tag_id = %(tag)s
+                      AND tp.end_date IS NULL)
+)
+SELECT hits.id, hits.number, hits.address, hits.grid_id, hits.grid_name, hits.head_id,
+       r.name, hits.phone,
+       (SELECT array_agg(t.code ORDER BY t."order")
+          FROM (SELECT DISTINCT tp.tag_id FROM registry_tagperiod tp
+                 WHERE tp.household_id = hits.id AND tp.end_date IS NULL) cur
+          JOIN registry_tag t ON t.id = cur.tag_id) AS tags,
+       (SELECT count(*) FROM hits) AS total
+  FROM hits
+  LEFT JOIN registry_resident r ON r.id = hits.head_id
+ ORDER BY hits.number
+ LIMIT 20
+"""
+
+
+def township_users(which: list[str]):
+    """Township staff of the first, middle and last township (by code): the households of
+    a township are contiguous in 户编号 order, so where it falls matters to the planner."""
+    from minqing.accounts.models import User
+
+    staff = list(
+        User.objects.filter(role="township_staff", is_active=True)
+        .prefetch_related("jurisdictions__area")
+        .order_by("username")
+    )
+    by_area = {}
+    for user in staff:
+        area = user.jurisdictions.all()[0].area
+        by_area.setdefault(area.code, (user, area))
+    if not by_area:
+        raise SystemExit("no township user: run bench/generate.py first")
+    codes = sorted(by_area)
+    picks = {"first": codes[0], "middle": codes[len(codes) // 2], "last": codes[-1]}
+    return [(name, *by_area[picks[name]]) for name in which]
+
+
+def bench_search(args) -> list[dict]:
+    from django.db import connection
+    from django.test import Client
+
+    from minqing.registry.models import Tag
+
+    tag = Tag.objects.get(code=args.tag)
+    url = f"/api/registry/households?tag={args.tag}"
+    results = []
+    for which, user, area in township_users(args.townships):
+        client = Client()
+        client.force_login(user)
+        params = {"prefix": f"{area.path}%", "tag": tag.pk}
+
+        def api(client=client):
+            response = client.get(url)
+            assert response.status_code == 200, response.content[:300]
+            return response.json()
+
+        def raw(params=params):
+            with connection.cursor() as cursor:
+                cursor.execute(RAW_SEARCH, params)
+                return cursor.fetchall()
+
+        body, rows = api(), raw()
+        assert [i["number"] for i in body["items"]] == [r[1] for r in rows], "different rows"
+        assert body["count"] == (rows[0][-1] if rows else 0), "different totals"
+        for _ in range(5):  # warm both up
+            api(), raw()
+        api_times, raw_times = [], []
+        for _ in range(args.requests):  # interleaved, so drift hits both alike
+            t = time.perf_counter()
+            api()
+            api_times.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            raw()
+            raw_times.append(time.perf_counter() - t)
+        result = {
+            "which": which,
+            "user": user.username,
+            "area": area.name,
+            "tag": args.tag,
+            "total": body["count"],
+            "api_p95": p95(api_times),
+            "raw_p95": p95(raw_times),
+            "api_median": statistics.median(api_times),
+            "raw_median": statistics.median(raw_times),
+            "queries": _queries_of(client, url),
+        }
+        result["ratio"] = result["api_p95"] / result["raw_p95"]
+        results.append(result)
+        print(
+            f"search  {url} as {user.username} ({which} township, {area.name}): "
+            f"{result['total']} households\n"
+            f"        API p95 {ms(result['api_p95'])} (median {ms(result['api_median'])}, "
+            f"{result['queries']} queries) vs raw SQL p95 {ms(result['raw_p95'])} "
+            f"(median {ms(result['raw_median'])}): ratio {result['ratio']:.1f}x"
+        )
+        if args.explain:
+            explain_search(user, args.tag, params)
+    return results
+
+
+def _queries_of(client, url) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        client.get(url)
+    return len(ctx.captured_queries)
+
+
+def explain_search(user, tag_code, params) -> None:
+    from django.db import connection
+
+    from minqing.registry.selectors import household_search
+
+    qs = household_search(fetched_by=user, tag=tag_code)[:20]
+    print("---- EXPLAIN ANALYZE: the selector's page query")
+    print(qs.explain(analyze=True))
+    print("---- EXPLAIN ANALYZE: the count query")
+    print(household_search(fetched_by=user, tag=tag_code).order_by().explain(analyze=True))
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN ANALYZE " + RAW_SEARCH, params)
+        print("---- EXPLAIN ANALYZE: raw SQL")
+        print("\n".join(r[0] for r in cursor.fetchall()))
+
+
+# ------------------------------------------------------------------------- (b) import
+
+
+def _admin():
+    from minqing.accounts.models import User
+
+    return User.objects.filter(is_superuser=True).order_by("pk").first()
+
+
+def run_importer(path: Path, *, profile: Path | None = None) -> tuple[float, dict]:
+    """Run the registry importer on a file inside a transaction that is rolled back."""
+    from django.db import connection, transaction
+
+    from minqing.core.imports import import_run
+    from minqing.core.models import Job
+
+    seconds, result = 0.0, {}
+    try:
+        with transaction.atomic():
+            job = Job.objects.create(
+                kind="registry",
+                created_by=_admin(),
+                input_file=str(path),
+                params={"filename": path.name},
+            )
+            t = time.perf_counter()
+            if profile is not None:
+                import cProfile
+
+                cProfile.runctx("import_run(str(job.pk))", globals(), locals(), str(profile))
+            else:
+                import_run(str(job.pk))
+            with connection.cursor() as cursor:
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            seconds = time.perf_counter() - t
+            job.refresh_from_db()
+            result = {"status": job.status, **job.result, "message": job.message}
+            raise Rollback
+    except Rollback:
+        pass
+    if result.get("status") != "done":
+        errors = result.get("errors", [])[:5]
+        raise SystemExit(f"import failed: {result.get('message')} {errors}")
+    return seconds, result
+
+
+class Recorder:
+    """Keeps the text the importer sends to COPY, to replay it as the raw baseline."""
+
+    def __init__(self, directory: Path):
+        from minqing.registry import imports
+
+        self.imports = imports
+        self.directory = directory
+        self.files: list[tuple[str, str, Path]] = []
+        self.original = imports._copy
+
+    def __enter__(self):
+        def recording(model, fields, lines, *, extra=()):
+            from django.db import connection
+
+            meta = model._meta
+            columns = ", ".join(
+                connection.ops.quote_name(meta.get_field(f).column) for f in (*fields, *extra)
+            )
+            path = self.directory / f"{meta.db_table}.copy"
+            with path.open("w", encoding="utf-8") as out:
+
+                def kept():
+                    for line in lines:
+                        out.write(line)
+                        yield line
+
+                self.original(model, fields, kept(), extra=extra)
+            self.files.append((meta.db_table, columns, path))
+
+        self.imports._copy = recording
+        return self
+
+    def __exit__(self, *exc):
+        self.imports._copy = self.original
+
+
+def raw_copy(files, *, bare: bool = False) -> float:
+    """COPY the recorded text into the same tables (or, bare, into unindexed copies of
+    them), check foreign keys, roll back."""
+    from django.db import connection, transaction
+
+    seconds = 0.0
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                targets = []
+                for table, columns, path in files:
+                    target = table
+                    if bare:
+                        target = f"bare_{table}"
+                        cursor.execute(
+                            f"CREATE TEMP TABLE {target} (LIKE {table} INCLUDING IDENTITY)"
+                        )
+                    targets.append((target, columns, path.read_text(encoding="utf-8")))
+                t = time.perf_counter()
+                for target, columns, text in targets:
+                    with cursor.cursor.copy(f"COPY {target} ({columns}) FROM STDIN") as copy:
+                        copy.write(text)
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                seconds = time.perf_counter() - t
+            raise Rollback
+    except Rollback:
+        pass
+    return seconds
+
+
+def vacuum() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for table in ("registry_household", "registry_resident", "registry_tagperiod"):
+            cursor.execute(f"VACUUM ANALYZE {table}")
+
+
+def bench_import(args) -> dict:
+    path = args.import_csv
+    if not path.exists():
+        print(f"writing {path} ({args.import_residents:,} rows)...", flush=True)
+        from generate import write_import_csv
+
+        write_import_csv(path, rows=args.import_residents, seed=1)
+    rows = sum(1 for _ in path.open(encoding="utf-8-sig")) - 1
+    with tempfile.TemporaryDirectory() as tmp:
+        print(f"import  {path.name}: {rows:,} rows; recording what the importer writes...")
+        with Recorder(Path(tmp)) as recorder:
+            run_importer(path)
+        vacuum()
+        importer_s, result = run_importer(path, profile=args.profile)
+        print(f"        importer {importer_s:.1f} s")
+        vacuum()
+        copy_s = raw_copy(recorder.files)
+        print(f"        raw COPY {copy_s:.1f} s")
+        vacuum()
+        bare_s = raw_copy(recorder.files, bare=True)
+        sizes = {table: p.stat().st_size for table, _c, p in recorder.files}
+    out = {
+        "rows": rows,
+        "importer": importer_s,
+        "raw_copy": copy_s,
+        "bare_copy": bare_s,
+        "ratio": importer_s / copy_s,
+        "bare_ratio": importer_s / bare_s,
+        "households": result.get("households_created"),
+        "tag_periods": result.get("tag_periods"),
+        "copy_mb": sum(sizes.values()) / 1e6,
+    }
+    print(
+        f"        importer {importer_s:.1f} s ({rows / importer_s:,.0f} rows/s; "
+        f"{out['households']:,} households, {out['tag_periods']:,} tag periods)\n"
+        f"        raw COPY of the same rows into the same tables {copy_s:.1f} s: "
+        f"ratio {out['ratio']:.1f}x\n"
+        f"        (raw COPY into unindexed copies of the tables {bare_s:.1f} s: "
+        f"ratio {out['bare_ratio']:.1f}x)"
+    )
+    return out
+
+
+# ------------------------------------------------------------------------- (c) xlsx
+
+
+def bench_xlsx(args) -> dict:
+    from openpyxl import Workbook
+
+    source = args.import_csv
+    if not source.exists():
+        raise SystemExit(f"{source} is missing: run the import benchmark or generate.py first")
+    with tempfile.TemporaryDirectory() as tmp:
+        xlsx_path = Path(tmp) / f"import-{args.xlsx_rows // 1000}k.xlsx"
+        csv_path = Path(tmp) / f"import-{args.xlsx_rows // 1000}k.csv"
+        wb = Workbook(write_only=True)
+        ws = wb.create_sheet("台账")
+        with source.open(encoding="utf-8-sig") as fh, csv_path.open("w", encoding="utf-8") as out:
+            writer = csv.writer(out)
+            for i, row in enumerate(csv.reader(fh)):
+                if i > args.xlsx_rows:
+                    break
+                ws.append(row)
+                writer.writerow(row)
+        wb.save(xlsx_path)
+        xlsx_s, _ = run_importer(xlsx_path)
+        csv_s, _ = run_importer(csv_path)
+        read_s = _read_only(xlsx_path)
+    out = {
+        "rows": args.xlsx_rows,
+        "xlsx": xlsx_s,
+        "csv": csv_s,
+        "xlsx_rate": args.xlsx_rows / xlsx_s,
+        "csv_rate": args.xlsx_rows / csv_s,
+        "xlsx_read": read_s,
+    }
+    print(
+        f"xlsx    {args.xlsx_rows:,} rows: xlsx {xlsx_s:.1f} s ({out['xlsx_rate']:,.0f} rows/s; "
+        f"openpyxl reading alone {read_s:.1f} s), csv {csv_s:.1f} s "
+        f"({out['csv_rate']:,.0f} rows/s)"
+    )
+    return out
+
+
+def _read_only(path: Path) -> float:
+    from minqing.core.tabular import read_table
+
+    t = time.perf_counter()
+    with path.open("rb") as fh:
+        for _ in read_table(fh, path.name).rows:
+            pass
+    return time.perf_counter() - t
+
+
+# ------------------------------------------------------------------------- report
+
+
+def machine() -> str:
+    cpu = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = "?"
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f"{kb / 1024 / 1024:.0f} GB"
+    except (OSError, ValueError, IndexError):
+        pass
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        pg = cursor.fetchone()[0]
+    return (
+        f"{os.cpu_count()} CPU ({cpu}), {mem} RAM, Python {platform.python_version()}, "
+        f"PostgreSQL {pg} (stock settings), shared machine"
+    )
+
+
+def city_size() -> str:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT (SELECT count(*) FROM registry_household), "
+            "(SELECT count(*) FROM registry_resident), (SELECT count(*) FROM registry_tagperiod)"
+        )
+        h, r, t = cursor.fetchone()
+    return f"{h:,} households, {r:,} residents, {t:,} tag periods"
+
+
+def write_results(results: dict) -> None:
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    lines = [
+        f"\n## {datetime.now():%Y-%m-%d %H:%M} (commit {commit})\n",
+        f"- machine: {machine()}",
+        f"- city: {city_size()}",
+    ]
+    for s in results.get("search", []):
+        lines.append(
+            f"- search, `GET /api/registry/households?tag={s['tag']}` first page as "
+            f"`{s['user']}` ({s['which']} township by code, {s['area']}; {s['total']} "
+            f"matching households; {s['queries']} queries per request): API p95 "
+            f"{ms(s['api_p95'])} vs raw SQL p95 {ms(s['raw_p95'])} → **{s['ratio']:.1f}×** "
+            f"(target ≤ 5×)"
+        )
+    if i := results.get("import"):
+        lines.append(
+            f"- import of a {i['rows']:,}-resident csv ({i['households']:,} households, "
+            f"{i['tag_periods']:,} tag periods), validation included: {i['importer']:.1f} s "
+            f"vs raw COPY of the same rows into the same tables {i['raw_copy']:.1f} s "
+            f"→ **{i['ratio']:.1f}×** (target ≤ 10×); vs COPY into unindexed copies of the "
+            f"tables {i['bare_copy']:.1f} s → {i['bare_ratio']:.1f}×"
+        )
+    if x := results.get("xlsx"):
+        lines.append(
+            f"- xlsx import, {x['rows']:,} rows: {x['xlsx']:.1f} s → **{x['xlsx_rate']:,.0f} "
+            f"rows/s** (openpyxl reading alone {x['xlsx_read']:.1f} s); the same rows as csv "
+            f"{x['csv']:.1f} s → {x['csv_rate']:,.0f} rows/s"
+        )
+    path = ROOT / "bench" / "RESULTS.md"
+    if not path.exists():
+        path.write_text("# Benchmark results\n\nAppended by `bench/bench_registry.py`.\n")
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
+    print(f"appended to {path}")
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    setup(args.database_url)
+    only = set(args.only or ["search", "import", "xlsx"])
+    results = {}
+    if "search" in only:
+        results["search"] = bench_search(args)
+    if "import" in only:
+        results["import"] = bench_import(args)
+    if "xlsx" in only:
+        results["xlsx"] = bench_xlsx(args)
+    if not args.no_write:
+        write_results(results)
+
+
+if __name__ == "__main__":
+    sys.stdout.reconfigure(line_buffering=True)
+    main()
