@@ -89,8 +89,8 @@ def _word_table(words: dict) -> dict[str, str]:
 _RELATIONS = _word_table(RELATION_WORDS)
 _STATUSES = _word_table(STATUS_WORDS)
 _TAG_SPLIT = re.compile(r"[、,，;；/|\s]+")
-# Mobile (optionally +86), or a landline with area code and optional extension.
-_PHONE = re.compile(r"(?:\+?86)?(1[3-9]\d{9})|(0\d{2,3}-?\d{7,8}(?:-\d{1,6})?)|(\d{7,8})")
+# Mobile (optionally +86), a landline with area code (and extension), or a local number.
+_PHONE = re.compile(r"(?:\+?86)?(1[3-9]\d{9})|(0\d{2,3}-?\d{7,8}(?:-\d{1,6})?)|([2-9]\d{6,7})")
 _ID_LENGTH = 18
 MAX_NAME = Resident._meta.get_field("name").max_length
 MAX_NUMBER = Household._meta.get_field("number").max_length

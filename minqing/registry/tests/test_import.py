@@ -333,6 +333,7 @@ def test_members_of_one_household_in_different_grids(users, before):
         ("tags", "低保、富豪", "未知的标签:富豪"),
         ("phone", "12345", "手机号格式不对:12345"),
         ("phone", "1380732123", "手机号格式不对"),
+        ("phone", "1390732", "手机号格式不对"),
         ("household_phone", "abc", "户联系电话格式不对"),
         ("name", "", "姓名为空"),
         ("number", "", "户编号为空"),
@@ -365,6 +366,23 @@ def test_every_bad_row_is_listed_and_nothing_is_written(users, before):
     assert set(errors_of(job)) == {6, 19, 31}
     assert "有 3 行有误" in job.message
     assert_refused(job, before)
+
+
+@pytest.mark.parametrize(
+    ("phone", "stored"),
+    [
+        ("13807321234", "13807321234"),
+        ("+86 138 0732 1234", "13807321234"),
+        ("0731-52801234", "0731-52801234"),
+        ("073152801234", "073152801234"),
+        ("0731-52801234-802", "0731-52801234-802"),
+        ("5280123", "5280123"),
+    ],
+)
+def test_phone_forms(users, before, phone, stored):
+    job = run(users.cadre, [row(phone=phone)])
+    assert job.status == Job.Status.DONE, job.result
+    assert Resident.objects.get().phone == stored
 
 
 def test_aliases_and_column_order(users, tree, before):
