@@ -550,9 +550,8 @@ def resident_move(
     return move
 
 
-@transaction.atomic
-def resident_reveal_id(*, actor, resident: Resident) -> str:
-    """The full 身份证号 for roles that need it. Every reveal is an audit event."""
+def _resident_reveal(*, actor, resident: Resident, field: str) -> str:
+    """A full personal number for roles that need it; every reveal is an audit event."""
     require(actor, "registry.reveal_id")
     resident = (
         Resident.objects.visible_to(actor)
@@ -564,32 +563,23 @@ def resident_reveal_id(*, actor, resident: Resident) -> str:
         raise NotFoundError()
     audit_record(
         actor=actor,
-        action="registry.resident.reveal_id",
+        action=f"registry.resident.reveal_{'id' if field == 'id_number' else field}",
         obj=resident,
         area=resident.household.grid_id,
     )
-    return resident.id_number
+    return getattr(resident, field)
+
+
+@transaction.atomic
+def resident_reveal_id(*, actor, resident: Resident) -> str:
+    """The full 身份证号."""
+    return _resident_reveal(actor=actor, resident=resident, field="id_number")
 
 
 @transaction.atomic
 def resident_reveal_phone(*, actor, resident: Resident) -> str:
     """The full phone number; audited like the 身份证号."""
-    require(actor, "registry.reveal_id")
-    resident = (
-        Resident.objects.visible_to(actor)
-        .select_related("household")
-        .filter(pk=resident.pk)
-        .first()
-    )
-    if resident is None:
-        raise NotFoundError()
-    audit_record(
-        actor=actor,
-        action="registry.resident.reveal_phone",
-        obj=resident,
-        area=resident.household.grid_id,
-    )
-    return resident.phone
+    return _resident_reveal(actor=actor, resident=resident, field="phone")
 
 
 # ---------------------------------------------------------------- tags
