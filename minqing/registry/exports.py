@@ -239,11 +239,19 @@ def write_xlsx_file(headers, rows, *, title: str):
         header.append(cell)
     ws.append(header)
     for row in rows:
-        ws.append(row)
+        ws.append([_as_text(ws, v) if isinstance(v, str) and v[:1] == "=" else v for v in row])
     fh = tempfile.TemporaryFile(suffix=".xlsx")
     wb.save(fh)
     fh.seek(0)
     return fh
+
+
+def _as_text(ws, value: str) -> WriteOnlyCell:
+    """openpyxl writes a string starting with "=" as a formula; an address or a name typed
+    that way must stay text in the export, not run in the reader's Excel."""
+    cell = WriteOnlyCell(ws, value=value)
+    cell.data_type = "s"
+    return cell
 
 
 class _Counter:

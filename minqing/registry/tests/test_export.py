@@ -77,6 +77,17 @@ def test_resident_export_filtered_by_tag(client, users, data):
     assert ZHANG_ID not in content and "13912345678" not in content
 
 
+def test_text_that_looks_like_a_formula_stays_text(client, users, data):
+    from minqing.registry.models import Household
+
+    Household.objects.filter(pk=data.qx.pk).update(address='=HYPERLINK("http://x","点我")')
+    response = login(client, users.cadre).get("/registry/export/households.xlsx")
+    content = b"".join(response.streaming_content)
+    ws = load_workbook(io.BytesIO(content)).worksheets[0]
+    cell = next(c for c in ws["D"] if str(c.value).startswith("=HYPERLINK"))
+    assert cell.data_type == "s"
+
+
 def test_filters_match_the_list(client, users, data, tree):
     login(client, users.township)
     grid = tree.grids["七星村2"].pk
