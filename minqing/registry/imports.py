@@ -141,7 +141,8 @@ class _Household:
         "heads",
         "head_phone",
         "existing_id",
-        "existing_head_id",
+        "existing_has_head",
+        "former_heads",
         "id",
         "head_id",
         "members",
@@ -156,10 +157,11 @@ class _Household:
         self.address = ""
         self.phone = ""
         self.notes: list[str] = []
-        self.heads: list[int] = []  # row numbers of the rows saying 户主
+        self.heads: list[int] = []  # rows of the living 户主 (a former, deceased one may stay)
         self.head_phone = ""
         self.existing_id = None
-        self.existing_head_id = None
+        self.existing_has_head = False
+        self.former_heads = 0  # 户主 rows of people moved out or deceased
         self.id = None
         self.head_id = None
         self.members = 0
@@ -192,7 +194,7 @@ class ResidentImporter(Importer):
         out = []
         add = errors.add
         relations, statuses = _RELATIONS, _STATUSES
-        head = Relation.HEAD.value
+        head, living = Relation.HEAD.value, ResidentStatus.LIVING.value
         provinces = PROVINCES
         for i, row in enumerate(rows):
             if i % PROGRESS_EVERY == 0 and i:
@@ -243,7 +245,8 @@ class ResidentImporter(Importer):
                     add(rowno, _("姓名超过 %(n)d 个字") % {"n": MAX_NAME})
                 keys = keys_of.get(name)
                 if keys is None:
-                    keys = keys_of[name] = name_keys(name)
+                    norm, pinyin, initials = name_keys(name)
+                    keys = keys_of[name] = (norm[:MAX_NAME], pinyin[:200], initials[:50])
 
             relation = relations.get(rel)
             if relation is None:
@@ -313,8 +316,11 @@ class ResidentImporter(Importer):
             if notes and notes not in hh.notes:
                 hh.notes.append(notes)
             if relation == head:
-                hh.heads.append(rowno)
-                hh.head_phone = phone
+                if status_value == living:
+                    hh.heads.append(rowno)
+                    hh.head_phone = phone
+                else:
+                    hh.former_heads += 1
 
             out.append(
                 (rowno, hh, name, idn, birth, phone, relation, status_value, keys, tail, tag_ids)
@@ -425,7 +431,7 @@ class ResidentImporter(Importer):
                     )
             found = existing.get(number)
             if found is None:
-                if not hh.heads:
+                if not hh.heads and not hh.former_heads:
                     errors.add(
                         hh.first_row,
                         _("新户 %(n)s 没有户主:应有一人的与户主关系为“户主”") % {"n": number},
@@ -433,7 +439,7 @@ class ResidentImporter(Importer):
                 if not hh.address:
                     errors.add(hh.first_row, _("新户 %(n)s 没有住址") % {"n": number})
                 continue
-            pk, grid_id, head_id, grid_path = found
+            pk, grid_id, has_head, grid_path = found
             if paths is not None and not any(grid_path.startswith(p) for p in paths):
                 errors.add(
                     hh.first_row,
@@ -445,10 +451,10 @@ class ResidentImporter(Importer):
                     hh.first_row,
                     _("户编号 %(n)s 已登记在另一网格,与本行网格不一致") % {"n": number},
                 )
-            if head_id is not None and hh.heads:
+            if has_head and hh.heads:
                 for r in hh.heads:
                     errors.add(r, _("户 %(n)s 已有户主,不能再导入户主") % {"n": number})
-            hh.existing_id, hh.existing_head_id = pk, head_id
+            hh.existing_id, hh.existing_has_head = pk, has_head
             hh.grid_id, hh.grid_path = grid_id, grid_path
 
     @staticmethod
@@ -481,9 +487,10 @@ class ResidentImporter(Importer):
         resident_ids = _allocate_ids(Resident, len(residents))
         for hh, pk in zip(new, _allocate_ids(Household, len(new)), strict=True):
             hh.id = pk
-        head = Relation.HEAD.value
+        head, living = Relation.HEAD.value, ResidentStatus.LIVING.value
         for r, pk in zip(residents, resident_ids, strict=True):
-            if r[6] == head:
+            # The living 户主 heads the household; failing one, the first former 户主 does.
+            if r[6] == head and (r[7] == living or (not r[1].heads and r[1].head_id is None)):
                 r[1].head_id = pk
         now = timezone.now()
         reason = (_("台账导入:%(f)s") % {"f": job.params.get("filename", "")})[:200]
@@ -499,7 +506,7 @@ class ResidentImporter(Importer):
         adopted = [
             (hh.id, hh.head_id)
             for hh in households.values()
-            if hh.existing_id is not None and hh.existing_head_id is None and hh.head_id
+            if hh.existing_id is not None and not hh.existing_has_head and hh.head_id
         ]
         for pk, head_id in adopted:
             Household.objects.filter(pk=pk).update(head_id=head_id, updated_at=now)
@@ -724,14 +731,20 @@ def _present(model, field: str, values: list[str]) -> list[str]:
 
 
 def _existing_households(numbers: list[str]) -> dict[str, tuple]:
-    """户编号 -> (id, grid id, head id, grid path) of households already registered."""
-    found = {}
+    """户编号 -> (id, grid id, has a living head, grid path) of households already there."""
+    rows = []
     for chunk in _chunks(_present(Household, "number", numbers), 900):
-        for row in Household.objects.filter(number__in=chunk).values_list(
-            "number", "pk", "grid_id", "head_id", "grid__path"
-        ):
-            found[row[0]] = row[1:]
-    return found
+        rows += Household.objects.filter(number__in=chunk).values_list(
+            "number", "pk", "grid_id", "grid__path"
+        )
+    headed = set()
+    for chunk in _chunks([r[1] for r in rows], 900):
+        headed.update(
+            Resident.objects.filter(
+                household_id__in=chunk, relation=Relation.HEAD, status=ResidentStatus.LIVING
+            ).values_list("household_id", flat=True)
+        )
+    return {number: (pk, grid, pk in headed, path) for number, pk, grid, path in rows}
 
 
 def _chunks(values: list, size: int):

@@ -285,6 +285,12 @@ def test_new_household_without_head(users, before):
     assert_refused(job, before)
 
 
+def test_a_new_household_may_be_headed_by_someone_who_moved_out(users, before):
+    job = run(users.cadre, [row(status="迁出"), row(name="李四", idn=pid(2), relation="配偶")])
+    assert job.status == Job.Status.DONE, job.result
+    assert Household.objects.get(number="QX-100").head.name == "张德书"
+
+
 def test_new_household_without_address(users, before):
     job = run(users.cadre, [row(address="")])
     assert "新户 QX-100 没有住址" in errors_of(job)[2]
@@ -298,6 +304,23 @@ def test_existing_household_with_a_head_refuses_another(users, tree):
     job = run(users.cadre, [row()])
     assert "户 QX-100 已有户主" in errors_of(job)[2]
     assert_refused(job, before)
+
+
+def test_a_former_head_who_died_may_stay_beside_the_new_one(users, tree):
+    old = HouseholdFactory(grid=tree.grids["七星村1"], number="QX-9", address="七星村九组")
+    ResidentFactory(household=old, relation=Relation.HEAD, status="deceased")
+    job = run(
+        users.cadre,
+        [
+            row(number="QX-9", address="", name="周新", idn=pid(4), relation="户主"),
+            row(name="张老", idn=pid(5, 1930), relation="户主", status="已故"),
+            row(name="张新", idn=pid(6), relation="户主"),
+        ],
+    )
+    assert job.status == Job.Status.DONE, job.result
+    old.refresh_from_db()
+    assert old.head.name == "周新"  # the household had no living head: the new one is it
+    assert Household.objects.get(number="QX-100").head.name == "张新"
 
 
 def test_existing_household_outside_jurisdiction(users, tree):
