@@ -177,7 +177,7 @@ def bench_search(args) -> list[dict]:
             raw_times.append(time.perf_counter() - t)
         result = {
             "which": which,
-            "order": "grid__path, number (what-if)" if args.order_by_grid else "number",
+            "order": "grid__path, number" if args.order_by_grid else "number",
             "user": user.username,
             "area": area.name,
             "tag": args.tag,
