@@ -81,10 +81,15 @@ class Resident(models.Model):
     """One person. 身份证号 is stored once, validated, and shown masked."""
 
     household = models.ForeignKey(
-        Household, verbose_name=_("所在户"), on_delete=models.PROTECT, related_name="members"
+        Household,
+        verbose_name=_("所在户"),
+        on_delete=models.PROTECT,
+        related_name="members",
+        db_index=False,  # resident_household_idx (household, status) serves it
     )
     name = models.CharField(_("姓名"), max_length=50)
-    id_number = models.CharField(_("身份证号"), max_length=18, unique=True)
+    # Unique through Meta.constraints: no extra LIKE index nobody queries on PostgreSQL.
+    id_number = models.CharField(_("身份证号"), max_length=18)
     gender = models.CharField(_("性别"), max_length=1, choices=[("M", _("男")), ("F", _("女"))])
     birth_date = models.DateField(_("出生日期"))
     phone = models.CharField(_("手机号"), max_length=20, blank=True)
@@ -96,11 +101,13 @@ class Resident(models.Model):
     )
     status_date = models.DateField(_("状态日期"), null=True, blank=True)
     # Search keys, derived from name / id / phone when saved through the services:
-    name_norm = models.CharField(max_length=50, db_index=True, editable=False)  # 繁→简
-    name_pinyin = models.CharField(max_length=200, db_index=True, editable=False)  # zhangdeshu
-    name_initials = models.CharField(max_length=50, db_index=True, editable=False)  # zds
-    id_tail = models.CharField(max_length=6, db_index=True, editable=False)  # last 6 of id
-    phone_tail = models.CharField(max_length=4, db_index=True, editable=False, blank=True)
+    # (Searched inside a jurisdiction, whose grid filter narrows first; only the prefix
+    # searches get an index, see Meta.indexes.)
+    name_norm = models.CharField(max_length=50, editable=False)  # 繁→简
+    name_pinyin = models.CharField(max_length=200, editable=False)  # zhangdeshu
+    name_initials = models.CharField(max_length=50, editable=False)  # zds
+    id_tail = models.CharField(max_length=6, editable=False)  # last 6 of id
+    phone_tail = models.CharField(max_length=4, editable=False, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -111,8 +118,25 @@ class Resident(models.Model):
         verbose_name_plural = _("居民")
         ordering = ["household_id", "id"]
         indexes = [
-            # members of one household, in the household page and the list
+            # members of one household, in the household page and the list (also serves
+            # the foreign key, which therefore has no index of its own)
             models.Index(fields=["household", "status"], name="resident_household_idx"),
+            # search: pinyin and initials from the start ("zhangdeshu", "zds")
+            models.Index(
+                fields=["name_pinyin"],
+                name="resident_pinyin_idx",
+                opclasses=["varchar_pattern_ops"],
+            ),
+            models.Index(
+                fields=["name_initials"],
+                name="resident_initials_idx",
+                opclasses=["varchar_pattern_ops"],
+            ),
+            # search: the last four digits of the phone
+            models.Index(fields=["phone_tail"], name="resident_phone_tail_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["id_number"], name="resident_id_number_unique"),
         ]
 
     def __str__(self):

@@ -123,7 +123,9 @@ def household_search(
             qs = qs.filter(Exists(Resident.objects.filter(household=OuterRef("pk"), status=status)))
         else:
             return qs.none()
-    return qs.order_by("number")
+    # Grid by grid, then by number: the order a cadre walks the ledger, and the one
+    # PostgreSQL can answer from the jurisdiction's end of the tree (bench/RESULTS.md).
+    return qs.order_by("grid__path", "number")
 
 
 def resident_search(
@@ -158,7 +160,7 @@ def resident_search(
         if status not in ResidentStatus.values:
             return qs.none()
         qs = qs.filter(status=status)
-    return qs.order_by("household__number", "id")
+    return qs.order_by("household__grid__path", "household__number", "id")
 
 
 def current_tags_prefetch(lookup: str = "tag_periods", to_attr: str = "current_tags"):
