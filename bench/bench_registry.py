@@ -54,11 +54,6 @@ def parse_args(argv=None):
     p.add_argument("--xlsx-rows", type=int, default=50_000)
     p.add_argument("--only", choices=["search", "import", "xlsx"], action="append")
     p.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of both")
-    p.add_argument(
-        "--order-by-grid",
-        action="store_true",
-        help="what-if: the household selector ordered by grid path, then 户编号",
-    )
     p.add_argument("--profile", type=Path, help="cProfile the importer into this file")
     p.add_argument("--no-write", action="store_true", help="do not append to RESULTS.md")
     return p.parse_args(argv)
@@ -142,10 +137,8 @@ def bench_search(args) -> list[dict]:
 
     tag = Tag.objects.get(code=args.tag)
     url = f"/api/registry/households?tag={args.tag}"
-    raw_sql = RAW_SEARCH.format(order="hits.number")
-    if args.order_by_grid:
-        raw_sql = RAW_SEARCH.format(order="hits.grid_path, hits.number")
-        order_by_grid()
+    # the app lists households grid by grid, then by 户编号 (registry.selectors)
+    raw_sql = RAW_SEARCH.format(order="hits.grid_path, hits.number")
     results = []
     for which, user, area in township_users(args.townships):
         client = Client()
@@ -177,7 +170,6 @@ def bench_search(args) -> list[dict]:
             raw_times.append(time.perf_counter() - t)
         result = {
             "which": which,
-            "order": "grid__path, number" if args.order_by_grid else "number",
             "user": user.username,
             "area": area.name,
             "tag": args.tag,
@@ -200,20 +192,6 @@ def bench_search(args) -> list[dict]:
         if args.explain:
             explain_search(user, args.tag, params, raw_sql)
     return results
-
-
-def order_by_grid() -> None:
-    """What-if for the selector (not the app's code): list households by grid, then 户编号.
-    PostgreSQL then walks the subtree's grids in path order and stops after the first page,
-    instead of walking the whole 户编号 index looking for the subtree's households."""
-    from minqing.registry import selectors
-
-    original = selectors.household_search
-
-    def household_search(**kwargs):
-        return original(**kwargs).order_by("grid__path", "number")
-
-    selectors.household_search = household_search
 
 
 def _queries_of(client, url) -> int:
@@ -498,9 +476,7 @@ def city_size() -> str:
 
 
 def label(search: dict) -> str:
-    if search["order"] == "number":
-        return "search"
-    return f"search, what-if ordered by {search['order']}"
+    return "search"
 
 
 def write_results(results: dict) -> None:
