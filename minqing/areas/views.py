@@ -1,14 +1,11 @@
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
-from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from minqing.core.errors import DomainError
-from minqing.core.imports import import_start
 from minqing.core.permissions import has_perm, require
 from minqing.core.scoping import get_visible_or_404
 from minqing.core.tabular import write_xlsx, xlsx_response
+from minqing.core.views import import_upload
 
 from .imports import AREA_HEADERS
 from .models import Area, Level
@@ -64,17 +61,5 @@ def import_template(request):
 @require_http_methods(["GET", "POST"])
 def import_areas(request):
     require(request.user, "areas.manage")
-    error = None
-    if request.method == "POST":
-        upload = request.FILES.get("file")
-        if upload is None:
-            error = _("请选择要导入的文件")
-        else:
-            try:
-                job = import_start(actor=request.user, kind="areas", upload=upload)
-            except DomainError as exc:
-                error = exc.message
-            else:
-                messages.info(request, _("文件已上传"))
-                return redirect("core:job", job.pk)
-    return render(request, "areas/import.html", {"error": error})
+    done, error = import_upload(request, kind="areas")
+    return done or render(request, "areas/import.html", {"error": error})

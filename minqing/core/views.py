@@ -111,6 +111,29 @@ def job_errors(request, job_id):
     return xlsx_response(job_errors_xlsx(job), f"导入错误-{job.created_at:%Y%m%d%H%M}.xlsx")
 
 
+def import_upload(request, *, kind: str):
+    """The POST half of every import page: start the job and go to its progress page.
+    Returns (redirect, None), or (None, error message) to show on the form."""
+    from django.contrib import messages
+    from django.shortcuts import redirect
+    from django.utils.translation import gettext as _
+
+    from .errors import DomainError
+    from .imports import import_start
+
+    if request.method != "POST":
+        return None, None
+    upload = request.FILES.get("file")
+    if upload is None:
+        return None, _("请选择要导入的文件")
+    try:
+        job = import_start(actor=request.user, kind=kind, upload=upload)
+    except DomainError as exc:
+        return None, exc.message
+    messages.info(request, _("文件已上传"))
+    return redirect("core:job", job.pk), None
+
+
 def htmx_redirect(url: str) -> HttpResponse:
     response = HttpResponse(status=204)
     response["HX-Redirect"] = url

@@ -3,19 +3,17 @@ errors), the import template, and the xlsx export of any filtered list."""
 
 from urllib.parse import quote
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import path
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from minqing.core.errors import DomainError
-from minqing.core.imports import import_start
 from minqing.core.models import Job
 from minqing.core.permissions import require
 from minqing.core.tabular import XLSX_TYPE, xlsx_response
+from minqing.core.views import import_upload
 
 from .exports import ExportFilters, import_template, registry_export
 from .imports import COLUMNS, FIELDS, RELATION_WORDS, REQUIRED, STATUS_WORDS
@@ -25,19 +23,9 @@ from .imports import COLUMNS, FIELDS, RELATION_WORDS, REQUIRED, STATUS_WORDS
 @require_http_methods(["GET", "POST"])
 def import_registry(request):
     require(request.user, "registry.import")
-    error = None
-    if request.method == "POST":
-        upload = request.FILES.get("file")
-        if upload is None:
-            error = _("请选择要导入的文件")
-        else:
-            try:
-                job = import_start(actor=request.user, kind="registry", upload=upload)
-            except DomainError as exc:
-                error = exc.message
-            else:
-                messages.info(request, _("文件已上传"))
-                return redirect("core:job", job.pk)
+    done, error = import_upload(request, kind="registry")
+    if done:
+        return done
     recent = Job.objects.visible_to(request.user).filter(kind="registry")[:5]
     columns = [
         {"name": COLUMNS[f][0], "aliases": COLUMNS[f][1:], "required": f in REQUIRED}
