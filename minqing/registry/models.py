@@ -19,7 +19,11 @@ class Household(models.Model):
     """One household (户) in one grid."""
 
     grid = models.ForeignKey(
-        "areas.Area", verbose_name=_("网格"), on_delete=models.PROTECT, related_name="households"
+        "areas.Area",
+        verbose_name=_("网格"),
+        on_delete=models.PROTECT,
+        related_name="households",
+        db_index=False,  # household_grid_idx (grid, number) serves it
     )
     number = models.CharField(_("户编号"), max_length=32, unique=True)
     address = models.CharField(_("住址"), max_length=200)
@@ -208,20 +212,36 @@ class TagPeriod(models.Model):
     for household-level tags; `resident` is set for personal tags.
     """
 
-    tag = models.ForeignKey(Tag, on_delete=models.PROTECT, related_name="periods")
+    # The tag and resident keys are served by the composite indexes in Meta.indexes; the
+    # actor keys serve no query (accounts are deactivated, never deleted).
+    tag = models.ForeignKey(Tag, on_delete=models.PROTECT, related_name="periods", db_index=False)
     household = models.ForeignKey(Household, on_delete=models.PROTECT, related_name="tag_periods")
     resident = models.ForeignKey(
-        Resident, null=True, blank=True, on_delete=models.PROTECT, related_name="tag_periods"
+        Resident,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="tag_periods",
+        db_index=False,
     )
     start_date = models.DateField(_("起始日期"))
     start_reason = models.CharField(_("认定原因"), max_length=200)
     started_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     end_date = models.DateField(_("终止日期"), null=True, blank=True)
     end_reason = models.CharField(_("退出原因"), max_length=200, blank=True)
     ended_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
