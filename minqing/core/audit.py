@@ -16,7 +16,7 @@ def target_of(obj) -> tuple[str, str, str]:
 
 def area_of(obj):
     """The area an object hangs on, for scoping the audit browser."""
-    if obj is None:
+    if not isinstance(obj, models.Model):
         return None
     if obj._meta.label_lower == "areas.area":
         return obj

@@ -182,3 +182,8 @@ def test_other_roles_cannot_browse(client, users, tree):
     login(client, users.cadre)
     assert client.get("/core/audit/").status_code == 403
     assert client.get("/api/core/audit").status_code == 403
+
+
+def test_event_about_something_that_is_not_a_row(users):
+    event = audit_record(actor=users.cadre, action="report.read", obj="月度报表 2026-11")
+    assert event.target_repr == "月度报表 2026-11" and event.area_id is None
