@@ -30,9 +30,9 @@ def home(request):
     areas = list(
         Area.objects.filter(pk__in=user.jurisdictions.values("area_id")).select_related("parent")
     )
-    crumbs = {
-        a.pk: list(Area.objects.filter(code__in=a.ancestor_codes).order_by("level")) for a in areas
-    }
+    codes = {code for a in areas for code in a.ancestor_codes}
+    by_code = {a.code: a for a in Area.objects.filter(code__in=codes)}  # one query for all
+    crumbs = {a.pk: [by_code[c] for c in a.ancestor_codes if c in by_code] for a in areas}
     return render(
         request,
         "core/home.html",
