@@ -3,7 +3,7 @@ from datetime import datetime, time
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import connection
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -132,9 +132,3 @@ def import_upload(request, *, kind: str):
         return None, exc.message
     messages.info(request, _("文件已上传"))
     return redirect("core:job", job.pk), None
-
-
-def htmx_redirect(url: str) -> HttpResponse:
-    response = HttpResponse(status=204)
-    response["HX-Redirect"] = url
-    return response
