@@ -220,11 +220,25 @@ def household_moves(*, fetched_by, household: Household) -> list[Move]:
     """Moves into, out of and within this household, newest first."""
     if not Household.objects.visible_to(fetched_by).filter(pk=household.pk).exists():
         return []
-    return list(
+    moves = list(
         Move.objects.filter(Q(from_household=household) | Q(to_household=household))
         .select_related("resident", "from_household", "to_household", "actor")
         .order_by("-date", "-id")
     )
+    # The other end of a move may lie outside the viewer's jurisdiction: shown, but not named.
+    others = {m.from_household_id for m in moves} | {m.to_household_id for m in moves}
+    others -= {None, household.pk}
+    visible = {household.pk}
+    if others:
+        visible |= set(
+            Household.objects.visible_to(fetched_by)
+            .filter(pk__in=others)
+            .values_list("pk", flat=True)
+        )
+    for m in moves:
+        m.from_visible = m.from_household_id in visible
+        m.to_visible = m.to_household_id in visible
+    return moves
 
 
 def tag_carriers(*, fetched_by, tag: Tag, day: date) -> QuerySet:

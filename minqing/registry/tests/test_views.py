@@ -538,3 +538,22 @@ def test_household_page_query_count_does_not_grow_with_members(
     with django_assert_num_queries(11):
         response = client.get(url)
     assert "成员(8 人)" in response.content.decode()
+
+
+def test_move_history_does_not_name_a_household_outside_the_jurisdiction(client, users, data):
+    # an administrator of the whole city moves 张小燕 from 七星村 to 鹤岭村 (another township)
+    users.admin.is_superuser = True
+    services.resident_move(
+        actor=users.admin,
+        resident=data.child,
+        kind="transfer",
+        date=date(2024, 6, 1),
+        to_household=data.hl,
+    )
+    page = login(client, users.township).get(f"/registry/households/{data.qx.pk}/")
+    html = page.content.decode()
+    assert "张小燕" in html and "辖区外" in html
+    assert "HL-1" not in html and f"/registry/households/{data.hl.pk}/" not in html
+    # the city administrator sees where she went
+    html = login(client, users.admin).get(f"/registry/households/{data.qx.pk}/").content.decode()
+    assert "HL-1" in html
