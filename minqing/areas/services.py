@@ -6,7 +6,7 @@ from django.utils.translation import gettext as _
 from minqing.core.audit import audit_record
 from minqing.core.errors import Conflict, PermissionDeniedError, ValidationFailed
 from minqing.core.permissions import require
-from minqing.core.scoping import jurisdiction_paths
+from minqing.core.scoping import covers
 
 from .models import CODE_DIGITS, GRID_CODE_LENGTH, Area, Level
 
@@ -61,7 +61,7 @@ def may_hold(actor, parent: Area | None) -> bool:
         return True
     if parent is None:
         return False
-    return any(parent.path.startswith(p) for p in jurisdiction_paths(actor))
+    return covers(actor, parent.path)
 
 
 @transaction.atomic

@@ -25,7 +25,7 @@ from minqing.core.audit import audit_record
 from minqing.core.errors import Conflict
 from minqing.core.idcard import CHECK, PROVINCES, WEIGHTS, IdNumberError, parse_id_number
 from minqing.core.imports import PROGRESS_EVERY, Importer, RowErrors, register_importer
-from minqing.core.scoping import jurisdiction_paths
+from minqing.core.scoping import covers
 from minqing.core.tabular import map_columns
 
 from .models import Household, Relation, Resident, ResidentStatus, Tag, TagPeriod
@@ -360,10 +360,9 @@ class ResidentImporter(Importer):
                 "pk", "code", "level", "path", "name"
             ):
                 found[code] = (pk, level, path, name)
-        paths = None if actor.is_superuser else jurisdiction_paths(actor)
 
         def inside(path: str) -> bool:
-            return paths is None or any(path.startswith(p) for p in paths)
+            return covers(actor, path)
 
         result = {}
         for code in codes:
@@ -419,7 +418,6 @@ class ResidentImporter(Importer):
     def _check_households(self, actor, households: dict[str, _Household], errors) -> None:
         """One head per household, a head for new ones, existing ones in reach and in place."""
         existing = _existing_households(list(households))
-        paths = None if actor.is_superuser else jurisdiction_paths(actor)
         for number, hh in households.items():
             if not number:
                 continue
@@ -440,7 +438,7 @@ class ResidentImporter(Importer):
                     errors.add(hh.first_row, _("新户 %(n)s 没有住址") % {"n": number})
                 continue
             pk, grid_id, has_head, grid_path = found
-            if paths is not None and not any(grid_path.startswith(p) for p in paths):
+            if not covers(actor, grid_path):
                 errors.add(
                     hh.first_row,
                     _("户编号 %(n)s 已登记在您管辖范围以外的网格,不能在此导入") % {"n": number},
@@ -508,8 +506,11 @@ class ResidentImporter(Importer):
             for hh in households.values()
             if hh.existing_id is not None and not hh.existing_has_head and hh.head_id
         ]
-        for pk, head_id in adopted:
-            Household.objects.filter(pk=pk).update(head_id=head_id, updated_at=now)
+        Household.objects.bulk_update(
+            [Household(pk=pk, head_id=head_id, updated_at=now) for pk, head_id in adopted],
+            ["head_id", "updated_at"],
+            batch_size=2000,
+        )
         tag_count = len(plan["household_tags"]) + sum(1 for r in residents if r[10] for _t in r[10])
         summary = {
             "imported": len(residents),
