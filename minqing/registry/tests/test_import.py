@@ -532,3 +532,15 @@ def test_fast_check_digit_agrees_with_the_standard():
     for n in range(0, 10**17, 7_919_999_999_999):
         first17 = f"{n:017d}"
         assert fast_check_digit(first17) == check_digit(first17)
+
+
+def test_existing_household_without_a_head_takes_the_imported_one(users, tree):
+    hh = HouseholdFactory(grid=tree.grids["七星村1"], number="QX-8", address="七星村八组")
+    ResidentFactory(household=hh, name="钱二", relation=Relation.CHILD)
+    assert hh.head_id is None
+    job = run(
+        users.cadre, [row(number="QX-8", address="", name="钱大", idn=pid(9), relation="户主")]
+    )
+    assert job.status == Job.Status.DONE, job.result
+    hh.refresh_from_db()
+    assert hh.head is not None and hh.head.name == "钱大"
