@@ -103,12 +103,19 @@ def pick(cells: list[str], index: dict[str, int], field: str) -> str:
     return cells[i] if i is not None and i < len(cells) else ""
 
 
-def write_xlsx(headers: list[str], rows: Iterable[Iterable], *, title: str = "Sheet1") -> bytes:
-    """Stream rows into a write-only workbook (constant memory for big exports)."""
+def write_xlsx_to(out, headers, rows: Iterable[Iterable], *, title: str = "Sheet1") -> None:
+    """Stream rows into a write-only workbook saved to `out` (constant memory for big
+    exports). Text starting with "=" stays text, never a formula in the reader's Excel."""
+    from openpyxl.cell import WriteOnlyCell
+
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(title=title[:31])
     bold = Font(bold=True)
-    from openpyxl.cell import WriteOnlyCell
+
+    def text(value: str) -> WriteOnlyCell:
+        cell = WriteOnlyCell(ws, value=value)
+        cell.data_type = "s"
+        return cell
 
     header_cells = []
     for h in headers:
@@ -117,9 +124,13 @@ def write_xlsx(headers: list[str], rows: Iterable[Iterable], *, title: str = "Sh
         header_cells.append(c)
     ws.append(header_cells)
     for row in rows:
-        ws.append(list(row))
+        ws.append([text(v) if isinstance(v, str) and v[:1] == "=" else v for v in row])
+    wb.save(out)
+
+
+def write_xlsx(headers: list[str], rows: Iterable[Iterable], *, title: str = "Sheet1") -> bytes:
     buf = io.BytesIO()
-    wb.save(buf)
+    write_xlsx_to(buf, headers, rows, title=title)
     return buf.getvalue()
 
 

@@ -15,14 +15,12 @@ from django.db.models import Count, Q
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
 
 from minqing.areas.models import Area
 from minqing.core.audit import audit_record
 from minqing.core.masking import mask_id_number, mask_phone
 from minqing.core.permissions import require
+from minqing.core.tabular import write_xlsx_to
 
 from .imports import TEMPLATE_EXAMPLE, TEMPLATE_HEADERS
 from .models import Relation, Resident, ResidentStatus, TagPeriod
@@ -228,30 +226,11 @@ def resident_rows(qs):
 
 
 def write_xlsx_file(headers, rows, *, title: str):
-    """Rows streamed into a write-only workbook in a temporary file (deleted on close)."""
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet(title=title[:31])
-    bold = Font(bold=True)
-    header = []
-    for h in headers:
-        cell = WriteOnlyCell(ws, value=str(h))
-        cell.font = bold
-        header.append(cell)
-    ws.append(header)
-    for row in rows:
-        ws.append([_as_text(ws, v) if isinstance(v, str) and v[:1] == "=" else v for v in row])
+    """Rows streamed into a workbook in a temporary file (deleted on close)."""
     fh = tempfile.TemporaryFile(suffix=".xlsx")
-    wb.save(fh)
+    write_xlsx_to(fh, headers, rows, title=title)
     fh.seek(0)
     return fh
-
-
-def _as_text(ws, value: str) -> WriteOnlyCell:
-    """openpyxl writes a string starting with "=" as a formula; an address or a name typed
-    that way must stay text in the export, not run in the reader's Excel."""
-    cell = WriteOnlyCell(ws, value=value)
-    cell.data_type = "s"
-    return cell
 
 
 class _Counter:
