@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from minqing.core.admin import AuditedAdmin
+from minqing.core.admin import ScopedAdmin
 
 from .models import Jurisdiction, Unit, User
 
@@ -14,7 +14,7 @@ class JurisdictionInline(admin.TabularInline):
 
 
 @admin.register(User)
-class UserAdmin(AuditedAdmin, BaseUserAdmin):
+class UserAdmin(ScopedAdmin, BaseUserAdmin):
     list_display = ("username", "get_full_name", "role", "unit", "is_active")
     list_filter = ("role", "is_active")
     search_fields = ("username", "first_name", "last_name", "phone")
@@ -27,7 +27,7 @@ class UserAdmin(AuditedAdmin, BaseUserAdmin):
 
 
 @admin.register(Unit)
-class UnitAdmin(AuditedAdmin):
+class UnitAdmin(ScopedAdmin):
     list_display = ("name", "kind", "area", "is_active")
     list_filter = ("kind",)
     search_fields = ("name",)

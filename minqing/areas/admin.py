@@ -1,12 +1,12 @@
 from django.contrib import admin
 
-from minqing.core.admin import AuditedAdmin
+from minqing.core.admin import ScopedAdmin
 
 from .models import Area
 
 
 @admin.register(Area)
-class AreaAdmin(AuditedAdmin):
+class AreaAdmin(ScopedAdmin):
     list_display = ("name", "level", "code", "parent")
     list_filter = ("level",)
     search_fields = ("name", "code")

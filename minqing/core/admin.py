@@ -26,16 +26,14 @@ class AuditedAdmin(admin.ModelAdmin):
         super().delete_queryset(request, queryset)
 
 
-@admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
-    """Read-only: nobody edits or deletes the audit log."""
+class ScopedAdmin(AuditedAdmin):
+    """Administrators see their jurisdiction in the back office, like everywhere else."""
 
-    list_display = ("at", "actor_label", "action", "target_type", "target_repr", "source_address")
-    list_filter = ("action", "channel")
-    search_fields = ("actor_label", "target_repr", "target_id", "action")
-    date_hierarchy = "at"
-    list_select_related = ("area",)
+    def get_queryset(self, request):
+        return super().get_queryset(request).visible_to(request.user)
 
+
+class ReadOnlyAdmin(ScopedAdmin):
     def has_add_permission(self, request):
         return False
 
@@ -45,20 +43,24 @@ class AuditEventAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    """Read-only: nobody edits or deletes the audit log."""
+
+    list_display = ("at", "actor_label", "action", "target_type", "target_repr", "source_address")
+    list_filter = ("action", "channel")
+    search_fields = ("actor_label", "target_repr", "target_id", "action")
+    date_hierarchy = "at"
+    list_select_related = ("area",)
+
     def get_actions(self, request):
         return {}
 
-    def get_queryset(self, request):
-        return AuditEvent.objects.visible_to(request.user)
-
 
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(ReadOnlyAdmin):
+    """A background job is seen by whoever started it (its errors quote the rows)."""
+
     list_display = ("created_at", "kind", "created_by", "status", "done", "total", "message")
     list_filter = ("kind", "status")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False

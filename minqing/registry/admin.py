@@ -5,27 +5,9 @@ masked. Tags, places and organisations may be edited; every edit is audited."""
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from minqing.core.admin import AuditedAdmin
+from minqing.core.admin import AuditedAdmin, ReadOnlyAdmin, ScopedAdmin
 
 from .models import Household, Move, Organisation, Place, Resident, Tag, TagPeriod
-
-
-class ScopedAdmin(AuditedAdmin):
-    """Administrators see their jurisdiction, like everywhere else."""
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).visible_to(request.user)
-
-
-class ReadOnlyAdmin(ScopedAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.display(description=_("联系电话"))

@@ -187,3 +187,14 @@ def test_other_roles_cannot_browse(client, users, tree):
 def test_event_about_something_that_is_not_a_row(users):
     event = audit_record(actor=users.cadre, action="report.read", obj="月度报表 2026-11")
     assert event.target_repr == "月度报表 2026-11" and event.area_id is None
+
+
+def test_back_office_is_scoped_for_administrators_of_a_township(client, users, tree):
+    admin = users.admin
+    admin.jurisdictions.update(area=tree.zhaoshan)
+    login(client, admin)
+    page = client.get("/admin/areas/area/").content.decode()
+    assert "七星村" in page and "鹤岭村" not in page
+    assert client.get(f"/admin/areas/area/{tree.helingcun.pk}/change/").status_code == 302
+    users_page = client.get("/admin/accounts/user/").content.decode()
+    assert ">cadre<" in users_page and ">outsider<" not in users_page
