@@ -105,13 +105,19 @@ class JobQuerySet(models.QuerySet):
 
 
 class Job(models.Model):
-    """A background task (import, report) with progress for the page that polls it."""
+    """A background task (import, export, report) with progress for the page that polls it.
+
+    Generic: `kind` names the work, `done`/`total` the progress, `result` its JSON summary
+    and `result_file` a file it produced (an export, an error report). An import stops at
+    PREVIEW (its dry run) until the user commits or cancels it."""
 
     class Status(models.TextChoices):
         PENDING = "pending", _("排队中")
         RUNNING = "running", _("进行中")
+        PREVIEW = "preview", _("待确认")
         DONE = "done", _("已完成")
         FAILED = "failed", _("未通过")
+        CANCELLED = "cancelled", _("已取消")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     kind = models.CharField(_("类型"), max_length=64)
@@ -125,6 +131,7 @@ class Job(models.Model):
     done = models.PositiveIntegerField(default=0)
     message = models.CharField(max_length=300, blank=True)
     input_file = models.CharField(max_length=300, blank=True)
+    result_file = models.CharField(max_length=300, blank=True)
     params = models.JSONField(default=dict, blank=True)
     result = models.JSONField(default=dict, blank=True)
 
@@ -132,7 +139,12 @@ class Job(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["created_by", "-created_at"], name="job_owner_idx")]
+        indexes = [
+            # the user's recent jobs (import pages, the remembered column mapping)
+            models.Index(fields=["created_by", "-created_at"], name="job_owner_idx"),
+            # retention: finished jobs whose files are due for deletion
+            models.Index(fields=["finished_at"], name="job_finished_idx"),
+        ]
 
     @property
     def percent(self) -> int:
@@ -142,4 +154,9 @@ class Job(models.Model):
 
     @property
     def finished(self) -> bool:
-        return self.status in (self.Status.DONE, self.Status.FAILED)
+        return self.status in (self.Status.DONE, self.Status.FAILED, self.Status.CANCELLED)
+
+    @property
+    def polling(self) -> bool:
+        """The page keeps asking while the worker still has something to do."""
+        return self.status in (self.Status.PENDING, self.Status.RUNNING)
