@@ -16,6 +16,7 @@ from minqing.core.roles import Role
 @pytest.fixture(autouse=True)
 def _fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.IMPORT_RUNNER = "inline"  # jobs run inside the test's transaction
 
 
 @pytest.fixture

@@ -151,6 +151,13 @@ MEDIA_URL = "/media/"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 MAX_IMPORT_BYTES = env_int("MAX_IMPORT_BYTES", 200 * 1024 * 1024)
+# Hostile files are refused while streaming: rows, columns, characters in one cell.
+IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 1_100_000)
+IMPORT_MAX_COLUMNS = env_int("IMPORT_MAX_COLUMNS", 100)
+IMPORT_MAX_CELL_CHARS = env_int("IMPORT_MAX_CELL_CHARS", 2000)
+IMPORT_MAX_ERRORS = env_int("IMPORT_MAX_ERRORS", 1000)  # bad rows kept per file (all counted)
+IMPORT_LOCK_WAIT = env_int("IMPORT_LOCK_WAIT", 600)  # seconds a commit waits for another
+IMPORT_RETENTION_DAYS = env_int("IMPORT_RETENTION_DAYS", 7)  # uploads/reports kept after a job
 
 REDIS_URL = env_str("REDIS_URL")
 CELERY_BROKER_URL = REDIS_URL or "memory://"
@@ -158,6 +165,12 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = TIME_ZONE
+# Where import jobs run: "celery" (Redis), "thread" (a thread of the web process, the
+# default without Redis, so progress is visible) or "inline" (inside the request; tests).
+IMPORT_RUNNER = env_str("IMPORT_RUNNER", "celery" if REDIS_URL else "thread")
+CELERY_BEAT_SCHEDULE = {
+    "purge-import-files": {"task": "minqing.core.tasks.purge_import_files", "schedule": 3600.0},
+}
 
 CACHES = {
     "default": (

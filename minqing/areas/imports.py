@@ -4,10 +4,10 @@ from django.utils.translation import gettext as _
 
 from minqing.core.audit import audit_bulk
 from minqing.core.imports import Importer, RowErrors, register_importer
-from minqing.core.tabular import map_columns, pick
+from minqing.core.tabular import half_width, pick
 
 from .models import Area, Level
-from .services import code_problem, may_hold, parse_level
+from .services import area_rename, code_problem, may_hold, parse_level
 
 AREA_COLUMNS = {
     "code": ("区划代码", "代码", "code"),
@@ -25,18 +25,20 @@ class AreaImporter(Importer):
     perm = "areas.manage"
     label = _("导入区域")
     template_headers = AREA_HEADERS
+    columns = AREA_COLUMNS
+    required = ("code", "name", "level")
 
-    def validate(self, *, actor, table, errors: RowErrors, progress):
-        index = map_columns(table.headers, AREA_COLUMNS, required={"code", "name", "level"})
+    def validate(self, *, actor, table, cmap, errors: RowErrors, progress):
+        index = cmap.index
         rows = []
         for number, cells in table.rows:
             rows.append(
                 {
                     "row": number,
-                    "code": pick(cells, index, "code"),
-                    "name": pick(cells, index, "name"),
+                    "code": half_width(pick(cells, index, "code")).replace(" ", ""),
+                    "name": half_width(pick(cells, index, "name")).strip(),
                     "level_text": pick(cells, index, "level"),
-                    "parent": pick(cells, index, "parent"),
+                    "parent": half_width(pick(cells, index, "parent")).replace(" ", ""),
                 }
             )
         progress(0, len(rows))
@@ -60,13 +62,40 @@ class AreaImporter(Importer):
         wanted = {r["code"] for r in rows} | {r["parent"] for r in rows if r["parent"]}
         existing = {
             a.code: a
-            for a in Area.objects.filter(code__in=wanted).only("id", "code", "level", "path")
+            for a in Area.objects.filter(code__in=wanted)
+            .select_related("parent")
+            .only("id", "code", "level", "path", "name", "parent__code")
         }
+        unchanged, renamed = [], []
         for r in rows:
-            if r["code"] in existing:
-                errors.add(r["row"], _("区划代码 %(code)s 已存在") % {"code": r["code"]})
+            a = existing.get(r["code"])
+            if a is None:
+                continue
+            # An area already there: unchanged, renamed (shown in the preview), or a
+            # row that contradicts it (level or parent), which is an error.
+            r["existing"] = True
+            parent_code = a.parent.code if a.parent_id else ""
+            if r["level"] is not None and r["level"] != a.level:
+                errors.add(
+                    r["row"],
+                    _("区划代码 %(code)s 已存在,层级为%(level)s")
+                    % {"code": r["code"], "level": Level(a.level).label},
+                )
+            elif r["parent"] and r["parent"] != parent_code:
+                errors.add(
+                    r["row"],
+                    _("区划代码 %(code)s 已存在,上级为 %(p)s")
+                    % {"code": r["code"], "p": parent_code or "—"},
+                )
+            elif not may_hold(actor, a):
+                errors.add(r["row"], _("区域 %(c)s 不在您的管辖范围内") % {"c": r["code"]})
+            elif r["name"] and r["name"] != a.name:
+                renamed.append((r, a))
+            else:
+                unchanged.append(r)
+        rows_new = [r for r in rows if not r.get("existing")]
         cyclic = _rows_in_cycles(by_code)
-        for r in rows:
+        for r in rows_new:
             parent_code = r["parent"]
             if parent_code and parent_code in cyclic and r["code"] in cyclic:
                 errors.add(
@@ -115,9 +144,28 @@ class AreaImporter(Importer):
             if problem:
                 errors.add(r["row"], problem)
         progress(len(rows))
-        return {"rows": rows, "existing": existing}
+        return {"rows": rows_new, "existing": existing, "unchanged": unchanged, "renamed": renamed}
 
-    def apply(self, *, actor, plan, job) -> dict:
+    def preview(self, plan) -> dict:
+        return {
+            "areas_created": len(plan["rows"]),
+            "unchanged": len(plan["unchanged"]),
+            "changed": len(plan["renamed"]),
+            "changes": [
+                {"row": r["row"], "name": a.code, "changes": [[str(_("名称")), a.name, r["name"]]]}
+                for r, a in plan["renamed"][:200]
+            ],
+        }
+
+    def apply(self, *, actor, plan, job, strategy: str = "create_update") -> dict:
+        renamed = plan["renamed"] if strategy == "create_update" else []
+        for r, a in renamed:
+            area_rename(actor=actor, area=a, name=r["name"])
+        if not plan["rows"] and not renamed:
+            return {
+                "imported": 0,
+                "message": _("%(n)d 个区域无变化,未写入任何数据") % {"n": len(plan["unchanged"])},
+            }
         rows = sorted(plan["rows"], key=lambda r: r["level"])
         paths = {code: a.path for code, a in plan["existing"].items()}
         ids = {code: a.pk for code, a in plan["existing"].items()}
@@ -148,7 +196,13 @@ class AreaImporter(Importer):
             created.extend(batch)
         detail = {"import": str(job.pk), "file": job.params.get("filename", "")}
         audit_bulk(actor=actor, action="area.create", rows=[(a, detail) for a in created])
-        return {"imported": len(created)}
+        return {
+            "imported": len(created),
+            "renamed": len(renamed),
+            "unchanged": len(plan["unchanged"]),
+            "message": _("导入成功:新增 %(c)d 个区域,改名 %(r)d 个,%(u)d 个无变化")
+            % {"c": len(created), "r": len(renamed), "u": len(plan["unchanged"])},
+        }
 
 
 def _rows_in_cycles(by_code: dict[str, dict]) -> dict[str, list[str]]:

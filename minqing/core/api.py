@@ -4,7 +4,7 @@ from ninja.pagination import paginate
 
 from .models import Job
 from .permissions import has_perm, registered
-from .schemas import AuditEventOut, JobOut, MeOut, job_out
+from .schemas import AuditEventOut, JobCommitIn, JobOut, JobRemapIn, MeOut, job_out
 from .views import audit_filter
 
 router = Router()
@@ -58,3 +58,31 @@ def job(request, job_id):
         return job_out(Job.objects.visible_to(request.user).get(pk=job_id))
     except Job.DoesNotExist:
         raise Http404
+
+
+@router.post("/jobs/{uuid:job_id}/commit", response=JobOut)
+def job_commit(request, job_id, payload: JobCommitIn):
+    """Commit an import that passed its dry run (status preview)."""
+    from .imports import import_commit
+
+    job = import_commit(actor=request.user, job_id=job_id, strategy=payload.strategy)
+    job.refresh_from_db()
+    return job_out(job)
+
+
+@router.post("/jobs/{uuid:job_id}/cancel", response=JobOut)
+def job_cancel(request, job_id):
+    """Cancel an import after its dry run: nothing is written."""
+    from .imports import import_cancel
+
+    return job_out(import_cancel(actor=request.user, job_id=job_id))
+
+
+@router.post("/jobs/{uuid:job_id}/mapping", response=JobOut)
+def job_remap(request, job_id, payload: JobRemapIn):
+    """Map columns by hand (or ignore them) and run the dry run again; remembered."""
+    from .imports import import_remap
+
+    job = import_remap(actor=request.user, job_id=job_id, mapping=payload.mapping)
+    job.refresh_from_db()
+    return job_out(job)

@@ -1,42 +1,80 @@
 """All-or-nothing spreadsheet imports, run as background jobs with progress.
 
-An app registers an Importer for its kind. Running an import reads every row,
-validates every row (progress is visible while it does), and only when no row is bad
-writes everything in one transaction. One bad row: nothing is written, and the job
-keeps every bad row with its reasons (shown on the page and as an xlsx).
+An app registers an Importer for its kind. An import runs twice: first as a dry run (read
+every row, validate every row, work out what would be created, changed or left as it is)
+that stops at PREVIEW with the column mapping and the counts for the user to see; then,
+when the user commits it, once more for real (validated again, since the database may
+have moved on) and written in one transaction. One bad row: nothing is written, and the
+job keeps the bad rows with their reasons (at most IMPORT_MAX_ERRORS of them, the total
+counted), shown on the page and as an xlsx of the user's own rows.
+
+Jobs run on Celery with Redis, in a thread started by the app without it (so the page
+polls a moving progress bar), or inline in tests. Whatever goes wrong, a job ends FAILED
+with a message the user can read; never `running` forever.
 """
 
+import logging
+import threading
 import uuid
+import zlib
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .errors import DomainError, NotFoundError, ValidationFailed
+from .errors import Conflict, DomainError, NotFoundError, ValidationFailed
 from .models import Job
 from .permissions import require
-from .tabular import Table, read_table
+from .tabular import ColumnMap, Table, read_table
 
+log = logging.getLogger(__name__)
 _IMPORTERS: dict[str, "Importer"] = {}
 PROGRESS_EVERY = 5000
+STRATEGIES = ("create_update", "create_only")
+
+
+def max_errors() -> int:
+    return getattr(settings, "IMPORT_MAX_ERRORS", 1000)
 
 
 class RowErrors:
-    """Collects reasons per row number; the user sees all of them at once."""
+    """Reasons per row number (and the fields at fault); at most max_errors() rows are
+    kept, every bad row is counted."""
 
-    def __init__(self):
+    def __init__(self, limit: int | None = None):
         self.by_row: dict[int, list[str]] = {}
+        self.fields: dict[int, set[str]] = {}
+        self.limit = max_errors() if limit is None else limit
+        self.total = 0
+        self._counted: set[int] = set()
 
-    def add(self, row: int, reason: str) -> None:
-        self.by_row.setdefault(row, []).append(str(reason))
+    def add(self, row: int, reason: str, field: str | None = None) -> None:
+        reasons = self.by_row.get(row)
+        if reasons is None:
+            self.total += 1
+            if len(self.by_row) >= self.limit:
+                if len(self._counted) < 10_000_000:
+                    self._counted.add(row)
+                return
+            if row in self._counted:
+                return
+            reasons = self.by_row[row] = []
+        if len(reasons) < 10:
+            reasons.append(str(reason))
+        if field:
+            self.fields.setdefault(row, set()).add(field)
 
     def __bool__(self):
-        return bool(self.by_row)
+        return self.total > 0
 
     def as_list(self) -> list[dict]:
-        return [{"row": r, "errors": self.by_row[r]} for r in sorted(self.by_row)]
+        return [
+            {"row": r, "errors": self.by_row[r], "fields": sorted(self.fields.get(r, ()))}
+            for r in sorted(self.by_row)
+        ]
 
 
 class Importer:
@@ -44,12 +82,26 @@ class Importer:
     perm = ""
     label = ""
     template_headers: list[str] = []
+    columns: dict[str, tuple[str, ...]] = {}  # field -> accepted headers (first: template's)
+    required: tuple = ()
+    ignored: tuple[str, ...] = ()  # headers known and skipped (序号)
 
-    def validate(self, *, actor, table: Table, errors: RowErrors, progress):
+    def map(self, table: Table, overrides: dict | None) -> ColumnMap:
+        from .tabular import map_columns
+
+        return map_columns(
+            table.headers, self.columns, self.required, overrides=overrides, ignored=self.ignored
+        )
+
+    def validate(self, *, actor, table: Table, cmap: ColumnMap, errors: RowErrors, progress):
         """Return a plan (whatever apply needs); add every problem to `errors`."""
         raise NotImplementedError
 
-    def apply(self, *, actor, plan, job: Job) -> dict:
+    def preview(self, plan) -> dict:
+        """What the plan would do, for the page: counts and a sample of the changes."""
+        return {}
+
+    def apply(self, *, actor, plan, job: Job, strategy: str) -> dict:
         """Write the plan (inside the import transaction); return a summary."""
         raise NotImplementedError
 
@@ -72,8 +124,18 @@ def upload_dir() -> Path:
     return path
 
 
+def remembered_mapping(actor, kind: str) -> dict:
+    """The columns this user mapped by hand in an earlier file of this kind."""
+    job = (
+        Job.objects.filter(created_by=actor, kind=kind, params__has_key="mapping")
+        .only("params")
+        .first()
+    )
+    return dict(job.params.get("mapping") or {}) if job else {}
+
+
 def import_start(*, actor, kind: str, upload, params: dict | None = None) -> Job:
-    """Keep the uploaded file, create the job and run it (Celery, or inline without Redis)."""
+    """Keep the uploaded file, create the job and start its dry run."""
     importer = get_importer(kind)
     require(actor, importer.perm)
     name = getattr(upload, "name", "upload.csv") or "upload.csv"
@@ -81,29 +143,127 @@ def import_start(*, actor, kind: str, upload, params: dict | None = None) -> Job
     if suffix not in (".csv", ".xlsx", ".txt", ".xlsm"):
         raise ValidationFailed(_("只支持 .xlsx 或 .csv 文件"))
     size = getattr(upload, "size", None)
-    if size is not None and size > settings.MAX_IMPORT_BYTES:
-        raise ValidationFailed(_("文件太大"))
+    limit = settings.MAX_IMPORT_BYTES
+    if size is not None and size > limit:
+        raise ValidationFailed(
+            _("文件太大(%(size)d MB),上限为 %(max)d MB,请分成几个文件导入")
+            % {"size": size // 2**20, "max": limit // 2**20}
+        )
+    if settings.IMPORT_RUNNER != "celery":
+        purge_expired_files()  # no periodic task without Redis: retention runs here
     stored = upload_dir() / f"{uuid.uuid4().hex}{suffix}"
+    written = 0
     with stored.open("wb") as out:
-        if hasattr(upload, "chunks"):
-            for chunk in upload.chunks():
-                out.write(chunk)
-        else:
-            out.write(upload.read())
+        chunks = upload.chunks() if hasattr(upload, "chunks") else iter([upload.read()])
+        for chunk in chunks:
+            written += len(chunk)
+            if written > limit:
+                out.close()
+                stored.unlink(missing_ok=True)
+                raise ValidationFailed(
+                    _("文件太大,上限为 %(max)d MB,请分成几个文件导入") % {"max": limit // 2**20}
+                )
+            out.write(chunk)
+    mapping = remembered_mapping(actor, kind)
     job = Job.objects.create(
         kind=kind,
         created_by=actor,
         input_file=str(stored),
-        params={"filename": name, **(params or {})},
+        params={"filename": name, "mapping": mapping, **(params or {})},
         message=_("排队中"),
     )
+    return _dispatch(job)
+
+
+def _dispatch(job: Job) -> Job:
+    runner = settings.IMPORT_RUNNER
+    if runner == "inline":
+        return import_run(str(job.pk))
+    if runner == "thread":
+        # No Redis: a thread of this process does the work after the request commits,
+        # so the request returns at once and the page polls a moving progress bar.
+        transaction.on_commit(lambda: _start_thread(str(job.pk)))
+        return job
     from .tasks import run_import
 
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        # No Redis: run right here, inside the request.
-        return import_run(str(job.pk))
-    # With a worker: queue after commit, so the worker always finds the job.
     transaction.on_commit(lambda: run_import.delay(str(job.pk)))
+    return job
+
+
+def _start_thread(job_id: str) -> None:
+    def work():
+        try:
+            import_run(job_id)
+        finally:
+            connection.close()
+
+    threading.Thread(target=work, name=f"import-{job_id}", daemon=True).start()
+
+
+def _owned(actor, job_id) -> Job:
+    try:
+        return Job.objects.visible_to(actor).get(pk=job_id)
+    except (Job.DoesNotExist, ValueError, TypeError):
+        raise NotFoundError()
+
+
+def import_commit(*, actor, job_id, strategy: str = "create_update") -> Job:
+    """The user read the preview and commits: validate again and write."""
+    if strategy not in STRATEGIES:
+        raise ValidationFailed(_("导入方式无效"))
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=_owned(actor, job_id).pk)
+        if job.status != Job.Status.PREVIEW:
+            raise Conflict(_("这个导入当前不能确认(状态:%(s)s)") % {"s": job.get_status_display()})
+        _set(
+            job,
+            status=Job.Status.PENDING,
+            message=_("排队中"),
+            params={**job.params, "commit": strategy},
+            done=0,
+        )
+    return _dispatch(job)
+
+
+def import_remap(*, actor, job_id, mapping: dict[str, str]) -> Job:
+    """The user mapped columns by hand (or ignored them): run the dry run again with it.
+    The mapping is remembered for this user's next file."""
+    from .models import Job as J
+
+    with transaction.atomic():
+        job = J.objects.select_for_update().get(pk=_owned(actor, job_id).pk)
+        if job.status not in (J.Status.PREVIEW, J.Status.FAILED) or not job.input_file:
+            raise Conflict(_("这个导入当前不能修改列对应"))
+        if not Path(job.input_file).exists():
+            raise Conflict(_("上传的文件已按保存期限删除,请重新上传"))
+        importer = get_importer(job.kind)
+        clean = {
+            str(k)[:100]: (v if v in importer.columns else "")
+            for k, v in list(mapping.items())[:200]
+        }
+        _set(
+            job,
+            status=J.Status.PENDING,
+            message=_("排队中"),
+            params={**job.params, "mapping": {**job.params.get("mapping", {}), **clean}},
+            result={},
+            done=0,
+            finished_at=None,
+        )
+    return _dispatch(job)
+
+
+def import_cancel(*, actor, job_id) -> Job:
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=_owned(actor, job_id).pk)
+        if job.status != Job.Status.PREVIEW:
+            raise Conflict(_("这个导入当前不能取消"))
+        _set(
+            job,
+            status=Job.Status.CANCELLED,
+            finished_at=timezone.now(),
+            message=_("已取消,未导入任何数据"),
+        )
     return job
 
 
@@ -113,65 +273,192 @@ def _set(job: Job, **fields) -> None:
     Job.objects.filter(pk=job.pk).update(**fields)
 
 
+def _fail(job: Job, message: str, **result) -> None:
+    _set(
+        job,
+        status=Job.Status.FAILED,
+        finished_at=timezone.now(),
+        message=str(message)[:300],
+        result={**job.result, "imported": 0, **result},
+    )
+
+
 def import_run(job_id: str) -> Job:
-    """The body of the background task."""
+    """The body of the background task: the dry run, or the commit when asked for."""
+    close_old_connections()
     job = Job.objects.select_related("created_by").get(pk=job_id)
-    if job.finished:
+    if job.status != Job.Status.PENDING:
         return job
-    importer = get_importer(job.kind)
-    actor = job.created_by
-    _set(job, status=Job.Status.RUNNING, message=_("正在校验"))
-    errors = RowErrors()
     try:
-        with open(job.input_file, "rb") as fh:
-            table = read_table(fh, job.params.get("filename", job.input_file))
-
-            def progress(done: int, total: int | None = None):
-                fields = {"done": done}
-                if total is not None:
-                    fields["total"] = total
-                _set(job, **fields)
-
-            plan = importer.validate(actor=actor, table=table, errors=errors, progress=progress)
-        if errors:
-            _set(
-                job,
-                status=Job.Status.FAILED,
-                finished_at=timezone.now(),
-                message=_("有 %(n)d 行有误,未导入任何数据") % {"n": len(errors.by_row)},
-                result={"errors": errors.as_list(), "imported": 0},
-            )
-            return job
-        _set(job, message=_("正在写入"))
-        with transaction.atomic():
-            summary = importer.apply(actor=actor, plan=plan, job=job)
-        _set(
-            job,
-            status=Job.Status.DONE,
-            finished_at=timezone.now(),
-            done=job.total,
-            message=_("导入成功"),
-            result={"errors": [], **summary},
-        )
+        _run(job)
     except DomainError as exc:
-        _set(
-            job,
-            status=Job.Status.FAILED,
-            finished_at=timezone.now(),
-            message=str(exc.message),
-            result={"errors": exc.details if isinstance(exc.details, list) else [], "imported": 0},
-        )
+        details = exc.details if isinstance(exc.details, list) else []
+        _fail(job, exc.message, errors=details, error_total=len(details))
+    except Exception:
+        log.exception("import %s failed", job_id)
+        _fail(job, _("导入时出现意外错误,未导入任何数据。请检查文件后重试,或联系管理员。"))
     return job
 
 
-def job_errors_xlsx(job: Job) -> bytes:
-    """The uploaded rows again, with an error column; bad rows highlighted."""
-    from .tabular import error_report_xlsx
+def _run(job: Job) -> None:
+    importer = get_importer(job.kind)
+    actor = job.created_by
+    strategy = job.params.get("commit")
+    _set(job, status=Job.Status.RUNNING, message=_("正在校验"), done=0)
+    errors = RowErrors()
+    with open(job.input_file, "rb") as fh:
+        table = read_table(
+            fh,
+            job.params.get("filename", job.input_file),
+            known=[n for names in importer.columns.values() for n in names]
+            + list(importer.ignored),
+            known_names=[names[0] for names in importer.columns.values()],
+        )
+        cmap = importer.map(table, job.params.get("mapping"))
+        head = {
+            "mapping": cmap.describe(),
+            "header_row": table.header_row,
+            "sheet": table.sheet,
+            "fields": {f: names[0] for f, names in importer.columns.items()},
+        }
+        _set(job, result=head)
+        cmap.raise_problems()
+
+        def progress(done: int, total: int | None = None):
+            fields = {"done": done}
+            if total is not None:
+                fields["total"] = total
+            _set(job, **fields)
+
+        plan = importer.validate(
+            actor=actor, table=table, cmap=cmap, errors=errors, progress=progress
+        )
+    if errors:
+        _fail(
+            job,
+            _("有 %(n)d 行有误,未导入任何数据") % {"n": errors.total},
+            errors=errors.as_list(),
+            error_total=errors.total,
+            error_fields=_error_columns(errors, cmap),
+        )
+        return
+    preview = importer.preview(plan)
+    if not strategy:
+        _set(
+            job,
+            status=Job.Status.PREVIEW,
+            message=_("校验通过,请确认后导入"),
+            done=job.total,
+            result={**head, "errors": [], "preview": preview},
+        )
+        return
+    _set(job, message=_("正在写入"))
+    with transaction.atomic():
+        _serialise(job.kind)
+        summary = importer.apply(actor=actor, plan=plan, job=job, strategy=strategy)
+    _set(
+        job,
+        status=Job.Status.DONE,
+        finished_at=timezone.now(),
+        done=job.total,
+        message=summary.pop("message", None) or _("导入成功"),
+        result={**head, "errors": [], "preview": preview, **summary},
+    )
+
+
+def _error_columns(errors: RowErrors, cmap: ColumnMap) -> dict[str, list[int]]:
+    return {
+        str(row): sorted(cmap.index[f] for f in fields if f in cmap.index)
+        for row, fields in errors.fields.items()
+        if row in errors.by_row
+    }
+
+
+def _serialise(kind: str) -> None:
+    """Imports of one kind write one at a time: a PostgreSQL advisory lock held until the
+    import transaction ends. The second waits up to IMPORT_LOCK_WAIT seconds, then is
+    refused with a message (never a deadlock). SQLite serialises writers by itself."""
+    if connection.vendor != "postgresql":
+        return
+    key = zlib.crc32(f"minqing.import.{kind}".encode())
+    wait_ms = int(getattr(settings, "IMPORT_LOCK_WAIT", 600) * 1000)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL lock_timeout = %s", [f"{wait_ms}ms"])
+        try:
+            with transaction.atomic():
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+        except Exception as exc:
+            if "lock timeout" in str(exc) or "55P03" in str(getattr(exc, "pgcode", "")):
+                raise Conflict(_("另一个导入正在写入,请稍后再确认导入")) from None
+            raise
+        cursor.execute("SET LOCAL lock_timeout = 0")
+
+
+def job_errors_xlsx(job: Job, out) -> None:
+    """The user's own rows and columns again, the reason in a new column, bad rows tinted
+    and the cells at fault highlighted; dates stay dates."""
+    from .tabular import error_report_xlsx_to
 
     by_row = {e["row"]: e["errors"] for e in job.result.get("errors", [])}
+    cols = {int(r): set(c) for r, c in job.result.get("error_fields", {}).items()}
     with open(job.input_file, "rb") as fh:
-        table = read_table(fh, job.params.get("filename", job.input_file))
-        rows = list(table.rows)
-    if 1 in by_row:
-        rows.insert(0, (1, table.headers))
-    return error_report_xlsx(table.headers, rows, by_row)
+        importer = get_importer(job.kind)
+        try:
+            table = read_table(
+                fh,
+                job.params.get("filename", job.input_file),
+                known=[n for names in importer.columns.values() for n in names]
+                + list(importer.ignored),
+                raw=True,
+            )
+        except DomainError:
+            table = None
+        if table is None:
+            rows = [(r, []) for r in sorted(by_row)]
+            headers = []
+        else:
+            headers = table.headers
+            rows = table.rows
+        if 0 in by_row or (table and table.header_row in by_row):
+            key = 0 if 0 in by_row else table.header_row
+            rows = _prepend((key, headers), rows)
+        error_report_xlsx_to(out, headers, rows, by_row, cols)
+
+
+def _prepend(first, rest):
+    yield first
+    yield from rest
+
+
+def purge_expired_files(now=None) -> int:
+    """Uploaded ledgers hold full IDs: delete each upload and result file
+    IMPORT_RETENTION_DAYS after its job ended. Returns how many jobs were purged."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.IMPORT_RETENTION_DAYS)
+    stale_running = now - timedelta(hours=12)
+    # Jobs whose worker died (a restarted server) end as failed instead of running forever.
+    Job.objects.filter(
+        status__in=[Job.Status.RUNNING, Job.Status.PENDING], created_at__lt=stale_running
+    ).update(
+        status=Job.Status.FAILED,
+        finished_at=now,
+        message=_("导入被中断(服务重启),未导入任何数据,请重新上传"),
+    )
+    # Dry runs the user never confirmed expire the same way.
+    Job.objects.filter(status=Job.Status.PREVIEW, created_at__lt=cutoff).update(
+        status=Job.Status.CANCELLED, finished_at=now, message=_("预览已过期,未导入任何数据")
+    )
+    due = list(
+        Job.objects.filter(finished_at__lt=cutoff)
+        .exclude(input_file="", result_file="")
+        .values_list("pk", "input_file", "result_file")[:1000]
+    )
+    for _pk, *files in due:
+        for name in files:
+            if name:
+                try:
+                    Path(name).unlink(missing_ok=True)
+                except OSError:
+                    log.warning("could not delete %s", name)
+    Job.objects.filter(pk__in=[pk for pk, *_f in due]).update(input_file="", result_file="")
+    return len(due)

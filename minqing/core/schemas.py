@@ -11,7 +11,18 @@ class JobOut(Schema):
     done: int
     message: str
     errors: list[dict]
+    error_total: int = 0
     imported: int | None = None
+    mapping: list[dict] = []
+    preview: dict = {}
+
+
+class JobCommitIn(Schema):
+    strategy: str = "create_update"  # or "create_only"
+
+
+class JobRemapIn(Schema):
+    mapping: dict[str, str]  # header -> field ("" ignores the column)
 
 
 def job_out(job) -> dict:
@@ -23,7 +34,10 @@ def job_out(job) -> dict:
         "done": job.done,
         "message": job.message,
         "errors": job.result.get("errors", []),
+        "error_total": job.result.get("error_total", 0),
         "imported": job.result.get("imported"),
+        "mapping": job.result.get("mapping", []),
+        "preview": job.result.get("preview", {}),
     }
 
 

@@ -1,10 +1,23 @@
-"""Reading and writing the spreadsheets cadres keep (xlsx and csv, header row in Chinese)."""
+"""Reading and writing the spreadsheets cadres keep (xlsx and csv, header row in Chinese).
 
+Reading streams (openpyxl read_only, csv through an incremental decoder) and checks the
+limits as it goes: rows, columns, cell size, and a long run of blank rows ends the sheet.
+The header may be on any of the first ten rows of any sheet: the row whose cells match
+the importer's known column names best is the header, and every row keeps the number
+Excel shows for it. Writing goes through one formula-safe writer (exports, templates and
+error reports alike).
+"""
+
+import codecs
 import csv
 import io
+import re
+import zipfile
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
 
+from django.conf import settings
 from django.http import HttpResponse
 from django.utils.translation import gettext as _
 from openpyxl import Workbook, load_workbook
@@ -13,89 +26,435 @@ from openpyxl.styles import Font, PatternFill
 from .errors import ValidationFailed
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+HEADER_SEARCH_ROWS = 10
+# A ledger has no thousand blank rows in a row; a sheet that does (formatting dragged to
+# row 1,048,576) ends there instead of being read to its last empty row.
+BLANK_RUN_ENDS_SHEET = 1000
+
+
+def max_rows() -> int:
+    return getattr(settings, "IMPORT_MAX_ROWS", 1_100_000)
+
+
+def max_columns() -> int:
+    return getattr(settings, "IMPORT_MAX_COLUMNS", 100)
+
+
+def max_cell_chars() -> int:
+    return getattr(settings, "IMPORT_MAX_CELL_CHARS", 2000)
 
 
 @dataclass
 class Table:
     headers: list[str]
-    rows: Iterator[tuple[int, list[str]]]  # (row number as the user sees it, cells)
+    rows: Iterator[tuple[int, list[str]]]  # (row number as Excel shows it, cells)
+    header_row: int = 1
+    sheet: str = ""
+    raw: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+# Full-width ASCII (Ｕ+FF01..FF5E) and the ideographic space become half-width.
+_FULL_WIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}
+_FULL_WIDTH[0x3000] = 0x20
+
+
+def half_width(value: str) -> str:
+    """１８３、ＡＢＣ、（） as 183, ABC, (): what cadres type with a Chinese input method."""
+    return value.translate(_FULL_WIDTH)
 
 
 def _cell(value) -> str:
     if value is None:
         return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        if abs(value) >= 1e15:
+            # An 18-digit 身份证号 kept as a number has lost its last digits: say so
+            # (the rules see the exponent) instead of inventing zeros.
+            return format(value, ".6E")
+        return repr(value)
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time(0) else value.isoformat(" ")
+    if isinstance(value, date):
+        return value.isoformat()
     return str(value).strip()
 
 
-def _decode(data: bytes) -> str:
-    # Excel on Chinese Windows saves CSV as GBK; everything else is UTF-8 (maybe with BOM).
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
+def _raw(value):
+    """For the error report: the user's value, dates kept as dates."""
+    if isinstance(value, str):
+        return value.strip()
+    return value
+
+
+def header_key(text: str) -> str:
+    """A header cell compared as a column name: half-width, no spaces, marks or notes."""
+    text = half_width(str(text or ""))
+    text = re.sub(r"[\s*＊:：()（）\[\]【】]", "", text.split("(")[0].split("（")[0])
+    return text.replace("\n", "")
+
+
+def _too_long(rowno: int, col: int, n: int):
+    return ValidationFailed(
+        _("第 %(row)d 行第 %(col)d 列的内容有 %(n)d 个字,超过上限 %(max)d,请检查文件")
+        % {"row": rowno, "col": col + 1, "n": n, "max": max_cell_chars()}
+    )
+
+
+def _check_row(rowno: int, row) -> None:
+    limit = max_cell_chars()
+    for i, value in enumerate(row):
+        if isinstance(value, str) and len(value) > limit:
+            raise _too_long(rowno, i, len(value))
+    if len(row) > max_columns():
+        extra = [v for v in row[max_columns() :] if v not in (None, "")]
+        if extra:
+            raise ValidationFailed(
+                _("第 %(row)d 行超过 %(max)d 列,请删去多余的列")
+                % {"row": rowno, "max": max_columns()}
+            )
+
+
+def _blank(row) -> bool:
+    for v in row:
+        if v is not None and v != "" and not (isinstance(v, str) and not v.strip()):
+            return False
+    return True
+
+
+def _numbered(raw_rows: Iterator, start: int, convert) -> Iterator[tuple[int, list]]:
+    """(Excel row number, converted cells) of the non-blank rows, checking the limits."""
+    blank_run = 0
+    seen = 0
+    limit = max_rows()
+    for number, row in enumerate(raw_rows, start=start):
+        if _blank(row):
+            blank_run += 1
+            if blank_run >= BLANK_RUN_ENDS_SHEET:
+                return
             continue
-    raise ValidationFailed(_("无法识别文件编码,请另存为 UTF-8 或 xlsx"))
+        blank_run = 0
+        _check_row(number, row)
+        seen += 1
+        if seen > limit:
+            raise ValidationFailed(_("文件超过 %(max)d 行,请分成几个文件导入") % {"max": limit})
+        yield number, [convert(c) for c in row[: max_columns()]]
 
 
-def read_table(fileobj, filename: str) -> Table:
-    """Header row plus numbered data rows; blank rows are skipped."""
-    name = filename.lower()
-    if name.endswith(".csv") or name.endswith(".txt"):
-        text = _decode(fileobj.read())
-        reader = csv.reader(io.StringIO(text))
+def _score(cells, known: set[str]) -> int:
+    return sum(1 for c in cells if c and header_key(c) in known)
+
+
+def _find_header(candidates, known: set[str]):
+    """Of (sheet, [(rowno, cells)...]) pick the (sheet, index) whose row names most known
+    columns; ties go to the first sheet, then the upper row."""
+    best = None
+    for s, rows in enumerate(candidates):
+        for i, (_n, cells) in enumerate(rows):
+            score = _score([_cell(c) for c in cells], known)
+            if score and (best is None or score > best[0]):
+                best = (score, s, i)
+    return best
+
+
+def _no_header(found: list[str], known_names: list[str] | None):
+    found = [f for f in found if f][:20]
+    expected = "、".join(known_names or [])
+    return ValidationFailed(
+        _("找不到表头:前 %(n)d 行中没有可识别的列名。找到的是:%(found)s;应包含:%(expected)s")
+        % {"n": HEADER_SEARCH_ROWS, "found": "、".join(found) or "—", "expected": expected}
+    )
+
+
+# ---------------------------------------------------------------- csv
+
+
+def _csv_encoding(fileobj) -> str:
+    """Excel on Chinese Windows saves CSV as GBK; everything else is UTF-8 (maybe with BOM)."""
+    head = fileobj.read(65536)
+    fileobj.seek(0)
+    try:
+        codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=False)
+        return "utf-8-sig"
+    except UnicodeDecodeError:
+        pass
+    try:
+        codecs.getincrementaldecoder("gb18030")().decode(head, final=False)
+        return "gb18030"
+    except UnicodeDecodeError:
+        raise ValidationFailed(_("无法识别文件编码,请另存为 UTF-8 或 xlsx"))
+
+
+def _csv_lines(text) -> Iterator[str]:
+    """Lines of bounded length: one endless line is a refusal, not an out-of-memory."""
+    limit = max_cell_chars() * max_columns()
+    while True:
         try:
-            headers = [_cell(h) for h in next(reader)]
+            line = text.readline(limit + 1)
+        except UnicodeDecodeError:
+            raise ValidationFailed(_("文件中有无法识别的字符,请另存为 UTF-8 或 xlsx"))
+        if not line:
+            return
+        if len(line) > limit and not line.endswith("\n"):
+            raise ValidationFailed(_("文件中有一行过长(超过 %(n)d 个字),请检查文件") % {"n": limit})
+        yield line
+
+
+def _csv_rows(fileobj) -> Iterator[list[str]]:
+    encoding = _csv_encoding(fileobj)
+    text = io.TextIOWrapper(fileobj, encoding=encoding, newline="")
+    csv.field_size_limit(max(max_cell_chars() * 2, 131072))
+    reader = csv.reader(_csv_lines(text))
+    while True:
+        try:
+            row = next(reader)
         except StopIteration:
-            raise ValidationFailed(_("文件是空的"))
+            return
+        except csv.Error as exc:
+            raise ValidationFailed(
+                _("第 %(row)d 行无法读取:%(e)s") % {"row": reader.line_num, "e": exc}
+            )
+        yield row
 
-        def rows():
-            for number, row in enumerate(reader, start=2):
-                cells = [_cell(c) for c in row]
-                if any(cells):
-                    yield number, cells
 
-        return Table(headers=headers, rows=rows())
-    if name.endswith(".xlsx") or name.endswith(".xlsm"):
+def _read_csv(fileobj, known, known_names, raw) -> Table:
+    rows = _csv_rows(fileobj)
+    head = []
+    for n in range(1, HEADER_SEARCH_ROWS + 1):
         try:
-            wb = load_workbook(fileobj, read_only=True, data_only=True)
-        except Exception:
-            raise ValidationFailed(_("无法读取 Excel 文件,请确认是 .xlsx 格式"))
-        ws = wb.worksheets[0]
-        it = ws.iter_rows(values_only=True)
-        try:
-            headers = [_cell(h) for h in next(it)]
+            head.append((n, next(rows)))
         except StopIteration:
-            raise ValidationFailed(_("文件是空的"))
+            break
+    if not any(any(c.strip() for c in r) for _n, r in head):
+        raise ValidationFailed(_("文件是空的"))
+    index = 0
+    if known:
+        best = _find_header([head], known)
+        if best is None:
+            raise _no_header([_cell(c) for _n, r in head for c in r], known_names)
+        index = best[2]
+    else:
+        while index < len(head) and _blank(head[index][1]):
+            index += 1
+    header_row, header_cells = head[index]
+    _check_row(header_row, header_cells)
+    rest = (r for _n, r in head[index + 1 :])
 
-        def xrows():
-            for number, row in enumerate(it, start=2):
-                cells = [_cell(c) for c in row]
-                if any(cells):
-                    yield number, cells
+    def chained():
+        yield from rest
+        yield from rows
+
+    convert = _raw if raw else _cell
+    return Table(
+        headers=[_cell(h) for h in header_cells[: max_columns()]],
+        rows=_numbered(chained(), header_row + 1, convert),
+        header_row=header_row,
+        raw=raw,
+    )
+
+
+# ---------------------------------------------------------------- xlsx
+
+
+def _bounded_text_parser(limit: int):
+    from xml.parsers import expat
+
+    parser = expat.ParserCreate()
+    state = {"n": 0}
+
+    def start(tag, attrs):
+        if tag.endswith("si"):
+            state["n"] = 0
+
+    def chars(data):
+        state["n"] += len(data)
+        if state["n"] > limit:
+            raise ValidationFailed(
+                _("文件中有一个单元格的内容超过 %(max)d 个字,请检查文件") % {"max": limit}
+            )
+
+    parser.StartElementHandler = start
+    parser.CharacterDataHandler = chars
+    parser.buffer_text = False
+    return parser
+
+
+def _shared_strings_bounded(archive: zipfile.ZipFile) -> None:
+    """openpyxl loads the shared strings whole: refuse a giant cell before it does, with a
+    streaming parse that holds no more than one chunk of text."""
+    names = [n for n in archive.namelist() if n.lower().endswith("sharedstrings.xml")]
+    limit = max_cell_chars()
+    for name in names:
+        if archive.getinfo(name).file_size <= limit:
+            continue
+        parser = _bounded_text_parser(limit)
+        with archive.open(name) as fh:
+            while chunk := fh.read(1 << 20):
+                parser.Parse(chunk, False)
+            parser.Parse(b"", True)
+
+
+def _read_xlsx(fileobj, known, known_names, raw) -> Table:
+    try:
+        with zipfile.ZipFile(fileobj) as archive:
+            _shared_strings_bounded(archive)
+    except (zipfile.BadZipFile, OSError):
+        raise ValidationFailed(_("无法读取 Excel 文件,请确认是 .xlsx 格式"))
+    fileobj.seek(0)
+    try:
+        wb = load_workbook(fileobj, read_only=True, data_only=True)
+    except ValidationFailed:
+        raise
+    except Exception:
+        raise ValidationFailed(_("无法读取 Excel 文件,请确认是 .xlsx 格式"))
+    sheets = [ws for ws in wb.worksheets if hasattr(ws, "iter_rows")]
+    candidates = []
+    for ws in sheets:
+        head = []
+        for n, row in enumerate(ws.iter_rows(max_row=HEADER_SEARCH_ROWS, values_only=True), 1):
+            _check_row(n, row)
+            head.append((n, list(row)))
+        candidates.append(head)
+    if known:
+        best = _find_header(candidates, known)
+        if best is None:
+            found = [_cell(c) for head in candidates for _n, r in head for c in r]
+            wb.close()
+            raise _no_header(found, known_names)
+        _score_, s, index = best
+    else:
+        s = 0
+        head = candidates[0] if candidates else []
+        index = 0
+        while index < len(head) and _blank(head[index][1]):
+            index += 1
+        if index >= len(head):
+            wb.close()
+            raise ValidationFailed(_("文件是空的"))
+    ws = sheets[s]
+    header_row, header_cells = candidates[s][index]
+    convert = _raw if raw else _cell
+
+    def rows():
+        try:
+            yield from _numbered(
+                ws.iter_rows(min_row=header_row + 1, values_only=True), header_row + 1, convert
+            )
+        finally:
             wb.close()
 
-        return Table(headers=headers, rows=xrows())
+    return Table(
+        headers=[_cell(h) for h in header_cells[: max_columns()]],
+        rows=rows(),
+        header_row=header_row,
+        sheet=ws.title,
+        raw=raw,
+    )
+
+
+def read_table(fileobj, filename: str, *, known=None, known_names=None, raw=False) -> Table:
+    """The header row and the numbered data rows after it; blank rows are skipped.
+
+    `known` (header keys of the importer's columns) turns on header detection over the
+    first ten rows of every sheet; `raw` keeps cell values as typed (dates as dates) for
+    the error report."""
+    name = filename.lower()
+    known = {header_key(k) for k in known} if known else None
+    if name.endswith(".csv") or name.endswith(".txt"):
+        return _read_csv(fileobj, known, known_names, raw)
+    if name.endswith(".xlsx") or name.endswith(".xlsm"):
+        return _read_xlsx(fileobj, known, known_names, raw)
     raise ValidationFailed(_("只支持 .xlsx 或 .csv 文件"))
 
 
-def map_columns(headers: list[str], columns: dict[str, tuple[str, ...]], required: set[str]):
-    """Find each field's column by its Chinese header (or an alias); name missing ones."""
-    normalized = [h.replace(" ", "").replace("*", "") for h in headers]
-    index = {}
-    for field, names in columns.items():
+# ---------------------------------------------------------------- columns
+
+
+@dataclass
+class ColumnMap:
+    """Which column became which field: shown to the user before anything is written."""
+
+    headers: list[str]
+    index: dict[str, int]  # field -> column
+    fields: list[str]  # per column: the field it feeds, or "" (ignored)
+    labels: dict[str, str]  # field -> its Chinese name
+    problems: list[str]
+    by_hand: set[int] = field(default_factory=set)
+
+    def describe(self) -> list[dict]:
+        return [
+            {
+                "col": i,
+                "header": h,
+                "field": self.fields[i],
+                "label": self.labels.get(self.fields[i], ""),
+                "by_hand": i in self.by_hand,
+            }
+            for i, h in enumerate(self.headers)
+            if h
+        ]
+
+    def raise_problems(self) -> None:
+        if self.problems:
+            raise ValidationFailed(
+                "；".join(self.problems), details=[{"row": 0, "errors": self.problems}]
+            )
+
+
+def map_columns(
+    headers: list[str],
+    columns: dict[str, tuple[str, ...]],
+    required,
+    *,
+    overrides: dict[str, str] | None = None,
+    ignored: tuple[str, ...] = (),
+) -> ColumnMap:
+    """Find each field's column by its Chinese header or a synonym; the user's own choices
+    (`overrides`: header -> field, or "" to ignore it) come first. Required entries are
+    field names or tuples of fields of which one is enough. Two columns feeding one field,
+    and a required field without a column, are problems named in Chinese."""
+    labels = {f: names[0] for f, names in columns.items()}
+    lookup = {}
+    for f, names in columns.items():
         for name in names:
-            if name in normalized:
-                index[field] = normalized.index(name)
-                break
-    missing = [columns[f][0] for f in required if f not in index]
-    if missing:
-        raise ValidationFailed(
-            _("缺少必需的列:%(cols)s") % {"cols": "、".join(sorted(missing))},
-            details=[{"row": 1, "errors": [_("缺少列 %(c)s") % {"c": c} for c in missing]}],
-        )
-    return index
+            lookup.setdefault(header_key(name), f)
+    skip = {header_key(n) for n in ignored}
+    overrides = {header_key(k): v for k, v in (overrides or {}).items()}
+    fields, by_hand = [], set()
+    for i, h in enumerate(headers):
+        key = header_key(h)
+        if key in overrides and (overrides[key] in columns or overrides[key] == ""):
+            fields.append(overrides[key])
+            by_hand.add(i)
+        elif key in skip:
+            fields.append("")
+        else:
+            fields.append(lookup.get(key, ""))
+    index: dict[str, int] = {}
+    problems = []
+    for i, f in enumerate(fields):
+        if not f:
+            continue
+        if f in index:
+            problems.append(
+                _("“%(a)s”和“%(b)s”两列都对应“%(f)s”,请在列对应中忽略其中一列")
+                % {"a": headers[index[f]], "b": headers[i], "f": labels[f]}
+            )
+        else:
+            index[f] = i
+    for need in required:
+        options = need if isinstance(need, tuple) else (need,)
+        if not any(o in index for o in options):
+            problems.append(
+                _("缺少必需的列:%(c)s") % {"c": _("或").join(labels[o] for o in options)}
+            )
+    return ColumnMap(list(headers), index, fields, labels, problems, by_hand)
 
 
 def pick(cells: list[str], index: dict[str, int], field: str) -> str:
@@ -103,29 +462,82 @@ def pick(cells: list[str], index: dict[str, int], field: str) -> str:
     return cells[i] if i is not None and i < len(cells) else ""
 
 
+def rows_text(rows: list[int], limit: int = 5) -> str:
+    """第 3、4、5 行, or 第 3、4、5、6、7 行等 120 行: a message never lists every row."""
+    shown = "、".join(str(r) for r in rows[:limit])
+    if len(rows) <= limit:
+        return _("第 %(rows)s 行") % {"rows": shown}
+    return _("第 %(rows)s 行等 %(n)d 行") % {"rows": shown, "n": len(rows)}
+
+
+# ---------------------------------------------------------------- writing
+
+
+@dataclass
+class Styled:
+    """A value with a fill (an error report's bad cell) for write_xlsx_to."""
+
+    value: object
+    fill: str = ""
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+DATE_FORMAT = "yyyy-mm-dd"
+
+
 def write_xlsx_to(out, headers, rows: Iterable[Iterable], *, title: str = "Sheet1") -> None:
     """Stream rows into a write-only workbook saved to `out` (constant memory for big
-    exports). Text starting with "=" stays text, never a formula in the reader's Excel."""
+    exports). Every string is written as text: one starting with = + - @ never becomes a
+    formula in the reader's Excel. Dates are date cells shown as dates."""
+    write_sheets_to(out, [(title, headers, rows)])
+
+
+def write_sheets_to(out, sheets) -> None:
+    """Several sheets of (title, headers, rows), through the same formula-safe cells."""
+    wb = Workbook(write_only=True)
+    for title, headers, rows in sheets:
+        _write_sheet(wb, title, headers, rows)
+    wb.save(out)
+
+
+def _write_sheet(wb, title, headers, rows) -> None:
     from openpyxl.cell import WriteOnlyCell
 
-    wb = Workbook(write_only=True)
     ws = wb.create_sheet(title=title[:31])
     bold = Font(bold=True)
+    fills: dict[str, PatternFill] = {}
 
-    def text(value: str) -> WriteOnlyCell:
-        cell = WriteOnlyCell(ws, value=value)
-        cell.data_type = "s"
-        return cell
+    def cell(value):
+        fill = ""
+        if isinstance(value, Styled):
+            value, fill = value.value, value.fill
+        if isinstance(value, str):
+            c = WriteOnlyCell(ws, value=value)
+            c.data_type = "s"
+        elif isinstance(value, (datetime, date)):
+            if isinstance(value, datetime) and value.time() == time(0) and value.tzinfo is None:
+                value = value.date()
+            c = WriteOnlyCell(ws, value=value)
+            c.number_format = "yyyy-mm-dd hh:mm" if isinstance(value, datetime) else DATE_FORMAT
+        elif not fill:
+            return value
+        else:
+            c = WriteOnlyCell(ws, value=value)
+        if fill:
+            if fill not in fills:
+                fills[fill] = PatternFill("solid", fgColor=fill)
+            c.fill = fills[fill]
+        return c
 
     header_cells = []
     for h in headers:
         c = WriteOnlyCell(ws, value=str(h))
+        c.data_type = "s"
         c.font = bold
         header_cells.append(c)
     ws.append(header_cells)
     for row in rows:
-        ws.append([text(v) if isinstance(v, str) and v[:1] == "=" else v for v in row])
-    wb.save(out)
+        ws.append([cell(v) for v in row])
 
 
 def write_xlsx(headers: list[str], rows: Iterable[Iterable], *, title: str = "Sheet1") -> bytes:
@@ -134,21 +546,38 @@ def write_xlsx(headers: list[str], rows: Iterable[Iterable], *, title: str = "Sh
     return buf.getvalue()
 
 
-def error_report_xlsx(headers: list[str], rows: list[tuple[int, list[str]]], errors: dict) -> bytes:
-    """The user's own rows with an error column added, bad rows highlighted."""
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "errors"
-    ws.append([_("行号"), *headers, _("错误原因")])
-    red = PatternFill("solid", fgColor="FFD7D7")
+BAD_CELL = "FFB3B3"
+BAD_ROW = "FFE8E8"
+
+
+def error_report_rows(rows, errors: dict, bad_cells: dict):
     for number, cells in rows:
         reasons = errors.get(number)
-        ws.append([number, *cells, "；".join(reasons) if reasons else ""])
-        if reasons:
-            for cell in ws[ws.max_row]:
-                cell.fill = red
+        if not reasons:
+            yield [number, *cells, ""]
+            continue
+        cols = bad_cells.get(number) or set()
+        out = [Styled(number, BAD_ROW)]
+        for i, v in enumerate(cells):
+            out.append(Styled(v, BAD_CELL if i in cols else BAD_ROW))
+        out.append(Styled("；".join(reasons), BAD_ROW))
+        yield out
+
+
+def error_report_xlsx_to(out, headers, rows, errors: dict, bad_cells: dict | None = None):
+    """The user's own rows and columns, the reason in a new last column, bad rows tinted
+    and the cells at fault highlighted; through the same formula-safe writer as exports."""
+    write_xlsx_to(
+        out,
+        [_("行号"), *headers, _("错误原因")],
+        error_report_rows(rows, errors, bad_cells or {}),
+        title=_("错误清单"),
+    )
+
+
+def error_report_xlsx(headers, rows, errors: dict, bad_cells: dict | None = None) -> bytes:
     buf = io.BytesIO()
-    wb.save(buf)
+    error_report_xlsx_to(buf, headers, rows, errors, bad_cells)
     return buf.getvalue()
 
 

@@ -6,4 +6,5 @@ urlpatterns = [
     path("audit/", views.audit_list, name="audit"),
     path("jobs/<uuid:job_id>/", views.job_detail, name="job"),
     path("jobs/<uuid:job_id>/errors.xlsx", views.job_errors, name="job_errors"),
+    path("jobs/<uuid:job_id>/<str:action>/", views.job_action, name="job_action"),
 ]

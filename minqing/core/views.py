@@ -6,7 +6,7 @@ from django.db import connection
 from django.http import Http404, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from minqing.areas.models import Area
 
@@ -105,10 +105,51 @@ def job_detail(request, job_id):
 
 @login_required
 def job_errors(request, job_id):
+    import io
+    from pathlib import Path
+
     job = _job_for(request.user, job_id)
     if not job.result.get("errors"):
         raise Http404
-    return xlsx_response(job_errors_xlsx(job), f"导入错误-{job.created_at:%Y%m%d%H%M}.xlsx")
+    if not job.input_file or not Path(job.input_file).exists():
+        raise Http404  # deleted after the retention period
+    buf = io.BytesIO()
+    job_errors_xlsx(job, buf)
+    return xlsx_response(buf.getvalue(), f"导入错误-{job.created_at:%Y%m%d%H%M}.xlsx")
+
+
+@login_required
+@require_POST
+def job_action(request, job_id, action: str):
+    """Commit, cancel or re-map an import after its dry run (the job page's buttons)."""
+    from django.contrib import messages
+    from django.shortcuts import redirect
+
+    from .errors import DomainError
+    from .imports import import_cancel, import_commit, import_remap
+
+    job = _job_for(request.user, job_id)
+    try:
+        if action == "commit":
+            import_commit(
+                actor=request.user,
+                job_id=job.pk,
+                strategy=request.POST.get("strategy") or "create_update",
+            )
+        elif action == "cancel":
+            import_cancel(actor=request.user, job_id=job.pk)
+        elif action == "remap":
+            mapping = {
+                key[4:]: value
+                for key, value in request.POST.items()
+                if key.startswith("col:") and len(key) < 120
+            }
+            import_remap(actor=request.user, job_id=job.pk, mapping=mapping)
+        else:
+            raise Http404
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("core:job", job.pk)
 
 
 def import_upload(request, *, kind: str):

@@ -39,7 +39,7 @@ def import_registry(request, file: UploadedFile = File(...)):
 def import_template_xlsx(request):
     """The import spreadsheet with its headers and two example rows."""
     require(request.user, "registry.import")
-    return xlsx_response(import_template(), "户籍台账导入模板.xlsx")
+    return xlsx_response(import_template(request.user), "户籍台账导入模板.xlsx")
 
 
 @router.get("/export/households.xlsx", openapi_extra=XLSX_RESPONSE)

@@ -7,6 +7,7 @@ into a write-only workbook on disk: memory stays flat for a county's whole regis
 Every export writes one audit event with its filters and row count.
 """
 
+import io
 import tempfile
 from collections import defaultdict
 from dataclasses import dataclass
@@ -20,9 +21,8 @@ from minqing.areas.models import Area
 from minqing.core.audit import audit_record
 from minqing.core.masking import mask_id_number, mask_phone
 from minqing.core.permissions import require
-from minqing.core.tabular import write_xlsx_to
+from minqing.core.tabular import write_sheets_to, write_xlsx_to
 
-from .imports import TEMPLATE_EXAMPLE, TEMPLATE_HEADERS
 from .models import Relation, Resident, ResidentStatus, TagPeriod
 from .selectors import household_search, resident_search
 
@@ -125,11 +125,14 @@ def registry_export(*, actor, kind: str, filters: ExportFilters) -> Export:
     return Export(file=fh, filename=f"{_('户籍台账')}-{title}-{stamp}.xlsx", rows=counter.n)
 
 
-def import_template() -> bytes:
-    """An empty ledger in the import's shape, with two example rows."""
-    fh = write_xlsx_file(TEMPLATE_HEADERS, TEMPLATE_EXAMPLE, title=_("户籍台账"))
-    with fh:
-        return fh.read()
+def import_template(actor=None) -> bytes:
+    """The ledger in the import's shape with two example rows marked 示例 (refused if
+    uploaded unchanged), and a second sheet listing the user's own grids and codes."""
+    from .imports import template_sheets
+
+    buf = io.BytesIO()
+    write_sheets_to(buf, template_sheets(actor))
+    return buf.getvalue()
 
 
 def household_rows(qs):

@@ -48,7 +48,7 @@ def import_registry(request):
 @require_GET
 def import_template_xlsx(request):
     require(request.user, "registry.import")
-    return xlsx_response(import_template(), _("户籍台账导入模板") + ".xlsx")
+    return xlsx_response(import_template(request.user), _("户籍台账导入模板") + ".xlsx")
 
 
 def export_response(export) -> FileResponse:

@@ -8,7 +8,7 @@ from openpyxl import Workbook, load_workbook
 
 from minqing.areas.models import Area
 from minqing.conftest import login
-from minqing.core.imports import import_start
+from minqing.core.imports import import_commit, import_start
 from minqing.core.models import AuditEvent, Job
 
 HEADER = "区划代码,名称,层级,上级代码\n"
@@ -18,10 +18,18 @@ def csv_upload(body: str, name="areas.csv", encoding="utf-8"):
     return SimpleUploadedFile(name, (HEADER + body).encode(encoding), content_type="text/csv")
 
 
+def settle(job, user):
+    """After the dry run passes, commit (as the user would on the preview page)."""
+    job.refresh_from_db()
+    if job.status == Job.Status.PREVIEW:
+        import_commit(actor=user, job_id=job.pk)
+        job.refresh_from_db()
+    return job
+
+
 def run(user, body, **kw):
     job = import_start(actor=user, kind="areas", upload=csv_upload(body, **kw))
-    job.refresh_from_db()
-    return job
+    return settle(job, user)
 
 
 def errors_of(job):
@@ -70,13 +78,43 @@ def test_duplicate_code_in_file_and_in_database(users, tree, before):
         "430372100203,新村,村,430372100000\n"
         "430372100203,又一个新村,村,430372100000\n"
         f"{tree.qixing.code},七星村,村,430372100000\n"
+        f"{tree.zhaoshancun.code},昭山村,乡镇,430372000000\n"
     )
     job = run(users.admin, body)
     errs = errors_of(job)
     assert "在文件中重复(第 2 行)" in errs[3]
-    assert "已存在" in errs[4]
+    assert 4 not in errs  # an existing area listed as it is: unchanged, not an error
+    assert "已存在,层级为村/社区" in errs[5]
     assert 2 not in errs
     assert_nothing_written(before)
+
+
+def test_existing_areas_unchanged_new_ones_imported_renamed_shown(users, tree, before):
+    """Issue 13 point 9: a file listing 昭山镇 along with new areas is not refused."""
+    body = (
+        f"{tree.zhaoshan.code},昭山镇,乡镇,{tree.county.code}\n"
+        f"{tree.qixing.code},七星村,村,{tree.zhaoshan.code}\n"
+        f"{tree.zhaoshancun.code},昭山新村,村,{tree.zhaoshan.code}\n"
+        "430372100203,新村,村,430372100000\n"
+    )
+    job = import_start(actor=users.admin, kind="areas", upload=csv_upload(body))
+    job.refresh_from_db()
+    assert job.status == Job.Status.PREVIEW, job.result
+    preview = job.result["preview"]
+    assert preview["areas_created"] == 1 and preview["unchanged"] == 2
+    assert preview["changes"] == [
+        {"row": 4, "name": tree.zhaoshancun.code, "changes": [["名称", "昭山村", "昭山新村"]]}
+    ]
+    assert_nothing_written(before)
+    job = settle(job, users.admin)
+    assert job.status == Job.Status.DONE
+    assert Area.objects.get(code="430372100203").parent == tree.zhaoshan
+    assert Area.objects.get(pk=tree.zhaoshancun.pk).name == "昭山新村"
+    # the same file again: all unchanged, nothing written
+    n = Area.objects.count()
+    job = run(users.admin, body.replace("昭山新村", "昭山新村"))
+    assert job.status == Job.Status.DONE and "无变化" in job.message
+    assert Area.objects.count() == n
 
 
 def test_wrong_level_order(users, before):
@@ -144,8 +182,7 @@ def test_parent_outside_jurisdiction(users, tree, before):
 
 def test_missing_column(users, before):
     upload = SimpleUploadedFile("a.csv", "名称,层级\n新村,村\n".encode())
-    job = import_start(actor=users.admin, kind="areas", upload=upload)
-    job.refresh_from_db()
+    job = settle(import_start(actor=users.admin, kind="areas", upload=upload), users.admin)
     assert job.status == Job.Status.FAILED
     assert "区划代码" in job.message
     assert_nothing_written(before)
@@ -169,8 +206,7 @@ def test_gbk_csv_and_xlsx(users, tree):
     buf = io.BytesIO()
     wb.save(buf)
     upload = SimpleUploadedFile("a.xlsx", buf.getvalue())
-    job = import_start(actor=users.admin, kind="areas", upload=upload)
-    job.refresh_from_db()
+    job = settle(import_start(actor=users.admin, kind="areas", upload=upload), users.admin)
     assert job.status == Job.Status.DONE, job.result
     assert Area.objects.filter(code="430372100204", name="又新村").exists()
 
@@ -202,6 +238,9 @@ def test_api_import(client, users, tree):
     upload = csv_upload("430372100203,新村,村,430372100000\n")
     response = client.post("/api/areas/import", {"file": upload})
     assert response.status_code == 202
+    assert response.json()["status"] == "preview"
+    job_id = response.json()["id"]
+    response = client.post(f"/api/core/jobs/{job_id}/commit", {}, content_type="application/json")
     assert response.json()["status"] == "done"
     assert response.json()["imported"] == 1
 

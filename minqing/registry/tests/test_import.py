@@ -12,7 +12,7 @@ from openpyxl import Workbook, load_workbook
 from minqing.conftest import login
 from minqing.core.errors import PermissionDeniedError
 from minqing.core.idcard import make_id_number
-from minqing.core.imports import import_start
+from minqing.core.imports import import_commit, import_start
 from minqing.core.models import AuditEvent, Job
 from minqing.registry.imports import fast_check_digit
 from minqing.registry.models import Household, Relation, Resident, TagPeriod
@@ -61,10 +61,14 @@ def xlsx_bytes(rows, headers=HEADERS) -> bytes:
     return buf.getvalue()
 
 
-def run(user, rows=None, *, content=None, name="台账.csv") -> Job:
+def run(user, rows=None, *, content=None, name="台账.csv", commit="create_update") -> Job:
+    """Upload, dry run, and (when it passes and `commit` names a strategy) commit."""
     content = content if content is not None else csv_bytes(rows)
     job = import_start(actor=user, kind="registry", upload=SimpleUploadedFile(name, content))
     job.refresh_from_db()
+    if commit and job.status == Job.Status.PREVIEW:
+        import_commit(actor=user, job_id=job.pk, strategy=commit)
+        job.refresh_from_db()
     return job
 
 
@@ -108,7 +112,7 @@ GOOD = [
 
 def test_good_file_imports_households_residents_keys_and_tags(users, tree, before):
     job = run(users.cadre, GOOD)
-    assert job.status == Job.Status.DONE, job.result
+    assert job.status == Job.Status.DONE, (job.message, job.result.get("errors"))
     assert job.result["imported"] == 5
     assert (job.total, job.done) == (5, 5)
     h1 = Household.objects.get(number="QX-100")
@@ -171,10 +175,10 @@ def test_existing_household_gets_new_members(users, tree, before):
         users.cadre,
         [
             row(number="QX-7", address="", name="赵二", idn=pid(7), relation="子女"),
-            row(number="QX-7", address="", name="赵三", idn=pid(8), relation="孙子", tags="低保"),
+            row(number="QX-7", address="", name="赵三", idn=pid(8), relation="孙女", tags="低保"),
         ],
     )
-    assert job.status == Job.Status.DONE, job.result
+    assert job.status == Job.Status.DONE, (job.message, job.result.get("errors"))
     hh.refresh_from_db()
     assert hh.head_id == head.pk and hh.address == "七星村七组"
     assert sorted(hh.members.values_list("name", flat=True)) == ["赵三", "赵二", "赵大"]
@@ -190,7 +194,7 @@ def test_existing_household_already_carrying_a_household_tag_is_not_tagged_twice
                                  tags="低保")]).status == Job.Status.DONE  # fmt: skip
     job = run(users.cadre, [row(number="QX-8", name="孙三", idn=pid(10), relation="子女",
                                 tags="低保")])  # fmt: skip
-    assert job.status == Job.Status.DONE, job.result
+    assert job.status == Job.Status.DONE, (job.message, job.result.get("errors"))
     assert TagPeriod.objects.filter(household=hh, tag__code="dibao").count() == 1
 
 
@@ -226,7 +230,8 @@ def test_duplicate_id_against_the_database(users, tree):
     ResidentFactory(household=hh, id_number=pid(1), relation=Relation.HEAD)
     before = counts()
     job = run(users.cadre, [row()])
-    assert f"身份证号 {pid(1)} 已在系统中登记" in errors_of(job)[2]
+    assert f"身份证号 {pid(1)} 已登记在您管辖范围以外,请联系乡镇核对" in errors_of(job)[2]
+    assert "HL-1" not in errors_of(job)[2]  # never says where
     assert_refused(job, before)
 
 
@@ -236,13 +241,18 @@ def test_duplicates_against_the_database_in_a_big_file(users, tree, monkeypatch)
 
     monkeypatch.setattr(imports, "BULK_LOOKUP_MIN", 1)
     hh = HouseholdFactory(grid=tree.grids["七星村1"], number="QX-7", address="七星村七组")
-    ResidentFactory(household=hh, id_number=pid(1), relation=Relation.HEAD)
+    ResidentFactory(household=hh, id_number=pid(1), name="张德书", relation=Relation.HEAD)
+    other = HouseholdFactory(grid=tree.grids["鹤岭村1"], number="HL-7")
+    ResidentFactory(household=other, id_number=pid(4), relation=Relation.HEAD)
     before = counts()
-    job = run(users.cadre, [row(number="QX-7", relation="子女"), row(number="QX-8", idn=pid(2))])
-    assert f"身份证号 {pid(1)} 已在系统中登记" in errors_of(job)[2]
+    job = run(users.cadre, [row(number="QX-7"), row(number="QX-8", idn=pid(4))])
+    assert "已登记在您管辖范围以外" in errors_of(job)[3]
+    assert 2 not in errors_of(job)  # found through the temporary table: the same person
     assert_refused(job, before)
+    job = run(users.cadre, [row(number="QX-7")], commit="")
+    assert job.status == Job.Status.PREVIEW and job.result["preview"]["unchanged"] == 1
     job = run(users.cadre, [row(number="QX-7", idn=pid(3), relation="子女")])
-    assert job.status == Job.Status.DONE, job.result
+    assert job.status == Job.Status.DONE, (job.message, job.result.get("errors"))
     assert hh.members.count() == 2
 
 
@@ -266,7 +276,7 @@ def test_grid_outside_jurisdiction(users, before):
 
 def test_grid_by_name_within_jurisdiction(users, tree, before):
     job = run(users.cadre, [row(grid="七星村第1网格")])
-    assert job.status == Job.Status.DONE, job.result
+    assert job.status == Job.Status.DONE, (job.message, job.result.get("errors"))
     assert Household.objects.get(number="QX-100").grid == tree.grids["七星村1"]
     # another township's grid name is unknown to this importer
     job = run(users.cadre, [row(grid="鹤岭村第1网格", number="X-2", idn=pid(2))])
@@ -287,7 +297,7 @@ def test_new_household_without_head(users, before):
 
 def test_a_new_household_may_be_headed_by_someone_who_moved_out(users, before):
     job = run(users.cadre, [row(status="迁出"), row(name="李四", idn=pid(2), relation="配偶")])
-    assert job.status == Job.Status.DONE, job.result
+    assert job.status == Job.Status.DONE, (job.message, job.result.get("errors"))
     assert Household.objects.get(number="QX-100").head.name == "张德书"
 
 
@@ -302,7 +312,7 @@ def test_existing_household_with_a_head_refuses_another(users, tree):
     ResidentFactory(household=hh, relation=Relation.HEAD)
     before = counts()
     job = run(users.cadre, [row()])
-    assert "户 QX-100 已有户主" in errors_of(job)[2]
+    assert "户 QX-100 有多个户主" in errors_of(job)[2]
     assert_refused(job, before)
 
 
@@ -317,7 +327,7 @@ def test_a_former_head_who_died_may_stay_beside_the_new_one(users, tree):
             row(name="张新", idn=pid(6), relation="户主"),
         ],
     )
-    assert job.status == Job.Status.DONE, job.result
+    assert job.status == Job.Status.DONE, (job.message, job.result.get("errors"))
     old.refresh_from_db()
     assert old.head.name == "周新"  # the household had no living head: the new one is it
     assert Household.objects.get(number="QX-100").head.name == "张新"
@@ -354,10 +364,10 @@ def test_members_of_one_household_in_different_grids(users, before):
         ("relation", "", "与户主关系为空"),
         ("status", "失踪", "无法识别的状态:失踪"),
         ("tags", "低保、富豪", "未知的标签:富豪"),
-        ("phone", "12345", "手机号格式不对:12345"),
-        ("phone", "1380732123", "手机号格式不对"),
-        ("phone", "1390732", "手机号格式不对"),
-        ("household_phone", "abc", "户联系电话格式不对"),
+        ("phone", "12345", "电话号码格式不对:12345"),
+        ("phone", "1380732123", "电话号码格式不对"),
+        ("phone", "1390732", "电话号码格式不对"),
+        ("household_phone", "abc", "电话号码格式不对"),
         ("name", "", "姓名为空"),
         ("number", "", "户编号为空"),
         ("grid", "", "网格为空"),
@@ -375,8 +385,8 @@ def test_missing_required_column(users, before):
     headers = [h for h in HEADERS if h != "身份证号"]
     content = csv_bytes([row()[:4] + row()[5:]], headers=headers)
     job = run(users.cadre, content=content)
-    assert "缺少必需的列" in job.message
-    assert "缺少列 身份证号" in errors_of(job)[1]
+    assert "缺少必需的列:身份证号" in job.message
+    assert "缺少必需的列:身份证号" in errors_of(job)[0]
     assert_refused(job, before)
 
 
@@ -397,14 +407,14 @@ def test_every_bad_row_is_listed_and_nothing_is_written(users, before):
         ("13807321234", "13807321234"),
         ("+86 138 0732 1234", "13807321234"),
         ("0731-52801234", "0731-52801234"),
-        ("073152801234", "073152801234"),
+        ("073152801234", "0731-52801234"),
         ("0731-52801234-802", "0731-52801234-802"),
         ("5280123", "5280123"),
     ],
 )
 def test_phone_forms(users, before, phone, stored):
     job = run(users.cadre, [row(phone=phone)])
-    assert job.status == Job.Status.DONE, job.result
+    assert job.status == Job.Status.DONE, (job.message, job.result.get("errors"))
     assert Resident.objects.get().phone == stored
 
 
@@ -413,7 +423,7 @@ def test_aliases_and_column_order(users, tree, before):
     content = csv_bytes([["张德书", pid(1), "QX-1", "七星村第2网格", "七星村", "本人", ""]],
                         headers=headers)  # fmt: skip
     job = run(users.cadre, content=content)
-    assert job.status == Job.Status.DONE, job.result
+    assert job.status == Job.Status.DONE, (job.message, job.result.get("errors"))
     assert Household.objects.get(number="QX-1").grid == tree.grids["七星村2"]
 
 
@@ -422,7 +432,7 @@ def test_aliases_and_column_order(users, tree, before):
 
 def test_csv_in_gbk(users, before):
     job = run(users.cadre, content=csv_bytes(GOOD, encoding="gbk"))
-    assert job.status == Job.Status.DONE, job.result
+    assert job.status == Job.Status.DONE, (job.message, job.result.get("errors"))
     assert Resident.objects.filter(name="李桂兰").exists()
 
 
@@ -430,12 +440,12 @@ def test_csv_in_utf8_with_bom(users, before):
     content = csv_bytes(GOOD, encoding="utf-8-sig")
     assert content.startswith(b"\xef\xbb\xbf")
     job = run(users.cadre, content=content)
-    assert job.status == Job.Status.DONE, job.result
+    assert job.status == Job.Status.DONE, (job.message, job.result.get("errors"))
 
 
 def test_xlsx(users, before):
     job = run(users.cadre, content=xlsx_bytes(GOOD), name="台账.xlsx")
-    assert job.status == Job.Status.DONE, job.result
+    assert job.status == Job.Status.DONE, (job.message, job.result.get("errors"))
     assert job.result["imported"] == 5
 
 
@@ -465,6 +475,12 @@ def test_upload_page_redirects_to_the_job(client, users, before):
     response = client.post("/registry/import/", {"file": upload})
     job = Job.objects.get(kind="registry")
     assert response.status_code == 302 and response["Location"] == f"/core/jobs/{job.pk}/"
+    assert job.status == Job.Status.PREVIEW and counts() == before  # the dry run writes nothing
+    page = client.get(response["Location"]).content.decode()
+    assert "确认导入" in page and "新增居民 5 人" in page
+    response = client.post(f"/core/jobs/{job.pk}/commit/", {"strategy": "create_update"})
+    assert response.status_code == 302
+    job.refresh_from_db()
     assert job.status == Job.Status.DONE
     assert "台账.csv" in client.get("/registry/import/").content.decode()
 
@@ -483,6 +499,13 @@ def test_api_import(client, users, before):
     response = client.post("/api/registry/import", {"file": upload})
     assert response.status_code == 202, response.content
     body = response.json()
+    assert body["status"] == "preview" and body["preview"]["residents_created"] == 5
+    assert counts() == before
+    body = client.post(
+        f"/api/core/jobs/{body['id']}/commit",
+        {"strategy": "create_update"},
+        content_type="application/json",
+    ).json()
     assert body["status"] == "done" and body["imported"] == 5 and body["errors"] == []
 
 
@@ -515,9 +538,25 @@ def test_template_has_the_headers_and_imports_as_is(client, users, tree, before)
     ws = load_workbook(io.BytesIO(response.content)).active
     sheet = [list(r) for r in ws.iter_rows(values_only=True)]
     assert sheet[0] == HEADERS
-    # the example rows are a valid import for a cadre of 七星村
+    # the example rows are refused if uploaded unchanged ...
     job = run(users.cadre, content=response.content, name="模板.xlsx")
-    assert job.status == Job.Status.DONE, job.result
+    assert job.status == Job.Status.FAILED
+    assert "示例行" in errors_of(job)[2] and "示例行" in errors_of(job)[3]
+    assert counts() == before
+    # ... and import once a cadre typed over them (here: the 示例 marks removed)
+    wb = load_workbook(io.BytesIO(response.content))
+    ws = wb.worksheets[0]
+    for r in (2, 3):
+        ws.cell(r, 4).value = ws.cell(r, 4).value.replace("(示例)", "")
+        ws.cell(r, 10).value = ""
+    buf = io.BytesIO()
+    wb.save(buf)
+    job = run(users.cadre, content=buf.getvalue(), name="模板.xlsx")
+    assert job.status == Job.Status.DONE, (job.message, job.result.get("errors"))
+    # the second sheet lists the user's own grids and their codes
+    grids = [list(r) for r in load_workbook(io.BytesIO(response.content)).worksheets[1].values]
+    assert ["430372100201001", "七星村第1网格"] in [g[:2] for g in grids]
+    assert all("鹤岭" not in str(g) for g in grids)
 
 
 def test_api_template(client, users):
@@ -541,6 +580,6 @@ def test_existing_household_without_a_head_takes_the_imported_one(users, tree):
     job = run(
         users.cadre, [row(number="QX-8", address="", name="钱大", idn=pid(9), relation="户主")]
     )
-    assert job.status == Job.Status.DONE, job.result
+    assert job.status == Job.Status.DONE, (job.message, job.result.get("errors"))
     hh.refresh_from_db()
     assert hh.head is not None and hh.head.name == "钱大"
