@@ -16,6 +16,7 @@ from minqing.core.idcard import IdNumberError, normalize_id_number, parse_id_num
 from minqing.core.masking import mask_id_number, mask_phone
 from minqing.core.permissions import require
 
+from . import rules
 from .models import (
     Household,
     Move,
@@ -29,7 +30,6 @@ from .models import (
 )
 from .search_keys import id_tail, name_keys, phone_tail
 
-PHONE_RE = re.compile(r"^\+?[0-9][0-9\- ]{5,18}[0-9]$")
 TAG_CODE_RE = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
 CREDIT_CODE_RE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{18}$")
 
@@ -58,17 +58,19 @@ def resident_fill_keys(resident: Resident) -> Resident:
 
 
 def _normalize_phone(value: str | None) -> str:
-    return (value or "").strip()
+    """Stored form of a phone (rules.clean_phone); legacy values it refuses stay as they are."""
+    try:
+        return rules.clean_phone(value)
+    except rules.RuleError:
+        return (value or "").strip()
 
 
 def _check_phone(value: str, label=None) -> str:
-    value = _normalize_phone(value)
-    if value and not PHONE_RE.match(value):
-        raise ValidationFailed(
-            _("%(field)s格式不正确:只能包含数字、空格和“-”,7 到 20 位")
-            % {"field": label or _("手机号")}
-        )
-    return value
+    """The one phone rule (registry/rules.py), the same as the importer's."""
+    try:
+        return rules.clean_phone(value)
+    except rules.RuleError as exc:
+        raise ValidationFailed(f"{label or _('手机号')}:{exc.message}") from None
 
 
 def _check_text(value: str | None, *, label, max_length: int, required: bool = True) -> str:
@@ -91,13 +93,12 @@ def _check_date(value, *, label) -> date:
 
 
 def _check_id_number(value: str, *, exclude_pk=None, actor=None) -> str:
-    number = normalize_id_number(value)
-    if not number:
+    if not rules.clean_text(value):
         raise ValidationFailed(_("身份证号不能为空"))
     try:
-        parse_id_number(number)
-    except IdNumberError as exc:
-        raise ValidationFailed(exc.message, details={"field": "id_number"})
+        number = rules.clean_id_number(value)[0]  # the importer's rule (rules.py)
+    except rules.RuleError as exc:
+        raise ValidationFailed(exc.message, details={"field": "id_number"}) from None
     taken = Resident.objects.filter(id_number=number).exclude(pk=exclude_pk)
     if taken.exists():
         where = taken.visible_to(actor).select_related("household").first() if actor else None
@@ -152,9 +153,12 @@ def _living_head(household: Household, *, exclude_pk=None) -> Resident | None:
 
 
 def _check_relation(relation: str) -> str:
-    if relation not in Relation.values:
-        raise ValidationFailed(_("与户主关系“%(r)s”无效") % {"r": relation})
-    return relation
+    if relation in Relation.values:
+        return relation
+    try:
+        return rules.clean_relation(relation)  # 儿子, 妻子…: the importer's words
+    except rules.RuleError as exc:
+        raise ValidationFailed(exc.message) from None
 
 
 def _next_household_number(grid: Area) -> str:
@@ -289,7 +293,7 @@ def resident_create(
     Move row keeps the date and reason. At most one living head per household."""
     require(actor, "registry.edit")
     household = _locked_household(actor, household)
-    name = _check_text(name, label=_("姓名"), max_length=50)
+    name = rules.as_validation(rules.clean_name, name)
     relation = _check_relation(relation)
     phone = _check_phone(phone)
     reason = _check_text(reason, label=_("原因"), max_length=200, required=False)
@@ -350,12 +354,12 @@ def resident_update(
     household = Household.objects.select_for_update().get(pk=resident.household_id)
     changes = {}
     if name is not None:
-        name = _check_text(name, label=_("姓名"), max_length=50)
+        name = rules.as_validation(rules.clean_name, name)
         if name != resident.name:
             changes["name"] = [resident.name, name]
             resident.name = name
     if id_number is not None:
-        number = normalize_id_number(id_number)
+        number = normalize_id_number(rules.clean_text(id_number))
         if number != resident.id_number:
             number = _check_id_number(number, exclude_pk=resident.pk, actor=actor)
             changes["id_number"] = [mask_id_number(resident.id_number), mask_id_number(number)]
