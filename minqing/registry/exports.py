@@ -89,13 +89,20 @@ class Export:
     rows: int
 
 
-def registry_export(*, actor, kind: str, filters: ExportFilters) -> Export:
+def registry_export(*, actor, kind: str, filters: ExportFilters, reveal_reason: str = "") -> Export:
     """Export households or residents matching the list filters, masked, and audit it.
+
+    With `reveal_reason` (roles with the reveal right only) the residents' IDs and phones
+    are written in full: the ledger cadres correct and import again. Audited with the
+    reason typed.
 
     A grid id the actor cannot see answers 404 (as on every other endpoint), rather than
     an empty sheet that would hide a forged or stale link.
     """
     require(actor, "registry.export")
+    reveal_reason = (reveal_reason or "").strip()[:200]
+    if reveal_reason:
+        require(actor, "registry.reveal_id")
     area = None
     if filters.grid_id is not None:
         area = Area.objects.visible_to(actor).filter(pk=filters.grid_id).first()
@@ -112,14 +119,23 @@ def registry_export(*, actor, kind: str, filters: ExportFilters) -> Export:
     if kind == "households":
         headers, rows, title = HOUSEHOLD_HEADERS, household_rows(qs), _("户")
     else:
-        headers, rows, title = RESIDENT_HEADERS, resident_rows(qs), _("居民")
+        headers, rows, title = (
+            RESIDENT_HEADERS,
+            resident_rows(qs, reveal=bool(reveal_reason)),
+            _("居民"),
+        )
     counter = _Counter(rows)
     fh = write_xlsx_file(headers, counter, title=title)
     audit_record(
         actor=actor,
         action="registry.export",
         area=area if area is not None else _home_area(actor),
-        detail={"kind": kind, "filters": filters.as_dict(), "rows": counter.n},
+        detail={
+            "kind": kind,
+            "filters": filters.as_dict(),
+            "rows": counter.n,
+            **({"unmasked": True, "reason": reveal_reason} if reveal_reason else {}),
+        },
     )
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     return Export(file=fh, filename=f"{_('户籍台账')}-{title}-{stamp}.xlsx", rows=counter.n)
@@ -180,7 +196,7 @@ def household_rows(qs):
             )
 
 
-def resident_rows(qs):
+def resident_rows(qs, *, reveal: bool = False):
     """One row per resident, masked; tags are the person's own and their household's."""
     relations = {value: str(label) for value, label in Relation.choices}
     statuses = {value: str(label) for value, label in ResidentStatus.choices}
@@ -220,9 +236,9 @@ def resident_rows(qs):
                 name,
                 genders.get(gender, ""),
                 birth,
-                mask_id_number(idn),
+                idn if reveal else mask_id_number(idn),
                 relations.get(rel, rel),
-                mask_phone(phone),
+                phone if reveal else mask_phone(phone),
                 statuses.get(st, st),
                 "、".join([*shared.get(hh, ()), *own.get(pk, ())]),
             )

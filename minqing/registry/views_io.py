@@ -72,9 +72,33 @@ def export_residents(request):
     return export_response(registry_export(actor=request.user, kind="residents", filters=filters))
 
 
+@login_required
+@require_http_methods(["GET", "POST"])
+def export_residents_unmasked(request):
+    """The ledger with full IDs and phones, to correct and import again: the reveal right
+    and a typed reason, audited."""
+    require(request.user, "registry.reveal_id")
+    error = None
+    if request.method == "POST":
+        reason = (request.POST.get("reason") or "").strip()
+        if reason:
+            filters = ExportFilters.from_params(request.POST)
+            export = registry_export(
+                actor=request.user, kind="residents", filters=filters, reveal_reason=reason
+            )
+            return export_response(export)
+        error = _("请填写导出完整号码的原因")
+    return render(
+        request,
+        "registry/export_unmasked.html",
+        {"error": error, "params": request.GET},
+    )
+
+
 urlpatterns = [
     path("import/", import_registry, name="import"),
     path("import/template.xlsx", import_template_xlsx, name="import_template"),
     path("export/households.xlsx", export_households, name="export_households"),
     path("export/residents.xlsx", export_residents, name="export_residents"),
+    path("export/residents-full.xlsx", export_residents_unmasked, name="export_residents_unmasked"),
 ]
