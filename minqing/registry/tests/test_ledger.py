@@ -343,7 +343,9 @@ def test_cancel_writes_nothing(users, tree):
     import_cancel(actor=users.cadre, job_id=job.pk)
     job.refresh_from_db()
     assert job.status == Job.Status.CANCELLED and written() == before
-    with pytest.raises(Exception):
+    from minqing.core.errors import Conflict
+
+    with pytest.raises(Conflict):
         import_commit(actor=users.cadre, job_id=job.pk)
 
 
