@@ -36,6 +36,10 @@ PROGRESS_EVERY = 5000
 STRATEGIES = ("create_update", "create_only")
 
 
+class ImportBusy(Conflict):
+    """Another import of the kind is writing: the job goes back to its preview."""
+
+
 def max_errors() -> int:
     return getattr(settings, "IMPORT_MAX_ERRORS", 1000)
 
@@ -192,6 +196,7 @@ def _dispatch(job: Job) -> Job:
 
 def _start_thread(job_id: str) -> None:
     def work():
+        close_old_connections()
         try:
             import_run(job_id)
         finally:
@@ -285,12 +290,13 @@ def _fail(job: Job, message: str, **result) -> None:
 
 def import_run(job_id: str) -> Job:
     """The body of the background task: the dry run, or the commit when asked for."""
-    close_old_connections()
     job = Job.objects.select_related("created_by").get(pk=job_id)
     if job.status != Job.Status.PENDING:
         return job
     try:
         _run(job)
+    except ImportBusy as exc:
+        _set(job, status=Job.Status.PREVIEW, message=str(exc.message))
     except DomainError as exc:
         details = exc.details if isinstance(exc.details, list) else []
         _fail(job, exc.message, errors=details, error_total=len(details))
@@ -389,7 +395,7 @@ def _serialise(kind: str) -> None:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
         except Exception as exc:
             if "lock timeout" in str(exc) or "55P03" in str(getattr(exc, "pgcode", "")):
-                raise Conflict(_("另一个导入正在写入,请稍后再确认导入")) from None
+                raise ImportBusy(_("另一个导入正在写入,请稍后再确认导入")) from None
             raise
         cursor.execute("SET LOCAL lock_timeout = 0")
 

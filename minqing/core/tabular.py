@@ -262,48 +262,46 @@ def _read_csv(fileobj, known, known_names, raw) -> Table:
 # ---------------------------------------------------------------- xlsx
 
 
-def _bounded_text_parser(limit: int):
-    from xml.parsers import expat
-
-    parser = expat.ParserCreate()
-    state = {"n": 0}
-
-    def start(tag, attrs):
-        if tag.endswith("si"):
-            state["n"] = 0
-
-    def chars(data):
-        state["n"] += len(data)
-        if state["n"] > limit:
-            raise ValidationFailed(
-                _("文件中有一个单元格的内容超过 %(max)d 个字,请检查文件") % {"max": limit}
-            )
-
-    parser.StartElementHandler = start
-    parser.CharacterDataHandler = chars
-    parser.buffer_text = False
-    return parser
+def _longest_text_run(fh, stop_at: int) -> int:
+    """The longest run of bytes between two '<' in an XML stream, read in chunks: it bounds
+    every cell's text. Stops as soon as it passes `stop_at` (a giant cell costs one chunk)."""
+    longest = carry = 0
+    while chunk := fh.read(1 << 20):
+        parts = chunk.split(b"<")
+        if len(parts) == 1:
+            carry += len(chunk)
+            longest = max(longest, carry)
+        else:
+            longest = max(longest, carry + len(parts[0]), max(map(len, parts[1:])))
+            carry = len(parts[-1])
+        if longest > stop_at:
+            break
+    return longest
 
 
-def _shared_strings_bounded(archive: zipfile.ZipFile) -> None:
-    """openpyxl loads the shared strings whole: refuse a giant cell before it does, with a
-    streaming parse that holds no more than one chunk of text."""
-    names = [n for n in archive.namelist() if n.lower().endswith("sharedstrings.xml")]
+def _cells_bounded(archive: zipfile.ZipFile) -> None:
+    """openpyxl builds each text node whole (and the shared strings all at once): refuse a
+    giant cell, in the shared strings or inline in a sheet, before it does. UTF-8 takes at
+    most 4 bytes a character; every parsed cell is then checked in characters."""
     limit = max_cell_chars()
-    for name in names:
-        if archive.getinfo(name).file_size <= limit:
+    stop_at = limit * 4 + 200
+    for info in archive.infolist():
+        name = info.filename.lower()
+        if not name.endswith(".xml") or info.file_size <= stop_at:
             continue
-        parser = _bounded_text_parser(limit)
-        with archive.open(name) as fh:
-            while chunk := fh.read(1 << 20):
-                parser.Parse(chunk, False)
-            parser.Parse(b"", True)
+        if "sharedstrings" not in name and "worksheets/" not in name:
+            continue
+        with archive.open(info) as fh:
+            if _longest_text_run(fh, stop_at) > stop_at:
+                raise ValidationFailed(
+                    _("文件中有一个单元格的内容超过 %(max)d 个字,请检查文件") % {"max": limit}
+                )
 
 
 def _read_xlsx(fileobj, known, known_names, raw) -> Table:
     try:
         with zipfile.ZipFile(fileobj) as archive:
-            _shared_strings_bounded(archive)
+            _cells_bounded(archive)
     except (zipfile.BadZipFile, OSError):
         raise ValidationFailed(_("无法读取 Excel 文件,请确认是 .xlsx 格式"))
     fileobj.seek(0)

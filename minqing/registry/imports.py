@@ -369,8 +369,7 @@ class ResidentImporter(Importer):
             )
             if relation == head:
                 if status_value == living:
-                    if len(hh.heads) < 50:
-                        hh.heads.append(person)
+                    hh.heads.append(person)
                     hh.head_phone = phone
                 else:
                     hh.former_heads += 1
