@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from minqing.core.models import Job
-from minqing.core.permissions import require
+from minqing.core.permissions import has_perm, require
 from minqing.core.tabular import XLSX_TYPE, xlsx_response
 from minqing.core.views import import_upload
 
@@ -27,9 +27,15 @@ def import_registry(request):
     if done:
         return done
     recent = Job.objects.visible_to(request.user).filter(kind="registry")[:5]
+    required = {f for need in REQUIRED for f in (need if isinstance(need, tuple) else (need,))}
     columns = [
-        {"name": COLUMNS[f][0], "aliases": COLUMNS[f][1:], "required": f in REQUIRED}
+        {
+            "name": COLUMNS[f][0] if f != "grid" else f"{COLUMNS[f][0]}/{COLUMNS['grid_name'][0]}",
+            "aliases": COLUMNS[f][1:],
+            "required": f in required,
+        }
         for f in FIELDS
+        if f != "grid_name"
     ]
     return render(
         request,
@@ -40,6 +46,7 @@ def import_registry(request):
             "columns": columns,
             "relations": [str(r.label) for r in RELATION_WORDS],
             "statuses": [str(s.label) for s in STATUS_WORDS],
+            "can_reveal": has_perm(request.user, "registry.reveal_id"),
         },
     )
 

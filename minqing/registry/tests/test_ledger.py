@@ -414,3 +414,11 @@ def test_round_trip_unmasked_export_reimports_all_unchanged(client, users, tree)
 def test_unmasked_export_needs_the_reveal_right(client, users, tree):
     login(client, users.leader)
     assert client.post("/registry/export/residents-full.xlsx", {"reason": "x"}).status_code == 403
+
+
+def test_import_page_shows_required_columns_without_expanding(client, users):
+    page = login(client, users.cadre).get("/registry/import/").content.decode()
+    visible = page.split("<details")[0]
+    for name in ("网格代码/网格", "户编号", "姓名", "身份证号", "与户主关系"):
+        assert name in visible
+    assert "/registry/export/residents-full.xlsx" in visible  # the way to a round trip
