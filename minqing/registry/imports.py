@@ -19,7 +19,8 @@ households, out or deaths go through resident_move, so they have their history.
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from operator import itemgetter
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -138,7 +139,7 @@ class PersonRow:
     phone_tail: str
     tags: tuple | None
     existing: tuple | None = None  # (pk, name, phone, relation, status, household id, number)
-    changes: dict = field(default_factory=dict)  # field -> (old, new)
+    changes: dict | None = None  # field -> (old, new), for people already registered
     new_tags: tuple = ()
 
 
@@ -158,22 +159,25 @@ class ResidentImporter(Importer):
         reveal = has_perm(actor, "registry.reveal_id")
         show_id = (lambda v: v) if reveal else mask_id_number
         col = {f: index.get(f) for f in FIELDS}
+        # Only the mapped cells are kept, as one tuple per row in FIELDS order ('' where
+        # the ledger has no such column): memory stays near the file's own size.
+        width = max(index.values()) + 1
+        take = itemgetter(*[index.get(f, width) for f in FIELDS])
+        pad = [""] * (width + 1)
         raw_rows = []
+        append = raw_rows.append
         for number, cells in table.rows:
-            raw_rows.append((number, cells))
+            # cut at the last mapped column: a column the user ignored never feeds a field
+            append((number, *take(cells[:width] + pad)))
         total = len(raw_rows)
         progress(0, total)
         if not raw_rows:
             errors.add(table.header_row, _("文件中没有数据行"))
             return None
-        width = max(index.values()) + 1
 
-        def get(cells, f):
-            i = col[f]
-            return cells[i] if i is not None and i < len(cells) else ""
-
+        grid_pos = 1 if col["grid"] is not None else 2
         grid_field = "grid" if col["grid"] is not None else "grid_name"
-        grid_values = {rules.clean_text(get(c, grid_field)) for _n, c in raw_rows}
+        grid_values = {rules.clean_text(r[grid_pos]) for r in raw_rows}
         grids = self._grids(actor, grid_values)
         tags = self._tags()
         id_rule = rules.IdRule()
@@ -187,19 +191,41 @@ class ResidentImporter(Importer):
         clean = rules.clean_text
         has_gender, has_birth = col["gender"] is not None, col["birth_date"] is not None
         has_head_name = col["head_name"] is not None
-        for i, (rowno, cells) in enumerate(raw_rows):
+        relations = rules.RELATIONS
+        clean_relation, clean_status, clean_phone = (
+            rules.clean_relation,
+            rules.clean_status,
+            rules.clean_phone,
+        )
+        for i, row in enumerate(raw_rows):
             if i % PROGRESS_EVERY == 0 and i:
                 progress(i)
             raw_rows[i] = None  # keep memory flat
-            if len(cells) < width:
-                cells = cells + [""] * (width - len(cells))
-            if get(cells, "notes").startswith(EXAMPLE_MARK) or "(示例)" in get(cells, "name"):
+            (
+                rowno,
+                grid_code_v,
+                grid_name_v,
+                number,
+                address,
+                name,
+                idn_v,
+                gender_v,
+                birth_v,
+                rel_v,
+                head_name_v,
+                phone_v,
+                status_v,
+                hh_phone,
+                notes,
+                tv,
+            ) = row
+            if notes[:2] == EXAMPLE_MARK or "(示例)" in name:
                 add(rowno, _("这是模板中的示例行,请删除后再上传"), "name")
 
             # 身份证号
             birth = gender = None
             try:
-                idn, birth, gender = id_rule(get(cells, "id_number"))
+                idn, birth, gender = id_rule(idn_v)
             except RuleError as exc:
                 idn = ""
                 add(rowno, exc.message, "id_number")
@@ -215,7 +241,7 @@ class ResidentImporter(Importer):
                         "id_number",
                     )
                 if has_gender:
-                    typed = clean(get(cells, "gender"))
+                    typed = clean(gender_v)
                     try:
                         g = rules.clean_gender(typed)
                     except RuleError as exc:
@@ -224,7 +250,7 @@ class ResidentImporter(Importer):
                         if g and g != gender:
                             add(rowno, rules.gender_digit_mismatch(idn, gender, typed), "gender")
                 if has_birth:
-                    typed = get(cells, "birth_date")
+                    typed = birth_v
                     try:
                         b = rules.clean_date(typed)
                     except RuleError as exc:
@@ -247,7 +273,7 @@ class ResidentImporter(Importer):
                                 "birth_date",
                             )
 
-            name = clean(get(cells, "name"))
+            name = clean(name)
             try:
                 name = rules.clean_name(name)
                 keys = keys_of.get(name)
@@ -258,12 +284,13 @@ class ResidentImporter(Importer):
                 add(rowno, exc.message, "name")
                 keys = ("", "", "")
 
-            rel_word = clean(get(cells, "relation")).replace(" ", "")
-            try:
-                relation = rules.clean_relation(rel_word)
-            except RuleError as exc:
-                relation = None
-                add(rowno, exc.message, "relation")
+            rel_word = clean(rel_v).replace(" ", "")
+            relation = relations.get(rel_word)  # the common words, without a call
+            if relation is None:
+                try:
+                    relation = clean_relation(rel_word)
+                except RuleError as exc:
+                    add(rowno, exc.message, "relation")
             if gender and relation:
                 wrong = (gender == "F" and rel_word in rules.MALE_WORDS) or (
                     gender == "M" and rel_word in rules.FEMALE_WORDS
@@ -276,20 +303,20 @@ class ResidentImporter(Importer):
                         "relation",
                     )
             try:
-                status_value = rules.clean_status(get(cells, "status"))
+                status_value = clean_status(status_v)
             except RuleError as exc:
                 status_value = None
                 add(rowno, exc.message, "status")
             try:
-                phone = rules.clean_phone(get(cells, "phone"))
+                phone = clean_phone(phone_v)
             except RuleError as exc:
                 phone = ""
                 add(rowno, exc.message, "phone")
             tail = phone_tail(phone) if phone else ""
 
             tag_ids = None
-            number = clean(get(cells, "number")).replace(" ", "")
-            tv = clean(get(cells, "tags"))
+            number = clean(number).replace(" ", "")
+            tv = clean(tv)
             if tv:
                 tag_ids = []
                 for word in _TAG_SPLIT.split(tv):
@@ -313,7 +340,7 @@ class ResidentImporter(Importer):
                 add(rowno, _("户编号为空"), "number")
             elif len(number) > MAX_NUMBER:
                 add(rowno, _("户编号超过 %(n)d 个字符") % {"n": MAX_NUMBER}, "number")
-            grid_v = clean(get(cells, grid_field))
+            grid_v = clean(grid_code_v if grid_pos == 1 else grid_name_v)
             grid = grids.get(grid_v)
             if grid is None:
                 add(rowno, _("网格为空"), grid_field)
@@ -332,22 +359,21 @@ class ResidentImporter(Importer):
                     grid_field,
                 )
             hh.members += 1
-            address = clean(get(cells, "address"))
+            address = clean(address)
             if address and not hh.address:
                 if len(address) > MAX_ADDRESS:
                     add(rowno, _("住址超过 %(n)d 个字") % {"n": MAX_ADDRESS}, "address")
                 hh.address = address[:MAX_ADDRESS]
-            hh_phone = get(cells, "household_phone")
             if hh_phone and not hh.phone:
                 try:
                     hh.phone = rules.clean_phone(hh_phone)
                 except RuleError as exc:
                     add(rowno, exc.message, "household_phone")
-            notes = clean(get(cells, "notes"))
+            notes = clean(notes)
             if notes and notes not in hh.notes and len(hh.notes) < 20:
                 hh.notes.append(notes)
             if has_head_name:
-                hn = clean(get(cells, "head_name")).replace(" ", "")
+                hn = clean(head_name_v).replace(" ", "")
                 if hn:
                     rows_of = hh.head_names.setdefault(hn, [])
                     if len(rows_of) < 20:
@@ -396,6 +422,7 @@ class ResidentImporter(Importer):
     @staticmethod
     def _diff(p: PersonRow, found: tuple, open_tags) -> None:
         pk, name, phone, relation, status, household_id, number = found
+        p.changes = {}
         if p.name and p.name != name:
             p.changes["name"] = (name, p.name)
         if p.phone and p.phone != phone:

@@ -230,7 +230,7 @@ def test_two_columns_for_one_field_are_refused_then_mapped_by_hand(users, tree):
     # the user ignores one of them on the job page: the dry run runs again and passes
     job = import_remap(actor=users.cadre, job_id=job.pk, mapping={"身份证号": ""})
     job.refresh_from_db()
-    assert job.status == Job.Status.PREVIEW, job.message
+    assert job.status == Job.Status.PREVIEW, (job.message, job.result.get("errors"))
     # and the choice is remembered for this user's next file
     job2 = start(users.cadre, ledger_xlsx(rows, headers=headers))
     assert job2.status == Job.Status.PREVIEW
