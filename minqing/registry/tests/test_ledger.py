@@ -422,3 +422,31 @@ def test_import_page_shows_required_columns_without_expanding(client, users):
     for name in ("网格代码/网格", "户编号", "姓名", "身份证号", "与户主关系"):
         assert name in visible
     assert "/registry/export/residents-full.xlsx" in visible  # the way to a round trip
+
+
+def test_job_actions_of_another_user_answer_404_on_page_and_api(client, users, tree):
+    job = start(users.cadre, ledger_xlsx())
+    before = written()
+    login(client, users.township)
+    for action in ("commit", "cancel", "remap"):
+        assert client.post(f"/core/jobs/{job.pk}/{action}/").status_code == 404
+    for action in ("commit", "cancel"):
+        response = client.post(f"/api/core/jobs/{job.pk}/{action}", {},
+                               content_type="application/json")  # fmt: skip
+        assert response.status_code == 404
+    response = client.post(f"/api/core/jobs/{job.pk}/mapping", {"mapping": {"a": "phone"}},
+                           content_type="application/json")  # fmt: skip
+    assert response.status_code == 404
+    job.refresh_from_db()
+    assert job.status == Job.Status.PREVIEW and written() == before
+    assert client.post(f"/core/jobs/{job.pk}/explode/").status_code == 404
+
+
+def test_api_commit_strategy_is_validated(client, users, tree):
+    job = start(users.cadre, ledger_xlsx())
+    login(client, users.cadre)
+    response = client.post(f"/api/core/jobs/{job.pk}/commit", {"strategy": "drop_all"},
+                           content_type="application/json")  # fmt: skip
+    assert response.status_code == 400
+    job.refresh_from_db()
+    assert job.status == Job.Status.PREVIEW
