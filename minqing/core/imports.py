@@ -13,6 +13,7 @@ polls a moving progress bar), or inline in tests. Whatever goes wrong, a job end
 with a message the user can read; never `running` forever.
 """
 
+import json
 import logging
 import threading
 import uuid
@@ -101,6 +102,8 @@ class Importer:
         """Return a plan (whatever apply needs); add every problem to `errors`."""
         raise NotImplementedError
 
+    resolve = None  # (actor, plan, errors) -> plan: re-check a kept plan at commit time
+
     def preview(self, plan) -> dict:
         """What the plan would do, for the page: counts and a sample of the changes."""
         return {}
@@ -108,6 +111,36 @@ class Importer:
     def apply(self, *, actor, plan, job: Job, strategy: str) -> dict:
         """Write the plan (inside the import transaction); return a summary."""
         raise NotImplementedError
+
+
+# The dry run's parsed rows, kept in this process for the commit that follows (thread and
+# inline runners; a Celery commit on another worker parses again). One at a time: a
+# million-row plan is large, and a new dry run, a cancel or a commit drops it.
+_KEPT: dict = {}
+_KEPT_LOCK = threading.Lock()
+
+
+def _plan_key(job: Job) -> tuple:
+    try:
+        stat = Path(job.input_file).stat()
+    except OSError:
+        return ()
+    mapping = json.dumps(job.params.get("mapping") or {}, sort_keys=True)
+    return (str(job.pk), job.input_file, stat.st_mtime_ns, stat.st_size, mapping)
+
+
+def _keep(job: Job, plan) -> None:
+    with _KEPT_LOCK:
+        _KEPT.clear()
+        _KEPT[_plan_key(job)] = plan
+
+
+def _take(job: Job):
+    with _KEPT_LOCK:
+        key = _plan_key(job)
+        plan = _KEPT.pop(key, None)
+        _KEPT.clear()
+        return plan
 
 
 def register_importer(importer: Importer) -> Importer:
@@ -269,6 +302,7 @@ def import_cancel(*, actor, job_id) -> Job:
             finished_at=timezone.now(),
             message=_("已取消,未导入任何数据"),
         )
+    _take(job)  # drop a kept plan
     return job
 
 
@@ -307,61 +341,22 @@ def import_run(job_id: str) -> Job:
 
 
 def _run(job: Job) -> None:
-    importer = get_importer(job.kind)
-    actor = job.created_by
     strategy = job.params.get("commit")
     _set(job, status=Job.Status.RUNNING, message=_("正在校验"), done=0)
-    errors = RowErrors()
-    with open(job.input_file, "rb") as fh:
-        table = read_table(
-            fh,
-            job.params.get("filename", job.input_file),
-            known=[n for names in importer.columns.values() for n in names]
-            + list(importer.ignored),
-            known_names=[names[0] for names in importer.columns.values()],
-        )
-        cmap = importer.map(table, job.params.get("mapping"))
-        head = {
-            "mapping": cmap.describe(),
-            "header_row": table.header_row,
-            "sheet": table.sheet,
-            "fields": {f: names[0] for f, names in importer.columns.items()},
-        }
-        _set(job, result=head)
-        cmap.raise_problems()
-
-        def progress(done: int, total: int | None = None):
-            fields = {"done": done}
-            if total is not None:
-                fields["total"] = total
-            _set(job, **fields)
-
-        plan = importer.validate(
-            actor=actor, table=table, cmap=cmap, errors=errors, progress=progress
-        )
-    if errors:
-        _fail(
-            job,
-            _("有 %(n)d 行有误,未导入任何数据") % {"n": errors.total},
-            errors=errors.as_list(),
-            error_total=errors.total,
-            error_fields=_error_columns(errors, cmap),
-        )
-        return
-    preview = importer.preview(plan)
     if not strategy:
-        _set(
-            job,
-            status=Job.Status.PREVIEW,
-            message=_("校验通过,请确认后导入"),
-            done=job.total,
-            result={**head, "errors": [], "preview": preview},
-        )
+        _dry_run(job)
         return
-    _set(job, message=_("正在写入"))
+    # The commit: checked again and written under the lock of its kind, so what it
+    # compares against is what it writes over.
     with transaction.atomic():
         _serialise(job.kind)
-        summary = importer.apply(actor=actor, plan=plan, job=job, strategy=strategy)
+        outcome = _check(job, strategy)
+        if outcome is None:
+            return
+        head, preview, plan = outcome
+        _set(job, message=_("正在写入"))
+        importer = get_importer(job.kind)
+        summary = importer.apply(actor=job.created_by, plan=plan, job=job, strategy=strategy)
     _set(
         job,
         status=Job.Status.DONE,
@@ -370,6 +365,76 @@ def _run(job: Job) -> None:
         message=summary.pop("message", None) or _("导入成功"),
         result={**head, "errors": [], "preview": preview, **summary},
     )
+
+
+def _dry_run(job: Job) -> None:
+    outcome = _check(job, None)
+    if outcome is None:
+        return
+    head, preview, _plan = outcome
+    _set(
+        job,
+        status=Job.Status.PREVIEW,
+        message=_("校验通过,请确认后导入"),
+        done=job.total,
+        result={**head, "errors": [], "preview": preview},
+    )
+
+
+def _check(job: Job, strategy: str | None):
+    """Validate (or, for a commit after a dry run in this process, re-check the kept
+    plan); on bad rows end the job failed and return None."""
+    importer = get_importer(job.kind)
+    actor = job.created_by
+    errors = RowErrors()
+    kept = _take(job) if strategy and importer.resolve is not None else None
+    if kept is not None:
+        # The rows were parsed and checked by the dry run; check again only what the
+        # registry may have changed since.
+        head, cmap, plan = kept
+        _set(job, message=_("正在复核"))
+        plan = importer.resolve(actor=actor, plan=plan, errors=errors)
+    else:
+        with open(job.input_file, "rb") as fh:
+            table = read_table(
+                fh,
+                job.params.get("filename", job.input_file),
+                known=[n for names in importer.columns.values() for n in names]
+                + list(importer.ignored),
+                known_names=[names[0] for names in importer.columns.values()],
+            )
+            cmap = importer.map(table, job.params.get("mapping"))
+            head = {
+                "mapping": cmap.describe(),
+                "header_row": table.header_row,
+                "sheet": table.sheet,
+                "fields": {f: names[0] for f, names in importer.columns.items()},
+            }
+            _set(job, result=head)
+            cmap.raise_problems()
+
+            def progress(done: int, total: int | None = None):
+                fields = {"done": done}
+                if total is not None:
+                    fields["total"] = total
+                _set(job, **fields)
+
+            plan = importer.validate(
+                actor=actor, table=table, cmap=cmap, errors=errors, progress=progress
+            )
+    if errors:
+        _fail(
+            job,
+            _("有 %(n)d 行有误,未导入任何数据") % {"n": errors.total},
+            errors=errors.as_list(),
+            error_total=errors.total,
+            error_fields=_error_columns(errors, cmap),
+        )
+        return None
+    preview = importer.preview(plan)
+    if not strategy and importer.resolve is not None:
+        _keep(job, (head, cmap, plan))
+    return head, preview, plan
 
 
 def _error_columns(errors: RowErrors, cmap: ColumnMap) -> dict[str, list[int]]:

@@ -403,21 +403,39 @@ class ResidentImporter(Importer):
                 hh.rows.append(person)
             out.append(person)
         progress(total)
+        plan = {
+            "residents": out,
+            "households": households,
+            "wanted_household_tags": household_tags,
+            "seen_ids": seen_ids,
+        }
+        return self.resolve(actor=actor, plan=plan, errors=errors)
 
-        existing = self._existing_residents(actor, seen_ids, errors, show_id)
+    def resolve(self, *, actor, plan, errors: RowErrors):
+        """What the file means against the registry as it is now: people and households
+        already registered, their heads and tags, the changes. Run by the dry run, and run
+        again at commit time on the parsed rows the dry run kept (the registry may have
+        moved on in between; the rows themselves have not)."""
+        show_id = (lambda v: v) if has_perm(actor, "registry.reveal_id") else mask_id_number
+        out, households = plan["residents"], plan["households"]
+        for hh in households.values():
+            hh.existing_id, hh.existing_has_head, hh.existing_heads = None, False, []
+        # Grids may have left the actor's jurisdiction since the dry run.
+        for hh in households.values():
+            if hh.grid_path and not covers(actor, hh.grid_path):
+                errors.add(hh.first_row, _("网格不在您的管辖范围内"), "grid")
+        existing = self._existing_residents(actor, plan["seen_ids"], errors, show_id)
         self._check_households(actor, households, existing, errors, show_id)
         open_tags = self._open_tags(existing)
         for p in out:
             found = existing.get(p.id_number)
+            p.existing, p.changes, p.new_tags = found, None, ()
             if found is not None:
-                p.existing = found
                 self._diff(p, found, open_tags.get(found[0], ()))
-        existing_tags = self._existing_household_tags(households, household_tags)
-        return {
-            "residents": out,
-            "households": households,
-            "household_tags": sorted(household_tags - existing_tags),
-        }
+        wanted = plan["wanted_household_tags"]
+        existing_tags = self._existing_household_tags(households, wanted)
+        plan["household_tags"] = sorted(wanted - existing_tags)
+        return plan
 
     @staticmethod
     def _diff(p: PersonRow, found: tuple, open_tags) -> None:
@@ -546,6 +564,17 @@ class ResidentImporter(Importer):
     def _open_tags(existing: dict) -> dict[int, set]:
         pks = [v[0] for v in existing.values()]
         out: dict[int, set] = {}
+        if len(pks) >= BULK_LOOKUP_MIN:
+            # Most of the registry: one pass over the open personal tags beats batches.
+            wanted = set(pks)
+            for rid, tid in (
+                TagPeriod.objects.filter(resident__isnull=False, end_date__isnull=True)
+                .values_list("resident_id", "tag_id")
+                .iterator(chunk_size=20000)
+            ):
+                if rid in wanted:
+                    out.setdefault(rid, set()).add(tid)
+            return out
         for chunk in _chunks(pks, 5000):
             for rid, tid in TagPeriod.objects.filter(
                 resident_id__in=chunk, end_date__isnull=True
@@ -1094,13 +1123,20 @@ def _present(model, field: str, values: list[str]) -> list[str]:
 
 def _existing_households(numbers: list[str]) -> dict[str, tuple]:
     """户编号 -> (id, grid id, has a living head, grid path) of households already there."""
-    rows = []
-    for chunk in _chunks(_present(Household, "number", numbers), 900):
-        rows += Household.objects.filter(number__in=chunk).values_list(
-            "number", "pk", "grid_id", "grid__path"
+    if connection.vendor == "postgresql" and len(numbers) >= BULK_LOOKUP_MIN:
+        sql = (
+            "SELECT h.number, h.id, h.grid_id, a.path FROM minqing_import_keys k "
+            "JOIN registry_household h ON h.number = k.value JOIN areas_area a ON a.id = h.grid_id"
         )
+        rows = _join_keys(numbers, sql)
+    else:
+        rows = []
+        for chunk in _chunks(_present(Household, "number", numbers), 900):
+            rows += Household.objects.filter(number__in=chunk).values_list(
+                "number", "pk", "grid_id", "grid__path"
+            )
     headed = set()
-    for chunk in _chunks([r[1] for r in rows], 900):
+    for chunk in _chunks([r[1] for r in rows], 5000):
         headed.update(
             Resident.objects.filter(
                 household_id__in=chunk, relation=Relation.HEAD, status=ResidentStatus.LIVING
@@ -1205,29 +1241,50 @@ def report_foreign_ids(*, actor, ids: list[str], rows: dict[str, int], errors, s
 
 def _registered(ids: list[str]) -> dict[str, tuple]:
     """身份证号 -> (pk, name, phone, relation, status, household id, 户编号, grid path) of
-    people already registered, in batched queries (a temporary table for many)."""
-    present = _present(Resident, "id_number", ids)
+    people already registered: one join on a temporary table of the file's IDs on
+    PostgreSQL, batched queries elsewhere."""
+    columns = (
+        *("id_number", "pk", "name", "phone", "relation", "status", "household_id"),
+        *("household__number", "household__grid__path"),
+    )
     out = {}
+    if connection.vendor == "postgresql" and len(ids) >= BULK_LOOKUP_MIN:
+        sql = (
+            "SELECT r.id_number, r.id, r.name, r.phone, r.relation, r.status, r.household_id, "
+            "h.number, a.path FROM minqing_import_keys k "
+            "JOIN registry_resident r ON r.id_number = k.value "
+            "JOIN registry_household h ON h.id = r.household_id "
+            "JOIN areas_area a ON a.id = h.grid_id"
+        )
+        for row in _join_keys(ids, sql):
+            out[row[0]] = row[1:]
+        return out
+    present = _present(Resident, "id_number", ids)
     for chunk in _chunks(present, 2000):
-        for row in Resident.objects.filter(id_number__in=chunk).values_list(
-            "id_number",
-            "pk",
-            "name",
-            "phone",
-            "relation",
-            "status",
-            "household_id",
-            "household__number",
-            "household__grid__path",
-        ):
+        for row in Resident.objects.filter(id_number__in=chunk).values_list(*columns):
             out[row[0]] = row[1:]
     return out
+
+
+def _join_keys(values: list[str], sql: str) -> list[tuple]:
+    """COPY the values into a temporary table `minqing_import_keys (value)` and run one
+    SELECT joining it: a hash join instead of a probe per value."""
+    with connection.cursor() as cursor, transaction.atomic():
+        cursor.execute("CREATE TEMPORARY TABLE minqing_import_keys (value text)")
+        with cursor.cursor.copy("COPY minqing_import_keys (value) FROM STDIN") as copy:
+            for chunk in _chunks(values, 20000):
+                copy.write("".join(f"{_esc(v)}\n" for v in chunk))
+        cursor.execute("ANALYZE minqing_import_keys")
+        cursor.execute(sql)
+        rows = cursor.fetchall()
+        cursor.execute("DROP TABLE minqing_import_keys")
+    return rows
 
 
 def _registered_heads(household_ids: list[int]) -> dict[int, list[tuple]]:
     """household id -> [(身份证号, name, birth date)] of its living 户主."""
     out: dict[int, list[tuple]] = {}
-    for chunk in _chunks(household_ids, 2000):
+    for chunk in _chunks(household_ids, 5000):
         for hid, idn, name, birth in Resident.objects.filter(
             household_id__in=chunk, relation=Relation.HEAD, status=ResidentStatus.LIVING
         ).values_list("household_id", "id_number", "name", "birth_date"):

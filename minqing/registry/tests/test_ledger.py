@@ -450,3 +450,23 @@ def test_api_commit_strategy_is_validated(client, users, tree):
     assert response.status_code == 400
     job.refresh_from_db()
     assert job.status == Job.Status.PREVIEW
+
+
+def test_commit_checks_again_what_changed_since_the_preview(users, tree, monkeypatch):
+    from minqing.registry import imports
+
+    monkeypatch.setattr(imports, "BULK_LOOKUP_MIN", 1)  # the temporary-table joins
+    commit(users.cadre, start(users.cadre, ledger_xlsx()))
+    rows = _bad(ledger_rows(), 1, "联系电话", "13900000001")
+    job = start(users.cadre, ledger_xlsx(rows))
+    assert job.result["preview"]["changed"] == 1
+    # between preview and commit: someone else set the same phone by hand, and a person
+    # of the file got registered outside the cadre's jurisdiction
+    Resident.objects.filter(id_number=WIFE).update(phone="13900000001")
+    elsewhere = HouseholdFactory(grid=tree.grids["鹤岭村1"], number="HL-5")
+    Resident.objects.filter(id_number=WANG).update(household=elsewhere)
+    before = written()
+    job = commit(users.cadre, job)
+    assert job.status == Job.Status.FAILED
+    assert "已登记在您管辖范围以外" in errors_of(job)[8]
+    assert written() == before
