@@ -107,21 +107,28 @@ def _too_long(rowno: int, col: int, n: int):
     )
 
 
-def _check_row(rowno: int, row) -> None:
-    limit = max_cell_chars()
-    for i, value in enumerate(row):
-        if isinstance(value, str) and len(value) > limit:
-            raise _too_long(rowno, i, len(value))
-    if len(row) > max_columns():
-        extra = [v for v in row[max_columns() :] if v not in (None, "")]
+def _check_row(rowno: int, row, limits: tuple[int, int] | None = None) -> None:
+    cell_limit, column_limit = limits or (max_cell_chars(), max_columns())
+    try:
+        longest = max(map(len, row), default=0)  # a csv row: all text, checked in C
+    except TypeError:  # xlsx cells: numbers, dates, None among the text
+        longest = max((len(v) for v in row if isinstance(v, str)), default=0)
+    if longest > cell_limit:
+        for i, value in enumerate(row):
+            if isinstance(value, str) and len(value) > cell_limit:
+                raise _too_long(rowno, i, len(value))
+    if len(row) > column_limit:
+        extra = [v for v in row[column_limit:] if v not in (None, "")]
         if extra:
             raise ValidationFailed(
                 _("第 %(row)d 行超过 %(max)d 列,请删去多余的列")
-                % {"row": rowno, "max": max_columns()}
+                % {"row": rowno, "max": column_limit}
             )
 
 
 def _blank(row) -> bool:
+    if row and row[0] not in (None, "") and not (isinstance(row[0], str) and not row[0].strip()):
+        return False  # the common case: a first cell with something in it
     for v in row:
         if v is not None and v != "" and not (isinstance(v, str) and not v.strip()):
             return False

@@ -191,7 +191,7 @@ class ResidentImporter(Importer):
         clean = rules.clean_text
         has_gender, has_birth = col["gender"] is not None, col["birth_date"] is not None
         has_head_name = col["head_name"] is not None
-        relations = rules.RELATIONS
+        relations, statuses = rules.RELATIONS, rules.STATUSES
         clean_relation, clean_status, clean_phone = (
             rules.clean_relation,
             rules.clean_status,
@@ -274,15 +274,16 @@ class ResidentImporter(Importer):
                             )
 
             name = clean(name)
-            try:
-                name = rules.clean_name(name)
-                keys = keys_of.get(name)
-                if keys is None:
+            keys = keys_of.get(name)
+            if keys is None:
+                try:
+                    name = rules.clean_name(name)
+                except RuleError as exc:
+                    add(rowno, exc.message, "name")
+                    keys = ("", "", "")
+                else:
                     norm, pinyin, initials = name_keys(name)
                     keys = keys_of[name] = (norm[: rules.MAX_NAME], pinyin[:200], initials[:50])
-            except RuleError as exc:
-                add(rowno, exc.message, "name")
-                keys = ("", "", "")
 
             rel_word = clean(rel_v).replace(" ", "")
             relation = relations.get(rel_word)  # the common words, without a call
@@ -302,11 +303,12 @@ class ResidentImporter(Importer):
                         % {"r": rel_word, "g": _("女") if gender == "F" else _("男")},
                         "relation",
                     )
-            try:
-                status_value = clean_status(status_v)
-            except RuleError as exc:
-                status_value = None
-                add(rowno, exc.message, "status")
+            status_value = statuses.get(status_v)  # 在住 / blank, without a call
+            if status_value is None:
+                try:
+                    status_value = clean_status(status_v)
+                except RuleError as exc:
+                    add(rowno, exc.message, "status")
             try:
                 phone = clean_phone(phone_v)
             except RuleError as exc:
@@ -465,7 +467,8 @@ class ResidentImporter(Importer):
         (七星村第1网格, 第1网格), with 一/1 and full/half-width numerals equal."""
         values.discard("")
         codes = [v for v in values if half_width(v).replace(" ", "").isdigit()]
-        names = [v for v in values if v not in set(codes)]
+        code_set = set(codes)
+        names = [v for v in values if v not in code_set]
         result: dict[str, tuple] = {}
         if codes:
             found = {}
@@ -564,6 +567,16 @@ class ResidentImporter(Importer):
     def _open_tags(existing: dict) -> dict[int, set]:
         pks = [v[0] for v in existing.values()]
         out: dict[int, set] = {}
+        if pks and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT resident_id, tag_id FROM registry_tagperiod "
+                    "WHERE end_date IS NULL AND resident_id = ANY(%s)",
+                    [pks],
+                )
+                for rid, tid in cursor.fetchall():
+                    out.setdefault(rid, set()).add(tid)
+            return out
         if len(pks) >= BULK_LOOKUP_MIN:
             # Most of the registry: one pass over the open personal tags beats batches.
             wanted = set(pks)
@@ -1123,12 +1136,17 @@ def _present(model, field: str, values: list[str]) -> list[str]:
 
 def _existing_households(numbers: list[str]) -> dict[str, tuple]:
     """户编号 -> (id, grid id, has a living head, grid path) of households already there."""
-    if connection.vendor == "postgresql" and len(numbers) >= BULK_LOOKUP_MIN:
+    if connection.vendor == "postgresql":
         sql = (
-            "SELECT h.number, h.id, h.grid_id, a.path FROM minqing_import_keys k "
+            "SELECT h.number, h.id, h.grid_id, a.path, EXISTS (SELECT 1 FROM registry_resident r "
+            "WHERE r.household_id = h.id AND r.relation = %s AND r.status = %s) "
+            "FROM minqing_import_keys k "
             "JOIN registry_household h ON h.number = k.value JOIN areas_area a ON a.id = h.grid_id"
         )
-        rows = _join_keys(numbers, sql)
+        params = [Relation.HEAD.value, ResidentStatus.LIVING.value]
+        return {
+            n: (pk, g, headed, path) for n, pk, g, path, headed in _join_keys(numbers, sql, params)
+        }
     else:
         rows = []
         for chunk in _chunks(_present(Household, "number", numbers), 900):
@@ -1248,7 +1266,7 @@ def _registered(ids: list[str]) -> dict[str, tuple]:
         *("household__number", "household__grid__path"),
     )
     out = {}
-    if connection.vendor == "postgresql" and len(ids) >= BULK_LOOKUP_MIN:
+    if connection.vendor == "postgresql":
         sql = (
             "SELECT r.id_number, r.id, r.name, r.phone, r.relation, r.status, r.household_id, "
             "h.number, a.path FROM minqing_import_keys k "
@@ -1266,7 +1284,7 @@ def _registered(ids: list[str]) -> dict[str, tuple]:
     return out
 
 
-def _join_keys(values: list[str], sql: str) -> list[tuple]:
+def _join_keys(values: list[str], sql: str, params=None) -> list[tuple]:
     """COPY the values into a temporary table `minqing_import_keys (value)` and run one
     SELECT joining it: a hash join instead of a probe per value."""
     with connection.cursor() as cursor, transaction.atomic():
@@ -1275,7 +1293,7 @@ def _join_keys(values: list[str], sql: str) -> list[tuple]:
             for chunk in _chunks(values, 20000):
                 copy.write("".join(f"{_esc(v)}\n" for v in chunk))
         cursor.execute("ANALYZE minqing_import_keys")
-        cursor.execute(sql)
+        cursor.execute(sql, params)
         rows = cursor.fetchall()
         cursor.execute("DROP TABLE minqing_import_keys")
     return rows
@@ -1284,6 +1302,16 @@ def _join_keys(values: list[str], sql: str) -> list[tuple]:
 def _registered_heads(household_ids: list[int]) -> dict[int, list[tuple]]:
     """household id -> [(身份证号, name, birth date)] of its living 户主."""
     out: dict[int, list[tuple]] = {}
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT household_id, id_number, name, birth_date FROM registry_resident "
+                "WHERE household_id = ANY(%s) AND relation = %s AND status = %s",
+                [list(household_ids), Relation.HEAD.value, ResidentStatus.LIVING.value],
+            )
+            for hid, idn, name, birth in cursor.fetchall():
+                out.setdefault(hid, []).append((idn, name, birth))
+        return out
     for chunk in _chunks(household_ids, 5000):
         for hid, idn, name, birth in Resident.objects.filter(
             household_id__in=chunk, relation=Relation.HEAD, status=ResidentStatus.LIVING

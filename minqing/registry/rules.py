@@ -29,11 +29,17 @@ MAX_PHONE = Household._meta.get_field("phone").max_length
 # ---------------------------------------------------------------- text
 
 
+_NEEDS_HALF_WIDTH = re.compile("[\uff01-\uff5e\u3000]")
+
+
 def clean_text(value) -> str:
     """Trimmed, full-width letters, digits and punctuation made half-width."""
     if value is None:
         return ""
-    return half_width(str(value)).strip()
+    value = str(value)
+    if _NEEDS_HALF_WIDTH.search(value) is not None:  # most cells have none: no translate
+        value = half_width(value)
+    return value.strip()
 
 
 def clean_name(value) -> str:
