@@ -852,6 +852,7 @@ class ResidentImporter(Importer):
         fields_changed = []
         audits = []
         moves = []
+        stamp = timezone.now()
         for p in updates:
             r = by_pk[p.existing[0]]
             detail = {"job": str(job.pk), "changes": {}}
@@ -869,6 +870,7 @@ class ResidentImporter(Importer):
             if any(f in p.changes for f in ("name", "phone")) or (
                 "relation" in p.changes and "household" not in p.changes
             ):
+                r.updated_at = stamp
                 r.audit_area_id = r.household.grid_id
                 fields_changed.append(r)
                 audits.append((r, detail))
