@@ -257,7 +257,7 @@ def _read_csv(fileobj, known, known_names, raw) -> Table:
         yield from rest
         yield from rows
 
-    convert = _raw if raw else _cell
+    convert = _raw if raw else str.strip  # csv cells are all text: strip in C
     return Table(
         headers=[_cell(h) for h in header_cells[: max_columns()]],
         rows=_numbered(chained(), header_row + 1, convert),

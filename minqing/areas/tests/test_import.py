@@ -253,3 +253,13 @@ def test_export_round_trips_through_import(client, users, tree):
     assert rows[0] == ("区划代码", "名称", "层级", "上级代码")
     assert rows[1] == (tree.qixing.code, "七星村", "村/社区", tree.zhaoshan.code)
     assert len(rows) == 1 + 3
+
+
+def test_area_preview_page_names_unchanged_areas(client, users, tree):
+    body = (
+        f"{tree.zhaoshan.code},昭山镇,乡镇,{tree.county.code}\n430372100203,新村,村,430372100000\n"
+    )
+    job = import_start(actor=users.admin, kind="areas", upload=csv_upload(body))
+    login(client, users.admin)
+    page = client.get(f"/core/jobs/{job.pk}/").content.decode()
+    assert "1 个区域无变化" in page and "新增区域 1 个" in page and "确认导入" in page
