@@ -181,7 +181,7 @@ class ResidentImporter(Importer):
         grids = self._grids(actor, grid_values)
         tags = self._tags()
         id_rule = rules.IdRule()
-        keys_of: dict[str, tuple[str, str, str]] = {}
+        keys_of: dict[str, None] = {}  # names already found valid
         seen_ids: dict[str, int] = {}
         households: dict[str, _Household] = {}
         household_tags: set[tuple[str, int]] = set()
@@ -273,17 +273,16 @@ class ResidentImporter(Importer):
                                 "birth_date",
                             )
 
+            # The search keys (pinyin...) are computed at write time, for the rows written.
             name = clean(name)
-            keys = keys_of.get(name)
-            if keys is None:
+            keys = None
+            if name not in keys_of:
                 try:
                     name = rules.clean_name(name)
                 except RuleError as exc:
                     add(rowno, exc.message, "name")
-                    keys = ("", "", "")
                 else:
-                    norm, pinyin, initials = name_keys(name)
-                    keys = keys_of[name] = (norm[: rules.MAX_NAME], pinyin[:200], initials[:50])
+                    keys_of[name] = None
 
             rel_word = clean(rel_v).replace(" ", "")
             relation = relations.get(rel_word)  # the common words, without a call
@@ -790,6 +789,7 @@ class ResidentImporter(Importer):
             hh = p.household
             if hh.existing_id is None and p.relation == head and p.status == living:
                 hh.head_id = p.existing[0]
+        _fill_keys([*residents, *(p for p in updates if "name" in p.changes)])
         now = timezone.now()
         reason = (_("台账导入:%(f)s") % {"f": job.params.get("filename", "")})[:200]
         plan = {**plan, "residents": residents}
@@ -1180,6 +1180,18 @@ def _common_area(paths) -> int | None:
     if not codes:
         return None
     return Area.objects.filter(code=codes[-1]).values_list("pk", flat=True).first()
+
+
+def _fill_keys(rows) -> None:
+    """Search keys (繁→简, pinyin, initials) of the people about to be written, once per
+    distinct name."""
+    cache: dict[str, tuple[str, str, str]] = {}
+    for p in rows:
+        keys = cache.get(p.name)
+        if keys is None:
+            norm, pinyin, initials = name_keys(p.name)
+            keys = cache[p.name] = (norm[: rules.MAX_NAME], pinyin[:200], initials[:50])
+        p.keys = keys
 
 
 def template_sheets(actor) -> list[tuple]:
