@@ -155,6 +155,19 @@ def _too_many_conflicts(actor) -> TooManyRequests:
     )
 
 
+def id_conflict_gate(*, actor, count: int = 1) -> None:
+    """A user past the limit of ID conflicts may not enter any 身份证号 until the window
+    ends, registered or not: otherwise "refused" vs "saved" would still answer the probe."""
+    if _conflict_counter(actor, 0) >= settings.ID_CONFLICT_LIMIT:
+        audit_record(
+            actor=actor,
+            action="registry.resident.id_conflict_refused",
+            area=home_area_id(actor),
+            detail={"count": count},
+        )
+        raise _too_many_conflicts(actor)
+
+
 def id_conflicts_outside(*, actor, numbers: Iterable[str]) -> set[str]:
     """Of these 身份证号, the ones registered outside the actor's jurisdiction.
 
@@ -166,17 +179,9 @@ def id_conflicts_outside(*, actor, numbers: Iterable[str]) -> set[str]:
     the transaction of the refused write, so the events are kept when it rolls back.
     """
     numbers = [n for n in dict.fromkeys(numbers) if n]
+    id_conflict_gate(actor=actor, count=len(numbers))
     if not numbers:
         return set()
-    limit = settings.ID_CONFLICT_LIMIT
-    if _conflict_counter(actor, 0) >= limit:
-        audit_record(
-            actor=actor,
-            action="registry.resident.id_conflict_refused",
-            area=home_area_id(actor),
-            detail={"count": len(numbers)},
-        )
-        raise _too_many_conflicts(actor)
     taken = {
         number: (pk, grid_id, code)
         for number, pk, grid_id, code in Resident.objects.filter(id_number__in=numbers).values_list(
@@ -206,7 +211,7 @@ def id_conflicts_outside(*, actor, numbers: Iterable[str]) -> set[str]:
                 "actor_area": mine,
             },
         )
-    if _conflict_counter(actor, len(outside)) > limit:
+    if _conflict_counter(actor, len(outside)) > settings.ID_CONFLICT_LIMIT:
         raise _too_many_conflicts(actor)
     return set(outside)
 
@@ -218,6 +223,7 @@ def _id_number_precheck(*, actor, id_number: str | None, exclude_pk=None) -> Non
     number = normalize_id_number(id_number or "")
     if not number:
         return
+    id_conflict_gate(actor=actor)
     if not Resident.objects.filter(id_number=number).exclude(pk=exclude_pk).exists():
         return
     if id_conflicts_outside(actor=actor, numbers=[number]):
