@@ -73,8 +73,10 @@ def list_households(
     tag: str | None = None,
     status: str | None = None,
 ):
-    """Households in the caller's jurisdiction. `q`: name (繁/简), pinyin, initials, ID or
-    phone tail, address, household number; `grid_id`: any visible area (its subtree);
+    """Households in the caller's jurisdiction. `q`: name (繁/简), pinyin, initials, the last
+    four phone digits (what the mask shows), address, household number; a full 身份证号 or
+    mobile number is an audited identity lookup, for roles that may reveal (else 403);
+    `grid_id`: any visible area (its subtree);
     `tag`: a current Tag.code; `status`: living / moved_out / deceased / empty."""
     require(request.user, "registry.view")
     qs = selectors.household_search(

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from minqing.areas.models import Area
-from minqing.core.errors import DomainError, StaleEdit
+from minqing.core.errors import DomainError, PermissionDeniedError, StaleEdit
 from minqing.core.permissions import has_perm, require
 from minqing.core.scoping import get_visible_or_404
 
@@ -84,6 +84,14 @@ def _stale_form(form, exc: StaleEdit, **kwargs):
     return again
 
 
+def _search_refused(request, exc: DomainError):
+    """As-you-type search (htmx) shows the refusal in place of the results; a full page
+    gets the error page (403)."""
+    if _partial(request):
+        return HttpResponse(format_html('<p class="error" role="alert">{}</p>', exc.message))
+    raise exc
+
+
 def _status_for(exc: DomainError) -> int:
     return exc.status if exc.status in (400, 409) else 400
 
@@ -100,7 +108,10 @@ def index(request):
 def household_list(request):
     require(request.user, "registry.view")
     form = SearchForm(request.GET or None, user=request.user)
-    qs = selectors.household_search(fetched_by=request.user, **form.params())
+    try:
+        qs = selectors.household_search(fetched_by=request.user, **form.params())
+    except PermissionDeniedError as exc:  # a full-number lookup by a role that may not
+        return _search_refused(request, exc)
     page = _with_tag_badges(_page(request, selectors.household_list_rows(qs)))
     context = {
         "form": form,
@@ -117,7 +128,10 @@ def household_list(request):
 def resident_list(request):
     require(request.user, "registry.view")
     form = SearchForm(request.GET or None, user=request.user, households=False)
-    qs = selectors.resident_search(fetched_by=request.user, **form.params())
+    try:
+        qs = selectors.resident_search(fetched_by=request.user, **form.params())
+    except PermissionDeniedError as exc:
+        return _search_refused(request, exc)
     page = _page(request, selectors.resident_list_rows(qs))
     context = {"form": form, "page": page, "query": _query_without_page(request)}
     if _partial(request):

@@ -96,3 +96,11 @@ def test_full_number_lookup_is_audited_for_roles_that_may_reveal(
     # Outside the jurisdiction a full number finds nothing, like any other search.
     login(client, users.outsider)
     assert not finds(client, q, victim)
+
+
+def test_as_you_type_search_shows_the_refusal_in_place(client, users, victim):
+    login(client, users.leader)
+    response = client.get("/registry/residents/", {"q": NUMBER}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert "仅限有权查看完整号码的角色" in response.content.decode()
+    assert "张德书" not in response.content.decode()
