@@ -18,7 +18,9 @@ PHONE = "13812345678"
 
 @pytest.fixture
 def victim(tree):
-    household = HouseholdFactory(grid=tree.grids["七星村1"], number="QX-S1", phone="0731-5550000")
+    household = HouseholdFactory(
+        grid=tree.grids["七星村1"], number="QX-S1", phone="0731-5550000", address="七星村一组"
+    )
     return ResidentFactory(
         household=household, name="张德书", relation=Relation.HEAD, id_number=NUMBER, phone=PHONE
     )
