@@ -37,7 +37,7 @@ class Household(models.Model):
     notes = models.TextField(_("备注"), blank=True)
     # Optimistic locking: every edit through household_update adds one; an edit made from
     # an older version is refused with 409 (no lost updates between two editors).
-    version = models.PositiveIntegerField(default=1, editable=False)
+    version = models.PositiveIntegerField(default=1, db_default=1, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -114,7 +114,7 @@ class Resident(models.Model):
     id_tail = models.CharField(max_length=6, editable=False)  # last 6 of id
     phone_tail = models.CharField(max_length=4, editable=False, blank=True)
     # Optimistic locking, as Household.version: resident_update and resident_move add one.
-    version = models.PositiveIntegerField(default=1, editable=False)
+    version = models.PositiveIntegerField(default=1, db_default=1, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
