@@ -87,9 +87,11 @@ def user_set_jurisdiction(*, actor, user: User, areas) -> User:
     require(actor, "accounts.manage")
     areas = list(dict.fromkeys(areas))
     _check_areas(actor, areas)
+    user = User.objects.select_for_update().get(pk=user.pk)  # one change at a time
     old = sorted(user.jurisdictions.values_list("area__code", flat=True))
     Jurisdiction.objects.filter(user=user).delete()
-    Jurisdiction.objects.bulk_create([Jurisdiction(user=user, area=a) for a in areas])
+    with conflict_on({"jurisdiction_unique": _("该用户的管辖区域刚被他人修改,请刷新后重试")}):
+        Jurisdiction.objects.bulk_create([Jurisdiction(user=user, area=a) for a in areas])
     user._jurisdiction_paths = None
     audit_record(
         actor=actor,

@@ -331,12 +331,14 @@ def _check_relation(relation: str) -> str:
     return relation
 
 
-def _next_household_number(grid: Area) -> str:
+def _next_household_number(grid: Area, *, thorough: bool = False) -> str:
     """Grid code + 4-digit sequence, the shape cadres' ledgers use: one after the highest
-    such number of the grid (one indexed query, not a read of every number). Two creates
-    may pick the same one; household_create retries on the unique constraint."""
+    such number among the grid's households (household_grid_idx), not a read of every
+    number. Two creates may pick the same one: household_create retries on the unique
+    constraint, then `thorough`, also counting households since moved to another grid."""
+    qs = Household.objects.all() if thorough else Household.objects.filter(grid=grid)
     last = (
-        Household.objects.filter(number__regex=rf"^{grid.code}[0-9]{{4,}}$")
+        qs.filter(number__regex=rf"^{grid.code}[0-9]{{4,}}$")
         .order_by(Length("number").desc(), "-number")
         .values_list("number", flat=True)
         .first()
@@ -369,7 +371,7 @@ def household_create(
     phone = _check_phone(phone, _("联系电话"))
     notes = (notes or "").strip()
     for attempt in range(1, NUMBER_ATTEMPTS + 1):
-        chosen = number or _next_household_number(grid)
+        chosen = number or _next_household_number(grid, thorough=attempt > 1)
         try:
             with conflict_on({HOUSEHOLD_NUMBER_KEY: _("户编号 %(n)s 已存在") % {"n": chosen}}):
                 household = Household.objects.create(

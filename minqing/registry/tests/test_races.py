@@ -56,8 +56,8 @@ def test_two_households_created_at_once_get_two_numbers(users, tree, monkeypatch
     both_read = threading.Barrier(2)
     waited = set()
 
-    def next_number(g):
-        number = original(g)
+    def next_number(g, **kwargs):
+        number = original(g, **kwargs)
         if threading.get_ident() not in waited:
             waited.add(threading.get_ident())
             both_read.wait(timeout=10)
