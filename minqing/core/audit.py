@@ -71,11 +71,12 @@ def audit_record(*, actor, action: str, obj=None, area=None, detail: dict | None
 
 
 def audit_bulk(*, actor, action: str, rows: list[tuple], detail_key: str = "") -> int:
-    """Many rows at once (imports): rows are (obj, detail) pairs; one INSERT per batch."""
+    """Many rows at once (imports): rows are (obj, detail) pairs, or (obj, detail, area) to
+    name the area; one INSERT per batch."""
     events = []
-    for obj, detail in rows:
+    for obj, detail, *given in rows:
         target_type, target_id, target_repr = target_of(obj)
-        area = area_of(obj)
+        area = given[0] if given else area_of(obj)
         events.append(
             AuditEvent(
                 actor=actor if getattr(actor, "pk", None) else None,

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from minqing.areas.models import Area, Level
-from minqing.core.audit import audit_record, home_area_id
+from minqing.core.audit import audit_bulk, audit_record, home_area_id
 from minqing.core.errors import (
     Conflict,
     NotFoundError,
@@ -199,18 +199,23 @@ def id_conflicts_outside(*, actor, numbers: Iterable[str]) -> set[str]:
     if not outside:
         return set()
     mine = home_area_id(actor)
-    for number, (pk, grid_id, code) in outside.items():
-        audit_record(
-            actor=actor,
-            action="registry.resident.id_conflict",
-            area=grid_id,
-            detail={
-                "id_number": mask_id_number(number),
-                "resident": pk,
-                "other_area": code,
-                "actor_area": mine,
-            },
-        )
+    audit_bulk(
+        actor=actor,
+        action="registry.resident.id_conflict",
+        rows=[
+            (
+                None,
+                {
+                    "id_number": mask_id_number(number),
+                    "resident": pk,
+                    "other_area": code,
+                    "actor_area": mine,
+                },
+                grid_id,
+            )
+            for number, (pk, grid_id, code) in outside.items()
+        ],
+    )
     if _conflict_counter(actor, len(outside)) > settings.ID_CONFLICT_LIMIT:
         raise _too_many_conflicts(actor)
     return set(outside)
