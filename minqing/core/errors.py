@@ -145,5 +145,5 @@ def conflict_on(messages: dict[str, object]):
         names = violated_constraints(exc)
         for name, message in messages.items():
             if name in names:
-                raise Conflict(message, code=name) from exc
+                raise Conflict(message, code="duplicate") from exc
         raise
