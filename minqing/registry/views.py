@@ -93,7 +93,7 @@ def _search_refused(request, exc: DomainError):
 
 
 def _status_for(exc: DomainError) -> int:
-    return exc.status if exc.status in (400, 409) else 400
+    return exc.status if exc.status in (400, 409, 429) else 400
 
 
 # ---------------------------------------------------------------- lists

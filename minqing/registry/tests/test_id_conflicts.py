@@ -195,3 +195,19 @@ def test_an_import_probing_many_ids_is_refused_past_the_limit(settings, users, r
     job = import_csv(users.outsider, ids(1))
     assert "冲突次数过多" in job.message
     assert AuditEvent.objects.filter(action=CONFLICT).count() == 10
+
+
+def test_the_household_page_says_ask_the_township(
+    client, settings, users, registered, own_household
+):
+    settings.ID_CONFLICT_LIMIT = 1
+    login(client, users.outsider)
+    url = f"/registry/households/{own_household.pk}/members/"
+    statuses = []
+    for r in registered[:2]:
+        response = client.post(url, {"name": "探测", "id_number": r.id_number, "relation": "other"})
+        statuses.append(response.status_code)
+        page = response.content.decode()
+        assert "QX-C1" not in page and r.name not in page  # (the typed number is echoed)
+    assert statuses == [409, 429]
+    assert "请联系乡镇" in page and "冲突次数过多" in page
