@@ -19,6 +19,14 @@ def _fast_passwords(settings):
     settings.IMPORT_RUNNER = "inline"  # jobs run inside the test's transaction
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Counters kept in the cache (login throttle, ID-conflict rate limit) start at zero."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def tree(db):
     city = make_area(parent=None, level=Level.CITY, code="430300000000", name="湘潭市")

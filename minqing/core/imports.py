@@ -320,6 +320,21 @@ def _fail(job: Job, message: str, **result) -> None:
         message=str(message)[:300],
         result={**job.result, "imported": 0, **result},
     )
+    _audit_failure(job, errors=job.result.get("error_total", len(job.result.get("errors", []))))
+
+
+def _audit_failure(job: Job, *, errors: int) -> None:
+    """A failed import is an audit event like a done one (a refused file is a trace too),
+    on the area of the uploader's jurisdiction; the message is scrubbed of full numbers."""
+    from .audit import audit_record, home_area_id
+
+    audit_record(
+        actor=job.created_by,
+        action="import.failed",
+        obj=job,
+        area=home_area_id(job.created_by),
+        detail={"kind": job.kind, "message": str(job.message)[:500], "errors": errors},
+    )
 
 
 def import_run(job_id: str) -> Job:

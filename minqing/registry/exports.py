@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from minqing.areas.models import Area
 from minqing.core.audit import audit_record
-from minqing.core.masking import mask_id_number, mask_phone
+from minqing.core.masking import age_on, mask_id_number, mask_phone
 from minqing.core.permissions import require
 from minqing.core.tabular import write_sheets_to, write_xlsx_to
 
@@ -47,7 +47,7 @@ RESIDENT_HEADERS = [
     "住址",
     "姓名",
     "性别",
-    "出生日期",
+    "年龄",
     "身份证号",
     "与户主关系",
     "手机号",
@@ -215,7 +215,9 @@ def resident_rows(qs, *, reveal: bool = False):
         "relation",
         "phone",
         "status",
+        "status_date",
     )
+    today = timezone.localdate()
     for chunk in _chunked(values.iterator(chunk_size=CHUNK)):
         ids = [r[0] for r in chunk]
         households = {r[1] for r in chunk}
@@ -227,7 +229,10 @@ def resident_rows(qs, *, reveal: bool = False):
             .values_list("resident_id", "household_id", "tag__name")
         ):
             (own[resident_id] if resident_id else shared[household_id]).append(tag)
-        for pk, hh, code, grid, number, address, name, gender, birth, idn, rel, phone, st in chunk:
+        for row in chunk:
+            pk, hh, code, grid, number, address, name, gender, birth, idn, rel, phone, st, on = row
+            # The age, not the birth date (core.masking); at death for the deceased.
+            age = age_on(birth, on if st == ResidentStatus.DECEASED and on else today)
             yield (
                 code,
                 grid,
@@ -235,7 +240,7 @@ def resident_rows(qs, *, reveal: bool = False):
                 address,
                 name,
                 genders.get(gender, ""),
-                birth,
+                age,
                 idn if reveal else mask_id_number(idn),
                 relations.get(rel, rel),
                 phone if reveal else mask_phone(phone),

@@ -1261,12 +1261,15 @@ def report_foreign_ids(*, actor, ids: list[str], rows: dict[str, int], errors, s
     """People of the file already registered outside the importer's jurisdiction: the
     import is refused for them, without saying where they are.
 
-    The single place where the cross-jurisdiction duplicate-ID rule (audit + rate limit,
-    registry.services) hooks into the import: call it here with `ids`."""
-    for idn in ids[:100000]:
+    The single place where the cross-jurisdiction duplicate-ID rule of the services
+    (an audit event per conflict, a rate limit per user) applies to the import."""
+    from .services import id_conflicts_outside
+
+    id_conflicts_outside(actor=actor, numbers=ids)  # gated for every import, as the service
+    for idn in ids:
         errors.add(
             rows[idn],
-            _("身份证号 %(id)s 已登记在您管辖范围以外,请联系乡镇核对") % {"id": show(idn)},
+            _("身份证号 %(id)s 已登记在您管辖范围以外,请联系乡镇(街道)核实") % {"id": show(idn)},
             "id_number",
         )
 
