@@ -1269,7 +1269,7 @@ def report_foreign_ids(*, actor, ids: list[str], rows: dict[str, int], errors, s
     for idn in ids:
         errors.add(
             rows[idn],
-            _("身份证号 %(id)s 已登记在您管辖范围以外,请联系乡镇(街道)核实") % {"id": show(idn)},
+            _("身份证号 %(id)s 已在其他辖区登记,请联系乡镇(街道)核实") % {"id": show(idn)},
             "id_number",
         )
 

@@ -172,7 +172,9 @@ def test_imported_rows_are_found_by_the_search(users):
 
 def test_existing_household_gets_new_members(users, tree, before):
     hh = HouseholdFactory(grid=tree.grids["七星村1"], number="QX-7", address="七星村七组")
-    head = ResidentFactory(household=hh, name="赵大", relation=Relation.HEAD)
+    head = ResidentFactory(
+        household=hh, name="赵大", relation=Relation.HEAD, id_number=pid(500, 1940)
+    )
     before = counts()
     job = run(
         users.cadre,
@@ -192,7 +194,7 @@ def test_existing_household_gets_new_members(users, tree, before):
 
 def test_existing_household_already_carrying_a_household_tag_is_not_tagged_twice(users, tree):
     hh = HouseholdFactory(grid=tree.grids["七星村1"], number="QX-8", address="七星村八组")
-    ResidentFactory(household=hh, name="孙大", relation=Relation.HEAD)
+    ResidentFactory(household=hh, name="孙大", relation=Relation.HEAD, id_number=pid(501, 1940))
     assert run(users.cadre, [row(number="QX-8", name="孙二", idn=pid(9), relation="配偶",
                                  tags="低保")]).status == Job.Status.DONE  # fmt: skip
     job = run(users.cadre, [row(number="QX-8", name="孙三", idn=pid(10), relation="子女",
@@ -234,7 +236,7 @@ def test_duplicate_id_against_the_database(users, tree):
     before = counts()
     job = run(users.cadre, [row()])
     # 鹤岭 is outside the cadre's jurisdiction: no "where", a hint, and a trace.
-    assert f"身份证号 {pid(1)} 已登记在您管辖范围以外" in errors_of(job)[2]
+    assert f"身份证号 {pid(1)} 已在其他辖区登记" in errors_of(job)[2]
     assert "HL-1" not in errors_of(job)[2]  # never says where
     assert_refused(job, before)
     event = AuditEvent.objects.get(action="registry.resident.id_conflict")
@@ -253,7 +255,7 @@ def test_duplicates_against_the_database_in_a_big_file(users, tree, monkeypatch)
     ResidentFactory(household=other, id_number=pid(4), relation=Relation.HEAD)
     before = counts()
     job = run(users.cadre, [row(number="QX-7"), row(number="QX-8", idn=pid(4))])
-    assert "已登记在您管辖范围以外" in errors_of(job)[3]
+    assert "已在其他辖区登记" in errors_of(job)[3]
     assert 2 not in errors_of(job)  # found through the temporary table: the same person
     assert_refused(job, before)
     job = run(users.cadre, [row(number="QX-7")], commit="")

@@ -472,5 +472,5 @@ def test_commit_checks_again_what_changed_since_the_preview(users, tree, monkeyp
     before = written()
     job = commit(users.cadre, job)
     assert job.status == Job.Status.FAILED
-    assert "已登记在您管辖范围以外" in errors_of(job)[8]
+    assert "已在其他辖区登记" in errors_of(job)[8]
     assert written() == before
