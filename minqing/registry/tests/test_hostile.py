@@ -250,7 +250,7 @@ def test_stuck_jobs_end_failed(users, tree):
 # ---------------------------------------------------------------- background thread
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_without_redis_the_import_runs_in_a_thread_and_the_request_returns(settings):
     if connection.vendor == "sqlite" and connection.is_in_memory_db():
         # shared-cache in-memory SQLite locks whole tables (SQLITE_LOCKED, no busy wait);
@@ -298,7 +298,7 @@ def test_without_redis_the_import_runs_in_a_thread_and_the_request_returns(setti
 # ---------------------------------------------------------------- serialised commits
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_commits_at_once_second_waits_then_is_refused(settings):
     if connection.vendor != "postgresql":
         pytest.skip("advisory locks are PostgreSQL's")
