@@ -236,3 +236,15 @@ def overview(*, fetched_by, area: Area | None = None) -> dict:
             h, r, t = grouped.get(a.path, (0, 0, 0))
             rows.append({"area": a, "households": h, "residents": r, "tagged": t})
     return {"totals": totals, "tags": tags, "rows": rows, "area": area}
+
+
+def overview_context(*, fetched_by, area: Area | None = None) -> dict:
+    """What the overview template needs: the figures, the chart's data, and the filter that
+    keeps the tapped list inside the area."""
+    ov = overview(fetched_by=fetched_by, area=area)
+    chart = {
+        "labels": [str(t["tag"].name) for t in ov["tags"]],
+        "values": [t["count"] for t in ov["tags"]],
+    }
+    scope = f"grid_id={area.pk}&" if area is not None else ""
+    return {"ov": ov, "chart": chart, "scope": scope}
