@@ -398,6 +398,7 @@ class GridSummary(models.Model):
     )
     households = models.PositiveIntegerField(default=0)
     residents = models.PositiveIntegerField(default=0)  # living
+    people = models.PositiveIntegerField(default=0)  # every member, whatever the status
     tagged = models.PositiveIntegerField(default=0)  # open tag periods
 
     objects = GridSummaryQuerySet.as_manager()

@@ -24,16 +24,18 @@ BATCH = 500
 LIVING = ResidentStatus.LIVING.value
 
 _UPSERT = """
-INSERT INTO registry_gridsummary (grid_id, households, residents, tagged)
+INSERT INTO registry_gridsummary (grid_id, households, residents, people, tagged)
 SELECT a.id,
   (SELECT COUNT(*) FROM registry_household h WHERE h.grid_id = a.id),
   (SELECT COUNT(*) FROM registry_resident r JOIN registry_household h ON h.id = r.household_id
     WHERE h.grid_id = a.id AND r.status = %s),
+  (SELECT COUNT(*) FROM registry_resident r JOIN registry_household h ON h.id = r.household_id
+    WHERE h.grid_id = a.id),
   (SELECT COUNT(*) FROM registry_tagperiod t JOIN registry_household h ON h.id = t.household_id
     WHERE h.grid_id = a.id AND t.end_date IS NULL)
 FROM areas_area a WHERE {where}
 ON CONFLICT (grid_id) DO UPDATE SET households = excluded.households,
-  residents = excluded.residents, tagged = excluded.tagged
+  residents = excluded.residents, people = excluded.people, tagged = excluded.tagged
 """
 _TAGS_DELETE = "DELETE FROM registry_gridtagsummary WHERE grid_id IN (SELECT a.id FROM areas_area a WHERE {where})"
 _TAGS_INSERT = """
@@ -46,10 +48,11 @@ GROUP BY h.grid_id, t.tag_id
 
 # The full recount, grouped (used by rebuild and check).
 _RECOUNT = """
-SELECT h.grid_id, COUNT(*), COALESCE(SUM(r.n), 0), COALESCE(SUM(t.n), 0)
+SELECT h.grid_id, COUNT(*), COALESCE(SUM(r.n), 0), COALESCE(SUM(r.p), 0), COALESCE(SUM(t.n), 0)
 FROM registry_household h
-LEFT JOIN (SELECT household_id, COUNT(*) AS n FROM registry_resident WHERE status = %s
-           GROUP BY household_id) r ON r.household_id = h.id
+LEFT JOIN (SELECT household_id, SUM(CASE WHEN status = %s THEN 1 ELSE 0 END) AS n,
+                  COUNT(*) AS p
+           FROM registry_resident GROUP BY household_id) r ON r.household_id = h.id
 LEFT JOIN (SELECT household_id, COUNT(*) AS n FROM registry_tagperiod WHERE end_date IS NULL
            GROUP BY household_id) t ON t.household_id = h.id
 GROUP BY h.grid_id
@@ -82,10 +85,10 @@ def summaries_refresh(*, grid_ids=(), household_ids=()) -> None:
 
 
 def recount() -> tuple[dict, dict]:
-    """({grid_id: (households, residents, tagged)}, {(grid_id, tag_id): n}) from the rows."""
+    """({grid_id: (households, residents, people, tagged)}, {(grid_id, tag_id): n})."""
     with connection.cursor() as cur:
         cur.execute(_RECOUNT, [LIVING])
-        grids = {g: (int(h), int(r), int(t)) for g, h, r, t in cur.fetchall()}
+        grids = {g: (int(h), int(r), int(p), int(t)) for g, h, r, p, t in cur.fetchall()}
         cur.execute(_RECOUNT_TAGS)
         tags = {(g, t): int(n) for g, t, n in cur.fetchall()}
     return grids, tags
@@ -93,11 +96,11 @@ def recount() -> tuple[dict, dict]:
 
 def kept() -> tuple[dict, dict]:
     grids = {
-        g: (h, r, t)
-        for g, h, r, t in GridSummary.objects.values_list(
-            "grid_id", "households", "residents", "tagged"
+        g: (h, r, p, t)
+        for g, h, r, p, t in GridSummary.objects.values_list(
+            "grid_id", "households", "residents", "people", "tagged"
         )
-        if (h, r, t) != (0, 0, 0)
+        if (h, r, p, t) != (0, 0, 0, 0)
     }
     tags = {
         (g, t): n
@@ -112,7 +115,7 @@ def summaries_check() -> list[str]:
     (want_g, want_t), (have_g, have_t) = recount(), kept()
     problems = []
     for g in sorted(set(want_g) | set(have_g)):
-        if want_g.get(g, (0, 0, 0)) != have_g.get(g, (0, 0, 0)):
+        if want_g.get(g, (0, 0, 0, 0)) != have_g.get(g, (0, 0, 0, 0)):
             problems.append(f"grid {g}: kept {have_g.get(g)} recount {want_g.get(g)}")
     for key in sorted(set(want_t) | set(have_t)):
         if want_t.get(key, 0) != have_t.get(key, 0):
@@ -129,8 +132,8 @@ def summaries_rebuild() -> int:
     GridSummary.objects.all()._raw_delete(GridSummary.objects.db)
     GridSummary.objects.bulk_create(
         [
-            GridSummary(grid_id=g, households=h, residents=r, tagged=t)
-            for g, (h, r, t) in grids.items()
+            GridSummary(grid_id=g, households=h, residents=r, people=p, tagged=t)
+            for g, (h, r, p, t) in grids.items()
         ],
         batch_size=2000,
     )
