@@ -15,6 +15,6 @@ keepalive = 5
 # Recycle workers now and then (bounded memory after a long day of big pages).
 max_requests = int(os.environ.get("WEB_MAX_REQUESTS", "2000"))
 max_requests_jitter = 200
-accesslog = os.environ.get("WEB_ACCESS_LOG", "-")
+accesslog = os.environ.get("WEB_ACCESS_LOG", "-") or None  # empty: no access log
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

@@ -195,3 +195,6 @@ LOGGING = {
 }
 
 APP_NAME = _("民情")
+
+# bench/bench_pages.py only: mounts a trivial login-required view to compare the load with.
+MINQING_BENCH = env_bool("MINQING_BENCH", False)
