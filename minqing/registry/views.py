@@ -117,6 +117,7 @@ def resident_list(request):
     qs = selectors.resident_search(fetched_by=request.user, **params)
     known = selectors.kept_count(fetched_by=request.user, kind="residents", **params)
     page = _page(request, selectors.resident_list_rows(qs), known)
+    page.object_list = list(page.object_list)  # the queries run here, not in the template
     context = {"form": form, "page": page, "query": _query_without_page(request)}
     if _partial(request):
         return render(request, "registry/_resident_results.html", context)

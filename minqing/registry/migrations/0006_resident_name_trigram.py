@@ -9,6 +9,9 @@ CREATE = [
     # household_search / resident_search: name_norm LIKE '%q%'
     "CREATE INDEX IF NOT EXISTS resident_name_norm_trgm ON registry_resident "
     "USING gin (name_norm gin_trgm_ops)",
+    # household_search: address LIKE '%q%'
+    "CREATE INDEX IF NOT EXISTS household_address_trgm ON registry_household "
+    "USING gin (address gin_trgm_ops)",
 ]
 
 
@@ -21,6 +24,7 @@ def forwards(apps, schema_editor):
 def backwards(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute("DROP INDEX IF EXISTS resident_name_norm_trgm")
+        schema_editor.execute("DROP INDEX IF EXISTS household_address_trgm")
 
 
 class Migration(migrations.Migration):
