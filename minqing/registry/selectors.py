@@ -113,9 +113,7 @@ def household_search(
         matched = (
             members.order_by()
             .values("household_id")
-            .union(
-                addresses.order_by().values("pk"), households.order_by().values("pk"), all=True
-            )
+            .union(addresses.order_by().values("pk"), households.order_by().values("pk"), all=True)
         )
         qs = qs.filter(pk__in=matched)
     if tag:
@@ -228,21 +226,27 @@ def _summary_scope(fetched_by, grid_id):
 def kept_count(*, fetched_by, kind: str, q="", grid_id=None, tag=None, status=None) -> int | None:
     """The total of a list from the kept summaries when its filters allow (no search, and
     a filter the summaries keep), else None (the paginator counts the query)."""
-    from django.db.models import Sum
+    from django.db.models import Max, Sum
 
     from .models import GridTagSummary
 
     if _clean_query(q):
         return None
     if tag:
-        scope = Tag.Scope.HOUSEHOLD if kind == "households" else Tag.Scope.RESIDENT
-        if status or not Tag.objects.filter(code=tag, scope=scope).exists():
+        if status:
             return None
         qs = _summary_scope(fetched_by, grid_id)
         if qs is None:
             return 0
-        rows = GridTagSummary.objects.filter(grid_id__in=qs.values("grid_id"), tag__code=tag)
-        return rows.aggregate(n=Sum("count"))["n"] or 0
+        # One query: the sum, and the tag's scope (a household list counts households,
+        # which the kept periods of a personal tag do not tell).
+        got = GridTagSummary.objects.filter(
+            grid_id__in=qs.values("grid_id"), tag__code=tag
+        ).aggregate(n=Sum("count"), scope=Max("tag__scope"))
+        wanted = Tag.Scope.HOUSEHOLD if kind == "households" else Tag.Scope.RESIDENT
+        if got["scope"] not in (None, wanted):
+            return None
+        return got["n"] or 0
     if kind == "households":
         field = None if status else "households"
     else:
