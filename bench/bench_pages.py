@@ -105,7 +105,12 @@ def start_server(database_url, port, workers):
     }
     env.pop("REDIS_URL", None)
     proc = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "minqing.wsgi:application", "-c", "minqing/gunicorn_conf.py"],
+        [
+            str(ROOT / ".venv/bin/gunicorn"),
+            "minqing.wsgi:application",
+            "-c",
+            "minqing/gunicorn_conf.py",
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -284,11 +289,17 @@ def pages_for(level, info, cur):
     )
     name, pinyin = cur.fetchone()
     cur.execute(
-        "SELECT min(length(path)) FROM areas_area WHERE path LIKE %s AND id <> %s", [p, info["area"]]
+        "SELECT min(length(path)) FROM areas_area WHERE path LIKE %s AND id <> %s",
+        [p, info["area"]],
     )
     child = cur.fetchone()[0] or len(info["path"])
     params = {
-        "p": p, "tag": "dibao", "like": f"%{name}%", "prefix": f"{pinyin}%", "h": hid, "child": child,
+        "p": p,
+        "tag": "dibao",
+        "like": f"%{name}%",
+        "prefix": f"{pinyin}%",
+        "h": hid,
+        "child": child,
     }
     # The village export answers inline; above it, the county/city export is a job
     # (measured: the request that starts it).
@@ -296,17 +307,30 @@ def pages_for(level, info, cur):
     pages = [
         ("home", "/", OVERVIEW),
         ("household list", "/registry/households/", [LIST_ROWS.format(extra=""), KEPT_TOTAL]),
-        ("list ?tag=dibao", "/registry/households/?tag=dibao", [LIST_ROWS.format(extra=TAG_EXISTS), KEPT_TAG]),
-        ("search name", "/registry/households/?" + urlencode({"q": name}),
-         [LIST_ROWS.format(extra=NAME_EXISTS), COUNT_MATCH.format(extra=NAME_EXISTS)]),
-        ("search pinyin", "/registry/households/?" + urlencode({"q": pinyin}),
-         [LIST_ROWS.format(extra=PINYIN_EXISTS), COUNT_MATCH.format(extra=PINYIN_EXISTS)]),
+        (
+            "list ?tag=dibao",
+            "/registry/households/?tag=dibao",
+            [LIST_ROWS.format(extra=TAG_EXISTS), KEPT_TAG],
+        ),
+        (
+            "search name",
+            "/registry/households/?" + urlencode({"q": name}),
+            [LIST_ROWS.format(extra=NAME_EXISTS), COUNT_MATCH.format(extra=NAME_EXISTS)],
+        ),
+        (
+            "search pinyin",
+            "/registry/households/?" + urlencode({"q": pinyin}),
+            [LIST_ROWS.format(extra=PINYIN_EXISTS), COUNT_MATCH.format(extra=PINYIN_EXISTS)],
+        ),
         ("resident list", "/registry/residents/?status=living", [RESIDENT_ROWS, KEPT_LIVING]),
         ("household page", f"/registry/households/{hid}/", DETAIL),
         ("area page", f"/areas/{info['area']}/", OVERVIEW),
         ("export", "/registry/export/households.xlsx", export_sql),
-        ("API ?tag=dibao", "/api/registry/households?tag=dibao",
-         [LIST_ROWS.format(extra=TAG_EXISTS), COUNT_MATCH.format(extra=TAG_EXISTS)]),
+        (
+            "API ?tag=dibao",
+            "/api/registry/households?tag=dibao",
+            [LIST_ROWS.format(extra=TAG_EXISTS), COUNT_MATCH.format(extra=TAG_EXISTS)],
+        ),
     ]
     return pages, params
 
@@ -328,19 +352,23 @@ def time_sql(cur, statements, params):
 
 
 def measure(session, cur, url, statements, params, repeats):
-    http_t, sql_t, ratios, size, status = [], [], [], 0, 0
+    http_t, sql_t, ratios, size, status, tmpl, queries = [], [], [], 0, 0, [], set()
     session.request("GET", url)  # warm
     time_sql(cur, statements, params)
     for _ in range(repeats):
         t = time.perf_counter()
-        status, body, _h = session.request("GET", url)
+        status, body, headers = session.request("GET", url)
         h = time.perf_counter() - t
         s = time_sql(cur, statements, params)
         http_t.append(h)
         sql_t.append(s)
         ratios.append(h / s)
         size = len(body)
+        tmpl.append(float(headers.get("X-Template-Ms", "nan")))
+        queries.add(headers.get("X-Queries", "?"))
     return {
+        "template_ms": statistics.median(tmpl),
+        "queries": "/".join(sorted(queries)),
         "http": statistics.median(http_t),
         "sql": statistics.median(sql_t),
         "ratio": statistics.median(http_t) / statistics.median(sql_t),
@@ -379,7 +407,21 @@ def load(port, usernames, urls, seconds, threads=30):
     for t in ts:
         t.join()
     elapsed = time.perf_counter() - t0
-    return {"rps": len(times) / elapsed, "p95": q(times, 0.95), "n": len(times), "errors": errors[0]}
+    return {
+        "rps": len(times) / elapsed,
+        "p95": q(times, 0.95),
+        "n": len(times),
+        "errors": errors[0],
+    }
+
+
+def report(name, level, r):
+    print(
+        f"| {name} | {level} | {r['ratio']:.1f}× | {r['spread'][0]:.1f}–{r['spread'][1]:.1f} "
+        f"| {r['http'] * 1000:.0f} | {r['sql'] * 1000:.1f} | {r['template_ms']:.0f} "
+        f"| {r['queries']} | {r['bytes'] / 1024:.1f} | {r['status']} |",
+        flush=True,
+    )
 
 
 def main():
@@ -398,7 +440,10 @@ def main():
 
     u = urlsplit(args.database_url)
     conn = psycopg.connect(
-        host=u.hostname, port=u.port or 5432, user=u.username, dbname=u.path.lstrip("/"),
+        host=u.hostname,
+        port=u.port or 5432,
+        user=u.username,
+        dbname=u.path.lstrip("/"),
         options="-c jit=off",
     )
     if args.fill_audit:
@@ -411,6 +456,14 @@ def main():
     sups = supervisors(cur)
     server = start_server(args.database_url, args.port, args.workers)
     results = []
+    load_avg = os.getloadavg()
+    print(
+        f"load average {load_avg[0]:.1f} {load_avg[1]:.1f} {load_avg[2]:.1f}; {os.cpu_count()} cores"
+    )
+    print(
+        "| page | level | HTTP/SQL | spread | HTTP ms | SQL ms | template ms | queries | kB | status |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     try:
         for level in args.levels.split(","):
             info = levels[level]
@@ -419,9 +472,7 @@ def main():
             for name, url, statements, _ in [(*pg, None) for pg in pages]:
                 r = measure(session, cur, url, statements, params, args.repeats)
                 results.append((name, level, r, statements, params))
-                print(f"{name:16} {level:9} {r['ratio']:5.1f}x  [{r['spread'][0]:.1f}-{r['spread'][1]:.1f}]"
-                      f"  http {r['http']*1000:7.1f} ms  sql {r['sql']*1000:7.1f} ms"
-                      f"  {r['bytes']/1024:6.1f} kB  {r['status']}", flush=True)
+                report(name, level, r)
         for level in ("county", "city"):
             if level not in sups:
                 continue
@@ -430,14 +481,16 @@ def main():
             params = {"p": path + "%"}
             r = measure(session, cur, "/core/audit/", AUDIT_ROWS, params, args.repeats)
             results.append(("audit log", level, r, AUDIT_ROWS, params))
-            print(f"{'audit log':16} {level:9} {r['ratio']:5.1f}x  [{r['spread'][0]:.1f}-{r['spread'][1]:.1f}]"
-                  f"  http {r['http']*1000:7.1f} ms  sql {r['sql']*1000:7.1f} ms"
-                  f"  {r['bytes']/1024:6.1f} kB  {r['status']}", flush=True)
+            report("audit log", level, r)
         if args.explain:
-            for name, level, r, statements, params in sorted(results, key=lambda x: -x[2]["http"])[:3]:
-                print(f"\n== {name} ({level}): {r['http']*1000:.0f} ms over HTTP")
+            for name, level, r, statements, params in sorted(results, key=lambda x: -x[2]["http"])[
+                :3
+            ]:
+                print(f"\n== {name} ({level}): {r['http'] * 1000:.0f} ms over HTTP")
                 for sql in statements:
-                    cur.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON) " + sql, params)
+                    cur.execute(
+                        "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON) " + sql, params
+                    )
                     print("\n".join(row[0] for row in cur.fetchall()[:14]))
         if args.load:
             township = levels["township"]
@@ -448,15 +501,27 @@ def main():
             )
             names = [r[0] for r in cur.fetchall()]
             pages, params = pages_for("township", township, cur)
-            mix = [url for name, url, *_ in pages if name in (
-                "household list", "list ?tag=dibao", "search name", "search pinyin", "household page",
-                "resident list")]
+            mix = [
+                url
+                for name, url, *_ in pages
+                if name
+                in (
+                    "household list",
+                    "list ?tag=dibao",
+                    "search name",
+                    "search pinyin",
+                    "household page",
+                    "resident list",
+                )
+            ]
             product = load(args.port, names, mix, args.load_seconds)
             trivial = load(args.port, names, ["/bench-trivial/"], args.load_seconds)
-            print(f"\nload mix: {product['rps']:.1f} req/s, p95 {product['p95']*1000:.0f} ms "
-                  f"({product['n']} requests, {product['errors']} errors); trivial view: "
-                  f"{trivial['rps']:.1f} req/s, p95 {trivial['p95']*1000:.0f} ms; "
-                  f"ratio {product['rps'] / trivial['rps'] * 100:.1f} %")
+            print(
+                f"\nload mix: {product['rps']:.1f} req/s, p95 {product['p95'] * 1000:.0f} ms "
+                f"({product['n']} requests, {product['errors']} errors); trivial view: "
+                f"{trivial['rps']:.1f} req/s, p95 {trivial['p95'] * 1000:.0f} ms; "
+                f"ratio {product['rps'] / trivial['rps'] * 100:.1f} %"
+            )
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -196,5 +196,8 @@ LOGGING = {
 
 APP_NAME = _("民情")
 
-# bench/bench_pages.py only: mounts a trivial login-required view to compare the load with.
+# bench/bench_pages.py only: mounts a trivial login-required view to compare the load with,
+# and reports template time and query count per response.
 MINQING_BENCH = env_bool("MINQING_BENCH", False)
+if MINQING_BENCH:
+    MIDDLEWARE = ["minqing.core.benchtiming.BenchTimingMiddleware", *MIDDLEWARE]

@@ -103,6 +103,9 @@ class SearchForm(forms.Form):
             statuses += list(ResidentStatus.choices)
         self.fields["status"].choices = statuses
 
+    def filter_fields(self):
+        return [self["grid_id"], self["tag"], self["status"]]
+
     def params(self) -> dict:
         """Selector arguments, as given: the selector answers an area, tag or status the
         user cannot choose with no rows (never with rows outside the jurisdiction)."""
