@@ -2,7 +2,6 @@
 child area) for three roles, an area page and a grid page, at 360 px."""
 
 import pytest
-
 from playwright.sync_api import expect
 
 # serialized_rollback: keep the rows of data migrations (system tags) between tests.
