@@ -181,3 +181,25 @@ def test_list_totals_from_the_summaries_equal_the_count(city, tree, users, kind,
     assert kept is None or kept == counted
     if params.get("tag") != "disabled" or kind == "residents":
         assert kept is not None  # answered from the summaries
+
+
+def test_home_and_area_pages_do_not_count_rows_per_request(
+    client, city, tree, users, django_assert_max_num_queries
+):
+    from minqing.conftest import login
+
+    login(client, users.township)
+    client.get("/")  # warm the per-process caches
+    client.get(f"/areas/{tree.zhaoshan.pk}/")
+    with django_assert_max_num_queries(14) as home:
+        assert client.get("/").status_code == 200
+    with django_assert_max_num_queries(14) as area:
+        assert client.get(f"/areas/{tree.zhaoshan.pk}/").status_code == 200
+    for _i in range(10):
+        h = HouseholdFactory(grid=tree.grids["昭山村1"])
+        ResidentFactory(household=h, relation="head")
+    with django_assert_max_num_queries(len(home)):
+        page = client.get("/")
+    assert "12</span>" in page.content.decode()  # 2 + 10 households, from the summaries
+    with django_assert_max_num_queries(len(area)):
+        client.get(f"/areas/{tree.zhaoshan.pk}/")
