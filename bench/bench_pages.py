@@ -221,10 +221,10 @@ FROM rows r
 """
 TAG_EXISTS = """AND EXISTS (SELECT 1 FROM registry_tagperiod tp JOIN registry_tag t ON t.id = tp.tag_id
   WHERE tp.household_id = h.id AND t.code = %(tag)s AND tp.end_date IS NULL)"""
-NAME_EXISTS = """AND (EXISTS (SELECT 1 FROM registry_resident r WHERE r.household_id = h.id
-  AND r.name_norm LIKE %(like)s))"""
-PINYIN_EXISTS = """AND (EXISTS (SELECT 1 FROM registry_resident r WHERE r.household_id = h.id
-  AND (r.name_pinyin LIKE %(prefix)s OR r.name_initials LIKE %(prefix)s)))"""
+NAME_EXISTS = """AND h.id IN (SELECT r.household_id FROM registry_resident r
+  WHERE r.name_norm LIKE %(like)s)"""
+PINYIN_EXISTS = """AND h.id IN (SELECT r.household_id FROM registry_resident r
+  WHERE r.name_pinyin LIKE %(prefix)s OR r.name_initials LIKE %(prefix)s)"""
 KEPT_TOTAL = """SELECT sum(s.households) FROM registry_gridsummary s JOIN areas_area a ON a.id = s.grid_id
   WHERE a.path LIKE %(p)s"""
 KEPT_TAG = """SELECT sum(s.count) FROM registry_gridtagsummary s JOIN areas_area a ON a.id = s.grid_id
