@@ -329,7 +329,7 @@ def pages_for(level, info, cur):
         (
             "API ?tag=dibao",
             "/api/registry/households?tag=dibao",
-            [LIST_ROWS.format(extra=TAG_EXISTS), COUNT_MATCH.format(extra=TAG_EXISTS)],
+            [LIST_ROWS.format(extra=TAG_EXISTS), KEPT_TAG],
         ),
     ]
     return pages, params
@@ -465,7 +465,7 @@ def main():
     )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     try:
-        for level in args.levels.split(","):
+        for level in [lv for lv in args.levels.split(",") if lv]:
             info = levels[level]
             session = Session(args.port).login(info["user"])
             pages, params = pages_for(level, info, cur)
@@ -473,7 +473,7 @@ def main():
                 r = measure(session, cur, url, statements, params, args.repeats)
                 results.append((name, level, r, statements, params))
                 report(name, level, r)
-        for level in ("county", "city"):
+        for level in ("county", "city") if args.levels else ():
             if level not in sups:
                 continue
             username, path = sups[level]
