@@ -378,16 +378,16 @@ def measure(session, cur, url, statements, params, repeats):
     }
 
 
-def load(port, usernames, urls, seconds, threads=30):
-    """Threads with their own logged-in session request urls at random for `seconds`."""
-    # Log in first (password hashing is not part of the mix), then start the clock.
-    sessions = [Session(port).login(usernames[i % len(usernames)]) for i in range(threads)]
+def load(port, mixes, seconds):
+    """One thread per (username, urls): a logged-in session requesting its urls at random
+    for `seconds`. Logins happen first (password hashing is not part of the mix)."""
+    sessions = [(Session(port).login(username), urls) for username, urls in mixes]
     stop = time.perf_counter() + seconds
     times, errors = [], [0]
     lock = threading.Lock()
 
     def worker(i):
-        s = sessions[i]
+        s, urls = sessions[i]
         rnd = random.Random(i)
         local = []
         while time.perf_counter() < stop:
@@ -396,11 +396,12 @@ def load(port, usernames, urls, seconds, threads=30):
             status, _b, _h = s.request("GET", url)
             local.append(time.perf_counter() - t)
             if status != 200:
-                errors[0] += 1
+                with lock:
+                    errors[0] += 1
         with lock:
             times.extend(local)
 
-    ts = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
+    ts = [threading.Thread(target=worker, args=(i,)) for i in range(len(sessions))]
     t0 = time.perf_counter()
     for t in ts:
         t.start()
@@ -493,29 +494,28 @@ def main():
                     )
                     print("\n".join(row[0] for row in cur.fetchall()[:14]))
         if args.load:
-            township = levels["township"]
             cur.execute(
-                """SELECT u.username FROM accounts_user u JOIN accounts_jurisdiction j ON j.user_id = u.id
+                """SELECT u.username, a.id, a.path FROM accounts_user u
+                   JOIN accounts_jurisdiction j ON j.user_id = u.id
                    JOIN areas_area a ON a.id = j.area_id WHERE u.role = 'township_staff'
                    ORDER BY a.path LIMIT 30"""
             )
-            names = [r[0] for r in cur.fetchall()]
-            pages, params = pages_for("township", township, cur)
-            mix = [
-                url
-                for name, url, *_ in pages
-                if name
-                in (
-                    "household list",
-                    "list ?tag=dibao",
-                    "search name",
-                    "search pinyin",
-                    "household page",
-                    "resident list",
-                )
-            ]
-            product = load(args.port, names, mix, args.load_seconds)
-            trivial = load(args.port, names, ["/bench-trivial/"], args.load_seconds)
+            kinds = {
+                "household list",
+                "list ?tag=dibao",
+                "search name",
+                "search pinyin",
+                "household page",
+                "resident list",
+            }
+            mixes = []
+            for username, area, path in cur.fetchall():
+                pages, _params = pages_for("township", {"area": area, "path": path}, cur)
+                mixes.append((username, [url for name, url, *_ in pages if name in kinds]))
+            product = load(args.port, mixes, args.load_seconds)
+            trivial = load(
+                args.port, [(u, ["/bench-trivial/"]) for u, _m in mixes], args.load_seconds
+            )
             print(
                 f"\nload mix: {product['rps']:.1f} req/s, p95 {product['p95'] * 1000:.0f} ms "
                 f"({product['n']} requests, {product['errors']} errors); trivial view: "
