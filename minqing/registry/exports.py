@@ -15,7 +15,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -369,13 +369,17 @@ def resident_rows(qs):
         ids = [r[0] for r in chunk]
         households = {r[1] for r in chunk}
         own, shared = defaultdict(list), defaultdict(list)
-        for resident_id, household_id, tag in (
-            TagPeriod.objects.current()
-            .filter(Q(resident_id__in=ids) | Q(resident__isnull=True, household_id__in=households))
-            .order_by("tag__order", "tag__name")
-            .values_list("resident_id", "household_id", "tag__name")
+        # Two indexed lookups (by resident, by household), not one OR that scans the
+        # whole tag history for every chunk.
+        periods = TagPeriod.objects.current().order_by("tag__order", "tag__name")
+        for resident_id, tag in periods.filter(resident_id__in=ids).values_list(
+            "resident_id", "tag__name"
         ):
-            (own[resident_id] if resident_id else shared[household_id]).append(tag)
+            own[resident_id].append(tag)
+        for household_id, tag in periods.filter(
+            resident__isnull=True, household_id__in=households
+        ).values_list("household_id", "tag__name"):
+            shared[household_id].append(tag)
         for pk, hh, code, grid, number, address, name, gender, birth, idn, rel, phone, st in chunk:
             yield (
                 code,
