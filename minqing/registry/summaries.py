@@ -66,6 +66,14 @@ WHERE t.end_date IS NULL GROUP BY h.grid_id, t.tag_id
 
 def _refresh(where: str, params: list) -> None:
     with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            # Two transactions writing in one grid: the second waits here for the first to
+            # commit, so its recount (a new snapshot under READ COMMITTED) sees both rows
+            # instead of overwriting the first one's count. SQLite writes one at a time.
+            cur.execute(
+                f"SELECT a.id FROM areas_area a WHERE {where} ORDER BY a.id FOR NO KEY UPDATE",
+                params,
+            )
         cur.execute(_UPSERT.format(where=where), [LIVING, *params])
         cur.execute(_TAGS_DELETE.format(where=where), params)
         cur.execute(_TAGS_INSERT.format(where=where), params)

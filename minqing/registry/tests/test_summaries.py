@@ -203,3 +203,40 @@ def test_home_and_area_pages_do_not_count_rows_per_request(
     assert "12</span>" in page.content.decode()  # 2 + 10 households, from the summaries
     with django_assert_max_num_queries(len(area)):
         client.get(f"/areas/{tree.zhaoshan.pk}/")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_transactions_in_one_grid_both_count(tree, users):
+    """Each recounts after the other committed (the grid row is locked first)."""
+    import threading
+
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrency of PostgreSQL transactions")
+    grid = tree.grids["七星村1"]
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def add(i):
+        from django.db import connection as conn
+
+        try:
+            barrier.wait()
+            services.household_create(
+                actor=users.cadre, grid=grid, address=f"七星村{i}号", number=f"QX-C{i}"
+            )
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=add, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert GridSummary.objects.get(grid=grid).households == 2
+    assert_kept()
