@@ -240,3 +240,19 @@ def test_two_transactions_in_one_grid_both_count(tree, users):
     assert errors == []
     assert GridSummary.objects.get(grid=grid).households == 2
     assert_kept()
+
+
+def test_area_filter_offers_the_chosen_area_its_way_up_and_its_children_only(tree, users):
+    from minqing.registry.forms import area_picker_choices
+
+    names = [label for _v, label in area_picker_choices(users.township, None)]
+    assert names == ["全部（本辖区）", "七星村", "昭山村"]  # the township's villages only
+    got = dict(area_picker_choices(users.township, str(tree.qixing.pk)))
+    assert got[str(tree.zhaoshan.pk)].endswith("昭山镇")  # the way up
+    assert got[str(tree.qixing.pk)] == "七星村"
+    grids = {str(g.pk) for g in tree.grids.values() if g.parent_id == tree.qixing.pk}
+    assert grids <= set(got)
+    assert str(tree.zhaoshancun.pk) not in got  # a sibling village is one level up
+    # an area outside the jurisdiction is not offered (nor its children)
+    outside = dict(area_picker_choices(users.township, str(tree.helingcun.pk)))
+    assert str(tree.helingcun.pk) not in outside
