@@ -5,33 +5,64 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('areas', '0001_initial'),
-        ('registry', '0004_fewer_redundant_indexes'),
+        ("areas", "0001_initial"),
+        ("registry", "0004_fewer_redundant_indexes"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='GridSummary',
+            name="GridSummary",
             fields=[
-                ('grid', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='summary', serialize=False, to='areas.area')),
-                ('households', models.PositiveIntegerField(default=0)),
-                ('residents', models.PositiveIntegerField(default=0)),
-                ('people', models.PositiveIntegerField(default=0)),
-                ('tagged', models.PositiveIntegerField(default=0)),
+                (
+                    "grid",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="summary",
+                        serialize=False,
+                        to="areas.area",
+                    ),
+                ),
+                ("households", models.PositiveIntegerField(default=0)),
+                ("residents", models.PositiveIntegerField(default=0)),
+                ("people", models.PositiveIntegerField(default=0)),
+                ("tagged", models.PositiveIntegerField(default=0)),
             ],
         ),
         migrations.CreateModel(
-            name='GridTagSummary',
+            name="GridTagSummary",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('count', models.PositiveIntegerField(default=0)),
-                ('grid', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='areas.area')),
-                ('tag', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='registry.tag')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("count", models.PositiveIntegerField(default=0)),
+                (
+                    "grid",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="areas.area",
+                    ),
+                ),
+                (
+                    "tag",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="registry.tag",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('grid', 'tag'), name='gridtagsummary_unique')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("grid", "tag"), name="gridtagsummary_unique")
+                ],
             },
         ),
     ]
