@@ -490,27 +490,49 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 DATE_FORMAT = "yyyy-mm-dd"
 
 
-def write_xlsx_to(out, headers, rows: Iterable[Iterable], *, title: str = "Sheet1") -> None:
+def write_xlsx_to(
+    out,
+    headers,
+    rows: Iterable[Iterable],
+    *,
+    title: str = "Sheet1",
+    caption: str = "",
+    widths: list[int] | None = None,
+) -> None:
     """Stream rows into a write-only workbook saved to `out` (constant memory for big
     exports). Every string is written as text: one starting with = + - @ never becomes a
-    formula in the reader's Excel. Dates are date cells shown as dates."""
-    write_sheets_to(out, [(title, headers, rows)])
+    formula in the reader's Excel. Dates are date cells shown as dates. `caption` is a
+    first line above the header (what was exported, with which filter); `widths` sets the
+    columns' widths; the header row stays frozen when scrolling."""
+    write_sheets_to(out, [(title, headers, rows)], caption=caption, widths=widths)
 
 
-def write_sheets_to(out, sheets) -> None:
-    """Several sheets of (title, headers, rows), through the same formula-safe cells."""
+def write_sheets_to(out, sheets, *, caption: str = "", widths=None) -> None:
+    """Several sheets of (title, headers, rows), through the same formula-safe cells
+    (the caption and widths apply to the first sheet)."""
     wb = Workbook(write_only=True)
-    for title, headers, rows in sheets:
-        _write_sheet(wb, title, headers, rows)
+    for i, (title, headers, rows) in enumerate(sheets):
+        if i == 0:
+            _write_sheet(wb, title, headers, rows, caption=caption, widths=widths)
+        else:
+            _write_sheet(wb, title, headers, rows)
     wb.save(out)
 
 
-def _write_sheet(wb, title, headers, rows) -> None:
+def _write_sheet(wb, title, headers, rows, *, caption: str = "", widths=None) -> None:
     from openpyxl.cell import WriteOnlyCell
+    from openpyxl.utils import get_column_letter
 
     ws = wb.create_sheet(title=title[:31])
     bold = Font(bold=True)
     fills: dict[str, PatternFill] = {}
+    for i, width in enumerate(widths or [], start=1):
+        ws.column_dimensions[get_column_letter(i)].width = width
+    ws.freeze_panes = "A3" if caption else "A2"
+    if caption:
+        first = WriteOnlyCell(ws, value=caption)
+        first.data_type = "s"
+        ws.append([first])
 
     def cell(value):
         fill = ""

@@ -45,6 +45,7 @@ from .rules import (  # noqa: F401  (kept importable from here)
     fast_check_digit,
 )
 from .search_keys import name_keys, phone_tail, to_simplified
+from .summaries import summaries_refresh
 
 # Field -> accepted headers, the first one is what the template and error messages use.
 COLUMNS = {
@@ -813,6 +814,8 @@ class ResidentImporter(Importer):
             batch_size=2000,
         )
         moved = self._update(actor, updates, job, reason) if updates else 0
+        # The COPY bypasses the models: recount the kept summaries of the touched grids.
+        summaries_refresh(grid_ids={hh.grid_id for hh in households.values()})
         tag_count = len(plan["household_tags"]) + sum(len(p.tags) for p in residents if p.tags)
         summary = {
             "imported": len(residents) + len(updates),
