@@ -5,7 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
 
-from minqing.accounts.forms import ThrottledAuthenticationForm
+from minqing.accounts.forms import LoginForm
 from minqing.api import api
 from minqing.core import views as core_views
 from minqing.core.plugins import app_module, minqing_apps
@@ -14,7 +14,7 @@ urlpatterns = [
     path("", core_views.home, name="home"),
     path(
         "login/",
-        auth_views.LoginView.as_view(authentication_form=ThrottledAuthenticationForm),
+        auth_views.LoginView.as_view(authentication_form=LoginForm),
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -24,3 +24,6 @@ def on_login_failed(sender, credentials, request=None, **kwargs):
         action="auth.login_failed",
         detail={"username": str(credentials.get("username", ""))[:150]},
     )
+
+
+from . import throttle  # noqa: E402, F401  (lockouts are audited by its receiver)
