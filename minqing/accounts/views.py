@@ -10,7 +10,6 @@ from django.utils.translation import gettext as _
 
 from minqing.core.audit import audit_record
 from minqing.core.errors import DomainError
-
 from minqing.core.permissions import require
 from minqing.core.roles import Role
 
