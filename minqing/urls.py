@@ -2,11 +2,12 @@
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.i18n import JavaScriptCatalog
 
 from minqing.accounts.forms import LoginForm
 from minqing.api import api
+from minqing.api import not_found as api_not_found
 from minqing.core import views as core_views
 from minqing.core.plugins import app_module, minqing_apps
 
@@ -22,6 +23,7 @@ urlpatterns = [
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("admin/", admin.site.urls),
     path("api/", api.urls),
+    re_path(r"^api/", api_not_found),
     path("healthz", core_views.healthz, name="healthz"),
 ]
 

@@ -52,8 +52,6 @@ class DomainErrorMiddleware:
 
 # Integers the databases can hold (PostgreSQL bigint, SQLite INTEGER).
 _INT_MAX = 2**63 - 1
-# Query parameters that are numbers by contract: ids, pagination.
-_NUMERIC_PARAMS = {"offset", "limit", "page", "page_size", "id", "pk"}
 
 
 def _bad_value(value) -> str | None:
@@ -67,8 +65,8 @@ def _bad_value(value) -> str | None:
     if isinstance(value, float):
         return "range" if value != value or value in (float("inf"), float("-inf")) else None
     if isinstance(value, dict):
-        for key, item in value.items():
-            if reason := (_bad_value(key) or _bad_value(item)):
+        for item in value.values():
+            if reason := _bad_value(item):
                 return reason
     if isinstance(value, list):
         for item in value:
@@ -77,11 +75,12 @@ def _bad_value(value) -> str | None:
     return None
 
 
-def _numeric_out_of_range(name: str, value: str) -> bool:
-    if name not in _NUMERIC_PARAMS and not name.endswith("_id"):
-        return False
-    text = value.strip().lstrip("+-")
-    return text.isdigit() and int(text) > _INT_MAX
+def _numeric_out_of_range(value: str) -> bool:
+    """A whole number no database column holds (ids, offsets, levels, pages). Text that
+    only looks like a number is not affected: an 身份证号 or phone has at most 18 digits."""
+    text = value.strip()
+    text = text[1:] if text[:1] in "+-" else text
+    return text.isascii() and text.isdigit() and int(text) > _INT_MAX
 
 
 class BadInputMiddleware:
@@ -103,12 +102,12 @@ class BadInputMiddleware:
         if "\x00" in request.path or "%00" in request.META.get("PATH_INFO", ""):
             return "nul"
         for segment in request.path.split("/"):
-            if segment.isdigit() and int(segment) > _INT_MAX:
+            if _numeric_out_of_range(segment):
                 return "range"
         for name, values in request.GET.lists():
             if "\x00" in name or any("\x00" in v for v in values):
                 return "nul"
-            if any(_numeric_out_of_range(name, v) for v in values):
+            if any(_numeric_out_of_range(v) for v in values):
                 return "range"
         if request.method in ("POST", "PUT", "PATCH", "DELETE"):
             content_type = request.content_type or ""
@@ -140,7 +139,11 @@ class BadInputMiddleware:
             else _("输入中的数字超出了允许的范围")
         )
         if request.path.startswith("/api/"):
-            return JsonResponse({"detail": message, "code": "invalid"}, status=400)
+            return JsonResponse(
+                {"detail": message, "code": "invalid"},
+                status=400,
+                json_dumps_params={"ensure_ascii": False},
+            )
         if request.headers.get("HX-Request"):
             return HttpResponse(f'<p class="error">{escape(message)}</p>', status=400)
         return render(request, "core/error.html", {"error": ValidationFailed(message)}, status=400)
