@@ -18,7 +18,7 @@ from ninja.errors import AuthenticationError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer, django_auth
 
-from minqing.accounts.tokens import authenticate_token
+from minqing.accounts.tokens import authenticate_request
 from minqing.core.errors import DomainError
 from minqing.core.plugins import app_module, minqing_apps
 
@@ -27,10 +27,7 @@ class TokenAuth(HttpBearer):
     """`Authorization: Bearer <token>`: the token's user, with its role and jurisdiction."""
 
     def authenticate(self, request, token):
-        user = authenticate_token(token)
-        if user is not None:
-            request.user = user
-        return user
+        return authenticate_request(request, token)
 
 
 token_auth = TokenAuth()

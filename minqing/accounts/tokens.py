@@ -85,17 +85,25 @@ def tokens_of(*, fetched_by: User):
     return ApiToken.objects.filter(user=fetched_by).select_related("created_by")
 
 
-def authenticate_token(raw: str | None) -> User | None:
-    """The active user a raw token string stands for, or None. Marks the request context so
-    every audit row written under it names the token; records the use (at most once a
-    minute per token) as a `token.use` audit event with channel `api`."""
+def authenticate_token(raw: str | None) -> ApiToken | None:
+    """The active token a raw token string is, or None. Pure: no write, no audit. Requests
+    use `authenticate_request`, which also attributes the request to the token."""
     raw = (raw or "").strip()
     if not raw.startswith(TOKEN_PREFIX) or len(raw) > 100:
         return None
-    token = ApiToken.objects.active().select_related("user").filter(digest=_digest(raw)).first()
+    return ApiToken.objects.active().select_related("user").filter(digest=_digest(raw)).first()
+
+
+def authenticate_request(request, raw: str | None) -> User | None:
+    """For any endpoint that takes a token (the API's Bearer auth, Open311's api_key): sets
+    request.user to the token's user (its role and jurisdiction), marks every audit row of
+    the request with the token and channel `api`, and records the use (a `token.use`
+    audit event and last_used_at, at most once a minute per token)."""
+    token = authenticate_token(raw)
     if token is None:
         return None
     user = token.user
+    request.user = user
     set_credential(f"token:{token.prefix}")
     now = timezone.now()
     if token.last_used_at is None or now - token.last_used_at >= USE_RECORD_INTERVAL:
@@ -108,7 +116,7 @@ def authenticate_token(raw: str | None) -> User | None:
                 action="token.use",
                 obj=token,
                 area=_user_area(user),
-                detail={"token": token.prefix},
+                detail={"path": request.path[:100]},
             )
     return user
 

@@ -79,7 +79,7 @@ def test_a_session_still_needs_csrf(users, tree):
 
 def test_a_revoked_token_or_a_deactivated_user_is_refused(client, users):
     token, raw = api_token_create(actor=users.cadre, user=users.cadre, name="旧手机")
-    assert authenticate_token(raw) == users.cadre
+    assert authenticate_token(raw).user == users.cadre
     login(client, users.cadre)
     assert client.post("/accounts/tokens/", {"revoke": token.pk}).status_code == 302
     assert authenticate_token(raw) is None
@@ -99,14 +99,14 @@ def test_nobody_revokes_or_sees_someone_elses_token(client, users):
     assert token.prefix not in client.get("/accounts/tokens/").content.decode()
     with pytest.raises(NotFoundError):
         api_token_revoke(actor=users.outsider, token=token)
-    assert authenticate_token(raw) == users.cadre
+    assert authenticate_token(raw).user == users.cadre
 
 
 def test_an_administrator_makes_tokens_for_service_accounts_in_their_area(users, tree):
     service = UserFactory(username="sync-bot", role=Role.GRID_WORKER, areas=[tree.qixing])
     township_admin = UserFactory(username="tadmin", role=Role.ADMIN, areas=[tree.zhaoshan])
     token, raw = api_token_create(actor=township_admin, user=service, name="同步")
-    assert token.created_by == township_admin and authenticate_token(raw) == service
+    assert token.created_by == township_admin and authenticate_token(raw).user == service
     far = UserFactory(username="far-bot", role=Role.GRID_WORKER, areas=[tree.helingcun])
     with pytest.raises(PermissionDeniedError):
         api_token_create(actor=township_admin, user=far, name="同步")
