@@ -203,8 +203,6 @@ AXES_RESET_ON_SUCCESS = True
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # a refused try does not extend the lock
 AXES_ENABLE_ADMIN = False
 AXES_VERBOSE = False
-# Without Redis the counters live in the locmem cache, per process: fine for one process.
-SILENCED_SYSTEM_CHECKS: list[str] = []
 
 # Deployment (see README "Production"): all on when DEBUG is off and HTTPS is declared.
 SECURE_SSL = env_bool("SECURE_SSL", False)  # 1 when the site is served over HTTPS
@@ -215,7 +213,7 @@ CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", SECURE_SSL)
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", SECURE_SSL)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if SECURE_SSL else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", SECURE_SSL)
-SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)  # 1 once the domain is submitted
 if env_bool("SECURE_PROXY_SSL_HEADER", False):
     # Behind a reverse proxy that terminates TLS and sets X-Forwarded-Proto.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -223,8 +221,6 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
-if SECURE_HSTS_PRELOAD is False:
-    SILENCED_SYSTEM_CHECKS.append("security.W021")  # preload is a separate, manual decision
 
 # Content-Security-Policy (django-csp): scripts only from our own origin or carrying the
 # per-request nonce (`<script nonce="{{ CSP_NONCE }}">`), no inline event handlers, no eval
