@@ -10,6 +10,7 @@ import secrets
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -81,8 +82,29 @@ def api_token_revoke(*, actor: User, token: ApiToken) -> ApiToken:
 
 
 def tokens_of(*, fetched_by: User):
-    """The tokens a user manages on their page: their own."""
-    return ApiToken.objects.filter(user=fetched_by).select_related("created_by")
+    """The tokens a user manages on their page: their own, and those they made for service
+    accounts still inside their jurisdiction."""
+    from .services import users_manageable_by
+
+    mine = Q(user=fetched_by)
+    if has_perm(fetched_by, "accounts.manage"):
+        mine |= Q(created_by=fetched_by, user__in=users_manageable_by(fetched_by))
+    return ApiToken.objects.filter(mine).select_related("user", "created_by")
+
+
+def token_owner_for(*, actor: User, username: str) -> User:
+    """The account a token is made for: oneself, or (administrators) a service account in
+    their jurisdiction, named by username."""
+    from .services import users_manageable_by
+
+    username = (username or "").strip()
+    if not username or username == actor.username:
+        return actor
+    if has_perm(actor, "accounts.manage"):
+        user = users_manageable_by(actor).filter(username=username, is_active=True).first()
+        if user is not None:
+            return user
+    raise ValidationFailed(_("账号 %(u)s 不存在或不在您的管辖范围内") % {"u": username[:150]})
 
 
 def authenticate_token(raw: str | None) -> ApiToken | None:

@@ -10,11 +10,11 @@ from django.utils.translation import gettext as _
 
 from minqing.core.audit import audit_record
 from minqing.core.errors import DomainError
-from minqing.core.permissions import require
+from minqing.core.permissions import has_perm, require
 from minqing.core.roles import Role
 
 from .models import Jurisdiction, User
-from .tokens import api_token_create, api_token_revoke, tokens_of
+from .tokens import api_token_create, api_token_revoke, token_owner_for, tokens_of
 
 
 def staff_list(*, fetched_by, role: str = "", q: str = ""):
@@ -69,8 +69,9 @@ def tokens(request):
                 api_token_revoke(actor=request.user, token=token)
                 messages.success(request, _("令牌 %(p)s… 已吊销") % {"p": token.prefix})
                 return redirect("accounts:tokens")
+            owner = token_owner_for(actor=request.user, username=request.POST.get("user", ""))
             token, raw = api_token_create(
-                actor=request.user, user=request.user, name=request.POST.get("name", "")
+                actor=request.user, user=owner, name=request.POST.get("name", "")
             )
             created = {"token": token, "raw": raw}
         except DomainError as exc:
@@ -78,7 +79,12 @@ def tokens(request):
     response = render(
         request,
         "accounts/tokens.html",
-        {"tokens": tokens_of(fetched_by=request.user), "created": created, "error": error},
+        {
+            "tokens": tokens_of(fetched_by=request.user),
+            "created": created,
+            "error": error,
+            "for_others": has_perm(request.user, "accounts.manage"),
+        },
         status=400 if error else 200,
     )
     response["Cache-Control"] = "no-store"  # the new secret must not stay in a cache

@@ -131,3 +131,21 @@ def test_docs_and_openapi_are_for_logged_in_users(client, users):
     assert client.get("/api/openapi.json").status_code == 200
     docs = client.get("/api/docs").content.decode()
     assert "/static/ninja/swagger-ui-bundle.js" in docs and "cdn" not in docs.lower()
+
+
+def test_the_page_makes_tokens_for_service_accounts_of_administrators(client, users, tree):
+    service = UserFactory(username="sync-bot", role=Role.GRID_WORKER, areas=[tree.qixing])
+    far = UserFactory(username="far-bot", role=Role.GRID_WORKER, areas=[tree.helingcun])
+    tadmin = UserFactory(username="tadmin", role=Role.ADMIN, areas=[tree.zhaoshan])
+    login(client, tadmin)
+    page = client.post("/accounts/tokens/", {"name": "同步", "user": "sync-bot"})
+    assert page.status_code == 200
+    token = ApiToken.objects.get(user=service)
+    assert token.created_by == tadmin
+    assert "sync-bot" in client.get("/accounts/tokens/").content.decode()
+    page = client.post("/accounts/tokens/", {"name": "同步", "user": "far-bot"})
+    assert page.status_code == 400 and not ApiToken.objects.filter(user=far).exists()
+    # a non-administrator's "user" field is ignored: never a token for someone else
+    login(client, users.cadre)
+    page = client.post("/accounts/tokens/", {"name": "x", "user": "grid"})
+    assert page.status_code == 400 and not ApiToken.objects.filter(user=users.grid).exists()
