@@ -67,3 +67,15 @@ def test_htmx_search_and_docs_work_under_the_csp(page, login, csp_violations):
     page.goto("/api/docs")
     expect(page.locator(".swagger-ui .title")).to_contain_text("Minqing", timeout=20_000)
     assert csp_violations == []
+
+
+def test_repeated_failures_lock_the_login_with_a_message(page, shot, csp_violations):
+    for _ in range(5):
+        page.goto("/login/")
+        page.fill("input[name=username]", "cadre")
+        page.fill("input[name=password]", "wrong-guess")
+        with page.expect_navigation():
+            page.click("button[type=submit].primary")
+    expect(page.locator("main .error")).to_contain_text("登录失败次数过多")
+    shot("login-locked")
+    assert csp_violations == []

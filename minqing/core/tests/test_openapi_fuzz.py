@@ -19,6 +19,20 @@ from minqing.wsgi import application  # noqa: F401  (sets up Django)
 EXAMPLES = int(os.environ.get("MINQING_FUZZ_EXAMPLES", "8"))
 
 
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection():
+    """Schemathesis calls the WSGI app directly; like Django's test client, keep the request
+    signals from closing the test transaction's connection (CONN_MAX_AGE on PostgreSQL)."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
 @pytest.fixture
 def fuzz_auth(users, tree):
     users.admin.is_superuser = True
