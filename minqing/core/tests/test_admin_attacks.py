@@ -230,3 +230,37 @@ def test_inline_changes_are_audited(client, users, tree):
     assert AuditEvent.objects.filter(action="user.jurisdiction", target_id=str(users.grid.pk))
     assert Jurisdiction.objects.get(user=users.grid).area == tree.grids["七星村2"]
     assert User.objects.get(pk=users.grid.pk).role == Role.GRID_WORKER
+
+
+def test_generic_inline_rows_are_audited(rf, users, tree):
+    """AuditedAdmin.save_formset: every added, changed and deleted inline row is an event."""
+    from django.contrib.admin import site
+    from django.forms import inlineformset_factory
+
+    from minqing.core.admin import AuditedAdmin
+
+    kept = Unit.objects.create(name="七星村委会", kind="village_committee", area=tree.qixing)
+    gone = Unit.objects.create(name="旧村委会", kind="village_committee", area=tree.qixing)
+    formset_class = inlineformset_factory(Area, Unit, fields=("name", "kind"), extra=1)
+    prefix = formset_class.get_default_prefix()
+    data = {
+        f"{prefix}-TOTAL_FORMS": "3",
+        f"{prefix}-INITIAL_FORMS": "2",
+        f"{prefix}-0-id": str(kept.pk),
+        f"{prefix}-0-name": "七星村民委员会",
+        f"{prefix}-0-kind": "village_committee",
+        f"{prefix}-1-id": str(gone.pk),
+        f"{prefix}-1-name": "旧村委会",
+        f"{prefix}-1-kind": "village_committee",
+        f"{prefix}-1-DELETE": "on",
+        f"{prefix}-2-name": "七星村调解委员会",
+        f"{prefix}-2-kind": "other",
+    }
+    formset = formset_class(data, instance=tree.qixing, queryset=Unit.objects.order_by("pk"))
+    assert formset.is_valid(), formset.errors
+    request = rf.post("/")
+    request.user = users.admin
+    AuditedAdmin(Area, site).save_formset(request, None, formset, change=True)
+    actions = sorted(AuditEvent.objects.values_list("action", flat=True))
+    assert actions == ["admin.inline.add", "admin.inline.change", "admin.inline.delete"]
+    assert AuditEvent.objects.get(action="admin.inline.delete").detail["object"] == "旧村委会"

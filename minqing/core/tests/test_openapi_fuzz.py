@@ -2,7 +2,7 @@
 administrator), generated valid and invalid input. No 500, every status code documented,
 every response matching its schema. New endpoints are covered by being in the document.
 
-Bounded: MINQING_FUZZ_EXAMPLES examples per operation (default 8), well under a minute.
+Bounded: MINQING_FUZZ_EXAMPLES examples per operation (default 6), well under a minute.
 """
 
 import os
@@ -16,7 +16,7 @@ from minqing.accounts.tokens import api_token_create
 from minqing.registry.tests.factories import HouseholdFactory, ResidentFactory
 from minqing.wsgi import application  # noqa: F401  (sets up Django)
 
-EXAMPLES = int(os.environ.get("MINQING_FUZZ_EXAMPLES", "8"))
+EXAMPLES = int(os.environ.get("MINQING_FUZZ_EXAMPLES", "6"))
 
 
 @pytest.fixture(autouse=True)
