@@ -183,6 +183,10 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
+# Conflicts with 身份证号 registered outside one's jurisdiction, per user and window
+# (registry.services.id_conflicts_outside): more answer 429.
+ID_CONFLICT_LIMIT = env_int("ID_CONFLICT_LIMIT", 5)
+ID_CONFLICT_WINDOW_SECONDS = env_int("ID_CONFLICT_WINDOW_SECONDS", 3600)
 # Login throttling (django-axes, counters in the cache: Redis when REDIS_URL is set, so every
 # process shares them). A username from one address is locked after LOGIN_FAILURE_LIMIT
 # failures; one address is locked for every username after LOGIN_ADDRESS_FAILURE_LIMIT

@@ -17,8 +17,6 @@ from django.dispatch import receiver
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
-from minqing.core.audit import audit_record
-
 
 def login_username(request, credentials) -> str:
     """The username as counted: case and surrounding spaces do not make a new counter."""
@@ -97,12 +95,15 @@ def lockout_response(request, original_response=None, credentials=None):
 
 @receiver(user_locked_out)
 def on_locked_out(sender, request=None, username=None, ip_address=None, **kwargs):
+    """`auth.lockout` when failures reach a limit, `auth.login_throttled` for every attempt
+    refused while locked; both on the area of the account, like failed logins."""
+    from .signals import login_refused_record
+
     started = bool(getattr(request, "minqing_lock_started", False))
-    audit_record(
-        actor=None,
-        action="auth.lockout" if started else "auth.login_refused",
+    login_refused_record(
+        username=username or "",
+        action="auth.lockout" if started else "auth.login_throttled",
         detail={
-            "username": str(username or "")[:150],
             "path": getattr(request, "path", "")[:100],
             "failures": getattr(request, "axes_failures_since_start", None),
         },

@@ -32,11 +32,11 @@ def test_a_username_is_locked_from_one_address_and_audited(client, users):
     # even the right password is refused while locked, and no session starts
     page = attempt(client, "cadre", GOOD)
     assert page.status_code == 429 and "_auth_user_id" not in client.session
-    assert AuditEvent.objects.filter(action="auth.login_failed").count() == 4
+    assert AuditEvent.objects.filter(action="auth.login_failed").count() == 3
     lockout = AuditEvent.objects.get(action="auth.lockout")
-    assert lockout.detail["username"] == "cadre"
+    assert lockout.detail["username"] == "cadre" and lockout.area == users.cadre.areas.get()
     assert lockout.source_address == "10.0.0.1"
-    assert AuditEvent.objects.filter(action="auth.login_refused").count() == 1
+    assert AuditEvent.objects.filter(action="auth.login_throttled").count() == 1
     # the same username from another address is not locked
     assert attempt(client, "cadre", GOOD, address="10.0.0.2").status_code == 302
 
