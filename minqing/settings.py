@@ -5,6 +5,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -60,6 +61,9 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "ninja",  # /api/docs serves Swagger UI from its own static files, no CDN
+    "axes",  # login throttling (see LOGIN_* below)
+    "csp",
     # Domain apps, one per domain; each plugs in its urls, api router, permissions,
     # navigation entries and demo data by itself (see minqing/core/plugins.py).
     "minqing.core",
@@ -78,7 +82,11 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "minqing.core.middleware.RequestContextMiddleware",
+    "minqing.core.middleware.BadInputMiddleware",
+    # Last: turns a refused login (throttled) into the login page with its message.
+    "axes.middleware.AxesMiddleware",
     "minqing.core.middleware.DomainErrorMiddleware",
 ]
 
@@ -97,6 +105,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "minqing.core.context_processors.shell",
+                "csp.context_processors.nonce",
             ],
         },
     }
@@ -126,13 +135,21 @@ elif DATABASES["default"]["ENGINE"].endswith("postgresql"):
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = ["minqing.core.permissions.RoleBackend"]
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a throttled username/address before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "minqing.core.permissions.RoleBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "minqing.accounts.passwords.NoUsernameValidator"},
+    {"NAME": "minqing.accounts.passwords.NoPhoneNumberValidator"},
 ]
 
 LANGUAGE_CODE = "zh-hans"
@@ -191,15 +208,63 @@ CACHES = {
 # (registry.services.id_conflicts_outside): more answer 429.
 ID_CONFLICT_LIMIT = env_int("ID_CONFLICT_LIMIT", 5)
 ID_CONFLICT_WINDOW_SECONDS = env_int("ID_CONFLICT_WINDOW_SECONDS", 3600)
+# Login throttling (django-axes, counters in the cache: Redis when REDIS_URL is set, so every
+# process shares them). A username from one address is locked after LOGIN_FAILURE_LIMIT
+# failures; one address is locked for every username after LOGIN_ADDRESS_FAILURE_LIMIT
+# failures (password spraying), high enough that colleagues behind one office NAT are not
+# locked out by someone else's mistakes. Both for LOGIN_LOCKOUT_SECONDS; /login/ and
+# /admin/login/ alike (every authenticate() call goes through the axes backend).
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_ADDRESS_FAILURE_LIMIT = env_int("LOGIN_ADDRESS_FAILURE_LIMIT", 30)
 LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 15 * 60)
+AXES_HANDLER = "minqing.accounts.throttle.LoginThrottleHandler"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = LOGIN_LOCKOUT_SECONDS / 3600  # hours
+AXES_CLIENT_IP_CALLABLE = "minqing.core.middleware.client_address"
+AXES_USERNAME_CALLABLE = "minqing.accounts.throttle.login_username"
+AXES_LOCKOUT_CALLABLE = "minqing.accounts.throttle.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # a refused try does not extend the lock
+AXES_ENABLE_ADMIN = False
+AXES_VERBOSE = False
 
+# Deployment (see README "Production"): all on when DEBUG is off and HTTPS is declared.
+SECURE_SSL = env_bool("SECURE_SSL", False)  # 1 when the site is served over HTTPS
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600)
-SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", SECURE_SSL)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", SECURE_SSL)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", SECURE_SSL)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if SECURE_SSL else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", SECURE_SSL)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)  # 1 once the domain is submitted
+if env_bool("SECURE_PROXY_SSL_HEADER", False):
+    # Behind a reverse proxy that terminates TLS and sets X-Forwarded-Proto.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# Content-Security-Policy (django-csp): scripts only from our own origin or carrying the
+# per-request nonce (`<script nonce="{{ CSP_NONCE }}">`), no inline event handlers, no eval
+# (htmx runs with allowEval off). Inline style attributes stay allowed (progress bars,
+# ECharts and Swagger UI set them); they cannot run code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, "'unsafe-inline'"],
+        "img-src": [SELF, "data:", "blob:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 NINJA_PAGINATION_PER_PAGE = 20
 NINJA_PAGINATION_MAX_LIMIT = 200

@@ -3,11 +3,12 @@
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.i18n import JavaScriptCatalog
 
-from minqing.accounts.forms import ThrottledAuthenticationForm
+from minqing.accounts.forms import LoginForm
 from minqing.api import api
+from minqing.api import not_found as api_not_found
 from minqing.core import views as core_views
 from minqing.core.plugins import app_module, minqing_apps
 
@@ -15,7 +16,7 @@ urlpatterns = [
     path("", core_views.home, name="home"),
     path(
         "login/",
-        auth_views.LoginView.as_view(authentication_form=ThrottledAuthenticationForm),
+        auth_views.LoginView.as_view(authentication_form=LoginForm),
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -23,6 +24,7 @@ urlpatterns = [
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("admin/", admin.site.urls),
     path("api/", api.urls),
+    re_path(r"^api/", api_not_found),
     path("healthz", core_views.healthz, name="healthz"),
 ]
 

@@ -106,3 +106,44 @@ class Jurisdiction(models.Model):
         verbose_name = _("管辖区域")
         verbose_name_plural = _("管辖区域")
         constraints = [models.UniqueConstraint(fields=["user", "area"], name="jurisdiction_unique")]
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(revoked_at__isnull=True, user__is_active=True)
+
+
+class ApiToken(models.Model):
+    """A personal API token for scripts and mobile clients. It acts as its user (role and
+    jurisdiction); only the SHA-256 of the secret is stored, the secret is shown once."""
+
+    user = models.ForeignKey(
+        User, verbose_name=_("用户"), on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(_("用途"), max_length=100)
+    prefix = models.CharField(_("前缀"), max_length=12)
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        User, verbose_name=_("创建人"), on_delete=models.PROTECT, related_name="+"
+    )
+    last_used_at = models.DateTimeField(_("最近使用"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("吊销时间"), null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("API 令牌")
+        verbose_name_plural = _("API 令牌")
+        ordering = ["-created_at"]
+        indexes = [
+            # the token page: one user's tokens, newest first
+            models.Index(fields=["user", "-created_at"], name="apitoken_user_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.prefix}… {self.name}"
+
+    @property
+    def audit_area_id(self):
+        return None

@@ -10,6 +10,7 @@ from minqing.core.audit import audit_record
 from minqing.core.errors import PermissionDeniedError, ValidationFailed, conflict_on
 from minqing.core.permissions import require
 from minqing.core.roles import Role
+from minqing.core.scoping import jurisdiction_paths, path_q
 
 from .models import Jurisdiction, Unit, User
 
@@ -20,6 +21,27 @@ def _check_areas(actor, areas) -> None:
     for area in areas:
         if not may_hold(actor, area) and not actor.is_superuser:
             raise PermissionDeniedError(_("区域 %(a)s 不在您的管辖范围内") % {"a": area.name})
+
+
+def users_manageable_by(actor):
+    """The accounts an administrator may change: not superusers, and every area they hold
+    inside the administrator's jurisdiction (a county leader who also holds one village of
+    the township is not the township administrator's to edit, or to reset the password of)."""
+    if actor.is_superuser and actor.is_active:
+        return User.objects.all()
+    paths = jurisdiction_paths(actor)
+    if not paths:
+        return User.objects.none()
+    inside = Jurisdiction.objects.filter(path_q(paths, "area__path")).values("user")
+    outside = Jurisdiction.objects.exclude(path_q(paths, "area__path")).values("user")
+    return User.objects.filter(is_superuser=False, pk__in=inside).exclude(pk__in=outside)
+
+
+def _check_target(actor, user) -> None:
+    if actor.is_superuser:
+        return
+    if not users_manageable_by(actor).filter(pk=user.pk).exists():
+        raise PermissionDeniedError(_("账号 %(u)s 不在您的管辖范围内") % {"u": user.username})
 
 
 @transaction.atomic
@@ -84,7 +106,9 @@ def user_create(
 
 @transaction.atomic
 def user_set_jurisdiction(*, actor, user: User, areas) -> User:
+    """Both the user and every granted area must lie inside the actor's jurisdiction."""
     require(actor, "accounts.manage")
+    _check_target(actor, user)
     areas = list(dict.fromkeys(areas))
     _check_areas(actor, areas)
     user = User.objects.select_for_update().get(pk=user.pk)  # one change at a time
@@ -97,7 +121,7 @@ def user_set_jurisdiction(*, actor, user: User, areas) -> User:
         actor=actor,
         action="user.jurisdiction",
         obj=user,
-        area=areas[0],
+        area=areas[0],  # the supervisors of the granted area see the change
         detail={"from": old, "to": sorted(a.code for a in areas)},
     )
     return user
@@ -106,6 +130,7 @@ def user_set_jurisdiction(*, actor, user: User, areas) -> User:
 @transaction.atomic
 def user_set_role(*, actor, user: User, role: str) -> User:
     require(actor, "accounts.manage")
+    _check_target(actor, user)
     if role not in Role.values:
         raise ValidationFailed(_("未知角色"))
     if Role.ADMIN in (role, user.role) and not actor.is_superuser:

@@ -38,4 +38,11 @@ def on_logout(sender, request, user, **kwargs):
 
 @receiver(user_login_failed)
 def on_login_failed(sender, credentials, request=None, **kwargs):
+    if getattr(request, "axes_locked_out", False) and not getattr(
+        request, "minqing_lock_started", False
+    ):
+        return  # refused by the throttle before any password check: auth.login_throttled
     login_refused_record(username=credentials.get("username", ""))
+
+
+from . import throttle  # noqa: E402, F401  (lockouts are audited by its receiver)

@@ -1,22 +1,25 @@
 from django.contrib import admin
 
-from minqing.core.admin import ScopedAdmin
+from minqing.core.admin import ServiceAdmin
 
 from .models import Area
+from .services import area_create, area_rename
 
 
 @admin.register(Area)
-class AreaAdmin(ScopedAdmin):
+class AreaAdmin(ServiceAdmin):
+    """Areas are created and renamed through the services (code rules, parent in the
+    actor's jurisdiction, audit); code, level and parent are fixed once saved."""
+
     list_display = ("name", "level", "code", "parent")
     list_filter = ("level",)
     search_fields = ("name", "code")
     raw_id_fields = ("parent",)
-    readonly_fields = ("path",)
+    fields = ("level", "code", "name", "parent", "path")
+    create_service = area_create
 
-    def save_model(self, request, obj, form, change):
-        if not change:
-            obj.path = Area.build_path(obj.parent.path if obj.parent else "", obj.code)
-        super().save_model(request, obj, form, change)
+    def change_service(self, request, obj, data):
+        return area_rename(actor=request.user, area=obj, name=data["name"])
 
     def get_readonly_fields(self, request, obj=None):
         # Code and parent make the path: changing them would orphan the subtree.

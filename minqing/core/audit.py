@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.db import models
 
-from .context import channel, source_address
+from .context import channel, credential, source_address
 from .masking import scrub, scrub_text
 from .models import AuditEvent
 
@@ -65,7 +65,7 @@ def audit_record(*, actor, action: str, obj=None, area=None, detail: dict | None
         target_repr=target_repr,
         source_address=source_address(),
         channel=channel(),
-        detail=scrub(detail or {}),
+        detail=scrub(_with_credential(detail)),
         **fields,
     )
 
@@ -88,11 +88,19 @@ def audit_bulk(*, actor, action: str, rows: list[tuple], detail_key: str = "") -
                 area_id=area if isinstance(area, int) else getattr(area, "pk", None),
                 source_address=source_address(),
                 channel=channel(),
-                detail=scrub(detail or {}),
+                detail=scrub(_with_credential(detail)),
             )
         )
     AuditEvent.objects.bulk_create(events, batch_size=2000)
     return len(events)
+
+
+def _with_credential(detail: dict | None) -> dict:
+    """Rows written under an API token name it, so every use is attributed."""
+    detail = dict(detail or {})
+    if (label := credential()) and "credential" not in detail:
+        detail["credential"] = label
+    return detail
 
 
 def _actor_label(actor) -> str:

@@ -1,13 +1,15 @@
 """Back office for the registry. People and their history are changed through the pages and
 the API (services: validation, search keys, audit); here they are read-only, scoped and
-masked. Tags, places and organisations may be edited; every edit is audited."""
+masked. Tags may be edited; places and organisations are created through their services; every
+edit is audited. No lookup or search on ID or phone fields (core.admin)."""
 
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from minqing.core.admin import AuditedAdmin, ReadOnlyAdmin, ScopedAdmin
+from minqing.core.admin import AuditedAdmin, ReadOnlyAdmin, ServiceAdmin
 
 from .models import Household, Move, Organisation, Place, Resident, Tag, TagPeriod
+from .services import organisation_create, place_create
 
 
 @admin.display(description=_("联系电话"))
@@ -34,7 +36,7 @@ class ResidentAdmin(ReadOnlyAdmin):
     list_display = ("name", masked_id, "gender", "birth_date", "relation", "status", "household")
     list_filter = ("status", "relation", "gender")
     list_select_related = ("household",)
-    search_fields = ("name", "name_pinyin", "name_initials", "id_tail")
+    search_fields = ("name", "name_pinyin", "name_initials")  # never ID or phone digits
     exclude = ("id_number", "phone")
     readonly_fields = (masked_id, masked_phone)
 
@@ -76,16 +78,23 @@ class MoveAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Place)
-class PlaceAdmin(ScopedAdmin):
+class PlaceAdmin(ServiceAdmin):
+    """Created through place_create (grid in the actor's jurisdiction, phone rules, audit);
+    read-only once saved."""
+
     list_display = ("name", "kind", "grid", "address", "contact_name")
     list_filter = ("kind",)
     search_fields = ("name", "address")
     raw_id_fields = ("grid",)
+    create_service = place_create
 
 
 @admin.register(Organisation)
-class OrganisationAdmin(ScopedAdmin):
+class OrganisationAdmin(ServiceAdmin):
+    """Created through organisation_create; read-only once saved."""
+
     list_display = ("name", "kind", "grid", "credit_code", "has_party_branch")
     list_filter = ("kind", "has_party_branch")
     search_fields = ("name", "credit_code")
     raw_id_fields = ("grid",)
+    create_service = organisation_create

@@ -3,6 +3,7 @@ only; the full values come from the audited reveal endpoints."""
 
 from datetime import date
 
+from django.utils.translation import gettext as _
 from ninja import Field, Schema
 
 
@@ -117,8 +118,10 @@ class MoveOut(Schema):
     resident_name: str
     kind: str
     kind_label: str
-    from_household_id: int | None
-    to_household_id: int | None
+    from_household_id: int | None = Field(None, description="辖区外或外地时为空")
+    to_household_id: int | None = Field(None, description="辖区外或外地时为空")
+    from_household: str = Field("", description="户号;辖区外的户只写“辖区外”,外地为“外地”")
+    to_household: str = Field("", description="户号;辖区外的户只写“辖区外”,外地为“外地”")
     date: date
     reason: str
 
@@ -129,6 +132,30 @@ class MoveOut(Schema):
     @staticmethod
     def resolve_kind_label(obj) -> str:
         return str(obj.get_kind_display())
+
+    # The other end of a move may lie outside the caller's jurisdiction (selectors set
+    # from_visible / to_visible): it is shown as 辖区外, never by id or number.
+    @staticmethod
+    def resolve_from_household_id(obj) -> int | None:
+        return obj.from_household_id if getattr(obj, "from_visible", True) else None
+
+    @staticmethod
+    def resolve_to_household_id(obj) -> int | None:
+        return obj.to_household_id if getattr(obj, "to_visible", True) else None
+
+    @staticmethod
+    def resolve_from_household(obj) -> str:
+        return _move_end(obj.from_household, getattr(obj, "from_visible", True), obj.kind)
+
+    @staticmethod
+    def resolve_to_household(obj) -> str:
+        return _move_end(obj.to_household, getattr(obj, "to_visible", True), obj.kind)
+
+
+def _move_end(household, visible: bool, kind: str) -> str:
+    if household is None:
+        return "—" if kind == "death" else str(_("外地"))
+    return household.number if visible else str(_("辖区外"))
 
 
 class HouseholdDetailOut(HouseholdOut):

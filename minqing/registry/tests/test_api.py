@@ -513,3 +513,25 @@ def test_tag_creation_through_the_api(client, users):
     login(client, users.cadre)
     r = post(client, "/api/registry/tags", {"code": "other", "name": "其他"})
     assert r.status_code == 403
+
+
+def test_move_history_in_the_api_does_not_name_a_household_outside_the_jurisdiction(
+    client, users, data
+):
+    users.admin.is_superuser = True
+    child = ResidentFactory(household=data.qx, name="张小燕", relation=Relation.CHILD)
+    services.resident_move(
+        actor=users.admin,
+        resident=child,
+        kind="transfer",
+        date=date(2024, 6, 1),
+        to_household=data.hl,
+    )
+    moves = login(client, users.township).get(f"/api/registry/households/{data.qx.pk}").json()
+    (move,) = moves["moves"]
+    assert move["to_household"] == "辖区外" and move["to_household_id"] is None
+    assert move["from_household_id"] == data.qx.pk
+    assert str(data.hl.pk) not in str(move["to_household_id"]) and "HL-1" not in str(moves)
+    admin_view = login(client, users.admin).get(f"/api/registry/households/{data.qx.pk}").json()
+    assert admin_view["moves"][0]["to_household_id"] == data.hl.pk
+    assert admin_view["moves"][0]["to_household"] == "HL-1"
