@@ -22,3 +22,8 @@ register(
     label=_("导入台账"),
 )
 register("registry.export", roles=ALL_ROLES - {Role.GRID_WORKER}, label=_("导出台账"))
+register(
+    "registry.correct_move",
+    roles={Role.TOWNSHIP_STAFF, Role.ADMIN},
+    label=_("更正以前的迁移和死亡登记"),
+)
