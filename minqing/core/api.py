@@ -5,7 +5,7 @@ from ninja.pagination import paginate
 from .models import Job
 from .permissions import has_perm, registered
 from .schemas import AuditEventOut, JobOut, MeOut, job_out
-from .views import audit_filter
+from .audit import audit_filter
 
 router = Router()
 

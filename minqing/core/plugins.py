@@ -74,6 +74,7 @@ def autodiscover() -> None:
     autodiscover_modules("permissions")
     autodiscover_modules("nav")
     autodiscover_modules("imports")
+    autodiscover_modules("audit_actions")
 
 
 @dataclass(frozen=True)
