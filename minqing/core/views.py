@@ -9,7 +9,7 @@ from minqing.areas.models import Area, Level
 
 from .audit import audit_filter, audit_filters, describe_targets, registered_actions
 from .imports import job_errors_xlsx
-from .models import AuditEvent, Job
+from .models import Job
 from .plugins import home_panels
 from .tabular import xlsx_response
 

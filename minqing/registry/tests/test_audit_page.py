@@ -9,7 +9,6 @@ import pytest
 from minqing.conftest import login
 from minqing.core.audit import action_label, registered_actions
 from minqing.core.idcard import make_id_number
-from minqing.core.models import AuditEvent
 from minqing.registry import services
 from minqing.registry.models import Relation
 from minqing.registry.tests.factories import HouseholdFactory, ResidentFactory
