@@ -108,6 +108,10 @@ class ResidentForm(forms.Form):
     )
     reason = forms.CharField(label=_("迁入原因"), required=False, max_length=200)
 
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "member_%s")  # unique ids beside the page's other forms
+        super().__init__(*args, **kwargs)
+
 
 class ResidentEditForm(forms.Form):
     name = forms.CharField(label=_("姓名"), max_length=50)
@@ -137,6 +141,7 @@ class TagGiveForm(forms.Form):
 
     def __init__(self, *args, members=(), **kwargs):
         kwargs.setdefault("initial", {}).setdefault("date", timezone.localdate())
+        kwargs.setdefault("auto_id", "tag_%s")
         super().__init__(*args, **kwargs)
         tags = list(Tag.objects.order_by("order", "name"))
         self.household_codes = [t.code for t in tags if t.scope == Tag.Scope.HOUSEHOLD]
@@ -186,6 +191,7 @@ class MoveForm(forms.Form):
 
     def __init__(self, *args, members=(), **kwargs):
         kwargs.setdefault("initial", {}).setdefault("date", timezone.localdate())
+        kwargs.setdefault("auto_id", "move_%s")
         super().__init__(*args, **kwargs)
         self.fields["resident"].choices = [("", _("请选择"))] + [
             (str(m.pk), f"{m.name}（{m.get_status_display()}）") for m in members

@@ -77,8 +77,9 @@ def _done(request, url: str):
     """Post/redirect/get; an htmx form (which swaps its panel in place) is sent on with a
     full page load, so the message shows at the top and no POST URL is left behind."""
     if request.headers.get("HX-Request"):
+        # without the #fragment: to the same page with one the browser would only scroll
         response = HttpResponse(status=204)
-        response["HX-Redirect"] = url
+        response["HX-Redirect"] = url.split("#")[0]
         return response
     return redirect(url)
 
