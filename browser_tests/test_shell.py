@@ -98,7 +98,7 @@ def test_phone_width_fits_in_other_languages(page, login, page_width, language):
 
 def test_wrong_password_shows_the_error(page, login, shot):
     login("cadre", password="wrong-password")
-    expect(page.locator("main .error")).to_have_text("用户名或密码不对,请重试。")
+    expect(page.locator("main .error")).to_have_text("用户名或密码不对，请重试。")
     expect(page.locator("input[name=username]")).to_have_value("cadre")
     assert page.url.endswith("/login/")
     shot("login-error")

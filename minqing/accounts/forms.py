@@ -12,8 +12,8 @@ class ThrottledAuthenticationForm(AuthenticationForm):
 
     error_messages = {
         **AuthenticationForm.error_messages,
-        "invalid_login": _("用户名或密码不对,请重试。"),
-        "throttled": _("登录失败次数过多,请 %(minutes)d 分钟后再试。"),
+        "invalid_login": _("用户名或密码不对，请重试。"),
+        "throttled": _("登录失败次数过多，请 %(minutes)d 分钟后再试。"),
     }
 
     def _key(self) -> str:

@@ -104,7 +104,7 @@ class ResidentForm(forms.Form):
         label=_("迁入日期"),
         required=False,
         widget=DATE,
-        help_text=_("从外地迁入时填写;原有居民登记留空"),
+        help_text=_("从外地迁入时填写；原有居民登记留空"),
     )
     reason = forms.CharField(label=_("迁入原因"), required=False, max_length=200)
 
@@ -119,14 +119,14 @@ class ResidentEditForm(forms.Form):
         label=_("身份证号"),
         required=False,
         max_length=20,
-        help_text=_("只在需要更正时填写完整号码;留空则不修改"),
+        help_text=_("只在需要更正时填写完整号码；留空则不修改"),
     )
     relation = forms.ChoiceField(label=_("与户主关系"), choices=Relation.choices)
     phone = forms.CharField(
         label=_("手机号"),
         required=False,
         max_length=20,
-        help_text=_("只在需要更正时填写;留空则不修改"),
+        help_text=_("只在需要更正时填写；留空则不修改"),
     )
 
 
@@ -260,7 +260,7 @@ class OrganisationForm(PlaceForm):
 class TagCreateForm(forms.Form):
     name = forms.CharField(label=_("名称"), max_length=32)
     code = forms.CharField(
-        label=_("代码"), max_length=32, help_text=_("小写英文字母、数字和下划线,如 veteran")
+        label=_("代码"), max_length=32, help_text=_("小写英文字母、数字和下划线，如 veteran")
     )
     scope = forms.ChoiceField(label=_("对象"), choices=Tag.Scope.choices)
     description = forms.CharField(label=_("说明"), required=False, max_length=200)

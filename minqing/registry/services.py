@@ -65,7 +65,7 @@ def _check_phone(value: str, label=None) -> str:
     value = _normalize_phone(value)
     if value and not PHONE_RE.match(value):
         raise ValidationFailed(
-            _("%(field)s格式不正确:只能包含数字、空格和“-”,7 到 20 位")
+            _("%(field)s格式不正确：只能包含数字、空格和“-”，7 到 20 位")
             % {"field": label or _("手机号")}
         )
     return value
@@ -103,14 +103,14 @@ def _check_id_number(value: str, *, exclude_pk=None, actor=None) -> str:
         where = taken.visible_to(actor).select_related("household").first() if actor else None
         if where is not None:
             raise Conflict(
-                _("身份证号 %(id)s 已登记在户 %(number)s(%(name)s),不能重复登记")
+                _("身份证号 %(id)s 已登记在户 %(number)s（%(name)s），不能重复登记")
                 % {
                     "id": mask_id_number(number),
                     "number": where.household.number,
                     "name": where.name,
                 }
             )
-        raise Conflict(_("身份证号 %(id)s 已登记,不能重复登记") % {"id": mask_id_number(number)})
+        raise Conflict(_("身份证号 %(id)s 已登记，不能重复登记") % {"id": mask_id_number(number)})
     return number
 
 
@@ -124,7 +124,7 @@ def _visible_grid(actor, grid) -> Area:
         raise NotFoundError(_("网格不存在或不在您的管辖范围内"))
     if area.level != Level.GRID:
         raise ValidationFailed(
-            _("%(name)s不是网格:户、场所和组织要登记在网格下") % {"name": area.name}
+            _("%(name)s不是网格：户、场所和组织要登记在网格下") % {"name": area.name}
         )
     return area
 
@@ -303,7 +303,7 @@ def resident_create(
         _check_date(moved_in_on, label=_("迁入日期"))
     number = _check_id_number(id_number, actor=actor)
     if relation == Relation.HEAD and _living_head(household):
-        raise Conflict(_("该户已有户主,请先修改原户主的关系"))
+        raise Conflict(_("该户已有户主，请先修改原户主的关系"))
     resident = resident_fill_keys(
         Resident(
             household=household,
@@ -380,7 +380,7 @@ def resident_update(
                 and resident.status == ResidentStatus.LIVING
                 and _living_head(household, exclude_pk=resident.pk)
             ):
-                raise Conflict(_("该户已有户主,请先修改原户主的关系"))
+                raise Conflict(_("该户已有户主，请先修改原户主的关系"))
             changes["relation"] = [resident.relation, relation]
             if relation == Relation.HEAD and resident.status == ResidentStatus.LIVING:
                 head_change = resident
@@ -736,12 +736,12 @@ def _tag_subject(actor, *, tag: Tag, household, resident):
     """(household, resident) after checking the tag's scope and the jurisdiction."""
     if tag.scope == Tag.Scope.HOUSEHOLD:
         if resident is not None:
-            raise ValidationFailed(_("“%(tag)s”是户标签,应认定给户而不是个人") % {"tag": tag.name})
+            raise ValidationFailed(_("“%(tag)s”是户标签，应认定给户而不是个人") % {"tag": tag.name})
         if household is None:
             raise ValidationFailed(_("请指定户"))
         return _locked_household(actor, household), None
     if resident is None:
-        raise ValidationFailed(_("“%(tag)s”是个人标签,请选择一位居民") % {"tag": tag.name})
+        raise ValidationFailed(_("“%(tag)s”是个人标签，请选择一位居民") % {"tag": tag.name})
     resident = _locked_resident(actor, resident)
     if household is not None and household.pk != resident.household_id:
         raise ValidationFailed(_("此居民不属于该户"))
@@ -775,10 +775,10 @@ def tag_give(
         raise ValidationFailed(_("只能为在住居民认定标签"))
     periods = _subject_periods(tag, household, resident)
     if periods.filter(end_date__isnull=True).exists():
-        raise Conflict(_("已经是“%(tag)s”,无需重复认定") % {"tag": tag.name})
+        raise Conflict(_("已经是“%(tag)s”，无需重复认定") % {"tag": tag.name})
     if periods.filter(end_date__gt=day).exists():
         raise Conflict(
-            _("认定日期与“%(tag)s”以前的记录重叠,请选在上次退出之后") % {"tag": tag.name}
+            _("认定日期与“%(tag)s”以前的记录重叠，请选在上次退出之后") % {"tag": tag.name}
         )
     period = TagPeriod.objects.create(
         tag=tag,
@@ -820,7 +820,7 @@ def tag_remove(
         .first()
     )
     if period is None:
-        raise Conflict(_("当前不是“%(tag)s”,无法退出") % {"tag": tag.name})
+        raise Conflict(_("当前不是“%(tag)s”，无法退出") % {"tag": tag.name})
     if day < period.start_date:
         raise ValidationFailed(
             _("退出日期不能早于认定日期 %(d)s") % {"d": period.start_date.isoformat()}
@@ -847,7 +847,7 @@ def tag_create(
     require(actor, "registry.manage_tags")
     code = (code or "").strip().lower()
     if not TAG_CODE_RE.match(code):
-        raise ValidationFailed(_("代码只能用小写英文字母、数字和下划线,以字母开头,2 到 32 位"))
+        raise ValidationFailed(_("代码只能用小写英文字母、数字和下划线，以字母开头，2 到 32 位"))
     name = _check_text(name, label=_("名称"), max_length=32)
     description = _check_text(description, label=_("说明"), max_length=200, required=False)
     if scope not in Tag.Scope.values:

@@ -206,7 +206,7 @@ def household_create(request):
             form.add_error(None, exc.message)
             status = _status_for(exc)
         else:
-            messages.success(request, _("已登记户 %(n)s,请添加成员") % {"n": household.number})
+            messages.success(request, _("已登记户 %(n)s，请添加成员") % {"n": household.number})
             return redirect("registry:household", household.pk)
     elif request.method == "POST":
         status = 400
@@ -225,7 +225,7 @@ def household_edit(request, pk):
         "notes": household.notes,
     }
     form = HouseholdForm(request.POST or None, user=request.user, initial=initial)
-    form.fields["phone"].help_text = _("当前 %(p)s;只在需要更正时填写,留空则不修改") % {
+    form.fields["phone"].help_text = _("当前 %(p)s；只在需要更正时填写，留空则不修改") % {
         "p": household.phone_masked or "—"
     }
     status = 200

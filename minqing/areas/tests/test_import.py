@@ -73,7 +73,7 @@ def test_duplicate_code_in_file_and_in_database(users, tree, before):
     )
     job = run(users.admin, body)
     errs = errors_of(job)
-    assert "在文件中重复(第 2 行)" in errs[3]
+    assert "在文件中重复（第 2 行）" in errs[3]
     assert "已存在" in errs[4]
     assert 2 not in errs
     assert_nothing_written(before)
