@@ -180,6 +180,14 @@
     });
   }
 
+  // ------------------------------------------------------------------ links that keep the query
+  // <a data-keep-query>: an export link takes the list's current filters from the address bar
+  // (htmx pushes them there as the list refilters).
+  document.addEventListener("click", function (ev) {
+    var a = ev.target.closest && ev.target.closest("a[data-keep-query]");
+    if (a) a.search = window.location.search;
+  }, true);
+
   function init(root) {
     initMenu(root);
     initAutosubmit(root);
