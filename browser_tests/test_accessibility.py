@@ -26,6 +26,25 @@ def axe_problems(page) -> list[str]:
     return result
 
 
+def small_targets(page) -> list[str]:
+    """Visible buttons, fields and toggles under 44 px high (links inside text are exempt)."""
+    return page.evaluate(
+        """() => Array.from(document.querySelectorAll(
+            'button, .button, summary, input:not([type=hidden]):not([type=checkbox]), select'))
+          .filter(e => e.offsetParent !== null)
+          .filter(e => e.getBoundingClientRect().height < 44)
+          .map(e => e.outerHTML.slice(0, 60))"""
+    )
+
+
+def duplicate_ids(page) -> list[str]:
+    return page.evaluate(
+        """() => { const n = {}; document.querySelectorAll('[id]').forEach(e => {
+             n[e.id] = (n[e.id] || 0) + 1; });
+           return Object.keys(n).filter(k => n[k] > 1); }"""
+    )
+
+
 @pytest.fixture
 def a11y_page(browser, live_server, demo):
     # the CSP (when on) forbids injected inline scripts; axe is a test tool, not the app
@@ -96,7 +115,8 @@ def test_every_page_has_no_serious_violation(a11y_page, username):
         response = page.goto(url)
         assert response.status == 200, url
         open_all(page)
-        problems = axe_problems(page)
+        problems = axe_problems(page) + [f"small: {t}" for t in small_targets(page)]
+        problems += [f"duplicate id: {i}" for i in duplicate_ids(page)]
         if problems:
             found[url] = problems
     assert found == {}

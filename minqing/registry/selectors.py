@@ -138,7 +138,9 @@ def resident_search(
 ) -> QuerySet:
     """Residents in the user's jurisdiction; same query language as household_search.
     A household-scope `tag` matches every member of a household carrying it."""
-    qs = Resident.objects.visible_to(fetched_by).select_related("household", "household__grid")
+    qs = Resident.objects.visible_to(fetched_by).select_related(
+        "household__head", "household__grid"
+    )
     area = _visible_area(fetched_by, grid_id)
     if area is False:
         return qs.none()

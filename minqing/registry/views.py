@@ -122,7 +122,13 @@ def resident_list(request):
     form = SearchForm(request.GET or None, user=request.user, households=False)
     qs = selectors.resident_search(fetched_by=request.user, **form.params())
     page = _page(request, selectors.resident_list_rows(qs))
-    context = {"form": form, "page": page, "query": _query_without_page(request)}
+    params = form.params()
+    context = {
+        "form": form,
+        "page": page,
+        "query": _query_without_page(request),
+        "filtered": bool(params["grid_id"] or params["tag"] or params["status"]),
+    }
     if _partial(request):
         return render(request, "registry/_resident_results.html", context)
     return render(request, "registry/resident_list.html", context)
@@ -529,7 +535,9 @@ def household_pick(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def resident_edit(request, pk):
-    resident = get_visible_or_404(Resident.objects.select_related("household"), request.user, pk=pk)
+    resident = get_visible_or_404(
+        Resident.objects.select_related("household__head"), request.user, pk=pk
+    )
     require(request.user, "registry.edit")
     initial = {"name": resident.name, "relation": resident.relation}
     form = ResidentEditForm(request.POST or None, initial=initial)
