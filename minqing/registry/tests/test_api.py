@@ -132,6 +132,7 @@ FOREIGN_POSTS = [
     ),
     ("post", "/api/registry/residents/{chen}/reveal", {"reason": "核实"}),
     ("post", "/api/registry/residents/{chen}/reveal-phone", {"reason": "核实"}),
+    ("post", "/api/registry/residents/{chen}/moves/1/correct", {"reason": "核实"}),
     ("post", "/api/registry/households", {"grid_id": "{grid}", "address": "x"}),
     (
         "post",
@@ -434,6 +435,28 @@ def test_move_endpoint(client, users, data):
     assert r.status_code == 201, r.content
     assert r.json()["kind_label"] == "户间迁移"
     assert Resident.objects.get(pk=data.zhang.pk).household == data.zs
+
+
+def test_correct_move_endpoint(client, users, data):
+    login(client, users.township)
+    r = post(
+        client,
+        f"/api/registry/residents/{data.zhang.pk}/move",
+        {"kind": "transfer", "date": "2024-02-01", "to_household_id": data.zs.pk},
+    )
+    move_id = r.json()["id"]
+    url = f"/api/registry/residents/{data.zhang.pk}/moves/{move_id}/correct"
+    r = post(client, url, {"reason": ""})
+    assert r.status_code == 400
+    assert Resident.objects.get(pk=data.zhang.pk).household == data.zs
+    r = post(client, url, {"reason": "迁错了"})
+    assert r.status_code == 201, r.content
+    assert r.json()["kind"] == "correction" and r.json()["reason"] == "迁错了"
+    assert Resident.objects.get(pk=data.zhang.pk).household == data.qx
+    assert post(client, url, {"reason": "再来"}).status_code == 409
+    # another resident's path cannot reach this move
+    other = f"/api/registry/residents/{data.li.pk}/moves/{move_id}/correct"
+    assert post(client, other, {"reason": "x"}).status_code == 404
 
 
 def test_grid_worker_cannot_tag_or_edit_outside_their_grid(client, users, data):
