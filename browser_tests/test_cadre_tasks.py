@@ -286,3 +286,19 @@ def test_print_tap_counts():
     """Runs last in this file: the counts of the tasks above, for the report."""
     for task, n in TAPS.items():
         print(f"[taps] {task}: {n}")
+
+
+def test_a_double_tap_submits_once(page, login):
+    (household, _member), *_ = qixing_households()
+    login("cadre")
+    page.goto(f"/registry/households/{household.pk}/")
+    page.locator("#panel-tag > summary").click()
+    page.select_option("#panel-tag select[name=tag]", label="低保")
+    page.fill("#panel-tag input[name=reason]", "收入低")
+    requests = []
+    page.on("request", lambda r: requests.append(r) if r.method == "POST" else None)
+    with page.expect_navigation():
+        page.locator("#panel-tag button[type=submit]").dblclick()
+    expect(page.locator(".messages")).to_contain_text("已认定“低保”")
+    assert len([r for r in requests if r.url.endswith("/tags/")]) == 1
+    assert household.tag_periods.filter(tag__code="dibao").count() == 1

@@ -3,6 +3,7 @@ from django.core.paginator import Paginator
 from django.db import connection
 from django.http import Http404, JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from minqing.areas.models import Area, Level
@@ -64,9 +65,20 @@ def audit_list(request):
         }
         for f in audit_filters()
     ]
-    filtered = any(
-        request.GET.get(k) for k in ("actor", "action", "area", "date_from", "date_to")
-    ) or any(e["value"] for e in extra)
+    chips = [{"label": e["label"], "value": e["value"]} for e in extra if e["value"]]
+    labels = dict(registered_actions())
+    params = request.GET
+    if params.get("area"):
+        name = next((a.name for a in areas if str(a.pk) == params["area"]), "—")
+        chips.append({"label": _("区域"), "value": name})
+    if params.get("action"):
+        chips.append({"label": _("动作"), "value": labels.get(params["action"], params["action"])})
+    if params.get("actor"):
+        chips.append({"label": _("操作人"), "value": params["actor"]})
+    if params.get("date_from") or params.get("date_to"):
+        span = f"{params.get('date_from', '')} – {params.get('date_to', '')}"
+        chips.append({"label": _("日期"), "value": span})
+    filtered = bool(chips)
     return render(
         request,
         "core/audit_list.html",
@@ -74,6 +86,7 @@ def audit_list(request):
             "page": page,
             "filters": request.GET,
             "filtered": filtered,
+            "chips": chips,
             "extra_filters": extra,
             "actions": registered_actions(),
             "areas": areas,
