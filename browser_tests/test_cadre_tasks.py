@@ -178,7 +178,8 @@ def test_move_a_person_with_the_picker_and_confirm_then_correct_it(page, login, 
     member.refresh_from_db()
     assert member.household_id == source.pk
     expect(page.locator("#section-1")).to_contain_text("已更正")
-    shot("household-after-correction")
+    page.locator("#section-1").scroll_into_view_if_needed()
+    shot("household-moves-corrected", full_page=False)
 
 
 def test_a_death_asks_a_stronger_confirmation(page, login):
