@@ -582,12 +582,30 @@ def move_correctable_by(actor, move: Move, *, corrected: bool | None = None) -> 
     return same_day and move.actor_id == actor.pk and has_perm(actor, "registry.edit")
 
 
-def _reopen_closed_tags(*, resident, household, day: date, reason: str) -> list[str]:
+def _in_every_language(text: str) -> list[str]:
+    """A label as it was stored in whichever language its author used (迁出, 遷出, Move out)."""
+    from django.conf import settings
+    from django.utils import translation
+
+    labels = set()
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            labels.add(_(text))
+    return sorted(labels)
+
+
+def _reopen_closed_tags(*, resident, household, day: date, reason: str, by) -> list[str]:
     """Open again the personal tags a wrong move closed on `day` (the same rows: the move
     never happened, so neither did the end)."""
     periods = list(
         TagPeriod.objects.select_for_update()
-        .filter(resident=resident, household=household, end_date=day, end_reason=reason)
+        .filter(
+            resident=resident,
+            household=household,
+            end_date=day,
+            ended_by=by,
+            end_reason__in=_in_every_language(reason),
+        )
         .select_related("tag")
     )
     codes = []
@@ -634,6 +652,10 @@ def resident_move_correct(*, actor, move: Move, reason: str) -> Move:
         relation = move.previous_relation or Relation.OTHER
         if relation == Relation.HEAD and _living_head(source, exclude_pk=resident.pk):
             relation = Relation.OTHER  # the old household has a new head since
+        if TagPeriod.objects.filter(
+            resident=resident, household=target, end_date__isnull=True, start_date__gt=move.date
+        ).exists():
+            raise Conflict(_("此人迁入后又认定了重点人群，请先退出该标签再更正"))
         # The tags the move opened in the new household end the day they began (they never
         # applied there); the ones it ended in the old household are open again.
         opened = TagPeriod.objects.select_for_update().filter(
@@ -645,7 +667,7 @@ def resident_move_correct(*, actor, move: Move, reason: str) -> Move:
             period.ended_by = actor
             period.save(update_fields=["end_date", "end_reason", "ended_by"])
         detail["tags"] = _reopen_closed_tags(
-            resident=resident, household=source, day=move.date, reason=_("户间迁移")
+            resident=resident, household=source, day=move.date, reason="户间迁移", by=move.actor
         )
         if target.head_id == resident.pk:
             target.head = None
@@ -659,9 +681,9 @@ def resident_move_correct(*, actor, move: Move, reason: str) -> Move:
         )
         if resident.status != expected or resident.household_id != source.pk:
             raise Conflict(_("此人的状态已变化，无法更正"))
-        label = _("迁出") if move.kind == Move.Kind.MOVE_OUT else _("死亡")
+        label = "迁出" if move.kind == Move.Kind.MOVE_OUT else "死亡"
         detail["tags"] = _reopen_closed_tags(
-            resident=resident, household=source, day=move.date, reason=label
+            resident=resident, household=source, day=move.date, reason=label, by=move.actor
         )
         relation = move.previous_relation or resident.relation
         if relation == Relation.HEAD and _living_head(source, exclude_pk=resident.pk):

@@ -168,3 +168,28 @@ def test_move_ins_cannot_be_corrected(users, hh):
     with pytest.raises(ValidationFailed):
         services.resident_move_correct(actor=users.township, move=back, reason="x")
     assert Household.objects.count() == 2
+
+
+def test_a_corrected_death_reopens_the_personal_tags_even_if_registered_in_english(users, hh):
+    from django.utils import translation
+
+    period(tag_code="disabled", resident=hh.child, start=D)
+    with translation.override("en"):
+        move = services.resident_move(actor=users.cadre, resident=hh.child, kind="death", date=D)
+    closed = TagPeriod.objects.get(resident=hh.child)
+    assert closed.end_date == D
+    services.resident_move_correct(actor=users.cadre, move=move, reason="登记错人")
+    closed.refresh_from_db()
+    assert closed.end_date is None and closed.ended_by is None
+
+
+def test_a_tag_given_after_the_transfer_blocks_its_correction(users, hh):
+    move = services.resident_move(
+        actor=users.cadre, resident=hh.child, kind="transfer", date=D, to_household=hh.target
+    )
+    hh.child.refresh_from_db()
+    period(tag_code="disabled", resident=hh.child, start=D + timedelta(days=3))
+    before = rows()
+    with pytest.raises(Conflict):
+        services.resident_move_correct(actor=users.cadre, move=move, reason="x")
+    assert rows() == before
