@@ -13,7 +13,7 @@ ACTIONS = {
     "registry.household.reveal_phone": _("查看户联系电话"),
     "registry.resident.create": _("登记居民"),
     "registry.resident.update": _("修改居民信息"),
-    "registry.resident.move": _("迁移登记（迁入、迁出、户间迁移、死亡）"),
+    "registry.resident.move": _("迁移登记"),
     "registry.resident.move_correct": _("更正迁移登记"),
     "registry.resident.reveal_id": _("查看身份证号"),
     "registry.resident.reveal_phone": _("查看手机号"),
