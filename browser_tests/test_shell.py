@@ -170,3 +170,13 @@ def test_every_menu_page_fits_a_phone(page, login, page_width, shot, username, l
         slug = href.strip("/").replace("/", "-") or "home"
         shot(f"menu-{language}-{username}-{slug}", full_page=False)
     assert too_wide == {}, f"pages wider than {PHONE_WIDTH}px: {too_wide}"
+
+
+def test_desktop_shows_the_menu_without_the_button(page, login, shot):
+    login("cadre")
+    page.set_viewport_size({"width": 1024, "height": 700})
+    expect(page.locator("header nav.nav")).to_be_visible()
+    expect(page.locator("header button.nav-button")).to_be_hidden()
+    expect(page.locator("header .header-search input[name=q]")).to_be_visible()
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 1024
+    shot("home-desktop", full_page=False)
