@@ -43,7 +43,7 @@
 
   // ------------------------------------------------------------------ feedback in view
   function focusFeedback(root) {
-    var target = $("[data-feedback]", root) || $(".form-errors", root) ||
+    var target = $("[data-feedback]", root) || $(".form-errors", root) || $("p.error", root) ||
       ($("small.error", root) || {}).parentElement || $(".messages", root);
     if (!target) return false;
     if (!target.hasAttribute("tabindex")) target.setAttribute("tabindex", "-1");
