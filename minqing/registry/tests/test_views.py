@@ -113,6 +113,21 @@ HOUSEHOLD_PAGES = [
 ]
 
 
+def test_forged_household_on_a_move_correction_is_404(client, users, data):
+    """A move of a foreign household cannot be corrected through an own household's URL, nor
+    through its own."""
+    users.admin.is_superuser = True
+    move = services.resident_move(
+        actor=users.admin, resident=data.chen, kind="out", date=date(2024, 6, 1)
+    )
+    login(client, users.township)
+    before = rows()
+    for household in (data.qx, data.hl):
+        url = reverse("registry:move_correct", args=[household.pk, move.pk])
+        assert client.post(url, {"reason": "x"}).status_code == 404
+    assert rows() == before
+
+
 @pytest.mark.parametrize(("method", "name"), HOUSEHOLD_PAGES)
 def test_forged_household_id_is_404(client, users, data, method, name):
     login(client, users.township)
