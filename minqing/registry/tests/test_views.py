@@ -92,6 +92,10 @@ def test_household_list_query_count(client, users, tree, data, django_assert_num
     with django_assert_num_queries(8):
         response = client.get("/registry/households/")
     assert response.status_code == 200
+    # a search adds one query for the members that matched, whatever the number of rows
+    with django_assert_num_queries(9):
+        response = client.get("/registry/households/", {"q": "zhang"})
+    assert response.status_code == 200
 
 
 def test_resident_list_query_count(client, users, tree, data, django_assert_num_queries):
