@@ -83,7 +83,7 @@ def _actor_label(actor) -> str:
     if actor is None:
         return "system"
     full = getattr(actor, "get_full_name", lambda: "")()
-    return f"{full} ({actor.get_username()})" if full else actor.get_username()
+    return f"{full}（{actor.get_username()}）" if full else actor.get_username()
 
 
 # ---------------------------------------------------------------- reading the log
