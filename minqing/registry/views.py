@@ -431,6 +431,13 @@ def resident_move(request, pk):
                         resident=resident, kind=data["kind"], source=household, target=target
                     ),
                     "danger": death,
+                    "note": _(
+                        "死亡登记后，此人的个人标签全部退出；登记当天只有您本人能更正，"
+                        "之后要由乡镇更正。"
+                    )
+                    if death
+                    else "",
+                    "verify_label": _("我已核实死亡信息（死亡证明或户籍注销）"),
                     "fields": [
                         (k, v)
                         for k, v in request.POST.items()
