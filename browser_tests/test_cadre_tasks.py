@@ -117,6 +117,9 @@ def test_give_dibao_to_a_household(page, login, shot):
     in_view(msg)
     t.done()
     assert household.tag_periods.filter(tag__code="dibao", end_date__isnull=True).exists()
+    shot("tag-given", full_page=False)
+    msg.get_by_role("button", name="关闭提示").click()  # read: out of the way
+    expect(msg).to_be_hidden()
 
 
 def test_a_refused_tag_puts_the_error_in_view_without_a_post_url(page, login):

@@ -180,6 +180,14 @@
     });
   }
 
+  // <button data-dismiss="ID">: hide that element (the message toast, once read)
+  document.addEventListener("click", function (ev) {
+    var b = ev.target.closest && ev.target.closest("[data-dismiss]");
+    if (!b) return;
+    var el = document.getElementById(b.getAttribute("data-dismiss"));
+    if (el) el.hidden = true;
+  });
+
   // ------------------------------------------------------------------ links that keep the query
   // <a data-keep-query>: an export link takes the list's current filters from the address bar
   // (htmx pushes them there as the list refilters).
