@@ -11,8 +11,6 @@ from minqing.registry.models import Household, Relation, ResidentStatus
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
-TAPS: dict[str, int] = {}
-
 
 class Taps:
     def __init__(self, page, task: str):
@@ -39,9 +37,10 @@ class Taps:
         loc.press("Enter")
         self.n += 1
 
-    def done(self):
-        TAPS[self.task] = self.n
+    def done(self, budget: int):
+        """Print the count for the report; more taps than the budget is a regression."""
         print(f"\n[taps] {self.task}: {self.n}")
+        assert self.n <= budget, f"{self.task}: {self.n} taps, budget {budget}"
 
 
 def qixing_households():
@@ -86,7 +85,7 @@ def test_find_a_household_by_pinyin(page, login, shot, page_width):
     shot("search-results")
     t.tap(row.get_by_role("link", name=str(household.name)))
     expect(page.locator("main h1")).to_contain_text(str(household.name))
-    t.done()
+    t.done(budget=3)
     assert page_width() <= 360
 
 
@@ -115,7 +114,7 @@ def test_give_dibao_to_a_household(page, login, shot):
     msg = page.locator(".messages")
     expect(msg).to_contain_text("已认定“低保”")
     in_view(msg)
-    t.done()
+    t.done(budget=5)
     assert household.tag_periods.filter(tag__code="dibao", end_date__isnull=True).exists()
     shot("tag-given", full_page=False)
     msg.get_by_role("button", name="关闭提示").click()  # read: out of the way
@@ -164,7 +163,7 @@ def test_move_a_person_with_the_picker_and_confirm_then_correct_it(page, login, 
     msg = page.locator(".messages")
     expect(msg).to_contain_text(f"已登记户间迁移：{member.name} 迁入 {target.name}")
     in_view(msg)
-    t.done()
+    t.done(budget=9)
     member.refresh_from_db()
     assert member.household_id == target.pk
 
@@ -177,7 +176,7 @@ def test_move_a_person_with_the_picker_and_confirm_then_correct_it(page, login, 
     msg = page.locator(".messages")
     expect(msg).to_contain_text(f"已更正：{member.name} 的户间迁移登记已撤销")
     in_view(msg)
-    t.done()
+    t.done(budget=3)
     member.refresh_from_db()
     assert member.household_id == source.pk
     expect(page.locator("#section-1")).to_contain_text("已更正")
@@ -223,7 +222,7 @@ def test_reveal_an_id_with_a_reason_and_find_it_in_the_audit_log(
     revealed = cell.locator("code.revealed")
     expect(revealed).to_have_text(member.id_number)
     in_view(revealed)
-    t.done()
+    t.done(budget=2)
 
     # the supervisor, from the home page
     page.context.clear_cookies()
@@ -237,7 +236,7 @@ def test_reveal_an_id_with_a_reason_and_find_it_in_the_audit_log(
     expect(row).to_contain_text("原因：核实身份")
     expect(row).to_contain_text(f"{member.name}（{household.name}）")
     in_view(row)
-    t.done()
+    t.done(budget=2)
     shot("audit-log", full_page=False)
 
     # and from the household: 查看记录 opens the log filtered to it
@@ -284,12 +283,6 @@ def test_tap_targets_on_the_household_page(page, login):
            return Object.entries(seen).filter(([, n]) => n > 1); }"""
     )
     assert ids == []
-
-
-def test_print_tap_counts():
-    """Runs last in this file: the counts of the tasks above, for the report."""
-    for task, n in TAPS.items():
-        print(f"[taps] {task}: {n}")
 
 
 def test_a_double_tap_submits_once(page, login):
