@@ -231,7 +231,8 @@ def test_reveal_an_id_with_a_reason_and_find_it_in_the_audit_log(
     t.tap("header button.nav-button")
     with page.expect_navigation():
         t.tap(page.locator("header nav").get_by_role("link", name="审计日志"))
-    row = page.locator("table.audit tbody tr").first
+    # newest first: the supervisor's own login, then the reveal
+    row = page.locator("table.audit tbody tr").filter(has_text="查看身份证号").first
     expect(row).to_contain_text("查看身份证号")
     expect(row).to_contain_text("原因：核实身份")
     expect(row).to_contain_text(f"{member.name}（{household.name}）")
