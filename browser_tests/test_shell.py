@@ -13,6 +13,10 @@ PHONE_WIDTH = 360
 
 
 def switch_language(page, code: str) -> None:
+    """The language switch lives in the menu (☰ on a phone), not in the header's front row."""
+    button = page.locator("header button.nav-button")
+    if button.is_visible() and button.get_attribute("aria-expanded") != "true":
+        button.click()
     with page.expect_navigation():
         page.select_option("header select[name=language]", code)
 
@@ -62,15 +66,25 @@ def test_phone_width_has_no_horizontal_overflow_and_menu_opens(page, login, page
 
     nav = page.locator("header nav.nav")
     expect(nav).to_be_hidden()
-    page.click("header label.nav-button")
+    button = page.locator("header button.nav-button")
+    expect(button).to_have_attribute("aria-expanded", "false")
+    box = button.bounding_box()
+    assert box["width"] >= 44 and box["height"] >= 44, box
+    button.click()
+    expect(button).to_have_attribute("aria-expanded", "true")
     expect(nav).to_be_visible()
     expect(nav.get_by_role("link", name="首页")).to_be_visible()
     expect(nav.get_by_role("link", name="区域")).to_be_visible()
     assert page_width() <= PHONE_WIDTH
     shot("home-menu-open")
 
-    page.click("header label.nav-button")
+    page.click("header button.nav-button")
     expect(nav).to_be_hidden()
+    # a keyboard reaches it too
+    button.focus()
+    page.keyboard.press("Enter")
+    expect(nav).to_be_visible()
+    expect(nav.get_by_role("button", name="退出登录")).to_be_visible()
 
 
 @pytest.mark.parametrize("language", ["zh-hant", "en"])
@@ -84,7 +98,7 @@ def test_phone_width_fits_in_other_languages(page, login, page_width, language):
 
 def test_wrong_password_shows_the_error(page, login, shot):
     login("cadre", password="wrong-password")
-    expect(page.locator("main .error")).to_have_text("用户名或密码不对,请重试。")
+    expect(page.locator("main .error")).to_have_text("用户名或密码不对，请重试。")
     expect(page.locator("input[name=username]")).to_have_value("cadre")
     assert page.url.endswith("/login/")
     shot("login-error")
@@ -93,7 +107,7 @@ def test_wrong_password_shows_the_error(page, login, shot):
 def test_township_user_sees_its_villages(page, login, page_width, shot):
     login("township")
     expect(page.locator("main .role")).to_have_text("乡镇干部")
-    page.click("header label.nav-button")
+    page.click("header button.nav-button")
     page.locator("header nav.nav").get_by_role("link", name="区域").click()
     expect(page.locator("main h1")).to_contain_text("昭山镇")
     table = page.locator("main table.list")
@@ -141,7 +155,7 @@ def test_every_menu_page_fits_a_phone(page, login, page_width, shot, username, l
     login(username)
     if language != "zh-hans":
         switch_language(page, language)
-    page.click("header label.nav-button")
+    page.click("header button.nav-button")
     links = page.locator("header nav.nav a")
     targets = [
         (links.nth(i).inner_text(), links.nth(i).get_attribute("href"))
@@ -156,3 +170,13 @@ def test_every_menu_page_fits_a_phone(page, login, page_width, shot, username, l
         slug = href.strip("/").replace("/", "-") or "home"
         shot(f"menu-{language}-{username}-{slug}", full_page=False)
     assert too_wide == {}, f"pages wider than {PHONE_WIDTH}px: {too_wide}"
+
+
+def test_desktop_shows_the_menu_without_the_button(page, login, shot):
+    login("cadre")
+    page.set_viewport_size({"width": 1024, "height": 700})
+    expect(page.locator("header nav.nav")).to_be_visible()
+    expect(page.locator("header button.nav-button")).to_be_hidden()
+    expect(page.locator("header .header-search input[name=q]")).to_be_visible()
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 1024
+    shot("home-desktop", full_page=False)

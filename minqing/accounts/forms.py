@@ -8,5 +8,5 @@ class LoginForm(AuthenticationForm):
 
     error_messages = {
         **AuthenticationForm.error_messages,
-        "invalid_login": _("用户名或密码不对,请重试。"),
+        "invalid_login": _("用户名或密码不对，请重试。"),
     }

@@ -49,7 +49,7 @@ class AreaImporter(Importer):
             elif r["code"] in by_code:
                 errors.add(
                     r["row"],
-                    _("区划代码 %(code)s 在文件中重复(第 %(first)d 行)")
+                    _("区划代码 %(code)s 在文件中重复（第 %(first)d 行）")
                     % {"code": r["code"], "first": by_code[r["code"]]["row"]},
                 )
             else:
@@ -58,7 +58,7 @@ class AreaImporter(Importer):
                 errors.add(r["row"], _("名称为空"))
             r["level"] = parse_level(r["level_text"])
             if r["level"] is None:
-                errors.add(r["row"], _("无法识别的层级:%(t)s") % {"t": r["level_text"] or "—"})
+                errors.add(r["row"], _("无法识别的层级：%(t)s") % {"t": r["level_text"] or "—"})
         wanted = {r["code"] for r in rows} | {r["parent"] for r in rows if r["parent"]}
         existing = {
             a.code: a
@@ -99,7 +99,7 @@ class AreaImporter(Importer):
             parent_code = r["parent"]
             if parent_code and parent_code in cyclic and r["code"] in cyclic:
                 errors.add(
-                    r["row"], _("上级关系形成循环:%(c)s") % {"c": " → ".join(cyclic[r["code"]])}
+                    r["row"], _("上级关系形成循环：%(c)s") % {"c": " → ".join(cyclic[r["code"]])}
                 )
                 continue
             if parent_code == r["code"] and parent_code:
@@ -121,7 +121,7 @@ class AreaImporter(Importer):
                     errors.add(r["row"], _("上级代码 %(c)s 不存在") % {"c": parent_code})
                     continue
             elif not actor.is_superuser:
-                errors.add(r["row"], _("缺少上级代码(只有超级管理员能建立顶级区域)"))
+                errors.add(r["row"], _("缺少上级代码（只有超级管理员能建立顶级区域）"))
             if r["level"] is None or (parent is not None and parent[0] is None):
                 continue  # already reported: unknown level here or on the parent's row
             if parent is None:
@@ -132,7 +132,7 @@ class AreaImporter(Importer):
             if r["level"] != parent[0] + 1:
                 errors.add(
                     r["row"],
-                    _("层级顺序不对:%(parent)s的下级应是%(child)s,不是%(got)s")
+                    _("层级顺序不对：%(parent)s的下级应是%(child)s，不是%(got)s")
                     % {
                         "parent": Level(parent[0]).label,
                         "child": Level(parent[0] + 1).label if parent[0] < Level.GRID else "—",

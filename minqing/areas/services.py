@@ -35,7 +35,7 @@ def code_problem(*, level: int, code: str, parent: tuple[int, str] | None) -> st
         return _("区划代码只能是数字")
     if level == Level.GRID:
         if len(code) != GRID_CODE_LENGTH:
-            return _("网格代码应为 15 位(所属村的 12 位代码 + 3 位序号)")
+            return _("网格代码应为 15 位（所属村的 12 位代码 + 3 位序号）")
     else:
         digits = CODE_DIGITS[Level(level)]
         if len(code) != 12:
@@ -76,7 +76,7 @@ def area_create(*, actor, level: int, code: str, name: str, parent: Area | None 
     expected = Level.CITY if parent is None else parent.level + 1
     if parent is not None and level != expected:
         raise ValidationFailed(
-            _("层级顺序不对:%(parent)s的下级应是%(child)s")
+            _("层级顺序不对：%(parent)s的下级应是%(child)s")
             % {"parent": Level(parent.level).label, "child": Level(expected).label}
         )
     problem = code_problem(

@@ -2,10 +2,10 @@ from django.http import Http404
 from ninja import Router
 from ninja.pagination import paginate
 
+from .audit import audit_filter
 from .models import Job
 from .permissions import has_perm, registered
 from .schemas import AuditEventOut, JobCommitIn, JobOut, JobRemapIn, MeOut, job_out
-from .views import audit_filter
 
 router = Router()
 

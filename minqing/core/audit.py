@@ -1,7 +1,12 @@
 """Writing the audit log. Services call `audit_record` inside their transaction."""
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, time
+
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from .context import channel, credential, source_address
 from .masking import scrub, scrub_text
@@ -107,4 +112,127 @@ def _actor_label(actor) -> str:
     if actor is None:
         return "system"
     full = getattr(actor, "get_full_name", lambda: "")()
-    return f"{full} ({actor.get_username()})" if full else actor.get_username()
+    return f"{full}（{actor.get_username()}）" if full else actor.get_username()
+
+
+# ---------------------------------------------------------------- reading the log
+#
+# The audit browser speaks words, not codes. Each app registers, in its `audit_actions.py`
+# (discovered at start-up like `nav.py`):
+# - `register_action(code, label)`: 查看身份证号 for registry.resident.reveal_id. The action
+#   filter lists these (no SELECT DISTINCT over a million rows);
+# - `register_target(target_type, resolve)`: resolve(user, ids) -> {id: (name, url or "")},
+#   one query for a page of events, so the object shows as a link with its name;
+# - `register_audit_filter(name, label, build)`: build(user, text) -> Q over AuditEvent, for
+#   filters by things core does not know (a person, a household).
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    name: str
+    label: object
+    build: Callable  # (user, text) -> Q
+    placeholder: object = ""
+
+
+_ACTIONS: dict[str, object] = {}
+_DESCRIBE: dict[str, Callable] = {}
+_TARGETS: dict[str, Callable] = {}
+_FILTERS: dict[str, AuditFilter] = {}
+
+
+def register_action(code: str, label, describe: Callable | None = None) -> None:
+    """`describe(detail) -> str` puts an event's detail in words (the reason of a reveal,
+    the kind and date of a move); without it the detail column stays empty."""
+    _ACTIONS.setdefault(code, label)
+    if describe is not None:
+        _DESCRIBE.setdefault(code, describe)
+
+
+def action_label(code: str) -> str:
+    """The words for an action; an unregistered one shows its code rather than nothing."""
+    label = _ACTIONS.get(code)
+    return str(label) if label is not None else code
+
+
+def registered_actions() -> list[tuple[str, str]]:
+    """(code, label) of every registered action, ordered by label."""
+    return sorted(((c, str(lbl)) for c, lbl in _ACTIONS.items()), key=lambda a: a[1])
+
+
+def register_target(target_type: str, resolve: Callable) -> None:
+    _TARGETS.setdefault(target_type, resolve)
+
+
+def register_audit_filter(*, name: str, label, build: Callable, placeholder="") -> None:
+    _FILTERS.setdefault(
+        name, AuditFilter(name=name, label=label, build=build, placeholder=placeholder)
+    )
+
+
+def audit_filters() -> list[AuditFilter]:
+    return list(_FILTERS.values())
+
+
+def describe_targets(user, events) -> None:
+    """Set `target_name` and `target_url` on each event of a page: one query per object type."""
+    ids: dict[str, set[str]] = {}
+    for e in events:
+        if e.target_type and e.target_id:
+            ids.setdefault(e.target_type, set()).add(e.target_id)
+    found: dict[tuple[str, str], tuple[str, str]] = {}
+    for target_type, type_ids in ids.items():
+        resolve = _TARGETS.get(target_type)
+        if resolve is None:
+            continue
+        for key, value in resolve(user, sorted(type_ids)).items():
+            found[(target_type, str(key))] = value
+    for e in events:
+        name, url = found.get((e.target_type, e.target_id), (e.target_repr, ""))
+        e.target_name = name
+        e.target_url = url
+        e.action_label = action_label(e.action)
+        describe = _DESCRIBE.get(e.action)
+        e.detail_text = describe(e.detail or {}) if describe else ""
+
+
+def _parse_date(value: str, end: bool = False):
+    try:
+        d = datetime.strptime(value, "%Y-%m-%d").date()
+    except (TypeError, ValueError):
+        return None
+    return timezone.make_aware(datetime.combine(d, time.max if end else time.min))
+
+
+def audit_filter(user, params):
+    """The audit log a user may read, filtered: actor, action (a code or a prefix), area (a
+    visible area and its subtree), the registered filters (person, household...), the
+    object, dates. The page and the API both read through this."""
+    from minqing.areas.models import Area
+
+    from .permissions import require
+
+    require(user, "core.view_audit")
+    qs = AuditEvent.objects.visible_to(user).select_related("area")
+    if actor := (params.get("actor") or "").strip():
+        qs = qs.filter(actor_label__icontains=actor)
+    if action := (params.get("action") or "").strip():
+        qs = qs.filter(action__startswith=action)
+    if area_id := (params.get("area") or "").strip():
+        area = (
+            Area.objects.visible_to(user).filter(pk=area_id).first() if area_id.isdigit() else None
+        )
+        qs = qs.filter(area__path__startswith=area.path) if area else qs.none()
+    for f in audit_filters():
+        if text := (params.get(f.name) or "").strip():
+            cond = f.build(user, text)
+            qs = qs.filter(cond) if cond is not None else qs.none()
+    if target := (params.get("target_type") or "").strip():
+        qs = qs.filter(target_type=target)
+    if target_id := (params.get("target_id") or "").strip():
+        qs = qs.filter(target_id=target_id)
+    if start := _parse_date(params.get("date_from") or ""):
+        qs = qs.filter(at__gte=start)
+    if end := _parse_date(params.get("date_to") or "", end=True):
+        qs = qs.filter(at__lte=end)
+    return qs.order_by("-at", "-id")

@@ -1,7 +1,7 @@
 from django.urls import NoReverseMatch, reverse
 
 from .permissions import has_perm
-from .plugins import nav_entries
+from .plugins import nav_entries, search_entries
 
 
 def shell(request):
@@ -19,4 +19,9 @@ def shell(request):
             continue
         active = request.path == url if url == "/" else request.path.startswith(url)
         entries.append({"label": e.label, "url": url, "active": active})
-    return {"nav": entries}
+    search = None
+    for e in search_entries():
+        if e.perm is None or has_perm(user, e.perm):
+            search = {"url": reverse(e.url_name), "placeholder": e.placeholder}
+            break
+    return {"nav": entries, "header_search": search}

@@ -71,9 +71,9 @@ def parse_id_number(value: str, *, today: date | None = None) -> IdInfo:
     """Validate and return birth date and gender; the message names the part that is wrong."""
     number = normalize_id_number(value)
     if len(number) != 18:
-        raise IdNumberError(_("身份证号应为 18 位,现为 %(n)d 位") % {"n": len(number)})
+        raise IdNumberError(_("身份证号应为 18 位，现为 %(n)d 位") % {"n": len(number)})
     if not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
-        raise IdNumberError(_("身份证号前 17 位应为数字,最后一位为数字或 X"))
+        raise IdNumberError(_("身份证号前 17 位应为数字，最后一位为数字或 X"))
     if number[:2] not in PROVINCES or number[2:6] == "0000":
         raise IdNumberError(_("身份证号的地区码 %(code)s 不存在") % {"code": number[:6]})
     try:
@@ -86,7 +86,7 @@ def parse_id_number(value: str, *, today: date | None = None) -> IdInfo:
     expected = check_digit(number[:17])
     if number[17] != expected:
         raise IdNumberError(
-            _("身份证号校验位错误:最后一位应为 %(e)s,而不是 %(g)s")
+            _("身份证号校验位错误：最后一位应为 %(e)s，而不是 %(g)s")
             % {"e": expected, "g": number[17]}
         )
     gender = "M" if int(number[16]) % 2 == 1 else "F"

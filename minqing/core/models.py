@@ -12,7 +12,7 @@ from .scoping import ScopedQuerySet
 class AppendOnlyError(DomainError):
     status = 405
     code = "append_only"
-    message = _("审计记录只能追加,不能修改或删除")
+    message = _("审计记录只能追加，不能修改或删除")
 
 
 class AuditEventQuerySet(ScopedQuerySet):

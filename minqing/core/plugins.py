@@ -38,6 +38,26 @@ def nav_entries() -> list[NavEntry]:
     return list(_NAV)
 
 
+@dataclass(frozen=True)
+class SearchEntry:
+    url_name: str
+    placeholder: str
+    perm: str | None
+
+
+_SEARCH: list[SearchEntry] = []
+
+
+def register_search(*, url_name: str, placeholder, perm: str | None = None) -> None:
+    """The header's search box (on every page) sends `q` to the first entry the user may use."""
+    if not any(e.url_name == url_name for e in _SEARCH):
+        _SEARCH.append(SearchEntry(url_name=url_name, placeholder=placeholder, perm=perm))
+
+
+def search_entries() -> list[SearchEntry]:
+    return list(_SEARCH)
+
+
 def minqing_apps():
     return [c for c in apps.get_app_configs() if c.name.startswith("minqing.")]
 
@@ -54,6 +74,7 @@ def autodiscover() -> None:
     autodiscover_modules("permissions")
     autodiscover_modules("nav")
     autodiscover_modules("imports")
+    autodiscover_modules("audit_actions")
 
 
 @dataclass(frozen=True)

@@ -1,18 +1,16 @@
-from datetime import datetime, time
-
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import connection
 from django.http import Http404, JsonResponse
 from django.shortcuts import render
-from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from minqing.areas.models import Area
+from minqing.areas.models import Area, Level
 
+from .audit import audit_filter, audit_filters, describe_targets, registered_actions
 from .imports import job_errors_xlsx
-from .models import AuditEvent, Job
-from .permissions import require
+from .models import Job
 from .plugins import home_panels
 from .tabular import xlsx_response
 
@@ -43,49 +41,57 @@ def home(request):
     )
 
 
-def _parse_date(value: str, end: bool = False):
-    try:
-        d = datetime.strptime(value, "%Y-%m-%d").date()
-    except (TypeError, ValueError):
-        return None
-    return timezone.make_aware(datetime.combine(d, time.max if end else time.min))
-
-
-def audit_filter(user, params):
-    """The supervisor's audit browser: scoped, filtered by actor, action, object, dates."""
-    require(user, "core.view_audit")
-    qs = AuditEvent.objects.visible_to(user).select_related("area")
-    if actor := params.get("actor", "").strip():
-        qs = qs.filter(actor_label__icontains=actor)
-    if action := params.get("action", "").strip():
-        qs = qs.filter(action__startswith=action)
-    if target := params.get("target_type", "").strip():
-        qs = qs.filter(target_type=target)
-    if target_id := params.get("target_id", "").strip():
-        qs = qs.filter(target_id=target_id)
-    if start := _parse_date(params.get("date_from", "")):
-        qs = qs.filter(at__gte=start)
-    if end := _parse_date(params.get("date_to", ""), end=True):
-        qs = qs.filter(at__lte=end)
-    return qs.order_by("-at", "-id")
-
-
 @login_required
 def audit_list(request):
+    """The supervisor's audit browser: actions in words, objects as named links, filters by
+    person, household, area and action (see core.audit for how apps plug in)."""
     qs = audit_filter(request.user, request.GET)
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
-    actions = (
-        AuditEvent.objects.visible_to(request.user)
-        .order_by("action")
-        .values_list("action", flat=True)
-        .distinct()[:200]
-    )
+    describe_targets(request.user, page.object_list)
     query = request.GET.copy()
     query.pop("page", None)
+    areas = (
+        Area.objects.visible_to(request.user)
+        .filter(level__lte=Level.VILLAGE)
+        .order_by("path")
+        .only("id", "name", "level")
+    )
+    extra = [
+        {
+            "name": f.name,
+            "label": f.label,
+            "placeholder": f.placeholder,
+            "value": request.GET.get(f.name, ""),
+        }
+        for f in audit_filters()
+    ]
+    chips = [{"label": e["label"], "value": e["value"]} for e in extra if e["value"]]
+    labels = dict(registered_actions())
+    params = request.GET
+    if params.get("area"):
+        name = next((a.name for a in areas if str(a.pk) == params["area"]), "—")
+        chips.append({"label": _("区域"), "value": name})
+    if params.get("action"):
+        chips.append({"label": _("动作"), "value": labels.get(params["action"], params["action"])})
+    if params.get("actor"):
+        chips.append({"label": _("操作人"), "value": params["actor"]})
+    if params.get("date_from") or params.get("date_to"):
+        span = f"{params.get('date_from', '')} – {params.get('date_to', '')}"
+        chips.append({"label": _("日期"), "value": span})
+    filtered = bool(chips)
     return render(
         request,
         "core/audit_list.html",
-        {"page": page, "filters": request.GET, "actions": actions, "query": query.urlencode()},
+        {
+            "page": page,
+            "filters": request.GET,
+            "filtered": filtered,
+            "chips": chips,
+            "extra_filters": extra,
+            "actions": registered_actions(),
+            "areas": areas,
+            "query": query.urlencode(),
+        },
     )
 
 

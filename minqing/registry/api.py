@@ -11,7 +11,7 @@ from ninja.pagination import LimitOffsetPagination, paginate
 from ninja.responses import Status
 
 from minqing.areas.models import Area
-from minqing.core.errors import ValidationFailed
+from minqing.core.errors import NotFoundError, ValidationFailed
 from minqing.core.permissions import require
 from minqing.core.scoping import get_visible_or_404
 
@@ -24,6 +24,7 @@ from .schemas import (
     HouseholdIn,
     HouseholdOut,
     HouseholdPatch,
+    MoveCorrectIn,
     MoveIn,
     MoveOut,
     OrganisationIn,
@@ -34,6 +35,7 @@ from .schemas import (
     ResidentOut,
     ResidentPatch,
     RevealIdOut,
+    RevealIn,
     RevealPhoneOut,
     TagCarrierOut,
     TagCreateIn,
@@ -176,9 +178,11 @@ def untag_household(request, pk: int, payload: TagGiveIn):
 
 
 @router.post("/households/{int:pk}/reveal-phone", response=RevealPhoneOut)
-def reveal_household_phone(request, pk: int):
-    """The full phone; audited."""
-    phone = services.household_reveal_phone(actor=request.user, household=_household(request, pk))
+def reveal_household_phone(request, pk: int, payload: RevealIn):
+    """The full phone; audited with the reason given."""
+    phone = services.household_reveal_phone(
+        actor=request.user, household=_household(request, pk), reason=payload.reason
+    )
     return {"phone": phone}
 
 
@@ -290,20 +294,36 @@ def untag_resident(request, pk: int, payload: TagGiveIn):
 
 
 @router.post("/residents/{int:pk}/reveal", response=RevealIdOut)
-def reveal_resident_id(request, pk: int):
-    """The full 身份证号, for roles that may see it; every call is an audit event."""
+def reveal_resident_id(request, pk: int, payload: RevealIn):
+    """The full 身份证号, for roles that may see it; every call is an audit event with the
+    reason given."""
     return {
         "id_number": services.resident_reveal_id(
-            actor=request.user, resident=_resident(request, pk)
+            actor=request.user, resident=_resident(request, pk), reason=payload.reason
         )
     }
 
 
 @router.post("/residents/{int:pk}/reveal-phone", response=RevealPhoneOut)
-def reveal_resident_phone(request, pk: int):
+def reveal_resident_phone(request, pk: int, payload: RevealIn):
     return {
-        "phone": services.resident_reveal_phone(actor=request.user, resident=_resident(request, pk))
+        "phone": services.resident_reveal_phone(
+            actor=request.user, resident=_resident(request, pk), reason=payload.reason
+        )
     }
+
+
+@router.post("/residents/{int:pk}/moves/{int:move_pk}/correct", response={201: MoveOut})
+def correct_move(request, pk: int, move_pk: int, payload: MoveCorrectIn):
+    """更正 a 户间迁移 / 迁出 / 死亡 registered by mistake: a correction row, history kept."""
+    resident = _resident(request, pk)
+    move = resident.moves.filter(pk=move_pk).first()
+    if move is None:
+        raise NotFoundError()
+    correction = services.resident_move_correct(
+        actor=request.user, move=move, reason=payload.reason
+    )
+    return Status(201, correction)
 
 
 # ---------------------------------------------------------------- tags

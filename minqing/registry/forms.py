@@ -176,9 +176,13 @@ class ResidentForm(RuleFieldsMixin, forms.Form):
         label=_("迁入日期"),
         required=False,
         widget=DATE,
-        help_text=_("从外地迁入时填写;原有居民登记留空"),
+        help_text=_("从外地迁入时填写；原有居民登记留空"),
     )
     reason = forms.CharField(label=_("迁入原因"), required=False, max_length=200)
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "member_%s")  # unique ids beside the page's other forms
+        super().__init__(*args, **kwargs)
 
 
 class ResidentEditForm(RuleFieldsMixin, forms.Form):
@@ -187,31 +191,57 @@ class ResidentEditForm(RuleFieldsMixin, forms.Form):
         label=_("身份证号"),
         required=False,
         max_length=20,
-        help_text=_("只在需要更正时填写完整号码;留空则不修改"),
+        help_text=_("只在需要更正时填写完整号码；留空则不修改"),
     )
     relation = forms.ChoiceField(label=_("与户主关系"), choices=Relation.choices)
     phone = forms.CharField(
         label=_("手机号"),
         required=False,
         max_length=20,
-        help_text=_("只在需要更正时填写;留空则不修改"),
+        help_text=_("只在需要更正时填写；留空则不修改"),
     )
     version = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
 
 
 class TagGiveForm(forms.Form):
+    """The tag decides its subject: household tags (低保, 建档立卡贫困户) go to the household,
+    personal ones to a member, so the form cannot offer a wrong pair."""
+
     tag = forms.ChoiceField(label=_("标签"))
-    subject = forms.ChoiceField(label=_("对象"))
+    subject = forms.ChoiceField(label=_("成员"), required=False)
     date = forms.DateField(label=_("认定日期"), widget=DATE)
     reason = forms.CharField(label=_("认定原因"), max_length=200)
 
     def __init__(self, *args, members=(), **kwargs):
         kwargs.setdefault("initial", {}).setdefault("date", timezone.localdate())
+        kwargs.setdefault("auto_id", "tag_%s")
         super().__init__(*args, **kwargs)
-        self.fields["tag"].choices = tag_choices(blank=_("请选择"))
-        self.fields["subject"].choices = [("household", _("本户"))] + [
-            (str(m.pk), m.name) for m in members if m.status == ResidentStatus.LIVING
+        tags = list(Tag.objects.order_by("order", "name"))
+        self.household_codes = [t.code for t in tags if t.scope == Tag.Scope.HOUSEHOLD]
+        self.personal_codes = [t.code for t in tags if t.scope != Tag.Scope.HOUSEHOLD]
+        self.fields["tag"].choices = [
+            ("", _("请选择")),
+            (_("按户认定"), [(t.code, t.name) for t in tags if t.scope == Tag.Scope.HOUSEHOLD]),
+            (_("按人认定"), [(t.code, t.name) for t in tags if t.scope != Tag.Scope.HOUSEHOLD]),
         ]
+        self.fields["subject"].choices = [("", _("请选择成员"))] + [
+            (str(m.pk), f"{m.name}（{m.get_relation_display()}）")
+            for m in members
+            if m.status == ResidentStatus.LIVING
+        ]
+        self.fields["date"].widget.attrs["max"] = timezone.localdate().isoformat()
+        if self.is_bound and self.data.get("subject") == "household":
+            self.data = self.data.copy()  # the old form's "本户": the tag decides anyway
+            self.data["subject"] = ""
+
+    def clean(self):
+        data = super().clean()
+        code = data.get("tag")
+        if code in self.household_codes:
+            data["subject"] = "household"
+        elif code and not data.get("subject"):
+            self.add_error("subject", _("这是个人标签，请选择成员"))
+        return data
 
 
 class TagRemoveForm(forms.Form):
@@ -221,14 +251,10 @@ class TagRemoveForm(forms.Form):
 
 class MoveForm(forms.Form):
     resident = forms.ChoiceField(label=_("居民"))
-    kind = forms.ChoiceField(label=_("类型"), choices=Move.Kind.choices)
+    kind = forms.ChoiceField(label=_("类型"), choices=Move.Kind.choices[:4])
     date = forms.DateField(label=_("日期"), widget=DATE)
-    to_household = forms.CharField(
-        label=_("迁入户的户编号"),
-        required=False,
-        max_length=32,
-        help_text=_("户间迁移时填写;重新迁入时留空表示迁回本户"),
-    )
+    # Filled by the household picker (registry/_household_picker.html): a household id.
+    to_household = forms.IntegerField(label=_("迁入的户"), required=False, widget=forms.HiddenInput)
     relation = forms.ChoiceField(
         label=_("在新户中的关系"),
         required=False,
@@ -238,10 +264,36 @@ class MoveForm(forms.Form):
 
     def __init__(self, *args, members=(), **kwargs):
         kwargs.setdefault("initial", {}).setdefault("date", timezone.localdate())
+        kwargs.setdefault("auto_id", "move_%s")
         super().__init__(*args, **kwargs)
         self.fields["resident"].choices = [("", _("请选择"))] + [
-            (str(m.pk), f"{m.name}({m.get_status_display()})") for m in members
+            (str(m.pk), f"{m.name}（{m.get_status_display()}）") for m in members
         ]
+        self.fields["date"].widget.attrs["max"] = timezone.localdate().isoformat()
+
+    def clean(self):
+        data = super().clean()
+        if data.get("kind") == Move.Kind.TRANSFER and not data.get("to_household"):
+            self.add_error("to_household", _("请搜索并选择迁入的户"))
+        return data
+
+
+class MoveCorrectForm(forms.Form):
+    reason = forms.CharField(label=_("更正原因"), max_length=200)
+
+
+class RevealForm(forms.Form):
+    """A common reason is one tap (a button named `reason`); any other is typed."""
+
+    reason = forms.CharField(label=_("查看原因"), max_length=100, required=False)
+    reason_other = forms.CharField(label=_("其他原因"), max_length=100, required=False)
+
+    def clean(self):
+        data = super().clean()
+        data["reason"] = (data.get("reason") or data.get("reason_other") or "").strip()
+        if not data["reason"]:
+            raise forms.ValidationError(_("请说明查看原因"))
+        return data
 
 
 class PlaceForm(forms.Form):
@@ -281,7 +333,7 @@ class OrganisationForm(PlaceForm):
 class TagCreateForm(forms.Form):
     name = forms.CharField(label=_("名称"), max_length=32)
     code = forms.CharField(
-        label=_("代码"), max_length=32, help_text=_("小写英文字母、数字和下划线,如 veteran")
+        label=_("代码"), max_length=32, help_text=_("小写英文字母、数字和下划线，如 veteran")
     )
     scope = forms.ChoiceField(label=_("对象"), choices=Tag.Scope.choices)
     description = forms.CharField(label=_("说明"), required=False, max_length=200)

@@ -56,6 +56,19 @@ class Household(models.Model):
         return f"{self.number} {self.address}"
 
     @property
+    def name(self) -> str:
+        """How people name a household: after its head (唐超德户), or by number if headless.
+        Load `head` with select_related where households are listed."""
+        if self.head_id and self.head is not None:
+            return _("%(name)s户") % {"name": self.head.name}
+        return _("户 %(number)s") % {"number": self.number}
+
+    @property
+    def label(self) -> str:
+        """唐超德户 · 七星村3组11号: the name and the address, the number kept apart."""
+        return f"{self.name} · {self.address}" if self.address else str(self.name)
+
+    @property
     def phone_masked(self) -> str:
         return mask_phone(self.phone)
 
@@ -290,6 +303,10 @@ class Move(models.Model):
         MOVE_OUT = "out", _("迁出")
         TRANSFER = "transfer", _("户间迁移")
         DEATH = "death", _("死亡")
+        CORRECTION = "correction", _("更正")
+
+    # Kinds a correction can undo: the irreversible ones.
+    CORRECTABLE = ("transfer", "out", "death")
 
     resident = models.ForeignKey(Resident, on_delete=models.PROTECT, related_name="moves")
     kind = models.CharField(_("类型"), max_length=16, choices=Kind.choices)
@@ -305,6 +322,14 @@ class Move(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # What the move changed, so a correction can put it back.
+    previous_relation = models.CharField(max_length=16, blank=True)
+    previous_status_date = models.DateField(null=True, blank=True)
+    # A correction (kind "correction") points to the move it undoes; a move is corrected at
+    # most once. Neither row is ever edited or deleted: the pair is the history.
+    corrects = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="correction"
+    )
 
     class Meta:
         verbose_name = _("迁移记录")

@@ -3,12 +3,15 @@
 from django.utils.translation import gettext_lazy as _
 
 from minqing.core.permissions import has_perm
-from minqing.core.plugins import register_home_panel, register_nav
+from minqing.core.plugins import register_home_panel, register_nav, register_search
 
 register_nav(label=_("户籍台账"), url_name="registry:households", perm="registry.view", order=20)
 register_nav(label=_("居民查询"), url_name="registry:residents", perm="registry.view", order=21)
 register_nav(label=_("重点人群"), url_name="registry:tags", perm="registry.view", order=22)
 register_nav(label=_("场所与组织"), url_name="registry:places", perm="registry.view", order=23)
+register_search(
+    url_name="registry:households", placeholder=_("找户：姓名、拼音、住址"), perm="registry.view"
+)
 
 
 def _home_counts(request):

@@ -264,6 +264,14 @@ class TagCarrierOut(Schema):
         return obj.resident.name if obj.resident_id else None
 
 
+class RevealIn(Schema):
+    reason: str = Field(..., description="为什么要查看完整号码，一句话，记入审计日志")
+
+
+class MoveCorrectIn(Schema):
+    reason: str = Field(..., description="更正原因")
+
+
 class ChangedField(Schema):
     field: str
     label: str

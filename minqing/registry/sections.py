@@ -79,8 +79,14 @@ def _discover() -> None:
 
 def _moves(request, household):
     from .selectors import household_moves
+    from .services import move_correctable_by
 
-    return {"moves": household_moves(fetched_by=request.user, household=household)}
+    moves = household_moves(fetched_by=request.user, household=household)
+    corrected = {m.corrects_id for m in moves if m.corrects_id}
+    for m in moves:
+        m.is_corrected = m.pk in corrected
+        m.can_correct = move_correctable_by(request.user, m, corrected=m.is_corrected)
+    return {"moves": moves}
 
 
 register_household_section(

@@ -172,7 +172,9 @@ def resident_search(
 ) -> QuerySet:
     """Residents in the user's jurisdiction; same query language as household_search.
     A household-scope `tag` matches every member of a household carrying it."""
-    qs = Resident.objects.visible_to(fetched_by).select_related("household", "household__grid")
+    qs = Resident.objects.visible_to(fetched_by).select_related(
+        "household__head", "household__grid"
+    )
     area = _visible_area(fetched_by, grid_id)
     if area is False:
         return qs.none()
@@ -328,7 +330,9 @@ def household_moves(*, fetched_by, household: Household) -> list[Move]:
         return []
     moves = list(
         Move.objects.filter(Q(from_household=household) | Q(to_household=household))
-        .select_related("resident", "from_household", "to_household", "actor")
+        .select_related(
+            "resident", "from_household__head", "to_household__head", "actor", "corrects"
+        )
         .order_by("-date", "-id")
     )
     # The other end of a move may lie outside the viewer's jurisdiction: shown, but not named.
@@ -347,13 +351,33 @@ def household_moves(*, fetched_by, household: Household) -> list[Move]:
     return moves
 
 
+def matched_members(*, q: str, household_ids: list[int]) -> dict[int, list[Resident]]:
+    """Why a household matched a search: its members (other than the head) whose name,
+    pinyin, initials or number tail matched `q`; one query for a page of households (whose
+    ids came from a scoped search)."""
+    q = _clean_query(q)
+    if not q or not household_ids:
+        return {}
+    found: dict[int, list[Resident]] = {}
+    rows = (
+        # the search itself checked (and audited) a full-number lookup: no second event here
+        Resident.objects.filter(_resident_q(q, number_query(q)), household_id__in=household_ids)
+        .exclude(relation="head")
+        .only("id", "name", "relation", "household_id")
+        .order_by("household_id", "id")
+    )
+    for r in rows:
+        found.setdefault(r.household_id, []).append(r)
+    return found
+
+
 def tag_carriers(*, fetched_by, tag: Tag, day: date) -> QuerySet:
     """Who carried tag T on day D (动态管理): one query over the dated periods."""
     return (
         TagPeriod.objects.visible_to(fetched_by)
         .filter(tag=tag)
         .on(day)
-        .select_related("resident", "household", "household__grid", "tag")
+        .select_related("resident", "household__head", "household__grid", "tag")
         .order_by("household__number", "resident_id")
     )
 

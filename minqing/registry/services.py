@@ -18,6 +18,7 @@ from minqing.core.audit import audit_bulk, audit_record, home_area_id
 from minqing.core.errors import (
     Conflict,
     NotFoundError,
+    PermissionDeniedError,
     StaleEdit,
     TooManyRequests,
     ValidationFailed,
@@ -26,7 +27,7 @@ from minqing.core.errors import (
 from minqing.core.idcard import IdNumberError, normalize_id_number, parse_id_number
 from minqing.core.masking import mask_id_number, mask_phone
 from minqing.core.models import AuditEvent
-from minqing.core.permissions import require
+from minqing.core.permissions import has_perm, require
 
 from . import rules
 from .models import (
@@ -82,7 +83,7 @@ def _check_phone(value: str, label=None) -> str:
     try:
         return rules.clean_phone(value)
     except rules.RuleError as exc:
-        raise ValidationFailed(f"{label or _('手机号')}:{exc.message}") from None
+        raise ValidationFailed(f"{label or _('手机号')}：{exc.message}") from None
 
 
 def _check_text(value: str | None, *, label, max_length: int, required: bool = True) -> str:
@@ -253,7 +254,7 @@ def _check_id_number(value: str, *, exclude_pk=None, actor=None) -> str:
     )
     if where is not None:
         raise Conflict(
-            _("身份证号 %(id)s 已登记在户 %(number)s(%(name)s),不能重复登记")
+            _("身份证号 %(id)s 已登记在户 %(number)s（%(name)s），不能重复登记")
             % {
                 "id": mask_id_number(number),
                 "number": where.household.number,
@@ -304,7 +305,7 @@ def _visible_grid(actor, grid) -> Area:
         raise NotFoundError(_("网格不存在或不在您的管辖范围内"))
     if area.level != Level.GRID:
         raise ValidationFailed(
-            _("%(name)s不是网格:户、场所和组织要登记在网格下") % {"name": area.name}
+            _("%(name)s不是网格：户、场所和组织要登记在网格下") % {"name": area.name}
         )
     return area
 
@@ -460,13 +461,19 @@ def household_update(
 
 
 @transaction.atomic
-def household_reveal_phone(*, actor, household: Household) -> str:
+def household_reveal_phone(*, actor, household: Household, reason: str) -> str:
     """The full household phone, for roles that need it; every reveal is audited."""
     require(actor, "registry.reveal_id")
+    reason = _check_reveal_reason(reason)
     if not Household.objects.visible_to(actor).filter(pk=household.pk).exists():
         raise NotFoundError()
     household = Household.objects.get(pk=household.pk)
-    audit_record(actor=actor, action="registry.household.reveal_phone", obj=household)
+    audit_record(
+        actor=actor,
+        action="registry.household.reveal_phone",
+        obj=household,
+        detail={"reason": reason},
+    )
     return household.phone
 
 
@@ -515,7 +522,7 @@ def _resident_create(
         _check_date(moved_in_on, label=_("迁入日期"))
     number = _check_id_number(id_number, actor=actor)
     if relation == Relation.HEAD and _living_head(household):
-        raise Conflict(_("该户已有户主,请先修改原户主的关系"))
+        raise Conflict(_("该户已有户主，请先修改原户主的关系"))
     resident = resident_fill_keys(
         Resident(
             household=household,
@@ -611,7 +618,7 @@ def _resident_update(*, actor, resident, name, id_number, phone, relation, versi
                 and resident.status == ResidentStatus.LIVING
                 and _living_head(household, exclude_pk=resident.pk)
             ):
-                raise Conflict(_("该户已有户主,请先修改原户主的关系"))
+                raise Conflict(_("该户已有户主，请先修改原户主的关系"))
             changes["relation"] = [resident.relation, relation]
             if relation == Relation.HEAD and resident.status == ResidentStatus.LIVING:
                 head_change = resident
@@ -715,7 +722,7 @@ def resident_move(
     reason = _check_text(reason, label=_("原因"), max_length=200, required=False)
     if relation is not None:
         relation = _check_relation(relation)
-    last = resident.moves.order_by("-date", "-id").first()
+    last = _last_standing_move(resident)
     if last is not None and day < last.date:
         raise ValidationFailed(
             _("日期不能早于此人上一次迁移的日期 %(d)s") % {"d": last.date.isoformat()}
@@ -758,6 +765,8 @@ def resident_move(
         move = Move(kind=kind, from_household=source, to_household=None)
 
     # Every check is done: write.
+    move.previous_relation = resident.relation
+    move.previous_status_date = resident.status_date
     if source.head_id == resident.pk and (target is None or target.pk != source.pk):
         source.head = None
         source.save(update_fields=["head", "updated_at"])
@@ -794,9 +803,169 @@ def resident_move(
     return move
 
 
-def _resident_reveal(*, actor, resident: Resident, field: str) -> str:
+def _last_standing_move(resident: Resident) -> Move | None:
+    """The resident's latest move that still stands (corrections and what they undid aside)."""
+    return (
+        resident.moves.exclude(kind=Move.Kind.CORRECTION)
+        .filter(correction__isnull=True)
+        .order_by("-date", "-id")
+        .first()
+    )
+
+
+def move_correctable_by(actor, move: Move, *, corrected: bool | None = None) -> bool:
+    """Who may correct a move: its author on the day it was registered, the township (and
+    administrators) at any later time. Pages ask this to show the 更正 button (passing
+    `corrected` when they know it, to save a query per row)."""
+    if corrected is None:
+        corrected = Move.objects.filter(corrects=move).exists()
+    if move.kind not in Move.CORRECTABLE or corrected:
+        return False
+    if has_perm(actor, "registry.correct_move"):
+        return True
+    same_day = timezone.localdate(move.created_at) == timezone.localdate()
+    return same_day and move.actor_id == actor.pk and has_perm(actor, "registry.edit")
+
+
+def _in_every_language(text: str) -> list[str]:
+    """A label as it was stored in whichever language its author used (迁出, 遷出, Move out)."""
+    from django.conf import settings
+    from django.utils import translation
+
+    labels = set()
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            labels.add(_(text))
+    return sorted(labels)
+
+
+def _reopen_closed_tags(*, resident, household, day: date, reason: str, by) -> list[str]:
+    """Open again the personal tags a wrong move closed on `day` (the same rows: the move
+    never happened, so neither did the end)."""
+    periods = list(
+        TagPeriod.objects.select_for_update()
+        .filter(
+            resident=resident,
+            household=household,
+            end_date=day,
+            ended_by=by,
+            end_reason__in=_in_every_language(reason),
+        )
+        .select_related("tag")
+    )
+    codes = []
+    for period in periods:
+        if TagPeriod.objects.filter(
+            tag=period.tag, resident=resident, end_date__isnull=True
+        ).exists():
+            continue  # given again since: keep that one
+        period.end_date = None
+        period.end_reason = ""
+        period.ended_by = None
+        period.save(update_fields=["end_date", "end_reason", "ended_by"])
+        codes.append(period.tag.code)
+    return codes
+
+
+@transaction.atomic
+def resident_move_correct(*, actor, move: Move, reason: str) -> Move:
+    """更正: undo a 户间迁移, 迁出 or 死亡 registered by mistake. The wrong move stays and a
+    dated correction row points to it, with the reason; the resident is put back where the
+    move found them (household, relation, status, personal tags)."""
+    require(actor, "registry.edit")
+    reason = _check_text(reason, label=_("更正原因"), max_length=200)
+    move = Move.objects.select_related("resident").filter(pk=move.pk).first()
+    if move is None:
+        raise NotFoundError()
+    resident = _locked_resident(actor, move.resident)
+    move = Move.objects.select_for_update().get(pk=move.pk)
+    if move.kind not in Move.CORRECTABLE:
+        raise ValidationFailed(_("只有户间迁移、迁出和死亡登记可以更正"))
+    if Move.objects.filter(corrects=move).exists():
+        raise Conflict(_("这条登记已经更正过"))
+    if not move_correctable_by(actor, move):
+        raise PermissionDeniedError(_("登记当天只有经办人本人可以更正；之后请联系乡镇干部更正"))
+    last = _last_standing_move(resident)
+    if last is None or last.pk != move.pk:
+        raise Conflict(_("此人之后还有迁移登记，请先更正最近的一条"))
+    source = _locked_household(actor, move.from_household)
+    detail = {"kind": move.kind, "move": move.pk, "date": move.date.isoformat(), "reason": reason}
+    if move.kind == Move.Kind.TRANSFER:
+        target = Household.objects.select_for_update().get(pk=move.to_household_id)
+        if resident.household_id != target.pk or resident.status != ResidentStatus.LIVING:
+            raise Conflict(_("此人已不在迁入的户中，无法更正"))
+        relation = move.previous_relation or Relation.OTHER
+        if relation == Relation.HEAD and _living_head(source, exclude_pk=resident.pk):
+            relation = Relation.OTHER  # the old household has a new head since
+        if TagPeriod.objects.filter(
+            resident=resident, household=target, end_date__isnull=True, start_date__gt=move.date
+        ).exists():
+            raise Conflict(_("此人迁入后又认定了重点人群，请先退出该标签再更正"))
+        # The tags the move opened in the new household end the day they began (they never
+        # applied there); the ones it ended in the old household are open again.
+        opened = TagPeriod.objects.select_for_update().filter(
+            resident=resident, household=target, start_date=move.date, end_date__isnull=True
+        )
+        for period in opened:
+            period.end_date = move.date
+            period.end_reason = _("更正：迁移登记有误")
+            period.ended_by = actor
+            period.save(update_fields=["end_date", "end_reason", "ended_by"])
+        detail["tags"] = _reopen_closed_tags(
+            resident=resident, household=source, day=move.date, reason="户间迁移", by=move.actor
+        )
+        if target.head_id == resident.pk:
+            target.head = None
+            target.save(update_fields=["head", "updated_at"])
+        resident.household = source
+        resident.relation = relation
+        correction = Move(kind=Move.Kind.CORRECTION, from_household=target, to_household=source)
+    else:
+        expected = (
+            ResidentStatus.MOVED_OUT if move.kind == Move.Kind.MOVE_OUT else ResidentStatus.DECEASED
+        )
+        if resident.status != expected or resident.household_id != source.pk:
+            raise Conflict(_("此人的状态已变化，无法更正"))
+        label = "迁出" if move.kind == Move.Kind.MOVE_OUT else "死亡"
+        detail["tags"] = _reopen_closed_tags(
+            resident=resident, household=source, day=move.date, reason=label, by=move.actor
+        )
+        relation = move.previous_relation or resident.relation
+        if relation == Relation.HEAD and _living_head(source, exclude_pk=resident.pk):
+            relation = Relation.OTHER
+        resident.relation = relation
+        correction = Move(kind=Move.Kind.CORRECTION, from_household=None, to_household=source)
+    if relation == Relation.HEAD and source.head_id is None:
+        source.head = resident
+        source.save(update_fields=["head", "updated_at"])
+    resident.status = ResidentStatus.LIVING
+    resident.status_date = move.previous_status_date
+    resident.save(update_fields=["household", "relation", "status", "status_date", "updated_at"])
+    correction.resident = resident
+    correction.corrects = move
+    correction.date = timezone.localdate()
+    correction.reason = reason
+    correction.actor = actor
+    correction.save()
+    audit_record(
+        actor=actor,
+        action="registry.resident.move_correct",
+        obj=resident,
+        area=source.grid_id,
+        detail=detail,
+    )
+    return correction
+
+
+def _check_reveal_reason(reason) -> str:
+    """Every reveal says why, in a line: the audit log shows it beside the event."""
+    return _check_text(reason, label=_("查看原因"), max_length=100)
+
+
+def _resident_reveal(*, actor, resident: Resident, field: str, reason: str) -> str:
     """A full personal number for roles that need it; every reveal is an audit event."""
     require(actor, "registry.reveal_id")
+    reason = _check_reveal_reason(reason)
     resident = (
         Resident.objects.visible_to(actor)
         .select_related("household")
@@ -810,20 +979,21 @@ def _resident_reveal(*, actor, resident: Resident, field: str) -> str:
         action=f"registry.resident.reveal_{'id' if field == 'id_number' else field}",
         obj=resident,
         area=resident.household.grid_id,
+        detail={"reason": reason},
     )
     return getattr(resident, field)
 
 
 @transaction.atomic
-def resident_reveal_id(*, actor, resident: Resident) -> str:
+def resident_reveal_id(*, actor, resident: Resident, reason: str) -> str:
     """The full 身份证号."""
-    return _resident_reveal(actor=actor, resident=resident, field="id_number")
+    return _resident_reveal(actor=actor, resident=resident, field="id_number", reason=reason)
 
 
 @transaction.atomic
-def resident_reveal_phone(*, actor, resident: Resident) -> str:
+def resident_reveal_phone(*, actor, resident: Resident, reason: str) -> str:
     """The full phone number; audited like the 身份证号."""
-    return _resident_reveal(actor=actor, resident=resident, field="phone")
+    return _resident_reveal(actor=actor, resident=resident, field="phone", reason=reason)
 
 
 # ---------------------------------------------------------------- tags
@@ -833,12 +1003,12 @@ def _tag_subject(actor, *, tag: Tag, household, resident):
     """(household, resident) after checking the tag's scope and the jurisdiction."""
     if tag.scope == Tag.Scope.HOUSEHOLD:
         if resident is not None:
-            raise ValidationFailed(_("“%(tag)s”是户标签,应认定给户而不是个人") % {"tag": tag.name})
+            raise ValidationFailed(_("“%(tag)s”是户标签，应认定给户而不是个人") % {"tag": tag.name})
         if household is None:
             raise ValidationFailed(_("请指定户"))
         return _locked_household(actor, household), None
     if resident is None:
-        raise ValidationFailed(_("“%(tag)s”是个人标签,请选择一位居民") % {"tag": tag.name})
+        raise ValidationFailed(_("“%(tag)s”是个人标签，请选择一位居民") % {"tag": tag.name})
     resident = _locked_resident(actor, resident)
     if household is not None and household.pk != resident.household_id:
         raise ValidationFailed(_("此居民不属于该户"))
@@ -873,7 +1043,7 @@ def tag_give(
     periods = _subject_periods(tag, household, resident)
     if periods.filter(end_date__isnull=False, end_date__gt=day).exists():
         raise Conflict(
-            _("认定日期与“%(tag)s”以前的记录重叠,请选在上次退出之后") % {"tag": tag.name}
+            _("认定日期与“%(tag)s”以前的记录重叠，请选在上次退出之后") % {"tag": tag.name}
         )
     # One open period per tag and subject: the partial unique constraints decide.
     already = _("已经是“%(tag)s”,无需重复认定") % {"tag": tag.name}
@@ -918,7 +1088,7 @@ def tag_remove(
         .first()
     )
     if period is None:
-        raise Conflict(_("当前不是“%(tag)s”,无法退出") % {"tag": tag.name})
+        raise Conflict(_("当前不是“%(tag)s”，无法退出") % {"tag": tag.name})
     if day < period.start_date:
         raise ValidationFailed(
             _("退出日期不能早于认定日期 %(d)s") % {"d": period.start_date.isoformat()}
@@ -945,7 +1115,7 @@ def tag_create(
     require(actor, "registry.manage_tags")
     code = (code or "").strip().lower()
     if not TAG_CODE_RE.match(code):
-        raise ValidationFailed(_("代码只能用小写英文字母、数字和下划线,以字母开头,2 到 32 位"))
+        raise ValidationFailed(_("代码只能用小写英文字母、数字和下划线，以字母开头，2 到 32 位"))
     name = _check_text(name, label=_("名称"), max_length=32)
     description = _check_text(description, label=_("说明"), max_length=200, required=False)
     if scope not in Tag.Scope.values:

@@ -5,7 +5,7 @@ every change is one service call."""
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
@@ -23,17 +23,19 @@ from . import selectors, services
 from .forms import (
     GridThingFilterForm,
     HouseholdForm,
+    MoveCorrectForm,
     MoveForm,
     OrganisationForm,
     PlaceForm,
     ResidentEditForm,
     ResidentForm,
+    RevealForm,
     SearchForm,
     TagCreateForm,
     TagGiveForm,
     TagRemoveForm,
 )
-from .models import Household, Organisation, Place, Resident, Tag, TagPeriod
+from .models import Household, Move, Organisation, Place, Resident, Tag, TagPeriod
 from .sections import household_sections
 
 PAGE_SIZE = 20
@@ -107,6 +109,17 @@ def _status_for(exc: DomainError) -> int:
     return exc.status if exc.status in (400, 409, 429) else 400
 
 
+def _done(request, url: str):
+    """Post/redirect/get; an htmx form (which swaps its panel in place) is sent on with a
+    full page load, so the message shows at the top and no POST URL is left behind."""
+    if request.headers.get("HX-Request"):
+        # without the #fragment: to the same page with one the browser would only scroll
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url.split("#")[0]
+        return response
+    return redirect(url)
+
+
 # ---------------------------------------------------------------- lists
 
 
@@ -126,9 +139,15 @@ def household_list(request):
         return _search_refused(request, exc)
     known = selectors.kept_count(fetched_by=request.user, kind="households", **params)
     page = _with_tag_badges(_page(request, selectors.household_list_rows(qs), known))
+    matches = selectors.matched_members(
+        q=params["q"], household_ids=[h.pk for h in page.object_list]
+    )
+    for household in page.object_list:
+        household.matched = matches.get(household.pk, [])
     context = {
         "form": form,
         "page": page,
+        "filtered": bool(params["grid_id"] or params["tag"] or params["status"]),
         "query": _query_without_page(request),
         "can_edit": has_perm(request.user, "registry.edit"),
     }
@@ -149,7 +168,12 @@ def resident_list(request):
     known = selectors.kept_count(fetched_by=request.user, kind="residents", **params)
     page = _page(request, selectors.resident_list_rows(qs), known)
     page.object_list = list(page.object_list)  # the queries run here, not in the template
-    context = {"form": form, "page": page, "query": _query_without_page(request)}
+    context = {
+        "form": form,
+        "page": page,
+        "query": _query_without_page(request),
+        "filtered": bool(params["grid_id"] or params["tag"] or params["status"]),
+    }
     if _partial(request):
         return render(request, "registry/_resident_results.html", context)
     return render(request, "registry/resident_list.html", context)
@@ -192,11 +216,14 @@ def _household_page(request, household, *, status=200, open_form="", **forms):
         "can_edit": has_perm(user, "registry.edit"),
         "can_tag": has_perm(user, "registry.tag"),
         "can_reveal": has_perm(user, "registry.reveal_id"),
+        "can_audit": has_perm(user, "core.view_audit"),
         "member_form": forms.get("member_form") or ResidentForm(),
         "tag_form": forms.get("tag_form") or TagGiveForm(members=members),
         "move_form": forms.get("move_form") or MoveForm(members=members),
         "remove_form": forms.get("remove_form"),
         "remove_period": forms.get("remove_period"),
+        "confirm": forms.get("confirm"),
+        "move_target": forms.get("move_target"),
         "today": timezone.localdate(),
         "open_form": open_form,
     }
@@ -230,7 +257,7 @@ def household_create(request):
             form.add_error(None, exc.message)
             status = _status_for(exc)
         else:
-            messages.success(request, _("已登记户 %(n)s,请添加成员") % {"n": household.number})
+            messages.success(request, _("已登记户 %(n)s，请添加成员") % {"n": household.number})
             return redirect("registry:household", household.pk)
     elif request.method == "POST":
         status = 400
@@ -251,7 +278,7 @@ def household_edit(request, pk):
     }
     form = HouseholdForm(request.POST or None, user=request.user, initial=initial)
     form.fields["version"].required = True
-    form.fields["phone"].help_text = _("当前 %(p)s;只在需要更正时填写,留空则不修改") % {
+    form.fields["phone"].help_text = _("当前 %(p)s；只在需要更正时填写，留空则不修改") % {
         "p": household.phone_masked or "—"
     }
     status = 200
@@ -313,7 +340,9 @@ def member_add(request, pk):
                 request, household, status=_status_for(exc), member_form=form, open_form="member"
             )
         messages.success(request, _("已添加成员 %(name)s") % {"name": resident.name})
-        return redirect(reverse("registry:household", args=[household.pk]) + f"#r{resident.pk}")
+        return _done(
+            request, reverse("registry:household", args=[household.pk]) + f"#r{resident.pk}"
+        )
     return _household_page(request, household, status=400, member_form=form, open_form="member")
 
 
@@ -348,8 +377,11 @@ def tag_give(request, pk):
             return _household_page(
                 request, household, status=_status_for(exc), tag_form=form, open_form="tag"
             )
-        messages.success(request, _("已认定“%(tag)s”") % {"tag": tag.name})
-        return redirect(reverse("registry:household", args=[household.pk]) + "#tags")
+        messages.success(
+            request,
+            _("已认定“%(tag)s”：%(who)s") % {"tag": tag.name, "who": resident or household.name},
+        )
+        return _done(request, reverse("registry:household", args=[household.pk]) + "#tags")
     return _household_page(request, household, status=400, tag_form=form, open_form="tag")
 
 
@@ -386,15 +418,41 @@ def tag_remove(request, pk, period_pk):
                 remove_period=period.pk,
             )
         messages.success(request, _("已退出“%(tag)s”") % {"tag": period.tag.name})
-        return redirect(reverse("registry:household", args=[household.pk]) + "#tags")
+        return _done(request, reverse("registry:household", args=[household.pk]) + "#tags")
     return _household_page(
         request, household, status=400, remove_form=form, remove_period=period.pk
     )
 
 
+def _move_question(*, resident, kind, source, target) -> str:
+    """The sentence the confirmation spells out: 将 张涛 从 张德书户 迁入 廖生海户，确认？"""
+    if kind == Move.Kind.TRANSFER:
+        return _("将 %(name)s 从 %(from)s 迁入 %(to)s，确认？") % {
+            "name": resident.name,
+            "from": source.name,
+            "to": target.name,
+        }
+    if kind == Move.Kind.MOVE_OUT:
+        return _("将 %(name)s 从 %(from)s 迁出（迁往辖区外），确认？") % {
+            "name": resident.name,
+            "from": source.name,
+        }
+    if kind == Move.Kind.DEATH:
+        return _("登记 %(name)s（%(from)s）已死亡，确认？") % {
+            "name": resident.name,
+            "from": source.name,
+        }
+    return _("将 %(name)s 重新迁入 %(to)s，确认？") % {
+        "name": resident.name,
+        "to": (target or source).name,
+    }
+
+
 @login_required
 @require_POST
 def resident_move(request, pk):
+    """户间迁移 / 迁出 / 死亡 / 迁入: a first submit asks for confirmation (the sentence names
+    the person and both households; a death must be ticked as verified), the second writes."""
     household = _household(request, pk)
     require(request.user, "registry.edit")
     members = selectors.household_members(fetched_by=request.user, household=household)
@@ -406,16 +464,46 @@ def resident_move(request, pk):
                 Resident, request.user, pk=data["resident"] or 0, household=household
             )
             target = None
-            if data["to_household"]:
+            if data["to_household"] and data["kind"] in (Move.Kind.TRANSFER, Move.Kind.MOVE_IN):
                 target = (
                     Household.objects.visible_to(request.user)
-                    .filter(number=data["to_household"].strip())
+                    .select_related("head")
+                    .filter(pk=data["to_household"])
                     .first()
                 )
                 if target is None:
-                    raise DomainError(
-                        _("户编号 %(n)s 不存在或不在您的管辖范围内") % {"n": data["to_household"]}
+                    raise DomainError(_("迁入的户不存在或不在您的管辖范围内"))
+            death = data["kind"] == Move.Kind.DEATH
+            if request.POST.get("confirmed") != "1" or (
+                death and request.POST.get("verified") != "1"
+            ):
+                confirm = {
+                    "question": _move_question(
+                        resident=resident, kind=data["kind"], source=household, target=target
+                    ),
+                    "danger": death,
+                    "note": _(
+                        "死亡登记后，此人的个人标签全部退出；登记当天只有您本人能更正，"
+                        "之后要由乡镇更正。"
                     )
+                    if death
+                    else "",
+                    "verify_label": _("我已核实死亡信息（死亡证明或户籍注销）"),
+                    "fields": [
+                        (k, v)
+                        for k, v in request.POST.items()
+                        if k not in ("csrfmiddlewaretoken", "confirmed", "verified")
+                    ],
+                    "missing_verify": death and request.POST.get("confirmed") == "1",
+                }
+                return _household_page(
+                    request,
+                    household,
+                    move_form=form,
+                    open_form="move",
+                    confirm=confirm,
+                    move_target=target,
+                )
             move = services.resident_move(
                 actor=request.user,
                 resident=resident,
@@ -430,18 +518,84 @@ def resident_move(request, pk):
             return _household_page(
                 request, household, status=_status_for(exc), move_form=form, open_form="move"
             )
+        if move.kind == Move.Kind.TRANSFER:
+            text = _("已登记户间迁移：%(name)s 迁入 %(to)s") % {
+                "name": resident.name,
+                "to": move.to_household.name,
+            }
+        else:
+            text = _("已登记%(kind)s：%(name)s") % {
+                "kind": move.get_kind_display(),
+                "name": resident.name,
+            }
+        messages.success(request, text)
+        return _done(request, reverse("registry:household", args=[household.pk]) + "#section-1")
+    return _household_page(request, household, status=400, move_form=form, open_form="move")
+
+
+@login_required
+@require_POST
+def move_correct(request, pk, move_pk):
+    """更正 a wrong 户间迁移 / 迁出 / 死亡 from the household's moves history."""
+    household = _household(request, pk)
+    move = get_object_or_404(
+        Move.objects.select_related("resident", "from_household__head", "to_household__head"),
+        pk=move_pk,
+    )
+    if household.pk not in (move.from_household_id, move.to_household_id):
+        raise Http404
+    form = MoveCorrectForm(request.POST)
+    url = reverse("registry:household", args=[household.pk]) + "#section-1"
+    if form.is_valid():
+        try:
+            services.resident_move_correct(
+                actor=request.user, move=move, reason=form.cleaned_data["reason"]
+            )
+        except DomainError as exc:
+            messages.error(request, exc.message)
+            return _done(request, url)
         messages.success(
             request,
-            _("已登记%(kind)s:%(name)s") % {"kind": move.get_kind_display(), "name": resident.name},
+            _("已更正：%(name)s 的%(kind)s登记已撤销，原因已记录")
+            % {"name": move.resident.name, "kind": move.get_kind_display()},
         )
-        return redirect("registry:household", household.pk)
-    return _household_page(request, household, status=400, move_form=form, open_form="move")
+        return _done(request, url)
+    messages.error(request, _("请填写更正原因"))
+    return _done(request, url)
+
+
+@login_required
+def household_pick(request):
+    """The household picker's answers: households in the user's jurisdiction matching a
+    name (any member, pinyin or initials), address or number; ten at most."""
+    require(request.user, "registry.view")
+    q = (request.GET.get("q") or "").strip()
+    items = []
+    if q:
+        qs = selectors.household_search(fetched_by=request.user, q=q).select_related(
+            "head", "grid", "grid__parent"
+        )
+        for h in qs.order_by("number")[:10]:
+            grid = f"{h.grid.parent.name} {h.grid.name}" if h.grid.parent_id else h.grid.name
+            items.append(
+                {
+                    "id": h.pk,
+                    "name": str(h.name),
+                    "address": h.address,
+                    "label": h.label,
+                    "number": h.number,
+                    "grid": grid,
+                }
+            )
+    return JsonResponse({"items": items})
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def resident_edit(request, pk):
-    resident = get_visible_or_404(Resident.objects.select_related("household"), request.user, pk=pk)
+    resident = get_visible_or_404(
+        Resident.objects.select_related("household__head"), request.user, pk=pk
+    )
     require(request.user, "registry.edit")
     initial = {"name": resident.name, "relation": resident.relation, "version": resident.version}
     form = ResidentEditForm(request.POST or None, initial=initial)
@@ -480,26 +634,56 @@ def resident_edit(request, pk):
 # ---------------------------------------------------------------- reveal (htmx)
 
 
+def _reveal_answer(request, *, reveal, url):
+    """Run a reveal with the reason given; a missing reason re-asks in place (400)."""
+    form = RevealForm(request.POST)
+    if form.is_valid():
+        try:
+            value = reveal(form.cleaned_data["reason"])
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+        else:
+            return HttpResponse(format_html('<code class="revealed">{}</code>', value or "—"))
+    return render(
+        request,
+        "registry/_reveal.html",
+        {"url": url, "error": True, "masked": ""},
+        status=400,
+    )
+
+
 @login_required
 @require_POST
 def resident_reveal(request, pk, field):
-    """Show one full number in place of the masked one; the service audits it."""
+    """Show one full number in place of the masked one, with the reason said; the service
+    audits both."""
+    require(request.user, "registry.reveal_id")
     resident = get_visible_or_404(Resident, request.user, pk=pk)
     if field == "id":
-        value = services.resident_reveal_id(actor=request.user, resident=resident)
+        service = services.resident_reveal_id
     elif field == "phone":
-        value = services.resident_reveal_phone(actor=request.user, resident=resident)
+        service = services.resident_reveal_phone
     else:
         raise Http404
-    return HttpResponse(format_html('<code class="revealed">{}</code>', value or "—"))
+    return _reveal_answer(
+        request,
+        reveal=lambda reason: service(actor=request.user, resident=resident, reason=reason),
+        url=reverse("registry:resident_reveal", args=[pk, field]),
+    )
 
 
 @login_required
 @require_POST
 def household_reveal_phone(request, pk):
+    require(request.user, "registry.reveal_id")
     household = _household(request, pk)
-    value = services.household_reveal_phone(actor=request.user, household=household)
-    return HttpResponse(format_html('<code class="revealed">{}</code>', value or "—"))
+    return _reveal_answer(
+        request,
+        reveal=lambda reason: services.household_reveal_phone(
+            actor=request.user, household=household, reason=reason
+        ),
+        url=reverse("registry:household_reveal_phone", args=[pk]),
+    )
 
 
 # ---------------------------------------------------------------- places, organisations
@@ -646,6 +830,8 @@ urlpatterns = [
     path("households/<int:pk>/tags/", tag_give, name="tag_give"),
     path("households/<int:pk>/tags/<int:period_pk>/end/", tag_remove, name="tag_remove"),
     path("households/<int:pk>/moves/", resident_move, name="move"),
+    path("households/<int:pk>/moves/<int:move_pk>/correct/", move_correct, name="move_correct"),
+    path("households/pick/", household_pick, name="household_pick"),
     path(
         "households/<int:pk>/reveal-phone/",
         household_reveal_phone,

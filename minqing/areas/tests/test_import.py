@@ -87,7 +87,7 @@ def test_duplicate_code_in_file_and_in_database(users, tree, before):
     )
     job = run(users.admin, body)
     errs = errors_of(job)
-    assert "在文件中重复(第 2 行)" in errs[3]
+    assert "在文件中重复（第 2 行）" in errs[3]
     assert 4 not in errs  # an existing area listed as it is: unchanged, not an error
     assert "已存在,层级为村/社区" in errs[5]
     assert 2 not in errs

@@ -12,12 +12,12 @@ from django.test import Client
 
 from minqing.accounts.services import user_set_role
 from minqing.conftest import login
+from minqing.core.audit import audit_filter
 from minqing.core.errors import Conflict
 from minqing.core.idcard import make_id_number
 from minqing.core.imports import import_start
 from minqing.core.models import AuditEvent
 from minqing.core.roles import Role
-from minqing.core.views import audit_filter
 from minqing.registry import services
 from minqing.registry.models import Relation, Tag
 from minqing.registry.tests.factories import HouseholdFactory, ResidentFactory

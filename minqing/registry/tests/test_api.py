@@ -117,7 +117,7 @@ FOREIGN_POSTS = [
         "/api/registry/households/{hl}/untag",
         {"tag": "dibao", "date": "2024-01-01", "reason": "x"},
     ),
-    ("post", "/api/registry/households/{hl}/reveal-phone", {}),
+    ("post", "/api/registry/households/{hl}/reveal-phone", {"reason": "核实"}),
     ("patch", "/api/registry/residents/{chen}", {"name": "x", "version": 1}),
     ("post", "/api/registry/residents/{chen}/move", {"kind": "out", "date": "2024-01-01"}),
     (
@@ -130,8 +130,9 @@ FOREIGN_POSTS = [
         "/api/registry/residents/{chen}/untag",
         {"tag": "disabled", "date": "2024-01-01", "reason": "x"},
     ),
-    ("post", "/api/registry/residents/{chen}/reveal", {}),
-    ("post", "/api/registry/residents/{chen}/reveal-phone", {}),
+    ("post", "/api/registry/residents/{chen}/reveal", {"reason": "核实"}),
+    ("post", "/api/registry/residents/{chen}/reveal-phone", {"reason": "核实"}),
+    ("post", "/api/registry/residents/{chen}/moves/1/correct", {"reason": "核实"}),
     ("post", "/api/registry/households", {"grid_id": "{grid}", "address": "x"}),
     (
         "post",
@@ -439,6 +440,28 @@ def test_move_endpoint(client, users, data):
     assert Resident.objects.get(pk=data.zhang.pk).household == data.zs
 
 
+def test_correct_move_endpoint(client, users, data):
+    login(client, users.township)
+    r = post(
+        client,
+        f"/api/registry/residents/{data.zhang.pk}/move",
+        {"kind": "transfer", "date": "2024-02-01", "to_household_id": data.zs.pk},
+    )
+    move_id = r.json()["id"]
+    url = f"/api/registry/residents/{data.zhang.pk}/moves/{move_id}/correct"
+    r = post(client, url, {"reason": ""})
+    assert r.status_code == 400
+    assert Resident.objects.get(pk=data.zhang.pk).household == data.zs
+    r = post(client, url, {"reason": "迁错了"})
+    assert r.status_code == 201, r.content
+    assert r.json()["kind"] == "correction" and r.json()["reason"] == "迁错了"
+    assert Resident.objects.get(pk=data.zhang.pk).household == data.qx
+    assert post(client, url, {"reason": "再来"}).status_code == 409
+    # another resident's path cannot reach this move
+    other = f"/api/registry/residents/{data.li.pk}/moves/{move_id}/correct"
+    assert post(client, other, {"reason": "x"}).status_code == 404
+
+
 def test_grid_worker_cannot_tag_or_edit_outside_their_grid(client, users, data):
     login(client, users.grid)
     r = post(
@@ -462,12 +485,14 @@ def test_view_only_role_gets_403_on_writes(client, users, data):
 
 def test_reveal_is_audited_once_per_call(client, users, data):
     login(client, users.cadre)
-    r = post(client, f"/api/registry/residents/{data.zhang.pk}/reveal")
+    why = {"reason": "核实身份"}
+    r = post(client, f"/api/registry/residents/{data.zhang.pk}/reveal", why)
     assert r.status_code == 200 and r.json() == {"id_number": ZHANG_ID}
-    post(client, f"/api/registry/residents/{data.zhang.pk}/reveal")
-    r = post(client, f"/api/registry/residents/{data.zhang.pk}/reveal-phone")
+    post(client, f"/api/registry/residents/{data.zhang.pk}/reveal", {"reason": "办理业务"})
+    r = post(client, f"/api/registry/residents/{data.zhang.pk}/reveal-phone", why)
     assert r.json() == {"phone": "13812345678"}
     events = AuditEvent.objects.filter(target_id=str(data.zhang.pk)).order_by("id")
+    assert [e.detail["reason"] for e in events] == ["核实身份", "办理业务", "核实身份"]
     assert [e.action for e in events] == [
         "registry.resident.reveal_id",
         "registry.resident.reveal_id",
@@ -478,10 +503,19 @@ def test_reveal_is_audited_once_per_call(client, users, data):
 
 def test_reveal_denied_role_gets_403_and_no_event(client, users, data):
     login(client, users.grid)
-    r = post(client, f"/api/registry/residents/{data.zhang.pk}/reveal")
+    r = post(client, f"/api/registry/residents/{data.zhang.pk}/reveal", {"reason": "好奇"})
     assert r.status_code == 403
     assert ZHANG_ID not in r.content.decode()
     assert not AuditEvent.objects.filter(action__startswith="registry.").exists()
+
+
+def test_reveal_without_a_reason_is_refused_and_not_shown(client, users, data):
+    login(client, users.cadre)
+    for body in ({}, {"reason": ""}, {"reason": "   "}):
+        r = post(client, f"/api/registry/residents/{data.zhang.pk}/reveal", body)
+        assert r.status_code in (400, 422)
+        assert ZHANG_ID not in r.content.decode()
+    assert not AuditEvent.objects.filter(action="registry.resident.reveal_id").exists()
 
 
 def test_openapi_lists_the_registry(client, users):

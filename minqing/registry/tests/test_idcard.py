@@ -30,9 +30,9 @@ def test_lowercase_x_and_spaces_are_accepted():
 @pytest.mark.parametrize(
     ("value", "fragment"),
     [
-        (GOOD[:17], "应为 18 位,现为 17 位"),
-        (GOOD + "1", "应为 18 位,现为 19 位"),
-        ("", "应为 18 位,现为 0 位"),
+        (GOOD[:17], "应为 18 位，现为 17 位"),
+        (GOOD + "1", "应为 18 位，现为 19 位"),
+        ("", "应为 18 位，现为 0 位"),
     ],
 )
 def test_length(value, fragment):

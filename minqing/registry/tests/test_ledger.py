@@ -403,8 +403,9 @@ def test_round_trip_unmasked_export_reimports_all_unchanged(client, users, tree)
     # the cadre corrects a phone in the downloaded file and uploads it again
     wb = load_workbook(io.BytesIO(content))
     ws = wb.active
-    col = [c.value for c in ws[1]].index("手机号") + 1
-    for r in range(2, ws.max_row + 1):
+    # row 1 describes the export (area, filter, date); the header is row 2
+    col = [c.value for c in ws[2]].index("手机号") + 1
+    for r in range(3, ws.max_row + 1):
         if ws.cell(r, col).value == "13807329999":
             ws.cell(r, col).value = "13807328888"
     buf = io.BytesIO()

@@ -185,3 +185,21 @@ def test_tag_list_counts_only_the_jurisdiction(users, people):
     counts = {t.code: t.current_count for t in selectors.tag_list(fetched_by=users.township)}
     assert counts["dibao"] == 1
     assert counts["orphan"] == 0
+
+
+def test_matched_members_names_who_matched_in_one_query(tree, django_assert_num_queries):
+    from minqing.registry.selectors import matched_members
+    from minqing.registry.tests.factories import HouseholdFactory, ResidentFactory
+
+    h = HouseholdFactory(grid=tree.grids["七星村1"], number="MM-1")
+    head = ResidentFactory(household=h, name="唐超德", relation="head")
+    wife = ResidentFactory(household=h, name="易燕芳", relation="spouse")
+    other = HouseholdFactory(grid=tree.grids["七星村1"], number="MM-2")
+    ResidentFactory(household=other, name="易燕芳", relation="head")
+    with django_assert_num_queries(1):
+        found = matched_members(q="yiyanfang", household_ids=[h.pk, other.pk])
+    assert [r.pk for r in found[h.pk]] == [wife.pk]
+    assert other.pk not in found  # the head is named anyway: no 匹配成员 line for it
+    assert matched_members(q="tangchaode", household_ids=[h.pk]) == {}
+    assert head.pk
+    assert matched_members(q="", household_ids=[h.pk]) == {}

@@ -573,9 +573,15 @@ def test_tag_create_is_for_administrators(users):
 
 
 def test_each_reveal_is_one_audit_event(users, hh):
-    assert services.resident_reveal_id(actor=users.cadre, resident=hh.head) == hh.head.id_number
-    services.resident_reveal_id(actor=users.cadre, resident=hh.head)
-    assert services.resident_reveal_phone(actor=users.cadre, resident=hh.head) == hh.head.phone
+    assert (
+        services.resident_reveal_id(actor=users.cadre, resident=hh.head, reason="核实身份")
+        == hh.head.id_number
+    )
+    services.resident_reveal_id(actor=users.cadre, resident=hh.head, reason="核实身份")
+    assert (
+        services.resident_reveal_phone(actor=users.cadre, resident=hh.head, reason="核实身份")
+        == hh.head.phone
+    )
     events = AuditEvent.objects.filter(target_id=str(hh.head.pk))
     assert list(events.order_by("id").values_list("action", flat=True)) == [
         "registry.resident.reveal_id",
@@ -589,20 +595,24 @@ def test_each_reveal_is_one_audit_event(users, hh):
 @pytest.mark.parametrize("who", ["grid", "leader", "supervisor"])
 def test_roles_without_the_permission_cannot_reveal(users, hh, who):
     with pytest.raises(PermissionDeniedError):
-        services.resident_reveal_id(actor=getattr(users, who), resident=hh.head)
+        services.resident_reveal_id(actor=getattr(users, who), resident=hh.head, reason="核实身份")
     with pytest.raises(PermissionDeniedError):
-        services.resident_reveal_phone(actor=getattr(users, who), resident=hh.head)
+        services.resident_reveal_phone(
+            actor=getattr(users, who), resident=hh.head, reason="核实身份"
+        )
     assert not AuditEvent.objects.filter(action__startswith="registry.").exists()
 
 
 def test_reveal_outside_jurisdiction_is_not_found(users, hh):
     with pytest.raises(NotFoundError):
-        services.resident_reveal_id(actor=users.outsider, resident=hh.head)
+        services.resident_reveal_id(actor=users.outsider, resident=hh.head, reason="核实身份")
     assert not AuditEvent.objects.filter(action__startswith="registry.").exists()
 
 
 def test_household_phone_reveal_is_audited(users, hh):
-    assert services.household_reveal_phone(actor=users.township, household=hh.household)
+    assert services.household_reveal_phone(
+        actor=users.township, household=hh.household, reason="核实身份"
+    )
     assert AuditEvent.objects.filter(action="registry.household.reveal_phone").count() == 1
 
 

@@ -95,6 +95,10 @@ def test_household_list_query_count(client, users, tree, data, django_assert_num
     assert response.status_code == 200
     total = Household.objects.visible_to(users.township).count()  # the kept count is exact
     assert f"共 {total} 户" in response.content.decode()
+    # a search adds one query for the members that matched, whatever the number of rows
+    with django_assert_num_queries(11):
+        response = client.get("/registry/households/", {"q": "zhang"})
+    assert response.status_code == 200
 
 
 def test_resident_list_query_count(client, users, tree, data, django_assert_num_queries):
@@ -114,6 +118,21 @@ HOUSEHOLD_PAGES = [
     ("post", "registry:move"),
     ("post", "registry:household_reveal_phone"),
 ]
+
+
+def test_forged_household_on_a_move_correction_is_404(client, users, data):
+    """A move of a foreign household cannot be corrected through an own household's URL, nor
+    through its own."""
+    users.admin.is_superuser = True
+    move = services.resident_move(
+        actor=users.admin, resident=data.chen, kind="out", date=date(2024, 6, 1)
+    )
+    login(client, users.township)
+    before = rows()
+    for household in (data.qx, data.hl):
+        url = reverse("registry:move_correct", args=[household.pk, move.pk])
+        assert client.post(url, {"reason": "x"}).status_code == 404
+    assert rows() == before
 
 
 @pytest.mark.parametrize(("method", "name"), HOUSEHOLD_PAGES)
@@ -181,34 +200,56 @@ def test_household_page_masks_and_offers_reveal_only_to_allowed_roles(client, us
     page = login(client, users.cadre).get(f"/registry/households/{data.qx.pk}/").content.decode()
     assert ZHANG_ID not in page and ZHANG_PHONE not in page
     assert "138****5678" in page
-    assert "显示完整号码" in page
+    assert "reveal-form" in page and "查看原因" in page
     page = login(client, users.grid).get(f"/registry/households/{data.qx.pk}/").content.decode()
     assert "张德书" in page
-    assert "显示完整号码" not in page
+    assert "reveal-form" not in page
     assert ZHANG_ID not in page
 
 
 def test_reveal_on_the_page_is_audited(client, users, data):
     login(client, users.cadre)
     response = client.post(
-        f"/registry/residents/{data.zhang.pk}/reveal/id/", HTTP_HX_REQUEST="true"
+        f"/registry/residents/{data.zhang.pk}/reveal/id/",
+        {"reason": "核实身份"},
+        HTTP_HX_REQUEST="true",
     )
     assert response.status_code == 200
     assert ZHANG_ID in response.content.decode()
-    client.post(f"/registry/residents/{data.zhang.pk}/reveal/phone/", HTTP_HX_REQUEST="true")
+    client.post(
+        f"/registry/residents/{data.zhang.pk}/reveal/phone/",
+        {"reason": "", "reason_other": "通知开会"},
+        HTTP_HX_REQUEST="true",
+    )
     events = registry_events().order_by("id")
     assert [e.action for e in events] == [
         "registry.resident.reveal_id",
         "registry.resident.reveal_phone",
     ]
+    assert [e.detail["reason"] for e in events] == ["核实身份", "通知开会"]
     assert events[0].actor == users.cadre and events[0].channel == "web"
+
+
+def test_reveal_on_the_page_without_a_reason_asks_again(client, users, data):
+    login(client, users.cadre)
+    response = client.post(
+        f"/registry/residents/{data.zhang.pk}/reveal/id/",
+        {"reason": "", "reason_other": "  "},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert ZHANG_ID not in body and "请说明查看原因" in body
+    assert not registry_events().exists()
 
 
 @pytest.mark.parametrize("who", ["grid", "leader", "dept"])
 def test_reveal_denied_role_gets_403_and_no_event(client, users, data, who):
     login(client, getattr(users, who))
     response = client.post(
-        f"/registry/residents/{data.zhang.pk}/reveal/id/", HTTP_HX_REQUEST="true"
+        f"/registry/residents/{data.zhang.pk}/reveal/id/",
+        {"reason": "核实身份"},
+        HTTP_HX_REQUEST="true",
     )
     assert response.status_code == 403
     assert ZHANG_ID not in response.content.decode()
@@ -378,34 +419,123 @@ def test_tagging_a_foreign_resident_through_an_own_household_is_404(client, user
     )
 
 
-def test_move_on_the_page(client, users, data):
+def test_move_on_the_page_asks_for_confirmation_first(client, users, data):
     login(client, users.township)
+    body = {
+        "resident": data.child.pk,
+        "kind": "transfer",
+        "date": "2024-06-01",
+        "to_household": data.zs.pk,
+        "relation": "other",
+    }
+    before = rows()
+    response = client.post(f"/registry/households/{data.qx.pk}/moves/", body)
+    assert response.status_code == 200
+    page = response.content.decode()
+    child, source, target = data.child.name, data.qx.name, data.zs.name
+    assert f"将 {child} 从 {source} 迁入 {target}，确认？" in page
+    assert 'name="confirmed" value="1"' in page
+    assert rows() == before  # nothing written before the confirmation
+    response = client.post(f"/registry/households/{data.qx.pk}/moves/", {**body, "confirmed": "1"})
+    assert response.status_code == 302
+    data.child.refresh_from_db()
+    assert data.child.household == data.zs
+
+
+def test_move_to_a_foreign_household_is_refused_even_confirmed(client, users, data):
+    login(client, users.township)
+    before = rows()
     response = client.post(
         f"/registry/households/{data.qx.pk}/moves/",
         {
             "resident": data.child.pk,
             "kind": "transfer",
-            "date": "2024-06-01",
-            "to_household": "ZS-1",
-            "relation": "other",
-        },
-    )
-    assert response.status_code == 302
-    data.child.refresh_from_db()
-    assert data.child.household == data.zs
-    before = rows()
-    response = client.post(
-        f"/registry/households/{data.zs.pk}/moves/",
-        {
-            "resident": data.child.pk,
-            "kind": "transfer",
             "date": "2024-07-01",
-            "to_household": "HL-1",
+            "to_household": data.hl.pk,
+            "confirmed": "1",
         },
     )
     assert response.status_code == 400
     assert "不在您的管辖范围内" in response.content.decode()
     assert rows() == before
+
+
+def test_transfer_without_a_picked_household_is_refused(client, users, data):
+    login(client, users.township)
+    before = rows()
+    response = client.post(
+        f"/registry/households/{data.qx.pk}/moves/",
+        {"resident": data.child.pk, "kind": "transfer", "date": "2024-07-01", "confirmed": "1"},
+    )
+    assert response.status_code == 400
+    assert "请搜索并选择迁入的户" in response.content.decode()
+    assert rows() == before
+
+
+def test_death_needs_the_stronger_confirmation(client, users, data):
+    login(client, users.cadre)
+    body = {"resident": data.child.pk, "kind": "death", "date": "2024-07-01"}
+    url = f"/registry/households/{data.qx.pk}/moves/"
+    page = client.post(url, body).content.decode()
+    assert "已死亡，确认？" in page and 'name="verified"' in page
+    before = rows()
+    page = client.post(url, {**body, "confirmed": "1"}).content.decode()
+    assert "请先勾选已核实" in page
+    assert rows() == before
+    response = client.post(url, {**body, "confirmed": "1", "verified": "1"})
+    assert response.status_code == 302
+    data.child.refresh_from_db()
+    assert data.child.status == "deceased"
+
+
+def test_an_htmx_move_ends_with_a_full_page_redirect(client, users, data):
+    login(client, users.township)
+    response = client.post(
+        f"/registry/households/{data.qx.pk}/moves/",
+        {
+            "resident": data.child.pk,
+            "kind": "out",
+            "date": "2024-06-01",
+            "confirmed": "1",
+        },
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 204
+    assert response["HX-Redirect"].startswith(f"/registry/households/{data.qx.pk}/")
+
+
+def test_correcting_a_move_from_the_household_page(client, users, data):
+    login(client, users.cadre)
+    url = f"/registry/households/{data.qx.pk}/moves/"
+    client.post(
+        url, {"resident": data.child.pk, "kind": "out", "date": "2024-06-01", "confirmed": "1"}
+    )
+    move = data.child.moves.get()
+    page = client.get(f"/registry/households/{data.qx.pk}/").content.decode()
+    assert f"/moves/{move.pk}/correct/" in page
+    response = client.post(
+        f"/registry/households/{data.qx.pk}/moves/{move.pk}/correct/", {"reason": "误点迁出"}
+    )
+    assert response.status_code == 302
+    data.child.refresh_from_db()
+    assert data.child.status == "living"
+    page = client.get(f"/registry/households/{data.qx.pk}/").content.decode()
+    assert "已更正" in page and "误点迁出" in page
+    assert f"/moves/{move.pk}/correct/" not in page  # corrected once
+
+
+def test_household_picker_answers_within_the_jurisdiction(client, users, data):
+    login(client, users.cadre)
+    r = client.get("/registry/households/pick/", {"q": data.qx.address[:4]})
+    assert r.status_code == 200
+    items = r.json()["items"]
+    assert data.qx.pk in [i["id"] for i in items]
+    assert all(i["id"] != data.hl.pk for i in items)
+    r = client.get("/registry/households/pick/", {"q": data.hl.number})
+    assert r.json()["items"] == []
+    head = data.qx.head.name_pinyin
+    r = client.get("/registry/households/pick/", {"q": head})
+    assert r.json()["items"][0]["label"].startswith(f"{data.qx.head.name}户 · ")
 
 
 def test_resident_edit_does_not_prefill_the_full_number(client, users, data):
@@ -540,7 +670,7 @@ def test_household_page_query_count_does_not_grow_with_members(
     # tags for the form, moves (visibility check + rows)
     with django_assert_num_queries(11):
         response = client.get(url)
-    assert "成员(8 人)" in response.content.decode()
+    assert "成员（8 人）" in response.content.decode()
 
 
 def test_move_history_does_not_name_a_household_outside_the_jurisdiction(client, users, data):
@@ -557,6 +687,7 @@ def test_move_history_does_not_name_a_household_outside_the_jurisdiction(client,
     html = page.content.decode()
     assert "张小燕" in html and "辖区外" in html
     assert "HL-1" not in html and f"/registry/households/{data.hl.pk}/" not in html
+    assert data.hl.address not in html
     # the city administrator sees where she went
     html = login(client, users.admin).get(f"/registry/households/{data.qx.pk}/").content.decode()
-    assert "HL-1" in html
+    assert data.hl.label in html
