@@ -15,3 +15,13 @@ def units(tree, users):
     users.cadre.unit = committee
     users.cadre.save()
     return type("Units", (), {"bureau": bureau, "committee": committee})
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttles():
+    """Throttle counters live in the cache; each test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
