@@ -7,13 +7,14 @@ from ninja import File, Router, UploadedFile
 from ninja.pagination import paginate
 from ninja.responses import Status
 
+from minqing.areas.models import Area, Level
 from minqing.core.attachments import attachment_response
 from minqing.core.permissions import require
 from minqing.core.public import public_channel, public_throttles
 from minqing.core.scoping import get_visible_or_404
 from minqing.core.timeline import timeline_for
 
-from . import selectors, services
+from . import routing, selectors, services
 from .models import Appeal, Category, Channel
 from .public import track_view
 from .schemas import (
@@ -29,8 +30,10 @@ from .schemas import (
     PublicAppealIn,
     RateIn,
     ReasonIn,
+    RecategoriseIn,
     ReplyIn,
     ResolveIn,
+    SuggestIn,
     TimelineOut,
     TrackOut,
     appeal_out,
@@ -100,6 +103,25 @@ def stats(request):
         "solved_by_level": selectors.solved_by_level(fetched_by=request.user),
         "leaders": list(selectors.leader_claims(fetched_by=request.user)),
     }
+
+
+@router.post("/suggest")
+def suggest(request, payload: SuggestIn):
+    """智能派单: proposed categories (with their default unit) and likely duplicates among
+    the open matters of the same village. A proposal only: the dispatcher decides."""
+    require(request.user, "appeals.file")
+    text = payload.content[:5000]
+    duplicates = []
+    if payload.area_id:
+        area = Area.objects.visible_to(request.user).filter(pk=payload.area_id).first()
+        if area is not None and area.level >= Level.VILLAGE:
+            duplicates = [
+                {"id": a.pk, "title": a.title, "state": a.state, "score": s}
+                for a, s in routing.duplicate_suggest(
+                    fetched_by=request.user, text=text, area=area, category_id=payload.category_id
+                )
+            ]
+    return {"categories": routing.route_suggest(text), "duplicates": duplicates}
 
 
 @router.post("/", response={201: FiledOut})
@@ -205,6 +227,11 @@ def _archive(request, a, p):
 @_action("mediate", MediateIn)
 def _mediate(request, a, p):
     return services.dispute_mediate(actor=request.user, appeal=a, **p.dict())
+
+
+@_action("recategorise", RecategoriseIn)
+def _recategorise(request, a, p):
+    return services.appeal_recategorise(actor=request.user, appeal=a, **p.dict())
 
 
 @router.post("/{int:pk}/replies", response={201: TimelineOut})

@@ -128,6 +128,17 @@ class MediateIn(Schema):
     mediator_id: int | None = None
 
 
+class SuggestIn(Schema):
+    content: str
+    area_id: int | None = None
+    category_id: int | None = None
+
+
+class RecategoriseIn(Schema):
+    category_id: int
+    comment: str = ""
+
+
 class TrackOut(Schema):
     """What a resident sees with the tracking code: nothing internal, nobody's name."""
 

@@ -33,6 +33,7 @@ API = [
     ("post", "/api/appeals/{pk}/reopen", {"reason": "x"}),
     ("post", "/api/appeals/{pk}/archive", {}),
     ("post", "/api/appeals/{pk}/mediate", {"record": "x", "outcome": "success"}),
+    ("post", "/api/appeals/{pk}/recategorise", {"category_id": 1}),
     ("post", "/api/appeals/{pk}/replies", {"text": "x"}),
     ("get", "/api/appeals/{pk}/attachments", None),
     ("post", "/api/appeals/{pk}/attachments", None),
