@@ -94,6 +94,18 @@ def _check_answers(category: Category, answers: dict | None) -> dict:
     return clean
 
 
+def _check_position(latitude, longitude):
+    if latitude in (None, "") and longitude in (None, ""):
+        return None, None
+    try:
+        lat, lon = round(float(latitude), 6), round(float(longitude), 6)
+    except (TypeError, ValueError):
+        raise ValidationFailed(_("位置坐标格式有误"))
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise ValidationFailed(_("位置坐标超出范围"))
+    return lat, lon
+
+
 @transaction.atomic
 def appeal_file(
     *,
@@ -110,6 +122,8 @@ def appeal_file(
     answers: dict | None = None,
     kind: str = Kind.APPEAL,
     parties: str = "",
+    latitude=None,
+    longitude=None,
 ) -> tuple[Appeal, str]:
     """Intake from every channel; the resident gets the tracking code (returned once, only
     its hash is kept). `actor=None` is the public web form / anonymous Open311."""
@@ -147,6 +161,7 @@ def appeal_file(
     if contact_phone and not _PHONE.match(contact_phone):
         raise ValidationFailed(_("联系电话格式有误"))
     clean_answers = _check_answers(category, answers)
+    latitude, longitude = _check_position(latitude, longitude)
     now = clock.now()
     handling = village_of(area)
     code = new_tracking_code()
@@ -163,6 +178,8 @@ def appeal_file(
         contact_name=_clean_text(contact_name, field=_("联系人"), required=False, limit=50),
         contact_phone=contact_phone,
         answers=clean_answers,
+        latitude=latitude,
+        longitude=longitude,
         parties=_clean_text(parties, field=_("当事人"), required=False, limit=1000),
         created_by=actor,
         created_at=now,
