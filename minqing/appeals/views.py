@@ -356,3 +356,54 @@ def appeal_suggest(request):
         "appeals/_suggest.html",
         {"categories": routing.route_suggest(text), "duplicates": duplicates},
     )
+
+
+@login_required
+def meeting_list(request):
+    """Screening meetings in my areas, the areas that have not met this period, and the
+    form to record one."""
+    from datetime import date
+
+    from minqing.areas.models import Area, Level
+
+    from .models import Meeting
+
+    require(request.user, "appeals.view")
+    error = None
+    if request.method == "POST":
+        try:
+            held_on = date.fromisoformat(request.POST.get("held_on", ""))
+            ids = [int(i) for i in request.POST.get("appeal_ids", "").replace(",", " ").split()]
+            services.meeting_record(
+                actor=request.user,
+                area_id=int(request.POST.get("area_id") or 0),
+                held_on=held_on,
+                attendees=request.POST.get("attendees", ""),
+                decisions=request.POST.get("decisions", ""),
+                appeal_ids=ids,
+            )
+            messages.success(request, _("例会已记录"))
+            return redirect("appeals:meetings")
+        except ValueError:
+            error = _("日期或事项编号格式有误")
+        except DomainError as exc:
+            error = exc.message
+    meetings = (
+        Meeting.objects.visible_to(request.user)
+        .select_related("area")
+        .prefetch_related("appeals")[:50]
+    )
+    return render(
+        request,
+        "appeals/meetings.html",
+        {
+            "meetings": meetings,
+            "missing": services.meetings_missing(fetched_by=request.user),
+            "areas": Area.objects.visible_to(request.user).filter(
+                level__in=[Level.VILLAGE, Level.TOWNSHIP]
+            ),
+            "can_record": has_perm(request.user, "appeals.meetings"),
+            "error": error,
+        },
+        status=400 if error else 200,
+    )
