@@ -14,6 +14,7 @@ urlpatterns = [
     path("<int:pk>/attachments/", views.appeal_attach, name="attach"),
     path("<int:pk>/attachments/<int:att>/", views.attachment_download, name="attachment"),
     path("meetings/", views.meeting_list, name="meetings"),
+    path("stats/", views.appeal_stats, name="stats"),
     path("public/new/", views.public_new, name="public_new"),
     path("track/", views.public_track, name="track"),
 ]

@@ -407,3 +407,17 @@ def meeting_list(request):
         },
         status=400 if error else 200,
     )
+
+
+@login_required
+def appeal_stats(request):
+    """小事不出村 (matters solved at each level) and leaders' claimed micro-matters."""
+    require(request.user, "appeals.view")
+    return render(
+        request,
+        "appeals/stats.html",
+        {
+            "levels": selectors.solved_by_level(fetched_by=request.user),
+            "leaders": list(selectors.leader_claims(fetched_by=request.user)),
+        },
+    )
