@@ -20,7 +20,7 @@ from minqing.core.sections import page_sections
 from minqing.core.timeline import timeline_for
 
 from . import selectors, services
-from .forms import ACTION_FORMS, AppealForm, RateForm, ReplyForm, TrackForm
+from .forms import ACTION_FORMS, AppealForm, MediateForm, RateForm, ReplyForm, TrackForm
 from .models import Appeal, Category, Channel, State
 from .public import track_view
 from .workflow import APPEAL_FLOW
@@ -181,6 +181,10 @@ def appeal_detail(request, pk, *, forms=None, status=200):
             "timeline": timeline_for(appeal, fetched_by=request.user),
             "action_forms": action_forms,
             "reply_form": forms.get("reply") or ReplyForm(prefix="reply"),
+            "mediate_form": (forms.get("mediate") or MediateForm(prefix="mediate"))
+            if appeal.kind == "dispute"
+            and appeal.state not in ("resolved", "revisited", "archived")
+            else None,
             "attachments": appeal.attachments.all(),
             "can_handle": has_perm(request.user, "appeals.handle"),
             "sections": page_sections("appeals.detail", request, appeal),
@@ -226,6 +230,18 @@ def appeal_reply(request, pk):
     if _call(form, lambda d: services.appeal_reply(actor=request.user, appeal=appeal, **d)):
         return redirect("appeals:detail", appeal.pk)
     return appeal_detail(request, pk, forms={"reply": form}, status=getattr(form, "status", 400))
+
+
+@login_required
+@require_POST
+def appeal_mediate(request, pk):
+    """矛盾纠纷: the mediation record and outcome."""
+    appeal = _appeal(request, pk)
+    form = MediateForm(request.POST, prefix="mediate")
+    if _call(form, lambda d: services.dispute_mediate(actor=request.user, appeal=appeal, **d)):
+        messages.success(request, _("调解记录已保存"))
+        return redirect("appeals:detail", appeal.pk)
+    return appeal_detail(request, pk, forms={"mediate": form}, status=getattr(form, "status", 400))
 
 
 @login_required

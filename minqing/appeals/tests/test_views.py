@@ -140,3 +140,37 @@ def test_stats_count_levels_and_leader_claims(client, users, tree):
     assert solved_by_level(fetched_by=users.outsider)["total"] == 0
     login(client, users.township)
     assert "领导认领微实事" in client.get("/appeals/stats/").content.decode()
+
+
+def test_dispute_mediation_on_the_page(client, users, tree):
+    from minqing.appeals.tests.factories import file_appeal as f
+
+    d = f(
+        actor=users.cadre,
+        area=tree.qixing,
+        code="neighbour",
+        kind="dispute",
+        content="两家为滴水吵架",
+        parties="刘某、彭某",
+    )
+    appeal_claim(actor=users.cadre, appeal=d)
+    login(client, users.cadre)
+    assert "调解记录" in client.get(f"/appeals/{d.pk}/").content.decode()
+    r = client.post(
+        f"/appeals/{d.pk}/mediate/", {"mediate-record": "", "mediate-outcome": "success"}
+    )
+    assert r.status_code == 400
+    r = client.post(
+        f"/appeals/{d.pk}/mediate/",
+        {"mediate-record": "双方同意改檐沟", "mediate-outcome": "success"},
+    )
+    assert r.status_code == 302
+    d.refresh_from_db()
+    assert (d.mediation_outcome, d.mediator) == ("success", users.cadre)
+    login(client, users.grid)  # sees it (grid in 七星村? no: matter at village level) -> 404
+    assert (
+        client.post(
+            f"/appeals/{d.pk}/mediate/", {"mediate-record": "x", "mediate-outcome": "failed"}
+        ).status_code
+        == 404
+    )
