@@ -16,6 +16,7 @@ urlpatterns = [
     path("<int:pk>/attachments/<int:att>/", views.attachment_download, name="attachment"),
     path("meetings/", views.meeting_list, name="meetings"),
     path("stats/", views.appeal_stats, name="stats"),
+    path("receptions/", views.reception_list, name="receptions"),
     path("public/new/", views.public_new, name="public_new"),
     path("track/", views.public_track, name="track"),
 ]

@@ -437,3 +437,45 @@ def appeal_stats(request):
             "leaders": list(selectors.leader_claims(fetched_by=request.user)),
         },
     )
+
+
+@login_required
+def reception_list(request):
+    """Reception duty (大接访): who received whom, when, about what."""
+    from datetime import date
+
+    from minqing.areas.models import Area
+
+    from .models import Reception
+
+    require(request.user, "appeals.view")
+    error = None
+    if request.method == "POST":
+        try:
+            appeal_id = request.POST.get("appeal_id", "").strip()
+            services.reception_record(
+                actor=request.user,
+                area_id=int(request.POST.get("area_id") or 0),
+                received_on=date.fromisoformat(request.POST.get("received_on", "")),
+                visitor=request.POST.get("visitor", ""),
+                summary=request.POST.get("summary", ""),
+                appeal_id=int(appeal_id) if appeal_id else None,
+            )
+            messages.success(request, _("接访记录已保存"))
+            return redirect("appeals:receptions")
+        except ValueError:
+            error = _("日期或事项编号格式有误")
+        except DomainError as exc:
+            error = exc.message
+    rows = Reception.objects.visible_to(request.user).select_related("area", "receiver")[:100]
+    return render(
+        request,
+        "appeals/receptions.html",
+        {
+            "rows": rows,
+            "areas": Area.objects.visible_to(request.user).filter(level__lte=4),
+            "can_record": has_perm(request.user, "appeals.meetings"),
+            "error": error,
+        },
+        status=400 if error else 200,
+    )

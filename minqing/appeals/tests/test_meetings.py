@@ -102,3 +102,28 @@ def test_meetings_page_records_and_flags(client, users, tree):
     )
     assert r.status_code == 302 and Meeting.objects.count() == 1
     assert "本期尚未召开" not in client.get("/appeals/meetings/").content.decode()
+
+
+def test_reception_page(client, users, tree):
+    from minqing.appeals.models import Reception
+    from minqing.conftest import login
+
+    login(client, users.township)
+    r = client.post(
+        "/appeals/receptions/",
+        {"area_id": tree.heling.pk, "received_on": "2026-11-20", "visitor": "彭某", "summary": "x"},
+    )
+    assert r.status_code == 400 and not Reception.objects.exists()
+    r = client.post(
+        "/appeals/receptions/",
+        {
+            "area_id": tree.zhaoshan.pk,
+            "received_on": "2026-11-20",
+            "visitor": "彭某",
+            "summary": "征地补偿",
+        },
+    )
+    assert r.status_code == 302
+    assert "征地补偿" in client.get("/appeals/receptions/").content.decode()
+    login(client, users.outsider)
+    assert "征地补偿" not in client.get("/appeals/receptions/").content.decode()
