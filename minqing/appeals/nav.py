@@ -16,16 +16,20 @@ def _duties(request):
     """The first matters on my duties list, overdue first, and how many there are."""
     if not has_perm(request.user, "appeals.view"):
         return None
+    from django.db.models import Count, Q
+
     from minqing.core import clock
 
     from .selectors import appeal_duties
 
     qs = appeal_duties(fetched_by=request.user)
-    items = list(qs[:5])
+    counts = qs.order_by().aggregate(
+        n=Count("id"), overdue=Count("id", filter=Q(due_at__lt=clock.now()))
+    )
     return {
-        "duties": items,
-        "duties_count": qs.count(),
-        "duties_overdue": qs.filter(due_at__lt=clock.now()).count(),
+        "duties": list(qs[:5]),
+        "duties_count": counts["n"],
+        "duties_overdue": counts["overdue"],
     }
 
 
