@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "minqing.areas",
     "minqing.accounts",
     "minqing.registry",
+    "minqing.appeals",
 ]
 
 MIDDLEWARE = [
@@ -193,9 +194,6 @@ CELERY_TIMEZONE = TIME_ZONE
 # Where import jobs run: "celery" (Redis), "thread" (a thread of the web process, the
 # default without Redis, so progress is visible) or "inline" (inside the request; tests).
 IMPORT_RUNNER = env_str("IMPORT_RUNNER", "celery" if REDIS_URL else "thread")
-CELERY_BEAT_SCHEDULE = {
-    "purge-import-files": {"task": "minqing.core.tasks.purge_import_files", "schedule": 3600.0},
-}
 
 CACHES = {
     "default": (
@@ -264,6 +262,12 @@ CONTENT_SECURITY_POLICY = {
         "form-action": [SELF],
         "frame-ancestors": [NONE],
     }
+}
+
+# Public endpoints (no account), per client address: appeals.api, core.public.
+PUBLIC_THROTTLE_RATES = {
+    "appeal_file": env_str("THROTTLE_PUBLIC_FILE", "10/h"),
+    "appeal_track": env_str("THROTTLE_PUBLIC_TRACK", "30/m"),
 }
 
 NINJA_PAGINATION_PER_PAGE = 20

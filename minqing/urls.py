@@ -26,6 +26,7 @@ urlpatterns = [
     path("api/", api.urls),
     re_path(r"^api/", api_not_found),
     path("healthz", core_views.healthz, name="healthz"),
+    path("open311/v2/", include("minqing.appeals.open311")),  # GeoReport v2 (appeals)
 ]
 
 for config in minqing_apps():

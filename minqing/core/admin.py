@@ -16,7 +16,7 @@ from django.db import transaction
 
 from .audit import audit_record
 from .errors import DomainError
-from .models import AuditEvent, Job
+from .models import AuditEvent, CalendarDay, Job
 
 # Field names that hold (or are derived from) an 身份证号 or a phone number.
 SENSITIVE_FIELD_MARKERS = ("id_number", "id_tail", "phone")
@@ -200,3 +200,12 @@ class JobAdmin(ReadOnlyAdmin):
 
     list_display = ("created_at", "kind", "created_by", "status", "done", "total", "message")
     list_filter = ("kind", "status")
+
+
+@admin.register(CalendarDay)
+class CalendarDayAdmin(AuditedAdmin):
+    """The holiday calendar (法定节假日与调休) behind every working-day deadline."""
+
+    list_display = ("date", "kind", "name")
+    list_filter = ("kind",)
+    date_hierarchy = "date"

@@ -3,11 +3,13 @@ from ninja import Router
 from ninja.pagination import paginate
 
 from .audit import audit_filter
+from .inbox import router as inbox_router
 from .models import Job
 from .permissions import has_perm, registered
 from .schemas import AuditEventOut, JobCommitIn, JobOut, JobRemapIn, MeOut, job_out
 
 router = Router()
+router.add_router("", inbox_router)
 
 
 @router.get("/me", response=MeOut)

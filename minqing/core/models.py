@@ -160,3 +160,7 @@ class Job(models.Model):
     def polling(self) -> bool:
         """The page keeps asking while the worker still has something to do."""
         return self.status in (self.Status.PENDING, self.Status.RUNNING)
+
+
+# The case kernel's tables live in their own module.
+from .case_models import CalendarDay, Notification, PeriodicRun  # noqa: E402, F401

@@ -40,17 +40,57 @@ def path_q(paths: list[str], field: str) -> Q:
 
 
 class ScopedQuerySet(models.QuerySet):
-    """Subclass and set `area_path_field` to the lookup of the owning area's path."""
+    """Subclass and set `area_path_field` to the lookup of the owning area's path.
+
+    Object visibility beyond area: a case is also visible to the people it is given to even
+    outside their area (a county department handles a village matter). Set `owner_field`
+    (a user foreign key) and/or `unit_field` (a unit foreign key) and the owner and the
+    members of the assigned unit see the row too; everything else, `get_visible_or_404`
+    included, follows from this one method.
+    """
 
     area_path_field = "area__path"
+    owner_field: str | None = None
+    unit_field: str | None = None
+
+    def object_q(self, user) -> Q | None:
+        """Rows given to this user or their unit, whatever their area."""
+        if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+            return None
+        q = Q()
+        if self.owner_field:
+            q |= Q(**{self.owner_field: user.pk})
+        if self.unit_field and getattr(user, "unit_id", None):
+            q |= Q(**{self.unit_field: user.unit_id})
+        return q or None
+
+    def visible_by_area(self, user):
+        """Only the rows in the user's areas (no rows given to them elsewhere): for pages
+        hanging on an object already scoped by area, e.g. a household's appeals."""
+        if user is not None and getattr(user, "is_superuser", False) and user.is_active:
+            return self.all()
+        paths = jurisdiction_paths(user)
+        return self.filter(path_q(paths, self.area_path_field)) if paths else self.none()
 
     def visible_to(self, user):
         if user is not None and getattr(user, "is_superuser", False) and user.is_active:
             return self.all()
         paths = jurisdiction_paths(user)
+        extra = self.object_q(user)
+        if extra is None:
+            return self.filter(path_q(paths, self.area_path_field)) if paths else self.none()
         if not paths:
-            return self.none()
-        return self.filter(path_q(paths, self.area_path_field))
+            return self.filter(extra)
+        # The rows given to this user or their unit outside their areas are few (usually
+        # none): fetch their ids with one indexed query, so the common case keeps the plain
+        # area filter that PostgreSQL serves from the area-path index.
+        area_q = path_q(paths, self.area_path_field)
+        outside = list(
+            self.model._default_manager.filter(extra)
+            .exclude(area_q)
+            .values_list("pk", flat=True)[:5000]
+        )
+        return self.filter(area_q | Q(pk__in=outside)) if outside else self.filter(area_q)
 
     def within(self, area):
         """Rows in the subtree of one area (used after the area itself was scoped)."""

@@ -1,4 +1,8 @@
+from datetime import timedelta
+
 from celery import shared_task
+
+from .periodic import register_periodic
 
 
 @shared_task
@@ -9,8 +13,18 @@ def run_import(job_id: str) -> str:
 
 
 @shared_task
-def purge_import_files() -> int:
+def run_periodic(name: str) -> str:
+    """The one Celery task behind every beat entry (see core.periodic)."""
+    from .periodic import run_one
+
+    return run_one(name)
+
+
+def _purge_import_files():
     """Retention of uploaded ledgers and error reports (IMPORT_RETENTION_DAYS)."""
     from .imports import purge_expired_files
 
     return purge_expired_files()
+
+
+register_periodic("core.purge_import_files", _purge_import_files, every=timedelta(hours=1))
