@@ -1,0 +1,200 @@
+"""Household visits (走访 / 民情日志), what they raised, later notes, and the must-visit
+rules (五必访/六必访) as data."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from minqing.core.scoping import ScopedQuerySet
+
+
+class VisitQuerySet(ScopedQuerySet):
+    area_path_field = "grid__path"
+
+
+class Visit(models.Model):
+    """One visit to one household: when, where, who was met, what the situation is.
+
+    `grid` is the household's grid at the time of the visit (scoping and coverage by grid
+    read it without a join). Editable by its recorder for 24 hours; after that corrections
+    are VisitNote rows (append-only).
+    """
+
+    household = models.ForeignKey(
+        "registry.Household",
+        verbose_name=_("走访户"),
+        on_delete=models.PROTECT,
+        related_name="visits",
+        db_index=False,  # visit_household_time_idx serves it
+    )
+    grid = models.ForeignKey(
+        "areas.Area",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,  # visit_grid_time_idx serves it
+    )
+    visited_at = models.DateTimeField(_("走访时间"))
+    place = models.CharField(_("走访地点"), max_length=200, blank=True)
+    met_members = models.ManyToManyField(
+        "registry.Resident", verbose_name=_("见到的家庭成员"), blank=True, related_name="+"
+    )
+    met_others = models.CharField(_("见到的其他人"), max_length=200, blank=True)
+    situation = models.TextField(_("情况"))
+    visitors = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("走访人"),
+        related_name="visits_made",
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,  # visit_recorder_time_idx serves it
+    )
+    follow_up_date = models.DateField(_("回访日期"), null=True, blank=True)
+    # Generated on the phone: the same offline visit uploaded twice is stored once.
+    client_id = models.UUIDField(null=True, blank=True, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = VisitQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("走访记录")
+        verbose_name_plural = _("走访记录")
+        ordering = ["-visited_at", "-id"]
+        indexes = [
+            # the household page's visits; coverage's anti-join (any visit of household H
+            # in [start, end)); the due list's last visit per household
+            models.Index(fields=["household", "visited_at"], name="visit_household_time_idx"),
+            # coverage by grid and the jurisdiction's visit list for a period
+            models.Index(fields=["grid", "visited_at"], name="visit_grid_time_idx"),
+            # the visit log (民情日志) of one cadre for a period
+            models.Index(fields=["recorded_by", "visited_at"], name="visit_recorder_time_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=~Q(situation=""), name="visit_situation_not_empty"),
+        ]
+
+    def __str__(self):
+        return f"{self.household_id} @ {self.visited_at:%Y-%m-%d %H:%M}"
+
+
+class FindingQuerySet(ScopedQuerySet):
+    area_path_field = "visit__grid__path"
+
+
+class VisitFinding(models.Model):
+    """What a visit raised, in the same save: a tag found, a follow-up date, a need or a
+    dispute (handed to the appeals intake when that app is installed)."""
+
+    class Kind(models.TextChoices):
+        TAG = "tag", _("重点人群认定")
+        FOLLOW_UP = "follow_up", _("约定回访")
+        NEED = "need", _("诉求/困难")
+        DISPUTE = "dispute", _("矛盾纠纷")
+
+    visit = models.ForeignKey(Visit, on_delete=models.PROTECT, related_name="findings")
+    kind = models.CharField(_("类型"), max_length=16, choices=Kind.choices)
+    text = models.CharField(_("内容"), max_length=500, blank=True)
+    tag_period = models.ForeignKey(
+        "registry.TagPeriod", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # The appeal made from a need or dispute ("app_label.Model:pk"), empty while the appeals
+    # app is not installed: the finding itself is then the record to hand over.
+    appeal_ref = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = FindingQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("走访发现")
+        verbose_name_plural = _("走访发现")
+        ordering = ["visit_id", "id"]
+
+
+class NoteQuerySet(ScopedQuerySet):
+    area_path_field = "visit__grid__path"
+
+
+class VisitNote(models.Model):
+    """A later, dated correction or addition to a visit: the visit itself is not edited
+    after 24 hours. Append-only."""
+
+    visit = models.ForeignKey(Visit, on_delete=models.PROTECT, related_name="notes")
+    text = models.TextField(_("补充说明"))
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = NoteQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("走访补记")
+        verbose_name_plural = _("走访补记")
+        ordering = ["visit_id", "created_at", "id"]
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise ValueError("VisitNote is append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("VisitNote is append-only")
+
+
+class LastVisit(models.Model):
+    """The latest visit per household, kept in the same transaction as each visit: the due
+    list reads it instead of scanning the visits."""
+
+    household = models.OneToOneField(
+        "registry.Household", primary_key=True, on_delete=models.CASCADE, related_name="last_visit"
+    )
+    visited_at = models.DateTimeField()
+    # The follow-up the latest visit promised; a later visit replaces it.
+    follow_up_date = models.DateField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("最近走访")
+        verbose_name_plural = _("最近走访")
+
+
+class VisitRule(models.Model):
+    """五必访/六必访 as data: households matching the rule must be visited at least every
+    `interval_days` days. The clock starts when the household starts matching."""
+
+    class Kind(models.TextChoices):
+        TAG = "tag", _("重点人群")
+        # open appeal / pairing kinds come with the appeals and pairing models
+
+    name = models.CharField(_("名称"), max_length=64, unique=True)
+    kind = models.CharField(_("类型"), max_length=16, choices=Kind.choices, default=Kind.TAG)
+    tag = models.ForeignKey(
+        "registry.Tag",
+        verbose_name=_("重点人群"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    interval_days = models.PositiveSmallIntegerField(_("走访周期(天)"))
+    is_active = models.BooleanField(_("启用"), default=True)
+    order = models.PositiveSmallIntegerField(default=100)
+
+    class Meta:
+        verbose_name = _("必访规则")
+        verbose_name_plural = _("必访规则")
+        ordering = ["order", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(kind="tag") | Q(tag__isnull=False), name="visitrule_tag_needs_tag"
+            ),
+            models.CheckConstraint(
+                condition=Q(interval_days__gte=1), name="visitrule_interval_pos"
+            ),
+        ]
+
+    def __str__(self):
+        return self.name

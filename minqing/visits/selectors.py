@@ -1,0 +1,297 @@
+"""Reads of the visits app: a household's visits, the due list (五必访), coverage of an area
+for a period, and a cadre's visit log (民情日志). Each is a fixed number of queries."""
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from django.db.models import Count, Exists, IntegerField, Max, Min, OuterRef, Prefetch, Q, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from minqing.accounts.models import Jurisdiction, User
+from minqing.areas.models import Area, Level
+from minqing.core.roles import Role
+from minqing.registry.models import Household, TagPeriod
+
+from .models import LastVisit, Visit, VisitFinding, VisitRule
+
+DUE_HORIZON_DAYS = 7
+
+
+def day_start(day: date) -> datetime:
+    """The first instant of a local day (periods are cut in Asia/Shanghai)."""
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def visit_rows(qs):
+    return qs.select_related("household", "grid", "recorded_by").prefetch_related(
+        "visitors",
+        "met_members",
+        Prefetch("findings", queryset=VisitFinding.objects.select_related("tag_period__resident")),
+        "notes__author",
+    )
+
+
+def household_visits(*, fetched_by, household, limit: int = 20) -> list[Visit]:
+    """The latest visits of one (already scoped) household, with what they raised."""
+    qs = Visit.objects.visible_to(fetched_by).filter(household=household)
+    return list(visit_rows(qs)[:limit])
+
+
+# ---------------------------------------------------------------- rules engine
+
+
+def due_date(*, since: date, last_visit: date | None, interval_days: int) -> date:
+    """A household matching a rule since `since` must be visited within `interval_days` of
+    the later of that day and its last visit."""
+    start = max(since, last_visit) if last_visit else since
+    return start + timedelta(days=interval_days)
+
+
+@dataclass
+class DueItem:
+    household_id: int
+    due: date
+    reasons: list[str] = field(default_factory=list)
+    last_visited_at: datetime | None = None
+    household: Household | None = None
+
+    def overdue_days(self, today: date) -> int:
+        return max((today - self.due).days, 0)
+
+
+def due_items(*, fetched_by, today: date | None = None, horizon_days: int = DUE_HORIZON_DAYS):
+    """Households in the user's jurisdiction due (or overdue) for a visit by today + horizon,
+    nearest first. Two queries: matching tag periods with their last visit, follow-ups."""
+    today = today or timezone.localdate()
+    limit = today + timedelta(days=horizon_days)
+    rules = {r.tag_id: r for r in VisitRule.objects.filter(is_active=True, kind="tag")}
+    items: dict[int, DueItem] = {}
+
+    def offer(hid, due, reason, last):
+        item = items.get(hid)
+        if item is None:
+            items[hid] = DueItem(hid, due, [reason], last)
+        else:
+            if due < item.due:
+                item.due = due
+                item.reasons.insert(0, reason)
+            else:
+                item.reasons.append(reason)
+
+    if rules:
+        rows = (
+            TagPeriod.objects.visible_to(fetched_by)
+            .filter(end_date__isnull=True, tag_id__in=list(rules), start_date__lte=today)
+            .values("household_id", "tag_id")
+            .annotate(since=Min("start_date"), last=Max("household__last_visit__visited_at"))
+            .order_by()
+        )
+        for row in rows:
+            rule = rules[row["tag_id"]]
+            last = row["last"]
+            due = due_date(
+                since=row["since"],
+                last_visit=timezone.localdate(last) if last else None,
+                interval_days=rule.interval_days,
+            )
+            if due <= limit:
+                offer(row["household_id"], due, rule.name, last)
+    follow_ups = (
+        LastVisit.objects.filter(follow_up_date__isnull=False, follow_up_date__lte=limit)
+        .filter(household__in=Household.objects.visible_to(fetched_by))
+        .values_list("household_id", "follow_up_date", "visited_at")
+    )
+    for hid, day, last in follow_ups:
+        offer(hid, day, str(VisitFinding.Kind.FOLLOW_UP.label), last)
+    return sorted(items.values(), key=lambda i: (i.due, i.household_id))
+
+
+def due_list(*, fetched_by, today: date | None = None, limit: int | None = 50, **kw):
+    """The due list with its households (one more query), nearest first."""
+    items = due_items(fetched_by=fetched_by, today=today, **kw)
+    shown = items[:limit] if limit else items
+    households = Household.objects.select_related("grid", "head").in_bulk(
+        [i.household_id for i in shown]
+    )
+    for item in shown:
+        item.household = households.get(item.household_id)
+    return shown, len(items)
+
+
+# ---------------------------------------------------------------- coverage
+
+
+@dataclass
+class Coverage:
+    area: Area
+    start: date
+    end: date  # inclusive
+    total: int
+    visited: int
+    by_grid: list[dict]
+    by_village: list[dict]
+    by_cadre: list[dict]
+    by_rule: list[dict]
+
+    @property
+    def unvisited(self) -> int:
+        return self.total - self.visited
+
+    @property
+    def rate(self) -> float:
+        return round(100 * self.visited / self.total, 1) if self.total else 0.0
+
+
+def _visited_in(start: date, end: date):
+    return Exists(
+        Visit.objects.filter(
+            household=OuterRef("pk"),
+            visited_at__gte=day_start(start),
+            visited_at__lt=day_start(end + timedelta(days=1)),
+        )
+    )
+
+
+def coverage_households(*, fetched_by, area: Area, start: date, end: date):
+    """The (scoped) households of an area, each marked visited in [start, end] or not."""
+    return (
+        Household.objects.visible_to(fetched_by)
+        .within(area)
+        .annotate(visited=_visited_in(start, end))
+    )
+
+
+def coverage(*, fetched_by, area: Area, start: date, end: date) -> Coverage:
+    """全覆盖: visited / total by grid, village and responsible grid worker, and compliance
+    per must-visit rule. Counting is an anti-join in the database, grouped by grid."""
+    households = coverage_households(fetched_by=fetched_by, area=area, start=start, end=end)
+    rows = list(
+        households.values("grid_id")
+        .annotate(total=Count("id"), visited=Count("id", filter=Q(visited=True)))
+        .order_by()
+    )
+    grids = Area.objects.select_related("parent").in_bulk([r["grid_id"] for r in rows])
+    by_grid = []
+    for r in rows:
+        grid = grids[r["grid_id"]]
+        by_grid.append({**r, "grid": grid, "unvisited": r["total"] - r["visited"]})
+    by_grid.sort(key=lambda r: r["grid"].path)
+    villages: dict[int, dict] = {}
+    for r in by_grid:
+        parent = r["grid"].parent
+        v = villages.setdefault(
+            parent.pk, {"area": parent, "total": 0, "visited": 0, "unvisited": 0}
+        )
+        for k in ("total", "visited", "unvisited"):
+            v[k] += r[k]
+    by_cadre = _by_cadre(by_grid)
+    return Coverage(
+        area=area,
+        start=start,
+        end=end,
+        total=sum(r["total"] for r in by_grid),
+        visited=sum(r["visited"] for r in by_grid),
+        by_grid=by_grid,
+        by_village=sorted(villages.values(), key=lambda v: v["area"].path),
+        by_cadre=by_cadre,
+        by_rule=_by_rule(households, start, end),
+    )
+
+
+def _by_cadre(by_grid: list[dict]) -> list[dict]:
+    """Unvisited households per responsible grid worker (the 网格员 holding the grid)."""
+    grid_rows = {r["grid"].pk: r for r in by_grid}
+    links = (
+        Jurisdiction.objects.filter(
+            area_id__in=list(grid_rows), user__role=Role.GRID_WORKER, user__is_active=True
+        )
+        .select_related("user")
+        .order_by("user__username")
+    )
+    cadres: dict[int, dict] = {}
+    covered = set()
+    for link in links:
+        row = grid_rows[link.area_id]
+        c = cadres.setdefault(
+            link.user_id, {"user": link.user, "total": 0, "visited": 0, "unvisited": 0}
+        )
+        for k in ("total", "visited", "unvisited"):
+            c[k] += row[k]
+        covered.add(link.area_id)
+    result = list(cadres.values())
+    orphan = [r for pk, r in grid_rows.items() if pk not in covered]
+    if orphan:
+        result.append(
+            {
+                "user": None,
+                "total": sum(r["total"] for r in orphan),
+                "visited": sum(r["visited"] for r in orphan),
+                "unvisited": sum(r["unvisited"] for r in orphan),
+            }
+        )
+    return result
+
+
+def required_visits(*, start: date, end: date, interval_days: int) -> int:
+    """Visits a rule asks for in a period: one per started interval, at least one."""
+    days = (end - start).days + 1
+    return max(1, math.ceil(days / interval_days))
+
+
+def rule_households(households, rule: VisitRule, day: date):
+    carriers = TagPeriod.objects.on(day).filter(tag_id=rule.tag_id, household=OuterRef("pk"))
+    return households.filter(Exists(carriers))
+
+
+def _visit_count(start: date, end: date):
+    visits = (
+        Visit.objects.filter(
+            household=OuterRef("pk"),
+            visited_at__gte=day_start(start),
+            visited_at__lt=day_start(end + timedelta(days=1)),
+        )
+        .order_by()
+        .values("household")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return Coalesce(Subquery(visits, output_field=IntegerField()), 0)
+
+
+def _by_rule(households, start: date, end: date) -> list[dict]:
+    """Per active rule: households carrying its tag on the last day of the period and how
+    many had the visits the rule asks for in the period. One query per rule."""
+    result = []
+    for rule in VisitRule.objects.filter(is_active=True, kind="tag").select_related("tag"):
+        need = required_visits(start=start, end=end, interval_days=rule.interval_days)
+        agg = (
+            rule_households(households, rule, end)
+            .annotate(n=_visit_count(start, end))
+            .aggregate(total=Count("id"), compliant=Count("id", filter=Q(n__gte=need)))
+        )
+        result.append({"rule": rule, "required": need, **agg})
+    return result
+
+
+# ---------------------------------------------------------------- visit log
+
+
+def visit_log(*, fetched_by, cadre: User, start: date, end: date):
+    """民情日志: the visits a cadre made (as recorder or fellow visitor) in [start, end],
+    dated, with their content, findings and later notes; only in the reader's jurisdiction."""
+    return visit_rows(
+        Visit.objects.visible_to(fetched_by)
+        .filter(
+            visitors=cadre,  # the recorder is always one of the visitors
+            visited_at__gte=day_start(start),
+            visited_at__lt=day_start(end + timedelta(days=1)),
+        )
+        .order_by("visited_at", "id")
+    )
+
+
+def visible_areas_for_reports(*, fetched_by):
+    """Areas offered in the coverage filter: the jurisdiction down to villages."""
+    return Area.objects.visible_to(fetched_by).filter(level__lte=Level.VILLAGE).order_by("path")

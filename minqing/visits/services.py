@@ -1,0 +1,323 @@
+"""Every change to visits. One visit entry is one transaction: the visit, who was met, the
+visitors, and what it raised (a tag through the registry's tag service, a follow-up date,
+needs and disputes through the appeals intake)."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from minqing.accounts.models import User
+from minqing.areas.models import PATH_SEP
+from minqing.core.audit import audit_record
+from minqing.core.errors import Conflict, NotFoundError, ValidationFailed
+from minqing.core.permissions import require
+from minqing.registry.models import Household, Resident, ResidentStatus, Tag
+from minqing.registry.services import tag_give
+
+from .intake import raise_appeal
+from .models import LastVisit, Visit, VisitFinding, VisitNote, VisitRule
+
+EDIT_WINDOW = timedelta(hours=24)
+# Phones' clocks drift; a visit "in the future" by less than this is taken as now.
+CLOCK_SLACK = timedelta(minutes=5)
+SITUATION_MAX = 5000
+
+
+@dataclass(frozen=True)
+class TagFinding:
+    """A key group found on the visit: the tag, the member (personal tags), since when."""
+
+    tag: Tag
+    start_date: date
+    resident: Resident | None = None
+
+
+def _text(value, *, label, max_length: int, required: bool = False) -> str:
+    value = (value or "").strip()
+    if required and not value:
+        raise ValidationFailed(_("%(field)s不能为空") % {"field": label})
+    if len(value) > max_length:
+        raise ValidationFailed(
+            _("%(field)s不能超过 %(n)d 个字") % {"field": label, "n": max_length}
+        )
+    return value
+
+
+def _visited_at(value) -> datetime:
+    now = timezone.now()
+    if value is None:
+        return now
+    if not isinstance(value, datetime):
+        raise ValidationFailed(_("走访时间格式不正确"))
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value)
+    if value > now + CLOCK_SLACK:
+        raise ValidationFailed(_("走访时间不能晚于现在"))
+    return value
+
+
+def _household(actor, household) -> Household:
+    pk = household.pk if isinstance(household, Household) else household
+    found = (
+        Household.objects.visible_to(actor)
+        .select_for_update(of=("self",))
+        .select_related("grid")
+        .filter(pk=pk)
+        .first()
+    )
+    if found is None:
+        raise NotFoundError(_("户不存在或不在您的管辖范围内"))
+    return found
+
+
+def _members(household, members) -> list[Resident]:
+    ids = {m.pk if isinstance(m, Resident) else int(m) for m in members or ()}
+    if not ids:
+        return []
+    found = list(Resident.objects.filter(household=household, pk__in=ids))
+    if len(found) != len(ids):
+        raise ValidationFailed(_("见到的成员必须是本户成员"))
+    return found
+
+
+def possible_visitors(household: Household):
+    """Staff who hold the household's grid or an area above it: they may go along."""
+    path = household.grid.path
+    prefixes = [path[: i + 1] for i, ch in enumerate(path) if ch == PATH_SEP]
+    return User.objects.filter(is_active=True, jurisdictions__area__path__in=prefixes).distinct()
+
+
+def _visitors(actor, household, visitors) -> list[User]:
+    ids = {v.pk if isinstance(v, User) else int(v) for v in visitors or ()}
+    ids.discard(actor.pk)
+    found = list(possible_visitors(household).filter(pk__in=ids)) if ids else []
+    if len(found) != len(ids):
+        raise ValidationFailed(_("同行走访人必须是负责该户所在区域的工作人员"))
+    return [actor, *found]
+
+
+def _findings_text(items, *, label) -> list[str]:
+    return [_text(t, label=label, max_length=500) for t in items or () if (t or "").strip()]
+
+
+def _check_tag_findings(household, tags: list[TagFinding], day: date) -> None:
+    for f in tags:
+        if f.start_date is None or f.start_date > day:
+            raise ValidationFailed(_("“%(tag)s”的认定日期不能晚于走访日期") % {"tag": f.tag.name})
+        if f.resident is not None and f.resident.household_id != household.pk:
+            raise ValidationFailed(_("认定标签的居民必须是本户成员"))
+        if f.resident is not None and f.resident.status != ResidentStatus.LIVING:
+            raise ValidationFailed(_("只能为在住居民认定标签"))
+
+
+def _keep_last_visit(visit: Visit) -> None:
+    """The household's latest visit, upserted under the household lock taken above."""
+    last = LastVisit.objects.filter(household_id=visit.household_id).first()
+    if last is None:
+        LastVisit.objects.create(
+            household_id=visit.household_id,
+            visited_at=visit.visited_at,
+            follow_up_date=visit.follow_up_date,
+        )
+    elif visit.visited_at >= last.visited_at:
+        last.visited_at = visit.visited_at
+        last.follow_up_date = visit.follow_up_date
+        last.save(update_fields=["visited_at", "follow_up_date"])
+
+
+def visit_by_client_id(*, actor, client_id) -> Visit | None:
+    """The visit already stored under this client id (an offline upload seen again)."""
+    if client_id is None:
+        return None
+    visit = Visit.objects.visible_to(actor).filter(client_id=client_id).first()
+    if visit is None and Visit.objects.filter(client_id=client_id).exists():
+        raise Conflict(_("该离线记录编号已被使用"))
+    return visit
+
+
+@transaction.atomic
+def visit_record(
+    *,
+    actor,
+    household,
+    situation: str,
+    visited_at: datetime | None = None,
+    place: str = "",
+    met_members=(),
+    met_others: str = "",
+    visitors=(),
+    follow_up_date: date | None = None,
+    tags: list[TagFinding] = (),
+    needs=(),
+    disputes=(),
+    client_id: uuid.UUID | None = None,
+) -> Visit:
+    """走访: one visit and everything it raised, or nothing at all. With a client id (offline
+    capture) the same upload seen again answers with the visit already stored."""
+    require(actor, "visits.record")
+    if client_id is not None:
+        if isinstance(client_id, str):
+            try:
+                client_id = uuid.UUID(client_id)
+            except ValueError:
+                raise ValidationFailed(_("离线记录编号格式不正确"))
+        existing = visit_by_client_id(actor=actor, client_id=client_id)
+        if existing is not None:
+            return existing
+    household = _household(actor, household)
+    when = _visited_at(visited_at)
+    day = timezone.localdate(when)
+    situation = _text(situation, label=_("走访情况"), max_length=SITUATION_MAX, required=True)
+    place = _text(place, label=_("走访地点"), max_length=200)
+    met_others = _text(met_others, label=_("见到的其他人"), max_length=200)
+    members = _members(household, met_members)
+    people = _visitors(actor, household, visitors)
+    if follow_up_date is not None and follow_up_date < day:
+        raise ValidationFailed(_("回访日期不能早于走访日期"))
+    tags = list(tags or ())
+    _check_tag_findings(household, tags, day)
+    need_texts = _findings_text(needs, label=_("诉求"))
+    dispute_texts = _findings_text(disputes, label=_("矛盾纠纷"))
+
+    try:
+        with transaction.atomic():
+            visit = Visit.objects.create(
+                household=household,
+                grid=household.grid,
+                visited_at=when,
+                place=place,
+                met_others=met_others,
+                situation=situation,
+                recorded_by=actor,
+                follow_up_date=follow_up_date,
+                client_id=client_id,
+            )
+    except IntegrityError:
+        # The same offline visit arrived twice at once: the other request stored it.
+        existing = visit_by_client_id(actor=actor, client_id=client_id)
+        if existing is None:
+            raise
+        return existing
+    visit.visitors.set(people)
+    if members:
+        visit.met_members.set(members)
+
+    findings = []
+    for f in tags:
+        period = tag_give(
+            actor=actor,
+            tag=f.tag,
+            start_date=f.start_date,
+            reason=_("走访发现(%(d)s)") % {"d": day.isoformat()},
+            household=household if f.resident is None else None,
+            resident=f.resident,
+        )
+        findings.append(
+            VisitFinding(
+                visit=visit, kind=VisitFinding.Kind.TAG, text=f.tag.name, tag_period=period
+            )
+        )
+    if follow_up_date is not None:
+        findings.append(
+            VisitFinding(
+                visit=visit, kind=VisitFinding.Kind.FOLLOW_UP, text=follow_up_date.isoformat()
+            )
+        )
+    for kind, texts in (
+        (VisitFinding.Kind.NEED, need_texts),
+        (VisitFinding.Kind.DISPUTE, dispute_texts),
+    ):
+        for text in texts:
+            ref = raise_appeal(actor=actor, visit=visit, kind=kind, text=text)
+            findings.append(VisitFinding(visit=visit, kind=kind, text=text, appeal_ref=ref))
+    VisitFinding.objects.bulk_create(findings)
+    _keep_last_visit(visit)
+    audit_record(
+        actor=actor,
+        action="visits.visit.record",
+        obj=visit,
+        area=household.grid_id,
+        detail={
+            "household": household.number,
+            "visited_at": when.isoformat(),
+            "findings": [f.kind for f in findings],
+            "offline": client_id is not None,
+        },
+    )
+    return visit
+
+
+def _locked_visit(actor, visit) -> Visit:
+    pk = visit.pk if isinstance(visit, Visit) else visit
+    if not Visit.objects.visible_to(actor).filter(pk=pk).exists():
+        raise NotFoundError()
+    return Visit.objects.select_for_update().get(pk=pk)
+
+
+def visit_editable(visit: Visit, *, user, now=None) -> bool:
+    now = now or timezone.now()
+    return visit.recorded_by_id == user.pk and now - visit.created_at <= EDIT_WINDOW
+
+
+@transaction.atomic
+def visit_update(*, actor, visit, situation: str, place: str = "", met_others: str = "") -> Visit:
+    """Its recorder may correct a visit for 24 hours; after that only notes are added."""
+    require(actor, "visits.record")
+    visit = _locked_visit(actor, visit)
+    if visit.recorded_by_id != actor.pk:
+        raise Conflict(_("只有登记人可以修改走访记录,请添加补记"))
+    if timezone.now() - visit.created_at > EDIT_WINDOW:
+        raise Conflict(_("走访记录登记已超过 24 小时,不能修改,请添加补记"))
+    visit.situation = _text(situation, label=_("走访情况"), max_length=SITUATION_MAX, required=True)
+    visit.place = _text(place, label=_("走访地点"), max_length=200)
+    visit.met_others = _text(met_others, label=_("见到的其他人"), max_length=200)
+    visit.save(update_fields=["situation", "place", "met_others", "updated_at"])
+    audit_record(actor=actor, action="visits.visit.update", obj=visit, area=visit.grid_id)
+    return visit
+
+
+@transaction.atomic
+def visit_add_note(*, actor, visit, text: str) -> VisitNote:
+    """补记: a dated addition to a visit, never an edit of it."""
+    require(actor, "visits.record")
+    visit = _locked_visit(actor, visit)
+    text = _text(text, label=_("补记内容"), max_length=SITUATION_MAX, required=True)
+    note = VisitNote.objects.create(visit=visit, text=text, author=actor)
+    audit_record(actor=actor, action="visits.visit.note", obj=visit, area=visit.grid_id)
+    return note
+
+
+@transaction.atomic
+def visit_rule_save(
+    *, actor, name: str, tag: Tag, interval_days: int, is_active: bool = True, rule=None
+) -> VisitRule:
+    """Administrators set the must-visit rules: which key group, how often."""
+    require(actor, "visits.manage_rules")
+    name = _text(name, label=_("名称"), max_length=64, required=True)
+    if tag is None:
+        raise ValidationFailed(_("请选择重点人群"))
+    if not isinstance(interval_days, int) or not 1 <= interval_days <= 366:
+        raise ValidationFailed(_("走访周期应在 1 到 366 天之间"))
+    clash = VisitRule.objects.filter(name=name).exclude(pk=getattr(rule, "pk", None))
+    if clash.exists():
+        raise Conflict(_("已有同名规则“%(n)s”") % {"n": name})
+    rule = rule or VisitRule()
+    rule.name, rule.kind, rule.tag, rule.interval_days, rule.is_active = (
+        name,
+        VisitRule.Kind.TAG,
+        tag,
+        interval_days,
+        is_active,
+    )
+    rule.save()
+    audit_record(
+        actor=actor,
+        action="visits.rule.save",
+        obj=rule,
+        detail={"tag": tag.code, "interval_days": interval_days, "active": is_active},
+    )
+    return rule

@@ -1,0 +1,232 @@
+"""Visit services: one transaction for a visit and what it raised; bad input refused with a
+clear message and nothing written; idempotent offline upload; append-only after 24 hours."""
+
+import uuid
+from datetime import date, timedelta
+
+import pytest
+from django.utils import timezone
+
+from minqing.core.errors import Conflict, NotFoundError, PermissionDeniedError, ValidationFailed
+from minqing.core.models import AuditEvent
+from minqing.registry.models import TagPeriod
+from minqing.registry.tests.factories import period, tag
+from minqing.visits import services
+from minqing.visits.models import LastVisit, Visit, VisitFinding, VisitNote
+from minqing.visits.services import TagFinding
+
+from .factories import household
+
+
+def snapshot():
+    return tuple(
+        m.objects.count()
+        for m in (Visit, VisitFinding, VisitNote, LastVisit, TagPeriod, AuditEvent)
+    )
+
+
+@pytest.fixture
+def hh(tree):
+    return household(tree.grids["七星村1"], head="张德书", child="张小燕")
+
+
+def members(hh):
+    head = hh.members.get(relation="head")
+    child = hh.members.get(relation="child")
+    return head, child
+
+
+def test_visit_with_findings_is_one_entry(users, hh):
+    head, child = members(hh)
+    today = timezone.localdate()
+    v = services.visit_record(
+        actor=users.grid,
+        household=hh,
+        situation="父母外出务工,孩子由爷爷照看",
+        place="家中",
+        met_members=[head.pk],
+        met_others="邻居王婶",
+        visitors=[users.cadre.pk],
+        follow_up_date=today + timedelta(days=7),
+        tags=[TagFinding(tag=tag("left_behind_child"), start_date=today, resident=child)],
+        needs=["孩子上学交通不便"],
+        disputes=["与邻居宅基地边界争议"],
+    )
+    assert v.grid_id == hh.grid_id
+    assert set(v.visitors.all()) == {users.grid, users.cadre}
+    assert list(v.met_members.all()) == [head]
+    kinds = sorted(v.findings.values_list("kind", flat=True))
+    assert kinds == ["dispute", "follow_up", "need", "tag"]
+    finding = v.findings.get(kind="tag")
+    assert finding.tag_period.resident == child
+    assert TagPeriod.objects.filter(resident=child, tag__code="left_behind_child").count() == 1
+    last = LastVisit.objects.get(household=hh)
+    assert last.visited_at == v.visited_at and last.follow_up_date == today + timedelta(days=7)
+    assert AuditEvent.objects.filter(action="visits.visit.record", target_id=str(v.pk)).count() == 1
+
+
+def test_visited_at_defaults_to_now(users, hh):
+    before = timezone.now()
+    v = services.visit_record(actor=users.grid, household=hh, situation="在家")
+    assert before <= v.visited_at <= timezone.now()
+
+
+def test_a_failing_finding_rolls_back_the_whole_visit(users, hh):
+    """The tag is already given: the tag service refuses, and the visit is not kept either."""
+    _, child = members(hh)
+    period(tag_code="left_behind_child", resident=child, start=date(2024, 1, 1))
+    before = snapshot()
+    with pytest.raises(Conflict):
+        services.visit_record(
+            actor=users.grid,
+            household=hh,
+            situation="再次走访",
+            needs=["需要帮助"],
+            tags=[
+                TagFinding(
+                    tag=tag("left_behind_child"), start_date=date(2024, 5, 1), resident=child
+                )
+            ],
+        )
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        ({"situation": "   "}, ValidationFailed),
+        ({"situation": "x", "visited_at": "FUTURE"}, ValidationFailed),
+        ({"situation": "x", "follow_up_date": date(2000, 1, 1)}, ValidationFailed),
+        ({"situation": "x", "met_members": ["OTHER"]}, ValidationFailed),
+        ({"situation": "x", "visitors": ["OUTSIDER"]}, ValidationFailed),
+        ({"situation": "x", "tags": ["FUTURE_TAG"]}, ValidationFailed),
+    ],
+)
+def test_bad_input_is_refused_and_nothing_written(users, tree, hh, kwargs, error):
+    other = household(tree.grids["七星村2"])
+    replace = {
+        "FUTURE": timezone.now() + timedelta(hours=2),
+        "OTHER": other.members.first().pk,
+        "OUTSIDER": users.outsider.pk,
+        "FUTURE_TAG": TagFinding(
+            tag=tag("dibao"), start_date=timezone.localdate() + timedelta(days=3)
+        ),
+    }
+    for key, value in list(kwargs.items()):
+        if isinstance(value, str) and value in replace:
+            kwargs[key] = replace[value]
+        elif isinstance(value, list):
+            kwargs[key] = [replace.get(x, x) if isinstance(x, str) else x for x in value]
+    before = snapshot()
+    with pytest.raises(error) as exc:
+        services.visit_record(actor=users.cadre, household=hh, **kwargs)
+    assert str(exc.value.message)
+    assert snapshot() == before
+
+
+def test_empty_situation_message_is_clear(users, hh):
+    with pytest.raises(ValidationFailed) as exc:
+        services.visit_record(actor=users.grid, household=hh, situation="")
+    assert "走访情况不能为空" in str(exc.value.message)
+
+
+def test_future_time_message_is_clear(users, hh):
+    with pytest.raises(ValidationFailed) as exc:
+        services.visit_record(
+            actor=users.grid,
+            household=hh,
+            situation="x",
+            visited_at=timezone.now() + timedelta(days=1),
+        )
+    assert "不能晚于现在" in str(exc.value.message)
+
+
+def test_household_outside_jurisdiction_is_not_found(users, tree):
+    outside = household(tree.grids["鹤岭村1"])
+    before = snapshot()
+    with pytest.raises(NotFoundError):
+        services.visit_record(actor=users.grid, household=outside, situation="x")
+    # a grid worker of 七星村 grid 1 cannot visit grid 2 either
+    with pytest.raises(NotFoundError):
+        services.visit_record(
+            actor=users.grid, household=household(tree.grids["七星村2"]), situation="x"
+        )
+    assert snapshot()[0] == before[0]
+
+
+def test_roles_without_visit_right_are_refused(users, hh):
+    with pytest.raises(PermissionDeniedError):
+        services.visit_record(actor=users.supervisor, household=hh, situation="x")
+
+
+def test_duplicate_offline_upload_answers_with_the_stored_visit(users, hh):
+    cid = uuid.uuid4()
+    first = services.visit_record(
+        actor=users.grid, household=hh, situation="离线登记", client_id=cid, needs=["修路"]
+    )
+    before = snapshot()
+    again = services.visit_record(
+        actor=users.grid, household=hh, situation="离线登记", client_id=str(cid), needs=["修路"]
+    )
+    assert again.pk == first.pk
+    assert snapshot() == before
+
+
+def test_client_id_of_a_visit_outside_the_jurisdiction_is_a_conflict(users, tree, hh):
+    cid = uuid.uuid4()
+    outside = household(tree.grids["鹤岭村1"])
+    services.visit_record(actor=users.outsider, household=outside, situation="x", client_id=cid)
+    with pytest.raises(Conflict):
+        services.visit_record(actor=users.grid, household=hh, situation="x", client_id=cid)
+
+
+def test_last_visit_keeps_the_latest_even_when_an_older_visit_arrives_later(users, hh):
+    now = timezone.now()
+    services.visit_record(actor=users.grid, household=hh, situation="新", visited_at=now)
+    services.visit_record(
+        actor=users.grid, household=hh, situation="旧(离线补传)", visited_at=now - timedelta(days=3)
+    )
+    assert LastVisit.objects.get(household=hh).visited_at == now
+
+
+def test_recorder_may_edit_within_24_hours(users, hh):
+    v = services.visit_record(actor=users.grid, household=hh, situation="初稿")
+    services.visit_update(actor=users.grid, visit=v, situation="改正后")
+    v.refresh_from_db()
+    assert v.situation == "改正后"
+
+
+def test_after_24_hours_the_visit_is_not_edited_but_noted(users, hh):
+    v = services.visit_record(actor=users.grid, household=hh, situation="原始记录")
+    Visit.objects.filter(pk=v.pk).update(created_at=timezone.now() - timedelta(hours=25))
+    with pytest.raises(Conflict) as exc:
+        services.visit_update(actor=users.grid, visit=v, situation="偷偷改")
+    assert "24 小时" in str(exc.value.message)
+    v.refresh_from_db()
+    assert v.situation == "原始记录"
+    note = services.visit_add_note(actor=users.grid, visit=v, text="补充:已联系村医")
+    assert list(v.notes.all()) == [note]
+
+
+def test_others_may_not_edit_a_visit(users, hh):
+    v = services.visit_record(actor=users.grid, household=hh, situation="原始记录")
+    with pytest.raises(Conflict):
+        services.visit_update(actor=users.cadre, visit=v, situation="改")
+
+
+def test_notes_are_append_only(users, hh):
+    v = services.visit_record(actor=users.grid, household=hh, situation="x")
+    note = services.visit_add_note(actor=users.grid, visit=v, text="补记")
+    note.text = "改"
+    with pytest.raises(ValueError):
+        note.save()
+    with pytest.raises(ValueError):
+        note.delete()
+
+
+def test_outsider_cannot_note_or_edit(users, hh):
+    v = services.visit_record(actor=users.grid, household=hh, situation="x")
+    with pytest.raises(NotFoundError):
+        services.visit_add_note(actor=users.outsider, visit=v, text="x")
+    with pytest.raises(NotFoundError):
+        services.visit_update(actor=users.outsider, visit=v, situation="x")
