@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "minqing.areas",
     "minqing.accounts",
     "minqing.registry",
+    "minqing.appeals",
     "minqing.visits",
 ]
 
