@@ -4,6 +4,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from minqing.appeals.models import Category
 from minqing.registry.models import Tag
 
 from .services import TagFinding
@@ -46,6 +47,7 @@ class VisitForm(forms.Form):
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
+    need_category = forms.ChoiceField(label=_("诉求类别"), required=False)
     dispute = forms.CharField(
         label=_("矛盾纠纷"),
         required=False,
@@ -68,6 +70,9 @@ class VisitForm(forms.Form):
         self.fields["visitors"].choices = [(str(u.pk), str(u)) for u in colleagues]
         self.tags = {t.code: t for t in Tag.objects.order_by("order", "name")}
         self.fields["tag"].choices = [("", "—")] + [(c, t.name) for c, t in self.tags.items()]
+        self.fields["need_category"].choices = [("", _("其他(由乡镇分类)"))] + [
+            (str(c.pk), c.name) for c in Category.objects.filter(is_active=True)
+        ]
 
     def clean(self):
         data = super().clean()
@@ -97,6 +102,7 @@ class VisitForm(forms.Form):
             "tags": tags,
             "needs": [d["need"]] if d.get("need") else [],
             "disputes": [d["dispute"]] if d.get("dispute") else [],
+            "need_category": int(d["need_category"]) if d.get("need_category") else None,
         }
 
 

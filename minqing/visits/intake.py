@@ -1,36 +1,42 @@
-"""The hand-over of a need or dispute found on a visit to the appeals app (channel 走访).
+"""The hand-over of a need or dispute found on a visit to the appeals intake (channel 走访):
+each becomes an appeal (or a dispute) on the household, in the same transaction as the visit."""
 
-The appeals app is built in parallel; when it is installed and offers
-`minqing.appeals.services.appeal_intake`, every need/dispute finding becomes an appeal in the
-same transaction as the visit and the finding keeps its reference. Until then the finding
-itself (kind need/dispute, listed on the household page) is the record to hand over.
-"""
+from django.utils.translation import gettext as _
 
-from importlib import import_module, util
+from minqing.appeals.models import Category, Channel, Kind
+from minqing.appeals.services import appeal_file
+from minqing.core.errors import ValidationFailed
 
-from django.apps import apps
-
-
-def appeal_intake_service():
-    """The appeals intake service, or None while the appeals app is not installed."""
-    if not apps.is_installed("minqing.appeals"):
-        return None
-    if util.find_spec("minqing.appeals.services") is None:
-        return None
-    return getattr(import_module("minqing.appeals.services"), "appeal_intake", None)
+FALLBACK_CATEGORY = "other"
 
 
-def raise_appeal(*, actor, visit, kind: str, text: str) -> str:
-    """File the finding as an appeal when the appeals app can take it; '' otherwise."""
-    intake = appeal_intake_service()
-    if intake is None:
-        return ""
-    appeal = intake(
-        actor=actor,
-        household=visit.household,
-        channel="visit",
-        kind=kind,
-        content=text,
-        source=visit,
+def intake_category(category=None) -> Category:
+    """The category chosen on the form, else 其他 (the township re-sorts it when claiming)."""
+    if category is not None:
+        pk = category.pk if isinstance(category, Category) else category
+        found = Category.objects.filter(pk=pk, is_active=True).first()
+        if found is None:
+            raise ValidationFailed(_("请选择有效的诉求类别"))
+        return found
+    found = (
+        Category.objects.filter(code=FALLBACK_CATEGORY, is_active=True).first()
+        or Category.objects.filter(is_active=True).first()
     )
-    return f"{appeal._meta.label_lower}:{appeal.pk}"
+    if found is None:
+        raise ValidationFailed(_("还没有启用的诉求类别,请联系管理员"))
+    return found
+
+
+def raise_appeal(*, actor, household, kind: str, text: str, category: Category, place: str = ""):
+    """File the finding through the appeals intake; returns the appeal."""
+    appeal, _code = appeal_file(
+        actor=actor,
+        channel=Channel.VISIT,
+        category_id=category.pk,
+        area_id=household.grid_id,
+        household_id=household.pk,
+        content=text,
+        location=place,
+        kind=Kind.DISPUTE if kind == "dispute" else Kind.APPEAL,
+    )
+    return appeal

@@ -87,7 +87,7 @@ class FindingQuerySet(ScopedQuerySet):
 
 class VisitFinding(models.Model):
     """What a visit raised, in the same save: a tag found, a follow-up date, a need or a
-    dispute (handed to the appeals intake when that app is installed)."""
+    dispute (each filed as an appeal through the appeals intake)."""
 
     class Kind(models.TextChoices):
         TAG = "tag", _("重点人群认定")
@@ -101,9 +101,10 @@ class VisitFinding(models.Model):
     tag_period = models.ForeignKey(
         "registry.TagPeriod", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    # The appeal made from a need or dispute ("app_label.Model:pk"), empty while the appeals
-    # app is not installed: the finding itself is then the record to hand over.
-    appeal_ref = models.CharField(max_length=64, blank=True)
+    # The appeal filed from a need or dispute through the appeals intake (channel 走访).
+    appeal = models.ForeignKey(
+        "appeals.Appeal", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = FindingQuerySet.as_manager()

@@ -18,7 +18,7 @@ from minqing.core.permissions import require
 from minqing.registry.models import Household, Resident, ResidentStatus, Tag
 from minqing.registry.services import tag_give
 
-from .intake import raise_appeal
+from .intake import intake_category, raise_appeal
 from .models import LastVisit, Visit, VisitFinding, VisitNote, VisitRule
 
 EDIT_WINDOW = timedelta(hours=24)
@@ -154,6 +154,7 @@ def visit_record(
     tags: list[TagFinding] = (),
     needs=(),
     disputes=(),
+    need_category=None,
     client_id: uuid.UUID | None = None,
 ) -> Visit:
     """走访: one visit and everything it raised, or nothing at all. With a client id (offline
@@ -182,6 +183,10 @@ def visit_record(
     _check_tag_findings(household, tags, day)
     need_texts = _findings_text(needs, label=_("诉求"))
     dispute_texts = _findings_text(disputes, label=_("矛盾纠纷"))
+    category = None
+    if need_texts or dispute_texts:
+        require(actor, "appeals.file")
+        category = intake_category(need_category)
 
     try:
         with transaction.atomic():
@@ -232,8 +237,15 @@ def visit_record(
         (VisitFinding.Kind.DISPUTE, dispute_texts),
     ):
         for text in texts:
-            ref = raise_appeal(actor=actor, visit=visit, kind=kind, text=text)
-            findings.append(VisitFinding(visit=visit, kind=kind, text=text, appeal_ref=ref))
+            appeal = raise_appeal(
+                actor=actor,
+                household=household,
+                kind=kind,
+                text=text,
+                category=category,
+                place=place,
+            )
+            findings.append(VisitFinding(visit=visit, kind=kind, text=text, appeal=appeal))
     VisitFinding.objects.bulk_create(findings)
     _keep_last_visit(visit)
     audit_record(

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 import pytest
 from django.utils import timezone
 
+from minqing.appeals.models import Appeal
 from minqing.core.errors import Conflict, NotFoundError, PermissionDeniedError, ValidationFailed
 from minqing.core.models import AuditEvent
 from minqing.registry.models import TagPeriod
@@ -21,7 +22,7 @@ from .factories import household
 def snapshot():
     return tuple(
         m.objects.count()
-        for m in (Visit, VisitFinding, VisitNote, LastVisit, TagPeriod, AuditEvent)
+        for m in (Visit, VisitFinding, VisitNote, LastVisit, TagPeriod, Appeal, AuditEvent)
     )
 
 
@@ -57,6 +58,11 @@ def test_visit_with_findings_is_one_entry(users, hh):
     assert list(v.met_members.all()) == [head]
     kinds = sorted(v.findings.values_list("kind", flat=True))
     assert kinds == ["dispute", "follow_up", "need", "tag"]
+    need = v.findings.get(kind="need").appeal
+    dispute = v.findings.get(kind="dispute").appeal
+    assert (need.channel, need.kind, need.household_id) == ("visit", "appeal", hh.pk)
+    assert (dispute.kind, dispute.content) == ("dispute", "与邻居宅基地边界争议")
+    assert need.category.code == "other"
     finding = v.findings.get(kind="tag")
     assert finding.tag_period.resident == child
     assert TagPeriod.objects.filter(resident=child, tag__code="left_behind_child").count() == 1
@@ -100,6 +106,7 @@ def test_a_failing_finding_rolls_back_the_whole_visit(users, hh):
         ({"situation": "x", "met_members": ["OTHER"]}, ValidationFailed),
         ({"situation": "x", "visitors": ["OUTSIDER"]}, ValidationFailed),
         ({"situation": "x", "tags": ["FUTURE_TAG"]}, ValidationFailed),
+        ({"situation": "x", "needs": ["修路"], "need_category": 999999}, ValidationFailed),
     ],
 )
 def test_bad_input_is_refused_and_nothing_written(users, tree, hh, kwargs, error):
