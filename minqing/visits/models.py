@@ -199,3 +199,55 @@ class VisitRule(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class SyncConflictQuerySet(models.QuerySet):
+    def of(self, user):
+        """A cadre sees the conflicts of their own uploads (the household may have left
+        their jurisdiction: that can be the conflict)."""
+        if user is None or not getattr(user, "is_authenticated", False):
+            return self.none()
+        return self.filter(user=user)
+
+    def open(self):
+        return self.filter(resolved_at__isnull=True)
+
+
+class SyncConflict(models.Model):
+    """A visit captured offline that could not be stored on sync (the household moved out
+    of reach, a tag already given...). Kept with its whole payload until the cadre resolves
+    it: stored again (after the data was fixed) or dismissed. Never dropped."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    client_id = models.UUIDField(unique=True)
+    payload = models.JSONField()
+    error = models.CharField(_("原因"), max_length=500)
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    visit = models.ForeignKey(
+        Visit, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    objects = SyncConflictQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("同步冲突")
+        verbose_name_plural = _("同步冲突")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # a cadre's open conflicts (home panel, conflicts page)
+            models.Index(
+                fields=["user", "created_at"],
+                name="syncconflict_open_idx",
+                condition=Q(resolved_at__isnull=True),
+            ),
+        ]

@@ -295,3 +295,36 @@ def visit_log(*, fetched_by, cadre: User, start: date, end: date):
 def visible_areas_for_reports(*, fetched_by):
     """Areas offered in the coverage filter: the jurisdiction down to villages."""
     return Area.objects.visible_to(fetched_by).filter(level__lte=Level.VILLAGE).order_by("path")
+
+
+OFFLINE_HOUSEHOLDS = 3000
+
+
+def offline_households(*, fetched_by, limit: int = OFFLINE_HOUSEHOLDS):
+    """The jurisdiction's households for the phone, masked (no 身份证号, phone masked), with
+    their living members: two queries."""
+    from minqing.registry.models import Resident, ResidentStatus
+
+    rows = list(
+        Household.objects.visible_to(fetched_by)
+        .select_related("grid")
+        .order_by("grid__path", "number")[: limit + 1]
+    )
+    truncated = len(rows) > limit
+    rows = rows[:limit]
+    members: dict[int, list] = {}
+    for r in Resident.objects.filter(
+        household_id__in=[h.pk for h in rows], status=ResidentStatus.LIVING
+    ).values_list("household_id", "id", "name", "relation"):
+        members.setdefault(r[0], []).append({"id": r[1], "name": r[2], "relation": r[3]})
+    return [
+        {
+            "id": h.pk,
+            "number": h.number,
+            "address": h.address,
+            "grid_name": h.grid.name,
+            "phone": h.phone_masked,
+            "members": members.get(h.pk, []),
+        }
+        for h in rows
+    ], truncated

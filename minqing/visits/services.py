@@ -13,13 +13,13 @@ from django.utils.translation import gettext as _
 from minqing.accounts.models import User
 from minqing.areas.models import PATH_SEP
 from minqing.core.audit import audit_record
-from minqing.core.errors import Conflict, NotFoundError, ValidationFailed
+from minqing.core.errors import Conflict, DomainError, NotFoundError, ValidationFailed
 from minqing.core.permissions import require
 from minqing.registry.models import Household, Resident, ResidentStatus, Tag
 from minqing.registry.services import tag_give
 
 from .intake import intake_category, raise_appeal
-from .models import LastVisit, Visit, VisitFinding, VisitNote, VisitRule
+from .models import LastVisit, SyncConflict, Visit, VisitFinding, VisitNote, VisitRule
 
 EDIT_WINDOW = timedelta(hours=24)
 # Phones' clocks drift; a visit "in the future" by less than this is taken as now.
@@ -333,3 +333,145 @@ def visit_rule_save(
         detail={"tag": tag.code, "interval_days": interval_days, "active": is_active},
     )
     return rule
+
+
+# ---------------------------------------------------------------- offline sync
+
+
+def _payload_kwargs(payload: dict) -> dict:
+    """The service arguments of one queued visit (the JSON the phone sends)."""
+    tags = []
+    for t in payload.get("tags") or ():
+        tag = Tag.objects.filter(code=t.get("tag", "")).first()
+        if tag is None:
+            raise ValidationFailed(_("未知的标签“%(code)s”") % {"code": t.get("tag", "")})
+        resident = None
+        if t.get("resident_id"):
+            resident = Resident.objects.filter(pk=t["resident_id"]).first()
+            if resident is None:
+                raise ValidationFailed(_("认定标签的居民必须是本户成员"))
+        start = t.get("start_date")
+        if isinstance(start, str):
+            start = date.fromisoformat(start)
+        tags.append(TagFinding(tag=tag, start_date=start, resident=resident))
+    follow_up = payload.get("follow_up_date")
+    if isinstance(follow_up, str) and follow_up:
+        follow_up = date.fromisoformat(follow_up)
+    visited_at = payload.get("visited_at")
+    if isinstance(visited_at, str):
+        visited_at = datetime.fromisoformat(visited_at)
+    return {
+        "household": payload.get("household_id"),
+        "situation": payload.get("situation", ""),
+        "visited_at": visited_at,
+        "place": payload.get("place", ""),
+        "met_members": payload.get("met_member_ids") or (),
+        "met_others": payload.get("met_others", ""),
+        "visitors": payload.get("visitor_ids") or (),
+        "follow_up_date": follow_up or None,
+        "tags": tags,
+        "needs": payload.get("needs") or (),
+        "disputes": payload.get("disputes") or (),
+        "need_category": payload.get("need_category_id"),
+    }
+
+
+def visit_sync(*, actor, items: list[dict]) -> list[dict]:
+    """Store the visits a phone queued offline, each in its own transaction and each once
+    (by its client id). One that cannot be stored is kept as a SyncConflict for the cadre
+    to resolve; the answer lists, per item, created / duplicate / conflict."""
+    require(actor, "visits.record")
+    results = []
+    for payload in items:
+        client_id = payload.get("client_id")
+        try:
+            client_id = uuid.UUID(str(client_id))
+        except ValueError:
+            raise ValidationFailed(_("离线记录编号格式不正确"))
+        known = SyncConflict.objects.filter(client_id=client_id).first()
+        if known is not None:
+            if known.user_id != actor.pk:
+                raise Conflict(_("该离线记录编号已被使用"))
+            results.append(_conflict_result(known))
+            continue
+        existing = Visit.objects.filter(client_id=client_id).first()
+        if existing is not None and existing.recorded_by_id == actor.pk:
+            results.append(
+                {"client_id": str(client_id), "status": "duplicate", "visit_id": existing.pk}
+            )
+            continue
+        try:
+            with transaction.atomic():
+                visit = visit_record(actor=actor, client_id=client_id, **_payload_kwargs(payload))
+        except (DomainError, ValueError, TypeError) as exc:
+            message = str(getattr(exc, "message", None) or _("数据格式不正确"))
+            conflict = _keep_conflict(
+                actor=actor, client_id=client_id, payload=payload, error=message
+            )
+            results.append(_conflict_result(conflict))
+        else:
+            results.append({"client_id": str(client_id), "status": "created", "visit_id": visit.pk})
+    return results
+
+
+def _conflict_result(conflict: SyncConflict) -> dict:
+    return {
+        "client_id": str(conflict.client_id),
+        "status": "conflict",
+        "conflict_id": conflict.pk,
+        "detail": conflict.error,
+        "visit_id": conflict.visit_id,
+    }
+
+
+@transaction.atomic
+def _keep_conflict(*, actor, client_id, payload, error: str) -> SyncConflict:
+    conflict, _created = SyncConflict.objects.get_or_create(
+        client_id=client_id,
+        defaults={"user": actor, "payload": _jsonable(payload), "error": error[:500]},
+    )
+    audit_record(
+        actor=actor,
+        action="visits.sync.conflict",
+        obj=conflict,
+        detail={"client_id": str(client_id), "error": error[:200]},
+    )
+    return conflict
+
+
+def _jsonable(payload: dict) -> dict:
+    import json
+
+    return json.loads(json.dumps(payload, default=str))
+
+
+@transaction.atomic
+def sync_conflict_retry(*, actor, conflict: SyncConflict) -> Visit:
+    """Store a kept visit again (after the data was put right); it stays kept if it fails."""
+    conflict = (
+        SyncConflict.objects.select_for_update().of(actor).open().filter(pk=conflict.pk).first()
+    )
+    if conflict is None:
+        raise NotFoundError()
+    kwargs = _payload_kwargs(conflict.payload)
+    visit = visit_record(actor=actor, client_id=conflict.client_id, **kwargs)
+    conflict.resolved_at = timezone.now()
+    conflict.resolved_by = actor
+    conflict.visit = visit
+    conflict.save(update_fields=["resolved_at", "resolved_by", "visit"])
+    return visit
+
+
+@transaction.atomic
+def sync_conflict_dismiss(*, actor, conflict: SyncConflict) -> SyncConflict:
+    """The cadre decides the kept visit is not to be stored (it stays listed as resolved)."""
+    conflict = (
+        SyncConflict.objects.select_for_update().of(actor).open().filter(pk=conflict.pk).first()
+    )
+    if conflict is None:
+        raise NotFoundError()
+    conflict.resolved_at = timezone.now()
+    conflict.resolved_by = actor
+    conflict.save(update_fields=["resolved_at", "resolved_by"])
+    audit_record(actor=actor, action="visits.sync.dismiss", obj=conflict)
+    return conflict
