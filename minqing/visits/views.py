@@ -6,10 +6,12 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.staticfiles import finders
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path
+from django.templatetags.static import static
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
@@ -25,7 +27,7 @@ from minqing.registry.selectors import household_search
 
 from . import selectors, services
 from .forms import NoteForm, PeriodForm, VisitForm
-from .models import Visit, VisitRule
+from .models import SyncConflict, Visit, VisitRule
 
 
 def _status_for(exc: DomainError) -> int:
@@ -365,6 +367,81 @@ def rules(request):
     )
 
 
+# ---------------------------------------------------------------- offline capture
+
+
+@login_required
+def offline(request):
+    """The installable visit page: works with no connection (offline.js, sw.js)."""
+    require(request.user, "visits.record")
+    return render(request, "visits/offline.html")
+
+
+def service_worker(request):
+    """sw.js from the static files, served under /visits/ so its scope is /visits/."""
+    found = finders.find("minqing/visits/sw.js")
+    if not found:
+        raise Http404
+    with open(found, "rb") as fh:
+        response = HttpResponse(fh.read(), content_type="application/javascript")
+    response["Cache-Control"] = "no-cache"
+    response["Service-Worker-Allowed"] = "/visits/"
+    return response
+
+
+def manifest(request):
+    """The web manifest: the visit page installs to the phone's home screen."""
+    data = {
+        "name": _("民情 · 走访"),
+        "short_name": _("走访"),
+        "lang": "zh-CN",
+        "start_url": reverse("visits:offline"),
+        "scope": "/visits/",
+        "display": "standalone",
+        "background_color": "#ffffff",
+        "theme_color": "#b91c1c",
+        "icons": [
+            {
+                "src": static("minqing/visits/icon.svg"),
+                "sizes": "any",
+                "type": "image/svg+xml",
+                "purpose": "any",
+            }
+        ],
+    }
+    return JsonResponse(
+        data, content_type="application/manifest+json", json_dumps_params={"ensure_ascii": False}
+    )
+
+
+@login_required
+def conflicts(request):
+    """The cadre's offline visits that could not be stored on sync, to retry or dismiss."""
+    require(request.user, "visits.record")
+    rows = SyncConflict.objects.of(request.user).select_related("visit")
+    return render(
+        request,
+        "visits/conflicts.html",
+        {"open": list(rows.open()), "resolved": list(rows.filter(resolved_at__isnull=False)[:20])},
+    )
+
+
+@login_required
+@require_POST
+def conflict_resolve(request, pk, action):
+    conflict = get_object_or_404(SyncConflict.objects.of(request.user).open(), pk=pk)
+    try:
+        if action == "retry":
+            visit = services.sync_conflict_retry(actor=request.user, conflict=conflict)
+            messages.success(request, _("已入库"))
+            return redirect("visits:visit", visit.pk)
+        services.sync_conflict_dismiss(actor=request.user, conflict=conflict)
+        messages.success(request, _("已标记为不再入库"))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("visits:conflicts")
+
+
 urlpatterns = [
     path("", due, name="due"),
     path("new/", pick_household, name="pick"),
@@ -376,4 +453,20 @@ urlpatterns = [
     path("coverage/households/", coverage_households, name="coverage_households"),
     path("log/", visit_log, name="log"),
     path("rules/", rules, name="rules"),
+    path("offline/", offline, name="offline"),
+    path("sw.js", service_worker, name="sw"),
+    path("manifest.webmanifest", manifest, name="manifest"),
+    path("conflicts/", conflicts, name="conflicts"),
+    path(
+        "conflicts/<int:pk>/retry/",
+        conflict_resolve,
+        {"action": "retry"},
+        name="conflict_retry",
+    ),
+    path(
+        "conflicts/<int:pk>/dismiss/",
+        conflict_resolve,
+        {"action": "dismiss"},
+        name="conflict_dismiss",
+    ),
 ]

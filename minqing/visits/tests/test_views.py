@@ -182,3 +182,42 @@ def test_outsider_does_not_see_visits_in_lists(client, users, tree, hh):
     login(client, users.outsider)
     assert "秘密内容" not in client.get(reverse("visits:log")).content.decode()
     assert VisitFinding.objects.visible_to(users.outsider).count() == 0
+
+
+def test_offline_page_manifest_and_worker(client, users):
+    login(client, users.grid)
+    r = client.get(reverse("visits:offline"))
+    html = r.content.decode()
+    assert r.status_code == 200 and 'rel="manifest"' in html and "offline.js" in html
+    assert "<script>" not in html and "onclick" not in html
+    r = client.get(reverse("visits:sw"))
+    assert r["Content-Type"] == "application/javascript" and b"caches" in r.content
+    m = client.get(reverse("visits:manifest")).json()
+    assert m["start_url"] == reverse("visits:offline") and m["icons"]
+
+
+def test_conflicts_page_lists_only_mine_and_resolves(client, users, tree):
+    import uuid as _uuid
+
+    outside = household(tree.grids["鹤岭村1"])
+    services.visit_sync(
+        actor=users.grid,
+        items=[
+            {"client_id": str(_uuid.uuid4()), "household_id": outside.pk, "situation": "迁出户"}
+        ],
+    )
+    from minqing.visits.models import SyncConflict
+
+    c = SyncConflict.objects.get()
+    login(client, users.cadre)
+    assert "迁出户" not in client.get(reverse("visits:conflicts")).content.decode()
+    assert client.post(reverse("visits:conflict_dismiss", args=[c.pk])).status_code == 404
+    login(client, users.grid)
+    assert "迁出户" in client.get(reverse("visits:conflicts")).content.decode()
+    r = client.post(reverse("visits:conflict_retry", args=[c.pk]))
+    assert r.status_code == 302
+    c.refresh_from_db()
+    assert c.resolved_at is None  # still outside: kept
+    client.post(reverse("visits:conflict_dismiss", args=[c.pk]))
+    c.refresh_from_db()
+    assert c.resolved_at is not None and c.visit is None
