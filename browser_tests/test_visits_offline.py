@@ -49,10 +49,11 @@ def test_visit_made_offline_is_queued_and_synced_once(page, login, shot):
         """cid => fetch('/api/visits/sync', {method: 'POST', credentials: 'same-origin',
             headers: {'Content-Type': 'application/json',
                       'X-CSRFToken': document.cookie.match(/csrftoken=([^;]+)/)[1]},
-            body: JSON.stringify({visits: [{client_id: cid, household_id: %d,
-                                            situation: 'again'}]})}).then(r => r.json())"""
-        % visit.household_id,
-        queued,
+            body: JSON.stringify({visits: [{client_id: cid, household_id: hid,
+                                            situation: 'again'}]})}).then(r => r.json())""".replace(
+            "cid =>", "([cid, hid]) =>"
+        ),
+        [queued, visit.household_id],
     )
     assert Visit.objects.filter(client_id=queued).count() == 1
     assert Visit.objects.count() == before + 1
