@@ -195,11 +195,17 @@ def coverage(request):
     report = selectors.coverage(fetched_by=request.user, area=area, start=start, end=end)
     if request.GET.get("format") == "xlsx":
         return xlsx_response(_coverage_xlsx(report), f"走访覆盖_{area.name}_{start}_{end}.xlsx")
+    # by grid for a village or township, by village when the grids are too many to read
+    bars = [(r["grid"].name, r) for r in report.by_grid]
+    if len(bars) > 20:
+        bars = [(r["area"].name, r) for r in report.by_village]
     chart = {
-        "labels": [r["grid"].name for r in report.by_grid],
-        "visited": [r["visited"] for r in report.by_grid],
-        "unvisited": [r["unvisited"] for r in report.by_grid],
+        "labels": [name for name, _r in bars],
+        "visited": [r["visited"] for _name, r in bars],
+        "unvisited": [r["unvisited"] for _name, r in bars],
     }
+    if not form.is_bound:
+        form = PeriodForm(initial={"area": str(area.pk), "start": start, "end": end}, areas=areas)
     return render(
         request,
         "visits/coverage.html",
