@@ -133,3 +133,61 @@ class PeriodForm(forms.Form):
         if end < start:
             start, end = end, start
         return start, end
+
+
+class SurveyCreateForm(forms.Form):
+    title = forms.CharField(label=_("问卷标题"), max_length=100)
+    area = forms.ChoiceField(label=_("调查范围"))
+    description = forms.CharField(
+        label=_("说明"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    questions = forms.CharField(
+        label=_("题目"),
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text=_(
+            "每行一题:类型|题目|选项1;选项2。类型:单选、多选、评分(1-5)、满意度(1-5,计入满意度指数)、文字。"
+        ),
+    )
+
+    def __init__(self, *args, areas=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["area"].choices = [
+            (str(a.pk), "\u3000" * max(a.level - 2, 0) + a.name) for a in areas
+        ]
+
+
+class SurveyAnswerForm(forms.Form):
+    """The questions of one survey as fields q_<id>; `answers()` is the service's dict."""
+
+    def __init__(self, *args, survey, public=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.survey = survey
+        if public:
+            self.fields["household_number"] = forms.CharField(label=_("户编号"), max_length=32)
+            self.fields["phone_tail"] = forms.CharField(
+                label=_("户联系电话后四位"), max_length=4, min_length=4
+            )
+        scale = [(str(i), str(i)) for i in range(1, 6)]
+        for q in survey.questions.all():
+            name = f"q_{q.pk}"
+            options = [(str(i), label) for i, label in enumerate(q.options)]
+            if q.kind == "single":
+                field = forms.ChoiceField(choices=options, widget=forms.RadioSelect)
+            elif q.kind == "multiple":
+                field = forms.MultipleChoiceField(
+                    choices=options, widget=forms.CheckboxSelectMultiple
+                )
+            elif q.kind == "scale":
+                field = forms.ChoiceField(choices=scale, widget=forms.RadioSelect)
+            else:
+                field = forms.CharField(max_length=1000, widget=forms.Textarea(attrs={"rows": 2}))
+            field.label = q.text
+            field.required = q.required
+            self.fields[name] = field
+
+    def answers(self) -> dict:
+        return {
+            name[2:]: value
+            for name, value in self.cleaned_data.items()
+            if name.startswith("q_") and value not in (None, "", [])
+        }

@@ -251,3 +251,157 @@ class SyncConflict(models.Model):
                 condition=Q(resolved_at__isnull=True),
             ),
         ]
+
+
+# ---------------------------------------------------------------- questionnaires (问卷)
+
+
+class SurveyQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Surveys of an area in the user's jurisdiction, or of an area above it (a
+        township's survey is filled by its village cadres)."""
+        from minqing.areas.models import PATH_SEP
+        from minqing.core.scoping import jurisdiction_paths, path_q
+
+        if user is not None and getattr(user, "is_superuser", False) and user.is_active:
+            return self.all()
+        paths = jurisdiction_paths(user)
+        if not paths:
+            return self.none()
+        above = {p[: i + 1] for p in paths for i, ch in enumerate(p) if ch == PATH_SEP}
+        return self.filter(path_q(paths, "area__path") | Q(area__path__in=above))
+
+
+class Survey(models.Model):
+    """A questionnaire for the households of an area: filled by cadres during visits or by
+    residents through its public link, one answer per household."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("进行中")
+        CLOSED = "closed", _("已结束")
+
+    title = models.CharField(_("问卷标题"), max_length=100)
+    description = models.TextField(_("说明"), blank=True)
+    area = models.ForeignKey(
+        "areas.Area", verbose_name=_("调查范围"), on_delete=models.PROTECT, related_name="+"
+    )
+    status = models.CharField(_("状态"), max_length=16, choices=Status.choices, default=Status.OPEN)
+    # The public link (/visits/s/<token>/): unguessable, not the primary key.
+    public_token = models.CharField(max_length=32, unique=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = SurveyQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("问卷")
+        verbose_name_plural = _("问卷")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return self.title
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == self.Status.OPEN
+
+
+class Question(models.Model):
+    class Kind(models.TextChoices):
+        SINGLE = "single", _("单选")
+        MULTIPLE = "multiple", _("多选")
+        SCALE = "scale", _("评分(1-5)")
+        TEXT = "text", _("文字")
+
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="questions")
+    order = models.PositiveSmallIntegerField(default=0)
+    kind = models.CharField(_("题型"), max_length=16, choices=Kind.choices)
+    text = models.CharField(_("题目"), max_length=200)
+    options = models.JSONField(_("选项"), default=list, blank=True)
+    required = models.BooleanField(_("必答"), default=True)
+    # 1-5 scale questions marked here make the satisfaction index of an area.
+    satisfaction = models.BooleanField(_("计入满意度"), default=False)
+
+    class Meta:
+        verbose_name = _("问题")
+        verbose_name_plural = _("问题")
+        ordering = ["survey_id", "order", "id"]
+
+    def __str__(self):
+        return self.text
+
+
+class ResponseQuerySet(ScopedQuerySet):
+    area_path_field = "grid__path"
+
+
+class SurveyResponse(models.Model):
+    """One household's answer sheet to one survey (unique: one per household)."""
+
+    class Channel(models.TextChoices):
+        VISIT = "visit", _("走访时填写")
+        PUBLIC = "public", _("群众网上填写")
+
+    survey = models.ForeignKey(Survey, on_delete=models.PROTECT, related_name="responses")
+    household = models.ForeignKey(
+        "registry.Household", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    grid = models.ForeignKey(
+        "areas.Area", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    visit = models.ForeignKey(
+        Visit, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ResponseQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("问卷答卷")
+        verbose_name_plural = _("问卷答卷")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["survey", "household"], name="surveyresponse_one_per_household"
+            ),
+        ]
+        indexes = [
+            # results of one survey for an area and period (grouped by grid)
+            models.Index(fields=["survey", "grid", "created_at"], name="surveyresponse_area_idx"),
+        ]
+
+
+class Answer(models.Model):
+    """One answer: an option index (single: one row, multiple: a row per option), a 1-5
+    score, or a text."""
+
+    response = models.ForeignKey(SurveyResponse, on_delete=models.CASCADE, related_name="answers")
+    question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="answers")
+    option = models.PositiveSmallIntegerField(null=True, blank=True)
+    score = models.PositiveSmallIntegerField(null=True, blank=True)
+    text = models.CharField(max_length=1000, blank=True)
+
+    class Meta:
+        verbose_name = _("答案")
+        verbose_name_plural = _("答案")
+        indexes = [
+            # per-question counts and averages
+            models.Index(fields=["question", "option"], name="answer_question_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(score__isnull=True) | Q(score__gte=1, score__lte=5),
+                name="answer_score_1_to_5",
+            ),
+        ]

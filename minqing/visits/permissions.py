@@ -21,3 +21,8 @@ register(
     label=_("查看走访覆盖情况"),
 )
 register("visits.manage_rules", roles={Role.ADMIN}, label=_("设置必访规则"))
+register(
+    "visits.manage_surveys",
+    roles={Role.TOWNSHIP_STAFF, Role.ADMIN},
+    label=_("发布和结束问卷"),
+)

@@ -9,11 +9,15 @@ from minqing.registry.sections import register_household_section
 def _visits(request, household):
     if not has_perm(request.user, "visits.view"):
         return None
-    from .selectors import household_visits
+    from .selectors import household_visits, open_surveys_for
 
+    can_record = has_perm(request.user, "visits.record")
     return {
         "visits": household_visits(fetched_by=request.user, household=household),
-        "can_record": has_perm(request.user, "visits.record"),
+        "can_record": can_record,
+        "surveys": open_surveys_for(fetched_by=request.user, household=household)
+        if can_record
+        else [],
     }
 
 

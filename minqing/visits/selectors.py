@@ -328,3 +328,119 @@ def offline_households(*, fetched_by, limit: int = OFFLINE_HOUSEHOLDS):
         }
         for h in rows
     ], truncated
+
+
+# ---------------------------------------------------------------- questionnaires
+
+
+def survey_responses(*, fetched_by, survey, area: Area, start: date, end: date):
+    """The (scoped) answer sheets of a survey for an area and a period."""
+    from .models import SurveyResponse
+
+    return (
+        SurveyResponse.objects.visible_to(fetched_by)
+        .filter(survey=survey, grid__path__startswith=area.path)
+        .filter(created_at__gte=day_start(start), created_at__lt=day_start(end + timedelta(days=1)))
+    )
+
+
+def survey_results(*, fetched_by, survey, area: Area, start: date, end: date) -> dict:
+    """Per question: option counts, the average score, the latest texts. Three queries."""
+    from django.db.models import Avg
+
+    from .models import Answer
+
+    responses = survey_responses(
+        fetched_by=fetched_by, survey=survey, area=area, start=start, end=end
+    )
+    answers = Answer.objects.filter(response__in=responses)
+    counts = {
+        (r["question_id"], r["option"]): r["n"]
+        for r in answers.filter(option__isnull=False)
+        .values("question_id", "option")
+        .annotate(n=Count("id"))
+        .order_by()
+    }
+    scores = {
+        r["question_id"]: r
+        for r in answers.filter(score__isnull=False)
+        .values("question_id")
+        .annotate(avg=Avg("score"), n=Count("id"))
+        .order_by()
+    }
+    texts: dict[int, list[str]] = {}
+    for qid, text in (
+        answers.exclude(text="").order_by("-id").values_list("question_id", "text")[:500]
+    ):
+        if len(texts.setdefault(qid, [])) < 20:
+            texts[qid].append(text)
+    questions = []
+    for q in survey.questions.all():
+        row = {"question": q}
+        if q.kind in ("single", "multiple"):
+            row["options"] = [
+                {"index": i, "label": label, "count": counts.get((q.pk, i), 0)}
+                for i, label in enumerate(q.options)
+            ]
+        elif q.kind == "scale":
+            s = scores.get(q.pk)
+            row["average"] = round(float(s["avg"]), 2) if s else None
+            row["count"] = s["n"] if s else 0
+        else:
+            row["texts"] = texts.get(q.pk, [])
+        questions.append(row)
+    return {"responses": responses.count(), "questions": questions}
+
+
+def satisfaction_index(*, fetched_by, area: Area, start: date, end: date) -> list[dict]:
+    """满意度指数 per child area of `area` (and the area itself first): the mean of the 1-5
+    satisfaction answers in the period, as 0-100 ((mean - 1) / 4 * 100). Grouped by grid in
+    the database, rolled up to the children."""
+    from django.db.models import Sum
+
+    from .models import Answer, SurveyResponse
+
+    rows = (
+        Answer.objects.filter(
+            question__satisfaction=True,
+            score__isnull=False,
+            response__in=SurveyResponse.objects.visible_to(fetched_by)
+            .filter(grid__path__startswith=area.path)
+            .filter(
+                created_at__gte=day_start(start),
+                created_at__lt=day_start(end + timedelta(days=1)),
+            ),
+        )
+        .values("response__grid__path")
+        .annotate(total=Sum("score"), n=Count("id"))
+        .order_by()
+    )
+    children = list(Area.objects.filter(parent=area).order_by("path"))
+    groups = [{"area": area, "total": 0, "n": 0}] + [
+        {"area": c, "total": 0, "n": 0} for c in children
+    ]
+    for r in rows:
+        for g in groups:
+            if r["response__grid__path"].startswith(g["area"].path):
+                g["total"] += r["total"]
+                g["n"] += r["n"]
+    for g in groups:
+        g["index"] = round((g["total"] / g["n"] - 1) / 4 * 100, 1) if g["n"] else None
+    return groups
+
+
+def open_surveys_for(*, fetched_by, household) -> list:
+    """Open surveys covering the household that it has not answered yet (one query)."""
+    from minqing.areas.models import PATH_SEP
+
+    from .models import Survey, SurveyResponse
+
+    path = household.grid.path
+    above = [path[: i + 1] for i, ch in enumerate(path) if ch == PATH_SEP]
+    answered = SurveyResponse.objects.filter(survey=OuterRef("pk"), household=household)
+    return list(
+        Survey.objects.visible_to(fetched_by)
+        .filter(status=Survey.Status.OPEN, area__path__in=above)
+        .exclude(Exists(answered))
+        .order_by("-created_at")[:5]
+    )

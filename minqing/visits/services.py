@@ -19,7 +19,18 @@ from minqing.registry.models import Household, Resident, ResidentStatus, Tag
 from minqing.registry.services import tag_give
 
 from .intake import intake_category, raise_appeal
-from .models import LastVisit, SyncConflict, Visit, VisitFinding, VisitNote, VisitRule
+from .models import (
+    Answer,
+    LastVisit,
+    Question,
+    Survey,
+    SurveyResponse,
+    SyncConflict,
+    Visit,
+    VisitFinding,
+    VisitNote,
+    VisitRule,
+)
 
 EDIT_WINDOW = timedelta(hours=24)
 # Phones' clocks drift; a visit "in the future" by less than this is taken as now.
@@ -475,3 +486,207 @@ def sync_conflict_dismiss(*, actor, conflict: SyncConflict) -> SyncConflict:
     conflict.save(update_fields=["resolved_at", "resolved_by"])
     audit_record(actor=actor, action="visits.sync.dismiss", obj=conflict)
     return conflict
+
+
+# ---------------------------------------------------------------- questionnaires
+
+
+def _parse_questions(lines: str) -> list[dict]:
+    """The administrator's one-line-per-question format: 类型|题目|选项1;选项2 (类型: 单选,
+    多选, 评分, 满意度, 文字; 满意度 is a 1-5 score that counts for the satisfaction index)."""
+    kinds = {
+        "单选": ("single", False),
+        "多选": ("multiple", False),
+        "评分": ("scale", False),
+        "满意度": ("scale", True),
+        "文字": ("text", False),
+    }
+    questions = []
+    for n, raw in enumerate((lines or "").splitlines(), start=1):
+        raw = raw.strip()
+        if not raw:
+            continue
+        parts = [p.strip() for p in raw.split("|")]
+        if len(parts) < 2 or parts[0] not in kinds or not parts[1]:
+            raise ValidationFailed(
+                _(
+                    "第 %(n)d 题格式不正确,应为“类型|题目|选项1;选项2”,类型为单选、多选、评分、满意度或文字"
+                )
+                % {"n": n}
+            )
+        kind, satisfaction = kinds[parts[0]]
+        options = [o.strip() for o in (parts[2] if len(parts) > 2 else "").split(";") if o.strip()]
+        if kind in ("single", "multiple") and len(options) < 2:
+            raise ValidationFailed(_("第 %(n)d 题至少要有两个选项") % {"n": n})
+        if len(parts[1]) > 200:
+            raise ValidationFailed(_("第 %(n)d 题题目不能超过 200 个字") % {"n": n})
+        questions.append(
+            {
+                "kind": kind,
+                "text": parts[1],
+                "options": options if kind in ("single", "multiple") else [],
+                "satisfaction": satisfaction,
+                "required": kind != "text",  # free text is optional
+            }
+        )
+    if not questions:
+        raise ValidationFailed(_("问卷至少要有一道题"))
+    return questions
+
+
+@transaction.atomic
+def survey_create(*, actor, area, title: str, questions: str, description: str = "") -> Survey:
+    """A questionnaire for the households of an area in the actor's jurisdiction."""
+    import secrets
+
+    from minqing.areas.models import Area
+    from minqing.core.scoping import covers
+
+    require(actor, "visits.manage_surveys")
+    area_pk = area.pk if isinstance(area, Area) else area
+    area = Area.objects.visible_to(actor).filter(pk=area_pk).first()
+    if area is None or not covers(actor, area.path):
+        raise NotFoundError(_("区域不存在或不在您的管辖范围内"))
+    title = _text(title, label=_("问卷标题"), max_length=100, required=True)
+    parsed = _parse_questions(questions)
+    survey = Survey.objects.create(
+        title=title,
+        description=_text(description, label=_("说明"), max_length=2000),
+        area=area,
+        created_by=actor,
+        public_token=secrets.token_urlsafe(16),
+    )
+    Question.objects.bulk_create(
+        [Question(survey=survey, order=i, **q) for i, q in enumerate(parsed, start=1)]
+    )
+    audit_record(actor=actor, action="visits.survey.create", obj=survey, area=area)
+    return survey
+
+
+@transaction.atomic
+def survey_close(*, actor, survey: Survey) -> Survey:
+    require(actor, "visits.manage_surveys")
+    survey = Survey.objects.visible_to(actor).select_for_update().filter(pk=survey.pk).first()
+    if survey is None:
+        raise NotFoundError()
+    if not survey.is_open:
+        raise Conflict(_("问卷已结束"))
+    survey.status = Survey.Status.CLOSED
+    survey.closed_at = timezone.now()
+    survey.save(update_fields=["status", "closed_at"])
+    audit_record(actor=actor, action="visits.survey.close", obj=survey, area=survey.area_id)
+    return survey
+
+
+def _answer_rows(survey: Survey, answers: dict) -> list[Answer]:
+    """Validate every answer against its question; one message for the first problem."""
+    rows = []
+    questions = list(survey.questions.all())
+    known = {str(q.pk) for q in questions}
+    extra = {str(k) for k in answers} - known
+    if extra:
+        raise ValidationFailed(_("答案与问卷题目不符"))
+    for q in questions:
+        value = answers.get(str(q.pk), answers.get(q.pk))
+        empty = value in (None, "", [])
+        if empty:
+            if q.required:
+                raise ValidationFailed(_("请回答:%(q)s") % {"q": q.text})
+            continue
+        try:
+            if q.kind == Question.Kind.SINGLE:
+                i = int(value)
+                if not 0 <= i < len(q.options):
+                    raise ValueError
+                rows.append(Answer(question=q, option=i))
+            elif q.kind == Question.Kind.MULTIPLE:
+                picked = sorted({int(v) for v in (value if isinstance(value, list) else [value])})
+                if not picked or any(not 0 <= i < len(q.options) for i in picked):
+                    raise ValueError
+                rows.extend(Answer(question=q, option=i) for i in picked)
+            elif q.kind == Question.Kind.SCALE:
+                score = int(value)
+                if not 1 <= score <= 5:
+                    raise ValueError
+                rows.append(Answer(question=q, score=score))
+            else:
+                rows.append(Answer(question=q, text=_text(value, label=q.text, max_length=1000)))
+        except (TypeError, ValueError):
+            raise ValidationFailed(_("“%(q)s”的答案无效") % {"q": q.text})
+    return rows
+
+
+def _store_response(*, survey, household, answers, channel, actor=None, visit=None):
+    if not survey.is_open:
+        raise Conflict(_("问卷已结束,不能再作答"))
+    if not household.grid.path.startswith(survey.area.path):
+        raise ValidationFailed(_("该户不在问卷的调查范围内"))
+    rows = _answer_rows(survey, answers or {})
+    try:
+        with transaction.atomic():
+            response = SurveyResponse.objects.create(
+                survey=survey,
+                household=household,
+                grid_id=household.grid_id,
+                channel=channel,
+                visit=visit,
+                answered_by=actor,
+            )
+    except IntegrityError:
+        raise Conflict(_("该户已经答过这份问卷"))
+    for row in rows:
+        row.response = response
+    Answer.objects.bulk_create(rows)
+    return response
+
+
+@transaction.atomic
+def survey_answer(*, actor, survey: Survey, household, answers: dict, visit=None) -> SurveyResponse:
+    """A cadre fills the survey with a household (during a visit); one per household."""
+    require(actor, "visits.record")
+    survey = Survey.objects.visible_to(actor).select_for_update().filter(pk=survey.pk).first()
+    if survey is None:
+        raise NotFoundError()
+    household = _household(actor, household)
+    if visit is not None and visit.household_id != household.pk:
+        raise ValidationFailed(_("走访记录不是该户的"))
+    response = _store_response(
+        survey=survey,
+        household=household,
+        answers=answers,
+        channel=SurveyResponse.Channel.VISIT,
+        actor=actor,
+        visit=visit,
+    )
+    audit_record(actor=actor, action="visits.survey.answer", obj=survey, area=household.grid_id)
+    return response
+
+
+@transaction.atomic
+def survey_answer_public(
+    *, token: str, household_number: str, phone_tail: str, answers: dict
+) -> SurveyResponse:
+    """A resident answers through the public link, naming their household by its number and
+    the last four digits of its phone; a wrong pair gets one answer for both mistakes."""
+    survey = Survey.objects.select_for_update().filter(public_token=token or "-").first()
+    if survey is None:
+        raise NotFoundError(_("问卷不存在"))
+    number = (household_number or "").strip()
+    tail = (phone_tail or "").strip()
+    household = (
+        Household.objects.select_related("grid").filter(number=number).first()
+        if number and len(tail) == 4 and tail.isdigit()
+        else None
+    )
+    if household is None or not household.phone or not household.phone.endswith(tail):
+        raise ValidationFailed(_("户编号或联系电话后四位不正确"))
+    response = _store_response(
+        survey=survey,
+        household=household,
+        answers=answers,
+        channel=SurveyResponse.Channel.PUBLIC,
+    )
+    audit_record(
+        actor=None, action="visits.survey.answer_public", obj=survey, area=household.grid_id
+    )
+    return response

@@ -20,14 +20,15 @@ from minqing.accounts.models import User
 from minqing.areas.models import Area
 from minqing.core.errors import DomainError
 from minqing.core.permissions import has_perm, require
+from minqing.core.public import public_channel, public_throttles
 from minqing.core.scoping import get_visible_or_404
 from minqing.core.tabular import write_xlsx, xlsx_response
 from minqing.registry.models import Household, Resident, ResidentStatus, Tag
 from minqing.registry.selectors import household_search
 
 from . import selectors, services
-from .forms import NoteForm, PeriodForm, VisitForm
-from .models import SyncConflict, Visit, VisitRule
+from .forms import NoteForm, PeriodForm, SurveyAnswerForm, SurveyCreateForm, VisitForm
+from .models import Survey, SyncConflict, Visit, VisitRule
 
 
 def _status_for(exc: DomainError) -> int:
@@ -448,6 +449,166 @@ def conflict_resolve(request, pk, action):
     return redirect("visits:conflicts")
 
 
+# ---------------------------------------------------------------- questionnaires
+
+
+def _survey(request, pk) -> Survey:
+    return get_visible_or_404(Survey.objects.select_related("area"), request.user, pk=pk)
+
+
+@login_required
+def survey_list(request):
+    require(request.user, "visits.view")
+    surveys = Survey.objects.visible_to(request.user).select_related("area")
+    return render(
+        request,
+        "visits/survey_list.html",
+        {"surveys": surveys, "can_manage": has_perm(request.user, "visits.manage_surveys")},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def survey_create(request):
+    require(request.user, "visits.manage_surveys")
+    areas = list(selectors.visible_areas_for_reports(fetched_by=request.user))
+    form = SurveyCreateForm(request.POST or None, areas=areas)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            survey = services.survey_create(
+                actor=request.user,
+                area=int(d["area"]),
+                title=d["title"],
+                questions=d["questions"],
+                description=d["description"],
+            )
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+            status = _status_for(exc)
+        else:
+            messages.success(request, _("已发布问卷"))
+            return redirect("visits:survey", survey.pk)
+    elif request.method == "POST":
+        status = 400
+    return render(request, "visits/survey_form.html", {"form": form}, status=status)
+
+
+@login_required
+def survey_detail(request, pk):
+    """Results for an area and a period, with the satisfaction index per area below it."""
+    require(request.user, "visits.view")
+    survey = _survey(request, pk)
+    areas = list(selectors.visible_areas_for_reports(fetched_by=request.user))
+    form = PeriodForm(request.GET or None, areas=areas)
+    area = _report_area(request, form)
+    start, end = form.period()
+    if not request.GET.get("start"):
+        start = timezone.localdate(survey.created_at)
+    results = selectors.survey_results(
+        fetched_by=request.user, survey=survey, area=area, start=start, end=end
+    )
+    index = selectors.satisfaction_index(fetched_by=request.user, area=area, start=start, end=end)
+    form = PeriodForm(initial={"area": str(area.pk)}, areas=areas)
+    return render(
+        request,
+        "visits/survey_detail.html",
+        {
+            "survey": survey,
+            "form": form,
+            "results": results,
+            "index": index,
+            "area": area,
+            "start": start,
+            "end": end,
+            "public_url": request.build_absolute_uri(
+                reverse("visits:survey_public", args=[survey.public_token])
+            ),
+            "can_manage": has_perm(request.user, "visits.manage_surveys"),
+        },
+    )
+
+
+@login_required
+@require_POST
+def survey_close(request, pk):
+    survey = _survey(request, pk)
+    try:
+        services.survey_close(actor=request.user, survey=survey)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("问卷已结束"))
+    return redirect("visits:survey", survey.pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def survey_fill(request, pk, household_pk):
+    """A cadre fills the survey with a household (during a visit)."""
+    require(request.user, "visits.record")
+    survey = _survey(request, pk)
+    household = _household(request, household_pk)
+    form = SurveyAnswerForm(request.POST or None, survey=survey)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.survey_answer(
+                actor=request.user, survey=survey, household=household, answers=form.answers()
+            )
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+            status = _status_for(exc)
+        else:
+            messages.success(request, _("已保存问卷答卷"))
+            return redirect("registry:household", household.pk)
+    elif request.method == "POST":
+        status = 400
+    return render(
+        request,
+        "visits/survey_fill.html",
+        {"form": form, "survey": survey, "household": household},
+        status=status,
+    )
+
+
+def survey_public(request, token):
+    """The public link: a resident answers without an account (throttled per address)."""
+    survey = get_object_or_404(Survey.objects.select_related("area"), public_token=token)
+    form = SurveyAnswerForm(request.POST or None, survey=survey, public=True)
+    status = 200
+    done = False
+    if request.method == "POST":
+        throttle = public_throttles("survey_answer", "10/m")[0]
+        if not throttle.allow_request(request):
+            form.is_valid()
+            form.add_error(None, _("提交太频繁,请稍后再试"))
+            status = 429
+        elif form.is_valid():
+            try:
+                with public_channel(request):
+                    services.survey_answer_public(
+                        token=token,
+                        household_number=form.cleaned_data["household_number"],
+                        phone_tail=form.cleaned_data["phone_tail"],
+                        answers=form.answers(),
+                    )
+            except DomainError as exc:
+                form.add_error(None, exc.message)
+                status = _status_for(exc)
+            else:
+                done = True
+        else:
+            status = 400
+    return render(
+        request,
+        "visits/survey_public.html",
+        {"form": form, "survey": survey, "done": done},
+        status=status,
+    )
+
+
 urlpatterns = [
     path("", due, name="due"),
     path("new/", pick_household, name="pick"),
@@ -475,4 +636,10 @@ urlpatterns = [
         {"action": "dismiss"},
         name="conflict_dismiss",
     ),
+    path("surveys/", survey_list, name="surveys"),
+    path("surveys/new/", survey_create, name="survey_create"),
+    path("surveys/<int:pk>/", survey_detail, name="survey"),
+    path("surveys/<int:pk>/close/", survey_close, name="survey_close"),
+    path("surveys/<int:pk>/households/<int:household_pk>/", survey_fill, name="survey_fill"),
+    path("s/<str:token>/", survey_public, name="survey_public"),
 ]
