@@ -11,16 +11,24 @@ from ninja.responses import Status
 
 from minqing.areas.models import Area
 from minqing.core.permissions import require
+from minqing.core.public import public_channel, public_throttles
 from minqing.core.scoping import get_visible_or_404
+from minqing.registry.models import Household
 
 from . import selectors, services
-from .models import SyncConflict, Visit
+from .models import Survey, SyncConflict, Visit
 from .schemas import (
     ConflictOut,
     CoverageOut,
     DueOut,
     NoteIn,
     OfflinePackOut,
+    PublicAnswerIn,
+    PublicResponseOut,
+    ResponseOut,
+    SurveyAnswerIn,
+    SurveyOut,
+    SurveyResultsOut,
     SyncIn,
     SyncResultOut,
     VisitIn,
@@ -213,3 +221,94 @@ def offline_pack(request):
         "households": households,
         "truncated": truncated,
     }
+
+
+# ---------------------------------------------------------------- questionnaires
+
+
+def _survey_out(s) -> dict:
+    return {
+        "id": s.pk,
+        "title": s.title,
+        "description": s.description,
+        "area_id": s.area_id,
+        "status": s.status,
+        "created_at": s.created_at,
+        "questions": list(s.questions.all()),
+    }
+
+
+@router.get("/surveys", response=list[SurveyOut])
+def list_surveys(request):
+    """Surveys of the caller's areas (and of the areas above them, which they fill)."""
+    require(request.user, "visits.view")
+    qs = Survey.objects.visible_to(request.user).prefetch_related("questions")
+    return [_survey_out(s) for s in qs]
+
+
+@router.get("/surveys/{int:survey_id}/results", response=SurveyResultsOut)
+def survey_results(request, survey_id: int, area_id: int, start: date, end: date):
+    """Counts per option, average scores, texts, and the satisfaction index per area."""
+    require(request.user, "visits.view")
+    survey = get_visible_or_404(Survey, request.user, pk=survey_id)
+    area = get_visible_or_404(Area, request.user, pk=area_id)
+    res = selectors.survey_results(
+        fetched_by=request.user, survey=survey, area=area, start=start, end=end
+    )
+    index = selectors.satisfaction_index(fetched_by=request.user, area=area, start=start, end=end)
+    return {
+        "survey_id": survey.pk,
+        "area_id": area.pk,
+        "start": start,
+        "end": end,
+        "responses": res["responses"],
+        "questions": [
+            {
+                "question_id": r["question"].pk,
+                "kind": r["question"].kind,
+                "text": r["question"].text,
+                "options": r.get("options"),
+                "average": r.get("average"),
+                "count": r.get("count"),
+                "texts": r.get("texts"),
+            }
+            for r in res["questions"]
+        ],
+        "satisfaction": [
+            {"area_id": g["area"].pk, "name": g["area"].name, "index": g["index"], "n": g["n"]}
+            for g in index
+        ],
+    }
+
+
+@router.post("/surveys/{int:survey_id}/responses", response={201: ResponseOut})
+def answer_survey(request, survey_id: int, body: SurveyAnswerIn):
+    """A cadre records a household's answers (one per household; refused once closed)."""
+    survey = get_visible_or_404(Survey, request.user, pk=survey_id)
+    household = get_visible_or_404(Household, request.user, pk=body.household_id)
+    visit = None
+    if body.visit_id is not None:
+        visit = get_visible_or_404(Visit, request.user, pk=body.visit_id)
+    r = services.survey_answer(
+        actor=request.user, survey=survey, household=household, answers=body.answers, visit=visit
+    )
+    return Status(201, r)
+
+
+@router.post(
+    "/public/surveys/{token}/responses",
+    response={201: PublicResponseOut},
+    auth=None,
+    throttle=public_throttles("survey_answer", "10/m"),
+)
+def answer_survey_public(request, token: str, body: PublicAnswerIn):
+    """The public link: a resident answers without an account, naming the household by its
+    number and the last four digits of its phone. Throttled per address."""
+    with public_channel(request):
+        services.survey_answer_public(
+            token=token,
+            household_number=body.household_number,
+            phone_tail=body.phone_tail,
+            answers=body.answers,
+        )
+    return Status(201, {"ok": True})

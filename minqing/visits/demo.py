@@ -124,4 +124,49 @@ def build(*, stdout) -> None:
             **finding,
         )
         raised += 1
-    stdout.write(f"走访: {len(visits) + raised} 条走访记录({raised} 条带走访发现)")
+    answered = _survey(users["township"], households, rng)
+    stdout.write(
+        f"走访: {len(visits) + raised} 条走访记录({raised} 条带走访发现), 问卷 1 份, 答卷 {answered} 份"
+    )
+
+
+SURVEY_LINES = """满意度|您对村干部上门走访的情况满意吗?
+满意度|您对反映问题的办理结果满意吗?
+单选|近一年有干部到您家走访吗?|有,多次;有,一次;没有
+多选|您最希望村里办好哪些事?|道路;路灯;饮水;医疗;养老;环境卫生
+文字|您还有什么意见和建议?"""
+
+
+def _survey(township_user, households, rng) -> int:
+    """One township questionnaire, answered by about one household in six during visits."""
+    from .models import Survey
+    from .services import survey_answer, survey_create
+
+    town = Area.objects.filter(code="430372100000").first()
+    if town is None or Survey.objects.filter(area=town).exists():
+        return 0
+    survey = survey_create(
+        actor=township_user,
+        area=town,
+        title="2025 年群众满意度调查",
+        description="请如实填写,每户一份。",
+        questions=SURVEY_LINES,
+    )
+    q = list(survey.questions.all())
+    n = 0
+    for h in households:
+        if not h.grid.path.startswith(town.path) or rng.random() > 0.17:
+            continue
+        answers = {
+            str(q[0].pk): rng.choice([5, 5, 4, 4, 4, 3, 2]),
+            str(q[1].pk): rng.choice([5, 4, 4, 3, 3, 2]),
+            str(q[2].pk): rng.choice([0, 0, 1, 2]),
+            str(q[3].pk): rng.sample(range(6), rng.randint(1, 3)),
+        }
+        if rng.random() < 0.2:
+            answers[str(q[4].pk)] = rng.choice(
+                ["希望多修几盏路灯", "卫生院看病方便多了", "谢谢干部"]
+            )
+        survey_answer(actor=township_user, survey=survey, household=h, answers=answers)
+        n += 1
+    return n

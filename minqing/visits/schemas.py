@@ -181,3 +181,75 @@ class ConflictOut(Schema):
     resolved_at: datetime | None
     visit_id: int | None
     payload: dict
+
+
+class QuestionOut(Schema):
+    id: int
+    kind: str
+    text: str
+    options: list[str]
+    required: bool
+    satisfaction: bool
+
+
+class SurveyOut(Schema):
+    id: int
+    title: str
+    description: str
+    area_id: int
+    status: str
+    created_at: datetime
+    questions: list[QuestionOut]
+
+
+class SurveyAnswerIn(Schema):
+    household_id: int
+    answers: dict[str, int | list[int] | str] = Field(
+        description="question id → option index (single), option indexes (multiple), "
+        "score 1-5 (scale) or text"
+    )
+    visit_id: int | None = None
+
+
+class PublicAnswerIn(Schema):
+    household_number: str
+    phone_tail: str = Field(description="last four digits of the household's phone")
+    answers: dict[str, int | list[int] | str]
+
+
+class ResponseOut(Schema):
+    id: int
+    survey_id: int
+    household_id: int
+    channel: str
+    created_at: datetime
+
+
+class PublicResponseOut(Schema):
+    ok: bool
+
+
+class OptionCountOut(Schema):
+    index: int
+    label: str
+    count: int
+
+
+class QuestionResultOut(Schema):
+    question_id: int
+    kind: str
+    text: str
+    options: list[OptionCountOut] | None = None
+    average: float | None = None
+    count: int | None = None
+    texts: list[str] | None = None
+
+
+class SurveyResultsOut(Schema):
+    survey_id: int
+    area_id: int
+    start: date
+    end: date
+    responses: int
+    questions: list[QuestionResultOut]
+    satisfaction: list[dict]

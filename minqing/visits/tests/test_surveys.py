@@ -225,3 +225,49 @@ def test_pages_and_outsider_404(client, users, tree, survey):
     assert survey.title not in client.get(reverse("visits:surveys")).content.decode()
     survey.refresh_from_db()
     assert survey.is_open and SurveyResponse.objects.count() == 1
+
+
+def test_api_answers_results_and_public(client, users, tree, survey):
+    hh = household(tree.grids["七星村1"])
+    hh.phone = "13812345678"
+    hh.save()
+    a, b, c, d = qids(survey)
+    login(client, users.grid)
+    assert [s["id"] for s in client.get("/api/visits/surveys").json()] == [survey.pk]
+    body = {"household_id": hh.pk, "answers": {str(a): 5, str(b): 0, str(c): [0, 2]}}
+    r = client.post(
+        f"/api/visits/surveys/{survey.pk}/responses", body, content_type="application/json"
+    )
+    assert r.status_code == 201
+    r = client.post(
+        f"/api/visits/surveys/{survey.pk}/responses", body, content_type="application/json"
+    )
+    assert r.status_code == 409
+    login(client, users.township)
+    from django.utils import timezone
+
+    today = timezone.localdate().isoformat()
+    r = client.get(
+        f"/api/visits/surveys/{survey.pk}/results",
+        {"area_id": tree.zhaoshan.pk, "start": today, "end": today},
+    ).json()
+    assert r["responses"] == 1 and r["satisfaction"][0]["index"] == 100.0
+    client.logout()
+    other = household(tree.grids["七星村2"])
+    other.phone = "13900001111"
+    other.save()
+    public = {
+        "household_number": other.number,
+        "phone_tail": "1111",
+        "answers": {str(a): 1, str(b): 2, str(c): [1]},
+    }
+    url = f"/api/visits/public/surveys/{survey.public_token}/responses"
+    assert client.post(url, public, content_type="application/json").status_code == 201
+    assert client.post(url, public, content_type="application/json").status_code == 409
+    login(client, users.outsider)
+    assert client.get("/api/visits/surveys").json() == []
+    r = client.post(
+        f"/api/visits/surveys/{survey.pk}/responses", body, content_type="application/json"
+    )
+    assert r.status_code == 404
+    assert SurveyResponse.objects.count() == 2
