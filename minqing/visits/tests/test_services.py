@@ -237,3 +237,80 @@ def test_outsider_cannot_note_or_edit(users, hh):
         services.visit_add_note(actor=users.outsider, visit=v, text="x")
     with pytest.raises(NotFoundError):
         services.visit_update(actor=users.outsider, visit=v, situation="x")
+
+
+def _plain(hh, **extra):
+    return {"client_id": str(uuid.uuid4()), "household_id": hh.pk, "situation": "离线走访"} | extra
+
+
+def test_sync_batch_checks_each_visit_like_the_form(users, tree, hh):
+    head, child = members(hh)
+    other = household(tree.grids["七星村2"])
+    now = timezone.now()
+    items = [
+        _plain(
+            hh, met_member_ids=[child.pk], visitor_ids=[users.cadre.pk], visited_at=now.isoformat()
+        ),
+        _plain(hh, met_member_ids=[other.members.first().pk]),  # not a member here
+        _plain(hh, visitor_ids=[users.outsider.pk]),  # not responsible for the grid
+        _plain(hh, situation=" "),
+        _plain(hh, visited_at=(now + timedelta(days=1)).isoformat()),
+        _plain(
+            hh,
+            follow_up_date=(timezone.localdate() + timedelta(days=5)).isoformat(),
+            visited_at=(now - timedelta(hours=1)).isoformat(),
+        ),
+        _plain(hh, needs=["修路"]),  # goes through visit_record
+    ]
+    results = services.visit_sync(actor=users.grid, items=items)
+    assert [r["status"] for r in results] == [
+        "created",
+        "conflict",
+        "conflict",
+        "conflict",
+        "conflict",
+        "created",
+        "created",
+    ]
+    assert "本户成员" in results[1]["detail"] and "负责" in results[2]["detail"]
+    assert "不能为空" in results[3]["detail"] and "晚于现在" in results[4]["detail"]
+    first = Visit.objects.get(pk=results[0]["visit_id"])
+    assert set(first.visitors.all()) == {users.grid, users.cadre}
+    assert list(first.met_members.all()) == [child]
+    assert Visit.objects.get(pk=results[5]["visit_id"]).findings.get().kind == "follow_up"
+    last = LastVisit.objects.get(household=hh)
+    assert last.visited_at == max(
+        Visit.objects.filter(household=hh).values_list("visited_at", flat=True)
+    )
+    assert AuditEvent.objects.filter(action="visits.visit.record").count() == 3
+    # the same batch again: nothing new
+    before = snapshot()
+    again = services.visit_sync(actor=users.grid, items=items)
+    assert [r["status"] for r in again] == [
+        "duplicate",
+        "conflict",
+        "conflict",
+        "conflict",
+        "conflict",
+        "duplicate",
+        "duplicate",
+    ]
+    assert snapshot() == before
+
+
+def test_sync_batch_query_count_does_not_grow(users, tree, django_assert_max_num_queries):
+    homes = [household(tree.grids["七星村1"]) for _ in range(4)]
+    users.grid.jurisdiction_paths()
+    with django_assert_max_num_queries(16) as small:
+        services.visit_sync(actor=users.grid, items=[_plain(h) for h in homes])
+    with django_assert_max_num_queries(16) as big:
+        services.visit_sync(actor=users.grid, items=[_plain(h) for h in homes * 10])
+    assert len(big.captured_queries) == len(small.captured_queries)
+    assert Visit.objects.count() == 44
+
+
+def test_sync_rejects_a_client_id_twice_in_one_batch(users, hh):
+    item = _plain(hh)
+    with pytest.raises(ValidationFailed):
+        services.visit_sync(actor=users.grid, items=[item, item])
+    assert Visit.objects.count() == 0
