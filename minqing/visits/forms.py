@@ -13,6 +13,24 @@ DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
 
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one input (Django's documented pattern); checked by the service."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": "image/*"}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        single = super().clean
+        if isinstance(data, list | tuple):
+            return [single(d, initial) for d in data]
+        return [single(data, initial)] if data else []
+
+
 class VisitForm(forms.Form):
     """One form for the visit and what it raised."""
 
@@ -41,6 +59,7 @@ class VisitForm(forms.Form):
     tag_resident = forms.ChoiceField(label=_("认定给"), required=False)
     tag_date = forms.DateField(label=_("认定日期"), required=False, widget=DATE)
     follow_up_date = forms.DateField(label=_("约定回访日期"), required=False, widget=DATE)
+    photos = MultipleFileField(label=_("照片"), required=False)
     need = forms.CharField(
         label=_("诉求或困难"),
         required=False,
@@ -103,6 +122,7 @@ class VisitForm(forms.Form):
             "needs": [d["need"]] if d.get("need") else [],
             "disputes": [d["dispute"]] if d.get("dispute") else [],
             "need_category": int(d["need_category"]) if d.get("need_category") else None,
+            "photos": d.get("photos") or [],
         }
 
 

@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from minqing.core.attachments import AttachmentBase
 from minqing.core.scoping import ScopedQuerySet
 
 
@@ -405,3 +406,18 @@ class Answer(models.Model):
                 name="answer_score_1_to_5",
             ),
         ]
+
+
+class VisitPhoto(AttachmentBase):
+    """A photo taken on the visit (core attachments: type sniffed, metadata stripped,
+    served only after the visit was looked up through its scope)."""
+
+    visit = models.ForeignKey(Visit, on_delete=models.PROTECT, related_name="photos")
+
+    class Meta(AttachmentBase.Meta):
+        verbose_name = _("走访照片")
+        verbose_name_plural = _("走访照片")
+
+    @property
+    def audit_area_id(self):
+        return self.visit.grid_id

@@ -30,6 +30,7 @@ def visit_rows(qs):
         "met_members",
         Prefetch("findings", queryset=VisitFinding.objects.select_related("tag_period__resident")),
         "notes__author",
+        "photos",
     )
 
 

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from minqing.accounts.models import User
 from minqing.areas.models import PATH_SEP
+from minqing.core.attachments import attachment_check, attachment_save
 from minqing.core.audit import audit_bulk, audit_record
 from minqing.core.errors import Conflict, DomainError, NotFoundError, ValidationFailed
 from minqing.core.permissions import require
@@ -29,6 +30,7 @@ from .models import (
     Visit,
     VisitFinding,
     VisitNote,
+    VisitPhoto,
     VisitRule,
 )
 
@@ -125,6 +127,18 @@ def _check_tag_findings(household, tags: list[TagFinding], day: date) -> None:
             raise ValidationFailed(_("只能为在住居民认定标签"))
 
 
+def _check_photos(photos) -> list:
+    """Every photo through the core upload check (type by content, size, count, metadata
+    stripped); visit photos are images only."""
+    checked = []
+    for n, upload in enumerate(photos or ()):
+        c = attachment_check(upload, existing_count=n)
+        if not c.content_type.startswith("image/"):
+            raise ValidationFailed(_("走访照片只能是图片(JPG、PNG、GIF)"))
+        checked.append(c)
+    return checked
+
+
 def _keep_last_visit(visit: Visit) -> None:
     """The household's latest visit, upserted under the household lock taken above."""
     last = LastVisit.objects.filter(household_id=visit.household_id).first()
@@ -166,6 +180,7 @@ def visit_record(
     needs=(),
     disputes=(),
     need_category=None,
+    photos=(),
     client_id: uuid.UUID | None = None,
 ) -> Visit:
     """走访: one visit and everything it raised, or nothing at all. With a client id (offline
@@ -194,6 +209,7 @@ def visit_record(
     _check_tag_findings(household, tags, day)
     need_texts = _findings_text(needs, label=_("诉求"))
     dispute_texts = _findings_text(disputes, label=_("矛盾纠纷"))
+    checked_photos = _check_photos(photos)
     category = None
     if need_texts or dispute_texts:
         require(actor, "appeals.file")
@@ -258,6 +274,8 @@ def visit_record(
             )
             findings.append(VisitFinding(visit=visit, kind=kind, text=text, appeal=appeal))
     VisitFinding.objects.bulk_create(findings)
+    for checked in checked_photos:
+        attachment_save(VisitPhoto, checked=checked, actor=actor, visit=visit)
     _keep_last_visit(visit)
     audit_record(
         actor=actor,
@@ -269,6 +287,7 @@ def visit_record(
             "visited_at": when.isoformat(),
             "findings": [f.kind for f in findings],
             "offline": client_id is not None,
+            "photos": len(checked_photos),
         },
     )
     return visit

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from minqing.accounts.models import User
 from minqing.areas.models import Area
+from minqing.core.attachments import attachment_response
 from minqing.core.errors import DomainError
 from minqing.core.permissions import has_perm, require
 from minqing.core.public import public_channel, public_throttles
@@ -28,7 +29,7 @@ from minqing.registry.selectors import household_search
 
 from . import selectors, services
 from .forms import NoteForm, PeriodForm, SurveyAnswerForm, SurveyCreateForm, VisitForm
-from .models import Survey, SyncConflict, Visit, VisitRule
+from .models import Survey, SyncConflict, Visit, VisitPhoto, VisitRule
 
 
 def _status_for(exc: DomainError) -> int:
@@ -70,7 +71,9 @@ def visit_create(request, pk):
         Resident.objects.filter(household=household, status=ResidentStatus.LIVING).order_by("id")
     )
     colleagues = services.possible_visitors(household).exclude(pk=request.user.pk)
-    form = VisitForm(request.POST or None, members=members, colleagues=colleagues[:50])
+    form = VisitForm(
+        request.POST or None, request.FILES or None, members=members, colleagues=colleagues[:50]
+    )
     status = 200
     if request.method == "POST" and form.is_valid():
         try:
@@ -105,6 +108,15 @@ def visit_detail(request, pk, note_form=None, status=200):
         },
         status=status,
     )
+
+
+@login_required
+def visit_photo(request, pk, photo_pk):
+    """One photo of a visit, served after the visit was looked up through its scope."""
+    require(request.user, "visits.view")
+    visit = _visit(request, pk)
+    photo = get_object_or_404(VisitPhoto.objects.select_related("visit"), visit=visit, pk=photo_pk)
+    return attachment_response(photo, actor=request.user)
 
 
 @login_required
@@ -615,6 +627,7 @@ urlpatterns = [
     path("households/<int:pk>/new/", visit_create, name="create"),
     path("<int:pk>/", visit_detail, name="visit"),
     path("<int:pk>/edit/", visit_edit, name="edit"),
+    path("<int:pk>/photos/<int:photo_pk>/", visit_photo, name="photo"),
     path("<int:pk>/notes/", visit_note, name="note"),
     path("coverage/", coverage, name="coverage"),
     path("coverage/households/", coverage_households, name="coverage_households"),

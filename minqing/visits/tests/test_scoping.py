@@ -19,6 +19,7 @@ from .factories import household
 PAGES = [
     ("post", "/visits/households/{household}/new/", {"situation": "x"}),
     ("get", "/visits/{visit}/", None),
+    ("get", "/visits/{visit}/photos/{photo}/", None),
     ("post", "/visits/{visit}/edit/", {"text": "x"}),
     ("post", "/visits/{visit}/notes/", {"text": "x"}),
     ("post", "/visits/conflicts/{conflict}/retry/", {}),
@@ -65,6 +66,7 @@ def _normalise_page(path):
             "surveys/{survey}/households/{household}",
             "surveys/<int:pk>/households/<int:household_pk>",
         )
+        .replace("{visit}/photos/{photo}", "<int:pk>/photos/<int:photo_pk>")
         .replace("{visit}", "<int:pk>")
         .replace("{conflict}", "<int:pk>")
         .replace("{survey}", "<int:pk>")
@@ -102,9 +104,15 @@ def _counts():
 
 
 @pytest.fixture
-def ids(users, tree):
+def ids(users, tree, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from .test_services import _png_with_text_chunk
+
+    settings.MEDIA_ROOT = tmp_path
     hh = household(tree.grids["七星村1"])
-    visit = services.visit_record(actor=users.grid, household=hh, situation="x")
+    photo = SimpleUploadedFile("a.png", _png_with_text_chunk())
+    visit = services.visit_record(actor=users.grid, household=hh, situation="x", photos=[photo])
     outside = household(tree.grids["七星村2"])
     services.visit_sync(
         actor=users.grid,
@@ -115,6 +123,7 @@ def ids(users, tree):
     )
     return {
         "visit": visit.pk,
+        "photo": visit.photos.get().pk,
         "household": hh.pk,
         "survey": survey.pk,
         "conflict": SyncConflict.objects.get().pk,

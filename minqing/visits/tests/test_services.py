@@ -314,3 +314,49 @@ def test_sync_rejects_a_client_id_twice_in_one_batch(users, hh):
     with pytest.raises(ValidationFailed):
         services.visit_sync(actor=users.grid, items=[item, item])
     assert Visit.objects.count() == 0
+
+
+def _png_with_text_chunk() -> bytes:
+    import io
+
+    from PIL import Image, PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("GPS", "27.8N 112.9E")
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(out, format="PNG", pnginfo=info)
+    return out.getvalue()
+
+
+def test_photos_are_kept_without_metadata(users, hh, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.MEDIA_ROOT = tmp_path
+    photo = SimpleUploadedFile("door.png", _png_with_text_chunk(), content_type="image/png")
+    v = services.visit_record(actor=users.grid, household=hh, situation="x", photos=[photo])
+    stored = v.photos.get()
+    assert stored.content_type == "image/png"
+    assert b"27.8N" not in stored.file.open("rb").read()
+
+
+@pytest.mark.parametrize(
+    "name, data, words",
+    [
+        ("note.png", b"MZ\x90\x00 this is an exe", "只能上传图片"),
+        ("report.pdf", b"%PDF-1.4 a pdf", "只能是图片"),
+        ("fake.jpg", b"\x89PNG\r\n\x1a\n not really", "扩展名不符"),
+    ],
+)
+def test_non_image_photo_is_refused_and_nothing_written(
+    users, hh, settings, tmp_path, name, data, words
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.MEDIA_ROOT = tmp_path
+    before = snapshot()
+    with pytest.raises(ValidationFailed) as exc:
+        services.visit_record(
+            actor=users.grid, household=hh, situation="x", photos=[SimpleUploadedFile(name, data)]
+        )
+    assert words in str(exc.value.message)
+    assert snapshot() == before and not any(tmp_path.rglob("*.*"))

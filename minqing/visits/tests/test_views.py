@@ -221,3 +221,25 @@ def test_conflicts_page_lists_only_mine_and_resolves(client, users, tree):
     client.post(reverse("visits:conflict_dismiss", args=[c.pk]))
     c.refresh_from_db()
     assert c.resolved_at is not None and c.visit is None
+
+
+def test_visit_form_with_a_photo_and_a_bad_one(client, users, hh, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from .test_services import _png_with_text_chunk
+
+    settings.MEDIA_ROOT = tmp_path
+    login(client, users.grid)
+    url = reverse("visits:create", args=[hh.pk])
+    bad = SimpleUploadedFile("x.png", b"not an image at all")
+    r = client.post(url, form_data(hh, photos=[bad]))
+    assert r.status_code == 400 and "只能上传图片" in r.content.decode()
+    assert Visit.objects.count() == 0
+    good = SimpleUploadedFile("door.png", _png_with_text_chunk())
+    r = client.post(url, form_data(hh, photos=[good]))
+    assert r.status_code == 302
+    v = Visit.objects.get()
+    photo_url = reverse("visits:photo", args=[v.pk, v.photos.get().pk])
+    assert photo_url in client.get(reverse("visits:visit", args=[v.pk])).content.decode()
+    r = client.get(photo_url)
+    assert r.status_code == 200 and r["Content-Type"] == "image/png"
