@@ -572,3 +572,30 @@ def appeal_remind_due() -> int:
             )
             Appeal.objects.filter(pk=appeal.pk).update(reminded_at=now)
     return len(rows)
+
+
+@transaction.atomic
+def appeal_recategorise(*, actor, appeal: Appeal, category_id: int, comment: str = "") -> Appeal:
+    """A dispatcher corrects the category (the routing learns from the corrected matters)."""
+    require(actor, "appeals.assign")
+    category = Category.objects.filter(pk=category_id, is_active=True).first()
+    if category is None:
+        raise ValidationFailed(_("请选择有效的诉求类别"))
+    appeal = _locked(appeal)
+    if appeal.state not in OPEN_STATES:
+        raise ValidationFailed(_("已办结的事项不能再改类别"))
+    if not covers(actor, appeal.handling_area.path):
+        raise PermissionDeniedError(_("该事项不在您所在层级办理"))
+    old = appeal.category
+    appeal.category = category
+    appeal.save(update_fields=["category"])
+    audit_record(
+        actor=actor,
+        action="appeal.recategorise",
+        obj=appeal,
+        detail={"from": old.code, "to": category.code, "comment": comment[:200]},
+    )
+    from . import routing
+
+    routing.forget()
+    return appeal
