@@ -129,6 +129,8 @@ def main(argv=None) -> None:
             "SELECT household_id, max(visited_at) FROM visits_visit GROUP BY household_id"
         )
         timer.lap("latest visit per household written")
+        cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        timer.lap("foreign keys checked")
         build_indexes(indexes)
         timer.lap(f"{len(indexes)} secondary indexes built")
     with connection.cursor() as cur:
