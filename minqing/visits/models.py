@@ -169,7 +169,8 @@ class VisitRule(models.Model):
 
     class Kind(models.TextChoices):
         TAG = "tag", _("重点人群")
-        # open appeal / pairing kinds come with the appeals and pairing models
+        OPEN_APPEAL = "open_appeal", _("有在办诉求")
+        # a pairing kind (干部包户) comes with the pairing model
 
     name = models.CharField(_("名称"), max_length=64, unique=True)
     kind = models.CharField(_("类型"), max_length=16, choices=Kind.choices, default=Kind.TAG)

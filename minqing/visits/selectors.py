@@ -67,7 +67,9 @@ def due_items(*, fetched_by, today: date | None = None, horizon_days: int = DUE_
     nearest first. Two queries: matching tag periods with their last visit, follow-ups."""
     today = today or timezone.localdate()
     limit = today + timedelta(days=horizon_days)
-    rules = {r.tag_id: r for r in VisitRule.objects.filter(is_active=True, kind="tag")}
+    active = list(VisitRule.objects.filter(is_active=True))
+    rules = {r.tag_id: r for r in active if r.kind == VisitRule.Kind.TAG}
+    appeal_rules = [r for r in active if r.kind == VisitRule.Kind.OPEN_APPEAL]
     items: dict[int, DueItem] = {}
 
     def offer(hid, due, reason, last):
@@ -99,6 +101,27 @@ def due_items(*, fetched_by, today: date | None = None, horizon_days: int = DUE_
             )
             if due <= limit:
                 offer(row["household_id"], due, rule.name, last)
+    if appeal_rules:
+        from minqing.appeals.models import OPEN_STATES, Appeal
+
+        rows = (
+            Appeal.objects.filter(
+                state__in=OPEN_STATES, household__in=Household.objects.visible_to(fetched_by)
+            )
+            .values("household_id")
+            .annotate(since=Min("created_at"), last=Max("household__last_visit__visited_at"))
+            .order_by()
+        )
+        for row in rows:
+            last = row["last"]
+            for rule in appeal_rules:
+                due = due_date(
+                    since=timezone.localdate(row["since"]),
+                    last_visit=timezone.localdate(last) if last else None,
+                    interval_days=rule.interval_days,
+                )
+                if due <= limit:
+                    offer(row["household_id"], due, rule.name, last)
     follow_ups = (
         LastVisit.objects.filter(follow_up_date__isnull=False, follow_up_date__lte=limit)
         .filter(household__in=Household.objects.visible_to(fetched_by))
@@ -242,6 +265,17 @@ def required_visits(*, start: date, end: date, interval_days: int) -> int:
 
 
 def rule_households(households, rule: VisitRule, day: date):
+    """The households a rule covers on `day`: carrying its tag, or with an open appeal
+    filed by then."""
+    if rule.kind == VisitRule.Kind.OPEN_APPEAL:
+        from minqing.appeals.models import OPEN_STATES, Appeal
+
+        matters = Appeal.objects.filter(
+            household=OuterRef("pk"),
+            state__in=OPEN_STATES,
+            created_at__lt=day_start(day + timedelta(days=1)),
+        )
+        return households.filter(Exists(matters))
     carriers = TagPeriod.objects.on(day).filter(tag_id=rule.tag_id, household=OuterRef("pk"))
     return households.filter(Exists(carriers))
 
@@ -265,7 +299,7 @@ def _by_rule(households, start: date, end: date) -> list[dict]:
     """Per active rule: households carrying its tag on the last day of the period and how
     many had the visits the rule asks for in the period. One query per rule."""
     result = []
-    for rule in VisitRule.objects.filter(is_active=True, kind="tag").select_related("tag"):
+    for rule in VisitRule.objects.filter(is_active=True).select_related("tag"):
         need = required_visits(start=start, end=end, interval_days=rule.interval_days)
         agg = (
             rule_households(households, rule, end)

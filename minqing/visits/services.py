@@ -335,12 +335,24 @@ def visit_add_note(*, actor, visit, text: str) -> VisitNote:
 
 @transaction.atomic
 def visit_rule_save(
-    *, actor, name: str, tag: Tag, interval_days: int, is_active: bool = True, rule=None
+    *,
+    actor,
+    name: str,
+    tag: Tag | None,
+    interval_days: int,
+    is_active: bool = True,
+    kind: str = VisitRule.Kind.TAG,
+    rule=None,
 ) -> VisitRule:
-    """Administrators set the must-visit rules: which key group, how often."""
+    """Administrators set the must-visit rules: which key group (or an open appeal), how
+    often."""
     require(actor, "visits.manage_rules")
     name = _text(name, label=_("名称"), max_length=64, required=True)
-    if tag is None:
+    if kind not in VisitRule.Kind.values:
+        raise ValidationFailed(_("未知的规则类型"))
+    if kind == VisitRule.Kind.OPEN_APPEAL:
+        tag = None
+    elif tag is None:
         raise ValidationFailed(_("请选择重点人群"))
     if not isinstance(interval_days, int) or not 1 <= interval_days <= 366:
         raise ValidationFailed(_("走访周期应在 1 到 366 天之间"))
@@ -350,7 +362,7 @@ def visit_rule_save(
     rule = rule or VisitRule()
     rule.name, rule.kind, rule.tag, rule.interval_days, rule.is_active = (
         name,
-        VisitRule.Kind.TAG,
+        kind,
         tag,
         interval_days,
         is_active,
@@ -360,7 +372,12 @@ def visit_rule_save(
         actor=actor,
         action="visits.rule.save",
         obj=rule,
-        detail={"tag": tag.code, "interval_days": interval_days, "active": is_active},
+        detail={
+            "kind": kind,
+            "tag": tag.code if tag else None,
+            "interval_days": interval_days,
+            "active": is_active,
+        },
     )
     return rule
 

@@ -365,6 +365,7 @@ def rules(request):
                 tag=tag,
                 interval_days=days,
                 is_active=request.POST.get("is_active") == "on",
+                kind=request.POST.get("kind") or VisitRule.Kind.TAG,
                 rule=rule,
             )
         except DomainError as exc:
@@ -379,6 +380,7 @@ def rules(request):
         {
             "rules": VisitRule.objects.select_related("tag"),
             "tags": Tag.objects.order_by("order", "name"),
+            "kinds": VisitRule.Kind.choices,
             "can_manage": has_perm(request.user, "visits.manage_rules"),
             "error": error,
         },

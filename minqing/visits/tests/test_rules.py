@@ -132,3 +132,37 @@ def test_due_list_query_count_does_not_grow_with_rows(
         items, total = selectors.due_list(fetched_by=users.grid, today=TODAY)
     assert total == 6 and all(i.household for i in items)
     assert items[0].due == date(2025, 5, 1) + timedelta(days=30)
+
+
+def test_open_appeal_rule_makes_the_household_due_until_visited(users, tree, rules):
+    """信访 within a week: a household with an open appeal is due 7 days after filing, or
+    after the last visit; closing the appeal ends it."""
+    from minqing.appeals.models import Appeal
+    from minqing.visits import services
+
+    VisitRule.objects.create(name="在办诉求一周内回访", kind="open_appeal", interval_days=7)
+    h = household(tree.grids["七星村1"])
+    v = services.visit_record(actor=users.grid, household=h, situation="反映修路", needs=["修路"])
+    appeal = v.findings.get(kind="need").appeal
+    filed = timezone.localdate(appeal.created_at)
+    Appeal.objects.filter(pk=appeal.pk).update(created_at=appeal.created_at - timedelta(days=10))
+    # the visit that raised it counts as the last visit
+    items = due_items(fetched_by=users.grid, today=filed + timedelta(days=7))
+    assert [(i.household_id, i.due, i.reasons) for i in items] == [
+        (h.pk, filed + timedelta(days=7), ["在办诉求一周内回访"])
+    ]
+    Appeal.objects.filter(pk=appeal.pk).update(state="resolved")
+    assert due_items(fetched_by=users.grid, today=filed + timedelta(days=7)) == []
+
+
+def test_rule_compliance_for_open_appeals(users, tree, rules):
+    from minqing.visits import services
+
+    rule = VisitRule.objects.create(name="在办诉求周访", kind="open_appeal", interval_days=7)
+    h = household(tree.grids["七星村1"])
+    services.visit_record(actor=users.grid, household=h, situation="x", needs=["修路"])
+    household(tree.grids["七星村1"])  # no appeal: not counted
+    today = timezone.localdate()
+    report = selectors.coverage(fetched_by=users.cadre, area=tree.qixing, start=today, end=today)
+    row = next(r for r in report.by_rule if r["rule"] == rule)
+    assert (row["total"], row["required"], row["compliant"]) == (1, 1, 1)
