@@ -25,7 +25,9 @@ def day_start(day: date) -> datetime:
 
 
 def visit_rows(qs):
-    return qs.select_related("household", "grid", "recorded_by").prefetch_related(
+    return qs.select_related(
+        "household", "household__head", "grid", "recorded_by"
+    ).prefetch_related(
         "visitors",
         "met_members",
         Prefetch("findings", queryset=VisitFinding.objects.select_related("tag_period__resident")),
