@@ -41,8 +41,7 @@ router = Router()
 
 def _kwargs(body: VisitIn) -> dict:
     data = body.dict()
-    data["tags"] = [t for t in data["tags"]]
-    return services._payload_kwargs(data) | {"client_id": data["client_id"]}
+    return services.visit_payload_kwargs(data) | {"client_id": data["client_id"]}
 
 
 @router.get("/visits", response=list[VisitOut])

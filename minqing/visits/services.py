@@ -356,9 +356,6 @@ def visit_rule_save(
         raise ValidationFailed(_("请选择重点人群"))
     if not isinstance(interval_days, int) or not 1 <= interval_days <= 366:
         raise ValidationFailed(_("走访周期应在 1 到 366 天之间"))
-    clash = VisitRule.objects.filter(name=name).exclude(pk=getattr(rule, "pk", None))
-    if clash.exists():
-        raise Conflict(_("已有同名规则“%(n)s”") % {"n": name})
     rule = rule or VisitRule()
     rule.name, rule.kind, rule.tag, rule.interval_days, rule.is_active = (
         name,
@@ -367,7 +364,11 @@ def visit_rule_save(
         interval_days,
         is_active,
     )
-    rule.save()
+    try:
+        with transaction.atomic():
+            rule.save()
+    except IntegrityError:  # the unique name decides, not a check before the write
+        raise Conflict(_("已有同名规则“%(n)s”") % {"n": name})
     audit_record(
         actor=actor,
         action="visits.rule.save",
@@ -385,7 +386,7 @@ def visit_rule_save(
 # ---------------------------------------------------------------- offline sync
 
 
-def _payload_kwargs(payload: dict) -> dict:
+def visit_payload_kwargs(payload: dict) -> dict:
     """The service arguments of one queued visit (the JSON the phone sends)."""
     tags = []
     for t in payload.get("tags") or ():
@@ -476,7 +477,7 @@ def visit_sync(*, actor, items: list[dict]) -> list[dict]:
 def _sync_one(*, actor, client_id, payload) -> dict:
     try:
         with transaction.atomic():
-            visit = visit_record(actor=actor, client_id=client_id, **_payload_kwargs(payload))
+            visit = visit_record(actor=actor, client_id=client_id, **visit_payload_kwargs(payload))
     except (DomainError, ValueError, TypeError) as exc:
         message = str(getattr(exc, "message", None) or _("数据格式不正确"))
         conflict = _keep_conflict(actor=actor, client_id=client_id, payload=payload, error=message)
@@ -522,7 +523,7 @@ def _sync_plain(*, actor, items: list) -> dict:
     ready = []  # (cid, visit, members, visitors)
     for cid, p in items:
         try:
-            kw = _payload_kwargs(p)
+            kw = visit_payload_kwargs(p)
             household = households.get(int(kw["household"] or 0))
             if household is None:
                 raise NotFoundError(_("户不存在或不在您的管辖范围内"))
@@ -666,7 +667,7 @@ def sync_conflict_retry(*, actor, conflict: SyncConflict) -> Visit:
     )
     if conflict is None:
         raise NotFoundError()
-    kwargs = _payload_kwargs(conflict.payload)
+    kwargs = visit_payload_kwargs(conflict.payload)
     visit = visit_record(actor=actor, client_id=conflict.client_id, **kwargs)
     conflict.resolved_at = timezone.now()
     conflict.resolved_by = actor

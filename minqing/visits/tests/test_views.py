@@ -243,3 +243,11 @@ def test_visit_form_with_a_photo_and_a_bad_one(client, users, hh, settings, tmp_
     assert photo_url in client.get(reverse("visits:visit", args=[v.pk])).content.decode()
     r = client.get(photo_url)
     assert r.status_code == 200 and r["Content-Type"] == "image/png"
+
+
+def test_rule_with_a_taken_name_is_a_conflict(client, users):
+    login(client, users.admin)
+    data = {"name": "特困人员每月必访", "tag": "dibao", "interval_days": "7", "is_active": "on"}
+    r = client.post(reverse("visits:rules"), data)
+    assert r.status_code == 409 and "同名规则" in r.content.decode()
+    assert VisitRule.objects.get(name="特困人员每月必访").interval_days == 30
