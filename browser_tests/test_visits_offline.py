@@ -15,7 +15,7 @@ def test_visit_made_offline_is_queued_and_synced_once(page, login, shot):
     page.goto("/visits/offline/")
     page.wait_for_selector("#offline-app[data-ready='1']")
     manifest = page.evaluate(
-        "fetch(document.querySelector('link[rel=manifest]').href).then(r => r.json())"
+        "fetch(document.querySelector('link[rel=manifest][href$=\"webmanifest\"]').href).then(r => r.json())"
     )
     assert manifest["start_url"] == "/visits/offline/" and manifest["display"] == "standalone"
     # a second load puts the page under the service worker's control

@@ -592,21 +592,24 @@ def _sync_plain(*, actor, items: list) -> dict:
     for _c, v, _m, _u in ready:
         if v.household_id not in latest or v.visited_at >= latest[v.household_id].visited_at:
             latest[v.household_id] = v
-    have = {lv.household_id: lv for lv in LastVisit.objects.filter(household_id__in=list(latest))}
-    create, update = [], []
-    for hid, v in latest.items():
-        lv = have.get(hid)
-        if lv is None:
-            create.append(
-                LastVisit(
-                    household_id=hid, visited_at=v.visited_at, follow_up_date=v.follow_up_date
-                )
-            )
-        elif v.visited_at >= lv.visited_at:
-            lv.visited_at, lv.follow_up_date = v.visited_at, v.follow_up_date
-            update.append(lv)
-    LastVisit.objects.bulk_create(create)
-    LastVisit.objects.bulk_update(update, ["visited_at", "follow_up_date"])
+    # The households are locked above: read their latest visits, then one upsert of those
+    # this batch makes later (an older offline visit never replaces a newer one).
+    have = dict(
+        LastVisit.objects.filter(household_id__in=list(latest)).values_list(
+            "household_id", "visited_at"
+        )
+    )
+    newer = [
+        LastVisit(household_id=hid, visited_at=v.visited_at, follow_up_date=v.follow_up_date)
+        for hid, v in latest.items()
+        if hid not in have or v.visited_at >= have[hid]
+    ]
+    LastVisit.objects.bulk_create(
+        newer,
+        update_conflicts=True,
+        unique_fields=["household"],
+        update_fields=["visited_at", "follow_up_date"],
+    )
     audit_bulk(
         actor=actor,
         action="visits.visit.record",

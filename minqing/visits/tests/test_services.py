@@ -360,3 +360,24 @@ def test_non_image_photo_is_refused_and_nothing_written(
         )
     assert words in str(exc.value.message)
     assert snapshot() == before and not any(tmp_path.rglob("*.*"))
+
+
+def test_sync_batch_keeps_the_latest_visit(users, hh):
+    now = timezone.now()
+    services.visit_record(actor=users.grid, household=hh, situation="新", visited_at=now)
+    services.visit_sync(
+        actor=users.grid,
+        items=[_plain(hh, visited_at=(now - timedelta(days=2)).isoformat())],
+    )
+    assert LastVisit.objects.get(household=hh).visited_at == now
+    later = now + timedelta(seconds=1)
+    services.visit_sync(
+        actor=users.grid,
+        items=[
+            _plain(
+                hh, visited_at=later.isoformat(), follow_up_date=timezone.localdate().isoformat()
+            )
+        ],
+    )
+    last = LastVisit.objects.get(household=hh)
+    assert last.visited_at == later and last.follow_up_date == timezone.localdate()
