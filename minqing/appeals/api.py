@@ -15,7 +15,7 @@ from minqing.core.scoping import get_visible_or_404
 from minqing.core.timeline import timeline_for
 
 from . import routing, selectors, services
-from .models import Appeal, Category, Channel
+from .models import Appeal, Category, Channel, Meeting, Reception
 from .public import track_view
 from .schemas import (
     AppealDetailOut,
@@ -27,16 +27,22 @@ from .schemas import (
     CommentIn,
     FiledOut,
     MediateIn,
+    MeetingIn,
+    MeetingOut,
     PublicAppealIn,
     RateIn,
     ReasonIn,
     RecategoriseIn,
+    ReceptionIn,
+    ReceptionOut,
     ReplyIn,
     ResolveIn,
     SuggestIn,
     TimelineOut,
     TrackOut,
     appeal_out,
+    meeting_out,
+    reception_out,
 )
 
 router = Router()
@@ -290,6 +296,60 @@ def download(request, pk: int, att: int):
     if row is None:
         raise Http404
     return attachment_response(row, actor=request.user)
+
+
+# ---- screening meetings and reception duty ------------------------------------------------
+
+
+@router.get("/meetings", response=list[MeetingOut])
+@paginate
+def meetings(request):
+    require(request.user, "appeals.view")
+    qs = (
+        Meeting.objects.visible_to(request.user)
+        .select_related("area")
+        .prefetch_related("appeals")
+        .order_by("-held_on", "-id")
+    )
+    return [meeting_out(m) for m in qs]
+
+
+@router.get("/meetings/missing")
+def meetings_missing(request):
+    """Villages without this week's meeting, townships without this half-month's."""
+    require(request.user, "appeals.view")
+    return [
+        {"id": a.pk, "name": a.name, "level": a.level}
+        for a in services.meetings_missing(fetched_by=request.user)
+    ]
+
+
+@router.post("/meetings", response={201: MeetingOut})
+def meeting_create(request, payload: MeetingIn):
+    m = services.meeting_record(actor=request.user, **payload.dict())
+    return Status(201, meeting_out(m))
+
+
+@router.get("/meetings/{int:pk}", response=MeetingOut)
+def meeting_detail(request, pk: int):
+    require(request.user, "appeals.view")
+    return meeting_out(
+        get_visible_or_404(Meeting.objects.select_related("area"), request.user, pk=pk)
+    )
+
+
+@router.get("/receptions", response=list[ReceptionOut])
+@paginate
+def receptions(request):
+    require(request.user, "appeals.view")
+    qs = Reception.objects.visible_to(request.user).select_related("receiver")
+    return [reception_out(r) for r in qs]
+
+
+@router.post("/receptions", response={201: ReceptionOut})
+def reception_create(request, payload: ReceptionIn):
+    r = services.reception_record(actor=request.user, **payload.dict())
+    return Status(201, reception_out(r))
 
 
 # ---- public: no account, no login cookie, throttled per client -----------------------------

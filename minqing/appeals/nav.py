@@ -7,6 +7,9 @@ from minqing.core.plugins import register_home_panel, register_nav
 
 register_nav(label=_("诉求"), url_name="appeals:list", perm="appeals.view", order=30)
 register_nav(label=_("履职清单"), url_name="appeals:duties", perm="appeals.view", order=31)
+register_nav(label=_("排查例会"), url_name="appeals:meetings", perm="appeals.view", order=32)
+register_nav(label=_("接访记录"), url_name="appeals:receptions", perm="appeals.view", order=33)
+register_nav(label=_("办结统计"), url_name="appeals:stats", perm="appeals.view", order=34)
 
 
 def _duties(request):

@@ -16,6 +16,7 @@ PAGES = [
     ("get", "/appeals/{pk}/", None),
     ("post", "/appeals/{pk}/act/claim/", {}),
     ("post", "/appeals/{pk}/reply/", {"reply-text": "x"}),
+    ("post", "/appeals/{pk}/mediate/", {"mediate-record": "x", "mediate-outcome": "success"}),
     ("post", "/appeals/{pk}/attachments/", {}),
     ("get", "/appeals/{pk}/attachments/{att}/", None),
 ]
@@ -38,6 +39,7 @@ API = [
     ("get", "/api/appeals/{pk}/attachments", None),
     ("post", "/api/appeals/{pk}/attachments", None),
     ("get", "/api/appeals/{pk}/attachments/{att}", None),
+    ("get", "/api/appeals/meetings/{pk}", None),
 ]
 
 
@@ -85,13 +87,21 @@ def test_outsider_gets_404_and_nothing_changes(
     att = appeal_attach(
         actor=users.cadre, appeal=appeal, upload=SimpleUploadedFile("a.pdf", b"%PDF-1.4")
     )
+    from datetime import date
+
+    from minqing.appeals.services import meeting_record
+
+    meeting = meeting_record(
+        actor=users.cadre, area_id=tree.qixing.pk, held_on=date(2026, 1, 5), attendees="全体村干部"
+    )
+    pk = meeting.pk if "/meetings/" in path else appeal.pk
     before = (
         list(Appeal.objects.values()),
         AppealEvent.objects.count(),
         AppealAttachment.objects.count(),
         AuditEvent.objects.exclude(action__startswith="auth.").count(),
     )
-    url = path.format(pk=appeal.pk, att=att.pk)
+    url = path.format(pk=pk, att=att.pk)
     login(client, users.outsider)
     if method == "get":
         r = client.get(url)
