@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "minqing.accounts",
     "minqing.registry",
     "minqing.appeals",
+    "minqing.visits",
 ]
 
 MIDDLEWARE = [
