@@ -1,5 +1,9 @@
 from django.urls import path
 
-from . import views
+from . import otp, views
 
-urlpatterns = [path("", views.index, name="index")]
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("otp/verify/", otp.verify, name="otp_verify"),
+    path("otp/setup/", otp.setup, name="otp_setup"),
+]
