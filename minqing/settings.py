@@ -68,7 +68,11 @@ INSTALLED_APPS = [
     "minqing.areas",
     "minqing.accounts",
     "minqing.registry",
+<<<<<<< HEAD
     "minqing.tips",
+=======
+    "minqing.appeals",
+>>>>>>> appeals
 ]
 
 MIDDLEWARE = [

@@ -143,3 +143,7 @@ class Job(models.Model):
     @property
     def finished(self) -> bool:
         return self.status in (self.Status.DONE, self.Status.FAILED)
+
+
+# The case kernel's tables live in their own module.
+from .case_models import CalendarDay, Notification, PeriodicRun  # noqa: E402, F401

@@ -40,17 +40,39 @@ def path_q(paths: list[str], field: str) -> Q:
 
 
 class ScopedQuerySet(models.QuerySet):
-    """Subclass and set `area_path_field` to the lookup of the owning area's path."""
+    """Subclass and set `area_path_field` to the lookup of the owning area's path.
+
+    Object visibility beyond area: a case is also visible to the people it is given to even
+    outside their area (a county department handles a village matter). Set `owner_field`
+    (a user foreign key) and/or `unit_field` (a unit foreign key) and the owner and the
+    members of the assigned unit see the row too; everything else, `get_visible_or_404`
+    included, follows from this one method.
+    """
 
     area_path_field = "area__path"
+    owner_field: str | None = None
+    unit_field: str | None = None
+
+    def object_q(self, user) -> Q | None:
+        """Rows given to this user or their unit, whatever their area."""
+        if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+            return None
+        q = Q()
+        if self.owner_field:
+            q |= Q(**{self.owner_field: user.pk})
+        if self.unit_field and getattr(user, "unit_id", None):
+            q |= Q(**{self.unit_field: user.unit_id})
+        return q or None
 
     def visible_to(self, user):
         if user is not None and getattr(user, "is_superuser", False) and user.is_active:
             return self.all()
         paths = jurisdiction_paths(user)
-        if not paths:
+        extra = self.object_q(user)
+        if not paths and extra is None:
             return self.none()
-        return self.filter(path_q(paths, self.area_path_field))
+        q = path_q(paths, self.area_path_field) if paths else Q(pk__in=[])
+        return self.filter(q | extra if extra is not None else q)
 
     def within(self, area):
         """Rows in the subtree of one area (used after the area itself was scoped)."""

@@ -1,0 +1,73 @@
+"""Public endpoints: what residents and tipsters use without an account.
+
+- Tracking codes: 16 characters of Crockford base32 from `secrets` (80 bits), shown in
+  groups of four; only an HMAC of the code is stored (`tracking_hash`), so a database dump
+  does not reveal codes and a lookup is one indexed equality on the hash. Wrong and unknown
+  codes get the same answer (there is no difference to time: both are one missing row).
+- `public_throttles(...)`: django-ninja throttles per client address for public operations.
+- `public_channel(request)`: the audit rows written while serving a public request carry
+  channel "public" and the client address, and no user.
+Public API operations are declared with `auth=None`, so no login cookie (and no CSRF
+token) is needed; they never read `request.user`.
+"""
+
+import hashlib
+import hmac
+import secrets
+from contextlib import contextmanager
+
+from django.conf import settings
+from ninja.throttling import SimpleRateThrottle
+
+from .context import request_context
+from .middleware import client_address
+
+ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
+CODE_LENGTH = 16  # 16 x 5 bits = 80 bits
+_CONFUSABLE = str.maketrans({"I": "1", "L": "1", "O": "0", "U": "V"})
+
+
+def new_tracking_code() -> str:
+    return "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def normalise_code(code: str) -> str:
+    return "".join(c for c in (code or "").upper() if c.isalnum()).translate(_CONFUSABLE)
+
+
+def format_code(code: str) -> str:
+    return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
+
+
+def tracking_hash(code: str) -> str:
+    """HMAC-SHA256 of the normalised code with a key derived from SECRET_KEY."""
+    key = hashlib.sha256(b"minqing-tracking:" + settings.SECRET_KEY.encode()).digest()
+    return hmac.new(key, normalise_code(code).encode(), hashlib.sha256).hexdigest()
+
+
+def plausible_code(code: str) -> bool:
+    c = normalise_code(code)
+    return len(c) == CODE_LENGTH and all(ch in ALPHABET for ch in c)
+
+
+class PublicThrottle(SimpleRateThrottle):
+    """Per client address and per operation scope, whether or not a session exists."""
+
+    def __init__(self, scope: str, rate: str):
+        self.scope = scope
+        super().__init__(rate)
+
+    def get_cache_key(self, request):
+        return self.cache_format % {"scope": self.scope, "ident": client_address(request)}
+
+
+def public_throttles(scope: str, rate: str | None = None):
+    """Throttles for a public operation: `rate` or settings.PUBLIC_THROTTLE_RATES[scope]."""
+    rates = getattr(settings, "PUBLIC_THROTTLE_RATES", {})
+    return [PublicThrottle(scope, rate or rates.get(scope, "30/m"))]
+
+
+@contextmanager
+def public_channel(request):
+    with request_context(address=client_address(request), channel="public"):
+        yield
