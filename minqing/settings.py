@@ -68,14 +68,12 @@ INSTALLED_APPS = [
     "minqing.areas",
     "minqing.accounts",
     "minqing.registry",
-<<<<<<< HEAD
-    "minqing.tips",
-=======
     "minqing.appeals",
->>>>>>> appeals
+    "minqing.tips",
 ]
 
 MIDDLEWARE = [
+    "minqing.tips.anonymity.TipPrivacyMiddleware",  # first: the tip pages see no address
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -211,7 +209,7 @@ OTP_REQUIRED_ROLES = env_list("OTP_REQUIRED_ROLES", "political_legal")
 # Anonymous tips (minqing/tips)
 TIPS_RECEIPT_SCRYPT_N = env_int("TIPS_RECEIPT_SCRYPT_N", 2**14)
 TIPS_RECEIPT_LOOKUPS_PER_MINUTE = env_int("TIPS_RECEIPT_LOOKUPS_PER_MINUTE", 30)
-TIPS_VERIFY_DAYS = env_int("TIPS_VERIFY_DAYS", 30)
+TIPS_VERIFY_WORKING_DAYS = env_int("TIPS_VERIFY_WORKING_DAYS", 20)
 TIPS_DEADLINE_REMINDER_DAYS = env_int("TIPS_DEADLINE_REMINDER_DAYS", 3)
 TIPS_EXPIRY_REMINDER_DAYS = env_int("TIPS_EXPIRY_REMINDER_DAYS", 14)
 # days a tip is kept after it ends, per outcome ("outcome=days,...")

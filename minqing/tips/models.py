@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from minqing.core.crypto import EncryptedTextField
 from minqing.core.roles import Role
 from minqing.core.scoping import ScopedQuerySet, jurisdiction_paths, path_q
-from minqing.core.workflow import WorkflowEvent
+from minqing.core.workflow import CaseModel, WorkflowEvent
 
 
 class TipCategory(models.Model):
@@ -80,7 +80,10 @@ class TipQuerySet(models.QuerySet):
         )
 
 
-class Tip(models.Model):
+class Tip(CaseModel):
+    """created_at is midnight of the day it came in: an exact time could be matched against
+    a web server's access log."""
+
     area = models.ForeignKey(
         "areas.Area", verbose_name=_("发生地"), on_delete=models.PROTECT, related_name="+"
     )
@@ -94,8 +97,6 @@ class Tip(models.Model):
     state = models.CharField(
         _("状态"), max_length=32, choices=TipState.choices, default=TipState.RECEIVED
     )
-    # Day only: an exact time would let a web-server log be matched to the tip.
-    received_on = models.DateField(_("受理日期"))
     month = models.DateField(_("月份"))
     content = EncryptedTextField(_("举报内容"))
     when_where = EncryptedTextField(_("时间地点"), blank=True)
@@ -125,7 +126,7 @@ class Tip(models.Model):
     class Meta:
         verbose_name = _("线索")
         verbose_name_plural = _("线索")
-        ordering = ["-received_on", "-id"]
+        ordering = ["-created_at", "-id"]
         indexes = [
             # retention: tips past their expiry (and the reminder before it)
             models.Index(fields=["expires_on"], name="tip_expiry_idx"),
@@ -139,6 +140,10 @@ class Tip(models.Model):
     @property
     def reference(self) -> str:
         return f"XS{self.pk:06d}"
+
+    @property
+    def received_on(self):
+        return timezone.localdate(self.created_at)
 
     @property
     def audit_area_id(self):

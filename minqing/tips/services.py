@@ -6,7 +6,7 @@ tip outside the officer's area, or one they are excluded from, is a 404 like a m
 """
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -19,7 +19,9 @@ from minqing.accounts.models import User
 from minqing.areas.models import Area, Level
 from minqing.core.audit import audit_record
 from minqing.core.errors import Conflict, PermissionDeniedError, ValidationFailed
-from minqing.core.workflow import workflow_apply
+from minqing.core import clock
+from minqing.core.deadlines import add_working_days
+from minqing.core.workflow import workflow_apply, workflow_start
 
 from . import receipts
 from .models import (
@@ -44,7 +46,11 @@ STAFF_LEVELS_BELOW_TOWNSHIP = (Level.VILLAGE, Level.GRID)
 
 
 def _today() -> date:
-    return timezone.localdate()
+    return clock.today()
+
+
+def _verify_deadline() -> date:
+    return add_working_days(_today(), settings.TIPS_VERIFY_WORKING_DAYS)
 
 
 def _text(value, *, label, required=False) -> str:
@@ -176,7 +182,8 @@ def tip_file(
         handling_area=_handling_area(area, named),
         category=category,
         channel=channel,
-        received_on=today,
+        created_at=timezone.make_aware(datetime.combine(today, time.min)),
+        state_changed_at=timezone.make_aware(datetime.combine(today, time.min)),
         month=today.replace(day=1),
         content=content,
         when_where=when_where,
@@ -184,6 +191,7 @@ def tip_file(
         receipt_hash=receipts.receipt_hash(receipt),
         entered_by=actor,
     )
+    workflow_start(workflow=TIP_FLOW, case=tip, actor=actor, channel=channel)
     if any(identity.values()):
         TipIdentity.objects.create(tip=tip, **identity)
     TipConflict.objects.bulk_create(
@@ -256,9 +264,9 @@ def tip_transition(*, actor, tip: Tip, action: str, comment: str = "") -> Tip:
     comment = _text(comment, label=_("说明"))
     old = tip.state
     workflow_apply(workflow=TIP_FLOW, case=tip, actor=actor, action=action, comment=comment)
-    fields = ["state"]
+    fields = ["state", "state_changed_at"]
     if tip.state == "verifying" and tip.deadline is None:
-        tip.deadline = _today() + timedelta(days=settings.TIPS_VERIFY_DAYS)
+        tip.deadline = _verify_deadline()
         fields.append("deadline")
     if tip.state in FINAL_STATES:
         tip.expires_on = _today() + timedelta(days=settings.TIPS_RETENTION_DAYS[tip.state])
@@ -280,7 +288,7 @@ def tip_assign(*, actor, tip: Tip, handler_id, deadline: date | None = None) -> 
     if deadline is not None and deadline < _today():
         raise ValidationFailed(_("期限不能早于今天"))
     tip.handler = handler
-    tip.deadline = deadline or tip.deadline or _today() + timedelta(days=settings.TIPS_VERIFY_DAYS)
+    tip.deadline = deadline or tip.deadline or _verify_deadline()
     tip.save(update_fields=["handler", "deadline"])
     audit_record(
         actor=actor,
