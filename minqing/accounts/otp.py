@@ -26,9 +26,7 @@ OPEN_PATHS = ("/accounts/otp/", "/logout/", "/static/", "/i18n/", "/jsi18n/", "/
 
 
 def otp_required(user) -> bool:
-    return bool(
-        user.is_authenticated and getattr(user, "role", "") in settings.OTP_REQUIRED_ROLES
-    )
+    return bool(user.is_authenticated and getattr(user, "role", "") in settings.OTP_REQUIRED_ROLES)
 
 
 def confirmed_device(user):

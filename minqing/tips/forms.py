@@ -17,14 +17,25 @@ def area_choices():
 
 
 class TipForm(forms.Form):
-    area = forms.ChoiceField(label=_("发生地(乡镇、村/社区)"))
-    category = forms.ModelChoiceField(
-        label=_("类别"), queryset=TipCategory.objects.filter(is_active=True), empty_label="——"
+    area = forms.ChoiceField(
+        label=_("发生地(乡镇、村/社区)"),
+        error_messages={"required": _("请选择发生地"), "invalid_choice": _("请选择有效的发生地")},
     )
-    content = forms.CharField(label=_("发生了什么"), widget=forms.Textarea(attrs={"rows": 6}))
+    category = forms.ModelChoiceField(
+        label=_("类别"), queryset=TipCategory.objects.filter(is_active=True),
+        empty_label="——",
+        error_messages={"required": _("请选择类别"), "invalid_choice": _("请选择有效的线索类别")},
+    )
+    content = forms.CharField(
+        label=_("发生了什么"),
+        widget=forms.Textarea(attrs={"rows": 6}),
+        error_messages={"required": _("请填写举报内容")},
+    )
     when_where = forms.CharField(label=_("时间和地点"), required=False)
     people_named = forms.CharField(
-        label=_("涉及的人员(姓名、绰号、职务)"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+        label=_("涉及的人员(姓名、绰号、职务)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
     leave_identity = forms.BooleanField(label=_("我愿意留下身份信息(加密保存)"), required=False)
     name = forms.CharField(label=_("姓名"), required=False)
@@ -43,7 +54,11 @@ class TipForm(forms.Form):
         d = self.cleaned_data
         if not d.get("leave_identity"):
             return None
-        return {"name": d.get("name", ""), "contact": d.get("contact", ""), "other": d.get("other", "")}
+        return {
+            "name": d.get("name", ""),
+            "contact": d.get("contact", ""),
+            "other": d.get("other", ""),
+        }
 
 
 class ReceiptForm(forms.Form):
@@ -52,17 +67,23 @@ class ReceiptForm(forms.Form):
 
 class AddInfoForm(forms.Form):
     code = forms.CharField(widget=forms.HiddenInput, max_length=64)
-    body = forms.CharField(label=_("补充内容"), required=False, widget=forms.Textarea(attrs={"rows": 4}))
+    body = forms.CharField(
+        label=_("补充内容"), required=False, widget=forms.Textarea(attrs={"rows": 4})
+    )
 
 
 class TransitionForm(forms.Form):
     action = forms.CharField(max_length=32)
-    comment = forms.CharField(label=_("说明"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    comment = forms.CharField(
+        label=_("说明"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
 
 class AssignForm(forms.Form):
     handler = forms.ChoiceField(label=_("承办人"))
-    deadline = forms.DateField(label=_("核查期限"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    deadline = forms.DateField(
+        label=_("核查期限"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
 
 
 class TextForm(forms.Form):

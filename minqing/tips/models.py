@@ -262,9 +262,7 @@ class TipNote(models.Model):
     """A dated working note of the verification (核查记录)."""
 
     tip = models.ForeignKey(Tip, related_name="notes", on_delete=models.CASCADE)
-    author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     at = models.DateTimeField(default=timezone.now)
     body = EncryptedTextField(_("内容"))
 

@@ -30,9 +30,7 @@ def tip_list(*, fetched_by, state: str = "", mine: bool = False):
 
 
 def tip_list_audit(*, fetched_by, tips) -> None:
-    audit_record(
-        actor=fetched_by, action="tips.list", detail={"tips": [t.pk for t in tips][:200]}
-    )
+    audit_record(actor=fetched_by, action="tips.list", detail={"tips": [t.pk for t in tips][:200]})
 
 
 def reminders_for(*, user):
@@ -56,16 +54,13 @@ def tip_stats(*, fetched_by, since: date | None = None, until: date | None = Non
         qs = qs.filter(month__gte=since.replace(day=1))
     if until:
         qs = qs.filter(month__lte=until)
-    rows = list(
-        qs.values("area__path", "month", "category_id", "outcome").annotate(n=Sum("count"))
-    )
+    rows = list(qs.values("area__path", "month", "category_id", "outcome").annotate(n=Sum("count")))
     paths = jurisdiction_paths(fetched_by)
     if getattr(fetched_by, "is_superuser", False) and not paths:
         paths = list(Area.objects.filter(parent=None).values_list("path", flat=True))
     # one level below each top area the viewer holds
     children = {
-        a.path: a
-        for a in Area.objects.filter(parent__path__in=paths).only("path", "name", "code")
+        a.path: a for a in Area.objects.filter(parent__path__in=paths).only("path", "name", "code")
     }
 
     def bucket(path: str):

@@ -17,10 +17,10 @@ from django.utils.translation import gettext as _
 
 from minqing.accounts.models import User
 from minqing.areas.models import Area, Level
-from minqing.core.audit import audit_record
-from minqing.core.errors import Conflict, PermissionDeniedError, ValidationFailed
 from minqing.core import clock
+from minqing.core.audit import audit_record
 from minqing.core.deadlines import add_working_days
+from minqing.core.errors import Conflict, PermissionDeniedError, ValidationFailed
 from minqing.core.workflow import workflow_apply, workflow_start
 
 from . import receipts
@@ -159,7 +159,9 @@ def tip_file(
     content = _text(content, label=_("举报内容"), required=True)
     when_where = _text(when_where, label=_("时间地点"))
     people_named = _text(people_named, label=_("被举报人"))
-    identity = {k: _text((identity or {}).get(k), label=_("身份信息")) for k in ("name", "contact", "other")}
+    identity = {
+        k: _text((identity or {}).get(k), label=_("身份信息")) for k in ("name", "contact", "other")
+    }
     try:
         area = Area.objects.get(pk=int(area_id), level__gte=Level.TOWNSHIP)
     except (Area.DoesNotExist, ValueError, TypeError):
@@ -387,8 +389,10 @@ def identity_requests_for_custodian(*, user):
 def identity_decide(*, actor, request_id, approve: bool, note: str) -> IdentityRequest:
     note = _text(note, label=_("审批意见"), required=True)
     try:
-        req = identity_requests_for_custodian(user=actor).select_for_update(of=("self",)).get(
-            pk=int(request_id)
+        req = (
+            identity_requests_for_custodian(user=actor)
+            .select_for_update(of=("self",))
+            .get(pk=int(request_id))
         )
     except (IdentityRequest.DoesNotExist, ValueError, TypeError):
         raise Http404

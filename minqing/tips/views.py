@@ -28,7 +28,7 @@ from .forms import (
     TipForm,
     TransitionForm,
 )
-from .models import Tip, TipAttachment, TipState
+from .models import TipAttachment, TipState
 from .receipts import display
 from .workflow import ACTION_LABELS, TIP_FLOW
 
@@ -197,8 +197,7 @@ def _detail(request, tip, *, status=200, identity=None, error=None, **forms):
         .distinct()
     ]
     actions = [
-        (a, ACTION_LABELS[a])
-        for a in TIP_FLOW.allowed_actions(tip.state, request.user, tip)
+        (a, ACTION_LABELS[a]) for a in TIP_FLOW.allowed_actions(tip.state, request.user, tip)
     ]
     return render(
         request,
@@ -398,7 +397,15 @@ def export(request):
     """The officer's tip list as a workbook: numbers, areas, states, no content. Audited."""
     tips = list(selectors.tip_list(fetched_by=request.user))
     selectors.tip_list_audit(fetched_by=request.user, tips=tips)
-    headers = [_("编号"), _("发生地"), _("办理区域"), _("类别"), _("状态"), _("承办人"), _("核查期限")]
+    headers = [
+        _("编号"),
+        _("发生地"),
+        _("办理区域"),
+        _("类别"),
+        _("状态"),
+        _("承办人"),
+        _("核查期限"),
+    ]
     rows = [
         [
             t.reference,
