@@ -22,7 +22,8 @@ class TipForm(forms.Form):
         error_messages={"required": _("请选择发生地"), "invalid_choice": _("请选择有效的发生地")},
     )
     category = forms.ModelChoiceField(
-        label=_("类别"), queryset=TipCategory.objects.filter(is_active=True),
+        label=_("类别"),
+        queryset=TipCategory.objects.filter(is_active=True),
         empty_label="——",
         error_messages={"required": _("请选择类别"), "invalid_choice": _("请选择有效的线索类别")},
     )

@@ -223,7 +223,8 @@ def tip_by_receipt(*, code: str) -> Tip:
 
 
 @transaction.atomic
-def tip_tipster_add(*, code: str, body: str, files=()) -> TipMessage | None:
+def tip_tipster_add(*, code: str, body: str, files=()) -> Tip:
+    """The tipster adds information (text, files) with their receipt; returns the tip."""
     tip = tip_by_receipt(code=code)
     tip = Tip.objects.select_for_update().get(pk=tip.pk)
     body = _text(body, label=_("补充内容"))
@@ -234,12 +235,11 @@ def tip_tipster_add(*, code: str, body: str, files=()) -> TipMessage | None:
         raise ValidationFailed(_("请填写补充内容或附上文件"))
     if tip.is_final:
         raise Conflict(_("该线索已办结,不能再补充。"))
-    message = None
     if body:
-        message = TipMessage.objects.create(tip=tip, from_tipster=True, on=_today(), body=body)
+        TipMessage.objects.create(tip=tip, from_tipster=True, on=_today(), body=body)
     attachments_store(tip, checked, from_tipster=True)
     audit_record(actor=None, action="tips.tipster_add", obj=tip, detail={})
-    return message
+    return tip
 
 
 # --- officers: reading -------------------------------------------------------------------

@@ -14,7 +14,7 @@ from minqing.accounts.models import User
 from minqing.core.errors import DomainError
 from minqing.core.tabular import write_xlsx, xlsx_response
 
-from . import selectors, services
+from . import receipts, selectors, services
 from .anonymity import anonymous_endpoint
 from .attachments import attachment_response
 from .forms import (
@@ -78,22 +78,26 @@ def public_receipt(request):
     if request.method != "POST":
         return render(request, "tips/public_lookup.html", {"form": ReceiptForm()})
     code = request.POST.get("code", "")
-    added = False
+    adding = "body" in request.POST or bool(request.FILES)
     try:
-        if "body" in request.POST or request.FILES:
-            services.tip_tipster_add(
+        if adding:
+            tip = services.tip_tipster_add(
                 code=code, body=request.POST.get("body", ""), files=request.FILES.getlist("files")
             )
-            added = True
-        tip = services.tip_by_receipt(code=code)
+        else:
+            tip = services.tip_by_receipt(code=code)
     except services.ReceiptRefused as exc:
-        form = ReceiptForm()
-        form.add_error(None, exc.message)
-        return render(request, "tips/public_lookup.html", {"form": form}, status=400)
+        return render(
+            request,
+            "tips/public_lookup.html",
+            {"form": ReceiptForm(), "error": exc.message},
+            status=400,
+        )
     except DomainError as exc:
-        tip = services.tip_by_receipt(code=code)
+        # the code was right (the look-up passed), the addition was not
+        tip = Tip.objects.get(receipt_hash=receipts.receipt_hash(code))
         return _public_status(request, tip, code, error=exc.message, status=exc.status)
-    return _public_status(request, tip, code, added=added)
+    return _public_status(request, tip, code, added=adding)
 
 
 def _public_status(request, tip, code, *, error=None, added=False, status=200):

@@ -26,13 +26,25 @@ def officers(users, tree):
     """county: users.zhengfa (昭山示范区); zs: 昭山镇 officer; hl: 鹤岭镇 officer;
     custodian: a county officer named custodian."""
     zs = UserFactory(
-        username="zf_zs", role=Role.POLITICAL_LEGAL, areas=[tree.zhaoshan], last_name="吴", first_name="镇政法"
+        username="zf_zs",
+        role=Role.POLITICAL_LEGAL,
+        areas=[tree.zhaoshan],
+        last_name="吴",
+        first_name="镇政法",
     )
     hl = UserFactory(
-        username="zf_hl", role=Role.POLITICAL_LEGAL, areas=[tree.heling], last_name="冯", first_name="鹤政法"
+        username="zf_hl",
+        role=Role.POLITICAL_LEGAL,
+        areas=[tree.heling],
+        last_name="冯",
+        first_name="鹤政法",
     )
     custodian = UserFactory(
-        username="custodian", role=Role.POLITICAL_LEGAL, areas=[tree.county], last_name="钱", first_name="保管"
+        username="custodian",
+        role=Role.POLITICAL_LEGAL,
+        areas=[tree.county],
+        last_name="钱",
+        first_name="保管",
     )
     TipCustodian.objects.create(user=custodian, area=tree.county)
     return SimpleNamespace(county=users.zhengfa, zs=zs, hl=hl, custodian=custodian)

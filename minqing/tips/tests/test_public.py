@@ -133,7 +133,9 @@ def test_disguised_executable_is_refused(client, tree, category):
 def test_oversized_attachment_is_refused(client, tree, category, settings):
     settings.ATTACHMENT_MAX_BYTES = 1024
     before = _counts()
-    big = SimpleUploadedFile("scan.pdf", b"%PDF-1.4\n" + b"0" * 5000, content_type="application/pdf")
+    big = SimpleUploadedFile(
+        "scan.pdf", b"%PDF-1.4\n" + b"0" * 5000, content_type="application/pdf"
+    )
     response = _post(client, tree, category, files=big)
     assert response.status_code == 400
     assert _counts() == before
