@@ -28,7 +28,7 @@ from .forms import (
     TipForm,
     TransitionForm,
 )
-from .models import TipAttachment, TipState
+from .models import Tip, TipAttachment, TipState
 from .receipts import display
 from .workflow import ACTION_LABELS, TIP_FLOW
 
