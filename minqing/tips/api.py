@@ -25,15 +25,15 @@ class TipOut(Schema):
 
     @staticmethod
     def resolve_area(obj):
-        return obj.area.name
+        return getattr(obj.area, "name", obj.area)
 
     @staticmethod
     def resolve_handling_area(obj):
-        return obj.handling_area.name
+        return getattr(obj.handling_area, "name", obj.handling_area)
 
     @staticmethod
     def resolve_category(obj):
-        return obj.category.name
+        return getattr(obj.category, "name", obj.category)
 
 
 class EventOut(Schema):
@@ -66,6 +66,46 @@ class TipDetailOut(TipOut):
     notes: list[NoteOut]
     messages: list[MessageOut]
     attachments: list[dict]
+
+    @staticmethod
+    def resolve_has_identity(obj):
+        from .models import TipIdentity
+
+        return TipIdentity.objects.filter(tip=obj).exists()
+
+    @staticmethod
+    def resolve_events(obj):
+        return [
+            {
+                "at": e.at.isoformat(),
+                "actor_label": e.actor_label,
+                "action": e.action,
+                "from_state": e.from_state,
+                "to_state": e.to_state,
+                "comment": e.comment,
+            }
+            for e in obj.events.all()
+        ]
+
+    @staticmethod
+    def resolve_notes(obj):
+        return [
+            {"at": n.at.isoformat(), "author": str(n.author), "body": n.body}
+            for n in obj.notes.select_related("author")
+        ]
+
+    @staticmethod
+    def resolve_messages(obj):
+        return [
+            {"on": m.on, "from_tipster": m.from_tipster, "body": m.body} for m in obj.messages.all()
+        ]
+
+    @staticmethod
+    def resolve_attachments(obj):
+        return [
+            {"id": a.pk, "name": a.original_name, "content_type": a.content_type, "size": a.size}
+            for a in obj.attachments.all()
+        ]
 
 
 class TransitionIn(Schema):
@@ -104,42 +144,8 @@ router = Router()
 @paginate
 def tip_list(request, state: str = "", mine: bool = False):
     qs = selectors.tip_list(fetched_by=request.user, state=state, mine=mine)
-    selectors.tip_list_audit(fetched_by=request.user, tips=qs.only("pk")[:200])
+    selectors.tip_list_audit(fetched_by=request.user, ids=qs.values_list("pk", flat=True)[:200])
     return qs
-
-
-def _detail(tip) -> dict:
-    from .views import _has_identity
-
-    return {
-        **TipOut.from_orm(tip).dict(),
-        "content": tip.content,
-        "when_where": tip.when_where,
-        "people_named": tip.people_named,
-        "has_identity": _has_identity(tip),
-        "events": [
-            {
-                "at": e.at.isoformat(),
-                "actor_label": e.actor_label,
-                "action": e.action,
-                "from_state": e.from_state,
-                "to_state": e.to_state,
-                "comment": e.comment,
-            }
-            for e in tip.events.all()
-        ],
-        "notes": [
-            {"at": n.at.isoformat(), "author": str(n.author), "body": n.body}
-            for n in tip.notes.select_related("author")
-        ],
-        "messages": [
-            {"on": m.on, "from_tipster": m.from_tipster, "body": m.body} for m in tip.messages.all()
-        ],
-        "attachments": [
-            {"id": a.pk, "name": a.original_name, "content_type": a.content_type, "size": a.size}
-            for a in tip.attachments.all()
-        ],
-    }
 
 
 @router.get("/stats", response=dict)
@@ -149,7 +155,7 @@ def tip_stats(request, since: date | None = None, until: date | None = None):
 
 @router.get("/{tip_id}", response=TipDetailOut)
 def tip_detail(request, tip_id: int):
-    return _detail(services.tip_read(actor=request.user, pk=tip_id))
+    return services.tip_read(actor=request.user, pk=tip_id)
 
 
 @router.post("/{tip_id}/transition", response=TipOut)

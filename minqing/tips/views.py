@@ -128,7 +128,7 @@ def index(request):
             mine=request.GET.get("mine") == "1",
         )[:200]
     )
-    selectors.tip_list_audit(fetched_by=request.user, tips=tips)
+    selectors.tip_list_audit(fetched_by=request.user, ids=[t.pk for t in tips])
     return render(
         request,
         "tips/index.html",
@@ -400,7 +400,7 @@ def custody(request):
 def export(request):
     """The officer's tip list as a workbook: numbers, areas, states, no content. Audited."""
     tips = list(selectors.tip_list(fetched_by=request.user))
-    selectors.tip_list_audit(fetched_by=request.user, tips=tips)
+    selectors.tip_list_audit(fetched_by=request.user, ids=[t.pk for t in tips])
     headers = [
         _("编号"),
         _("发生地"),
