@@ -6,6 +6,7 @@ from datetime import date
 
 from ninja import Router, Schema
 from ninja.pagination import paginate
+from ninja.responses import Status
 
 from . import selectors, services
 
@@ -178,14 +179,14 @@ def tip_assign(request, tip_id: int, data: AssignIn):
 def tip_note(request, tip_id: int, data: TextIn):
     tip = services.tip_get(user=request.user, pk=tip_id)
     note = services.tip_note_add(actor=request.user, tip=tip, body=data.body)
-    return 201, {"id": note.pk}
+    return Status(201, {"id": note.pk})
 
 
 @router.post("/{tip_id}/replies", response={201: dict})
 def tip_reply(request, tip_id: int, data: TextIn):
     tip = services.tip_get(user=request.user, pk=tip_id)
     message = services.tip_reply(actor=request.user, tip=tip, body=data.body)
-    return 201, {"id": message.pk}
+    return Status(201, {"id": message.pk})
 
 
 @router.post("/{tip_id}/conflicts", response={201: dict})
@@ -194,14 +195,14 @@ def tip_conflict(request, tip_id: int, data: ConflictIn):
     c = services.tip_conflict_mark(
         actor=request.user, tip=tip, officer_id=data.officer_id, reason=data.reason
     )
-    return 201, {"id": c.pk}
+    return Status(201, {"id": c.pk})
 
 
 @router.post("/{tip_id}/identity-requests", response={201: dict})
 def tip_identity_request(request, tip_id: int, data: ReasonIn):
     tip = services.tip_get(user=request.user, pk=tip_id)
     req = services.identity_request(actor=request.user, tip=tip, reason=data.reason)
-    return 201, {"id": req.pk, "status": req.status}
+    return Status(201, {"id": req.pk, "status": req.status})
 
 
 @router.get("/{tip_id}/identity", response=IdentityOut)
