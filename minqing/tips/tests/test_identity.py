@@ -2,6 +2,7 @@
 request with a reason; every step audited."""
 
 import pytest
+from django.http import Http404
 
 from minqing.conftest import login
 from minqing.core.errors import PermissionDeniedError
@@ -38,9 +39,9 @@ def test_request_approve_reveal(client, tip, officers):
         == 409
     )
     # the requester cannot decide; an ordinary officer is not a custodian
-    with pytest.raises(Exception):
+    with pytest.raises(Http404):
         services.identity_decide(actor=officer, request_id=req.pk, approve=True, note="自批")
-    with pytest.raises(Exception):
+    with pytest.raises(Http404):
         services.identity_decide(actor=officers.county, request_id=req.pk, approve=True, note="x")
     login(client, officers.custodian)
     page = client.get("/tips/custody/").content.decode()
