@@ -183,6 +183,12 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 
+# Public endpoints (no account), per client address: appeals.api, core.public.
+PUBLIC_THROTTLE_RATES = {
+    "appeal_file": env_str("THROTTLE_PUBLIC_FILE", "10/h"),
+    "appeal_track": env_str("THROTTLE_PUBLIC_TRACK", "30/m"),
+}
+
 NINJA_PAGINATION_PER_PAGE = 20
 NINJA_PAGINATION_MAX_LIMIT = 200
 

@@ -1,3 +1,5 @@
+import sys
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -11,3 +13,7 @@ class CoreConfig(AppConfig):
         from . import plugins
 
         plugins.autodiscover()
+        if sys.argv[1:2] == ["runserver"]:
+            from .periodic import start_inline_scheduler
+
+            start_inline_scheduler()

@@ -1,0 +1,29 @@
+"""Navigation entries and the home-page panel (my duties, 履职清单) of appeals."""
+
+from django.utils.translation import gettext_lazy as _
+
+from minqing.core.permissions import has_perm
+from minqing.core.plugins import register_home_panel, register_nav
+
+register_nav(label=_("诉求"), url_name="appeals:list", perm="appeals.view", order=30)
+register_nav(label=_("履职清单"), url_name="appeals:duties", perm="appeals.view", order=31)
+
+
+def _duties(request):
+    """The first matters on my duties list, overdue first, and how many there are."""
+    if not has_perm(request.user, "appeals.view"):
+        return None
+    from minqing.core import clock
+
+    from .selectors import appeal_duties
+
+    qs = appeal_duties(fetched_by=request.user)
+    items = list(qs[:5])
+    return {
+        "duties": items,
+        "duties_count": qs.count(),
+        "duties_overdue": qs.filter(due_at__lt=clock.now()).count(),
+    }
+
+
+register_home_panel(template="appeals/_home_panel.html", context=_duties, order=10)

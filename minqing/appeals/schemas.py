@@ -1,0 +1,191 @@
+"""In/Out schemas of the appeals API. Phones leave masked; tracking codes only once."""
+
+from datetime import datetime
+
+from ninja import Schema
+
+
+class CategoryOut(Schema):
+    id: int
+    code: str
+    name: str
+    description: str
+    default_unit_id: int | None
+    days_village: int
+    days_township: int
+    days_county: int
+    questions: list
+
+
+class AppealIn(Schema):
+    channel: str = "officer"
+    kind: str = "appeal"
+    category_id: int
+    area_id: int
+    title: str = ""
+    content: str
+    household_id: int | None = None
+    location: str = ""
+    contact_name: str = ""
+    contact_phone: str = ""
+    answers: dict = {}
+    parties: str = ""
+
+
+class PublicAppealIn(Schema):
+    category_id: int
+    area_id: int
+    title: str = ""
+    content: str
+    location: str = ""
+    contact_name: str = ""
+    contact_phone: str = ""
+    answers: dict = {}
+
+
+class FiledOut(Schema):
+    id: int
+    tracking_code: str
+    state: str
+    expected_datetime: datetime | None
+
+
+class AppealOut(Schema):
+    id: int
+    kind: str
+    channel: str
+    state: str
+    state_label: str
+    category: str
+    area_id: int
+    area: str
+    handling_area: str
+    handling_level: int
+    title: str
+    owner: str | None
+    unit: str | None
+    due_at: datetime | None
+    overdue: bool
+    created_at: datetime
+
+
+class AppealDetailOut(AppealOut):
+    content: str
+    location: str
+    contact_name: str
+    contact_phone: str  # masked
+    household_id: int | None
+    answers: dict
+    result: str
+    rating: str
+    escalations: int
+    supervisions: int
+    allowed_actions: list[str]
+    parties: str
+    mediation_outcome: str
+
+
+class TimelineOut(Schema):
+    at: datetime
+    kind: str
+    title: str
+    text: str
+    actor: str
+
+
+class CommentIn(Schema):
+    comment: str = ""
+
+
+class ReasonIn(Schema):
+    reason: str
+
+
+class AssignIn(Schema):
+    unit_id: int
+    owner_id: int | None = None
+    comment: str = ""
+
+
+class ResolveIn(Schema):
+    result: str
+    public_reply: str = ""
+
+
+class RateIn(Schema):
+    rating: str
+    comment: str = ""
+
+
+class ReplyIn(Schema):
+    text: str
+    is_public: bool = False
+
+
+class MediateIn(Schema):
+    record: str
+    outcome: str
+    mediator_id: int | None = None
+
+
+class TrackOut(Schema):
+    """What a resident sees with the tracking code: nothing internal, nobody's name."""
+
+    state: str
+    state_label: str
+    category: str
+    title: str
+    created_at: datetime
+    expected_datetime: datetime | None
+    replies: list[dict]
+    timeline: list[dict]
+    can_rate: bool
+
+
+class AttachmentOut(Schema):
+    id: int
+    name: str
+    content_type: str
+    size: int
+    is_public: bool
+
+
+def appeal_out(a, *, detail=False, user=None) -> dict:
+    from .models import State
+    from .workflow import APPEAL_FLOW
+
+    data = {
+        "id": a.pk,
+        "kind": a.kind,
+        "channel": a.channel,
+        "state": a.state,
+        "state_label": str(State(a.state).label),
+        "category": a.category.name,
+        "area_id": a.area_id,
+        "area": a.area.name,
+        "handling_area": a.handling_area.name,
+        "handling_level": a.handling_area.level,
+        "title": a.title,
+        "owner": str(a.owner) if a.owner_id else None,
+        "unit": str(a.unit) if a.unit_id else None,
+        "due_at": a.due_at,
+        "overdue": a.is_overdue,
+        "created_at": a.created_at,
+    }
+    if detail:
+        data.update(
+            content=a.content,
+            location=a.location,
+            contact_name=a.contact_name,
+            contact_phone=a.contact_phone_masked,
+            household_id=a.household_id,
+            answers=a.answers,
+            result=a.result,
+            rating=a.rating,
+            escalations=a.escalations,
+            supervisions=a.supervisions,
+            allowed_actions=APPEAL_FLOW.allowed_actions(a.state, user, a) if user else [],
+            parties=a.parties,
+            mediation_outcome=a.mediation_outcome,
+        )
+    return data

@@ -1,0 +1,28 @@
+"""The appeals section of the household page (registry's plug-in point)."""
+
+from django.utils.translation import gettext_lazy as _
+
+from minqing.core.permissions import has_perm
+from minqing.registry.sections import register_household_section
+
+
+def _household_appeals(request, household):
+    if not has_perm(request.user, "appeals.view"):
+        return None
+    from .models import Appeal
+
+    appeals = (
+        Appeal.objects.visible_to(request.user)
+        .filter(household=household)
+        .select_related("category")
+        .order_by("-created_at")[:20]
+    )
+    return {"appeals": list(appeals)}
+
+
+register_household_section(
+    title=_("诉求"),
+    template="appeals/_household_section.html",
+    context=_household_appeals,
+    order=30,
+)

@@ -1,0 +1,111 @@
+"""Appeal pages: list, duties on the home page, intake form, actions with errors on the
+form, public form and tracking page without an account."""
+
+import re
+
+from django.test import Client
+
+from minqing.appeals.models import Appeal
+from minqing.appeals.services import appeal_claim, appeal_reply, appeal_resolve, appeal_start
+from minqing.appeals.tests.factories import category, file_appeal
+from minqing.conftest import login
+from minqing.registry.tests.factories import HouseholdFactory
+
+
+def test_home_shows_my_duties(client, users, tree):
+    file_appeal(actor=users.cadre, area=tree.qixing, content="水渠堵了", title="水渠堵了")
+    login(client, users.cadre)
+    r = client.get("/")
+    assert (
+        r.status_code == 200
+        and "履职清单" in r.content.decode()
+        and "水渠堵了" in r.content.decode()
+    )
+    login(client, users.outsider)
+    assert "水渠堵了" not in client.get("/").content.decode()
+
+
+def test_list_filters_and_export(client, users, tree):
+    file_appeal(actor=users.cadre, area=tree.qixing, title="路灯坏了", code="streetlight")
+    file_appeal(actor=users.cadre, area=tree.qixing, title="没水喝", code="water")
+    login(client, users.township)
+    body = client.get("/appeals/?category=water").content.decode()
+    assert "没水喝" in body and "路灯坏了" not in body
+    r = client.get("/appeals/export.xlsx?category=water")
+    assert r.status_code == 200 and r["Content-Type"].startswith("application/vnd.openxml")
+
+
+def test_intake_form_and_claim_on_the_page(client, users, tree):
+    login(client, users.cadre)
+    assert client.get("/appeals/new/").status_code == 200
+    r = client.post(
+        "/appeals/new/",
+        {
+            "channel": "walk_in",
+            "kind": "appeal",
+            "category_id": category().pk,
+            "area_id": tree.qixing.pk,
+            "content": "组里的路烂了",
+        },
+    )
+    assert r.status_code == 302
+    appeal = Appeal.objects.get()
+    page = client.get(r["Location"]).content.decode()
+    assert "请把查询码告诉群众" in page
+    r = client.post(f"/appeals/{appeal.pk}/act/claim/", {"claim-comment": ""})
+    assert r.status_code == 302 and Appeal.objects.get().state == "claimed"
+    r = client.post(f"/appeals/{appeal.pk}/act/claim/", {"claim-comment": ""})
+    assert r.status_code == 409 and "不允许" in r.content.decode()
+
+
+def test_intake_form_refuses_an_area_outside_jurisdiction(client, users, tree):
+    login(client, users.cadre)
+    r = client.post(
+        "/appeals/new/",
+        {
+            "channel": "walk_in",
+            "kind": "appeal",
+            "category_id": category().pk,
+            "area_id": tree.helingcun.pk,
+            "content": "x",
+        },
+    )
+    assert r.status_code == 400 and not Appeal.objects.exists()
+
+
+def test_household_page_lists_its_appeals(client, users, tree):
+    hh = HouseholdFactory(grid=tree.grids["七星村1"])
+    file_appeal(
+        actor=users.cadre, area=tree.qixing, household_id=hh.pk, title="危房求助", code="housing"
+    )
+    login(client, users.cadre)
+    assert "危房求助" in client.get(f"/registry/households/{hh.pk}/").content.decode()
+
+
+def test_public_form_and_tracking_page_without_an_account(users, tree, db):
+    anon = Client(enforce_csrf_checks=False)
+    assert anon.get("/appeals/public/new/").status_code == 200
+    r = anon.post(
+        "/appeals/public/new/",
+        {
+            "category_id": category("water").pk,
+            "area_id": tree.qixing.pk,
+            "content": "我屋里冇得水喝了",
+            "contact_name": "李四",
+        },
+    )
+    assert r.status_code == 200
+    code = re.search(r'id="tracking-code">([0-9A-Z-]+)<', r.content.decode()).group(1)
+    appeal = Appeal.objects.get()
+    appeal_claim(actor=users.cadre, appeal=appeal, comment="内部意见")
+    appeal_start(actor=users.cadre, appeal=appeal)
+    appeal_reply(actor=users.cadre, appeal=appeal, text="内部备注", is_public=False)
+    appeal_resolve(actor=users.cadre, appeal=appeal, result="内部结果", public_reply="水管修好了")
+    page = anon.post("/appeals/track/", {"code": code}).content.decode()
+    assert "水管修好了" in page and "已办结" in page
+    for secret in ("内部", "李四", "七星村", str(users.cadre)):
+        assert secret not in page.split("<main")[1], secret
+    page = anon.post("/appeals/track/", {"code": code, "rating": "satisfied"}).content.decode()
+    assert Appeal.objects.get().state == "revisited" and "已回访" in page
+    r = anon.post("/appeals/track/", {"code": "0000-0000-0000-0000"})
+    assert r.status_code == 404

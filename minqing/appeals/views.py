@@ -1,0 +1,329 @@
+"""Appeal pages (htmx, phone first). Views parse, look up through the scope, call one
+service and render; DomainErrors come back onto the form."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from minqing.accounts.models import User
+from minqing.core.attachments import attachment_response
+from minqing.core.errors import DomainError
+from minqing.core.export import xlsx_export_response
+from minqing.core.permissions import has_perm, require
+from minqing.core.public import format_code, public_channel
+from minqing.core.scoping import get_visible_or_404
+from minqing.core.sections import page_sections
+from minqing.core.timeline import timeline_for
+
+from . import selectors, services
+from .forms import ACTION_FORMS, AppealForm, RateForm, ReplyForm, TrackForm
+from .models import Appeal, Category, Channel, State
+from .public import track_view
+from .workflow import APPEAL_FLOW
+
+PAGE_SIZE = 20
+_DETAIL = ("category", "area", "handling_area", "owner", "unit", "household")
+
+
+def _appeal(request, pk) -> Appeal:
+    require(request.user, "appeals.view")
+    return get_visible_or_404(Appeal.objects.select_related(*_DETAIL), request.user, pk=pk)
+
+
+def _call(form, call):
+    """Bind-form, call-service, catch-DomainError: the result, or None with the error on
+    the form."""
+    if not form.is_valid():
+        return None
+    try:
+        return call(form.cleaned_data)
+    except DomainError as exc:
+        form.add_error(None, exc.message)
+        form.status = exc.status if exc.status in (400, 403, 409) else 400
+        return None
+
+
+def _filters(request) -> dict:
+    g = request.GET
+    return {
+        "state": g.get("state", ""),
+        "category": g.get("category", ""),
+        "kind": g.get("kind", ""),
+        "q": g.get("q", "").strip()[:50],
+        "overdue": g.get("overdue") == "1",
+    }
+
+
+@login_required
+def appeal_list(request):
+    require(request.user, "appeals.view")
+    filters = _filters(request)
+    qs = selectors.appeal_list(fetched_by=request.user, **filters)
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "appeals/list.html",
+        {
+            "page": page,
+            "query": query.urlencode(),
+            "filters": filters,
+            "states": State.choices,
+            "categories": Category.objects.filter(is_active=True),
+            "can_file": has_perm(request.user, "appeals.file"),
+            "can_export": has_perm(request.user, "appeals.export"),
+        },
+    )
+
+
+@login_required
+def appeal_duties(request):
+    require(request.user, "appeals.view")
+    page = Paginator(selectors.appeal_duties(fetched_by=request.user), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "appeals/duties.html", {"page": page, "query": ""})
+
+
+@login_required
+def appeal_export(request):
+    """The filtered list as xlsx (streamed; phones masked)."""
+    require(request.user, "appeals.export")
+    qs = selectors.appeal_list(fetched_by=request.user, **_filters(request))
+    headers = [
+        _("编号"),
+        _("受理时间"),
+        _("类别"),
+        _("区域"),
+        _("标题"),
+        _("状态"),
+        _("当前层级"),
+        _("承办单位"),
+        _("责任人"),
+        _("办理期限"),
+        _("联系电话"),
+    ]
+
+    def rows():
+        for a in qs.iterator(chunk_size=2000):
+            yield [
+                a.pk,
+                a.created_at.strftime("%Y-%m-%d %H:%M"),
+                a.category.name,
+                a.area.name,
+                a.title,
+                str(State(a.state).label),
+                a.handling_area.name,
+                a.unit.name if a.unit_id else "",
+                str(a.owner) if a.owner_id else "",
+                a.due_at.strftime("%Y-%m-%d") if a.due_at else "",
+                a.contact_phone_masked,
+            ]
+
+    return xlsx_export_response(headers, rows(), filename="诉求清单.xlsx", title="诉求")
+
+
+@login_required
+def appeal_create(request):
+    require(request.user, "appeals.file")
+    form = AppealForm(request.POST or None, user=request.user)
+    if request.method == "POST":
+        result = _call(
+            form, lambda d: services.appeal_file(actor=request.user, **form.service_kwargs())
+        )
+        if result:
+            appeal, code = result
+            messages.success(
+                request,
+                _("已受理。请把查询码告诉群众:%(code)s") % {"code": format_code(code)},
+            )
+            return redirect("appeals:detail", appeal.pk)
+    status = getattr(form, "status", 400) if form.errors else 200
+    return render(request, "appeals/form.html", {"form": form}, status=status)
+
+
+def _action_form(action, appeal, user, data=None):
+    cls = ACTION_FORMS[action]
+    if action == "assign":
+        units = list(services.assignable_units(user, appeal).select_related("area")[:200])
+        owners = User.objects.filter(unit__in=units, is_active=True).select_related("unit")[:500]
+        return cls(data, units=units, owners=owners, prefix=action)
+    return cls(data, prefix=action)
+
+
+@login_required
+def appeal_detail(request, pk, *, forms=None, status=200):
+    appeal = _appeal(request, pk)
+    actions = APPEAL_FLOW.allowed_actions(appeal.state, request.user, appeal)
+    forms = forms or {}
+    action_forms = [
+        (a, APPEAL_FLOW.labels.get(a, a), forms.get(a) or _action_form(a, appeal, request.user))
+        for a in actions
+    ]
+    # errors of an action no longer offered (someone else claimed it first) go on top
+    stale_errors = [
+        e
+        for a, f in forms.items()
+        if a not in actions and a != "reply"
+        for e in f.non_field_errors()
+    ]
+    return render(
+        request,
+        "appeals/detail.html",
+        {
+            "appeal": appeal,
+            "stale_errors": stale_errors,
+            "timeline": timeline_for(appeal, fetched_by=request.user),
+            "action_forms": action_forms,
+            "reply_form": forms.get("reply") or ReplyForm(prefix="reply"),
+            "attachments": appeal.attachments.all(),
+            "can_handle": has_perm(request.user, "appeals.handle"),
+            "sections": page_sections("appeals.detail", request, appeal),
+        },
+        status=status,
+    )
+
+
+_CALLS = {
+    "claim": lambda u, a, d: services.appeal_claim(actor=u, appeal=a, **d),
+    "assign": lambda u, a, d: services.appeal_assign(actor=u, appeal=a, **d),
+    "start": lambda u, a, d: services.appeal_start(actor=u, appeal=a, **d),
+    "return": lambda u, a, d: services.appeal_return(actor=u, appeal=a, **d),
+    "escalate": lambda u, a, d: services.appeal_escalate(actor=u, appeal=a, **d),
+    "supervise": lambda u, a, d: services.appeal_supervise(actor=u, appeal=a, **d),
+    "resolve": lambda u, a, d: services.appeal_resolve(actor=u, appeal=a, **d),
+    "rate": lambda u, a, d: services.appeal_rate(actor=u, appeal=a, channel="visit", **d),
+    "reopen": lambda u, a, d: services.appeal_reopen(actor=u, appeal=a, **d),
+    "archive": lambda u, a, d: services.appeal_archive(actor=u, appeal=a, **d),
+}
+
+
+@login_required
+@require_POST
+def appeal_act(request, pk, action):
+    appeal = _appeal(request, pk)
+    if action not in _CALLS:
+        raise Http404
+    form = _action_form(action, appeal, request.user, request.POST)
+    if _call(form, lambda d: _CALLS[action](request.user, appeal, d)):
+        messages.success(request, _("已%(action)s") % {"action": APPEAL_FLOW.labels[action]})
+        return redirect("appeals:detail", appeal.pk)
+    if not form.errors:  # the form was valid but the action is not offered: still an answer
+        form.add_error(None, _("该事项当前状态不允许此操作"))
+    return appeal_detail(request, pk, forms={action: form}, status=getattr(form, "status", 400))
+
+
+@login_required
+@require_POST
+def appeal_reply(request, pk):
+    appeal = _appeal(request, pk)
+    form = ReplyForm(request.POST, prefix="reply")
+    if _call(form, lambda d: services.appeal_reply(actor=request.user, appeal=appeal, **d)):
+        return redirect("appeals:detail", appeal.pk)
+    return appeal_detail(request, pk, forms={"reply": form}, status=getattr(form, "status", 400))
+
+
+@login_required
+@require_POST
+def appeal_attach(request, pk):
+    appeal = _appeal(request, pk)
+    upload = request.FILES.get("file")
+    if upload is None:
+        messages.error(request, _("请选择文件"))
+    else:
+        try:
+            services.appeal_attach(
+                actor=request.user,
+                appeal=appeal,
+                upload=upload,
+                is_public=request.POST.get("is_public") == "on",
+            )
+        except DomainError as exc:
+            messages.error(request, exc.message)
+    return redirect("appeals:detail", appeal.pk)
+
+
+@login_required
+def attachment_download(request, pk, att):
+    appeal = _appeal(request, pk)
+    row = appeal.attachments.filter(pk=att).first()
+    if row is None:
+        raise Http404
+    return attachment_response(row, actor=request.user)
+
+
+# ---- public pages: no account needed ------------------------------------------------------
+
+
+def public_new(request):
+    """The resident's form: area from the tree, category, text; the tracking code after."""
+    form = AppealForm(request.POST or None, user=None)
+    code = None
+    if request.method == "POST":
+        from minqing.core.public import PublicThrottle
+        from minqing.core.public import public_throttles as throttles
+
+        throttle: PublicThrottle = throttles("appeal_file")[0]
+        if not throttle.allow_request(request):
+            return render(
+                request, "appeals/public_new.html", {"form": form, "throttled": True}, status=429
+            )
+        with public_channel(request):
+            result = _call(
+                form,
+                lambda d: services.appeal_file(
+                    actor=None, channel=Channel.WEB, **form.service_kwargs()
+                ),
+            )
+        if result:
+            code = format_code(result[1])
+    status = getattr(form, "status", 400) if form.errors else 200
+    return render(request, "appeals/public_new.html", {"form": form, "code": code}, status=status)
+
+
+def public_track(request):
+    """Tracking page: state, promised date, public replies; rating when resolved."""
+    from minqing.core.public import public_throttles as throttles
+
+    form = TrackForm(request.POST or request.GET or None)
+    view = None
+    rate_form = None
+    status = 200
+    if form.is_bound and form.is_valid():
+        if not throttles("appeal_track")[0].allow_request(request):
+            return render(
+                request, "appeals/track.html", {"form": form, "throttled": True}, status=429
+            )
+        code = form.cleaned_data["code"]
+        try:
+            appeal = services.appeal_by_code(code)
+        except DomainError as exc:
+            form.add_error("code", exc.message)
+            status = 404
+        else:
+            rate_form = RateForm(request.POST if "rating" in request.POST else None)
+            if request.method == "POST" and "rating" in request.POST:
+                with public_channel(request):
+                    done = _call(
+                        rate_form,
+                        lambda d: services.appeal_rate(
+                            actor=None, appeal=appeal, channel="web", **d
+                        ),
+                    )
+                if done:
+                    appeal = Appeal.objects.select_related("category").get(pk=appeal.pk)
+                    rate_form = RateForm()
+                else:
+                    status = getattr(rate_form, "status", 400)
+            view = track_view(appeal)
+    return render(
+        request,
+        "appeals/track.html",
+        {"form": form, "view": view, "rate_form": rate_form},
+        status=status,
+    )
