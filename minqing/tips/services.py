@@ -446,9 +446,34 @@ def tips_remind(*, today: date | None = None) -> int:
         expires_on__isnull=False, expires_on__lte=horizon
     ).values_list("pk", "expires_on"):
         rows.append(TipReminder(tip_id=pk, kind=TipReminder.Kind.EXPIRY, due_on=expires))
-    before = TipReminder.objects.count()
-    TipReminder.objects.bulk_create(rows, ignore_conflicts=True)
-    return TipReminder.objects.count() - before
+    existing = set(
+        TipReminder.objects.filter(tip_id__in={r.tip_id for r in rows}).values_list(
+            "tip_id", "kind", "due_on"
+        )
+    )
+    new = [r for r in rows if (r.tip_id, r.kind, r.due_on) not in existing]
+    TipReminder.objects.bulk_create(new, ignore_conflicts=True)
+    _notify_reminders(new)
+    return len(new)
+
+
+def _notify_reminders(reminders) -> None:
+    """The handler gets an inbox message naming the tip number only, never its content."""
+    from minqing.core.notifications import notify
+
+    tips = Tip.objects.in_bulk({r.tip_id for r in reminders})
+    handlers = User.objects.in_bulk({t.handler_id for t in tips.values() if t.handler_id})
+    for r in reminders:
+        tip = tips[r.tip_id]
+        handler = handlers.get(tip.handler_id)
+        if handler is None:
+            continue
+        notify(
+            recipients=[handler],
+            kind="tips.reminder",
+            title=f"{tip.reference} {TipReminder.Kind(r.kind).label} {r.due_on:%Y-%m-%d}",
+            url=f"/tips/{tip.pk}/",
+        )
 
 
 def tips_expire(*, today: date | None = None) -> int:

@@ -1,11 +1,22 @@
-"""Daily work of tips: reminders, then destruction at expiry. Run by `minqing tips_daily`
-(cron, or the kernel's periodic runner when it is there) or Celery."""
+"""Periodic tip work, registered in the kernel's registry (Celery beat with Redis, inline
+otherwise: `minqing periodic`); the tasks only call services."""
 
-from celery import shared_task
+from datetime import timedelta
 
-from .services import tips_expire, tips_remind
+from minqing.core.periodic import register_periodic
 
 
-@shared_task(name="minqing.tips.tasks.tips_daily")
-def tips_daily() -> dict:
-    return {"reminders": tips_remind(), "destroyed": tips_expire()}
+def _remind():
+    from .services import tips_remind
+
+    return tips_remind()
+
+
+def _expire():
+    from .services import tips_expire
+
+    return tips_expire()
+
+
+register_periodic("tips.remind", _remind, every=timedelta(hours=6))
+register_periodic("tips.expire", _expire, every=timedelta(days=1))

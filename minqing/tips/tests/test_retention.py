@@ -67,14 +67,12 @@ def test_open_tips_do_not_expire(file_tip):
     assert Tip.objects.count() == 1
 
 
-def test_daily_command(file_tip, officers):
-    from io import StringIO
+def test_periodic_tasks_are_registered_and_run(file_tip, officers):
+    from minqing.core.periodic import periodic_tasks, run_one
 
-    from django.core.management import call_command
-
+    assert {"tips.remind", "tips.expire"} <= set(periodic_tasks())
     tip = file_tip().tip
     services.tip_transition(actor=officers.county, tip=tip, action="reject")
     Tip.objects.filter(pk=tip.pk).update(expires_on=services._today())
-    out = StringIO()
-    call_command("tips_daily", stdout=out)
-    assert "destroyed: 1" in out.getvalue()
+    assert run_one("tips.expire") == "1"
+    assert not Tip.objects.exists()

@@ -72,7 +72,9 @@ def test_handler_deadline_and_notes(client, file_tip, officers):
     assert tip.notes.count() == 1
 
 
-def test_reminders_before_and_after_the_deadline(file_tip, officers):
+def test_reminders_before_and_after_the_deadline(
+    file_tip, officers, django_capture_on_commit_callbacks
+):
     tip = file_tip().tip
     today = services._today()
     services.tip_assign(
@@ -81,9 +83,14 @@ def test_reminders_before_and_after_the_deadline(file_tip, officers):
         handler_id=officers.county.pk,
         deadline=today + timedelta(days=2),
     )
-    assert services.tips_remind(today=today) == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.tips_remind(today=today) == 1
     assert services.tips_remind(today=today) == 0  # once per tip, kind and day
     assert TipReminder.objects.get().kind == "deadline"
+    from minqing.core.case_models import Notification
+
+    note = Notification.objects.get(recipient=officers.county)
+    assert note.title.startswith(tip.reference) and "保护费" not in note.title + note.body
     services.tips_remind(today=today + timedelta(days=3))
     assert TipReminder.objects.filter(kind="overdue").count() == 1
 
