@@ -42,3 +42,30 @@ def _areas(user):
     from minqing.areas.models import Area
 
     return Area.objects.visible_to(user)
+
+
+# The TOTP secrets of the officers who read tips are not shown in the back office: django-otp's
+# own admin displays the key (and a QR code of it) to any administrator. Here an administrator
+# sees who has a device and may delete it (the officer enrols again at the next login), no more.
+from django_otp.plugins.otp_totp.models import TOTPDevice  # noqa: E402
+
+if admin.site.is_registered(TOTPDevice):
+    admin.site.unregister(TOTPDevice)
+
+
+@admin.register(TOTPDevice)
+class TOTPDeviceAdmin(AuditedAdmin):
+    list_display = ("user", "name", "confirmed")
+    fields = ("user", "name", "confirmed")
+    readonly_fields = ("user", "name", "confirmed")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        from minqing.accounts.models import User
+
+        return super().get_queryset(request).filter(user__in=User.objects.visible_to(request.user))

@@ -167,3 +167,23 @@ def test_list_query_count_is_pinned(client, officers, file_tip, django_assert_ma
         assert client.get("/api/tips/").json()["count"] == 5
     with django_assert_max_num_queries(16):
         assert client.get("/tips/").status_code == 200
+
+
+def test_admin_does_not_show_totp_secrets(client, users, officers):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.create(user=officers.zs, name="phone", confirmed=True)
+    root = UserFactory(username="root2", role=Role.ADMIN, is_superuser=True, is_staff=True)
+    client.force_login(root)
+    listing = client.get("/admin/otp_totp/totpdevice/")
+    assert listing.status_code == 200
+    page = client.get(f"/admin/otp_totp/totpdevice/{device.pk}/change/").content.decode()
+    assert device.key not in page and "otpauth" not in page
+
+
+def test_admin_manages_categories_only(client, users):
+    login(client, users.admin)
+    assert client.get("/admin/tips/tipcategory/").status_code == 200
+    assert client.get("/admin/tips/").status_code == 200
+    for name in ("tip", "tipidentity", "tipnote", "tipmessage", "tipattachment", "tipevent"):
+        assert client.get(f"/admin/tips/{name}/").status_code == 404
