@@ -27,8 +27,9 @@ def area_of(obj):
     return getattr(obj, "audit_area_id", None)
 
 
-def audit_record(*, actor, action: str, obj=None, area=None, detail: dict | None = None):
-    """One append-only row: who did what to which object, when, from where."""
+def audit_record(*, actor, action: str, obj=None, area=None, detail: dict | None = None, at=None):
+    """One append-only row: who did what to which object, when, from where. `at` lets an
+    anonymous channel (tips) record the day only, not a time a server log could match."""
     target_type, target_id, target_repr = target_of(obj)
     area = area if area is not None else area_of(obj)
     fields = {}
@@ -46,6 +47,7 @@ def audit_record(*, actor, action: str, obj=None, area=None, detail: dict | None
         source_address=source_address(),
         channel=channel(),
         detail=detail or {},
+        **({"at": at} if at is not None else {}),
         **fields,
     )
 

@@ -68,6 +68,4 @@ class TipPrivacyMiddleware:
         scrub(request)
         response = self.get_response(request)
         response.cookies.clear()
-        if "Vary" in response:
-            del response["Vary"]
         return response

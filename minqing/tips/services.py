@@ -64,6 +64,10 @@ def _text(value, *, label, required=False) -> str:
     return value
 
 
+def _midnight():
+    return timezone.make_aware(datetime.combine(_today(), time.min))
+
+
 def require_officer(user) -> None:
     if not is_tip_officer(user):
         raise PermissionDeniedError()
@@ -184,8 +188,8 @@ def tip_file(
         handling_area=_handling_area(area, named),
         category=category,
         channel=channel,
-        created_at=timezone.make_aware(datetime.combine(today, time.min)),
-        state_changed_at=timezone.make_aware(datetime.combine(today, time.min)),
+        created_at=_midnight(),
+        state_changed_at=_midnight(),
         month=today.replace(day=1),
         content=content,
         when_where=when_where,
@@ -201,7 +205,9 @@ def tip_file(
     )
     attachments_store(tip, checked, from_tipster=actor is None)
     _stat_move(tip, old=None, new=tip.state)
-    audit_record(actor=actor, action="tips.file", obj=tip, detail={})
+    audit_record(
+        actor=actor, action="tips.file", obj=tip, at=_midnight() if actor is None else None
+    )
     return Filed(tip=tip, receipt=receipt)
 
 
@@ -238,7 +244,7 @@ def tip_tipster_add(*, code: str, body: str, files=()) -> Tip:
     if body:
         TipMessage.objects.create(tip=tip, from_tipster=True, on=_today(), body=body)
     attachments_store(tip, checked, from_tipster=True)
-    audit_record(actor=None, action="tips.tipster_add", obj=tip, detail={})
+    audit_record(actor=None, action="tips.tipster_add", obj=tip, at=_midnight())
     return tip
 
 

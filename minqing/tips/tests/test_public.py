@@ -59,8 +59,12 @@ def test_filing_stores_and_logs_nothing_identifying(client, tree, category, capl
     assert "Set-Cookie" not in str(response.serialize_headers())
     tip = Tip.objects.get()
     assert tip.content == "七星村有人强收鱼塘管理费"
-    # the day only, no time of day
-    assert tip.created_at.astimezone().hour == 0 or tip.created_at.minute == 0
+    # the day only, no time of day, on the tip, its event and its audit row
+    from django.utils import timezone
+
+    for moment in (tip.created_at, tip.events.get().at, AuditEvent.objects.get().at):
+        local = timezone.localtime(moment)
+        assert (local.hour, local.minute, local.second, local.microsecond) == (0, 0, 0, 0)
     events = list(AuditEvent.objects.all())
     assert events, "filing is audited (without identifying data)"
     for e in events:
