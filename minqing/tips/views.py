@@ -252,10 +252,7 @@ def _post(request, pk, form_class, form_key, call):
         except DomainError as exc:
             tip = services.tip_get(user=request.user, pk=pk)
             return _detail(request, tip, status=exc.status, error=exc.message, **{form_key: form})
-        try:
-            return redirect("tips:detail", pk=pk)
-        except Http404:
-            return redirect("tips:index")
+        return redirect("tips:detail", pk=pk)
     return _detail(request, tip, status=400, **{form_key: form})
 
 
