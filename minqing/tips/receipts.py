@@ -1,4 +1,5 @@
-"""Receipt codes: 20 characters of Crockford base32 from `secrets` (100 bits), shown once.
+"""Receipt codes: 20 characters of the kernel's Crockford base32 (core/public.py) from
+`secrets` (100 bits), shown once.
 
 Only a slow hash (scrypt, 16 MiB of memory per try) is stored; with 100 random bits a
 database dump gives no practical way back to a code. The salt is fixed (the hash is the
@@ -15,9 +16,9 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 
-ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-LENGTH = 20
-_CONFUSABLE = str.maketrans({"I": "1", "L": "1", "O": "0", "U": "V"})
+from minqing.core.public import ALPHABET, format_code, normalise_code
+
+LENGTH = 20  # 20 x 5 bits = 100 bits (the kernel's tracking codes have 16)
 
 
 def new_receipt() -> str:
@@ -25,11 +26,11 @@ def new_receipt() -> str:
 
 
 def normalise(code: str) -> str:
-    return "".join(c for c in (code or "").upper() if c.isalnum()).translate(_CONFUSABLE)[:64]
+    return normalise_code((code or "")[:200])
 
 
 def display(code: str) -> str:
-    return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
+    return format_code(code)
 
 
 def receipt_hash(code: str) -> str:
