@@ -6,6 +6,8 @@ political-legal officers whose jurisdiction covers the tip's handling area, minu
 named in it or excluded for it. `TipStat` is the statistics row that outlives the tip.
 """
 
+from datetime import datetime, time
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -152,6 +154,37 @@ class Tip(CaseModel):
     @property
     def is_final(self) -> bool:
         return self.state in FINAL_STATES
+
+    def timeline_extra(self, fetched_by):
+        """Notes (officers only) and messages (replies are what the tipster sees)."""
+        from django.utils.translation import gettext as _t
+
+        from minqing.core.timeline import TimelineEntry
+
+        entries = [
+            TimelineEntry(
+                at=timezone.make_aware(datetime.combine(m.on, time.min)),
+                kind="reply",
+                title=_t("举报人补充") if m.from_tipster else _t("答复举报人"),
+                text=m.body,
+                actor="" if fetched_by is None or m.from_tipster else str(m.author),
+                public=not m.from_tipster,
+            )
+            for m in self.messages.select_related("author")
+        ]
+        if fetched_by is not None:
+            entries += [
+                TimelineEntry(
+                    at=n.at,
+                    kind="note",
+                    title=_t("核查记录"),
+                    text=n.body,
+                    actor=str(n.author),
+                    public=False,
+                )
+                for n in self.notes.select_related("author")
+            ]
+        return entries
 
 
 class TipEvent(WorkflowEvent):

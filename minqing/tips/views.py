@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from minqing.accounts.models import User
 from minqing.core.errors import DomainError
 from minqing.core.tabular import write_xlsx, xlsx_response
+from minqing.core.timeline import timeline_for
 
 from . import receipts, selectors, services
 from .anonymity import anonymous_endpoint
@@ -101,13 +102,12 @@ def public_receipt(request):
 
 
 def _public_status(request, tip, code, *, error=None, added=False, status=200):
-    messages = [m for m in tip.messages.all() if not m.from_tipster]
     return render(
         request,
         "tips/public_status.html",
         {
             "tip": tip,
-            "replies": messages,
+            "timeline": timeline_for(tip, None),
             "form": AddInfoForm(initial={"code": code}),
             "error": error,
             "added": added,
@@ -208,9 +208,7 @@ def _detail(request, tip, *, status=200, identity=None, error=None, **forms):
         "tips/detail.html",
         {
             "tip": tip,
-            "events": tip.events.select_related("actor"),
-            "notes": tip.notes.select_related("author"),
-            "messages_": tip.messages.select_related("author"),
+            "timeline": timeline_for(tip, request.user),
             "attachments": tip.attachments.all(),
             "has_identity": hasattr(tip, "identity") and _has_identity(tip),
             "my_requests": tip.identity_requests.filter(officer=request.user),

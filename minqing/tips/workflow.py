@@ -1,6 +1,8 @@
 """The verification workflow of a tip, as data (core/workflow.py)."""
 
-from minqing.core.workflow import Workflow
+from django.utils.translation import gettext_lazy as _
+
+from minqing.core.workflow import CREATE, Workflow
 
 TIP_FLOW = Workflow(
     name="tip",
@@ -18,13 +20,15 @@ TIP_FLOW = Workflow(
         for a in ("verify", "reject", "substantiate", "unfound", "file_case", "transfer")
     },
     final=frozenset({"filed", "transferred", "unfounded", "rejected"}),
+    labels={
+        CREATE: _("受理"),
+        "verify": _("开始核查"),
+        "reject": _("不予受理"),
+        "substantiate": _("查实"),
+        "unfound": _("查否"),
+        "file_case": _("立案"),
+        "transfer": _("移交公安"),
+    },
 )
 
-ACTION_LABELS = {
-    "verify": "开始核查",
-    "reject": "不予受理",
-    "substantiate": "查实",
-    "unfound": "查否",
-    "file_case": "立案",
-    "transfer": "移交公安",
-}
+ACTION_LABELS = TIP_FLOW.labels
