@@ -109,3 +109,16 @@ def test_lookups_are_throttled_even_for_the_right_code(file_tip, settings):
             services.tip_by_receipt(code="guess")
     with pytest.raises(services.ReceiptRefused):
         services.tip_by_receipt(code=filed.receipt)
+
+
+def test_tipster_sees_replies_but_no_internal_notes_or_names(client, file_tip, officers):
+    filed = file_tip()
+    services.tip_note_add(actor=officers.county, tip=filed.tip, body="内部核查笔记")
+    services.tip_transition(
+        actor=officers.county, tip=filed.tip, action="verify", comment="内部说明"
+    )
+    services.tip_reply(actor=officers.county, tip=filed.tip, body="正在核查")
+    html = client.post("/tips/public/receipt/", {"code": filed.receipt}).content.decode()
+    assert "正在核查" in html and "开始核查" in html
+    for hidden in ("内部核查笔记", "内部说明", str(officers.county), officers.county.username):
+        assert hidden not in html
