@@ -11,6 +11,8 @@ import pytest
 from minqing.tips.demo import DEMO_TOTP
 
 PHONE_WIDTH = 360
+# serialized_rollback: keep the rows data migrations made (tags, categories) across tests
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 def totp_now(secret_b32: str) -> str:
