@@ -23,6 +23,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
     path("healthz", core_views.healthz, name="healthz"),
+    path("open311/v2/", include("minqing.appeals.open311")),  # GeoReport v2 (appeals)
 ]
 
 for config in minqing_apps():

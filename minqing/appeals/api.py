@@ -7,14 +7,15 @@ from ninja import File, Router, UploadedFile
 from ninja.pagination import paginate
 from ninja.responses import Status
 
+from minqing.areas.models import Area, Level
 from minqing.core.attachments import attachment_response
 from minqing.core.permissions import require
 from minqing.core.public import public_channel, public_throttles
 from minqing.core.scoping import get_visible_or_404
 from minqing.core.timeline import timeline_for
 
-from . import selectors, services
-from .models import Appeal, Category, Channel
+from . import routing, selectors, services
+from .models import Appeal, Category, Channel, Meeting, Reception
 from .public import track_view
 from .schemas import (
     AppealDetailOut,
@@ -26,14 +27,22 @@ from .schemas import (
     CommentIn,
     FiledOut,
     MediateIn,
+    MeetingIn,
+    MeetingOut,
     PublicAppealIn,
     RateIn,
     ReasonIn,
+    RecategoriseIn,
+    ReceptionIn,
+    ReceptionOut,
     ReplyIn,
     ResolveIn,
+    SuggestIn,
     TimelineOut,
     TrackOut,
     appeal_out,
+    meeting_out,
+    reception_out,
 )
 
 router = Router()
@@ -100,6 +109,25 @@ def stats(request):
         "solved_by_level": selectors.solved_by_level(fetched_by=request.user),
         "leaders": list(selectors.leader_claims(fetched_by=request.user)),
     }
+
+
+@router.post("/suggest")
+def suggest(request, payload: SuggestIn):
+    """智能派单: proposed categories (with their default unit) and likely duplicates among
+    the open matters of the same village. A proposal only: the dispatcher decides."""
+    require(request.user, "appeals.file")
+    text = payload.content[:5000]
+    duplicates = []
+    if payload.area_id:
+        area = Area.objects.visible_to(request.user).filter(pk=payload.area_id).first()
+        if area is not None and area.level >= Level.VILLAGE:
+            duplicates = [
+                {"id": a.pk, "title": a.title, "state": a.state, "score": s}
+                for a, s in routing.duplicate_suggest(
+                    fetched_by=request.user, text=text, area=area, category_id=payload.category_id
+                )
+            ]
+    return {"categories": routing.route_suggest(text), "duplicates": duplicates}
 
 
 @router.post("/", response={201: FiledOut})
@@ -207,6 +235,11 @@ def _mediate(request, a, p):
     return services.dispute_mediate(actor=request.user, appeal=a, **p.dict())
 
 
+@_action("recategorise", RecategoriseIn)
+def _recategorise(request, a, p):
+    return services.appeal_recategorise(actor=request.user, appeal=a, **p.dict())
+
+
 @router.post("/{int:pk}/replies", response={201: TimelineOut})
 def reply(request, pk: int, payload: ReplyIn):
     r = services.appeal_reply(actor=request.user, appeal=_appeal(request, pk), **payload.dict())
@@ -263,6 +296,60 @@ def download(request, pk: int, att: int):
     if row is None:
         raise Http404
     return attachment_response(row, actor=request.user)
+
+
+# ---- screening meetings and reception duty ------------------------------------------------
+
+
+@router.get("/meetings", response=list[MeetingOut])
+@paginate
+def meetings(request):
+    require(request.user, "appeals.view")
+    qs = (
+        Meeting.objects.visible_to(request.user)
+        .select_related("area")
+        .prefetch_related("appeals")
+        .order_by("-held_on", "-id")
+    )
+    return [meeting_out(m) for m in qs]
+
+
+@router.get("/meetings/missing")
+def meetings_missing(request):
+    """Villages without this week's meeting, townships without this half-month's."""
+    require(request.user, "appeals.view")
+    return [
+        {"id": a.pk, "name": a.name, "level": a.level}
+        for a in services.meetings_missing(fetched_by=request.user)
+    ]
+
+
+@router.post("/meetings", response={201: MeetingOut})
+def meeting_create(request, payload: MeetingIn):
+    m = services.meeting_record(actor=request.user, **payload.dict())
+    return Status(201, meeting_out(m))
+
+
+@router.get("/meetings/{int:pk}", response=MeetingOut)
+def meeting_detail(request, pk: int):
+    require(request.user, "appeals.view")
+    return meeting_out(
+        get_visible_or_404(Meeting.objects.select_related("area"), request.user, pk=pk)
+    )
+
+
+@router.get("/receptions", response=list[ReceptionOut])
+@paginate
+def receptions(request):
+    require(request.user, "appeals.view")
+    qs = Reception.objects.visible_to(request.user).select_related("receiver")
+    return [reception_out(r) for r in qs]
+
+
+@router.post("/receptions", response={201: ReceptionOut})
+def reception_create(request, payload: ReceptionIn):
+    r = services.reception_record(actor=request.user, **payload.dict())
+    return Status(201, reception_out(r))
 
 
 # ---- public: no account, no login cookie, throttled per client -----------------------------

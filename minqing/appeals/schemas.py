@@ -1,6 +1,6 @@
 """In/Out schemas of the appeals API. Phones leave masked; tracking codes only once."""
 
-from datetime import datetime
+from datetime import date, datetime
 
 from ninja import Schema
 
@@ -128,6 +128,17 @@ class MediateIn(Schema):
     mediator_id: int | None = None
 
 
+class SuggestIn(Schema):
+    content: str
+    area_id: int | None = None
+    category_id: int | None = None
+
+
+class RecategoriseIn(Schema):
+    category_id: int
+    comment: str = ""
+
+
 class TrackOut(Schema):
     """What a resident sees with the tracking code: nothing internal, nobody's name."""
 
@@ -189,3 +200,63 @@ def appeal_out(a, *, detail=False, user=None) -> dict:
             mediation_outcome=a.mediation_outcome,
         )
     return data
+
+
+class MeetingIn(Schema):
+    area_id: int
+    held_on: date
+    attendees: str
+    decisions: str = ""
+    appeal_ids: list[int] = []
+
+
+class MeetingOut(Schema):
+    id: int
+    area_id: int
+    area: str
+    held_on: date
+    attendees: str
+    decisions: str
+    appeal_ids: list[int]
+
+
+class ReceptionIn(Schema):
+    area_id: int
+    received_on: date
+    visitor: str
+    summary: str
+    appeal_id: int | None = None
+
+
+class ReceptionOut(Schema):
+    id: int
+    area_id: int
+    received_on: date
+    receiver: str
+    visitor: str
+    summary: str
+    appeal_id: int | None
+
+
+def meeting_out(m) -> dict:
+    return {
+        "id": m.pk,
+        "area_id": m.area_id,
+        "area": m.area.name,
+        "held_on": m.held_on,
+        "attendees": m.attendees,
+        "decisions": m.decisions,
+        "appeal_ids": [a.pk for a in m.appeals.all()],
+    }
+
+
+def reception_out(r) -> dict:
+    return {
+        "id": r.pk,
+        "area_id": r.area_id,
+        "received_on": r.received_on,
+        "receiver": str(r.receiver),
+        "visitor": r.visitor,
+        "summary": r.summary,
+        "appeal_id": r.appeal_id,
+    }

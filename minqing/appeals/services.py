@@ -94,6 +94,18 @@ def _check_answers(category: Category, answers: dict | None) -> dict:
     return clean
 
 
+def _check_position(latitude, longitude):
+    if latitude in (None, "") and longitude in (None, ""):
+        return None, None
+    try:
+        lat, lon = round(float(latitude), 6), round(float(longitude), 6)
+    except (TypeError, ValueError):
+        raise ValidationFailed(_("位置坐标格式有误"))
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise ValidationFailed(_("位置坐标超出范围"))
+    return lat, lon
+
+
 @transaction.atomic
 def appeal_file(
     *,
@@ -110,6 +122,8 @@ def appeal_file(
     answers: dict | None = None,
     kind: str = Kind.APPEAL,
     parties: str = "",
+    latitude=None,
+    longitude=None,
 ) -> tuple[Appeal, str]:
     """Intake from every channel; the resident gets the tracking code (returned once, only
     its hash is kept). `actor=None` is the public web form / anonymous Open311."""
@@ -147,6 +161,7 @@ def appeal_file(
     if contact_phone and not _PHONE.match(contact_phone):
         raise ValidationFailed(_("联系电话格式有误"))
     clean_answers = _check_answers(category, answers)
+    latitude, longitude = _check_position(latitude, longitude)
     now = clock.now()
     handling = village_of(area)
     code = new_tracking_code()
@@ -163,6 +178,8 @@ def appeal_file(
         contact_name=_clean_text(contact_name, field=_("联系人"), required=False, limit=50),
         contact_phone=contact_phone,
         answers=clean_answers,
+        latitude=latitude,
+        longitude=longitude,
         parties=_clean_text(parties, field=_("当事人"), required=False, limit=1000),
         created_by=actor,
         created_at=now,
@@ -572,3 +589,127 @@ def appeal_remind_due() -> int:
             )
             Appeal.objects.filter(pk=appeal.pk).update(reminded_at=now)
     return len(rows)
+
+
+@transaction.atomic
+def appeal_recategorise(*, actor, appeal: Appeal, category_id: int, comment: str = "") -> Appeal:
+    """A dispatcher corrects the category (the routing learns from the corrected matters)."""
+    require(actor, "appeals.assign")
+    category = Category.objects.filter(pk=category_id, is_active=True).first()
+    if category is None:
+        raise ValidationFailed(_("请选择有效的诉求类别"))
+    appeal = _locked(appeal)
+    if appeal.state not in OPEN_STATES:
+        raise ValidationFailed(_("已办结的事项不能再改类别"))
+    if not covers(actor, appeal.handling_area.path):
+        raise PermissionDeniedError(_("该事项不在您所在层级办理"))
+    old = appeal.category
+    appeal.category = category
+    appeal.save(update_fields=["category"])
+    audit_record(
+        actor=actor,
+        action="appeal.recategorise",
+        obj=appeal,
+        detail={"from": old.code, "to": category.code, "comment": comment[:200]},
+    )
+    from . import routing
+
+    routing.forget()
+    return appeal
+
+
+# ---- screening meetings (例会) and reception duty (大接访) ----------------------------------
+
+
+@transaction.atomic
+def meeting_record(
+    *,
+    actor,
+    area_id: int,
+    held_on,
+    attendees: str,
+    decisions: str = "",
+    appeal_ids: list[int] | None = None,
+):
+    """A screening meeting: villages weekly, townships every half month; the matters
+    reviewed must be visible to the recorder and lie in the meeting's area."""
+    from .models import Meeting
+
+    require(actor, "appeals.meetings")
+    area = Area.objects.visible_to(actor).filter(pk=area_id).first()
+    if area is None or area.level not in (Level.VILLAGE, Level.TOWNSHIP):
+        raise ValidationFailed(_("例会只能由本辖区的村(社区)或乡镇(街道)召开"))
+    if held_on > clock.today():
+        raise ValidationFailed(_("例会日期不能晚于今天"))
+    attendees = _clean_text(attendees, field=_("参会人员"), limit=1000)
+    decisions = _clean_text(decisions, field=_("议定事项"), required=False)
+    ids = sorted(set(appeal_ids or []))
+    appeals = list(
+        Appeal.objects.visible_to(actor).filter(pk__in=ids, area__path__startswith=area.path)
+    )
+    if len(appeals) != len(ids):
+        raise ValidationFailed(_("研判事项不存在或不在该区域内"))
+    meeting = Meeting.objects.create(
+        area=area, held_on=held_on, attendees=attendees, decisions=decisions, created_by=actor
+    )
+    meeting.appeals.set(appeals)
+    audit_record(actor=actor, action="meeting.record", obj=meeting, detail={"appeals": ids})
+    return meeting
+
+
+def meetings_missing(*, fetched_by, on=None) -> list[Area]:
+    """Villages (weekly) and townships (half-monthly) in the jurisdiction that have not held
+    their screening meeting in the current period: the flag on the meetings page."""
+    from datetime import timedelta
+
+    from .models import Meeting
+
+    today = on or clock.today()
+    week_start = today - timedelta(days=today.weekday())
+    half_start = today.replace(day=1 if today.day <= 15 else 16)
+    areas = list(
+        Area.objects.visible_to(fetched_by)
+        .filter(level__in=[Level.VILLAGE, Level.TOWNSHIP])
+        .order_by("path")
+    )
+    held = set(
+        Meeting.objects.filter(
+            area__in=areas, held_on__gte=min(week_start, half_start)
+        ).values_list("area_id", "held_on")
+    )
+    done = {
+        area_id
+        for area_id, day in held
+        for a in areas
+        if a.pk == area_id and day >= (week_start if a.level == Level.VILLAGE else half_start)
+    }
+    return [a for a in areas if a.pk not in done]
+
+
+@transaction.atomic
+def reception_record(
+    *, actor, area_id: int, received_on, visitor: str, summary: str, appeal_id=None
+):
+    """Reception duty (大接访): who received whom, when, about what; optionally the appeal
+    the visit became."""
+    from .models import Reception
+
+    require(actor, "appeals.meetings")
+    area = Area.objects.visible_to(actor).filter(pk=area_id).first()
+    if area is None:
+        raise ValidationFailed(_("区域不存在或不在您的管辖范围内"))
+    appeal = None
+    if appeal_id:
+        appeal = Appeal.objects.visible_to(actor).filter(pk=appeal_id).first()
+        if appeal is None:
+            raise ValidationFailed(_("诉求不存在或不在您的管辖范围内"))
+    reception = Reception.objects.create(
+        area=area,
+        received_on=received_on,
+        receiver=actor,
+        visitor=_clean_text(visitor, field=_("来访人"), limit=50),
+        summary=_clean_text(summary, field=_("来访事由"), limit=2000),
+        appeal=appeal,
+    )
+    audit_record(actor=actor, action="reception.record", obj=reception)
+    return reception

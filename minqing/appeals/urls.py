@@ -7,6 +7,7 @@ urlpatterns = [
     path("duties/", views.appeal_duties, name="duties"),
     path("export.xlsx", views.appeal_export, name="export"),
     path("new/", views.appeal_create, name="create"),
+    path("suggest/", views.appeal_suggest, name="suggest"),
     path("<int:pk>/", views.appeal_detail, name="detail"),
     path("<int:pk>/act/<str:action>/", views.appeal_act, name="act"),
     path("<int:pk>/reply/", views.appeal_reply, name="reply"),

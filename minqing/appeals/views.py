@@ -327,3 +327,32 @@ def public_track(request):
         {"form": form, "view": view, "rate_form": rate_form},
         status=status,
     )
+
+
+@login_required
+@require_POST
+def appeal_suggest(request):
+    """The intake form's proposal (htmx): categories and likely duplicates nearby."""
+    from minqing.areas.models import Area, Level
+
+    from . import routing
+
+    require(request.user, "appeals.file")
+    text = request.POST.get("content", "")[:5000]
+    duplicates = []
+    area_id = request.POST.get("area_id", "")
+    if area_id.isdigit():
+        area = Area.objects.visible_to(request.user).filter(pk=int(area_id)).first()
+        if area is not None and area.level >= Level.VILLAGE:
+            cat = request.POST.get("category_id", "")
+            duplicates = routing.duplicate_suggest(
+                fetched_by=request.user,
+                text=text,
+                area=area,
+                category_id=int(cat) if cat.isdigit() else None,
+            )
+    return render(
+        request,
+        "appeals/_suggest.html",
+        {"categories": routing.route_suggest(text), "duplicates": duplicates},
+    )

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from .audit import audit_record
-from .models import AuditEvent, Job
+from .models import AuditEvent, CalendarDay, Job
 
 
 class AuditedAdmin(admin.ModelAdmin):
@@ -64,3 +64,12 @@ class JobAdmin(ReadOnlyAdmin):
 
     list_display = ("created_at", "kind", "created_by", "status", "done", "total", "message")
     list_filter = ("kind", "status")
+
+
+@admin.register(CalendarDay)
+class CalendarDayAdmin(AuditedAdmin):
+    """The holiday calendar (法定节假日与调休) behind every working-day deadline."""
+
+    list_display = ("date", "kind", "name")
+    list_filter = ("kind",)
+    date_hierarchy = "date"

@@ -2,12 +2,14 @@ from django.http import Http404
 from ninja import Router
 from ninja.pagination import paginate
 
+from .inbox import router as inbox_router
 from .models import Job
 from .permissions import has_perm, registered
 from .schemas import AuditEventOut, JobOut, MeOut, job_out
 from .views import audit_filter
 
 router = Router()
+router.add_router("", inbox_router)
 
 
 @router.get("/me", response=MeOut)

@@ -2,6 +2,7 @@ import pytest
 
 from minqing.accounts.models import UnitKind
 from minqing.appeals.tests.factories import unit
+from minqing.appeals.tests.seeds_fixture import _seeds  # noqa: F401
 
 
 @pytest.fixture

@@ -33,10 +33,12 @@ API = [
     ("post", "/api/appeals/{pk}/reopen", {"reason": "x"}),
     ("post", "/api/appeals/{pk}/archive", {}),
     ("post", "/api/appeals/{pk}/mediate", {"record": "x", "outcome": "success"}),
+    ("post", "/api/appeals/{pk}/recategorise", {"category_id": 1}),
     ("post", "/api/appeals/{pk}/replies", {"text": "x"}),
     ("get", "/api/appeals/{pk}/attachments", None),
     ("post", "/api/appeals/{pk}/attachments", None),
     ("get", "/api/appeals/{pk}/attachments/{att}", None),
+    ("get", "/api/appeals/meetings/{pk}", None),
 ]
 
 
@@ -84,13 +86,21 @@ def test_outsider_gets_404_and_nothing_changes(
     att = appeal_attach(
         actor=users.cadre, appeal=appeal, upload=SimpleUploadedFile("a.pdf", b"%PDF-1.4")
     )
+    from datetime import date
+
+    from minqing.appeals.services import meeting_record
+
+    meeting = meeting_record(
+        actor=users.cadre, area_id=tree.qixing.pk, held_on=date(2026, 1, 5), attendees="全体村干部"
+    )
+    pk = meeting.pk if "/meetings/" in path else appeal.pk
     before = (
         list(Appeal.objects.values()),
         AppealEvent.objects.count(),
         AppealAttachment.objects.count(),
         AuditEvent.objects.exclude(action__startswith="auth.").count(),
     )
-    url = path.format(pk=appeal.pk, att=att.pk)
+    url = path.format(pk=pk, att=att.pk)
     login(client, users.outsider)
     if method == "get":
         r = client.get(url)

@@ -109,3 +109,16 @@ def test_public_form_and_tracking_page_without_an_account(users, tree, db):
     assert Appeal.objects.get().state == "revisited" and "已回访" in page
     r = anon.post("/appeals/track/", {"code": "0000-0000-0000-0000"})
     assert r.status_code == 404
+
+
+def test_intake_suggestions_partial(client, users, tree):
+    file_appeal(
+        actor=users.cadre, area=tree.qixing, code="water", content="自来水停了三天了,冇得水煮饭"
+    )
+    login(client, users.cadre)
+    r = client.post(
+        "/appeals/suggest/",
+        {"content": "屋里自来水停了好几天,冇得水煮饭", "area_id": tree.qixing.pk},
+    )
+    body = r.content.decode()
+    assert "饮水供水" in body and "可能重复" in body

@@ -1,0 +1,284 @@
+"""Smart routing (智能派单) and duplicate suggestions, offline and on CPU.
+
+Text is normalised first (dialect and common typos: 冇得→没有, 么子→什么, 低宝→低保,
+反应→反映 ...), cut by jieba with the area names as a place-name dictionary (so 七星村 stays
+one word and is then dropped: a place says nothing about the kind of matter), and turned
+into a TF-IDF vector of words plus character bigrams (robust to typos and to jieba's cuts).
+
+- `route_suggest`: each category is scored by the cosine with its description (zero-shot),
+  blended with the mean of the best cosines to past matters filed under it (the dispatchers'
+  corrections feed back through `appeal_recategorise`). The dispatcher accepts or changes
+  the proposal; nothing is decided silently.
+- `duplicate_suggest`: open matters in the same village whose text is close to the new one.
+
+Evaluated by bench/bench_routing.py on bench/appeals_eval.txt (figures in bench/RESULTS.md).
+"""
+
+import math
+import re
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+
+# Dialect words and typos villagers write, mapped to the standard form (longest first).
+NORMALISE = {
+    "冇得": "没有",
+    "莫得": "没有",
+    "冇有": "没有",
+    "冇": "没",
+    "么子": "什么",
+    "啥子": "什么",
+    "么时候": "什么时候",
+    "为么": "为什么",
+    "低宝": "低保",
+    "底保": "低保",
+    "反应": "反映",
+    "晓得": "知道",
+    "细伢子": "小孩",
+    "伢子": "孩子",
+    "天光": "天亮",
+    "屋里": "家里",
+    "我屋": "我家",
+    "禾": "稻",
+    "咋个": "怎么",
+    "搞么": "干什么",
+    "我娘": "我妈",
+    "老娘": "老妈",
+    "养老钱": "养老金",
+}
+# 屋 is 家 in the dialect (我屋, 刘屋, 屋门口), but not in 屋顶, 屋檐, 房屋, 老屋, 土屋.
+_WU = re.compile(r"(?<![房老土])屋(?![顶檐])")
+_NORM_RE = re.compile("|".join(sorted(map(re.escape, NORMALISE), key=len, reverse=True)))
+_CJK = re.compile(r"[\u4e00-\u9fff]+|[a-zA-Z0-9]+")
+# Function characters and words that say nothing about the matter.
+STOP = set(
+    "的了是我在有这那就都也还说很得不么呢吗吧啊嘛呀个一到把被给和跟与又要去来上下里"
+    "他她它们你您着过地好多几人些点"
+) | {
+    "没有",
+    "什么",
+    "知道",
+    "现在",
+    "一直",
+    "已经",
+    "问题",
+    "怎么",
+    "可以",
+    "能不能",
+    "不能",
+    "我们",
+    "他们",
+    "家里",
+    "我家",
+}
+
+_PLACES: set[str] = set()
+_jieba_lock = threading.Lock()
+_jieba_ready = False
+
+
+def _jieba():
+    global _jieba_ready
+    import jieba
+
+    if not _jieba_ready:
+        with _jieba_lock:
+            if not _jieba_ready:
+                jieba.setLogLevel(60)
+                jieba.initialize()
+                _jieba_ready = True
+    return jieba
+
+
+def add_places(names) -> None:
+    """The place-name dictionary: area names (and their short forms without 村/镇)."""
+    jieba = _jieba()
+    for name in names:
+        name = (name or "").strip()
+        if len(name) < 2 or name in _PLACES:
+            continue
+        _PLACES.add(name)
+        jieba.add_word(name, freq=2000)
+        short = re.sub(r"(村|镇|乡|社区|街道|网格|组)$", "", name)
+        if len(short) >= 2 and short not in _PLACES:
+            _PLACES.add(short)
+            jieba.add_word(short, freq=2000)
+
+
+def normalise(text: str) -> str:
+    text = _NORM_RE.sub(lambda m: NORMALISE[m.group(0)], text or "")
+    return _WU.sub("家", text)
+
+
+def tokens(text: str) -> list[str]:
+    """Words (jieba, places and stop words dropped) plus character bigrams of each run."""
+    text = normalise(text)
+    out = []
+    jieba = _jieba()
+    for run in _CJK.findall(text):
+        for w in jieba.lcut(run):
+            if len(w) >= 2 and w not in STOP and w not in _PLACES:
+                out.append("w:" + w)
+        chars = [c for c in run if c not in STOP]
+        out.extend("u:" + c for c in chars)
+        out.extend("b:" + chars[i] + chars[i + 1] for i in range(len(chars) - 1))
+    return out
+
+
+class Vectoriser:
+    """TF-IDF with sublinear tf, fitted on a list of documents (token lists)."""
+
+    def __init__(self, docs: list[list[str]]):
+        df = Counter()
+        for d in docs:
+            df.update(set(d))
+        n = len(docs) or 1
+        self.idf = {t: math.log((1 + n) / (1 + c)) + 1 for t, c in df.items()}
+        self.default_idf = math.log(1 + n) + 1
+
+    def vector(self, toks: list[str]) -> dict[str, float]:
+        tf = Counter(toks)
+        v = {t: (1 + math.log(c)) * self.idf.get(t, self.default_idf) for t, c in tf.items()}
+        norm = math.sqrt(sum(x * x for x in v.values())) or 1.0
+        return {t: x / norm for t, x in v.items()}
+
+
+def cosine(a: dict, b: dict) -> float:
+    if len(a) > len(b):
+        a, b = b, a
+    return sum(x * b.get(t, 0.0) for t, x in a.items())
+
+
+@dataclass
+class Router:
+    """Category descriptions plus past matters (text, category code) → a scorer."""
+
+    categories: list[tuple[str, str]]  # (code, name + description)
+    examples: list[tuple[str, str]]  # (text, code)
+    blend: float = 0.2
+    top: int = 3
+
+    def __post_init__(self):
+        self._cat_toks = [(c, tokens(d)) for c, d in self.categories]
+        self._ex_toks = [(tokens(t), c) for t, c in self.examples]
+        self.vec = Vectoriser([t for _c, t in self._cat_toks] + [t for t, _c in self._ex_toks])
+        self._cat_vecs = [(c, self.vec.vector(t)) for c, t in self._cat_toks]
+        self._ex_vecs: dict[str, list[dict]] = {}
+        for t, c in self._ex_toks:
+            self._ex_vecs.setdefault(c, []).append(self.vec.vector(t))
+
+    def scores(self, text: str, *, exclude_example: int | None = None) -> list[tuple[str, float]]:
+        v = self.vec.vector(tokens(text))
+        out = []
+        for code, cv in self._cat_vecs:
+            s_desc = cosine(v, cv)
+            sims = sorted((cosine(v, e) for e in self._ex_vecs.get(code, [])), reverse=True)
+            if sims:
+                s_ex = sum(sims[: self.top]) / min(self.top, len(sims))
+                score = (1 - self.blend) * s_desc + self.blend * s_ex
+            else:
+                score = s_desc
+            out.append((code, score))
+        out.sort(key=lambda x: -x[1])
+        return out
+
+
+def similarity(texts: list[str], query: str, vec: Vectoriser | None = None) -> list[float]:
+    """Cosine of the query with each text (duplicate search). The IDF comes from `vec`
+    (the router's: descriptions and past matters), or is fitted on these texts."""
+    toks = [tokens(t) for t in texts]
+    q = tokens(query)
+    vec = vec or Vectoriser(toks + [q])
+    qv = vec.vector(q)
+    return [cosine(qv, vec.vector(t)) for t in toks]
+
+
+DUPLICATE_THRESHOLD = 0.34
+
+
+# ---- in the product: models built from the database, cached for a few minutes ------------
+
+_cache: dict = {}
+_CACHE_SECONDS = 600
+
+
+def _router() -> Router:
+    from .models import Appeal, Category
+
+    hit = _cache.get("router")
+    if hit and time.monotonic() - hit[0] < _CACHE_SECONDS:
+        return hit[1]
+    from minqing.areas.models import Area
+
+    add_places(Area.objects.values_list("name", flat=True)[:20000])
+    cats = [
+        (c.code, f"{c.name} {c.description}")
+        for c in Category.objects.filter(is_active=True).exclude(code="other")
+    ]
+    examples = list(
+        Appeal.objects.exclude(category__code="other")
+        .order_by("-id")
+        .values_list("content", "category__code")[:3000]
+    )
+    router = Router(categories=cats, examples=examples)
+    _cache["router"] = (time.monotonic(), router)
+    return router
+
+
+def forget() -> None:
+    _cache.clear()
+
+
+def route_suggest(text: str, *, k: int = 3) -> list[dict]:
+    """The k most likely categories with their default unit and a score (0..1)."""
+    from .models import Category
+
+    if not (text or "").strip():
+        return []
+    ranked = _router().scores(text)[:k]
+    cats = Category.objects.select_related("default_unit").in_bulk(
+        [c for c, _s in ranked], field_name="code"
+    )
+    return [
+        {
+            "category_id": cats[c].pk,
+            "code": c,
+            "name": cats[c].name,
+            "unit_id": cats[c].default_unit_id,
+            "unit": cats[c].default_unit.name if cats[c].default_unit_id else None,
+            "score": round(s, 3),
+        }
+        for c, s in ranked
+        if c in cats
+    ]
+
+
+def duplicate_suggest(
+    *, fetched_by, text: str, area, category_id=None, exclude_pk=None, k: int = 5
+) -> list:
+    """Open matters in the same village (that the user may see), of the same category (the
+    one chosen, or else the best route), saying the same thing in other words."""
+    from .models import Appeal, Category
+    from .services import village_of
+
+    if not (text or "").strip():
+        return []
+    router = _router()
+    if category_id is None:
+        best = router.scores(text)[0][0]
+        category_id = Category.objects.filter(code=best).values_list("pk", flat=True).first()
+    village = village_of(area)
+    candidates = list(
+        Appeal.objects.visible_to(fetched_by)
+        .open()
+        .filter(area__path__startswith=village.path, category_id=category_id)
+        .exclude(pk=exclude_pk)
+        .select_related("category")
+        .order_by("-created_at")[:300]
+    )
+    if not candidates:
+        return []
+    sims = similarity([a.content for a in candidates], text, router.vec)
+    ranked = sorted(zip(sims, candidates, strict=True), key=lambda x: -x[0])
+    return [(a, round(s, 3)) for s, a in ranked[:k] if s >= DUPLICATE_THRESHOLD]

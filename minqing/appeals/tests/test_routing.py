@@ -1,0 +1,104 @@
+"""Smart routing and duplicate suggestions: dialect normalised, places dropped, the
+proposal is a suggestion, duplicates only among open matters the user may see."""
+
+import json
+
+import pytest
+
+from minqing.appeals import routing
+from minqing.appeals.models import Appeal
+from minqing.appeals.services import appeal_recategorise
+from minqing.appeals.tests.factories import category, file_appeal
+from minqing.conftest import login
+from minqing.core.errors import PermissionDeniedError
+
+
+@pytest.fixture(autouse=True)
+def _fresh_router():
+    routing.forget()
+    yield
+    routing.forget()
+
+
+def test_dialect_and_typos_are_normalised():
+    assert routing.normalise("屋里冇得水,么子原因,低宝,反应了") == "家里没有水,什么原因,低保,反映了"
+    assert routing.normalise("屋顶漏雨,刘屋") == "屋顶漏雨,刘家"
+
+
+def test_place_names_are_words_and_are_dropped():
+    routing.add_places(["七星村"])
+    toks = routing.tokens("七星村路灯坏了")
+    assert "w:七星村" not in toks and "w:路灯" in toks
+
+
+def test_route_suggest_proposes_the_category_and_its_unit(db, tree):
+    water = category("water")
+    sugg = routing.route_suggest("我屋里冇得水吃了,自来水停了三天")
+    assert sugg[0]["code"] == "water" and sugg[0]["category_id"] == water.pk
+    assert routing.route_suggest("村口的路灯晚上不亮")[0]["code"] == "streetlight"
+    assert routing.route_suggest("   ") == []
+
+
+def test_corrections_feed_back(users, tree):
+    text = "村里那条老渠道漏得厉害"
+    a = file_appeal(actor=users.township, area=tree.qixing, code="road", content=text)
+    Appeal.objects.filter(pk=a.pk).update(handling_area=tree.zhaoshan)
+    a.refresh_from_db()
+    with pytest.raises(PermissionDeniedError):
+        appeal_recategorise(actor=users.grid, appeal=a, category_id=category("agriculture").pk)
+    appeal_recategorise(actor=users.township, appeal=a, category_id=category("agriculture").pk)
+    assert Appeal.objects.get(pk=a.pk).category.code == "agriculture"
+    assert routing.route_suggest(text)[0]["code"] == "agriculture"
+
+
+def test_duplicates_open_same_village_same_category_visible_only(users, tree):
+    first = file_appeal(
+        actor=users.cadre,
+        area=tree.grids["七星村1"],
+        code="streetlight",
+        content="村口桥头的路灯坏了一个多月,晚上黑漆漆的,老人家不敢出门",
+    )
+    file_appeal(actor=users.cadre, area=tree.qixing, code="water", content="自来水浑得很")
+    other_village = file_appeal(
+        actor=users.township,
+        area=tree.zhaoshancun,
+        code="streetlight",
+        content="村口桥头的路灯坏了一个多月,晚上黑漆漆的",
+    )
+    text = "桥头那盏路灯一个多月冇亮了,夜里黑得很,老人不敢出来走"
+    found = routing.duplicate_suggest(fetched_by=users.township, text=text, area=tree.qixing)
+    assert [a for a, _s in found] == [first]
+    assert other_village not in [a for a, _s in found]
+    # closed matters are not proposed
+    Appeal.objects.filter(pk=first.pk).update(state="resolved")
+    assert routing.duplicate_suggest(fetched_by=users.township, text=text, area=tree.qixing) == []
+    # an outsider never sees matters outside their area
+    Appeal.objects.filter(pk=first.pk).update(state="accepted")
+    assert routing.duplicate_suggest(fetched_by=users.outsider, text=text, area=tree.qixing) == []
+
+
+def test_suggest_api(client, users, tree):
+    file_appeal(
+        actor=users.cadre,
+        area=tree.qixing,
+        code="water",
+        content="这几天屋里的自来水黄黄的浑得很,烧开还有渣渣沉底",
+    )
+    login(client, users.cadre)
+    r = client.post(
+        "/api/appeals/suggest",
+        json.dumps(
+            {"content": "我屋里自来水这几天浑得很,烧开了还有沉淀", "area_id": tree.qixing.pk}
+        ),
+        content_type="application/json",
+    )
+    body = r.json()
+    assert body["categories"][0]["code"] == "water"
+    assert len(body["duplicates"]) == 1
+    login(client, users.outsider)
+    r = client.post(
+        "/api/appeals/suggest",
+        json.dumps({"content": "自来水浑得很", "area_id": tree.qixing.pk}),
+        content_type="application/json",
+    )
+    assert r.json()["duplicates"] == []

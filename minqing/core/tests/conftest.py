@@ -1,0 +1,1 @@
+from minqing.appeals.tests.seeds_fixture import _seeds  # noqa: F401
