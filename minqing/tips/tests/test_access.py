@@ -187,3 +187,12 @@ def test_admin_manages_categories_only(client, users):
     assert client.get("/admin/tips/").status_code == 200
     for name in ("tip", "tipidentity", "tipnote", "tipmessage", "tipattachment", "tipevent"):
         assert client.get(f"/admin/tips/{name}/").status_code == 404
+
+
+def test_home_panel_for_officers_only(client, users, officers, file_tip):
+    file_tip()
+    login(client, officers.county)
+    html = client.get("/").content.decode()
+    assert "在办线索" in html
+    login(client, users.supervisor)
+    assert "在办线索" not in client.get("/").content.decode()
