@@ -35,6 +35,9 @@ def _user(name):
 
 
 def build(*, stdout) -> None:
+    from .seeds import ensure_seeds
+
+    ensure_seeds()  # a flushed test database has lost the migrations' rows
     if Appeal.objects.exists():
         return
     village = Area.objects.filter(code=VILLAGE).first()

@@ -32,6 +32,17 @@ class AppealForm(forms.Form):
         areas = Area.objects.filter(level__gte=Level.VILLAGE)
         if user is not None:
             areas = areas.visible_to(user)
+            from django.urls import reverse
+
+            # the proposal (categories, duplicates) follows the text as it is typed
+            self.fields["content"].widget.attrs.update(
+                {
+                    "hx-post": reverse("appeals:suggest"),
+                    "hx-trigger": "input changed delay:700ms",
+                    "hx-target": "#suggest",
+                    "hx-include": "closest form",
+                }
+            )
         else:
             self.fields.pop("household_id")
             self.fields.pop("channel")

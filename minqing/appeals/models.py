@@ -204,6 +204,10 @@ class Appeal(CaseModel):
         return f"#{self.pk} {self.title}"
 
     @property
+    def state_label(self) -> str:
+        return str(State(self.state).label)
+
+    @property
     def contact_phone_masked(self) -> str:
         return mask_phone(self.contact_phone)
 

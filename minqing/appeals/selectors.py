@@ -41,7 +41,8 @@ def appeal_duties(*, fetched_by):
     level = ROLE_LEVEL.get(user.role)
     paths = jurisdiction_paths(user)
     if level is not None and paths:
-        # by the matter's own area: a grid worker holds a grid, the matter waits at its village
+        # unclaimed matters waiting at my level in my areas (a grid worker holds a grid: the
+        # matter waits at its village, so match the matter's own area too)
         mine |= path_q(paths, "area__path") & Q(state=State.ACCEPTED, handling_area__level=level)
     qs = Appeal.objects.visible_to(user).filter(mine).select_related(*LIST_RELATED)
     return _with_overdue_first(qs)

@@ -1,0 +1,200 @@
+#!/usr/bin/env python
+"""Appeals at city scale: fill 1M appeals into a generated city, then time "my duties" and
+the area list through the app (selector + output schema, as the API serves a page) against
+raw SQL returning the same rows, measured in the same run.
+
+    .venv/bin/python bench/generate.py --database-url postgres://postgres@127.0.0.1:5432/minqing_bench_appeals \\
+        --seed 1 --households 2000 --residents 6000
+    .venv/bin/python bench/bench_appeals.py --database-url postgres://postgres@127.0.0.1:5432/minqing_bench_appeals \\
+        --appeals 1000000
+
+Appeals are written with one INSERT ... SELECT generate_series (states spread like a live
+system: most archived, ~15 % open; open ones owned by the grid's village cadres or waiting at
+their level; due dates around now, some overdue). No events are written for them (the lists
+do not read events); check_workflows would report them, which is why this stays a bench DB.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def fill(cur, n: int) -> None:
+    cur.execute("SELECT count(*) FROM appeals_appeal")
+    if cur.fetchone()[0] >= n:
+        print(f"already {n} appeals")
+        return
+    cur.execute("TRUNCATE appeals_appeal CASCADE")
+    cur.execute("SELECT id FROM appeals_category ORDER BY id")
+    cats = [r[0] for r in cur.fetchall()]
+    t0 = time.perf_counter()
+    cur.execute(
+        """
+        CREATE TEMP TABLE g AS
+        SELECT a.id AS grid_id, a.parent_id AS village_id, row_number() OVER () - 1 AS i
+        FROM areas_area a WHERE a.level = 5;
+        CREATE TEMP TABLE vc AS  -- one village cadre per village, when there is one
+        SELECT DISTINCT ON (j.area_id) j.area_id AS village_id, u.id AS user_id
+        FROM accounts_jurisdiction j JOIN accounts_user u ON u.id = j.user_id
+        WHERE u.role = 'village_cadre' ORDER BY j.area_id, u.id;
+        """
+    )
+    cur.execute("SELECT count(*) FROM g")
+    grids = cur.fetchone()[0]
+    cur.execute(
+        f"""
+        INSERT INTO appeals_appeal (
+            state, created_at, state_changed_at, kind, channel, category_id, area_id,
+            handling_area_id, title, content, location, answers, contact_name, contact_phone,
+            escalations, supervisions, result, rating, parties, mediation_record,
+            mediation_outcome, due_at, owner_id)
+        SELECT
+            CASE WHEN s.n % 100 < 85 THEN 'archived'
+                 WHEN s.n % 100 < 89 THEN 'accepted'
+                 WHEN s.n % 100 < 94 THEN 'claimed'
+                 WHEN s.n % 100 < 97 THEN 'in_progress' ELSE 'resolved' END,
+            now() - (s.n % 730) * interval '1 day', now() - (s.n % 30) * interval '1 day',
+            'appeal', 'visit', (ARRAY{cats})[1 + s.n % {len(cats)}], g.grid_id, g.village_id,
+            '事项 ' || s.n, '村民反映的事项内容 ' || s.n, '', '{{}}', '', '',
+            0, 0, '', '', '', '', '',
+            now() + ((s.n % 21) - 5) * interval '1 day',
+            CASE WHEN s.n % 100 BETWEEN 89 AND 96 THEN vc.user_id END
+        FROM generate_series(1, {n}) AS s(n)
+        JOIN g ON g.i = s.n % {grids}
+        LEFT JOIN vc ON vc.village_id = g.village_id
+        """
+    )
+    cur.execute("ANALYZE appeals_appeal")
+    print(f"filled {n} appeals in {time.perf_counter() - t0:.1f} s")
+
+
+def timed(fn, runs: int) -> tuple[float, float]:
+    fn()  # warm
+    xs = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        xs.append((time.perf_counter() - t0) * 1000)
+    xs.sort()
+    return statistics.median(xs), xs[int(len(xs) * 0.95) - 1]
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--database-url", required=True)
+    p.add_argument("--appeals", type=int, default=1_000_000)
+    p.add_argument("--runs", type=int, default=40)
+    args = p.parse_args()
+    os.environ["DATABASE_URL"] = args.database_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "minqing.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection, transaction
+
+    call_command("migrate", verbosity=0)
+    with transaction.atomic(), connection.cursor() as cur:
+        fill(cur, args.appeals)
+
+    from minqing.accounts.models import User
+    from minqing.appeals.schemas import appeal_out
+    from minqing.appeals.selectors import appeal_duties, appeal_list
+
+    cadre = (
+        User.objects.filter(role="village_cadre", owned_appeals__isnull=False)
+        .order_by("id")
+        .first()
+    )
+    township = User.objects.filter(role="township_staff").order_by("id").first()
+    print(f"cadre {cadre.username}, township {township.username}")
+
+    def page(qs):
+        return [appeal_out(a) for a in qs[:20]]
+
+    cases = []
+    # my duties, village cadre: app vs raw SQL for the same 20 rows
+    village_path = cadre.jurisdictions.select_related("area").first().area.path
+
+    def duties_app():
+        cadre._jurisdiction_paths = None
+        return page(appeal_duties(fetched_by=cadre))
+
+    def duties_sql():
+        with connection.cursor() as cur:
+            cur.execute(
+                """
+                SELECT a.*, c.name, ar.name, h.name, h.level, u.username
+                FROM appeals_appeal a JOIN areas_area ar ON ar.id = a.area_id
+                JOIN appeals_category c ON c.id = a.category_id
+                JOIN areas_area h ON h.id = a.handling_area_id
+                LEFT JOIN accounts_user u ON u.id = a.owner_id
+                WHERE (a.owner_id = %s AND a.state IN ('claimed','assigned','in_progress'))
+                   OR (ar.path LIKE %s AND a.state = 'accepted' AND h.level = 4)
+                ORDER BY (a.due_at >= now()), a.due_at, a.id LIMIT 20
+                """,
+                [cadre.pk, village_path + "%"],
+            )
+            return cur.fetchall()
+
+    cases.append(("my duties (village cadre)", duties_app, duties_sql))
+    town_path = township.jurisdictions.select_related("area").first().area.path
+
+    def area_app():
+        township._jurisdiction_paths = None
+        return page(appeal_list(fetched_by=township))
+
+    def area_sql():
+        with connection.cursor() as cur:
+            cur.execute(
+                """
+                SELECT a.*, c.name, ar.name, h.name, h.level
+                FROM appeals_appeal a JOIN areas_area ar ON ar.id = a.area_id
+                JOIN appeals_category c ON c.id = a.category_id
+                JOIN areas_area h ON h.id = a.handling_area_id
+                WHERE ar.path LIKE %s ORDER BY a.created_at DESC, a.id DESC LIMIT 20
+                """,
+                [town_path + "%"],
+            )
+            return cur.fetchall()
+
+    cases.append(("area list, township, newest first", area_app, area_sql))
+
+    def overdue_app():
+        township._jurisdiction_paths = None
+        return page(appeal_list(fetched_by=township, overdue=True))
+
+    def overdue_sql():
+        with connection.cursor() as cur:
+            cur.execute(
+                """
+                SELECT a.*, c.name, ar.name, h.name
+                FROM appeals_appeal a JOIN areas_area ar ON ar.id = a.area_id
+                JOIN appeals_category c ON c.id = a.category_id
+                JOIN areas_area h ON h.id = a.handling_area_id
+                WHERE ar.path LIKE %s AND a.due_at < now()
+                  AND a.state IN ('accepted','claimed','assigned','in_progress')
+                ORDER BY a.due_at, a.id LIMIT 20
+                """,
+                [town_path + "%"],
+            )
+            return cur.fetchall()
+
+    cases.append(("overdue list, township", overdue_app, overdue_sql))
+    print(
+        f"\n{'query':<36} {'app p50':>8} {'app p95':>8} {'SQL p50':>8} {'SQL p95':>8} {'p95 ratio':>9}"
+    )
+    for name, app, sql in cases:
+        a50, a95 = timed(app, args.runs)
+        s50, s95 = timed(sql, args.runs)
+        print(f"{name:<36} {a50:8.1f} {a95:8.1f} {s50:8.1f} {s95:8.1f} {a95 / s95:9.2f}")
+
+
+if __name__ == "__main__":
+    main()
