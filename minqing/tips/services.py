@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -101,9 +101,8 @@ def _stat_move(tip: Tip, *, old: str | None, new: str | None) -> None:
 def _named_staff(area: Area, text: str) -> list[User]:
     """Staff of this area's township (and of the areas above it) whose full name the tipster
     wrote anywhere in the tip."""
-    ancestors = [a for a in area.ancestors()] + [area]
+    ancestors = [*area.ancestors(), area]
     township = next((a for a in ancestors if a.level == Level.TOWNSHIP), None)
-    from django.db.models import Q
 
     q = Q(jurisdictions__area__path__in=[a.path for a in ancestors])
     if township is not None:
