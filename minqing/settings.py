@@ -173,6 +173,10 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
+# Conflicts with 身份证号 registered outside one's jurisdiction, per user and window
+# (registry.services.id_conflicts_outside): more answer 429.
+ID_CONFLICT_LIMIT = env_int("ID_CONFLICT_LIMIT", 5)
+ID_CONFLICT_WINDOW_SECONDS = env_int("ID_CONFLICT_WINDOW_SECONDS", 3600)
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 15 * 60)
 

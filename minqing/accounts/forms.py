@@ -24,6 +24,11 @@ class ThrottledAuthenticationForm(AuthenticationForm):
         key = self._key()
         limit = settings.LOGIN_FAILURE_LIMIT
         if cache.get(key, 0) >= limit:
+            from .signals import login_refused_record
+
+            login_refused_record(
+                username=(self.data.get("username") or "").strip(), action="auth.login_throttled"
+            )
             raise ValidationError(
                 self.error_messages["throttled"],
                 code="throttled",

@@ -7,7 +7,7 @@ from django.utils.translation import gettext as _
 
 from minqing.areas.services import may_hold
 from minqing.core.audit import audit_record
-from minqing.core.errors import Conflict, PermissionDeniedError, ValidationFailed
+from minqing.core.errors import PermissionDeniedError, ValidationFailed, conflict_on
 from minqing.core.permissions import require
 from minqing.core.roles import Role
 
@@ -29,10 +29,9 @@ def unit_create(*, actor, name: str, kind: str, area, phone: str = "") -> Unit:
     if not name:
         raise ValidationFailed(_("名称不能为空"))
     _check_areas(actor, [area])
-    if Unit.objects.filter(area=area, name=name).exists():
-        raise Conflict(_("该区域已有同名单位"))
-    unit = Unit.objects.create(name=name, kind=kind, area=area, phone=phone)
-    audit_record(actor=actor, action="unit.create", obj=unit)
+    with conflict_on({"unit_unique_name_in_area": _("该区域已有同名单位")}):
+        unit = Unit.objects.create(name=name, kind=kind, area=area, phone=phone)
+    audit_record(actor=actor, action="unit.create", obj=unit, area=area)
     return unit
 
 
@@ -58,9 +57,8 @@ def user_create(
         raise ValidationFailed(_("未知角色"))
     if role == Role.ADMIN and not actor.is_superuser:
         raise PermissionDeniedError(_("只有超级管理员能创建系统管理员"))
+    areas = list(dict.fromkeys(areas))
     _check_areas(actor, areas)
-    if User.objects.filter(username=username).exists():
-        raise Conflict(_("用户名 %(u)s 已被使用") % {"u": username})
     user = User(username=username, role=role, unit=unit, phone=phone)
     if full_name:
         user.last_name, user.first_name = full_name[:1], full_name[1:]
@@ -71,7 +69,8 @@ def user_create(
             raise ValidationFailed("；".join(exc.messages))
     user.set_password(password)
     user.is_staff = role == Role.ADMIN
-    user.save()
+    with conflict_on({"accounts_user_username_key": _("用户名 %(u)s 已被使用") % {"u": username}}):
+        user.save()
     Jurisdiction.objects.bulk_create([Jurisdiction(user=user, area=a) for a in areas])
     audit_record(
         actor=actor,
@@ -86,10 +85,13 @@ def user_create(
 @transaction.atomic
 def user_set_jurisdiction(*, actor, user: User, areas) -> User:
     require(actor, "accounts.manage")
+    areas = list(dict.fromkeys(areas))
     _check_areas(actor, areas)
+    user = User.objects.select_for_update().get(pk=user.pk)  # one change at a time
     old = sorted(user.jurisdictions.values_list("area__code", flat=True))
     Jurisdiction.objects.filter(user=user).delete()
-    Jurisdiction.objects.bulk_create([Jurisdiction(user=user, area=a) for a in areas])
+    with conflict_on({"jurisdiction_unique": _("该用户的管辖区域刚被他人修改,请刷新后重试")}):
+        Jurisdiction.objects.bulk_create([Jurisdiction(user=user, area=a) for a in areas])
     user._jurisdiction_paths = None
     audit_record(
         actor=actor,
@@ -113,4 +115,5 @@ def user_set_role(*, actor, user: User, role: str) -> User:
     user.is_staff = role == Role.ADMIN
     user.save(update_fields=["role", "is_staff"])
     audit_record(actor=actor, action="user.role", obj=user, detail={"from": old, "to": role})
+    # (the event hangs on the user's jurisdiction: core.audit.area_of)
     return user

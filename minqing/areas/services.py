@@ -4,7 +4,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from minqing.core.audit import audit_record
-from minqing.core.errors import Conflict, PermissionDeniedError, ValidationFailed
+from minqing.core.errors import PermissionDeniedError, ValidationFailed, conflict_on
 from minqing.core.permissions import require
 from minqing.core.scoping import covers
 
@@ -84,15 +84,15 @@ def area_create(*, actor, level: int, code: str, name: str, parent: Area | None 
     )
     if problem:
         raise ValidationFailed(problem)
-    if Area.objects.filter(code=code).exists():
-        raise Conflict(_("区划代码 %(code)s 已存在") % {"code": code})
-    area = Area.objects.create(
-        level=level,
-        code=code,
-        name=name,
-        parent=parent,
-        path=Area.build_path(parent.path if parent else "", code),
-    )
+    taken = _("区划代码 %(code)s 已存在") % {"code": code}
+    with conflict_on({"areas_area_code_key": taken, "areas_area_path_key": taken}):
+        area = Area.objects.create(
+            level=level,
+            code=code,
+            name=name,
+            parent=parent,
+            path=Area.build_path(parent.path if parent else "", code),
+        )
     audit_record(actor=actor, action="area.create", obj=area, detail={"code": code})
     return area
 

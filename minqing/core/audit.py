@@ -1,8 +1,10 @@
 """Writing the audit log. Services call `audit_record` inside their transaction."""
 
+from django.conf import settings
 from django.db import models
 
 from .context import channel, source_address
+from .masking import scrub, scrub_text
 from .models import AuditEvent
 
 
@@ -10,8 +12,8 @@ def target_of(obj) -> tuple[str, str, str]:
     if obj is None:
         return "", "", ""
     if isinstance(obj, models.Model):
-        return obj._meta.label_lower, str(obj.pk), str(obj)[:200]
-    return type(obj).__name__.lower(), "", str(obj)[:200]
+        return obj._meta.label_lower, str(obj.pk), scrub_text(str(obj))[:200]
+    return type(obj).__name__.lower(), "", scrub_text(str(obj))[:200]
 
 
 def area_of(obj):
@@ -20,6 +22,8 @@ def area_of(obj):
         return None
     if obj._meta.label_lower == "areas.area":
         return obj
+    if obj._meta.label_lower == settings.AUTH_USER_MODEL.lower():
+        return home_area_id(obj)
     # Records hang on an area (`area`) or on a grid (`grid`); the audit row keeps it.
     for attr in ("area_id", "grid_id"):
         if getattr(obj, attr, None):
@@ -27,8 +31,26 @@ def area_of(obj):
     return getattr(obj, "audit_area_id", None)
 
 
-def audit_record(*, actor, action: str, obj=None, area=None, detail: dict | None = None, at=None):
-    """One append-only row: who did what to which object, when, from where. `at` lets an
+def home_area_id(user) -> int | None:
+    """The area of a user's jurisdiction (the highest, first by code) that events about the
+    user hang on (logins, failed logins, account changes), so supervisors above see them."""
+    if user is None or not getattr(user, "pk", None):
+        return None
+    from minqing.accounts.models import Jurisdiction
+
+    return (
+        Jurisdiction.objects.filter(user_id=user.pk)
+        .order_by("area__path")
+        .values_list("area_id", flat=True)
+        .first()
+    )
+
+
+def audit_record(
+    *, actor, action: str, obj=None, area=None, detail: dict | None = None, at=None
+):
+    """One append-only row: who did what to which object, when, from where. Any ID- or
+    phone-shaped text in the detail is stored masked (core.masking.scrub). `at` lets an
     anonymous channel (tips) record the day only, not a time a server log could match."""
     target_type, target_id, target_repr = target_of(obj)
     area = area if area is not None else area_of(obj)
@@ -46,18 +68,19 @@ def audit_record(*, actor, action: str, obj=None, area=None, detail: dict | None
         target_repr=target_repr,
         source_address=source_address(),
         channel=channel(),
-        detail=detail or {},
+        detail=scrub(detail or {}),
         **({"at": at} if at is not None else {}),
         **fields,
     )
 
 
 def audit_bulk(*, actor, action: str, rows: list[tuple], detail_key: str = "") -> int:
-    """Many rows at once (imports): rows are (obj, detail) pairs; one INSERT per batch."""
+    """Many rows at once (imports): rows are (obj, detail) pairs, or (obj, detail, area) to
+    name the area; one INSERT per batch."""
     events = []
-    for obj, detail in rows:
+    for obj, detail, *given in rows:
         target_type, target_id, target_repr = target_of(obj)
-        area = area_of(obj)
+        area = given[0] if given else area_of(obj)
         events.append(
             AuditEvent(
                 actor=actor if getattr(actor, "pk", None) else None,
@@ -69,7 +92,7 @@ def audit_bulk(*, actor, action: str, rows: list[tuple], detail_key: str = "") -
                 area_id=area if isinstance(area, int) else getattr(area, "pk", None),
                 source_address=source_address(),
                 channel=channel(),
-                detail=detail or {},
+                detail=scrub(detail or {}),
             )
         )
     AuditEvent.objects.bulk_create(events, batch_size=2000)

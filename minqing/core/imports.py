@@ -113,6 +113,20 @@ def _set(job: Job, **fields) -> None:
     Job.objects.filter(pk=job.pk).update(**fields)
 
 
+def _audit_failure(job: Job, *, errors: int) -> None:
+    """A failed import is an audit event like a done one (a refused file is a trace too),
+    on the area of the uploader's jurisdiction; the message is scrubbed of full numbers."""
+    from .audit import audit_record, home_area_id
+
+    audit_record(
+        actor=job.created_by,
+        action="import.failed",
+        obj=job,
+        area=home_area_id(job.created_by),
+        detail={"kind": job.kind, "message": str(job.message)[:500], "errors": errors},
+    )
+
+
 def import_run(job_id: str) -> Job:
     """The body of the background task."""
     job = Job.objects.select_related("created_by").get(pk=job_id)
@@ -141,6 +155,7 @@ def import_run(job_id: str) -> Job:
                 message=_("有 %(n)d 行有误,未导入任何数据") % {"n": len(errors.by_row)},
                 result={"errors": errors.as_list(), "imported": 0},
             )
+            _audit_failure(job, errors=len(errors.by_row))
             return job
         _set(job, message=_("正在写入"))
         with transaction.atomic():
@@ -161,6 +176,7 @@ def import_run(job_id: str) -> Job:
             message=str(exc.message),
             result={"errors": exc.details if isinstance(exc.details, list) else [], "imported": 0},
         )
+        _audit_failure(job, errors=len(job.result["errors"]))
     return job
 
 

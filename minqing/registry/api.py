@@ -19,6 +19,7 @@ from . import selectors, services
 from .api_io import router as io_router
 from .models import Household, Organisation, Place, Resident, Tag
 from .schemas import (
+    ConflictOut,
     HouseholdDetailOut,
     HouseholdIn,
     HouseholdOut,
@@ -72,8 +73,10 @@ def list_households(
     tag: str | None = None,
     status: str | None = None,
 ):
-    """Households in the caller's jurisdiction. `q`: name (繁/简), pinyin, initials, ID or
-    phone tail, address, household number; `grid_id`: any visible area (its subtree);
+    """Households in the caller's jurisdiction. `q`: name (繁/简), pinyin, initials, the last
+    four phone digits (what the mask shows), address, household number; a full 身份证号 or
+    mobile number is an audited identity lookup, for roles that may reveal (else 403);
+    `grid_id`: any visible area (its subtree);
     `tag`: a current Tag.code; `status`: living / moved_out / deceased / empty."""
     require(request.user, "registry.view")
     qs = selectors.household_search(
@@ -116,7 +119,7 @@ def create_household(request, payload: HouseholdIn):
     return Status(201, household)
 
 
-@router.patch("/households/{int:pk}", response=HouseholdOut)
+@router.patch("/households/{int:pk}", response={200: HouseholdOut, 409: ConflictOut})
 def update_household(request, pk: int, payload: HouseholdPatch):
     household = _household(request, pk)
     grid = (
@@ -132,6 +135,7 @@ def update_household(request, pk: int, payload: HouseholdPatch):
         address=payload.address,
         phone=payload.phone,
         notes=payload.notes,
+        version=payload.version,
     )
 
 
@@ -215,7 +219,7 @@ def create_resident(request, payload: ResidentIn):
     return Status(201, _resident_out(request, resident.pk))
 
 
-@router.patch("/residents/{int:pk}", response=ResidentOut)
+@router.patch("/residents/{int:pk}", response={200: ResidentOut, 409: ConflictOut})
 def update_resident(request, pk: int, payload: ResidentPatch):
     resident = services.resident_update(
         actor=request.user,
@@ -224,6 +228,7 @@ def update_resident(request, pk: int, payload: ResidentPatch):
         id_number=payload.id_number,
         phone=payload.phone,
         relation=payload.relation,
+        version=payload.version,
     )
     return _resident_out(request, resident.pk)
 

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from minqing.areas.models import Area
 from minqing.core.audit import audit_record
-from minqing.core.masking import mask_id_number, mask_phone
+from minqing.core.masking import age_on, mask_id_number, mask_phone
 from minqing.core.permissions import require
 from minqing.core.tabular import write_xlsx_to
 
@@ -47,7 +47,7 @@ RESIDENT_HEADERS = [
     "住址",
     "姓名",
     "性别",
-    "出生日期",
+    "年龄",
     "身份证号",
     "与户主关系",
     "手机号",
@@ -196,7 +196,9 @@ def resident_rows(qs):
         "relation",
         "phone",
         "status",
+        "status_date",
     )
+    today = timezone.localdate()
     for chunk in _chunked(values.iterator(chunk_size=CHUNK)):
         ids = [r[0] for r in chunk]
         households = {r[1] for r in chunk}
@@ -208,7 +210,10 @@ def resident_rows(qs):
             .values_list("resident_id", "household_id", "tag__name")
         ):
             (own[resident_id] if resident_id else shared[household_id]).append(tag)
-        for pk, hh, code, grid, number, address, name, gender, birth, idn, rel, phone, st in chunk:
+        for row in chunk:
+            pk, hh, code, grid, number, address, name, gender, birth, idn, rel, phone, st, on = row
+            # The age, not the birth date (core.masking); at death for the deceased.
+            age = age_on(birth, on if st == ResidentStatus.DECEASED and on else today)
             yield (
                 code,
                 grid,
@@ -216,7 +221,7 @@ def resident_rows(qs):
                 address,
                 name,
                 genders.get(gender, ""),
-                birth,
+                age,
                 mask_id_number(idn),
                 relations.get(rel, rel),
                 mask_phone(phone),

@@ -41,7 +41,10 @@ class SearchForm(forms.Form):
         label=_("搜索"),
         required=False,
         widget=forms.TextInput(
-            attrs={"placeholder": _("姓名、拼音、首字母、身份证或手机尾号、住址"), "type": "search"}
+            attrs={
+                "placeholder": _("姓名、拼音、首字母、手机后四位、住址、户编号"),
+                "type": "search",
+            }
         ),
     )
     grid_id = forms.ChoiceField(label=_("区域"), required=False)
@@ -89,6 +92,8 @@ class HouseholdForm(forms.Form):
     notes = forms.CharField(
         label=_("备注"), required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
+    # The version the edit starts from (edits only): a stale save answers 409.
+    version = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -124,6 +129,7 @@ class ResidentEditForm(forms.Form):
         max_length=20,
         help_text=_("只在需要更正时填写;留空则不修改"),
     )
+    version = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
 
 
 class TagGiveForm(forms.Form):

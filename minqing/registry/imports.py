@@ -328,7 +328,7 @@ class ResidentImporter(Importer):
         progress(total)
 
         self._check_households(actor, households, errors)
-        self._check_existing_ids(seen_ids, errors)
+        self._check_existing_ids(actor, seen_ids, errors)
         existing_tags = self._existing_household_tags(households, household_tags)
         return {
             "residents": out,
@@ -456,9 +456,18 @@ class ResidentImporter(Importer):
             hh.grid_id, hh.grid_path = grid_id, grid_path
 
     @staticmethod
-    def _check_existing_ids(seen_ids: dict[str, int], errors) -> None:
-        for idn in _present(Resident, "id_number", list(seen_ids)):
-            errors.add(seen_ids[idn], _("身份证号 %(id)s 已在系统中登记") % {"id": idn})
+    def _check_existing_ids(actor, seen_ids: dict[str, int], errors) -> None:
+        """Outside-jurisdiction conflicts are audited and rate-limited by the service."""
+        from .services import id_conflicts_outside
+
+        present = _present(Resident, "id_number", list(seen_ids))
+        outside = id_conflicts_outside(actor=actor, numbers=present)
+        for idn in present:
+            if idn in outside:
+                message = _("身份证号 %(id)s 已在其他辖区登记,请联系乡镇(街道)核实") % {"id": idn}
+            else:
+                message = _("身份证号 %(id)s 已在系统中登记") % {"id": idn}
+            errors.add(seen_ids[idn], message)
 
     @staticmethod
     def _existing_household_tags(households, wanted: set[tuple[str, int]]) -> set:

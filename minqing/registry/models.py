@@ -7,7 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from minqing.core.masking import mask_id_number, mask_phone
+from minqing.core.masking import age_on, mask_id_number, mask_phone
 from minqing.core.scoping import ScopedQuerySet
 
 
@@ -35,6 +35,9 @@ class Household(models.Model):
     )
     phone = models.CharField(_("联系电话"), max_length=20, blank=True)
     notes = models.TextField(_("备注"), blank=True)
+    # Optimistic locking: every edit through household_update adds one; an edit made from
+    # an older version is refused with 409 (no lost updates between two editors).
+    version = models.PositiveIntegerField(default=1, db_default=1, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -110,6 +113,8 @@ class Resident(models.Model):
     name_initials = models.CharField(max_length=50, editable=False)  # zds
     id_tail = models.CharField(max_length=6, editable=False)  # last 6 of id
     phone_tail = models.CharField(max_length=4, editable=False, blank=True)
+    # Optimistic locking, as Household.version: resident_update and resident_move add one.
+    version = models.PositiveIntegerField(default=1, db_default=1, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -154,14 +159,12 @@ class Resident(models.Model):
 
     @property
     def age(self) -> int | None:
-        """Age in full years today (or at death, for the deceased)."""
-        if not self.birth_date:
-            return None
+        """Age in full years today (or at death, for the deceased): what pages, API and
+        exports show instead of the birth date (core.masking)."""
         day = timezone.localdate()
         if self.status == ResidentStatus.DECEASED and self.status_date:
             day = self.status_date
-        born = self.birth_date
-        return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+        return age_on(self.birth_date, day)
 
 
 class Tag(models.Model):

@@ -21,6 +21,7 @@ class HouseholdOut(Schema):
     head_name: str | None
     phone_masked: str
     tags: list[TagRef]
+    version: int = Field(..., description="编辑时原样带回(PATCH 的 version);已被他人修改则 409")
 
     @staticmethod
     def resolve_grid_name(obj) -> str:
@@ -46,7 +47,9 @@ class ResidentOut(Schema):
     household_number: str
     name: str
     gender: str
-    birth_date: date
+    age: int | None = Field(
+        None, description="周岁;出生日期不对外显示(见 core/masking.py),完整身份证号须经留痕查看"
+    )
     id_masked: str
     phone_masked: str
     relation: str
@@ -55,6 +58,7 @@ class ResidentOut(Schema):
     status_label: str
     status_date: date | None
     tags: list[TagRef]
+    version: int = Field(..., description="编辑时原样带回(PATCH 的 version);已被他人修改则 409")
 
     @staticmethod
     def resolve_household_number(obj) -> str:
@@ -150,7 +154,14 @@ class HouseholdIn(Schema):
     notes: str = ""
 
 
+VERSION_IN = Field(
+    ...,
+    description="所编辑记录的 version(读取时得到);记录已被他人修改时返回 409,不覆盖",
+)
+
+
 class HouseholdPatch(Schema):
+    version: int = VERSION_IN
     grid_id: int | None = None
     number: str | None = None
     address: str | None = None
@@ -169,6 +180,7 @@ class ResidentIn(Schema):
 
 
 class ResidentPatch(Schema):
+    version: int = VERSION_IN
     name: str | None = None
     id_number: str | None = None
     phone: str | None = None
@@ -223,6 +235,25 @@ class TagCarrierOut(Schema):
     @staticmethod
     def resolve_resident_name(obj) -> str | None:
         return obj.resident.name if obj.resident_id else None
+
+
+class ChangedField(Schema):
+    field: str
+    label: str
+
+
+class ConflictDetails(Schema):
+    version: int
+    changed: list[ChangedField]
+
+
+class ConflictOut(Schema):
+    """409: a stale edit (`code` "stale", `errors` names what changed and the current
+    version) or a duplicate."""
+
+    detail: str
+    code: str
+    errors: ConflictDetails | None = None
 
 
 class RevealIdOut(Schema):

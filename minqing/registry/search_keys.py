@@ -5,10 +5,15 @@ Pinyin is looked up per character from a cache, so a million-row import stays fa
 polyphonic surnames take their surname reading (曾 zeng, 单 shan, 解 xie...).
 """
 
+import re
+from dataclasses import dataclass
 from functools import lru_cache
 
 import opencc
 from pypinyin import Style, lazy_pinyin
+
+from minqing.core.idcard import IdNumberError, parse_id_number
+from minqing.core.masking import phone_visible_tail
 
 _T2S = opencc.OpenCC("t2s")
 _S2T = opencc.OpenCC("s2t")
@@ -84,5 +89,52 @@ def id_tail(id_number: str) -> str:
 
 
 def phone_tail(phone: str) -> str:
-    digits = "".join(c for c in phone or "" if c.isdigit())
-    return digits[-4:]
+    """The tail a phone search matches by equality: exactly the digits its mask shows
+    (core.masking.phone_visible_tail), empty when the mask shows fewer than four."""
+    return phone_visible_tail(phone)
+
+
+# ---------------------------------------------------------------- what a search asks for
+
+MOBILE_RE = re.compile(r"^1[3-9][0-9]{9}$")
+TAIL_RE = re.compile(r"^[0-9]{4}$")
+
+
+@dataclass(frozen=True)
+class NumberQuery:
+    """A digits query, read the one way the masking policy allows (core.masking):
+    `tail`: exactly the four phone digits a mask shows; `id_number` / `phone`: a full
+    number, i.e. an identity lookup (permission and audit in the selectors). Nothing
+    else matches people by number: no "ends with", no substring of hidden digits."""
+
+    tail: str = ""
+    id_number: str = ""
+    phone: str = ""
+
+    @property
+    def identity(self) -> bool:
+        return bool(self.id_number or self.phone)
+
+
+def number_query(q: str) -> NumberQuery | None:
+    """None when q is not a number; else what it may match (all empty: nothing personal,
+    e.g. a household number or a partial ID)."""
+    compact = q.replace(" ", "").replace("-", "")
+    if (
+        not compact
+        or not compact[:-1].isdigit()
+        or not (compact[-1].isdigit() or compact[-1] in "Xx")
+    ):
+        return None
+    if len(compact) == 18:
+        try:
+            return NumberQuery(id_number=parse_id_number(compact).number)
+        except IdNumberError:
+            return NumberQuery()
+    if not compact.isdigit():
+        return NumberQuery()
+    if TAIL_RE.match(compact):
+        return NumberQuery(tail=compact)
+    if MOBILE_RE.match(compact):
+        return NumberQuery(phone=compact)
+    return NumberQuery()

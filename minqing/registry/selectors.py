@@ -5,8 +5,13 @@ import re
 from datetime import date
 
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.utils.translation import gettext as _
 
 from minqing.areas.models import Area, Level
+from minqing.core.audit import audit_record, home_area_id
+from minqing.core.errors import PermissionDeniedError
+from minqing.core.masking import mask_id_number, mask_phone
+from minqing.core.permissions import has_perm
 
 from .models import (
     Household,
@@ -18,12 +23,11 @@ from .models import (
     Tag,
     TagPeriod,
 )
-from .search_keys import to_simplified, to_traditional
+from .search_keys import NumberQuery, number_query, to_simplified, to_traditional
 
 # Household "status" filter: households with at least one member in that status, or
 # "empty": households where nobody lives any more (all moved out or deceased).
 HOUSEHOLD_EMPTY = "empty"
-_ID_CHARS = re.compile(r"^[0-9]{1,17}[0-9Xx]?$")
 _LETTERS = re.compile(r"^[a-z]+$")
 
 
@@ -39,32 +43,48 @@ def _address_q(field: str, q: str) -> Q:
     return cond
 
 
-def _resident_q(q: str, prefix: str = "") -> Q:
-    """Conditions on a resident's search keys for one query string."""
-    p = prefix
+def identity_lookup(fetched_by, q: str) -> NumberQuery | None:
+    """Read a digits query (search_keys.number_query). A full 身份证号 or mobile number is
+    an identity lookup: only for roles allowed to reveal, and audited (the number masked).
+    Pages, API and exports all come through the two search selectors below."""
+    nq = number_query(q)
+    if nq is not None and nq.identity:
+        if not has_perm(fetched_by, "registry.reveal_id"):
+            raise PermissionDeniedError(
+                _(
+                    "按完整身份证号或手机号查找仅限有权查看完整号码的角色;"
+                    "请按姓名、拼音、手机后四位或户编号查找"
+                )
+            )
+        audit_record(
+            actor=fetched_by,
+            action="registry.identity_lookup",
+            area=home_area_id(fetched_by),
+            detail={
+                "kind": "id_number" if nq.id_number else "phone",
+                "value": mask_id_number(nq.id_number) if nq.id_number else mask_phone(nq.phone),
+            },
+        )
+    return nq
+
+
+def _resident_q(q: str, nq: NumberQuery | None) -> Q:
+    """Conditions on a resident's search keys for one query string: equality on what the
+    mask shows (phone tail) or on a full number, prefix on pinyin, contains on the name."""
+    if nq is not None:
+        if nq.id_number:
+            return Q(id_number=nq.id_number)
+        if nq.phone:
+            return Q(phone_tail=nq.phone[-4:], phone=nq.phone)
+        if nq.tail:
+            return Q(phone_tail=nq.tail)
+        return Q(pk__in=[])
     compact = q.replace(" ", "")
     lowered = compact.lower()
-    if _ID_CHARS.match(compact):
-        digits = compact.upper()
-        cond = Q()
-        if len(digits) == 18:
-            cond |= Q(**{f"{p}id_number": digits})
-        elif len(digits) <= 6:
-            cond |= Q(**{f"{p}id_tail__endswith": digits})
-        else:
-            cond |= Q(**{f"{p}id_number__endswith": digits})
-        if digits.isdigit():
-            if len(digits) <= 4:
-                cond |= Q(**{f"{p}phone_tail__endswith": digits})
-            else:
-                cond |= Q(**{f"{p}phone_tail": digits[-4:], f"{p}phone__endswith": digits})
-        return cond
     if _LETTERS.match(lowered):
         # Full pinyin from the start ("zhangdeshu", "zhang") or initials ("zds").
-        return Q(**{f"{p}name_pinyin__startswith": lowered}) | Q(
-            **{f"{p}name_initials__startswith": lowered}
-        )
-    return Q(**{f"{p}name_norm__contains": to_simplified(compact)})
+        return Q(name_pinyin__startswith=lowered) | Q(name_initials__startswith=lowered)
+    return Q(name_norm__contains=to_simplified(compact))
 
 
 def _visible_area(fetched_by, area_id) -> Area | None:
@@ -96,13 +116,15 @@ def household_search(
         qs = qs.within(area)
     q = _clean_query(q)
     if q:
-        member = Resident.objects.filter(_resident_q(q), household=OuterRef("pk"))
+        nq = identity_lookup(fetched_by, q)
+        member = Resident.objects.filter(_resident_q(q, nq), household=OuterRef("pk"))
         cond = Exists(member) | _address_q("address", q) | Q(number=q)
         if len(q) >= 10:
             cond |= Q(number__startswith=q)
-        digits = q.replace(" ", "")
-        if digits.isdigit() and len(digits) >= 4:
-            cond |= Q(phone__endswith=digits)
+        if nq is not None and nq.tail:
+            cond |= Q(phone__endswith=nq.tail)
+        elif nq is not None and nq.phone:
+            cond |= Q(phone=nq.phone)
         qs = qs.filter(cond)
     if tag:
         qs = qs.filter(
@@ -146,7 +168,8 @@ def resident_search(
         qs = qs.filter(household__grid__path__startswith=area.path)
     q = _clean_query(q)
     if q:
-        qs = qs.filter(_resident_q(q) | _address_q("household__address", q))
+        nq = identity_lookup(fetched_by, q)
+        qs = qs.filter(_resident_q(q, nq) | _address_q("household__address", q))
     if tag:
         qs = qs.filter(
             Exists(
@@ -195,12 +218,15 @@ def household_members(*, fetched_by, household: Household) -> list[Resident]:
         ResidentStatus.MOVED_OUT: 1,
         ResidentStatus.DECEASED: 2,
     }
+    # Oldest first by age in years, not by birth date: the order must not tell more
+    # than the age shown (core.masking).
     members.sort(
         key=lambda r: (
             status_rank.get(r.status, 3),
             r.pk != household.head_id,
             r.relation != "head",
-            r.birth_date,
+            -(r.age or 0),
+            r.pk,
         )
     )
     return members

@@ -2,18 +2,30 @@
 the scoping querysets), validates everything, and only then writes, with one audit event."""
 
 import re
+from collections.abc import Iterable
 from datetime import date
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Q
+from django.db.models.functions import Length
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from minqing.areas.models import Area, Level
-from minqing.core.audit import audit_record
-from minqing.core.errors import Conflict, NotFoundError, ValidationFailed
+from minqing.core.audit import audit_bulk, audit_record, home_area_id
+from minqing.core.errors import (
+    Conflict,
+    NotFoundError,
+    StaleEdit,
+    TooManyRequests,
+    ValidationFailed,
+    conflict_on,
+)
 from minqing.core.idcard import IdNumberError, normalize_id_number, parse_id_number
 from minqing.core.masking import mask_id_number, mask_phone
+from minqing.core.models import AuditEvent
 from minqing.core.permissions import require
 
 from .models import (
@@ -90,6 +102,139 @@ def _check_date(value, *, label) -> date:
     return value
 
 
+# The unique constraints the services let the database decide (core.errors.conflict_on).
+HOUSEHOLD_NUMBER_KEY = "registry_household_number_key"
+RESIDENT_ID_KEY = "resident_id_number_unique"
+TAG_OPEN_KEYS = ("tagperiod_one_open_per_resident", "tagperiod_one_open_per_household")
+
+# What a stale edit reports as changed: the keys of the audited change details.
+CHANGE_LABELS = {
+    "grid": gettext_lazy("网格"),
+    "number": gettext_lazy("户编号"),
+    "address": gettext_lazy("住址"),
+    "phone": gettext_lazy("电话"),
+    "notes": gettext_lazy("备注"),
+    "name": gettext_lazy("姓名"),
+    "id_number": gettext_lazy("身份证号"),
+    "relation": gettext_lazy("与户主关系"),
+    "kind": gettext_lazy("迁移(所在户或状态)"),
+}
+RESIDENT_VERSIONED_ACTIONS = ("registry.resident.update", "registry.resident.move")
+
+
+def _id_taken_elsewhere_message(number: str) -> str:
+    return _(
+        "身份证号 %(id)s 已在其他辖区登记,不能在此重复登记。"
+        "请联系乡镇(街道)核实,由其协调迁移或更正。"
+    ) % {"id": mask_id_number(number)}
+
+
+def _id_taken_message(number: str) -> str:
+    return _("身份证号 %(id)s 已登记,不能重复登记") % {"id": mask_id_number(number)}
+
+
+def _conflict_counter(actor, add: int) -> int:
+    """Count of outside-jurisdiction ID conflicts of one user in the current window, in
+    Django's cache (Redis when REDIS_URL is set, else this process's memory)."""
+    key = f"registry:id-conflicts:{actor.pk}"
+    window = settings.ID_CONFLICT_WINDOW_SECONDS
+    if add <= 0:
+        return cache.get(key, 0)
+    cache.add(key, 0, window)
+    try:
+        return cache.incr(key, add)
+    except ValueError:  # expired between add and incr
+        cache.set(key, add, window)
+        return add
+
+
+def _too_many_conflicts(actor) -> TooManyRequests:
+    return TooManyRequests(
+        _("登记的身份证号与其他辖区的记录冲突次数过多,请 %(m)d 分钟后再试,或联系乡镇(街道)核实。")
+        % {"m": max(settings.ID_CONFLICT_WINDOW_SECONDS // 60, 1)}
+    )
+
+
+def id_conflict_gate(*, actor, count: int = 1) -> None:
+    """A user past the limit of ID conflicts may not enter any 身份证号 until the window
+    ends, registered or not: otherwise "refused" vs "saved" would still answer the probe."""
+    if _conflict_counter(actor, 0) >= settings.ID_CONFLICT_LIMIT:
+        audit_record(
+            actor=actor,
+            action="registry.resident.id_conflict_refused",
+            area=home_area_id(actor),
+            detail={"count": count},
+        )
+        raise _too_many_conflicts(actor)
+
+
+def id_conflicts_outside(*, actor, numbers: Iterable[str]) -> set[str]:
+    """Of these 身份证号, the ones registered outside the actor's jurisdiction.
+
+    No "is this ID registered anywhere" oracle: each such conflict is an audit event
+    (the actor, the masked number, the area of the other record, hung on that area so its
+    supervisors see who asked), and one user gets at most ID_CONFLICT_LIMIT of them per
+    window; past that every further check answers 429 without looking. The service path
+    (resident create/update) and the importer's duplicate check both call this, outside
+    the transaction of the refused write, so the events are kept when it rolls back.
+    """
+    numbers = [n for n in dict.fromkeys(numbers) if n]
+    id_conflict_gate(actor=actor, count=len(numbers))
+    if not numbers:
+        return set()
+    taken = {
+        number: (pk, grid_id, code)
+        for number, pk, grid_id, code in Resident.objects.filter(id_number__in=numbers).values_list(
+            "id_number", "pk", "household__grid_id", "household__grid__code"
+        )
+    }
+    if not taken:
+        return set()
+    visible = set(
+        Resident.objects.visible_to(actor)
+        .filter(pk__in=[v[0] for v in taken.values()])
+        .values_list("id_number", flat=True)
+    )
+    outside = {n: v for n, v in taken.items() if n not in visible}
+    if not outside:
+        return set()
+    mine = home_area_id(actor)
+    audit_bulk(
+        actor=actor,
+        action="registry.resident.id_conflict",
+        rows=[
+            (
+                None,
+                {
+                    "id_number": mask_id_number(number),
+                    "resident": pk,
+                    "other_area": code,
+                    "actor_area": mine,
+                },
+                grid_id,
+            )
+            for number, (pk, grid_id, code) in outside.items()
+        ],
+    )
+    if _conflict_counter(actor, len(outside)) > settings.ID_CONFLICT_LIMIT:
+        raise _too_many_conflicts(actor)
+    return set(outside)
+
+
+def _id_number_precheck(*, actor, id_number: str | None, exclude_pk=None) -> None:
+    """Before the write's transaction: a number registered outside the jurisdiction is
+    refused here, with its audit event and the rate limit (see id_conflicts_outside)."""
+    require(actor, "registry.edit")
+    number = normalize_id_number(id_number or "")
+    if not number:
+        return
+    id_conflict_gate(actor=actor)
+    if not Resident.objects.filter(id_number=number).exclude(pk=exclude_pk).exists():
+        return
+    if id_conflicts_outside(actor=actor, numbers=[number]):
+        raise Conflict(_id_taken_elsewhere_message(number), code="id_taken_elsewhere")
+
+
 def _check_id_number(value: str, *, exclude_pk=None, actor=None) -> str:
     number = normalize_id_number(value)
     if not number:
@@ -98,20 +243,54 @@ def _check_id_number(value: str, *, exclude_pk=None, actor=None) -> str:
         parse_id_number(number)
     except IdNumberError as exc:
         raise ValidationFailed(exc.message, details={"field": "id_number"})
-    taken = Resident.objects.filter(id_number=number).exclude(pk=exclude_pk)
-    if taken.exists():
-        where = taken.visible_to(actor).select_related("household").first() if actor else None
-        if where is not None:
-            raise Conflict(
-                _("身份证号 %(id)s 已登记在户 %(number)s(%(name)s),不能重复登记")
-                % {
-                    "id": mask_id_number(number),
-                    "number": where.household.number,
-                    "name": where.name,
-                }
-            )
-        raise Conflict(_("身份证号 %(id)s 已登记,不能重复登记") % {"id": mask_id_number(number)})
+    where = (
+        Resident.objects.visible_to(actor)
+        .filter(id_number=number)
+        .exclude(pk=exclude_pk)
+        .select_related("household")
+        .first()
+    )
+    if where is not None:
+        raise Conflict(
+            _("身份证号 %(id)s 已登记在户 %(number)s(%(name)s),不能重复登记")
+            % {
+                "id": mask_id_number(number),
+                "number": where.household.number,
+                "name": where.name,
+            }
+        )
+    # Registered outside the jurisdiction: refused by _id_number_precheck before the
+    # transaction, or (a race) by the unique constraint at save.
     return number
+
+
+def _check_version(obj, version: int | None, *, actions: tuple[str, ...]) -> None:
+    """Optimistic locking: an edit carries the version it was made from; if the record
+    has been saved since, refuse with 409 and name what changed and who changed it."""
+    if version is None or version == obj.version:
+        return
+    events = list(
+        AuditEvent.objects.filter(
+            target_type=obj._meta.label_lower,
+            target_id=str(obj.pk),
+            action__in=actions,
+            detail__version__gt=version,
+        ).order_by("at", "id")
+    )
+    labels, who = {}, []
+    for event in events:
+        for field in event.detail:
+            if field in CHANGE_LABELS and field not in labels:
+                labels[field] = str(CHANGE_LABELS[field])
+        if event.actor_label not in who:
+            who.append(event.actor_label)
+    changed = [{"field": f, "label": label} for f, label in labels.items()]
+    names = "、".join(labels.values()) or _("内容")
+    raise StaleEdit(
+        _("保存未成功:您打开后,%(who)s 修改了%(fields)s。请核对当前内容后再保存。")
+        % {"who": "、".join(who) or _("他人"), "fields": names},
+        details={"version": obj.version, "changed": changed},
+    )
 
 
 def _visible_grid(actor, grid) -> Area:
@@ -157,15 +336,23 @@ def _check_relation(relation: str) -> str:
     return relation
 
 
-def _next_household_number(grid: Area) -> str:
-    """Grid code + 4-digit sequence, the shape cadres' ledgers use."""
-    used = set(
-        Household.objects.filter(number__startswith=grid.code).values_list("number", flat=True)
+def _next_household_number(grid: Area, *, thorough: bool = False) -> str:
+    """Grid code + 4-digit sequence, the shape cadres' ledgers use: one after the highest
+    such number among the grid's households (household_grid_idx), not a read of every
+    number. Two creates may pick the same one: household_create retries on the unique
+    constraint, then `thorough`, also counting households since moved to another grid."""
+    qs = Household.objects.all() if thorough else Household.objects.filter(grid=grid)
+    last = (
+        qs.filter(number__regex=rf"^{grid.code}[0-9]{{4,}}$")
+        .order_by(Length("number").desc(), "-number")
+        .values_list("number", flat=True)
+        .first()
     )
-    seq = len(used) + 1
-    while f"{grid.code}{seq:04d}" in used:
-        seq += 1
+    seq = int(last[len(grid.code) :]) + 1 if last else 1
     return f"{grid.code}{seq:04d}"
+
+
+NUMBER_ATTEMPTS = 5
 
 
 # ---------------------------------------------------------------- households
@@ -188,15 +375,20 @@ def household_create(
     number = _check_text(number, label=_("户编号"), max_length=32, required=False)
     phone = _check_phone(phone, _("联系电话"))
     notes = (notes or "").strip()
-    if number and Household.objects.filter(number=number).exists():
-        raise Conflict(_("户编号 %(n)s 已存在") % {"n": number})
-    household = Household.objects.create(
-        grid=grid,
-        number=number or _next_household_number(grid),
-        address=address,
-        phone=phone,
-        notes=notes,
-    )
+    for attempt in range(1, NUMBER_ATTEMPTS + 1):
+        chosen = number or _next_household_number(grid, thorough=attempt > 1)
+        try:
+            with conflict_on({HOUSEHOLD_NUMBER_KEY: _("户编号 %(n)s 已存在") % {"n": chosen}}):
+                household = Household.objects.create(
+                    grid=grid, number=chosen, address=address, phone=phone, notes=notes
+                )
+        except Conflict:
+            # A number given by the user is theirs to change; a generated one was taken
+            # by a concurrent create: take the next one.
+            if number or attempt == NUMBER_ATTEMPTS:
+                raise
+        else:
+            break
     audit_record(
         actor=actor,
         action="registry.household.create",
@@ -216,11 +408,14 @@ def household_update(
     address: str | None = None,
     phone: str | None = None,
     notes: str | None = None,
+    version: int | None = None,
 ) -> Household:
     """Change what is given (None leaves a field as it is). Moving the household to another
-    grid needs both grids in the actor's jurisdiction; its tag history moves with it."""
+    grid needs both grids in the actor's jurisdiction; its tag history moves with it.
+    `version` is the one the edit was made from: a stale one is refused (StaleEdit)."""
     require(actor, "registry.edit")
     household = _locked_household(actor, household)
+    _check_version(household, version, actions=("registry.household.update",))
     changes = {}
     new = {}
     if grid is not None:
@@ -231,8 +426,6 @@ def household_update(
     if number is not None:
         number = _check_text(number, label=_("户编号"), max_length=32)
         if number != household.number:
-            if Household.objects.filter(number=number).exclude(pk=household.pk).exists():
-                raise Conflict(_("户编号 %(n)s 已存在") % {"n": number})
             new["number"] = number
             changes["number"] = [household.number, number]
     if address is not None:
@@ -254,7 +447,10 @@ def household_update(
         return household
     for field, value in new.items():
         setattr(household, field, value)
-    household.save(update_fields=[*new.keys(), "updated_at"])
+    household.version += 1
+    changes["version"] = household.version
+    with conflict_on({HOUSEHOLD_NUMBER_KEY: _("户编号 %(n)s 已存在") % {"n": household.number}}):
+        household.save(update_fields=[*new.keys(), "version", "updated_at"])
     audit_record(actor=actor, action="registry.household.update", obj=household, detail=changes)
     return household
 
@@ -273,7 +469,6 @@ def household_reveal_phone(*, actor, household: Household) -> str:
 # ---------------------------------------------------------------- residents
 
 
-@transaction.atomic
 def resident_create(
     *,
     actor,
@@ -286,7 +481,26 @@ def resident_create(
     reason: str = "",
 ) -> Resident:
     """Register a person in a household. With `moved_in_on` it is a 迁入 from outside and a
-    Move row keeps the date and reason. At most one living head per household."""
+    Move row keeps the date and reason. At most one living head per household.
+    Not atomic itself: the ID check outside the jurisdiction runs first, so its audit
+    event outlives the refusal; the write is one transaction (_resident_create)."""
+    _id_number_precheck(actor=actor, id_number=id_number)
+    return _resident_create(
+        actor=actor,
+        household=household,
+        name=name,
+        id_number=id_number,
+        relation=relation,
+        phone=phone,
+        moved_in_on=moved_in_on,
+        reason=reason,
+    )
+
+
+@transaction.atomic
+def _resident_create(
+    *, actor, household, name, id_number, relation, phone, moved_in_on, reason
+) -> Resident:
     require(actor, "registry.edit")
     household = _locked_household(actor, household)
     name = _check_text(name, label=_("姓名"), max_length=50)
@@ -309,7 +523,8 @@ def resident_create(
             status_date=moved_in_on,
         )
     )
-    resident.save()
+    with conflict_on({RESIDENT_ID_KEY: _id_taken_message(number)}):
+        resident.save()
     if relation == Relation.HEAD:
         household.head = resident
         household.save(update_fields=["head", "updated_at"])
@@ -334,7 +549,6 @@ def resident_create(
     return resident
 
 
-@transaction.atomic
 def resident_update(
     *,
     actor,
@@ -343,10 +557,29 @@ def resident_update(
     id_number: str | None = None,
     phone: str | None = None,
     relation: str | None = None,
+    version: int | None = None,
 ) -> Resident:
-    """Correct a person's record; gender, birth date and search keys follow the new values."""
+    """Correct a person's record; gender, birth date and search keys follow the new values.
+    `version` is the one the edit was made from: a stale one is refused (StaleEdit). The
+    ID check outside the jurisdiction runs before the transaction, as in resident_create."""
+    if id_number is not None:
+        _id_number_precheck(actor=actor, id_number=id_number, exclude_pk=resident.pk)
+    return _resident_update(
+        actor=actor,
+        resident=resident,
+        name=name,
+        id_number=id_number,
+        phone=phone,
+        relation=relation,
+        version=version,
+    )
+
+
+@transaction.atomic
+def _resident_update(*, actor, resident, name, id_number, phone, relation, version) -> Resident:
     require(actor, "registry.edit")
     resident = _locked_resident(actor, resident)
+    _check_version(resident, version, actions=RESIDENT_VERSIONED_ACTIONS)
     household = Household.objects.select_for_update().get(pk=resident.household_id)
     changes = {}
     if name is not None:
@@ -384,7 +617,10 @@ def resident_update(
     if not changes:
         return resident
     resident_fill_keys(resident)
-    resident.save()
+    resident.version += 1
+    changes["version"] = resident.version
+    with conflict_on({RESIDENT_ID_KEY: _id_taken_message(resident.id_number)}):
+        resident.save()
     if head_change is not None:
         household.head = head_change or None
         household.save(update_fields=["head", "updated_at"])
@@ -534,7 +770,11 @@ def resident_move(
             ResidentStatus.MOVED_OUT if kind == Move.Kind.MOVE_OUT else ResidentStatus.DECEASED
         )
     resident.status_date = day
-    resident.save(update_fields=["household", "relation", "status", "status_date", "updated_at"])
+    resident.version += 1
+    detail["version"] = resident.version
+    resident.save(
+        update_fields=["household", "relation", "status", "status_date", "version", "updated_at"]
+    )
     move.resident = resident
     move.date = day
     move.reason = reason
@@ -627,20 +867,21 @@ def tag_give(
     if resident is not None and resident.status != ResidentStatus.LIVING:
         raise ValidationFailed(_("只能为在住居民认定标签"))
     periods = _subject_periods(tag, household, resident)
-    if periods.filter(end_date__isnull=True).exists():
-        raise Conflict(_("已经是“%(tag)s”,无需重复认定") % {"tag": tag.name})
-    if periods.filter(end_date__gt=day).exists():
+    if periods.filter(end_date__isnull=False, end_date__gt=day).exists():
         raise Conflict(
             _("认定日期与“%(tag)s”以前的记录重叠,请选在上次退出之后") % {"tag": tag.name}
         )
-    period = TagPeriod.objects.create(
-        tag=tag,
-        household=household,
-        resident=resident,
-        start_date=day,
-        start_reason=reason,
-        started_by=actor,
-    )
+    # One open period per tag and subject: the partial unique constraints decide.
+    already = _("已经是“%(tag)s”,无需重复认定") % {"tag": tag.name}
+    with conflict_on(dict.fromkeys(TAG_OPEN_KEYS, already)):
+        period = TagPeriod.objects.create(
+            tag=tag,
+            household=household,
+            resident=resident,
+            start_date=day,
+            start_reason=reason,
+            started_by=actor,
+        )
     audit_record(
         actor=actor,
         action="registry.tag.give",
@@ -705,18 +946,24 @@ def tag_create(
     description = _check_text(description, label=_("说明"), max_length=200, required=False)
     if scope not in Tag.Scope.values:
         raise ValidationFailed(_("标签对象只能是个人或户"))
-    if Tag.objects.filter(Q(code=code) | Q(name=name)).exists():
-        raise Conflict(_("已有同名或同代码的标签"))
     last = Tag.objects.order_by("-order").values_list("order", flat=True).first() or 0
-    tag = Tag.objects.create(
-        code=code,
-        name=name,
-        scope=scope,
-        description=description,
-        is_system=False,
-        order=min(last + 10, 32000),
+    taken = _("已有同名或同代码的标签")
+    with conflict_on({"registry_tag_code_key": taken, "registry_tag_name_key": taken}):
+        tag = Tag.objects.create(
+            code=code,
+            name=name,
+            scope=scope,
+            description=description,
+            is_system=False,
+            order=min(last + 10, 32000),
+        )
+    audit_record(
+        actor=actor,
+        action="registry.tag.create",
+        obj=tag,
+        area=home_area_id(actor),
+        detail={"code": code},
     )
-    audit_record(actor=actor, action="registry.tag.create", obj=tag, detail={"code": code})
     return tag
 
 

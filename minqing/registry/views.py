@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from minqing.areas.models import Area
-from minqing.core.errors import DomainError
+from minqing.core.errors import DomainError, PermissionDeniedError, StaleEdit
 from minqing.core.permissions import has_perm, require
 from minqing.core.scoping import get_visible_or_404
 
@@ -67,8 +67,33 @@ def _query_without_page(request) -> str:
     return query.urlencode()
 
 
+def _stale_form(form, exc: StaleEdit, **kwargs):
+    """A stale edit: the same form again, with what the other editor changed named at the
+    top, and the current version, so saving again is a decision taken knowingly."""
+    data = form.data.copy()
+    data["version"] = str(exc.details["version"])
+    again = type(form)(data, initial=form.initial, **kwargs)
+    if "version" in again.fields:
+        again.fields["version"].required = True
+    for name in ("phone", "id_number"):
+        if name in form.fields and name in again.fields:
+            again.fields[name].help_text = form.fields[name].help_text
+            again.fields[name].widget.attrs.update(form.fields[name].widget.attrs)
+    again.is_valid()
+    again.add_error(None, exc.message)
+    return again
+
+
+def _search_refused(request, exc: DomainError):
+    """As-you-type search (htmx) shows the refusal in place of the results; a full page
+    gets the error page (403)."""
+    if _partial(request):
+        return HttpResponse(format_html('<p class="error" role="alert">{}</p>', exc.message))
+    raise exc
+
+
 def _status_for(exc: DomainError) -> int:
-    return exc.status if exc.status in (400, 409) else 400
+    return exc.status if exc.status in (400, 409, 429) else 400
 
 
 # ---------------------------------------------------------------- lists
@@ -83,7 +108,10 @@ def index(request):
 def household_list(request):
     require(request.user, "registry.view")
     form = SearchForm(request.GET or None, user=request.user)
-    qs = selectors.household_search(fetched_by=request.user, **form.params())
+    try:
+        qs = selectors.household_search(fetched_by=request.user, **form.params())
+    except PermissionDeniedError as exc:  # a full-number lookup by a role that may not
+        return _search_refused(request, exc)
     page = _with_tag_badges(_page(request, selectors.household_list_rows(qs)))
     context = {
         "form": form,
@@ -100,7 +128,10 @@ def household_list(request):
 def resident_list(request):
     require(request.user, "registry.view")
     form = SearchForm(request.GET or None, user=request.user, households=False)
-    qs = selectors.resident_search(fetched_by=request.user, **form.params())
+    try:
+        qs = selectors.resident_search(fetched_by=request.user, **form.params())
+    except PermissionDeniedError as exc:
+        return _search_refused(request, exc)
     page = _page(request, selectors.resident_list_rows(qs))
     context = {"form": form, "page": page, "query": _query_without_page(request)}
     if _partial(request):
@@ -200,8 +231,10 @@ def household_edit(request, pk):
         "number": household.number,
         "address": household.address,
         "notes": household.notes,
+        "version": household.version,
     }
     form = HouseholdForm(request.POST or None, user=request.user, initial=initial)
+    form.fields["version"].required = True
     form.fields["phone"].help_text = _("当前 %(p)s;只在需要更正时填写,留空则不修改") % {
         "p": household.phone_masked or "—"
     }
@@ -218,7 +251,11 @@ def household_edit(request, pk):
                 address=data["address"],
                 phone=data["phone"] or None,
                 notes=data["notes"],
+                version=data["version"],
             )
+        except StaleEdit as exc:
+            form = _stale_form(form, exc, user=request.user)
+            status = 409
         except DomainError as exc:
             form.add_error(None, exc.message)
             status = _status_for(exc)
@@ -390,7 +427,7 @@ def resident_move(request, pk):
 def resident_edit(request, pk):
     resident = get_visible_or_404(Resident.objects.select_related("household"), request.user, pk=pk)
     require(request.user, "registry.edit")
-    initial = {"name": resident.name, "relation": resident.relation}
+    initial = {"name": resident.name, "relation": resident.relation, "version": resident.version}
     form = ResidentEditForm(request.POST or None, initial=initial)
     form.fields["id_number"].widget.attrs["placeholder"] = resident.id_masked
     form.fields["phone"].widget.attrs["placeholder"] = resident.phone_masked
@@ -405,7 +442,11 @@ def resident_edit(request, pk):
                 id_number=data["id_number"] or None,
                 phone=data["phone"] or None,
                 relation=data["relation"],
+                version=data["version"],
             )
+        except StaleEdit as exc:
+            form = _stale_form(form, exc)
+            status = 409
         except DomainError as exc:
             form.add_error(None, exc.message)
             status = _status_for(exc)

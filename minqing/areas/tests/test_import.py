@@ -28,13 +28,18 @@ def errors_of(job):
     return {e["row"]: " ".join(e["errors"]) for e in job.result["errors"]}
 
 
+def snapshot():
+    """Areas and audit events, leaving out the event a failed import writes by design."""
+    return Area.objects.count(), AuditEvent.objects.exclude(action="import.failed").count()
+
+
 @pytest.fixture
 def before(tree, users):
-    return Area.objects.count(), AuditEvent.objects.count()
+    return snapshot()
 
 
 def assert_nothing_written(before):
-    assert (Area.objects.count(), AuditEvent.objects.count()) == before
+    assert snapshot() == before
 
 
 def test_good_file_imports_everything_in_level_order(users, tree, before):

@@ -198,3 +198,50 @@ def test_back_office_is_scoped_for_administrators_of_a_township(client, users, t
     assert client.get(f"/admin/areas/area/{tree.helingcun.pk}/change/").status_code == 302
     users_page = client.get("/admin/accounts/user/").content.decode()
     assert ">cadre<" in users_page and ">outsider<" not in users_page
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="database roles are PostgreSQL's")
+def test_runtime_role_from_db_grants_cannot_erase_the_audit_log(users, tree):
+    """The grants `minqing db_grants` prints: the runtime role writes the app's tables and
+    adds audit events, but cannot update, delete, truncate or un-trigger the audit table."""
+    from django.db.utils import DatabaseError
+
+    from minqing.core.management.commands.db_grants import grant_statements
+
+    role = "minqing_test_runtime_role"
+    with connection.cursor() as cur:
+        cur.execute(f"DROP ROLE IF EXISTS {role}")
+        cur.execute(f"CREATE ROLE {role} NOLOGIN")
+    try:
+        with connection.cursor() as cur:
+            for sql in grant_statements(
+                role, owner=None, database=connection.settings_dict["NAME"]
+            ):
+                if not sql.startswith("--"):
+                    cur.execute(sql)
+        event = audit_record(actor=users.cadre, action="test.read", obj=tree.qixing)
+        with connection.cursor() as cur:
+            cur.execute(f"SET ROLE {role}")
+            cur.execute("UPDATE areas_area SET name = name WHERE id = %s", [tree.qixing.pk])
+            cur.execute("SELECT count(*) FROM core_auditevent")
+            audit_record(actor=users.cadre, action="test.read", obj=tree.qixing)
+            for sql in (
+                "UPDATE core_auditevent SET action = 'x' WHERE id = %s",
+                "DELETE FROM core_auditevent WHERE id = %s",
+                "TRUNCATE core_auditevent",
+                "ALTER TABLE core_auditevent DISABLE TRIGGER core_auditevent_append_only",
+            ):
+                with pytest.raises(DatabaseError, match="permission denied|must be owner"):
+                    with transaction.atomic():
+                        cur.execute(sql, [event.pk] if "%s" in sql else None)
+    finally:
+        with connection.cursor() as cur:
+            cur.execute("RESET ROLE")
+            cur.execute(f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {role}")
+            cur.execute(f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {role}")
+            cur.execute(f"REVOKE ALL ON SCHEMA public FROM {role}")
+            cur.execute(
+                f"REVOKE ALL ON DATABASE {connection.ops.quote_name(connection.settings_dict['NAME'])} FROM {role}"
+            )
+            cur.execute(f"DROP ROLE {role}")

@@ -106,7 +106,7 @@ def test_forged_ids_from_another_township_are_404_like_missing(client, users, da
 
 
 FOREIGN_POSTS = [
-    ("patch", "/api/registry/households/{hl}", {"address": "x"}),
+    ("patch", "/api/registry/households/{hl}", {"address": "x", "version": 1}),
     (
         "post",
         "/api/registry/households/{hl}/tag",
@@ -118,7 +118,7 @@ FOREIGN_POSTS = [
         {"tag": "dibao", "date": "2024-01-01", "reason": "x"},
     ),
     ("post", "/api/registry/households/{hl}/reveal-phone", {}),
-    ("patch", "/api/registry/residents/{chen}", {"name": "x"}),
+    ("patch", "/api/registry/residents/{chen}", {"name": "x", "version": 1}),
     ("post", "/api/registry/residents/{chen}/move", {"kind": "out", "date": "2024-01-01"}),
     (
         "post",
@@ -178,7 +178,8 @@ def test_writes_on_forged_ids_are_404_and_change_nothing(
 def test_output_is_masked(client, users, data):
     login(client, users.cadre)
     body = client.get(f"/api/registry/residents/{data.zhang.pk}").json()
-    assert body["id_masked"] == ZHANG_ID[:6] + "********" + ZHANG_ID[-4:]
+    assert body["id_masked"] == ZHANG_ID[:6] + "*" * 12
+    assert "birth_date" not in body and body["age"] >= 0
     assert body["phone_masked"] == "138****5678"
     raw = client.get(f"/api/registry/households/{data.qx.pk}").content.decode()
     assert ZHANG_ID not in raw and "13812345678" not in raw
@@ -310,8 +311,8 @@ def test_create_household_and_resident(client, users, tree):
     )
     assert response.status_code == 201, response.content
     body = response.json()
-    assert body["gender"] == "M" and body["birth_date"] == "1988-08-08"
-    assert body["id_masked"].endswith(number[-4:]) and number not in response.content.decode()
+    assert body["gender"] == "M" and "birth_date" not in body
+    assert body["id_masked"] == number[:6] + "*" * 12 and number not in response.content.decode()
     assert Household.objects.get(pk=hid).head.name == "周建军"
 
 
@@ -372,16 +373,18 @@ def test_bad_household_input(client, users, tree, data):
     assert r.status_code == 409
     r = post(client, "/api/registry/households", {"grid_id": tree.qixing.pk, "address": "x"})
     assert r.status_code == 400
-    r = patch(client, f"/api/registry/households/{data.qx.pk}", {"phone": "call me"})
+    r = patch(client, f"/api/registry/households/{data.qx.pk}", {"phone": "call me", "version": 1})
     assert r.status_code == 400
     assert counts() == before
 
 
 def test_update_endpoints(client, users, data):
     login(client, users.cadre)
-    r = patch(client, f"/api/registry/households/{data.qx.pk}", {"address": "七星村新一组"})
+    r = patch(
+        client, f"/api/registry/households/{data.qx.pk}", {"address": "七星村新一组", "version": 1}
+    )
     assert r.status_code == 200 and r.json()["address"] == "七星村新一组"
-    r = patch(client, f"/api/registry/residents/{data.zhang.pk}", {"name": "张德树"})
+    r = patch(client, f"/api/registry/residents/{data.zhang.pk}", {"name": "张德树", "version": 1})
     assert r.status_code == 200 and r.json()["name"] == "张德树"
     assert Resident.objects.get(pk=data.zhang.pk).name_pinyin == "zhangdeshu"
 
@@ -449,7 +452,7 @@ def test_grid_worker_cannot_tag_or_edit_outside_their_grid(client, users, data):
 def test_view_only_role_gets_403_on_writes(client, users, data):
     login(client, users.leader)
     before = counts()
-    r = patch(client, f"/api/registry/households/{data.qx.pk}", {"address": "x"})
+    r = patch(client, f"/api/registry/households/{data.qx.pk}", {"address": "x", "version": 1})
     assert r.status_code == 403
     assert counts() == before
 

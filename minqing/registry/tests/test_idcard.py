@@ -83,8 +83,8 @@ def test_checksum_names_the_expected_digit():
     assert f"应为 {GOOD[-1]}" in err.value.message
 
 
-def test_id_number_is_masked_keeping_region_and_last_four():
-    assert mask_id_number(GOOD) == GOOD[:6] + "********" + GOOD[-4:]
+def test_id_number_is_masked_keeping_the_region_only():
+    assert mask_id_number(GOOD) == GOOD[:6] + "*" * 12
     assert GOOD[6:14] not in mask_id_number(GOOD)
     assert mask_id_number("") == ""
 
@@ -92,4 +92,6 @@ def test_id_number_is_masked_keeping_region_and_last_four():
 def test_phone_is_masked():
     assert mask_phone("13812345678") == "138****5678"
     assert mask_phone("0731-5551234") == "073*****1234"
+    # Too short to hide four digits between prefix and tail: only the last two show.
+    assert mask_phone("5551234") == "*****34"
     assert mask_phone("") == ""

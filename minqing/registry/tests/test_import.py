@@ -73,8 +73,11 @@ def errors_of(job) -> dict[int, str]:
 
 
 def counts():
-    """Registry rows and audit events, logins aside (force_login writes one)."""
-    audit = AuditEvent.objects.exclude(action__startswith="auth.")
+    """Registry rows and audit events, logins aside (force_login writes one), and the
+    event a failed import writes by design."""
+    audit = AuditEvent.objects.exclude(action__startswith="auth.").exclude(
+        action__in=("import.failed", "registry.resident.id_conflict")
+    )
     return (*(m.objects.count() for m in (Household, Resident, TagPeriod)), audit.count())
 
 
@@ -226,8 +229,12 @@ def test_duplicate_id_against_the_database(users, tree):
     ResidentFactory(household=hh, id_number=pid(1), relation=Relation.HEAD)
     before = counts()
     job = run(users.cadre, [row()])
-    assert f"身份证号 {pid(1)} 已在系统中登记" in errors_of(job)[2]
+    # 鹤岭 is outside the cadre's jurisdiction: no "where", a hint, and a trace.
+    assert f"身份证号 {pid(1)} 已在其他辖区登记" in errors_of(job)[2]
     assert_refused(job, before)
+    event = AuditEvent.objects.get(action="registry.resident.id_conflict")
+    assert event.actor == users.cadre and event.area == tree.grids["鹤岭村1"]
+    assert event.detail["id_number"] == "430302************"
 
 
 def test_duplicates_against_the_database_in_a_big_file(users, tree, monkeypatch):

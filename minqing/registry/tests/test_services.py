@@ -123,7 +123,7 @@ def test_household_update_records_what_changed(users, tree, hh):
     hh.household.refresh_from_db()
     assert hh.household.grid == tree.grids["昭山村1"]
     event = AuditEvent.objects.get(action="registry.household.update")
-    assert set(event.detail) == {"address", "grid"}
+    assert set(event.detail) == {"address", "grid", "version"}
 
 
 def test_household_update_without_changes_writes_nothing(users, hh):
@@ -210,7 +210,10 @@ def test_duplicate_id_in_another_township_does_not_leak_where(users, tree, hh):
         )
     assert hh.household.number not in str(err.value.message)
     assert "张德书" not in str(err.value.message)
-    assert snapshot() == before
+    assert "请联系乡镇" in str(err.value.message)
+    # Nothing written but the trace of the conflict (tests/test_id_conflicts.py).
+    assert snapshot()[:-1] == before[:-1]
+    assert AuditEvent.objects.filter(action="registry.resident.id_conflict").count() == 1
 
 
 def test_second_living_head_is_refused(users, hh):
@@ -275,7 +278,7 @@ def test_resident_update_recomputes_derived_fields(users, hh):
     assert hh.child.name_pinyin == "zhangxiaoyan"
     assert hh.child.phone_tail == "5678"
     event = AuditEvent.objects.get(action="registry.resident.update")
-    assert set(event.detail) == {"name", "id_number", "phone"}
+    assert set(event.detail) == {"name", "id_number", "phone", "version"}
     assert number not in str(event.detail)
 
 

@@ -61,7 +61,7 @@ def test_resident_search_page_is_scoped_and_masked(client, users, data):
     page = login(client, users.township).get("/registry/residents/", {"q": "zds"}).content.decode()
     assert "张德书" in page
     assert ZHANG_ID not in page and ZHANG_PHONE not in page
-    assert ZHANG_ID[:6] + "********" + ZHANG_ID[-4:] in page
+    assert ZHANG_ID[:6] + "*" * 12 in page
     page = login(client, users.outsider).get("/registry/residents/", {"q": "zds"}).content.decode()
     assert "张德书" not in page
 
@@ -411,7 +411,7 @@ def test_resident_edit_does_not_prefill_the_full_number(client, users, data):
     assert ZHANG_ID not in page and ZHANG_PHONE not in page
     response = client.post(
         f"/registry/residents/{data.zhang.pk}/edit/",
-        {"name": "张德树", "relation": "head", "id_number": "", "phone": ""},
+        {"name": "张德树", "relation": "head", "id_number": "", "phone": "", "version": 1},
     )
     assert response.status_code == 302
     data.zhang.refresh_from_db()
