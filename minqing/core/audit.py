@@ -46,9 +46,7 @@ def home_area_id(user) -> int | None:
     )
 
 
-def audit_record(
-    *, actor, action: str, obj=None, area=None, detail: dict | None = None, at=None
-):
+def audit_record(*, actor, action: str, obj=None, area=None, detail: dict | None = None, at=None):
     """One append-only row: who did what to which object, when, from where. Any ID- or
     phone-shaped text in the detail is stored masked (core.masking.scrub). `at` lets an
     anonymous channel (tips) record the day only, not a time a server log could match."""
