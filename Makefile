@@ -6,10 +6,16 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install install-test frontend translations migrate demo lint format browser-test bench clean
+.PHONY: run serve test install install-test frontend translations migrate demo lint format browser-test bench clean
 
 run: install frontend translations migrate demo
 	$(PY) manage.py runserver $(HOST):$(PORT) --noreload
+
+# Production: gunicorn (minqing/gunicorn_conf.py), static files by whitenoise; put nginx in
+# front (README "Production server"). DEBUG=0 SECRET_KEY=... ALLOWED_HOSTS=... DATABASE_URL=...
+serve: install frontend translations migrate
+	$(PY) manage.py collectstatic --noinput -v0
+	WEB_BIND=$(HOST):$(PORT) $(VENV)/bin/gunicorn minqing.wsgi:application -c minqing/gunicorn_conf.py
 
 test: install-test frontend translations
 	$(VENV)/bin/ruff check .

@@ -112,6 +112,8 @@ def parse_args(argv=None):
     p.add_argument("--no-fill", action="store_true", help="only write --import-csv")
     p.add_argument("--import-csv", type=Path, help="also write an import file here")
     p.add_argument("--import-residents", type=int, default=1_000_000)
+    # Realistic volume for the audit page (views, reveals, edits, exports over a year).
+    p.add_argument("--audit-events", type=int, default=1_000_000)
     args = p.parse_args(argv)
     if args.residents < args.households:
         p.error("--residents must be at least --households (every household has a head)")
@@ -813,6 +815,16 @@ def main(argv=None) -> None:
             timer.lap("foreign keys checked")
             build_indexes(indexes)
             timer.lap(f"{len(indexes)} secondary indexes built")
+            from minqing.registry.summaries import summaries_rebuild
+
+            summaries_rebuild()  # the COPY bypassed the models: count the grids once
+            timer.lap("grid summaries built")
+            if args.audit_events:
+                from bench_pages import fill_audit_cursor
+
+                with connection.cursor() as cursor:
+                    fill_audit_cursor(cursor, args.audit_events)
+                timer.lap(f"audit log filled ({args.audit_events:,} events)")
             reset_sequences(
                 [
                     *("areas_area", "accounts_unit", "accounts_user", "accounts_jurisdiction"),

@@ -122,6 +122,14 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         "transaction_mode": "IMMEDIATE",
     }
+elif DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # Short OLTP queries: JIT compilation costs more than it saves (it kicked in for every
+    # city-wide search at 1M residents). work_mem: see README "Production server".
+    _pg_options = "-c jit=off"
+    if env_str("DB_WORK_MEM"):
+        _pg_options += f" -c work_mem={env_str('DB_WORK_MEM')}"
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = _pg_options
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -233,3 +241,9 @@ TIPS_RETENTION_DAYS = {
     )
 }
 TIPS_MAX_TEXT = env_int("TIPS_MAX_TEXT", 10000)
+
+# bench/bench_pages.py only: mounts a trivial login-required view to compare the load with,
+# and reports template time and query count per response.
+MINQING_BENCH = env_bool("MINQING_BENCH", False)
+if MINQING_BENCH:
+    MIDDLEWARE = ["minqing.core.benchtiming.BenchTimingMiddleware", *MIDDLEWARE]

@@ -1,5 +1,6 @@
 """Root URLs. Each minqing app with a urls.py is mounted at /<label>/ by itself."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -30,3 +31,12 @@ for config in minqing_apps():
     module = app_module(config, "urls")
     if module is not None:
         urlpatterns.append(path(f"{config.label}/", include((module, config.label))))
+
+if settings.MINQING_BENCH:
+    # bench/bench_pages.py: the trivial @login_required view the load mix is compared with.
+    from django.contrib.auth.decorators import login_required
+    from django.http import HttpResponse
+
+    urlpatterns.append(
+        path("bench-trivial/", login_required(lambda request: HttpResponse("ok")), name="bench")
+    )

@@ -7,22 +7,29 @@ from minqing.core.plugins import register_home_panel, register_nav
 
 register_nav(label=_("诉求"), url_name="appeals:list", perm="appeals.view", order=30)
 register_nav(label=_("履职清单"), url_name="appeals:duties", perm="appeals.view", order=31)
+register_nav(label=_("排查例会"), url_name="appeals:meetings", perm="appeals.view", order=32)
+register_nav(label=_("接访记录"), url_name="appeals:receptions", perm="appeals.view", order=33)
+register_nav(label=_("办结统计"), url_name="appeals:stats", perm="appeals.view", order=34)
 
 
 def _duties(request):
     """The first matters on my duties list, overdue first, and how many there are."""
     if not has_perm(request.user, "appeals.view"):
         return None
+    from django.db.models import Count, Q
+
     from minqing.core import clock
 
     from .selectors import appeal_duties
 
     qs = appeal_duties(fetched_by=request.user)
-    items = list(qs[:5])
+    counts = qs.order_by().aggregate(
+        n=Count("id"), overdue=Count("id", filter=Q(due_at__lt=clock.now()))
+    )
     return {
-        "duties": items,
-        "duties_count": qs.count(),
-        "duties_overdue": qs.filter(due_at__lt=clock.now()).count(),
+        "duties": list(qs[:5]),
+        "duties_count": counts["n"],
+        "duties_overdue": counts["overdue"],
     }
 
 

@@ -12,7 +12,7 @@ def _household_appeals(request, household):
     from .models import Appeal
 
     appeals = (
-        Appeal.objects.visible_to(request.user)
+        Appeal.objects.visible_by_area(request.user)  # the household itself is in my area
         .filter(household=household)
         .select_related("category")
         .order_by("-created_at")[:20]

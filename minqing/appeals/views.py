@@ -20,7 +20,7 @@ from minqing.core.sections import page_sections
 from minqing.core.timeline import timeline_for
 
 from . import selectors, services
-from .forms import ACTION_FORMS, AppealForm, RateForm, ReplyForm, TrackForm
+from .forms import ACTION_FORMS, AppealForm, MediateForm, RateForm, ReplyForm, TrackForm
 from .models import Appeal, Category, Channel, State
 from .public import track_view
 from .workflow import APPEAL_FLOW
@@ -181,6 +181,10 @@ def appeal_detail(request, pk, *, forms=None, status=200):
             "timeline": timeline_for(appeal, fetched_by=request.user),
             "action_forms": action_forms,
             "reply_form": forms.get("reply") or ReplyForm(prefix="reply"),
+            "mediate_form": (forms.get("mediate") or MediateForm(prefix="mediate"))
+            if appeal.kind == "dispute"
+            and appeal.state not in ("resolved", "revisited", "archived")
+            else None,
             "attachments": appeal.attachments.all(),
             "can_handle": has_perm(request.user, "appeals.handle"),
             "sections": page_sections("appeals.detail", request, appeal),
@@ -226,6 +230,18 @@ def appeal_reply(request, pk):
     if _call(form, lambda d: services.appeal_reply(actor=request.user, appeal=appeal, **d)):
         return redirect("appeals:detail", appeal.pk)
     return appeal_detail(request, pk, forms={"reply": form}, status=getattr(form, "status", 400))
+
+
+@login_required
+@require_POST
+def appeal_mediate(request, pk):
+    """矛盾纠纷: the mediation record and outcome."""
+    appeal = _appeal(request, pk)
+    form = MediateForm(request.POST, prefix="mediate")
+    if _call(form, lambda d: services.dispute_mediate(actor=request.user, appeal=appeal, **d)):
+        messages.success(request, _("调解记录已保存"))
+        return redirect("appeals:detail", appeal.pk)
+    return appeal_detail(request, pk, forms={"mediate": form}, status=getattr(form, "status", 400))
 
 
 @login_required
@@ -355,4 +371,111 @@ def appeal_suggest(request):
         request,
         "appeals/_suggest.html",
         {"categories": routing.route_suggest(text), "duplicates": duplicates},
+    )
+
+
+@login_required
+def meeting_list(request):
+    """Screening meetings in my areas, the areas that have not met this period, and the
+    form to record one."""
+    from datetime import date
+
+    from minqing.areas.models import Area, Level
+
+    from .models import Meeting
+
+    require(request.user, "appeals.view")
+    error = None
+    if request.method == "POST":
+        try:
+            held_on = date.fromisoformat(request.POST.get("held_on", ""))
+            ids = [int(i) for i in request.POST.get("appeal_ids", "").replace(",", " ").split()]
+            services.meeting_record(
+                actor=request.user,
+                area_id=int(request.POST.get("area_id") or 0),
+                held_on=held_on,
+                attendees=request.POST.get("attendees", ""),
+                decisions=request.POST.get("decisions", ""),
+                appeal_ids=ids,
+            )
+            messages.success(request, _("例会已记录"))
+            return redirect("appeals:meetings")
+        except ValueError:
+            error = _("日期或事项编号格式有误")
+        except DomainError as exc:
+            error = exc.message
+    meetings = (
+        Meeting.objects.visible_to(request.user)
+        .select_related("area")
+        .prefetch_related("appeals")[:50]
+    )
+    return render(
+        request,
+        "appeals/meetings.html",
+        {
+            "meetings": meetings,
+            "missing": services.meetings_missing(fetched_by=request.user),
+            "areas": Area.objects.visible_to(request.user).filter(
+                level__in=[Level.VILLAGE, Level.TOWNSHIP]
+            ),
+            "can_record": has_perm(request.user, "appeals.meetings"),
+            "error": error,
+        },
+        status=400 if error else 200,
+    )
+
+
+@login_required
+def appeal_stats(request):
+    """小事不出村 (matters solved at each level) and leaders' claimed micro-matters."""
+    require(request.user, "appeals.view")
+    return render(
+        request,
+        "appeals/stats.html",
+        {
+            "levels": selectors.solved_by_level(fetched_by=request.user),
+            "leaders": list(selectors.leader_claims(fetched_by=request.user)),
+        },
+    )
+
+
+@login_required
+def reception_list(request):
+    """Reception duty (大接访): who received whom, when, about what."""
+    from datetime import date
+
+    from minqing.areas.models import Area
+
+    from .models import Reception
+
+    require(request.user, "appeals.view")
+    error = None
+    if request.method == "POST":
+        try:
+            appeal_id = request.POST.get("appeal_id", "").strip()
+            services.reception_record(
+                actor=request.user,
+                area_id=int(request.POST.get("area_id") or 0),
+                received_on=date.fromisoformat(request.POST.get("received_on", "")),
+                visitor=request.POST.get("visitor", ""),
+                summary=request.POST.get("summary", ""),
+                appeal_id=int(appeal_id) if appeal_id else None,
+            )
+            messages.success(request, _("接访记录已保存"))
+            return redirect("appeals:receptions")
+        except ValueError:
+            error = _("日期或事项编号格式有误")
+        except DomainError as exc:
+            error = exc.message
+    rows = Reception.objects.visible_to(request.user).select_related("area", "receiver")[:100]
+    return render(
+        request,
+        "appeals/receptions.html",
+        {
+            "rows": rows,
+            "areas": Area.objects.visible_to(request.user).filter(level__lte=4),
+            "can_record": has_perm(request.user, "appeals.meetings"),
+            "error": error,
+        },
+        status=400 if error else 200,
     )

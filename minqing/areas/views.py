@@ -11,6 +11,8 @@ from .imports import AREA_HEADERS
 from .models import Area, Level
 from .selectors import area_children, area_export_rows, area_roots_for, area_subtree_counts
 
+GRID_HOUSEHOLDS = 300  # a grid holds a few dozen households; the cap only bounds the page
+
 
 @login_required
 def index(request):
@@ -25,6 +27,20 @@ def detail(request, pk: int):
     area = get_visible_or_404(Area, request.user, pk=pk)
     counts = area_subtree_counts(area=area)
     ancestors = Area.objects.visible_to(request.user).filter(code__in=area.ancestor_codes)
+    extra = {}
+    if has_perm(request.user, "registry.view"):
+        # The subtree's overview from the kept summaries; a grid also lists its households.
+        from minqing.registry.models import Household
+        from minqing.registry.summaries import overview_context
+
+        extra = overview_context(fetched_by=request.user, area=area)
+        if area.level == Level.GRID:
+            extra["households"] = (
+                Household.objects.visible_to(request.user)
+                .filter(grid=area)
+                .select_related("head")
+                .order_by("number")[:GRID_HOUSEHOLDS]
+            )
     return render(
         request,
         "areas/detail.html",
@@ -35,6 +51,7 @@ def detail(request, pk: int):
             "counts": [(Level(lvl).label, n) for lvl, n in sorted(counts.items())],
             "can_export": has_perm(request.user, "areas.export"),
             "can_manage": has_perm(request.user, "areas.manage"),
+            **extra,
         },
     )
 

@@ -64,6 +64,14 @@ class ScopedQuerySet(models.QuerySet):
             q |= Q(**{self.unit_field: user.unit_id})
         return q or None
 
+    def visible_by_area(self, user):
+        """Only the rows in the user's areas (no rows given to them elsewhere): for pages
+        hanging on an object already scoped by area, e.g. a household's appeals."""
+        if user is not None and getattr(user, "is_superuser", False) and user.is_active:
+            return self.all()
+        paths = jurisdiction_paths(user)
+        return self.filter(path_q(paths, self.area_path_field)) if paths else self.none()
+
     def visible_to(self, user):
         if user is not None and getattr(user, "is_superuser", False) and user.is_active:
             return self.all()

@@ -103,14 +103,32 @@ def pick(cells: list[str], index: dict[str, int], field: str) -> str:
     return cells[i] if i is not None and i < len(cells) else ""
 
 
-def write_xlsx_to(out, headers, rows: Iterable[Iterable], *, title: str = "Sheet1") -> None:
+def write_xlsx_to(
+    out,
+    headers,
+    rows: Iterable[Iterable],
+    *,
+    title: str = "Sheet1",
+    caption: str = "",
+    widths: list[int] | None = None,
+) -> None:
     """Stream rows into a write-only workbook saved to `out` (constant memory for big
-    exports). Text starting with "=" stays text, never a formula in the reader's Excel."""
+    exports). Text starting with "=" stays text, never a formula in the reader's Excel.
+    `caption` is a first line above the header (what was exported, with which filter);
+    `widths` sets the columns' widths; the header row stays frozen when scrolling."""
     from openpyxl.cell import WriteOnlyCell
+    from openpyxl.utils import get_column_letter
 
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(title=title[:31])
     bold = Font(bold=True)
+    for i, width in enumerate(widths or [], start=1):
+        ws.column_dimensions[get_column_letter(i)].width = width
+    ws.freeze_panes = "A3" if caption else "A2"
+    if caption:
+        first = WriteOnlyCell(ws, value=caption)
+        first.data_type = "s"
+        ws.append([first])
 
     def text(value: str) -> WriteOnlyCell:
         cell = WriteOnlyCell(ws, value=value)

@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Router
-from ninja.pagination import paginate
+from ninja.pagination import LimitOffsetPagination, paginate
 from ninja.responses import Status
 
 from minqing.areas.models import Area
@@ -64,8 +64,17 @@ def _resident(request, pk: int) -> Resident:
 # ---------------------------------------------------------------- households
 
 
+class KeptCountPagination(LimitOffsetPagination):
+    """Limit/offset pages whose total comes from the kept summaries when the selector
+    could tell it (`queryset.kept_count`), instead of counting the jurisdiction."""
+
+    def _items_count(self, queryset) -> int:
+        known = getattr(queryset, "kept_count", None)
+        return known if known is not None else super()._items_count(queryset)
+
+
 @router.get("/households", response=list[HouseholdOut])
-@paginate
+@paginate(KeptCountPagination)
 def list_households(
     request,
     q: str = "",
@@ -81,8 +90,11 @@ def list_households(
     require(request.user, "registry.view")
     qs = selectors.household_search(
         fetched_by=request.user, q=q, grid_id=grid_id, tag=tag, status=status
+    ).prefetch_related(selectors.current_tags_prefetch())
+    qs.kept_count = selectors.kept_count(
+        fetched_by=request.user, kind="households", q=q, grid_id=grid_id, tag=tag, status=status
     )
-    return qs.prefetch_related(selectors.current_tags_prefetch())
+    return qs
 
 
 @router.get("/households/{int:pk}", response=HouseholdDetailOut)

@@ -6,3 +6,6 @@ class RegistryConfig(AppConfig):
     name = "minqing.registry"
     label = "registry"
     verbose_name = _("户籍台账")
+
+    def ready(self):
+        from . import summaries  # noqa: F401  (connects the handlers that keep the summaries)

@@ -574,6 +574,10 @@ def build(*, stdout) -> None:
     TagPeriod.objects.bulk_create(periods, batch_size=2000)
     Move.objects.bulk_create(moves, batch_size=1000)
     Resident.objects.bulk_update(status_updates, ["status", "status_date"], batch_size=1000)
+    # bulk writes bypass the models' saves: count the kept grid summaries once
+    from .summaries import summaries_refresh
+
+    summaries_refresh(grid_ids=[g.pk for g in grids])
 
     # 3. places and organisations ------------------------------------------------
     places, orgs = [], []

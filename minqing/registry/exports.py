@@ -8,10 +8,14 @@ Every export writes one audit event with its filters and row count.
 """
 
 import tempfile
+import threading
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 
-from django.db.models import Count, Q
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -19,14 +23,16 @@ from django.utils.translation import gettext as _
 from minqing.areas.models import Area
 from minqing.core.audit import audit_record
 from minqing.core.masking import age_on, mask_id_number, mask_phone
+from minqing.core.models import Job
 from minqing.core.permissions import require
 from minqing.core.tabular import write_xlsx_to
 
 from .imports import TEMPLATE_EXAMPLE, TEMPLATE_HEADERS
-from .models import Relation, Resident, ResidentStatus, TagPeriod
+from .models import Relation, Resident, ResidentStatus, Tag, TagPeriod
 from .selectors import household_search, resident_search
 
 CHUNK = 2000
+EXPORT_JOB = "registry.export"
 
 HOUSEHOLD_HEADERS = [
     "户编号",
@@ -89,40 +95,202 @@ class Export:
     rows: int
 
 
-def registry_export(*, actor, kind: str, filters: ExportFilters) -> Export:
-    """Export households or residents matching the list filters, masked, and audit it.
+HOUSEHOLD_WIDTHS = [22, 17, 16, 34, 10, 22, 15, 9, 24, 20]
+RESIDENT_WIDTHS = [17, 16, 22, 34, 10, 6, 12, 22, 11, 15, 8, 24]
+# Exports above this many rows leave the request: a background job with a progress page.
+EXPORT_INLINE_ROWS = 3000
 
-    A grid id the actor cannot see answers 404 (as on every other endpoint), rather than
-    an empty sheet that would hide a forged or stale link.
-    """
-    require(actor, "registry.export")
-    area = None
-    if filters.grid_id is not None:
-        area = Area.objects.visible_to(actor).filter(pk=filters.grid_id).first()
-        if area is None:
-            raise Http404
+
+def _export_area(actor, filters: "ExportFilters"):
+    """The filtered area (404 when not visible: a forged or stale link, not an empty sheet)."""
+    if filters.grid_id is None:
+        return None
+    area = Area.objects.visible_to(actor).filter(pk=filters.grid_id).first()
+    if area is None:
+        raise Http404
+    return area
+
+
+def _export_qs(actor, kind, filters):
     search = household_search if kind == "households" else resident_search
-    qs = search(
+    return search(
         fetched_by=actor,
         q=filters.q,
         grid_id=filters.grid_id,
         tag=filters.tag,
         status=filters.status,
     )
+
+
+def describe(*, actor, kind: str, filters: "ExportFilters", area) -> tuple[str, str]:
+    """(first line of the sheet, words for the file name): area, filters and date."""
+    from .selectors import HOUSEHOLD_EMPTY
+
+    place = (
+        area.name
+        if area is not None
+        else (
+            "、".join(
+                a.name for a in Area.objects.filter(pk__in=actor.jurisdictions.values("area_id"))
+            )
+            or _("全部辖区")
+        )
+    )
+    words = []
+    if filters.tag:
+        tag = Tag.objects.filter(code=filters.tag).first()
+        words.append(tag.name if tag else filters.tag)
+    if filters.status:
+        labels = {
+            **{v: str(lbl) for v, lbl in ResidentStatus.choices},
+            HOUSEHOLD_EMPTY: _("无在住成员"),
+        }
+        words.append(labels.get(filters.status, filters.status))
+    if filters.q:
+        words.append(_("搜索“%(q)s”") % {"q": filters.q})
+    what = _("户") if kind == "households" else _("居民")
+    now = timezone.localtime()
+    caption = _("%(what)s台账 · 区域：%(place)s · 筛选：%(f)s · 导出于 %(at)s") % {
+        "what": what,
+        "place": place,
+        "f": "，".join(words) or _("无"),
+        "at": now.strftime("%Y-%m-%d %H:%M"),
+    }
+    name = "-".join([f"{what}台账", place[:40], *words, now.strftime("%Y%m%d")])
+    for bad in '/\\:*?"<>|':
+        name = name.replace(bad, "_")
+    return caption, f"{name}.xlsx"
+
+
+def export_size(*, actor, kind: str, filters: "ExportFilters") -> int:
+    """Rows the export will hold: from the kept summaries when the filters allow, else
+    counted (so the view can choose between answering now and a background job)."""
+    from .selectors import kept_count
+
+    require(actor, "registry.export")
+    _export_area(actor, filters)
+    known = kept_count(
+        fetched_by=actor,
+        kind=kind,
+        q=filters.q,
+        grid_id=filters.grid_id,
+        tag=filters.tag,
+        status=filters.status,
+    )
+    return known if known is not None else _export_qs(actor, kind, filters).count()
+
+
+def registry_export(*, actor, kind: str, filters: ExportFilters, progress=None, out=None) -> Export:
+    """Export households or residents matching the list filters, masked, and audit it.
+    `progress(done)` is called every chunk; `out` is a file to write to (else a temporary
+    file). A grid id the actor cannot see answers 404 (as on every other endpoint)."""
+    require(actor, "registry.export")
+    area = _export_area(actor, filters)
+    qs = _export_qs(actor, kind, filters)
     if kind == "households":
-        headers, rows, title = HOUSEHOLD_HEADERS, household_rows(qs), _("户")
+        headers, rows, title, widths = (
+            HOUSEHOLD_HEADERS,
+            household_rows(qs),
+            _("户"),
+            HOUSEHOLD_WIDTHS,
+        )
     else:
-        headers, rows, title = RESIDENT_HEADERS, resident_rows(qs), _("居民")
-    counter = _Counter(rows)
-    fh = write_xlsx_file(headers, counter, title=title)
+        headers, rows, title, widths = (
+            RESIDENT_HEADERS,
+            resident_rows(qs),
+            _("居民"),
+            RESIDENT_WIDTHS,
+        )
+    caption, filename = describe(actor=actor, kind=kind, filters=filters, area=area)
+    counter = _Counter(rows, progress)
+    fh = out if out is not None else tempfile.TemporaryFile(suffix=".xlsx")
+    write_xlsx_to(fh, headers, counter, title=title, caption=caption, widths=widths)
+    fh.seek(0)
     audit_record(
         actor=actor,
         action="registry.export",
         area=area if area is not None else _home_area(actor),
         detail={"kind": kind, "filters": filters.as_dict(), "rows": counter.n},
     )
-    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    return Export(file=fh, filename=f"{_('户籍台账')}-{title}-{stamp}.xlsx", rows=counter.n)
+    return Export(file=fh, filename=filename, rows=counter.n)
+
+
+def export_dir() -> Path:
+    path = Path(settings.MEDIA_ROOT) / "exports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def export_start(*, actor, kind: str, filters: ExportFilters, total: int) -> Job:
+    """A big export as a background job (Celery with Redis, else a thread): the request
+    returns at once to the job page, which shows progress and then the download link."""
+    require(actor, "registry.export")
+    _export_area(actor, filters)
+    job = Job.objects.create(
+        kind=EXPORT_JOB,
+        created_by=actor,
+        total=total,
+        params={
+            "kind": kind,
+            "filters": filters.as_dict(),
+            "filename": _("导出") + " · " + (_("户") if kind == "households" else _("居民")),
+        },
+        message=_("排队中"),
+    )
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        thread = threading.Thread(target=_run_in_thread, args=(str(job.pk),), daemon=True)
+        transaction.on_commit(thread.start)
+    else:
+        from .tasks import run_export
+
+        transaction.on_commit(lambda: run_export.delay(str(job.pk)))
+    return job
+
+
+def _run_in_thread(job_id: str) -> None:
+    from django.db import connection
+
+    try:
+        export_run(job_id)
+    finally:
+        connection.close()
+
+
+def export_run(job_id: str) -> Job:
+    """The body of the export job: write the workbook to the media directory."""
+    job = Job.objects.select_related("created_by").get(pk=job_id)
+    if job.finished:
+        return job
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.RUNNING, message=_("正在导出"))
+    path = export_dir() / f"{job.pk}.xlsx"
+
+    def progress(done):
+        Job.objects.filter(pk=job.pk).update(done=done)
+
+    try:
+        with path.open("w+b") as out:
+            export = registry_export(
+                actor=job.created_by,
+                kind=job.params["kind"],
+                filters=ExportFilters.from_params(job.params["filters"]),
+                progress=progress,
+                out=out,
+            )
+    except Exception:  # the page must say it failed rather than spin forever
+        Job.objects.filter(pk=job.pk).update(
+            status=Job.Status.FAILED, finished_at=timezone.now(), message=_("导出失败")
+        )
+        raise
+    Job.objects.filter(pk=job.pk).update(
+        status=Job.Status.DONE,
+        finished_at=timezone.now(),
+        done=export.rows,
+        total=export.rows,
+        message=_("导出完成"),
+        result={"download": str(path), "filename": export.filename, "rows": export.rows},
+    )
+    job.refresh_from_db()
+    return job
 
 
 def import_template() -> bytes:
@@ -203,13 +371,17 @@ def resident_rows(qs):
         ids = [r[0] for r in chunk]
         households = {r[1] for r in chunk}
         own, shared = defaultdict(list), defaultdict(list)
-        for resident_id, household_id, tag in (
-            TagPeriod.objects.current()
-            .filter(Q(resident_id__in=ids) | Q(resident__isnull=True, household_id__in=households))
-            .order_by("tag__order", "tag__name")
-            .values_list("resident_id", "household_id", "tag__name")
+        # Two indexed lookups (by resident, by household), not one OR that scans the
+        # whole tag history for every chunk.
+        periods = TagPeriod.objects.current().order_by("tag__order", "tag__name")
+        for resident_id, tag in periods.filter(resident_id__in=ids).values_list(
+            "resident_id", "tag__name"
         ):
-            (own[resident_id] if resident_id else shared[household_id]).append(tag)
+            own[resident_id].append(tag)
+        for household_id, tag in periods.filter(
+            resident__isnull=True, household_id__in=households
+        ).values_list("household_id", "tag__name"):
+            shared[household_id].append(tag)
         for row in chunk:
             pk, hh, code, grid, number, address, name, gender, birth, idn, rel, phone, st, on = row
             # The age, not the birth date (core.masking); at death for the deceased.
@@ -239,13 +411,16 @@ def write_xlsx_file(headers, rows, *, title: str):
 
 
 class _Counter:
-    def __init__(self, rows):
+    def __init__(self, rows, progress=None):
         self.rows = rows
         self.n = 0
+        self.progress = progress
 
     def __iter__(self):
         for row in self.rows:
             self.n += 1
+            if self.progress is not None and self.n % CHUNK == 0:
+                self.progress(self.n)
             yield row
 
 

@@ -30,6 +30,7 @@ from minqing.core.tabular import map_columns
 
 from .models import Household, Relation, Resident, ResidentStatus, Tag, TagPeriod
 from .search_keys import name_keys, phone_tail, to_simplified
+from .summaries import summaries_refresh
 
 # Field -> accepted headers, the first one is what the template and error messages use.
 COLUMNS = {
@@ -520,6 +521,8 @@ class ResidentImporter(Importer):
             ["head_id", "updated_at"],
             batch_size=2000,
         )
+        # The COPY bypasses the models: recount the kept summaries of the touched grids.
+        summaries_refresh(grid_ids={hh.grid_id for hh in households.values()})
         tag_count = len(plan["household_tags"]) + sum(1 for r in residents if r[10] for _t in r[10])
         summary = {
             "imported": len(residents),

@@ -382,3 +382,44 @@ class Organisation(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class GridSummaryQuerySet(ScopedQuerySet):
+    area_path_field = "grid__path"
+
+
+class GridSummary(models.Model):
+    """Kept counts of one grid (户, 在住居民, current key-group periods), so that a page at
+    county or city level sums a few thousand rows instead of recounting a million.
+
+    Kept in the same transaction as the change (registry/summaries.py: the registry's
+    saves refresh their grids; bulk writers call `summaries_refresh`); `minqing
+    summaries --check` compares them with a recount."""
+
+    grid = models.OneToOneField(
+        "areas.Area", primary_key=True, on_delete=models.CASCADE, related_name="summary"
+    )
+    households = models.PositiveIntegerField(default=0)
+    residents = models.PositiveIntegerField(default=0)  # living
+    people = models.PositiveIntegerField(default=0)  # every member, whatever the status
+    tagged = models.PositiveIntegerField(default=0)  # open tag periods
+
+    objects = GridSummaryQuerySet.as_manager()
+
+
+class GridTagSummary(models.Model):
+    """Open periods of one tag in one grid (the key-group counts of the overview)."""
+
+    grid = models.ForeignKey(
+        "areas.Area", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="+", db_index=False)
+    count = models.PositiveIntegerField(default=0)
+
+    objects = GridSummaryQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            # one row per grid and tag; its index also serves the refresh's delete by grid
+            models.UniqueConstraint(fields=["grid", "tag"], name="gridtagsummary_unique"),
+        ]

@@ -12,12 +12,13 @@ register_nav(label=_("场所与组织"), url_name="registry:places", perm="regis
 
 
 def _home_counts(request):
-    """Households, living residents and key-group members in the user's jurisdiction."""
+    """The overview of the user's jurisdiction (counts, key groups, one row per child
+    area), from the kept summaries."""
     if not has_perm(request.user, "registry.view"):
         return None
-    from .selectors import registry_counts
+    from .summaries import overview_context
 
-    return registry_counts(fetched_by=request.user)
+    return overview_context(fetched_by=request.user)
 
 
 register_home_panel(template="registry/_home_panel.html", context=_home_counts, order=20)

@@ -117,15 +117,27 @@ def household_search(
     q = _clean_query(q)
     if q:
         nq = identity_lookup(fetched_by, q)
-        member = Resident.objects.filter(_resident_q(q, nq), household=OuterRef("pk"))
-        cond = Exists(member) | _address_q("address", q) | Q(number=q)
+        # Each part is one subquery computed once (from its index where one serves: the
+        # trigram indexes on PostgreSQL, the pinyin prefixes, the phone tail), not an
+        # EXISTS probed for every household of the jurisdiction.
+        members = Resident.objects.visible_to(fetched_by).filter(_resident_q(q, nq))
+        addresses = Household.objects.visible_to(fetched_by).filter(_address_q("address", q))
+        own = Q(number=q)
         if len(q) >= 10:
-            cond |= Q(number__startswith=q)
+            own |= Q(number__startswith=q)
         if nq is not None and nq.tail:
-            cond |= Q(phone__endswith=nq.tail)
+            own |= Q(phone__endswith=nq.tail)
         elif nq is not None and nq.phone:
-            cond |= Q(phone=nq.phone)
-        qs = qs.filter(cond)
+            own |= Q(phone=nq.phone)
+        households = Household.objects.visible_to(fetched_by).filter(own)
+        # One set of matching households, driven from the small side (the matches), so the
+        # cost follows the matches rather than the size of the jurisdiction.
+        matched = (
+            members.order_by()
+            .values("household_id")
+            .union(addresses.order_by().values("pk"), households.order_by().values("pk"), all=True)
+        )
+        qs = qs.filter(pk__in=matched)
     if tag:
         qs = qs.filter(
             Exists(
@@ -196,10 +208,78 @@ def current_tags_prefetch(lookup: str = "tag_periods", to_attr: str = "current_t
 
 
 def household_list_rows(qs: QuerySet) -> QuerySet:
-    """What a list page shows per household: living member count and current tags."""
-    return qs.annotate(
-        living_count=Count("members", filter=Q(members__status=ResidentStatus.LIVING))
-    ).prefetch_related(current_tags_prefetch())
+    """What a list page shows per household: current tags (living counts: see
+    `with_living_counts`, counted for the page's rows only, not grouped over the whole
+    jurisdiction before the LIMIT)."""
+    return qs.prefetch_related(current_tags_prefetch())
+
+
+def with_living_counts(households) -> list:
+    """Set `living_count` on each household of a page: one grouped query for the page."""
+    households = list(households)
+    counts = (
+        dict(
+            Resident.objects.filter(
+                household_id__in=[h.pk for h in households], status=ResidentStatus.LIVING
+            )
+            .values("household_id")
+            .annotate(n=Count("id"))
+            .values_list("household_id", "n")
+        )
+        if households
+        else {}
+    )
+    for h in households:
+        h.living_count = counts.get(h.pk, 0)
+    return households
+
+
+def _summary_scope(fetched_by, grid_id):
+    """The kept summaries of the jurisdiction (or of one visible area), or None when the
+    area is not visible."""
+    from .models import GridSummary
+
+    area = _visible_area(fetched_by, grid_id)
+    if area is False:
+        return None
+    qs = GridSummary.objects.visible_to(fetched_by)
+    return qs.within(area) if area is not None else qs
+
+
+def kept_count(*, fetched_by, kind: str, q="", grid_id=None, tag=None, status=None) -> int | None:
+    """The total of a list from the kept summaries when its filters allow (no search, and
+    a filter the summaries keep), else None (the paginator counts the query)."""
+    from django.db.models import Max, Sum
+
+    from .models import GridTagSummary
+
+    if _clean_query(q):
+        return None
+    if tag:
+        if status:
+            return None
+        qs = _summary_scope(fetched_by, grid_id)
+        if qs is None:
+            return 0
+        # One query: the sum, and the tag's scope (a household list counts households,
+        # which the kept periods of a personal tag do not tell).
+        got = GridTagSummary.objects.filter(
+            grid_id__in=qs.values("grid_id"), tag__code=tag
+        ).aggregate(n=Sum("count"), scope=Max("tag__scope"))
+        wanted = Tag.Scope.HOUSEHOLD if kind == "households" else Tag.Scope.RESIDENT
+        if got["scope"] not in (None, wanted):
+            return None
+        return got["n"] or 0
+    if kind == "households":
+        field = None if status else "households"
+    else:
+        field = {None: "people", ResidentStatus.LIVING: "residents"}.get(status or None)
+    if field is None:
+        return None
+    qs = _summary_scope(fetched_by, grid_id)
+    if qs is None:
+        return 0
+    return qs.aggregate(n=Sum(field))["n"] or 0
 
 
 def resident_list_rows(qs: QuerySet) -> QuerySet:

@@ -46,13 +46,24 @@ def _partial(request) -> bool:
     )
 
 
-def _page(request, qs):
-    return Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+class _KnownCountPaginator(Paginator):
+    """A paginator told its total (from the kept summaries) instead of counting the rows."""
+
+    def __init__(self, *args, known_count=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if known_count is not None:
+            self.__dict__["count"] = known_count  # the cached_property's slot
+
+
+def _page(request, qs, known_count=None):
+    paginator = _KnownCountPaginator(qs, PAGE_SIZE, known_count=known_count)
+    return paginator.get_page(request.GET.get("page"))
 
 
 def _with_tag_badges(page):
-    """One badge per tag on a household row (two 空巢老人 in a house show once)."""
-    page.object_list = list(page.object_list)
+    """One badge per tag on a household row (two 空巢老人 in a house show once), and the
+    living members of the page's rows."""
+    page.object_list = selectors.with_living_counts(page.object_list)
     for household in page.object_list:
         seen = {}
         for period in household.current_tags:
@@ -108,11 +119,13 @@ def index(request):
 def household_list(request):
     require(request.user, "registry.view")
     form = SearchForm(request.GET or None, user=request.user)
+    params = form.params()
     try:
-        qs = selectors.household_search(fetched_by=request.user, **form.params())
+        qs = selectors.household_search(fetched_by=request.user, **params)
     except PermissionDeniedError as exc:  # a full-number lookup by a role that may not
         return _search_refused(request, exc)
-    page = _with_tag_badges(_page(request, selectors.household_list_rows(qs)))
+    known = selectors.kept_count(fetched_by=request.user, kind="households", **params)
+    page = _with_tag_badges(_page(request, selectors.household_list_rows(qs), known))
     context = {
         "form": form,
         "page": page,
@@ -128,11 +141,14 @@ def household_list(request):
 def resident_list(request):
     require(request.user, "registry.view")
     form = SearchForm(request.GET or None, user=request.user, households=False)
+    params = form.params()
     try:
-        qs = selectors.resident_search(fetched_by=request.user, **form.params())
+        qs = selectors.resident_search(fetched_by=request.user, **params)
     except PermissionDeniedError as exc:
         return _search_refused(request, exc)
-    page = _page(request, selectors.resident_list_rows(qs))
+    known = selectors.kept_count(fetched_by=request.user, kind="residents", **params)
+    page = _page(request, selectors.resident_list_rows(qs), known)
+    page.object_list = list(page.object_list)  # the queries run here, not in the template
     context = {"form": form, "page": page, "query": _query_without_page(request)}
     if _partial(request):
         return render(request, "registry/_resident_results.html", context)

@@ -1,11 +1,12 @@
 """Registry spreadsheet pages: import upload (then the core job page shows progress and
 errors), the import template, and the xlsx export of any filtered list."""
 
+from pathlib import Path
 from urllib.parse import quote
 
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse
-from django.shortcuts import render
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
@@ -15,7 +16,15 @@ from minqing.core.permissions import require
 from minqing.core.tabular import XLSX_TYPE, xlsx_response
 from minqing.core.views import import_upload
 
-from .exports import ExportFilters, import_template, registry_export
+from .exports import (
+    EXPORT_INLINE_ROWS,
+    EXPORT_JOB,
+    ExportFilters,
+    export_size,
+    export_start,
+    import_template,
+    registry_export,
+)
 from .imports import COLUMNS, FIELDS, RELATION_WORDS, REQUIRED, STATUS_WORDS
 
 
@@ -58,18 +67,44 @@ def export_response(export) -> FileResponse:
     return response
 
 
+def _export(request, kind: str):
+    """A small export answers at once; a big one becomes a background job (its page shows
+    progress, then the download link), so no web worker writes a county's registry."""
+    filters = ExportFilters.from_params(request.GET)
+    total = export_size(actor=request.user, kind=kind, filters=filters)
+    if total > EXPORT_INLINE_ROWS:
+        job = export_start(actor=request.user, kind=kind, filters=filters, total=total)
+        return redirect("core:job", job.pk)
+    return export_response(registry_export(actor=request.user, kind=kind, filters=filters))
+
+
 @login_required
 @require_GET
 def export_households(request):
-    filters = ExportFilters.from_params(request.GET)
-    return export_response(registry_export(actor=request.user, kind="households", filters=filters))
+    return _export(request, "households")
 
 
 @login_required
 @require_GET
 def export_residents(request):
-    filters = ExportFilters.from_params(request.GET)
-    return export_response(registry_export(actor=request.user, kind="residents", filters=filters))
+    return _export(request, "residents")
+
+
+@login_required
+@require_GET
+def export_download(request, job_id):
+    """The file of a finished export job, for the person who started it."""
+    try:
+        job = Job.objects.visible_to(request.user).get(pk=job_id, kind=EXPORT_JOB)
+    except (Job.DoesNotExist, ValueError):
+        raise Http404
+    path = job.result.get("download")
+    if job.status != Job.Status.DONE or not path or not Path(path).exists():
+        raise Http404
+    response = FileResponse(open(path, "rb"), content_type=XLSX_TYPE)
+    name = quote(job.result.get("filename", "export.xlsx"))
+    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{name}"
+    return response
 
 
 urlpatterns = [
@@ -77,4 +112,5 @@ urlpatterns = [
     path("import/template.xlsx", import_template_xlsx, name="import_template"),
     path("export/households.xlsx", export_households, name="export_households"),
     path("export/residents.xlsx", export_residents, name="export_residents"),
+    path("export/<uuid:job_id>/download/", export_download, name="export_download"),
 ]

@@ -210,3 +210,13 @@ def test_attachment_upload_and_scoped_audited_download(client, users, tree, sett
     assert client.get(f"/api/appeals/{appeal.pk}/attachments/{att}").status_code == 404
     other = file_appeal(actor=users.outsider, area=tree.helingcun)
     assert client.get(f"/api/appeals/{other.pk}/attachments/{att}").status_code == 404
+
+
+def test_guessing_codes_in_a_loop_is_throttled(users, tree, db):
+    appeal = file_appeal(actor=users.cadre, area=tree.qixing)
+    anon = Client()
+    codes = [anon.get(f"/api/appeals/public/track/{i:016d}").status_code for i in range(30)]
+    assert set(codes) == {404}
+    assert anon.get("/api/appeals/public/track/0000000000000099").status_code == 429
+    # even the right code now waits: the throttle is per client, not per code
+    assert anon.get(f"/api/appeals/public/track/{appeal.tracking_code}").status_code == 429

@@ -78,3 +78,52 @@ def test_reception_duty(users, tree, client):
     assert client.get("/api/appeals/receptions").json()["count"] == 1
     login(client, users.outsider)
     assert client.get("/api/appeals/receptions").json()["count"] == 0
+
+
+def test_meetings_page_records_and_flags(client, users, tree):
+    from minqing.appeals.models import Meeting
+    from minqing.conftest import login
+
+    login(client, users.cadre)
+    page = client.get("/appeals/meetings/").content.decode()
+    assert "本期尚未召开" in page and "七星村" in page
+    r = client.post(
+        "/appeals/meetings/",
+        {"area_id": tree.helingcun.pk, "held_on": "2026-01-05", "attendees": "x"},
+    )
+    assert r.status_code == 400 and not Meeting.objects.exists()
+    r = client.post(
+        "/appeals/meetings/",
+        {
+            "area_id": tree.qixing.pk,
+            "held_on": timezone.localdate().isoformat(),
+            "attendees": "村两委",
+        },
+    )
+    assert r.status_code == 302 and Meeting.objects.count() == 1
+    assert "本期尚未召开" not in client.get("/appeals/meetings/").content.decode()
+
+
+def test_reception_page(client, users, tree):
+    from minqing.appeals.models import Reception
+    from minqing.conftest import login
+
+    login(client, users.township)
+    r = client.post(
+        "/appeals/receptions/",
+        {"area_id": tree.heling.pk, "received_on": "2026-11-20", "visitor": "彭某", "summary": "x"},
+    )
+    assert r.status_code == 400 and not Reception.objects.exists()
+    r = client.post(
+        "/appeals/receptions/",
+        {
+            "area_id": tree.zhaoshan.pk,
+            "received_on": "2026-11-20",
+            "visitor": "彭某",
+            "summary": "征地补偿",
+        },
+    )
+    assert r.status_code == 302
+    assert "征地补偿" in client.get("/appeals/receptions/").content.decode()
+    login(client, users.outsider)
+    assert "征地补偿" not in client.get("/appeals/receptions/").content.decode()

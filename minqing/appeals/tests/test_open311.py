@@ -45,7 +45,7 @@ def client311(live_server):
     return GeoReport(f"{live_server.url}/open311/v2")
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_services_with_the_georeport_client(client311, tree):
     cat = category("water")
     cat.questions = [{"key": "since", "label": "停水多久了?", "required": True}]
@@ -69,7 +69,7 @@ def test_services_with_the_georeport_client(client311, tree):
     }
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_file_and_follow_a_request(client311, live_server, tree, users):
     r = requests.post(
         f"{live_server.url}/open311/v2/requests.json",

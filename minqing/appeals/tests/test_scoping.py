@@ -16,6 +16,7 @@ PAGES = [
     ("get", "/appeals/{pk}/", None),
     ("post", "/appeals/{pk}/act/claim/", {}),
     ("post", "/appeals/{pk}/reply/", {"reply-text": "x"}),
+    ("post", "/appeals/{pk}/mediate/", {"mediate-record": "x", "mediate-outcome": "success"}),
     ("post", "/appeals/{pk}/attachments/", {}),
     ("get", "/appeals/{pk}/attachments/{att}/", None),
 ]

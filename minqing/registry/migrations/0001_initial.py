@@ -6,192 +6,462 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('areas', '0001_initial'),
+        ("areas", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Tag',
+            name="Tag",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=32, unique=True, verbose_name='代码')),
-                ('name', models.CharField(max_length=32, unique=True, verbose_name='名称')),
-                ('scope', models.CharField(choices=[('resident', '个人'), ('household', '户')], default='resident', max_length=16, verbose_name='对象')),
-                ('description', models.CharField(blank=True, max_length=200, verbose_name='说明')),
-                ('is_system', models.BooleanField(default=False, verbose_name='系统内置')),
-                ('order', models.PositiveSmallIntegerField(default=100)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.SlugField(max_length=32, unique=True, verbose_name="代码")),
+                ("name", models.CharField(max_length=32, unique=True, verbose_name="名称")),
+                (
+                    "scope",
+                    models.CharField(
+                        choices=[("resident", "个人"), ("household", "户")],
+                        default="resident",
+                        max_length=16,
+                        verbose_name="对象",
+                    ),
+                ),
+                ("description", models.CharField(blank=True, max_length=200, verbose_name="说明")),
+                ("is_system", models.BooleanField(default=False, verbose_name="系统内置")),
+                ("order", models.PositiveSmallIntegerField(default=100)),
             ],
             options={
-                'verbose_name': '重点人群标签',
-                'verbose_name_plural': '重点人群标签',
-                'ordering': ['order', 'name'],
+                "verbose_name": "重点人群标签",
+                "verbose_name_plural": "重点人群标签",
+                "ordering": ["order", "name"],
             },
         ),
         migrations.CreateModel(
-            name='Household',
+            name="Household",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.CharField(max_length=32, unique=True, verbose_name='户编号')),
-                ('address', models.CharField(max_length=200, verbose_name='住址')),
-                ('phone', models.CharField(blank=True, max_length=20, verbose_name='联系电话')),
-                ('notes', models.TextField(blank=True, verbose_name='备注')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('grid', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='households', to='areas.area', verbose_name='网格')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.CharField(max_length=32, unique=True, verbose_name="户编号")),
+                ("address", models.CharField(max_length=200, verbose_name="住址")),
+                ("phone", models.CharField(blank=True, max_length=20, verbose_name="联系电话")),
+                ("notes", models.TextField(blank=True, verbose_name="备注")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "grid",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="households",
+                        to="areas.area",
+                        verbose_name="网格",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '户',
-                'verbose_name_plural': '户',
-                'ordering': ['number'],
+                "verbose_name": "户",
+                "verbose_name_plural": "户",
+                "ordering": ["number"],
             },
         ),
         migrations.CreateModel(
-            name='Resident',
+            name="Resident",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=50, verbose_name='姓名')),
-                ('id_number', models.CharField(max_length=18, unique=True, verbose_name='身份证号')),
-                ('gender', models.CharField(choices=[('M', '男'), ('F', '女')], max_length=1, verbose_name='性别')),
-                ('birth_date', models.DateField(verbose_name='出生日期')),
-                ('phone', models.CharField(blank=True, max_length=20, verbose_name='手机号')),
-                ('relation', models.CharField(choices=[('head', '户主'), ('spouse', '配偶'), ('child', '子女'), ('parent', '父母'), ('grandchild', '孙子女'), ('grandparent', '祖父母'), ('sibling', '兄弟姐妹'), ('child_in_law', '儿媳/女婿'), ('other', '其他')], default='other', max_length=16, verbose_name='与户主关系')),
-                ('status', models.CharField(choices=[('living', '在住'), ('moved_out', '迁出'), ('deceased', '已故')], default='living', max_length=16, verbose_name='状态')),
-                ('status_date', models.DateField(blank=True, null=True, verbose_name='状态日期')),
-                ('name_norm', models.CharField(db_index=True, editable=False, max_length=50)),
-                ('name_pinyin', models.CharField(db_index=True, editable=False, max_length=200)),
-                ('name_initials', models.CharField(db_index=True, editable=False, max_length=50)),
-                ('id_tail', models.CharField(db_index=True, editable=False, max_length=6)),
-                ('phone_tail', models.CharField(blank=True, db_index=True, editable=False, max_length=4)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('household', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='members', to='registry.household', verbose_name='所在户')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=50, verbose_name="姓名")),
+                (
+                    "id_number",
+                    models.CharField(max_length=18, unique=True, verbose_name="身份证号"),
+                ),
+                (
+                    "gender",
+                    models.CharField(
+                        choices=[("M", "男"), ("F", "女")], max_length=1, verbose_name="性别"
+                    ),
+                ),
+                ("birth_date", models.DateField(verbose_name="出生日期")),
+                ("phone", models.CharField(blank=True, max_length=20, verbose_name="手机号")),
+                (
+                    "relation",
+                    models.CharField(
+                        choices=[
+                            ("head", "户主"),
+                            ("spouse", "配偶"),
+                            ("child", "子女"),
+                            ("parent", "父母"),
+                            ("grandchild", "孙子女"),
+                            ("grandparent", "祖父母"),
+                            ("sibling", "兄弟姐妹"),
+                            ("child_in_law", "儿媳/女婿"),
+                            ("other", "其他"),
+                        ],
+                        default="other",
+                        max_length=16,
+                        verbose_name="与户主关系",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("living", "在住"), ("moved_out", "迁出"), ("deceased", "已故")],
+                        default="living",
+                        max_length=16,
+                        verbose_name="状态",
+                    ),
+                ),
+                ("status_date", models.DateField(blank=True, null=True, verbose_name="状态日期")),
+                ("name_norm", models.CharField(db_index=True, editable=False, max_length=50)),
+                ("name_pinyin", models.CharField(db_index=True, editable=False, max_length=200)),
+                ("name_initials", models.CharField(db_index=True, editable=False, max_length=50)),
+                ("id_tail", models.CharField(db_index=True, editable=False, max_length=6)),
+                (
+                    "phone_tail",
+                    models.CharField(blank=True, db_index=True, editable=False, max_length=4),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "household",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="members",
+                        to="registry.household",
+                        verbose_name="所在户",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '居民',
-                'verbose_name_plural': '居民',
-                'ordering': ['household_id', 'id'],
+                "verbose_name": "居民",
+                "verbose_name_plural": "居民",
+                "ordering": ["household_id", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Move',
+            name="Move",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('in', '迁入'), ('out', '迁出'), ('transfer', '户间迁移'), ('death', '死亡')], max_length=16, verbose_name='类型')),
-                ('date', models.DateField(verbose_name='日期')),
-                ('reason', models.CharField(blank=True, max_length=200, verbose_name='原因')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('actor', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('from_household', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='registry.household')),
-                ('to_household', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='registry.household')),
-                ('resident', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='moves', to='registry.resident')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("in", "迁入"),
+                            ("out", "迁出"),
+                            ("transfer", "户间迁移"),
+                            ("death", "死亡"),
+                        ],
+                        max_length=16,
+                        verbose_name="类型",
+                    ),
+                ),
+                ("date", models.DateField(verbose_name="日期")),
+                ("reason", models.CharField(blank=True, max_length=200, verbose_name="原因")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "from_household",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="registry.household",
+                    ),
+                ),
+                (
+                    "to_household",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="registry.household",
+                    ),
+                ),
+                (
+                    "resident",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="moves",
+                        to="registry.resident",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '迁移记录',
-                'verbose_name_plural': '迁移记录',
-                'ordering': ['-date', '-id'],
+                "verbose_name": "迁移记录",
+                "verbose_name_plural": "迁移记录",
+                "ordering": ["-date", "-id"],
             },
         ),
         migrations.AddField(
-            model_name='household',
-            name='head',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='registry.resident', verbose_name='户主'),
+            model_name="household",
+            name="head",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="registry.resident",
+                verbose_name="户主",
+            ),
         ),
         migrations.CreateModel(
-            name='TagPeriod',
+            name="TagPeriod",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('start_date', models.DateField(verbose_name='起始日期')),
-                ('start_reason', models.CharField(max_length=200, verbose_name='认定原因')),
-                ('end_date', models.DateField(blank=True, null=True, verbose_name='终止日期')),
-                ('end_reason', models.CharField(blank=True, max_length=200, verbose_name='退出原因')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('ended_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('household', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='tag_periods', to='registry.household')),
-                ('resident', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='tag_periods', to='registry.resident')),
-                ('started_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('tag', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='periods', to='registry.tag')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("start_date", models.DateField(verbose_name="起始日期")),
+                ("start_reason", models.CharField(max_length=200, verbose_name="认定原因")),
+                ("end_date", models.DateField(blank=True, null=True, verbose_name="终止日期")),
+                (
+                    "end_reason",
+                    models.CharField(blank=True, max_length=200, verbose_name="退出原因"),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "ended_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "household",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="tag_periods",
+                        to="registry.household",
+                    ),
+                ),
+                (
+                    "resident",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="tag_periods",
+                        to="registry.resident",
+                    ),
+                ),
+                (
+                    "started_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "tag",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="periods",
+                        to="registry.tag",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '标签记录',
-                'verbose_name_plural': '标签记录',
-                'ordering': ['-start_date', '-id'],
+                "verbose_name": "标签记录",
+                "verbose_name_plural": "标签记录",
+                "ordering": ["-start_date", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Organisation',
+            name="Organisation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, verbose_name='名称')),
-                ('kind', models.CharField(choices=[('enterprise', '企业'), ('social', '社会组织'), ('new_economic', '新经济组织'), ('cooperative', '合作社'), ('other', '其他')], max_length=16, verbose_name='类型')),
-                ('credit_code', models.CharField(blank=True, max_length=18, verbose_name='统一社会信用代码')),
-                ('address', models.CharField(blank=True, max_length=200, verbose_name='地址')),
-                ('contact_name', models.CharField(blank=True, max_length=50, verbose_name='联系人')),
-                ('contact_phone', models.CharField(blank=True, max_length=20, verbose_name='联系电话')),
-                ('has_party_branch', models.BooleanField(default=False, verbose_name='建有党组织')),
-                ('notes', models.TextField(blank=True, verbose_name='备注')),
-                ('grid', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='organisations', to='areas.area', verbose_name='网格')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, verbose_name="名称")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("enterprise", "企业"),
+                            ("social", "社会组织"),
+                            ("new_economic", "新经济组织"),
+                            ("cooperative", "合作社"),
+                            ("other", "其他"),
+                        ],
+                        max_length=16,
+                        verbose_name="类型",
+                    ),
+                ),
+                (
+                    "credit_code",
+                    models.CharField(blank=True, max_length=18, verbose_name="统一社会信用代码"),
+                ),
+                ("address", models.CharField(blank=True, max_length=200, verbose_name="地址")),
+                (
+                    "contact_name",
+                    models.CharField(blank=True, max_length=50, verbose_name="联系人"),
+                ),
+                (
+                    "contact_phone",
+                    models.CharField(blank=True, max_length=20, verbose_name="联系电话"),
+                ),
+                ("has_party_branch", models.BooleanField(default=False, verbose_name="建有党组织")),
+                ("notes", models.TextField(blank=True, verbose_name="备注")),
+                (
+                    "grid",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="organisations",
+                        to="areas.area",
+                        verbose_name="网格",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '组织',
-                'verbose_name_plural': '组织',
-                'ordering': ['grid_id', 'name'],
-                'indexes': [models.Index(fields=['grid', 'kind'], name='organisation_grid_idx')],
+                "verbose_name": "组织",
+                "verbose_name_plural": "组织",
+                "ordering": ["grid_id", "name"],
+                "indexes": [models.Index(fields=["grid", "kind"], name="organisation_grid_idx")],
             },
         ),
         migrations.CreateModel(
-            name='Place',
+            name="Place",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, verbose_name='名称')),
-                ('kind', models.CharField(choices=[('shop', '商铺'), ('market', '市场'), ('rental', '出租房'), ('danger', '安全隐患点'), ('school', '学校'), ('public', '公共场所'), ('other', '其他')], max_length=16, verbose_name='类型')),
-                ('address', models.CharField(blank=True, max_length=200, verbose_name='地址')),
-                ('contact_name', models.CharField(blank=True, max_length=50, verbose_name='联系人')),
-                ('contact_phone', models.CharField(blank=True, max_length=20, verbose_name='联系电话')),
-                ('notes', models.TextField(blank=True, verbose_name='备注')),
-                ('grid', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='places', to='areas.area', verbose_name='网格')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, verbose_name="名称")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("shop", "商铺"),
+                            ("market", "市场"),
+                            ("rental", "出租房"),
+                            ("danger", "安全隐患点"),
+                            ("school", "学校"),
+                            ("public", "公共场所"),
+                            ("other", "其他"),
+                        ],
+                        max_length=16,
+                        verbose_name="类型",
+                    ),
+                ),
+                ("address", models.CharField(blank=True, max_length=200, verbose_name="地址")),
+                (
+                    "contact_name",
+                    models.CharField(blank=True, max_length=50, verbose_name="联系人"),
+                ),
+                (
+                    "contact_phone",
+                    models.CharField(blank=True, max_length=20, verbose_name="联系电话"),
+                ),
+                ("notes", models.TextField(blank=True, verbose_name="备注")),
+                (
+                    "grid",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="places",
+                        to="areas.area",
+                        verbose_name="网格",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '场所',
-                'verbose_name_plural': '场所',
-                'ordering': ['grid_id', 'name'],
-                'indexes': [models.Index(fields=['grid', 'kind'], name='place_grid_idx')],
+                "verbose_name": "场所",
+                "verbose_name_plural": "场所",
+                "ordering": ["grid_id", "name"],
+                "indexes": [models.Index(fields=["grid", "kind"], name="place_grid_idx")],
             },
         ),
         migrations.AddIndex(
-            model_name='resident',
-            index=models.Index(fields=['household', 'status'], name='resident_household_idx'),
+            model_name="resident",
+            index=models.Index(fields=["household", "status"], name="resident_household_idx"),
         ),
         migrations.AddIndex(
-            model_name='household',
-            index=models.Index(fields=['grid', 'number'], name='household_grid_idx'),
+            model_name="household",
+            index=models.Index(fields=["grid", "number"], name="household_grid_idx"),
         ),
         migrations.AddIndex(
-            model_name='tagperiod',
-            index=models.Index(fields=['tag', 'start_date', 'end_date'], name='tagperiod_tag_day_idx'),
+            model_name="tagperiod",
+            index=models.Index(
+                fields=["tag", "start_date", "end_date"], name="tagperiod_tag_day_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='tagperiod',
-            index=models.Index(condition=models.Q(('end_date__isnull', True)), fields=['tag', 'household'], name='tagperiod_current_idx'),
+            model_name="tagperiod",
+            index=models.Index(
+                condition=models.Q(("end_date__isnull", True)),
+                fields=["tag", "household"],
+                name="tagperiod_current_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='tagperiod',
-            index=models.Index(fields=['resident', 'tag'], name='tagperiod_resident_idx'),
+            model_name="tagperiod",
+            index=models.Index(fields=["resident", "tag"], name="tagperiod_resident_idx"),
         ),
         migrations.AddConstraint(
-            model_name='tagperiod',
-            constraint=models.UniqueConstraint(condition=models.Q(('end_date__isnull', True), ('resident__isnull', False)), fields=('tag', 'resident'), name='tagperiod_one_open_per_resident'),
+            model_name="tagperiod",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("end_date__isnull", True), ("resident__isnull", False)),
+                fields=("tag", "resident"),
+                name="tagperiod_one_open_per_resident",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='tagperiod',
-            constraint=models.UniqueConstraint(condition=models.Q(('end_date__isnull', True), ('resident__isnull', True)), fields=('tag', 'household'), name='tagperiod_one_open_per_household'),
+            model_name="tagperiod",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("end_date__isnull", True), ("resident__isnull", True)),
+                fields=("tag", "household"),
+                name="tagperiod_one_open_per_household",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='tagperiod',
-            constraint=models.CheckConstraint(condition=models.Q(('end_date__isnull', True), ('end_date__gte', models.F('start_date')), _connector='OR'), name='tagperiod_end_after_start'),
+            model_name="tagperiod",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("end_date__isnull", True),
+                    ("end_date__gte", models.F("start_date")),
+                    _connector="OR",
+                ),
+                name="tagperiod_end_after_start",
+            ),
         ),
     ]

@@ -5,61 +5,76 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('registry', '0002_system_tags'),
+        ("registry", "0002_system_tags"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='resident',
-            name='household',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='members', to='registry.household', verbose_name='所在户'),
+            model_name="resident",
+            name="household",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="members",
+                to="registry.household",
+                verbose_name="所在户",
+            ),
         ),
         migrations.AlterField(
-            model_name='resident',
-            name='id_number',
-            field=models.CharField(max_length=18, verbose_name='身份证号'),
+            model_name="resident",
+            name="id_number",
+            field=models.CharField(max_length=18, verbose_name="身份证号"),
         ),
         migrations.AlterField(
-            model_name='resident',
-            name='id_tail',
+            model_name="resident",
+            name="id_tail",
             field=models.CharField(editable=False, max_length=6),
         ),
         migrations.AlterField(
-            model_name='resident',
-            name='name_initials',
+            model_name="resident",
+            name="name_initials",
             field=models.CharField(editable=False, max_length=50),
         ),
         migrations.AlterField(
-            model_name='resident',
-            name='name_norm',
+            model_name="resident",
+            name="name_norm",
             field=models.CharField(editable=False, max_length=50),
         ),
         migrations.AlterField(
-            model_name='resident',
-            name='name_pinyin',
+            model_name="resident",
+            name="name_pinyin",
             field=models.CharField(editable=False, max_length=200),
         ),
         migrations.AlterField(
-            model_name='resident',
-            name='phone_tail',
+            model_name="resident",
+            name="phone_tail",
             field=models.CharField(blank=True, editable=False, max_length=4),
         ),
         migrations.AddIndex(
-            model_name='resident',
-            index=models.Index(fields=['name_pinyin'], name='resident_pinyin_idx', opclasses=['varchar_pattern_ops']),
+            model_name="resident",
+            index=models.Index(
+                fields=["name_pinyin"],
+                name="resident_pinyin_idx",
+                opclasses=["varchar_pattern_ops"],
+            ),
         ),
         migrations.AddIndex(
-            model_name='resident',
-            index=models.Index(fields=['name_initials'], name='resident_initials_idx', opclasses=['varchar_pattern_ops']),
+            model_name="resident",
+            index=models.Index(
+                fields=["name_initials"],
+                name="resident_initials_idx",
+                opclasses=["varchar_pattern_ops"],
+            ),
         ),
         migrations.AddIndex(
-            model_name='resident',
-            index=models.Index(fields=['phone_tail'], name='resident_phone_tail_idx'),
+            model_name="resident",
+            index=models.Index(fields=["phone_tail"], name="resident_phone_tail_idx"),
         ),
         migrations.AddConstraint(
-            model_name='resident',
-            constraint=models.UniqueConstraint(fields=('id_number',), name='resident_id_number_unique'),
+            model_name="resident",
+            constraint=models.UniqueConstraint(
+                fields=("id_number",), name="resident_id_number_unique"
+            ),
         ),
     ]

@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('registry', '0004_fewer_redundant_indexes'),
+        ("registry", "0004_fewer_redundant_indexes"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='household',
-            name='version',
+            model_name="household",
+            name="version",
             field=models.PositiveIntegerField(db_default=1, default=1, editable=False),
         ),
         migrations.AddField(
-            model_name='resident',
-            name='version',
+            model_name="resident",
+            name="version",
             field=models.PositiveIntegerField(db_default=1, default=1, editable=False),
         ),
     ]

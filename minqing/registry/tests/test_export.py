@@ -3,6 +3,7 @@ every export audited; a grid id outside the jurisdiction is 404."""
 
 import io
 from datetime import date
+from urllib.parse import quote
 
 import pytest
 from django.template import Context, Template
@@ -43,7 +44,10 @@ def sheet(response) -> list[list]:
     assert response["Content-Type"].startswith("application/vnd.openxmlformats")
     content = b"".join(response.streaming_content)
     ws = load_workbook(io.BytesIO(content), read_only=True).worksheets[0]
-    return [list(r) for r in ws.iter_rows(values_only=True)]
+    rows = [list(r) for r in ws.iter_rows(values_only=True)]
+    # the first line says what was exported: area, filter and date
+    assert "区域：" in rows[0][0] and "筛选：" in rows[0][0]
+    return rows[1:]
 
 
 def test_household_export_is_scoped_and_masked(client, users, data):
@@ -183,3 +187,46 @@ def test_export_links_keep_the_filters(users, data):
     request.user = users.grid
     html = template.render(Context({"request": request, "perms": PermWrapper(users.grid)}))
     assert "export" not in html and "import" not in html
+
+
+def test_export_is_readable_and_named_after_area_filter_and_date(client, users, data, tree):
+    response = login(client, users.township).get(
+        "/registry/export/households.xlsx", {"grid_id": tree.qixing.pk, "tag": "dibao"}
+    )
+    assert response.status_code == 200
+    disposition = response["Content-Disposition"]
+    assert quote("户台账-七星村-低保-") in disposition
+    content = b"".join(response.streaming_content)
+    ws = load_workbook(io.BytesIO(content)).worksheets[0]
+    assert ws.freeze_panes == "A3"
+    assert ws.column_dimensions["D"].width >= 30  # 住址
+    assert "七星村" in ws["A1"].value and "低保" in ws["A1"].value
+
+
+def test_big_export_is_a_background_job_with_a_download(
+    client, users, data, monkeypatch, django_capture_on_commit_callbacks
+):
+    from minqing.core.models import Job
+    from minqing.registry import exports
+
+    monkeypatch.setattr(exports, "EXPORT_INLINE_ROWS", 0)
+    monkeypatch.setattr("minqing.registry.views_io.EXPORT_INLINE_ROWS", 0)
+    ran = []
+    monkeypatch.setattr(exports, "_run_in_thread", lambda job_id: ran.append(job_id))
+    login(client, users.township)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.get("/registry/export/residents.xlsx")
+    assert response.status_code == 302
+    job = Job.objects.get(kind="registry.export")
+    assert response["Location"].endswith(f"/jobs/{job.pk}/") or str(job.pk) in response["Location"]
+    assert ran == [str(job.pk)]
+    exports.export_run(str(job.pk))  # what the thread runs
+    job.refresh_from_db()
+    assert job.status == "done" and job.result["rows"] == job.total
+    download = client.get(f"/registry/export/{job.pk}/download/")
+    assert download.status_code == 200
+    rows = sheet(download)
+    assert rows[0] == RESIDENT_HEADERS and len(rows) - 1 == job.total
+    # another user cannot fetch it
+    login(client, users.cadre)
+    assert client.get(f"/registry/export/{job.pk}/download/").status_code == 404

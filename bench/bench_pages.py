@@ -1,0 +1,532 @@
+#!/usr/bin/env python
+"""Every page over real HTTP under the production server, at each level, against the
+hand-written SQL that returns the same rows; and the load mix.
+
+    .venv/bin/python bench/bench_pages.py \
+        --database-url postgres://postgres@127.0.0.1:5432/minqing_bench --port 8114
+
+- Starts gunicorn (minqing/gunicorn_conf.py, DEBUG off) on --port against the database,
+  logs in over HTTP (the login form, a real session) as the generated users of each level
+  (grid, village, township, county, city), and times each page of the registry, areas and
+  audit; interleaved with the raw SQL of the same rows on a second connection (jit off,
+  like the app). Reported per page and level: median HTTP / median SQL, the spread
+  (the 10th-90th percentiles of the per-repeat ratios), the bytes and the queries the app
+  ran (from a DEBUG-off query counter: the X-Queries header is not used, the count comes
+  from running the same view once under CaptureQueriesContext).
+- `--load`: 30 township users (threads, keep-alive) request a mix of lists, searches and
+  household pages for --load-seconds; then the same against a trivial @login_required
+  view (/healthz-like `/bench-trivial/`, mounted only when MINQING_BENCH=1); req/s and
+  p95 of both.
+- `--fill-audit N`: first add N realistic audit events (views, reveals, exports, edits by
+  the generated users on their own areas over a year) if the log holds fewer.
+- `--explain`: EXPLAIN ANALYZE of the raw SQL of the three slowest pages.
+"""
+
+import argparse
+import http.client
+import os
+import random
+import re
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "minqing-bench"
+
+
+# ---------------------------------------------------------------- HTTP
+
+
+class Session:
+    """One logged-in browser: cookies, keep-alive connection, CSRF on the login form."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        self.cookies: dict[str, str] = {}
+
+    def request(self, method, path, body=None, headers=None):
+        h = {"Host": "127.0.0.1", "Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+        h.update(headers or {})
+        for attempt in range(2):
+            try:
+                self.conn.request(method, path, body=body, headers=h)
+                resp = self.conn.getresponse()
+                data = resp.read()
+                break
+            except (http.client.HTTPException, ConnectionError):
+                self.conn.close()
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+                if attempt:
+                    raise
+        for k, v in resp.getheaders():
+            if k.lower() == "set-cookie":
+                name, _, rest = v.partition("=")
+                self.cookies[name] = rest.split(";")[0]
+        return resp.status, data, dict(resp.getheaders())
+
+    def login(self, username):
+        status, body, _ = self.request("GET", "/login/")
+        token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', body).group(1).decode()
+        form = urlencode({"username": username, "password": PASSWORD, "csrfmiddlewaretoken": token})
+        status, body, _ = self.request(
+            "POST",
+            "/login/",
+            body=form,
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Referer": f"http://127.0.0.1:{self.port}/login/",
+            },
+        )
+        assert status == 302, (username, status, body[:300])
+        return self
+
+
+def start_server(database_url, port, workers):
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "DEBUG": "0",
+        "SECRET_KEY": "bench-only-" + "x" * 40,
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "WEB_BIND": f"127.0.0.1:{port}",
+        "WEB_WORKERS": str(workers),
+        "WEB_ACCESS_LOG": "",
+        "WEB_TIMEOUT": "120",
+        "MINQING_BENCH": "1",
+        "LOGIN_RATE_LIMIT": "100000",
+    }
+    env.pop("REDIS_URL", None)
+    proc = subprocess.Popen(
+        [
+            str(ROOT / ".venv/bin/gunicorn"),
+            "minqing.wsgi:application",
+            "-c",
+            "minqing/gunicorn_conf.py",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(f"/tmp/bench_pages_{port}.log", "w"),
+    )
+    for _ in range(100):
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            c.request("GET", "/healthz")
+            if c.getresponse().status == 200:
+                return proc
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise SystemExit(f"gunicorn did not start, see /tmp/bench_pages_{port}.log")
+
+
+# ---------------------------------------------------------------- the city
+
+
+def users_by_level(cur):
+    """A generated user per level (the first by code), and the supervisors for the audit."""
+    cur.execute(
+        """SELECT DISTINCT ON (a.level) a.level, u.username, a.id, a.path
+           FROM accounts_user u JOIN accounts_jurisdiction j ON j.user_id = u.id
+           JOIN areas_area a ON a.id = j.area_id
+           WHERE u.role IN ('grid_worker','village_cadre','township_staff','leader')
+           ORDER BY a.level, a.path, u.username"""
+    )
+    names = {1: "city", 2: "county", 3: "township", 4: "village", 5: "grid"}
+    return {names[lvl]: {"user": u, "area": a, "path": p} for lvl, u, a, p in cur.fetchall()}
+
+
+def supervisors(cur):
+    cur.execute(
+        """SELECT DISTINCT ON (a.level) a.level, u.username, a.path
+           FROM accounts_user u JOIN accounts_jurisdiction j ON j.user_id = u.id
+           JOIN areas_area a ON a.id = j.area_id WHERE u.role = 'supervisor'
+           ORDER BY a.level, a.path"""
+    )
+    return {{1: "city", 2: "county"}.get(lvl, f"L{lvl}"): (u, p) for lvl, u, p in cur.fetchall()}
+
+
+def fill_audit(conn, n):
+    """N audit events by the generated users on areas of their jurisdiction, over a year."""
+    t = time.perf_counter()
+    got = fill_audit_cursor(conn.cursor(), n)
+    conn.commit()
+    print(f"audit log holds {got:,} events ({time.perf_counter() - t:.1f} s)")
+    return got
+
+
+def fill_audit_cursor(cur, n):
+    """The same, on any DB-API cursor (bench/generate.py passes Django's)."""
+    cur.execute("SELECT count(*) FROM core_auditevent")
+    have = cur.fetchone()[0]
+    if have >= n:
+        return have
+    cur.execute(
+        """
+        CREATE TEMP TABLE actors AS
+        SELECT row_number() OVER () AS i, u.id, u.username, j.area_id
+        FROM accounts_user u JOIN accounts_jurisdiction j ON j.user_id = u.id
+        JOIN areas_area a ON a.id = j.area_id WHERE a.level >= 3;
+        CREATE TEMP TABLE acts(i int, action text, ttype text);
+        INSERT INTO acts VALUES
+          (1,'registry.household_view','household'),(2,'registry.household_view','household'),
+          (3,'registry.household_view','household'),(4,'registry.reveal_id','resident'),
+          (5,'registry.reveal_phone','resident'),(6,'registry.household_update','household'),
+          (7,'registry.resident_update','resident'),(8,'registry.tag_give','household'),
+          (9,'registry.tag_remove','household'),(10,'registry.move','resident'),
+          (11,'registry.export','area'),(12,'auth.login','user');
+        """
+    )
+    cur.execute("SELECT count(*) FROM actors")
+    n_actors = cur.fetchone()[0]
+    cur.execute(
+        """
+        INSERT INTO core_auditevent (at, actor_id, actor_label, action, target_type, target_id,
+                                     target_repr, area_id, channel, detail)
+        SELECT timestamptz '2025-06-30 09:00+08' - (random() * interval '365 days'),
+               a.id, a.username, c.action, c.ttype, (1 + (random() * 999999)::int)::text,
+               '', a.area_id, 'web', '{}'::jsonb
+        FROM generate_series(1, %s) g
+        JOIN actors a ON a.i = 1 + (g::bigint * 7919) %% %s
+        JOIN acts c ON c.i = 1 + (g::bigint * 31) %% 12
+        """,
+        [n - have, n_actors],
+    )
+    cur.execute("DROP TABLE actors; DROP TABLE acts")
+    return n
+
+
+# ---------------------------------------------------------------- raw SQL per page
+
+LIST_ROWS = """
+WITH rows AS (
+  SELECT h.id, h.number, h.address, g.name AS grid, hd.name AS head
+  FROM registry_household h JOIN areas_area g ON g.id = h.grid_id
+  LEFT JOIN registry_resident hd ON hd.id = h.head_id
+  WHERE g.path LIKE %(p)s {extra}
+  ORDER BY g.path, h.number LIMIT 20)
+SELECT r.*,
+  (SELECT count(*) FROM registry_resident m WHERE m.household_id = r.id AND m.status = 'living'),
+  (SELECT string_agg(t.name, '、') FROM registry_tagperiod tp JOIN registry_tag t ON t.id = tp.tag_id
+    WHERE tp.household_id = r.id AND tp.end_date IS NULL)
+FROM rows r
+"""
+TAG_EXISTS = """AND EXISTS (SELECT 1 FROM registry_tagperiod tp JOIN registry_tag t ON t.id = tp.tag_id
+  WHERE tp.household_id = h.id AND t.code = %(tag)s AND tp.end_date IS NULL)"""
+NAME_EXISTS = """AND h.id IN (SELECT r.household_id FROM registry_resident r
+  WHERE r.name_norm LIKE %(like)s)"""
+PINYIN_EXISTS = """AND h.id IN (SELECT r.household_id FROM registry_resident r
+  WHERE r.name_pinyin LIKE %(prefix)s OR r.name_initials LIKE %(prefix)s)"""
+KEPT_TOTAL = """SELECT sum(s.households) FROM registry_gridsummary s JOIN areas_area a ON a.id = s.grid_id
+  WHERE a.path LIKE %(p)s"""
+KEPT_TAG = """SELECT sum(s.count) FROM registry_gridtagsummary s JOIN areas_area a ON a.id = s.grid_id
+  JOIN registry_tag t ON t.id = s.tag_id WHERE a.path LIKE %(p)s AND t.code = %(tag)s"""
+COUNT_MATCH = """SELECT count(*) FROM registry_household h JOIN areas_area g ON g.id = h.grid_id
+  WHERE g.path LIKE %(p)s {extra}"""
+OVERVIEW = [
+    """SELECT sum(households), sum(residents), sum(tagged) FROM registry_gridsummary s
+       JOIN areas_area a ON a.id = s.grid_id WHERE a.path LIKE %(p)s""",
+    """SELECT s.tag_id, sum(s.count) FROM registry_gridtagsummary s JOIN areas_area a ON a.id = s.grid_id
+       WHERE a.path LIKE %(p)s GROUP BY s.tag_id""",
+    """SELECT substr(a.path, 1, %(child)s), sum(households), sum(residents), sum(tagged)
+       FROM registry_gridsummary s JOIN areas_area a ON a.id = s.grid_id
+       WHERE a.path LIKE %(p)s GROUP BY 1""",
+]
+DETAIL = [
+    """SELECT h.*, g.name, hd.name FROM registry_household h JOIN areas_area g ON g.id = h.grid_id
+       LEFT JOIN registry_resident hd ON hd.id = h.head_id WHERE h.id = %(h)s AND g.path LIKE %(p)s""",
+    "SELECT * FROM registry_resident WHERE household_id = %(h)s",
+    """SELECT tp.*, t.name FROM registry_tagperiod tp JOIN registry_tag t ON t.id = tp.tag_id
+       WHERE tp.household_id = %(h)s ORDER BY tp.end_date, tp.start_date DESC""",
+    """SELECT * FROM registry_move WHERE from_household_id = %(h)s OR to_household_id = %(h)s
+       ORDER BY date DESC""",
+]
+EXPORT_ROWS = """
+SELECT h.number, g.code, g.name, h.address, hd.name, hd.id_number, h.phone,
+  (SELECT count(*) FROM registry_resident m WHERE m.household_id = h.id AND m.status = 'living'),
+  (SELECT string_agg(t.name, '、') FROM registry_tagperiod tp JOIN registry_tag t ON t.id = tp.tag_id
+    WHERE tp.household_id = h.id AND tp.end_date IS NULL), h.notes
+FROM registry_household h JOIN areas_area g ON g.id = h.grid_id
+LEFT JOIN registry_resident hd ON hd.id = h.head_id
+WHERE g.path LIKE %(p)s ORDER BY g.path, h.number
+"""
+AUDIT_ROWS = [
+    """SELECT e.*, a.name FROM core_auditevent e JOIN areas_area a ON a.id = e.area_id
+       WHERE a.path LIKE %(p)s ORDER BY e.at DESC, e.id DESC LIMIT 50""",
+    """SELECT count(*) FROM core_auditevent e JOIN areas_area a ON a.id = e.area_id
+       WHERE a.path LIKE %(p)s""",
+]
+RESIDENT_ROWS = """
+SELECT r.id, r.name, r.id_number, r.phone, h.number, h.address, g.name FROM registry_resident r
+JOIN registry_household h ON h.id = r.household_id JOIN areas_area g ON g.id = h.grid_id
+WHERE g.path LIKE %(p)s AND r.status = 'living' ORDER BY g.path, h.number, r.id LIMIT 20
+"""
+KEPT_LIVING = """SELECT sum(s.residents) FROM registry_gridsummary s JOIN areas_area a ON a.id = s.grid_id
+  WHERE a.path LIKE %(p)s"""
+
+
+def pages_for(level, info, cur):
+    """(name, url, [sql statements], params) for one level's user."""
+    p = info["path"] + "%"
+    cur.execute(
+        """SELECT h.id FROM registry_household h JOIN areas_area g ON g.id = h.grid_id
+           WHERE g.path LIKE %s ORDER BY g.path, h.number LIMIT 1""",
+        [p],
+    )
+    hid = cur.fetchone()[0]
+    cur.execute(
+        """SELECT r.name_norm, r.name_pinyin FROM registry_resident r JOIN registry_household h
+           ON h.id = r.household_id WHERE h.id = %s LIMIT 1""",
+        [hid],
+    )
+    name, pinyin = cur.fetchone()
+    cur.execute(
+        "SELECT min(length(path)) FROM areas_area WHERE path LIKE %s AND id <> %s",
+        [p, info["area"]],
+    )
+    child = cur.fetchone()[0] or len(info["path"])
+    params = {
+        "p": p,
+        "tag": "dibao",
+        "like": f"%{name}%",
+        "prefix": f"{pinyin}%",
+        "h": hid,
+        "child": child,
+    }
+    # The village export answers inline; above it, the county/city export is a job
+    # (measured: the request that starts it).
+    export_sql = [EXPORT_ROWS] if level in ("grid", "village") else [KEPT_TOTAL]
+    pages = [
+        ("home", "/", OVERVIEW),
+        ("household list", "/registry/households/", [LIST_ROWS.format(extra=""), KEPT_TOTAL]),
+        (
+            "list ?tag=dibao",
+            "/registry/households/?tag=dibao",
+            [LIST_ROWS.format(extra=TAG_EXISTS), KEPT_TAG],
+        ),
+        (
+            "search name",
+            "/registry/households/?" + urlencode({"q": name}),
+            [LIST_ROWS.format(extra=NAME_EXISTS), COUNT_MATCH.format(extra=NAME_EXISTS)],
+        ),
+        (
+            "search pinyin",
+            "/registry/households/?" + urlencode({"q": pinyin}),
+            [LIST_ROWS.format(extra=PINYIN_EXISTS), COUNT_MATCH.format(extra=PINYIN_EXISTS)],
+        ),
+        ("resident list", "/registry/residents/?status=living", [RESIDENT_ROWS, KEPT_LIVING]),
+        ("household page", f"/registry/households/{hid}/", DETAIL),
+        ("area page", f"/areas/{info['area']}/", OVERVIEW),
+        ("export", "/registry/export/households.xlsx", export_sql),
+        (
+            "API ?tag=dibao",
+            "/api/registry/households?tag=dibao",
+            [LIST_ROWS.format(extra=TAG_EXISTS), KEPT_TAG],
+        ),
+    ]
+    return pages, params
+
+
+# ---------------------------------------------------------------- timing
+
+
+def q(values, frac):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(frac * len(values)))]
+
+
+def time_sql(cur, statements, params):
+    t = time.perf_counter()
+    for sql in statements:
+        cur.execute(sql, params)
+        cur.fetchall()
+    return time.perf_counter() - t
+
+
+def measure(session, cur, url, statements, params, repeats):
+    http_t, sql_t, ratios, size, status, tmpl, queries = [], [], [], 0, 0, [], set()
+    session.request("GET", url)  # warm
+    time_sql(cur, statements, params)
+    for _ in range(repeats):
+        t = time.perf_counter()
+        status, body, headers = session.request("GET", url)
+        h = time.perf_counter() - t
+        s = time_sql(cur, statements, params)
+        http_t.append(h)
+        sql_t.append(s)
+        ratios.append(h / s)
+        size = len(body)
+        tmpl.append(float(headers.get("X-Template-Ms", "nan")))
+        queries.add(headers.get("X-Queries", "?"))
+    return {
+        "template_ms": statistics.median(tmpl),
+        "queries": "/".join(sorted(queries)),
+        "http": statistics.median(http_t),
+        "sql": statistics.median(sql_t),
+        "ratio": statistics.median(http_t) / statistics.median(sql_t),
+        "spread": (q(ratios, 0.1), q(ratios, 0.9)),
+        "bytes": size,
+        "status": status,
+    }
+
+
+def load(port, mixes, seconds):
+    """One thread per (username, urls): a logged-in session requesting its urls at random
+    for `seconds`. Logins happen first (password hashing is not part of the mix)."""
+    sessions = [(Session(port).login(username), urls) for username, urls in mixes]
+    stop = time.perf_counter() + seconds
+    times, errors = [], [0]
+    lock = threading.Lock()
+
+    def worker(i):
+        s, urls = sessions[i]
+        rnd = random.Random(i)
+        local = []
+        while time.perf_counter() < stop:
+            url = rnd.choice(urls)
+            t = time.perf_counter()
+            status, _b, _h = s.request("GET", url)
+            local.append(time.perf_counter() - t)
+            if status != 200:
+                with lock:
+                    errors[0] += 1
+        with lock:
+            times.extend(local)
+
+    ts = [threading.Thread(target=worker, args=(i,)) for i in range(len(sessions))]
+    t0 = time.perf_counter()
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    elapsed = time.perf_counter() - t0
+    return {
+        "rps": len(times) / elapsed,
+        "p95": q(times, 0.95),
+        "n": len(times),
+        "errors": errors[0],
+    }
+
+
+def report(name, level, r):
+    print(
+        f"| {name} | {level} | {r['ratio']:.1f}× | {r['spread'][0]:.1f}–{r['spread'][1]:.1f} "
+        f"| {r['http'] * 1000:.0f} | {r['sql'] * 1000:.1f} | {r['template_ms']:.0f} "
+        f"| {r['queries']} | {r['bytes'] / 1024:.1f} | {r['status']} |",
+        flush=True,
+    )
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--database-url", required=True)
+    ap.add_argument("--port", type=int, default=8114)
+    ap.add_argument("--workers", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument("--levels", default="grid,village,township,county,city")
+    ap.add_argument("--fill-audit", type=int, default=0)
+    ap.add_argument("--load", action="store_true")
+    ap.add_argument("--load-seconds", type=int, default=20)
+    ap.add_argument("--explain", action="store_true")
+    ap.add_argument("--label", default="")
+    args = ap.parse_args()
+
+    u = urlsplit(args.database_url)
+    conn = psycopg.connect(
+        host=u.hostname,
+        port=u.port or 5432,
+        user=u.username,
+        dbname=u.path.lstrip("/"),
+        options="-c jit=off",
+    )
+    if args.fill_audit:
+        fill_audit(conn, args.fill_audit)
+        conn.autocommit = True
+        conn.execute("VACUUM ANALYZE core_auditevent")
+    conn.autocommit = True
+    cur = conn.cursor()
+    levels = users_by_level(cur)
+    sups = supervisors(cur)
+    server = start_server(args.database_url, args.port, args.workers)
+    results = []
+    load_avg = os.getloadavg()
+    print(
+        f"load average {load_avg[0]:.1f} {load_avg[1]:.1f} {load_avg[2]:.1f}; {os.cpu_count()} cores"
+    )
+    print(
+        "| page | level | HTTP/SQL | spread | HTTP ms | SQL ms | template ms | queries | kB | status |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    try:
+        for level in [lv for lv in args.levels.split(",") if lv]:
+            info = levels[level]
+            session = Session(args.port).login(info["user"])
+            pages, params = pages_for(level, info, cur)
+            for name, url, statements, _ in [(*pg, None) for pg in pages]:
+                r = measure(session, cur, url, statements, params, args.repeats)
+                results.append((name, level, r, statements, params))
+                report(name, level, r)
+        for level in ("county", "city") if args.levels else ():
+            if level not in sups:
+                continue
+            username, path = sups[level]
+            session = Session(args.port).login(username)
+            params = {"p": path + "%"}
+            r = measure(session, cur, "/core/audit/", AUDIT_ROWS, params, args.repeats)
+            results.append(("audit log", level, r, AUDIT_ROWS, params))
+            report("audit log", level, r)
+        if args.explain:
+            for name, level, r, statements, params in sorted(results, key=lambda x: -x[2]["http"])[
+                :3
+            ]:
+                print(f"\n== {name} ({level}): {r['http'] * 1000:.0f} ms over HTTP")
+                for sql in statements:
+                    cur.execute(
+                        "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON) " + sql, params
+                    )
+                    print("\n".join(row[0] for row in cur.fetchall()[:14]))
+        if args.load:
+            cur.execute(
+                """SELECT u.username, a.id, a.path FROM accounts_user u
+                   JOIN accounts_jurisdiction j ON j.user_id = u.id
+                   JOIN areas_area a ON a.id = j.area_id WHERE u.role = 'township_staff'
+                   ORDER BY a.path LIMIT 30"""
+            )
+            kinds = {
+                "household list",
+                "list ?tag=dibao",
+                "search name",
+                "search pinyin",
+                "household page",
+                "resident list",
+            }
+            mixes = []
+            for username, area, path in cur.fetchall():
+                pages, _params = pages_for("township", {"area": area, "path": path}, cur)
+                mixes.append((username, [url for name, url, *_ in pages if name in kinds]))
+            product = load(args.port, mixes, args.load_seconds)
+            trivial = load(
+                args.port, [(u, ["/bench-trivial/"]) for u, _m in mixes], args.load_seconds
+            )
+            print(
+                f"\nload mix: {product['rps']:.1f} req/s, p95 {product['p95'] * 1000:.0f} ms "
+                f"({product['n']} requests, {product['errors']} errors); trivial view: "
+                f"{trivial['rps']:.1f} req/s, p95 {trivial['p95'] * 1000:.0f} ms; "
+                f"ratio {product['rps'] / trivial['rps'] * 100:.1f} %"
+            )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return results
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() is not None else 1)

@@ -1,0 +1,261 @@
+"""Kept counts per grid (GridSummary, GridTagSummary) and the overview built from them.
+
+Every count a page shows at county or city level comes from here: a sum over the grid
+rows of a subtree (one indexed path-prefix join), never a recount of the registry.
+
+They are kept in the same transaction as the change. The registry's models refresh the
+grids they touch when saved or deleted (the signal handlers below, so a service written
+later keeps them too); bulk writers (the importer's COPY, the generator) call
+`summaries_refresh` or `summaries_rebuild`. A refresh recounts only the touched grids,
+three statements whatever the size of the city. `minqing summaries --check` compares
+the kept rows with a full recount.
+"""
+
+from django.db import connection
+from django.db.models import Sum
+from django.db.models.functions import Substr
+from django.db.models.signals import post_delete, post_init, post_save
+
+from minqing.areas.models import Area
+
+from .models import GridSummary, GridTagSummary, Household, Resident, ResidentStatus, Tag, TagPeriod
+
+BATCH = 500
+LIVING = ResidentStatus.LIVING.value
+
+_UPSERT = """
+INSERT INTO registry_gridsummary (grid_id, households, residents, people, tagged)
+SELECT a.id,
+  (SELECT COUNT(*) FROM registry_household h WHERE h.grid_id = a.id),
+  (SELECT COUNT(*) FROM registry_resident r JOIN registry_household h ON h.id = r.household_id
+    WHERE h.grid_id = a.id AND r.status = %s),
+  (SELECT COUNT(*) FROM registry_resident r JOIN registry_household h ON h.id = r.household_id
+    WHERE h.grid_id = a.id),
+  (SELECT COUNT(*) FROM registry_tagperiod t JOIN registry_household h ON h.id = t.household_id
+    WHERE h.grid_id = a.id AND t.end_date IS NULL)
+FROM areas_area a WHERE {where}
+ON CONFLICT (grid_id) DO UPDATE SET households = excluded.households,
+  residents = excluded.residents, people = excluded.people, tagged = excluded.tagged
+"""
+_TAGS_DELETE = "DELETE FROM registry_gridtagsummary WHERE grid_id IN (SELECT a.id FROM areas_area a WHERE {where})"
+_TAGS_INSERT = """
+INSERT INTO registry_gridtagsummary (grid_id, tag_id, count)
+SELECT h.grid_id, t.tag_id, COUNT(*) FROM registry_tagperiod t
+JOIN registry_household h ON h.id = t.household_id
+WHERE t.end_date IS NULL AND h.grid_id IN (SELECT a.id FROM areas_area a WHERE {where})
+GROUP BY h.grid_id, t.tag_id
+"""
+
+# The full recount, grouped (used by rebuild and check).
+_RECOUNT = """
+SELECT h.grid_id, COUNT(*), COALESCE(SUM(r.n), 0), COALESCE(SUM(r.p), 0), COALESCE(SUM(t.n), 0)
+FROM registry_household h
+LEFT JOIN (SELECT household_id, SUM(CASE WHEN status = %s THEN 1 ELSE 0 END) AS n,
+                  COUNT(*) AS p
+           FROM registry_resident GROUP BY household_id) r ON r.household_id = h.id
+LEFT JOIN (SELECT household_id, COUNT(*) AS n FROM registry_tagperiod WHERE end_date IS NULL
+           GROUP BY household_id) t ON t.household_id = h.id
+GROUP BY h.grid_id
+"""
+_RECOUNT_TAGS = """
+SELECT h.grid_id, t.tag_id, COUNT(*) FROM registry_tagperiod t
+JOIN registry_household h ON h.id = t.household_id
+WHERE t.end_date IS NULL GROUP BY h.grid_id, t.tag_id
+"""
+
+
+def _refresh(where: str, params: list) -> None:
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            # Two transactions writing in one grid: the second waits here for the first to
+            # commit, so its recount (a new snapshot under READ COMMITTED) sees both rows
+            # instead of overwriting the first one's count. SQLite writes one at a time.
+            cur.execute(
+                f"SELECT a.id FROM areas_area a WHERE {where} ORDER BY a.id FOR NO KEY UPDATE",
+                params,
+            )
+        cur.execute(_UPSERT.format(where=where), [LIVING, *params])
+        cur.execute(_TAGS_DELETE.format(where=where), params)
+        cur.execute(_TAGS_INSERT.format(where=where), params)
+
+
+def summaries_refresh(*, grid_ids=(), household_ids=()) -> None:
+    """Recount the kept rows of the given grids (and of the grids of the given households)."""
+    grid_ids = sorted({int(g) for g in grid_ids if g is not None})
+    household_ids = sorted({int(h) for h in household_ids if h is not None})
+    for i in range(0, len(grid_ids), BATCH):
+        chunk = grid_ids[i : i + BATCH]
+        _refresh(f"a.id IN ({', '.join(['%s'] * len(chunk))})", chunk)
+    for i in range(0, len(household_ids), BATCH):
+        chunk = household_ids[i : i + BATCH]
+        marks = ", ".join(["%s"] * len(chunk))
+        _refresh(f"a.id IN (SELECT grid_id FROM registry_household WHERE id IN ({marks}))", chunk)
+
+
+def recount() -> tuple[dict, dict]:
+    """({grid_id: (households, residents, people, tagged)}, {(grid_id, tag_id): n})."""
+    with connection.cursor() as cur:
+        cur.execute(_RECOUNT, [LIVING])
+        grids = {g: (int(h), int(r), int(p), int(t)) for g, h, r, p, t in cur.fetchall()}
+        cur.execute(_RECOUNT_TAGS)
+        tags = {(g, t): int(n) for g, t, n in cur.fetchall()}
+    return grids, tags
+
+
+def kept() -> tuple[dict, dict]:
+    grids = {
+        g: (h, r, p, t)
+        for g, h, r, p, t in GridSummary.objects.values_list(
+            "grid_id", "households", "residents", "people", "tagged"
+        )
+        if (h, r, p, t) != (0, 0, 0, 0)
+    }
+    tags = {
+        (g, t): n
+        for g, t, n in GridTagSummary.objects.values_list("grid_id", "tag_id", "count")
+        if n
+    }
+    return grids, tags
+
+
+def summaries_check() -> list[str]:
+    """Differences between the kept rows and a recount (empty when they agree)."""
+    (want_g, want_t), (have_g, have_t) = recount(), kept()
+    problems = []
+    for g in sorted(set(want_g) | set(have_g)):
+        if want_g.get(g, (0, 0, 0, 0)) != have_g.get(g, (0, 0, 0, 0)):
+            problems.append(f"grid {g}: kept {have_g.get(g)} recount {want_g.get(g)}")
+    for key in sorted(set(want_t) | set(have_t)):
+        if want_t.get(key, 0) != have_t.get(key, 0):
+            problems.append(
+                f"grid {key[0]} tag {key[1]}: kept {have_t.get(key)} recount {want_t.get(key)}"
+            )
+    return problems
+
+
+def summaries_rebuild() -> int:
+    """Replace every kept row by a recount (after a COPY that bypassed the models)."""
+    grids, tags = recount()
+    GridTagSummary.objects.all()._raw_delete(GridTagSummary.objects.db)
+    GridSummary.objects.all()._raw_delete(GridSummary.objects.db)
+    GridSummary.objects.bulk_create(
+        [
+            GridSummary(grid_id=g, households=h, residents=r, people=p, tagged=t)
+            for g, (h, r, p, t) in grids.items()
+        ],
+        batch_size=2000,
+    )
+    GridTagSummary.objects.bulk_create(
+        [GridTagSummary(grid_id=g, tag_id=t, count=n) for (g, t), n in tags.items()],
+        batch_size=2000,
+    )
+    return len(grids)
+
+
+# ---------------------------------------------------------------- kept on save
+
+
+def _remember(sender, instance, **kwargs):
+    d = instance.__dict__
+    instance._summary_was = (
+        d.get("grid_id"),
+        d.get("household_id"),
+        d.get("status"),
+        d.get("end_date"),
+    )
+
+
+def _household_saved(sender, instance, created=False, **kwargs):
+    old = getattr(instance, "_summary_was", (None,) * 4)[0]
+    if created or old != instance.grid_id or kwargs.get("signal") is post_delete:
+        summaries_refresh(grid_ids=[instance.grid_id, old])
+    _remember(sender, instance)
+
+
+def _resident_saved(sender, instance, created=False, **kwargs):
+    _, old_household, old_status, _e = getattr(instance, "_summary_was", (None,) * 4)
+    changed = old_household != instance.household_id or old_status != instance.status
+    if created or changed or kwargs.get("signal") is post_delete:
+        summaries_refresh(household_ids=[instance.household_id, old_household])
+    _remember(sender, instance)
+
+
+def _period_saved(sender, instance, created=False, **kwargs):
+    _, old_household, _s, old_end = getattr(instance, "_summary_was", (None,) * 4)
+    changed = old_household != instance.household_id or old_end != instance.end_date
+    if created or changed or kwargs.get("signal") is post_delete:
+        summaries_refresh(household_ids=[instance.household_id, old_household])
+    _remember(sender, instance)
+
+
+for _model, _handler in (
+    (Household, _household_saved),
+    (Resident, _resident_saved),
+    (TagPeriod, _period_saved),
+):
+    post_init.connect(_remember, sender=_model, dispatch_uid=f"summary-init-{_model.__name__}")
+    post_save.connect(_handler, sender=_model, dispatch_uid=f"summary-save-{_model.__name__}")
+    post_delete.connect(_handler, sender=_model, dispatch_uid=f"summary-del-{_model.__name__}")
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _sums(qs) -> dict:
+    got = qs.aggregate(
+        households=Sum("households"), residents=Sum("residents"), tagged=Sum("tagged")
+    )
+    return {k: v or 0 for k, v in got.items()}
+
+
+def overview(*, fetched_by, area: Area | None = None) -> dict:
+    """Counts of a jurisdiction (or of one visible area's subtree), all from the kept rows:
+    totals, each key group, and one row per child area (or per jurisdiction area when the
+    user holds several). Six queries whatever the size of the subtree."""
+    summaries = GridSummary.objects.visible_to(fetched_by)
+    tag_rows = GridTagSummary.objects.visible_to(fetched_by)
+    if area is not None:
+        summaries, tag_rows = summaries.within(area), tag_rows.within(area)
+        parents = [area]
+    else:
+        if fetched_by.is_superuser:
+            parents = list(Area.objects.filter(parent__isnull=True))
+        else:
+            parents = list(Area.objects.filter(pk__in=fetched_by.jurisdictions.values("area_id")))
+    totals = _sums(summaries)
+    by_tag = dict(tag_rows.values("tag_id").annotate(n=Sum("count")).values_list("tag_id", "n"))
+    tags = [{"tag": t, "count": by_tag.get(t.pk, 0)} for t in Tag.objects.order_by("order", "name")]
+    if len(parents) == 1:
+        rows_areas = list(
+            Area.objects.visible_to(fetched_by).filter(parent=parents[0]).order_by("code")
+        )
+    else:
+        rows_areas = sorted(parents, key=lambda a: a.path)
+    rows = []
+    if rows_areas:
+        lengths = {len(a.path) for a in rows_areas}
+        grouped = {}
+        for length in lengths:
+            for prefix, h, r, t in (
+                summaries.annotate(prefix=Substr("grid__path", 1, length))
+                .values("prefix")
+                .annotate(h=Sum("households"), r=Sum("residents"), t=Sum("tagged"))
+                .values_list("prefix", "h", "r", "t")
+            ):
+                grouped[prefix] = (h or 0, r or 0, t or 0)
+        for a in rows_areas:
+            h, r, t = grouped.get(a.path, (0, 0, 0))
+            rows.append({"area": a, "households": h, "residents": r, "tagged": t})
+    return {"totals": totals, "tags": tags, "rows": rows, "area": area}
+
+
+def overview_context(*, fetched_by, area: Area | None = None) -> dict:
+    """What the overview template needs: the figures, the chart's data, and the filter that
+    keeps the tapped list inside the area."""
+    ov = overview(fetched_by=fetched_by, area=area)
+    chart = {
+        "labels": [str(t["tag"].name) for t in ov["tags"]],
+        "values": [t["count"] for t in ov["tags"]],
+    }
+    scope = f"grid_id={area.pk}&" if area is not None else ""
+    return {"ov": ov, "chart": chart, "scope": scope}
