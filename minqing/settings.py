@@ -64,6 +64,8 @@ INSTALLED_APPS = [
     "ninja",  # /api/docs serves Swagger UI from its own static files, no CDN
     "axes",  # login throttling (see LOGIN_* below)
     "csp",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     # Domain apps, one per domain; each plugs in its urls, api router, permissions,
     # navigation entries and demo data by itself (see minqing/core/plugins.py).
     "minqing.core",
@@ -72,9 +74,11 @@ INSTALLED_APPS = [
     "minqing.registry",
     "minqing.appeals",
     "minqing.visits",
+    "minqing.tips",
 ]
 
 MIDDLEWARE = [
+    "minqing.tips.anonymity.TipPrivacyMiddleware",  # first: the tip pages see no address
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -82,6 +86,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "minqing.accounts.otp.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -282,6 +288,35 @@ LOGGING = {
 }
 
 APP_NAME = _("民情")
+
+# Encryption at rest (minqing/core/crypto.py): "kid:base64key" entries, the first encrypts,
+# all decrypt. From MINQING_ENCRYPTION_KEYS, else the key file (generated on first use).
+ENCRYPTION_KEYS = env_str("MINQING_ENCRYPTION_KEYS")
+ENCRYPTION_KEY_FILE = Path(
+    env_str("MINQING_ENCRYPTION_KEY_FILE", str(VAR_DIR / "keys" / "encryption.keys"))
+)
+
+# Second factor (TOTP, django-otp) for the roles listed here.
+OTP_TOTP_ISSUER = "民情 Minqing"
+OTP_REQUIRED_ROLES = env_list("OTP_REQUIRED_ROLES", "political_legal")
+
+# Anonymous tips (minqing/tips)
+TIPS_RECEIPT_SCRYPT_N = env_int("TIPS_RECEIPT_SCRYPT_N", 2**14)
+TIPS_RECEIPT_LOOKUPS_PER_MINUTE = env_int("TIPS_RECEIPT_LOOKUPS_PER_MINUTE", 30)
+TIPS_VERIFY_WORKING_DAYS = env_int("TIPS_VERIFY_WORKING_DAYS", 20)
+TIPS_DEADLINE_REMINDER_DAYS = env_int("TIPS_DEADLINE_REMINDER_DAYS", 3)
+TIPS_EXPIRY_REMINDER_DAYS = env_int("TIPS_EXPIRY_REMINDER_DAYS", 14)
+# days a tip is kept after it ends, per outcome ("outcome=days,...")
+TIPS_RETENTION_DAYS = {
+    k: int(v)
+    for k, v in (
+        item.split("=")
+        for item in env_list(
+            "TIPS_RETENTION_DAYS", "filed=1825,transferred=1825,unfounded=365,rejected=180"
+        )
+    )
+}
+TIPS_MAX_TEXT = env_int("TIPS_MAX_TEXT", 10000)
 
 # bench/bench_pages.py only: mounts a trivial login-required view to compare the load with,
 # and reports template time and query count per response.

@@ -1,9 +1,11 @@
 from django.urls import path
 
-from . import views
+from . import otp, views
 
 urlpatterns = [
     path("", views.index, name="index"),
     path("tokens/", views.tokens, name="tokens"),
     path("password/", views.PasswordChange.as_view(), name="password_change"),
+    path("otp/verify/", otp.verify, name="otp_verify"),
+    path("otp/setup/", otp.setup, name="otp_setup"),
 ]

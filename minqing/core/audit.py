@@ -51,9 +51,10 @@ def home_area_id(user) -> int | None:
     )
 
 
-def audit_record(*, actor, action: str, obj=None, area=None, detail: dict | None = None):
+def audit_record(*, actor, action: str, obj=None, area=None, detail: dict | None = None, at=None):
     """One append-only row: who did what to which object, when, from where. Any ID- or
-    phone-shaped text in the detail is stored masked (core.masking.scrub)."""
+    phone-shaped text in the detail is stored masked (core.masking.scrub). `at` lets an
+    anonymous channel (tips) record the day only, not a time a server log could match."""
     target_type, target_id, target_repr = target_of(obj)
     area = area if area is not None else area_of(obj)
     fields = {}
@@ -71,6 +72,7 @@ def audit_record(*, actor, action: str, obj=None, area=None, detail: dict | None
         source_address=source_address(),
         channel=channel(),
         detail=scrub(_with_credential(detail)),
+        **({"at": at} if at is not None else {}),
         **fields,
     )
 
