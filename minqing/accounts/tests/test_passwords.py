@@ -37,7 +37,7 @@ def test_a_good_password_passes(zhang):
 
 def test_users_change_their_own_password_from_the_menu(client, zhang):
     login(client, zhang)
-    menu = client.get("/").content.decode().split('<nav class="nav">')[1].split("</nav>")[0]
+    menu = client.get("/").content.decode().split('<nav class="nav"')[1].split("</nav>")[0]
     assert 'href="/accounts/password/"' in menu and 'href="/accounts/tokens/"' in menu
     page = client.post(
         "/accounts/password/",
