@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "minqing.registry",
     "minqing.appeals",
     "minqing.tips",
+    "minqing.visits",
 ]
 
 MIDDLEWARE = [

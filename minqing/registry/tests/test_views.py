@@ -537,8 +537,9 @@ def test_household_page_query_count_does_not_grow_with_members(
         period(tag_code="disabled", resident=r, start=date(2020, 1, 1))
         services.resident_move(actor=users.cadre, resident=r, kind="out", date=date(2021, 1, 1))
     # session, user, jurisdiction, household, ancestors, members, their tags, tag history,
-    # tags for the form, moves (visibility check + rows), the appeals section
-    with django_assert_num_queries(12):
+    # tags for the form, moves (visibility check + rows), the appeals section, the visits
+    # section (visits, open questionnaires)
+    with django_assert_num_queries(14):
         response = client.get(url)
     assert "成员(8 人)" in response.content.decode()
 

@@ -1,0 +1,60 @@
+"""Offline visit capture on a phone: the page installs (manifest + service worker), keeps the
+due list and households on the device, queues a visit made with no connection, and sends it
+once when the connection returns."""
+
+import pytest
+from playwright.sync_api import expect
+
+from minqing.visits.models import Visit
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+def test_visit_made_offline_is_queued_and_synced_once(page, login, shot):
+    login("grid")
+    page.goto("/visits/offline/")
+    page.wait_for_selector("#offline-app[data-ready='1']")
+    manifest = page.evaluate(
+        "fetch(document.querySelector('link[rel=manifest][href$=\"webmanifest\"]').href).then(r => r.json())"
+    )
+    assert manifest["start_url"] == "/visits/offline/" and manifest["display"] == "standalone"
+    # a second load puts the page under the service worker's control
+    page.reload()
+    page.wait_for_selector("#offline-app[data-ready='1']")
+    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    households = page.evaluate("window.minqingOffline.state.pack.households.length")
+    assert households > 0
+    before = Visit.objects.count()
+
+    page.context.set_offline(True)
+    page.reload()  # served by the service worker from its cache
+    expect(page.locator("#net-status")).to_contain_text("离线")
+    option = page.locator("#household option").nth(1)
+    page.select_option("#household", value=option.get_attribute("value"))
+    page.locator("#members input").first.check()
+    page.fill("#situation", "离线登记:老人身体尚好,家中无漏雨")
+    page.click("#save-offline")
+    expect(page.locator("#queue-count")).to_have_text("1")
+    shot("visits-offline-queued")
+    assert Visit.objects.count() == before
+    queued = page.evaluate("window.minqingOffline.state.queue[0].client_id")
+
+    page.context.set_offline(False)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    expect(page.locator("#queue-count")).to_have_text("0")
+    visit = Visit.objects.get(client_id=queued)
+    assert visit.situation.startswith("离线登记") and visit.met_members.count() == 1
+    # the same upload again (a lost answer) is stored once
+    page.evaluate(
+        """cid => fetch('/api/visits/sync', {method: 'POST', credentials: 'same-origin',
+            headers: {'Content-Type': 'application/json',
+                      'X-CSRFToken': document.cookie.match(/csrftoken=([^;]+)/)[1]},
+            body: JSON.stringify({visits: [{client_id: cid, household_id: hid,
+                                            situation: 'again'}]})}).then(r => r.json())""".replace(
+            "cid =>", "([cid, hid]) =>"
+        ),
+        [queued, visit.household_id],
+    )
+    assert Visit.objects.filter(client_id=queued).count() == 1
+    assert Visit.objects.count() == before + 1
+    shot("visits-offline-synced")

@@ -1,0 +1,260 @@
+// Offline visit capture (走访离线登记). The page shell and its assets are cached by the
+// service worker; the due list and the jurisdiction's households (masked) are kept in
+// localStorage per user; visits made offline are queued with a client-generated id and
+// sent to /api/visits/sync when the connection returns. The server stores each id once,
+// so sending the queue twice is harmless; visits it cannot store come back as conflicts,
+// kept on the server for the cadre to resolve.
+(function () {
+  "use strict";
+  var app = document.getElementById("offline-app");
+  if (!app) return;
+  var d = app.dataset;
+  var KEY = "minqing.visits." + d.user + ".";
+  var state = { pack: load("pack"), queue: load("queue") || [], conflicts: load("conflicts") || 0, syncing: false };
+  var $ = function (id) { return document.getElementById(id); };
+  window.minqingOffline = { ready: false, state: state };
+
+  function load(name) {
+    try { return JSON.parse(localStorage.getItem(KEY + name)); } catch (e) { return null; }
+  }
+  function save(name, value) { localStorage.setItem(KEY + name, JSON.stringify(value)); }
+
+  function uuid() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    var b = new Uint8Array(16);
+    crypto.getRandomValues(b);
+    b[6] = (b[6] & 0x0f) | 0x40; b[8] = (b[8] & 0x3f) | 0x80;
+    var h = Array.prototype.map.call(b, function (x) { return (x + 0x100).toString(16).slice(1); }).join("");
+    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
+  }
+
+  function csrf() {
+    var m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return m ? decodeURIComponent(m[1]) : "";
+  }
+
+  function text(el, value) { el.textContent = value == null ? "" : String(value); }
+
+  function li(children) {
+    var item = document.createElement("li");
+    children.forEach(function (c) { item.appendChild(c); });
+    return item;
+  }
+  function span(value, cls) {
+    var s = document.createElement(cls === "a" ? "a" : "span");
+    if (cls && cls !== "a") s.className = cls;
+    text(s, value);
+    return s;
+  }
+
+  // ---------------------------------------------------------------- rendering
+
+  function renderStatus() {
+    var online = navigator.onLine;
+    text($("net-status"), online ? d.tOnline : d.tOffline);
+    $("net-status").className = "net-status " + (online ? "ok" : "error");
+    text($("queue-count"), state.queue.length);
+    text($("conflict-count"), state.conflicts);
+    var list = $("queue-list");
+    list.textContent = "";
+    state.queue.forEach(function (v) {
+      list.appendChild(li([span(new Date(v.visited_at).toLocaleString()), span(" " + (v._label || v.household_id), "muted")]));
+    });
+  }
+
+  function renderPack() {
+    var pack = state.pack;
+    var due = $("due-list");
+    due.textContent = "";
+    if (!pack) return;
+    text($("pack-age"), d.tStale + " " + new Date(pack.generated_at).toLocaleString());
+    if (!pack.due.length) due.appendChild(li([span(d.tNone, "muted")]));
+    pack.due.forEach(function (item) {
+      var a = span(item.head_name || item.household_number, "a");
+      a.href = "#offline-form";
+      a.addEventListener("click", function () { pick(item.household_id); });
+      var parts = [a, span(" " + item.grid_name + " ", "muted")];
+      parts.push(span(item.overdue_days > 0 ? d.tOverdue + " " + item.overdue_days : item.due, item.overdue_days > 0 ? "badge overdue" : "badge"));
+      parts.push(span(" " + item.reasons.join("、"), "muted"));
+      due.appendChild(li(parts));
+    });
+    fillHouseholds("");
+  }
+
+  function householdLabel(h) {
+    var head = h.members.length ? h.members[0].name : "";
+    h.members.forEach(function (m) { if (m.relation === "head") head = m.name; });
+    return (head ? head + " · " : "") + h.number + " · " + h.address;
+  }
+
+  function fillHouseholds(q) {
+    var select = $("household");
+    var keep = select.value;
+    select.textContent = "";
+    var blank = document.createElement("option");
+    blank.value = ""; text(blank, "—");
+    select.appendChild(blank);
+    if (!state.pack) return;
+    q = (q || "").trim();
+    var shown = 0;
+    state.pack.households.forEach(function (h) {
+      var label = householdLabel(h);
+      if (q && label.indexOf(q) < 0 && String(h.id) !== keep) return;
+      if (shown++ > 300 && String(h.id) !== keep) return;
+      var o = document.createElement("option");
+      o.value = h.id; text(o, label);
+      select.appendChild(o);
+    });
+    select.value = keep;
+  }
+
+  function householdById(id) {
+    if (!state.pack) return null;
+    for (var i = 0; i < state.pack.households.length; i++) {
+      if (String(state.pack.households[i].id) === String(id)) return state.pack.households[i];
+    }
+    return null;
+  }
+
+  function pick(id) {
+    fillHouseholds("");
+    $("household").value = String(id);
+    renderMembers();
+  }
+
+  function renderMembers() {
+    var ul = $("members");
+    ul.textContent = "";
+    var h = householdById($("household").value);
+    if (!h) return;
+    h.members.forEach(function (m) {
+      var label = document.createElement("label");
+      label.className = "check";
+      var box = document.createElement("input");
+      box.type = "checkbox"; box.value = m.id; box.name = "met_member_ids";
+      label.appendChild(box);
+      label.appendChild(document.createTextNode(m.name));
+      ul.appendChild(li([label]));
+    });
+  }
+
+  function localNow() {
+    var now = new Date();
+    now.setSeconds(0, 0);
+    return new Date(now.getTime() - now.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+  }
+
+  // ---------------------------------------------------------------- capture
+
+  function onSubmit(event) {
+    event.preventDefault();
+    var err = $("form-error");
+    err.hidden = true;
+    var household = $("household").value;
+    var situation = $("situation").value.trim();
+    var when = $("visited-at").value || localNow();
+    var problem = !household ? d.tNeedHousehold : !situation ? d.tNeedSituation : new Date(when) > new Date(Date.now() + 5 * 60000) ? d.tFuture : "";
+    if (problem) { text(err, problem); err.hidden = false; return; }
+    var h = householdById(household);
+    var visit = {
+      client_id: uuid(),
+      household_id: Number(household),
+      visited_at: new Date(when).toISOString(),
+      place: $("place").value.trim(),
+      met_member_ids: Array.prototype.map.call(document.querySelectorAll("#members input:checked"), function (b) { return Number(b.value); }),
+      met_others: $("met-others").value.trim(),
+      situation: situation,
+      needs: $("need").value.trim() ? [$("need").value.trim()] : [],
+      disputes: $("dispute").value.trim() ? [$("dispute").value.trim()] : [],
+      follow_up_date: $("follow-up").value || null,
+      _label: h ? householdLabel(h) : ""
+    };
+    state.queue.push(visit);
+    save("queue", state.queue);
+    $("offline-form").reset();
+    $("visited-at").value = localNow();
+    renderMembers();
+    text($("sync-message"), d.tSaved);
+    renderStatus();
+    sync();
+  }
+
+  // ---------------------------------------------------------------- sync
+
+  function sync() {
+    if (state.syncing || !navigator.onLine || !state.queue.length) return Promise.resolve();
+    state.syncing = true;
+    var batch = state.queue.slice(0, 200);
+    var body = { visits: batch.map(function (v) {
+      var copy = {};
+      Object.keys(v).forEach(function (k) { if (k.charAt(0) !== "_") copy[k] = v[k]; });
+      return copy;
+    }) };
+    return fetch(d.syncUrl, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
+      body: JSON.stringify(body)
+    }).then(function (r) {
+      if (!r.ok) throw new Error("sync " + r.status);
+      return r.json();
+    }).then(function (results) {
+      var done = {};
+      var conflicts = 0;
+      results.forEach(function (x) {
+        done[x.client_id] = true;
+        if (x.status === "conflict") conflicts++;
+      });
+      state.queue = state.queue.filter(function (v) { return !done[v.client_id]; });
+      save("queue", state.queue);
+      state.conflicts += conflicts;
+      save("conflicts", state.conflicts);
+      text($("sync-message"), conflicts ? conflicts + " " + d.tConflicts : d.tSynced);
+    }).catch(function () { /* still offline or the server refused: keep the queue */ })
+      .then(function () {
+        state.syncing = false;
+        renderStatus();
+        if (state.queue.length && navigator.onLine && !state._retried) { state._retried = true; return sync(); }
+        state._retried = false;
+      });
+  }
+
+  function refreshPack() {
+    if (!navigator.onLine) return Promise.resolve();
+    return fetch(d.packUrl, { credentials: "same-origin" }).then(function (r) {
+      if (!r.ok) throw new Error("pack " + r.status);
+      return r.json();
+    }).then(function (pack) {
+      state.pack = pack;
+      save("pack", pack);
+      renderPack();
+    }).catch(function () { /* keep what the phone has */ });
+  }
+
+  // ---------------------------------------------------------------- install
+
+  function cacheShell() {
+    if (!("caches" in window)) return Promise.resolve();
+    var urls = [location.pathname].concat(d.assets.split(" ").filter(Boolean));
+    return caches.open("minqing-visits-v1").then(function (c) { return c.addAll(urls); }).catch(function () {});
+  }
+
+  function registerWorker() {
+    if (!("serviceWorker" in navigator)) return Promise.resolve();
+    return navigator.serviceWorker.register(d.swUrl, { scope: d.scope })
+      .then(function () { return navigator.serviceWorker.ready; })
+      .catch(function () {});
+  }
+
+  $("offline-form").addEventListener("submit", onSubmit);
+  $("household").addEventListener("change", renderMembers);
+  $("household-q").addEventListener("input", function (e) { fillHouseholds(e.target.value); });
+  $("sync-now").addEventListener("click", function () { sync(); });
+  window.addEventListener("online", function () { renderStatus(); refreshPack().then(sync); });
+  window.addEventListener("offline", renderStatus);
+  $("visited-at").value = localNow();
+  renderStatus();
+  renderPack();
+  var boot = navigator.onLine ? Promise.all([registerWorker(), cacheShell(), refreshPack()]) : Promise.resolve();
+  boot.then(sync).then(function () { window.minqingOffline.ready = true; app.dataset.ready = "1"; });
+})();

@@ -1,0 +1,424 @@
+"""Household visits (走访 / 民情日志), what they raised, later notes, and the must-visit
+rules (五必访/六必访) as data."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from minqing.core.attachments import AttachmentBase
+from minqing.core.scoping import ScopedQuerySet
+
+
+class VisitQuerySet(ScopedQuerySet):
+    area_path_field = "grid__path"
+
+
+class Visit(models.Model):
+    """One visit to one household: when, where, who was met, what the situation is.
+
+    `grid` is the household's grid at the time of the visit (scoping and coverage by grid
+    read it without a join). Editable by its recorder for 24 hours; after that corrections
+    are VisitNote rows (append-only).
+    """
+
+    household = models.ForeignKey(
+        "registry.Household",
+        verbose_name=_("走访户"),
+        on_delete=models.PROTECT,
+        related_name="visits",
+        db_index=False,  # visit_household_time_idx serves it
+    )
+    grid = models.ForeignKey(
+        "areas.Area",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,  # visit_grid_time_idx serves it
+    )
+    visited_at = models.DateTimeField(_("走访时间"))
+    place = models.CharField(_("走访地点"), max_length=200, blank=True)
+    met_members = models.ManyToManyField(
+        "registry.Resident", verbose_name=_("见到的家庭成员"), blank=True, related_name="+"
+    )
+    met_others = models.CharField(_("见到的其他人"), max_length=200, blank=True)
+    situation = models.TextField(_("情况"))
+    visitors = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("走访人"),
+        related_name="visits_made",
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,  # visit_recorder_time_idx serves it
+    )
+    follow_up_date = models.DateField(_("回访日期"), null=True, blank=True)
+    # Generated on the phone: the same offline visit uploaded twice is stored once.
+    client_id = models.UUIDField(null=True, blank=True, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = VisitQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("走访记录")
+        verbose_name_plural = _("走访记录")
+        ordering = ["-visited_at", "-id"]
+        indexes = [
+            # the household page's visits; coverage's anti-join (any visit of household H
+            # in [start, end)); the due list's last visit per household
+            models.Index(fields=["household", "visited_at"], name="visit_household_time_idx"),
+            # coverage by grid and the jurisdiction's visit list for a period
+            models.Index(fields=["grid", "visited_at"], name="visit_grid_time_idx"),
+            # the visit log (民情日志) of one cadre for a period
+            models.Index(fields=["recorded_by", "visited_at"], name="visit_recorder_time_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=~Q(situation=""), name="visit_situation_not_empty"),
+        ]
+
+    def __str__(self):
+        return f"{self.household_id} @ {self.visited_at:%Y-%m-%d %H:%M}"
+
+
+class FindingQuerySet(ScopedQuerySet):
+    area_path_field = "visit__grid__path"
+
+
+class VisitFinding(models.Model):
+    """What a visit raised, in the same save: a tag found, a follow-up date, a need or a
+    dispute (each filed as an appeal through the appeals intake)."""
+
+    class Kind(models.TextChoices):
+        TAG = "tag", _("重点人群认定")
+        FOLLOW_UP = "follow_up", _("约定回访")
+        NEED = "need", _("诉求/困难")
+        DISPUTE = "dispute", _("矛盾纠纷")
+
+    visit = models.ForeignKey(Visit, on_delete=models.PROTECT, related_name="findings")
+    kind = models.CharField(_("类型"), max_length=16, choices=Kind.choices)
+    text = models.CharField(_("内容"), max_length=500, blank=True)
+    tag_period = models.ForeignKey(
+        "registry.TagPeriod", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # The appeal filed from a need or dispute through the appeals intake (channel 走访).
+    appeal = models.ForeignKey(
+        "appeals.Appeal", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = FindingQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("走访发现")
+        verbose_name_plural = _("走访发现")
+        ordering = ["visit_id", "id"]
+
+
+class NoteQuerySet(ScopedQuerySet):
+    area_path_field = "visit__grid__path"
+
+
+class VisitNote(models.Model):
+    """A later, dated correction or addition to a visit: the visit itself is not edited
+    after 24 hours. Append-only."""
+
+    visit = models.ForeignKey(Visit, on_delete=models.PROTECT, related_name="notes")
+    text = models.TextField(_("补充说明"))
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = NoteQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("走访补记")
+        verbose_name_plural = _("走访补记")
+        ordering = ["visit_id", "created_at", "id"]
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise ValueError("VisitNote is append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("VisitNote is append-only")
+
+
+class LastVisit(models.Model):
+    """The latest visit per household, kept in the same transaction as each visit: the due
+    list reads it instead of scanning the visits."""
+
+    household = models.OneToOneField(
+        "registry.Household", primary_key=True, on_delete=models.CASCADE, related_name="last_visit"
+    )
+    visited_at = models.DateTimeField()
+    # The follow-up the latest visit promised; a later visit replaces it.
+    follow_up_date = models.DateField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("最近走访")
+        verbose_name_plural = _("最近走访")
+
+
+class VisitRule(models.Model):
+    """五必访/六必访 as data: households matching the rule must be visited at least every
+    `interval_days` days. The clock starts when the household starts matching."""
+
+    class Kind(models.TextChoices):
+        TAG = "tag", _("重点人群")
+        OPEN_APPEAL = "open_appeal", _("有在办诉求")
+        # a pairing kind (干部包户) comes with the pairing model
+
+    name = models.CharField(_("名称"), max_length=64, unique=True)
+    kind = models.CharField(_("类型"), max_length=16, choices=Kind.choices, default=Kind.TAG)
+    tag = models.ForeignKey(
+        "registry.Tag",
+        verbose_name=_("重点人群"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    interval_days = models.PositiveSmallIntegerField(_("走访周期(天)"))
+    is_active = models.BooleanField(_("启用"), default=True)
+    order = models.PositiveSmallIntegerField(default=100)
+
+    class Meta:
+        verbose_name = _("必访规则")
+        verbose_name_plural = _("必访规则")
+        ordering = ["order", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(kind="tag") | Q(tag__isnull=False), name="visitrule_tag_needs_tag"
+            ),
+            models.CheckConstraint(
+                condition=Q(interval_days__gte=1), name="visitrule_interval_pos"
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class SyncConflictQuerySet(models.QuerySet):
+    def of(self, user):
+        """A cadre sees the conflicts of their own uploads (the household may have left
+        their jurisdiction: that can be the conflict)."""
+        if user is None or not getattr(user, "is_authenticated", False):
+            return self.none()
+        return self.filter(user=user)
+
+    def open(self):
+        return self.filter(resolved_at__isnull=True)
+
+
+class SyncConflict(models.Model):
+    """A visit captured offline that could not be stored on sync (the household moved out
+    of reach, a tag already given...). Kept with its whole payload until the cadre resolves
+    it: stored again (after the data was fixed) or dismissed. Never dropped."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    client_id = models.UUIDField(unique=True)
+    payload = models.JSONField()
+    error = models.CharField(_("原因"), max_length=500)
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    visit = models.ForeignKey(
+        Visit, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    objects = SyncConflictQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("同步冲突")
+        verbose_name_plural = _("同步冲突")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # a cadre's open conflicts (home panel, conflicts page)
+            models.Index(
+                fields=["user", "created_at"],
+                name="syncconflict_open_idx",
+                condition=Q(resolved_at__isnull=True),
+            ),
+        ]
+
+
+# ---------------------------------------------------------------- questionnaires (问卷)
+
+
+class SurveyQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Surveys of an area in the user's jurisdiction, or of an area above it (a
+        township's survey is filled by its village cadres)."""
+        from minqing.areas.models import PATH_SEP
+        from minqing.core.scoping import jurisdiction_paths, path_q
+
+        if user is not None and getattr(user, "is_superuser", False) and user.is_active:
+            return self.all()
+        paths = jurisdiction_paths(user)
+        if not paths:
+            return self.none()
+        above = {p[: i + 1] for p in paths for i, ch in enumerate(p) if ch == PATH_SEP}
+        return self.filter(path_q(paths, "area__path") | Q(area__path__in=above))
+
+
+class Survey(models.Model):
+    """A questionnaire for the households of an area: filled by cadres during visits or by
+    residents through its public link, one answer per household."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("进行中")
+        CLOSED = "closed", _("已结束")
+
+    title = models.CharField(_("问卷标题"), max_length=100)
+    description = models.TextField(_("说明"), blank=True)
+    area = models.ForeignKey(
+        "areas.Area", verbose_name=_("调查范围"), on_delete=models.PROTECT, related_name="+"
+    )
+    status = models.CharField(_("状态"), max_length=16, choices=Status.choices, default=Status.OPEN)
+    # The public link (/visits/s/<token>/): unguessable, not the primary key.
+    public_token = models.CharField(max_length=32, unique=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = SurveyQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("问卷")
+        verbose_name_plural = _("问卷")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return self.title
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == self.Status.OPEN
+
+
+class Question(models.Model):
+    class Kind(models.TextChoices):
+        SINGLE = "single", _("单选")
+        MULTIPLE = "multiple", _("多选")
+        SCALE = "scale", _("评分(1-5)")
+        TEXT = "text", _("文字")
+
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="questions")
+    order = models.PositiveSmallIntegerField(default=0)
+    kind = models.CharField(_("题型"), max_length=16, choices=Kind.choices)
+    text = models.CharField(_("题目"), max_length=200)
+    options = models.JSONField(_("选项"), default=list, blank=True)
+    required = models.BooleanField(_("必答"), default=True)
+    # 1-5 scale questions marked here make the satisfaction index of an area.
+    satisfaction = models.BooleanField(_("计入满意度"), default=False)
+
+    class Meta:
+        verbose_name = _("问题")
+        verbose_name_plural = _("问题")
+        ordering = ["survey_id", "order", "id"]
+
+    def __str__(self):
+        return self.text
+
+
+class ResponseQuerySet(ScopedQuerySet):
+    area_path_field = "grid__path"
+
+
+class SurveyResponse(models.Model):
+    """One household's answer sheet to one survey (unique: one per household)."""
+
+    class Channel(models.TextChoices):
+        VISIT = "visit", _("走访时填写")
+        PUBLIC = "public", _("群众网上填写")
+
+    survey = models.ForeignKey(Survey, on_delete=models.PROTECT, related_name="responses")
+    household = models.ForeignKey(
+        "registry.Household", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    grid = models.ForeignKey(
+        "areas.Area", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    visit = models.ForeignKey(
+        Visit, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ResponseQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("问卷答卷")
+        verbose_name_plural = _("问卷答卷")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["survey", "household"], name="surveyresponse_one_per_household"
+            ),
+        ]
+        indexes = [
+            # results of one survey for an area and period (grouped by grid)
+            models.Index(fields=["survey", "grid", "created_at"], name="surveyresponse_area_idx"),
+        ]
+
+
+class Answer(models.Model):
+    """One answer: an option index (single: one row, multiple: a row per option), a 1-5
+    score, or a text."""
+
+    response = models.ForeignKey(SurveyResponse, on_delete=models.CASCADE, related_name="answers")
+    question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="answers")
+    option = models.PositiveSmallIntegerField(null=True, blank=True)
+    score = models.PositiveSmallIntegerField(null=True, blank=True)
+    text = models.CharField(max_length=1000, blank=True)
+
+    class Meta:
+        verbose_name = _("答案")
+        verbose_name_plural = _("答案")
+        indexes = [
+            # per-question counts and averages
+            models.Index(fields=["question", "option"], name="answer_question_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(score__isnull=True) | Q(score__gte=1, score__lte=5),
+                name="answer_score_1_to_5",
+            ),
+        ]
+
+
+class VisitPhoto(AttachmentBase):
+    """A photo taken on the visit (core attachments: type sniffed, metadata stripped,
+    served only after the visit was looked up through its scope)."""
+
+    visit = models.ForeignKey(Visit, on_delete=models.PROTECT, related_name="photos")
+
+    class Meta(AttachmentBase.Meta):
+        verbose_name = _("走访照片")
+        verbose_name_plural = _("走访照片")
+
+    @property
+    def audit_area_id(self):
+        return self.visit.grid_id

@@ -1,0 +1,565 @@
+"""Reads of the visits app: a household's visits, the due list (五必访), coverage of an area
+for a period, and a cadre's visit log (民情日志). Each is a fixed number of queries."""
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from django.db.models import Count, Exists, IntegerField, Max, Min, OuterRef, Prefetch, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from minqing.accounts.models import Jurisdiction, User
+from minqing.areas.models import Area, Level
+from minqing.core.roles import Role
+from minqing.registry.models import Household, TagPeriod
+
+from .models import LastVisit, Visit, VisitFinding, VisitRule
+
+DUE_HORIZON_DAYS = 7
+
+
+def day_start(day: date) -> datetime:
+    """The first instant of a local day (periods are cut in Asia/Shanghai)."""
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def visit_rows(qs):
+    return qs.select_related(
+        "household", "household__head", "grid", "recorded_by"
+    ).prefetch_related(
+        "visitors",
+        "met_members",
+        Prefetch("findings", queryset=VisitFinding.objects.select_related("tag_period__resident")),
+        "notes__author",
+        "photos",
+    )
+
+
+def household_visits(*, fetched_by, household, limit: int = 20) -> list[Visit]:
+    """The latest visits of one (already scoped) household, with what they raised."""
+    qs = Visit.objects.visible_to(fetched_by).filter(household=household)
+    return list(visit_rows(qs)[:limit])
+
+
+# ---------------------------------------------------------------- rules engine
+
+
+def due_date(*, since: date, last_visit: date | None, interval_days: int) -> date:
+    """A household matching a rule since `since` must be visited within `interval_days` of
+    the later of that day and its last visit."""
+    start = max(since, last_visit) if last_visit else since
+    return start + timedelta(days=interval_days)
+
+
+@dataclass
+class DueItem:
+    household_id: int
+    due: date
+    reasons: list[str] = field(default_factory=list)
+    last_visited_at: datetime | None = None
+    household: Household | None = None
+
+    def overdue_days(self, today: date) -> int:
+        return max((today - self.due).days, 0)
+
+
+def due_items(*, fetched_by, today: date | None = None, horizon_days: int = DUE_HORIZON_DAYS):
+    """Households in the user's jurisdiction due (or overdue) for a visit by today + horizon,
+    nearest first. Two queries: matching tag periods with their last visit, follow-ups."""
+    today = today or timezone.localdate()
+    limit = today + timedelta(days=horizon_days)
+    active = list(VisitRule.objects.filter(is_active=True))
+    rules = {r.tag_id: r for r in active if r.kind == VisitRule.Kind.TAG}
+    appeal_rules = [r for r in active if r.kind == VisitRule.Kind.OPEN_APPEAL]
+    items: dict[int, DueItem] = {}
+
+    def offer(hid, due, reason, last):
+        item = items.get(hid)
+        if item is None:
+            items[hid] = DueItem(hid, due, [reason], last)
+        else:
+            if due < item.due:
+                item.due = due
+                item.reasons.insert(0, reason)
+            else:
+                item.reasons.append(reason)
+
+    if rules:
+        rows = (
+            TagPeriod.objects.visible_to(fetched_by)
+            .filter(end_date__isnull=True, tag_id__in=list(rules), start_date__lte=today)
+            .values("household_id", "tag_id")
+            .annotate(since=Min("start_date"), last=Max("household__last_visit__visited_at"))
+            .order_by()
+        )
+        for row in rows:
+            rule = rules[row["tag_id"]]
+            last = row["last"]
+            due = due_date(
+                since=row["since"],
+                last_visit=timezone.localdate(last) if last else None,
+                interval_days=rule.interval_days,
+            )
+            if due <= limit:
+                offer(row["household_id"], due, rule.name, last)
+    if appeal_rules:
+        from minqing.appeals.models import OPEN_STATES, Appeal
+
+        rows = (
+            Appeal.objects.filter(
+                state__in=OPEN_STATES, household__in=Household.objects.visible_to(fetched_by)
+            )
+            .values("household_id")
+            .annotate(since=Min("created_at"), last=Max("household__last_visit__visited_at"))
+            .order_by()
+        )
+        for row in rows:
+            last = row["last"]
+            for rule in appeal_rules:
+                due = due_date(
+                    since=timezone.localdate(row["since"]),
+                    last_visit=timezone.localdate(last) if last else None,
+                    interval_days=rule.interval_days,
+                )
+                if due <= limit:
+                    offer(row["household_id"], due, rule.name, last)
+    follow_ups = (
+        LastVisit.objects.filter(follow_up_date__isnull=False, follow_up_date__lte=limit)
+        .filter(household__in=Household.objects.visible_to(fetched_by))
+        .values_list("household_id", "follow_up_date", "visited_at")
+    )
+    for hid, day, last in follow_ups:
+        offer(hid, day, str(VisitFinding.Kind.FOLLOW_UP.label), last)
+    return sorted(items.values(), key=lambda i: (i.due, i.household_id))
+
+
+def due_list(*, fetched_by, today: date | None = None, limit: int | None = 50, **kw):
+    """The due list with its households (one more query), nearest first."""
+    items = due_items(fetched_by=fetched_by, today=today, **kw)
+    shown = items[:limit] if limit else items
+    households = Household.objects.select_related("grid", "head").in_bulk(
+        [i.household_id for i in shown]
+    )
+    for item in shown:
+        item.household = households.get(item.household_id)
+    return shown, len(items)
+
+
+# ---------------------------------------------------------------- coverage
+
+
+@dataclass
+class Coverage:
+    area: Area
+    start: date
+    end: date  # inclusive
+    total: int
+    visited: int
+    by_grid: list[dict]
+    by_village: list[dict]
+    by_cadre: list[dict]
+    by_rule: list[dict]
+
+    @property
+    def unvisited(self) -> int:
+        return self.total - self.visited
+
+    @property
+    def rate(self) -> float:
+        return round(100 * self.visited / self.total, 1) if self.total else 0.0
+
+
+def _visited_in(start: date, end: date):
+    return Exists(
+        Visit.objects.filter(
+            household=OuterRef("pk"),
+            visited_at__gte=day_start(start),
+            visited_at__lt=day_start(end + timedelta(days=1)),
+        )
+    )
+
+
+def coverage_households(*, fetched_by, area: Area, start: date, end: date):
+    """The (scoped) households of an area, each marked visited in [start, end] or not."""
+    return (
+        Household.objects.visible_to(fetched_by)
+        .within(area)
+        .annotate(visited=_visited_in(start, end))
+    )
+
+
+def coverage(*, fetched_by, area: Area, start: date, end: date) -> Coverage:
+    """全覆盖: visited / total by grid, village and responsible grid worker, and compliance
+    per must-visit rule. One grouped query over the area's (scoped) households counts, per
+    grid, the households, those visited in the period and, per rule, those it covers and
+    those that had the visits it asks for (see coverage_sql); two more read the grids and
+    the grid workers."""
+    rules = list(VisitRule.objects.filter(is_active=True).select_related("tag"))
+    needs = {
+        r.pk: required_visits(start=start, end=end, interval_days=r.interval_days) for r in rules
+    }
+    sql, params = coverage_sql(
+        fetched_by=fetched_by, area=area, start=start, end=end, rules=rules, needs=needs
+    )
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        columns = [c[0] for c in cur.description]
+        rows = [dict(zip(columns, r, strict=True)) for r in cur.fetchall()]
+    grids = Area.objects.select_related("parent").in_bulk([r["grid_id"] for r in rows])
+    by_grid = []
+    for r in rows:
+        total, visited = int(r["total"]), int(r["visited"] or 0)
+        by_grid.append(
+            {
+                "grid_id": r["grid_id"],
+                "grid": grids[r["grid_id"]],
+                "total": total,
+                "visited": visited,
+                "unvisited": total - visited,
+            }
+        )
+    by_grid.sort(key=lambda r: r["grid"].path)
+    villages: dict[int, dict] = {}
+    for r in by_grid:
+        parent = r["grid"].parent
+        v = villages.setdefault(
+            parent.pk, {"area": parent, "total": 0, "visited": 0, "unvisited": 0}
+        )
+        for k in ("total", "visited", "unvisited"):
+            v[k] += r[k]
+    by_rule = [
+        {
+            "rule": rule,
+            "required": needs[rule.pk],
+            "total": sum(int(r[f"rt{rule.pk}"] or 0) for r in rows),
+            "compliant": sum(int(r[f"rc{rule.pk}"] or 0) for r in rows),
+        }
+        for rule in rules
+    ]
+    return Coverage(
+        area=area,
+        start=start,
+        end=end,
+        total=sum(r["total"] for r in by_grid),
+        visited=sum(r["visited"] for r in by_grid),
+        by_grid=by_grid,
+        by_village=sorted(villages.values(), key=lambda v: v["area"].path),
+        by_cadre=_by_cadre(by_grid),
+        by_rule=by_rule,
+    )
+
+
+def coverage_sql(*, fetched_by, area, start, end, rules, needs) -> tuple[str, list]:
+    """The grouped coverage query. Each household's visits in the period are counted once
+    (index visit_household_time_idx) and each rule is an EXISTS on the same row, in a
+    derived table, so no subquery is evaluated twice; plain CASE sums run on PostgreSQL and
+    SQLite alike. The households come from the scoping queryset's own SQL."""
+    from minqing.appeals.models import OPEN_STATES
+
+    inner, params = (
+        Household.objects.visible_to(fetched_by)
+        .within(area)
+        .order_by()
+        .values("id", "grid_id")
+        .query.sql_with_params()
+    )
+    from django.db import connection
+
+    params = list(params)
+    ops = connection.ops  # the backend's own adaptation (SQLite keeps UTC text)
+    lo = ops.adapt_datetimefield_value(day_start(start))
+    hi = ops.adapt_datetimefield_value(day_start(end + timedelta(days=1)))
+    end_day = ops.adapt_datefield_value(end)
+    columns = [
+        "(SELECT COUNT(*) FROM visits_visit v WHERE v.household_id = h.id "
+        "AND v.visited_at >= %s AND v.visited_at < %s) AS n"
+    ]
+    col_params = [lo, hi]
+    sums = [
+        "COUNT(*) AS total",
+        "SUM(CASE WHEN x.n > 0 THEN 1 ELSE 0 END) AS visited",
+    ]
+    sum_params = []
+    # All tag rules in one probe per household: a bit per rule's tag, summed over the
+    # distinct tags the household carries on the last day.
+    tag_rules = [r for r in rules if r.kind != VisitRule.Kind.OPEN_APPEAL]
+    bits = {}
+    for r in tag_rules:
+        bits.setdefault(r.tag_id, 1 << len(bits))
+    if bits:
+        cases = " ".join(f"WHEN {int(tag)} THEN {bit}" for tag, bit in bits.items())
+        marks = ", ".join(["%s"] * len(bits))
+        columns.append(
+            f"(SELECT SUM(DISTINCT CASE p.tag_id {cases} END) FROM registry_tagperiod p "
+            f"WHERE p.household_id = h.id AND p.tag_id IN ({marks}) AND p.start_date <= %s "
+            f"AND (p.end_date IS NULL OR p.end_date > %s)) AS tags"
+        )
+        col_params += [*bits, end_day, end_day]
+    for rule in rules:
+        if rule.kind == VisitRule.Kind.OPEN_APPEAL:
+            marks = ", ".join(["%s"] * len(OPEN_STATES))
+            columns.append(
+                f"EXISTS (SELECT 1 FROM appeals_appeal a WHERE a.household_id = h.id "
+                f"AND a.state IN ({marks}) AND a.created_at < %s) AS r{rule.pk}"
+            )
+            col_params += [*[str(s) for s in OPEN_STATES], hi]
+            match = f"x.r{rule.pk}"
+        else:
+            match = f"(COALESCE(x.tags, 0) & {bits[rule.tag_id]}) > 0"
+        sums.append(f"SUM(CASE WHEN {match} THEN 1 ELSE 0 END) AS rt{rule.pk}")
+        sums.append(f"SUM(CASE WHEN {match} AND x.n >= %s THEN 1 ELSE 0 END) AS rc{rule.pk}")
+        sum_params.append(needs[rule.pk])
+    # OFFSET 0 keeps PostgreSQL from pulling the derived table up, which would copy each
+    # subquery into every SUM that reads it (measured: 7x the work).
+    fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
+    sql = (
+        f"SELECT x.grid_id, {', '.join(sums)} FROM ("
+        f"SELECT h.grid_id, {', '.join(columns)} FROM ({inner}) h{fence}"
+        f") x GROUP BY x.grid_id"
+    )
+    return sql, sum_params + col_params + params
+
+
+def _by_cadre(by_grid: list[dict]) -> list[dict]:
+    """Unvisited households per responsible grid worker (the 网格员 holding the grid)."""
+    grid_rows = {r["grid"].pk: r for r in by_grid}
+    links = (
+        Jurisdiction.objects.filter(
+            area_id__in=list(grid_rows), user__role=Role.GRID_WORKER, user__is_active=True
+        )
+        .select_related("user")
+        .order_by("user__username")
+    )
+    cadres: dict[int, dict] = {}
+    covered = set()
+    for link in links:
+        row = grid_rows[link.area_id]
+        c = cadres.setdefault(
+            link.user_id, {"user": link.user, "total": 0, "visited": 0, "unvisited": 0}
+        )
+        for k in ("total", "visited", "unvisited"):
+            c[k] += row[k]
+        covered.add(link.area_id)
+    result = list(cadres.values())
+    orphan = [r for pk, r in grid_rows.items() if pk not in covered]
+    if orphan:
+        result.append(
+            {
+                "user": None,
+                "total": sum(r["total"] for r in orphan),
+                "visited": sum(r["visited"] for r in orphan),
+                "unvisited": sum(r["unvisited"] for r in orphan),
+            }
+        )
+    return result
+
+
+def required_visits(*, start: date, end: date, interval_days: int) -> int:
+    """Visits a rule asks for in a period: one per started interval, at least one."""
+    days = (end - start).days + 1
+    return max(1, math.ceil(days / interval_days))
+
+
+def rule_households(households, rule: VisitRule, day: date):
+    """The households a rule covers on `day`: carrying its tag, or with an open appeal
+    filed by then."""
+    if rule.kind == VisitRule.Kind.OPEN_APPEAL:
+        from minqing.appeals.models import OPEN_STATES, Appeal
+
+        matters = Appeal.objects.filter(
+            household=OuterRef("pk"),
+            state__in=OPEN_STATES,
+            created_at__lt=day_start(day + timedelta(days=1)),
+        )
+        return households.filter(Exists(matters))
+    carriers = TagPeriod.objects.on(day).filter(tag_id=rule.tag_id, household=OuterRef("pk"))
+    return households.filter(Exists(carriers))
+
+
+def _visit_count(start: date, end: date):
+    visits = (
+        Visit.objects.filter(
+            household=OuterRef("pk"),
+            visited_at__gte=day_start(start),
+            visited_at__lt=day_start(end + timedelta(days=1)),
+        )
+        .order_by()
+        .values("household")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return Coalesce(Subquery(visits, output_field=IntegerField()), 0)
+
+
+# ---------------------------------------------------------------- visit log
+
+
+def visit_log(*, fetched_by, cadre: User, start: date, end: date):
+    """民情日志: the visits a cadre made (as recorder or fellow visitor) in [start, end],
+    dated, with their content, findings and later notes; only in the reader's jurisdiction."""
+    return visit_rows(
+        Visit.objects.visible_to(fetched_by)
+        .filter(
+            visitors=cadre,  # the recorder is always one of the visitors
+            visited_at__gte=day_start(start),
+            visited_at__lt=day_start(end + timedelta(days=1)),
+        )
+        .order_by("visited_at", "id")
+    )
+
+
+def visible_areas_for_reports(*, fetched_by):
+    """Areas offered in the coverage filter: the jurisdiction down to villages."""
+    return Area.objects.visible_to(fetched_by).filter(level__lte=Level.VILLAGE).order_by("path")
+
+
+OFFLINE_HOUSEHOLDS = 3000
+
+
+def offline_households(*, fetched_by, limit: int = OFFLINE_HOUSEHOLDS):
+    """The jurisdiction's households for the phone, masked (no 身份证号, phone masked), with
+    their living members: two queries."""
+    from minqing.registry.models import Resident, ResidentStatus
+
+    rows = list(
+        Household.objects.visible_to(fetched_by)
+        .select_related("grid")
+        .order_by("grid__path", "number")[: limit + 1]
+    )
+    truncated = len(rows) > limit
+    rows = rows[:limit]
+    members: dict[int, list] = {}
+    for r in Resident.objects.filter(
+        household_id__in=[h.pk for h in rows], status=ResidentStatus.LIVING
+    ).values_list("household_id", "id", "name", "relation"):
+        members.setdefault(r[0], []).append({"id": r[1], "name": r[2], "relation": r[3]})
+    return [
+        {
+            "id": h.pk,
+            "number": h.number,
+            "address": h.address,
+            "grid_name": h.grid.name,
+            "phone": h.phone_masked,
+            "members": members.get(h.pk, []),
+        }
+        for h in rows
+    ], truncated
+
+
+# ---------------------------------------------------------------- questionnaires
+
+
+def survey_responses(*, fetched_by, survey, area: Area, start: date, end: date):
+    """The (scoped) answer sheets of a survey for an area and a period."""
+    from .models import SurveyResponse
+
+    return (
+        SurveyResponse.objects.visible_to(fetched_by)
+        .filter(survey=survey, grid__path__startswith=area.path)
+        .filter(created_at__gte=day_start(start), created_at__lt=day_start(end + timedelta(days=1)))
+    )
+
+
+def survey_results(*, fetched_by, survey, area: Area, start: date, end: date) -> dict:
+    """Per question: option counts, the average score, the latest texts. Three queries."""
+    from django.db.models import Avg
+
+    from .models import Answer
+
+    responses = survey_responses(
+        fetched_by=fetched_by, survey=survey, area=area, start=start, end=end
+    )
+    answers = Answer.objects.filter(response__in=responses)
+    counts = {
+        (r["question_id"], r["option"]): r["n"]
+        for r in answers.filter(option__isnull=False)
+        .values("question_id", "option")
+        .annotate(n=Count("id"))
+        .order_by()
+    }
+    scores = {
+        r["question_id"]: r
+        for r in answers.filter(score__isnull=False)
+        .values("question_id")
+        .annotate(avg=Avg("score"), n=Count("id"))
+        .order_by()
+    }
+    texts: dict[int, list[str]] = {}
+    for qid, text in (
+        answers.exclude(text="").order_by("-id").values_list("question_id", "text")[:500]
+    ):
+        if len(texts.setdefault(qid, [])) < 20:
+            texts[qid].append(text)
+    questions = []
+    for q in survey.questions.all():
+        row = {"question": q}
+        if q.kind in ("single", "multiple"):
+            row["options"] = [
+                {"index": i, "label": label, "count": counts.get((q.pk, i), 0)}
+                for i, label in enumerate(q.options)
+            ]
+        elif q.kind == "scale":
+            s = scores.get(q.pk)
+            row["average"] = round(float(s["avg"]), 2) if s else None
+            row["count"] = s["n"] if s else 0
+        else:
+            row["texts"] = texts.get(q.pk, [])
+        questions.append(row)
+    return {"responses": responses.count(), "questions": questions}
+
+
+def satisfaction_index(*, fetched_by, area: Area, start: date, end: date) -> list[dict]:
+    """满意度指数 per child area of `area` (and the area itself first): the mean of the 1-5
+    satisfaction answers in the period, as 0-100 ((mean - 1) / 4 * 100). Grouped by grid in
+    the database, rolled up to the children."""
+    from django.db.models import Sum
+
+    from .models import Answer, SurveyResponse
+
+    rows = (
+        Answer.objects.filter(
+            question__satisfaction=True,
+            score__isnull=False,
+            response__in=SurveyResponse.objects.visible_to(fetched_by)
+            .filter(grid__path__startswith=area.path)
+            .filter(
+                created_at__gte=day_start(start),
+                created_at__lt=day_start(end + timedelta(days=1)),
+            ),
+        )
+        .values("response__grid__path")
+        .annotate(total=Sum("score"), n=Count("id"))
+        .order_by()
+    )
+    children = list(Area.objects.filter(parent=area).order_by("path"))
+    groups = [{"area": area, "total": 0, "n": 0}] + [
+        {"area": c, "total": 0, "n": 0} for c in children
+    ]
+    for r in rows:
+        for g in groups:
+            if r["response__grid__path"].startswith(g["area"].path):
+                g["total"] += r["total"]
+                g["n"] += r["n"]
+    for g in groups:
+        g["index"] = round((g["total"] / g["n"] - 1) / 4 * 100, 1) if g["n"] else None
+    return groups
+
+
+def open_surveys_for(*, fetched_by, household) -> list:
+    """Open surveys covering the household that it has not answered yet (one query)."""
+    from minqing.areas.models import PATH_SEP
+
+    from .models import Survey, SurveyResponse
+
+    path = household.grid.path
+    above = [path[: i + 1] for i, ch in enumerate(path) if ch == PATH_SEP]
+    answered = SurveyResponse.objects.filter(survey=OuterRef("pk"), household=household)
+    return list(
+        Survey.objects.visible_to(fetched_by)
+        .filter(status=Survey.Status.OPEN, area__path__in=above)
+        .exclude(Exists(answered))
+        .order_by("-created_at")[:5]
+    )

@@ -1,0 +1,898 @@
+"""Every change to visits. One visit entry is one transaction: the visit, who was met, the
+visitors, and what it raised (a tag through the registry's tag service, a follow-up date,
+needs and disputes through the appeals intake)."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from minqing.accounts.models import User
+from minqing.areas.models import PATH_SEP
+from minqing.core.attachments import attachment_check, attachment_save
+from minqing.core.audit import audit_bulk, audit_record
+from minqing.core.errors import Conflict, DomainError, NotFoundError, ValidationFailed
+from minqing.core.permissions import require
+from minqing.registry.models import Household, Resident, ResidentStatus, Tag
+from minqing.registry.services import tag_give
+
+from .intake import intake_category, raise_appeal
+from .models import (
+    Answer,
+    LastVisit,
+    Question,
+    Survey,
+    SurveyResponse,
+    SyncConflict,
+    Visit,
+    VisitFinding,
+    VisitNote,
+    VisitPhoto,
+    VisitRule,
+)
+
+EDIT_WINDOW = timedelta(hours=24)
+# Phones' clocks drift; a visit "in the future" by less than this is taken as now.
+CLOCK_SLACK = timedelta(minutes=5)
+SITUATION_MAX = 5000
+
+
+@dataclass(frozen=True)
+class TagFinding:
+    """A key group found on the visit: the tag, the member (personal tags), since when."""
+
+    tag: Tag
+    start_date: date
+    resident: Resident | None = None
+
+
+def _text(value, *, label, max_length: int, required: bool = False) -> str:
+    value = (value or "").strip()
+    if required and not value:
+        raise ValidationFailed(_("%(field)s不能为空") % {"field": label})
+    if len(value) > max_length:
+        raise ValidationFailed(
+            _("%(field)s不能超过 %(n)d 个字") % {"field": label, "n": max_length}
+        )
+    return value
+
+
+def _visited_at(value) -> datetime:
+    now = timezone.now()
+    if value is None:
+        return now
+    if not isinstance(value, datetime):
+        raise ValidationFailed(_("走访时间格式不正确"))
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value)
+    if value > now + CLOCK_SLACK:
+        raise ValidationFailed(_("走访时间不能晚于现在"))
+    return value
+
+
+def _household(actor, household) -> Household:
+    pk = household.pk if isinstance(household, Household) else household
+    found = (
+        Household.objects.visible_to(actor)
+        .select_for_update(of=("self",))
+        .select_related("grid")
+        .filter(pk=pk)
+        .first()
+    )
+    if found is None:
+        raise NotFoundError(_("户不存在或不在您的管辖范围内"))
+    return found
+
+
+def _members(household, members) -> list[Resident]:
+    ids = {m.pk if isinstance(m, Resident) else int(m) for m in members or ()}
+    if not ids:
+        return []
+    found = list(Resident.objects.filter(household=household, pk__in=ids))
+    if len(found) != len(ids):
+        raise ValidationFailed(_("见到的成员必须是本户成员"))
+    return found
+
+
+def possible_visitors(household: Household):
+    """Staff who hold the household's grid or an area above it: they may go along."""
+    path = household.grid.path
+    prefixes = [path[: i + 1] for i, ch in enumerate(path) if ch == PATH_SEP]
+    return User.objects.filter(is_active=True, jurisdictions__area__path__in=prefixes).distinct()
+
+
+def _visitors(actor, household, visitors) -> list[User]:
+    ids = {v.pk if isinstance(v, User) else int(v) for v in visitors or ()}
+    ids.discard(actor.pk)
+    found = list(possible_visitors(household).filter(pk__in=ids)) if ids else []
+    if len(found) != len(ids):
+        raise ValidationFailed(_("同行走访人必须是负责该户所在区域的工作人员"))
+    return [actor, *found]
+
+
+def _findings_text(items, *, label) -> list[str]:
+    return [_text(t, label=label, max_length=500) for t in items or () if (t or "").strip()]
+
+
+def _check_tag_findings(household, tags: list[TagFinding], day: date) -> None:
+    for f in tags:
+        if f.start_date is None or f.start_date > day:
+            raise ValidationFailed(_("“%(tag)s”的认定日期不能晚于走访日期") % {"tag": f.tag.name})
+        if f.resident is not None and f.resident.household_id != household.pk:
+            raise ValidationFailed(_("认定标签的居民必须是本户成员"))
+        if f.resident is not None and f.resident.status != ResidentStatus.LIVING:
+            raise ValidationFailed(_("只能为在住居民认定标签"))
+
+
+def _check_photos(photos) -> list:
+    """Every photo through the core upload check (type by content, size, count, metadata
+    stripped); visit photos are images only."""
+    checked = []
+    for n, upload in enumerate(photos or ()):
+        c = attachment_check(upload, existing_count=n)
+        if not c.content_type.startswith("image/"):
+            raise ValidationFailed(_("走访照片只能是图片(JPG、PNG、GIF)"))
+        checked.append(c)
+    return checked
+
+
+def _keep_last_visit(visit: Visit) -> None:
+    """The household's latest visit, upserted under the household lock taken above."""
+    last = LastVisit.objects.filter(household_id=visit.household_id).first()
+    if last is None:
+        LastVisit.objects.create(
+            household_id=visit.household_id,
+            visited_at=visit.visited_at,
+            follow_up_date=visit.follow_up_date,
+        )
+    elif visit.visited_at >= last.visited_at:
+        last.visited_at = visit.visited_at
+        last.follow_up_date = visit.follow_up_date
+        last.save(update_fields=["visited_at", "follow_up_date"])
+
+
+def visit_by_client_id(*, actor, client_id) -> Visit | None:
+    """The visit already stored under this client id (an offline upload seen again)."""
+    if client_id is None:
+        return None
+    visit = Visit.objects.visible_to(actor).filter(client_id=client_id).first()
+    if visit is None and Visit.objects.filter(client_id=client_id).exists():
+        raise Conflict(_("该离线记录编号已被使用"))
+    return visit
+
+
+@transaction.atomic
+def visit_record(
+    *,
+    actor,
+    household,
+    situation: str,
+    visited_at: datetime | None = None,
+    place: str = "",
+    met_members=(),
+    met_others: str = "",
+    visitors=(),
+    follow_up_date: date | None = None,
+    tags: list[TagFinding] = (),
+    needs=(),
+    disputes=(),
+    need_category=None,
+    photos=(),
+    client_id: uuid.UUID | None = None,
+) -> Visit:
+    """走访: one visit and everything it raised, or nothing at all. With a client id (offline
+    capture) the same upload seen again answers with the visit already stored."""
+    require(actor, "visits.record")
+    if client_id is not None:
+        if isinstance(client_id, str):
+            try:
+                client_id = uuid.UUID(client_id)
+            except ValueError:
+                raise ValidationFailed(_("离线记录编号格式不正确"))
+        existing = visit_by_client_id(actor=actor, client_id=client_id)
+        if existing is not None:
+            return existing
+    household = _household(actor, household)
+    when = _visited_at(visited_at)
+    day = timezone.localdate(when)
+    situation = _text(situation, label=_("走访情况"), max_length=SITUATION_MAX, required=True)
+    place = _text(place, label=_("走访地点"), max_length=200)
+    met_others = _text(met_others, label=_("见到的其他人"), max_length=200)
+    members = _members(household, met_members)
+    people = _visitors(actor, household, visitors)
+    if follow_up_date is not None and follow_up_date < day:
+        raise ValidationFailed(_("回访日期不能早于走访日期"))
+    tags = list(tags or ())
+    _check_tag_findings(household, tags, day)
+    need_texts = _findings_text(needs, label=_("诉求"))
+    dispute_texts = _findings_text(disputes, label=_("矛盾纠纷"))
+    checked_photos = _check_photos(photos)
+    category = None
+    if need_texts or dispute_texts:
+        require(actor, "appeals.file")
+        category = intake_category(need_category)
+
+    try:
+        with transaction.atomic():
+            visit = Visit.objects.create(
+                household=household,
+                grid=household.grid,
+                visited_at=when,
+                place=place,
+                met_others=met_others,
+                situation=situation,
+                recorded_by=actor,
+                follow_up_date=follow_up_date,
+                client_id=client_id,
+            )
+    except IntegrityError:
+        # The same offline visit arrived twice at once: the other request stored it.
+        existing = visit_by_client_id(actor=actor, client_id=client_id)
+        if existing is None:
+            raise
+        return existing
+    visit.visitors.set(people)
+    if members:
+        visit.met_members.set(members)
+
+    findings = []
+    for f in tags:
+        period = tag_give(
+            actor=actor,
+            tag=f.tag,
+            start_date=f.start_date,
+            reason=_("走访发现(%(d)s)") % {"d": day.isoformat()},
+            household=household if f.resident is None else None,
+            resident=f.resident,
+        )
+        findings.append(
+            VisitFinding(
+                visit=visit, kind=VisitFinding.Kind.TAG, text=f.tag.name, tag_period=period
+            )
+        )
+    if follow_up_date is not None:
+        findings.append(
+            VisitFinding(
+                visit=visit, kind=VisitFinding.Kind.FOLLOW_UP, text=follow_up_date.isoformat()
+            )
+        )
+    for kind, texts in (
+        (VisitFinding.Kind.NEED, need_texts),
+        (VisitFinding.Kind.DISPUTE, dispute_texts),
+    ):
+        for text in texts:
+            appeal = raise_appeal(
+                actor=actor,
+                household=household,
+                kind=kind,
+                text=text,
+                category=category,
+                place=place,
+            )
+            findings.append(VisitFinding(visit=visit, kind=kind, text=text, appeal=appeal))
+    VisitFinding.objects.bulk_create(findings)
+    for checked in checked_photos:
+        attachment_save(VisitPhoto, checked=checked, actor=actor, visit=visit)
+    _keep_last_visit(visit)
+    audit_record(
+        actor=actor,
+        action="visits.visit.record",
+        obj=visit,
+        area=household.grid_id,
+        detail={
+            "household": household.number,
+            "visited_at": when.isoformat(),
+            "findings": [f.kind for f in findings],
+            "offline": client_id is not None,
+            "photos": len(checked_photos),
+        },
+    )
+    return visit
+
+
+def _locked_visit(actor, visit) -> Visit:
+    pk = visit.pk if isinstance(visit, Visit) else visit
+    if not Visit.objects.visible_to(actor).filter(pk=pk).exists():
+        raise NotFoundError()
+    return Visit.objects.select_for_update().get(pk=pk)
+
+
+def visit_editable(visit: Visit, *, user, now=None) -> bool:
+    now = now or timezone.now()
+    return visit.recorded_by_id == user.pk and now - visit.created_at <= EDIT_WINDOW
+
+
+@transaction.atomic
+def visit_update(*, actor, visit, situation: str, place: str = "", met_others: str = "") -> Visit:
+    """Its recorder may correct a visit for 24 hours; after that only notes are added."""
+    require(actor, "visits.record")
+    visit = _locked_visit(actor, visit)
+    if visit.recorded_by_id != actor.pk:
+        raise Conflict(_("只有登记人可以修改走访记录,请添加补记"))
+    if timezone.now() - visit.created_at > EDIT_WINDOW:
+        raise Conflict(_("走访记录登记已超过 24 小时,不能修改,请添加补记"))
+    visit.situation = _text(situation, label=_("走访情况"), max_length=SITUATION_MAX, required=True)
+    visit.place = _text(place, label=_("走访地点"), max_length=200)
+    visit.met_others = _text(met_others, label=_("见到的其他人"), max_length=200)
+    visit.save(update_fields=["situation", "place", "met_others", "updated_at"])
+    audit_record(actor=actor, action="visits.visit.update", obj=visit, area=visit.grid_id)
+    return visit
+
+
+@transaction.atomic
+def visit_add_note(*, actor, visit, text: str) -> VisitNote:
+    """补记: a dated addition to a visit, never an edit of it."""
+    require(actor, "visits.record")
+    visit = _locked_visit(actor, visit)
+    text = _text(text, label=_("补记内容"), max_length=SITUATION_MAX, required=True)
+    note = VisitNote.objects.create(visit=visit, text=text, author=actor)
+    audit_record(actor=actor, action="visits.visit.note", obj=visit, area=visit.grid_id)
+    return note
+
+
+@transaction.atomic
+def visit_rule_save(
+    *,
+    actor,
+    name: str,
+    tag: Tag | None,
+    interval_days: int,
+    is_active: bool = True,
+    kind: str = VisitRule.Kind.TAG,
+    rule=None,
+) -> VisitRule:
+    """Administrators set the must-visit rules: which key group (or an open appeal), how
+    often."""
+    require(actor, "visits.manage_rules")
+    name = _text(name, label=_("名称"), max_length=64, required=True)
+    if kind not in VisitRule.Kind.values:
+        raise ValidationFailed(_("未知的规则类型"))
+    if kind == VisitRule.Kind.OPEN_APPEAL:
+        tag = None
+    elif tag is None:
+        raise ValidationFailed(_("请选择重点人群"))
+    if not isinstance(interval_days, int) or not 1 <= interval_days <= 366:
+        raise ValidationFailed(_("走访周期应在 1 到 366 天之间"))
+    rule = rule or VisitRule()
+    rule.name, rule.kind, rule.tag, rule.interval_days, rule.is_active = (
+        name,
+        kind,
+        tag,
+        interval_days,
+        is_active,
+    )
+    try:
+        with transaction.atomic():
+            rule.save()
+    except IntegrityError:  # the unique name decides, not a check before the write
+        raise Conflict(_("已有同名规则“%(n)s”") % {"n": name})
+    audit_record(
+        actor=actor,
+        action="visits.rule.save",
+        obj=rule,
+        detail={
+            "kind": kind,
+            "tag": tag.code if tag else None,
+            "interval_days": interval_days,
+            "active": is_active,
+        },
+    )
+    return rule
+
+
+# ---------------------------------------------------------------- offline sync
+
+
+def visit_payload_kwargs(payload: dict) -> dict:
+    """The service arguments of one queued visit (the JSON the phone sends)."""
+    tags = []
+    for t in payload.get("tags") or ():
+        tag = Tag.objects.filter(code=t.get("tag", "")).first()
+        if tag is None:
+            raise ValidationFailed(_("未知的标签“%(code)s”") % {"code": t.get("tag", "")})
+        resident = None
+        if t.get("resident_id"):
+            resident = Resident.objects.filter(pk=t["resident_id"]).first()
+            if resident is None:
+                raise ValidationFailed(_("认定标签的居民必须是本户成员"))
+        start = t.get("start_date")
+        if isinstance(start, str):
+            start = date.fromisoformat(start)
+        tags.append(TagFinding(tag=tag, start_date=start, resident=resident))
+    follow_up = payload.get("follow_up_date")
+    if isinstance(follow_up, str) and follow_up:
+        follow_up = date.fromisoformat(follow_up)
+    visited_at = payload.get("visited_at")
+    if isinstance(visited_at, str):
+        visited_at = datetime.fromisoformat(visited_at)
+    return {
+        "household": payload.get("household_id"),
+        "situation": payload.get("situation", ""),
+        "visited_at": visited_at,
+        "place": payload.get("place", ""),
+        "met_members": payload.get("met_member_ids") or (),
+        "met_others": payload.get("met_others", ""),
+        "visitors": payload.get("visitor_ids") or (),
+        "follow_up_date": follow_up or None,
+        "tags": tags,
+        "needs": payload.get("needs") or (),
+        "disputes": payload.get("disputes") or (),
+        "need_category": payload.get("need_category_id"),
+    }
+
+
+def visit_sync(*, actor, items: list[dict]) -> list[dict]:
+    """Store the visits a phone queued offline, each once (by its client id). Plain visits
+    (no tag, need or dispute) are checked together and written in one transaction with a
+    fixed number of queries; the others go one by one through visit_record. A visit that
+    cannot be stored is kept as a SyncConflict for the cadre to resolve. The answer lists,
+    per item in order, created / duplicate / conflict."""
+    require(actor, "visits.record")
+    parsed = []
+    for payload in items:
+        try:
+            parsed.append((uuid.UUID(str(payload.get("client_id"))), payload))
+        except ValueError:
+            raise ValidationFailed(_("离线记录编号格式不正确"))
+    ids = [cid for cid, _p in parsed]
+    if len(set(ids)) != len(ids):
+        raise ValidationFailed(_("同一批上传中离线记录编号重复"))
+    conflicts = {c.client_id: c for c in SyncConflict.objects.filter(client_id__in=ids)}
+    stored = {
+        v.client_id: v
+        for v in Visit.objects.filter(client_id__in=ids).only("pk", "client_id", "recorded_by_id")
+    }
+    results: dict[uuid.UUID, dict] = {}
+    plain, other = [], []
+    for cid, payload in parsed:
+        if cid in conflicts:
+            if conflicts[cid].user_id != actor.pk:
+                raise Conflict(_("该离线记录编号已被使用"))
+            results[cid] = _conflict_result(conflicts[cid])
+        elif cid in stored:
+            if stored[cid].recorded_by_id != actor.pk:
+                raise Conflict(_("该离线记录编号已被使用"))
+            results[cid] = {
+                "client_id": str(cid),
+                "status": "duplicate",
+                "visit_id": stored[cid].pk,
+            }
+        elif payload.get("tags") or payload.get("needs") or payload.get("disputes"):
+            other.append((cid, payload))
+        else:
+            plain.append((cid, payload))
+    if plain:
+        try:
+            results.update(_sync_plain(actor=actor, items=plain))
+        except IntegrityError:
+            other = plain + other  # a concurrent upload of the same ids: one by one
+    for cid, payload in other:
+        results[cid] = _sync_one(actor=actor, client_id=cid, payload=payload)
+    return [results[cid] for cid in ids]
+
+
+def _sync_one(*, actor, client_id, payload) -> dict:
+    try:
+        with transaction.atomic():
+            visit = visit_record(actor=actor, client_id=client_id, **visit_payload_kwargs(payload))
+    except (DomainError, ValueError, TypeError) as exc:
+        message = str(getattr(exc, "message", None) or _("数据格式不正确"))
+        conflict = _keep_conflict(actor=actor, client_id=client_id, payload=payload, error=message)
+        return _conflict_result(conflict)
+    return {"client_id": str(client_id), "status": "created", "visit_id": visit.pk}
+
+
+@transaction.atomic
+def _sync_plain(*, actor, items: list) -> dict:
+    """Plain offline visits, checked with the same rules as visit_record but in bulk:
+    households (locked), members and fellow visitors in one query each, then one insert
+    per table and the latest visit per household kept."""
+    from minqing.accounts.models import Jurisdiction
+
+    results = {}
+    hh_ids = set()
+    for _cid, p in items:
+        try:
+            hh_ids.add(int(p.get("household_id")))
+        except (TypeError, ValueError):
+            pass
+    households = {
+        h.pk: h
+        for h in Household.objects.visible_to(actor)
+        .select_for_update(of=("self",))
+        .select_related("grid")
+        .filter(pk__in=hh_ids)
+        .order_by("pk")
+    }
+    member_ids = {int(m) for _c, p in items for m in p.get("met_member_ids") or ()}
+    member_home = dict(
+        Resident.objects.filter(pk__in=member_ids, household_id__in=list(households)).values_list(
+            "pk", "household_id"
+        )
+    )
+    visitor_ids = {int(v) for _c, p in items for v in p.get("visitor_ids") or ()} - {actor.pk}
+    visitor_paths: dict[int, list[str]] = {}
+    for uid, path in Jurisdiction.objects.filter(
+        user_id__in=visitor_ids, user__is_active=True
+    ).values_list("user_id", "area__path"):
+        visitor_paths.setdefault(uid, []).append(path)
+
+    ready = []  # (cid, visit, members, visitors)
+    for cid, p in items:
+        try:
+            kw = visit_payload_kwargs(p)
+            household = households.get(int(kw["household"] or 0))
+            if household is None:
+                raise NotFoundError(_("户不存在或不在您的管辖范围内"))
+            when = _visited_at(kw["visited_at"])
+            day = timezone.localdate(when)
+            situation = _text(
+                kw["situation"], label=_("走访情况"), max_length=SITUATION_MAX, required=True
+            )
+            place = _text(kw["place"], label=_("走访地点"), max_length=200)
+            met_others = _text(kw["met_others"], label=_("见到的其他人"), max_length=200)
+            members = {int(m) for m in kw["met_members"]}
+            if any(member_home.get(m) != household.pk for m in members):
+                raise ValidationFailed(_("见到的成员必须是本户成员"))
+            visitors = {int(v) for v in kw["visitors"]} - {actor.pk}
+            path = household.grid.path
+            if any(not any(path.startswith(a) for a in visitor_paths.get(v, ())) for v in visitors):
+                raise ValidationFailed(_("同行走访人必须是负责该户所在区域的工作人员"))
+            follow_up = kw["follow_up_date"]
+            if follow_up is not None and follow_up < day:
+                raise ValidationFailed(_("回访日期不能早于走访日期"))
+        except (DomainError, ValueError, TypeError) as exc:
+            message = str(getattr(exc, "message", None) or _("数据格式不正确"))
+            results[cid] = _conflict_result(
+                _keep_conflict(actor=actor, client_id=cid, payload=p, error=message)
+            )
+            continue
+        visit = Visit(
+            household=household,
+            grid_id=household.grid_id,
+            visited_at=when,
+            place=place,
+            met_others=met_others,
+            situation=situation,
+            recorded_by=actor,
+            follow_up_date=follow_up,
+            client_id=cid,
+        )
+        ready.append((cid, visit, members, visitors))
+    if not ready:
+        return results
+    Visit.objects.bulk_create([v for _c, v, _m, _u in ready])
+    if ready[0][1].pk is None:  # backends that return no ids
+        by_cid = dict(
+            Visit.objects.filter(client_id__in=[c for c, *_ in ready]).values_list(
+                "client_id", "pk"
+            )
+        )
+        for cid, visit, _m, _u in ready:
+            visit.pk = by_cid[cid]
+    VisitorLink = Visit.visitors.through
+    MemberLink = Visit.met_members.through
+    VisitorLink.objects.bulk_create(
+        [VisitorLink(visit_id=v.pk, user_id=u) for _c, v, _m, us in ready for u in {actor.pk, *us}]
+    )
+    MemberLink.objects.bulk_create(
+        [MemberLink(visit_id=v.pk, resident_id=m) for _c, v, ms, _u in ready for m in ms]
+    )
+    follow = [
+        VisitFinding(visit=v, kind=VisitFinding.Kind.FOLLOW_UP, text=v.follow_up_date.isoformat())
+        for _c, v, _m, _u in ready
+        if v.follow_up_date
+    ]
+    if follow:
+        VisitFinding.objects.bulk_create(follow)
+    latest: dict[int, Visit] = {}
+    for _c, v, _m, _u in ready:
+        if v.household_id not in latest or v.visited_at >= latest[v.household_id].visited_at:
+            latest[v.household_id] = v
+    # The households are locked above: read their latest visits, then one upsert of those
+    # this batch makes later (an older offline visit never replaces a newer one).
+    have = dict(
+        LastVisit.objects.filter(household_id__in=list(latest)).values_list(
+            "household_id", "visited_at"
+        )
+    )
+    newer = [
+        LastVisit(household_id=hid, visited_at=v.visited_at, follow_up_date=v.follow_up_date)
+        for hid, v in latest.items()
+        if hid not in have or v.visited_at >= have[hid]
+    ]
+    LastVisit.objects.bulk_create(
+        newer,
+        update_conflicts=True,
+        unique_fields=["household"],
+        update_fields=["visited_at", "follow_up_date"],
+    )
+    audit_bulk(
+        actor=actor,
+        action="visits.visit.record",
+        rows=[
+            (
+                v,
+                {
+                    "household": v.household.number,
+                    "visited_at": v.visited_at.isoformat(),
+                    "findings": ["follow_up"] if v.follow_up_date else [],
+                    "offline": True,
+                },
+            )
+            for _c, v, _m, _u in ready
+        ],
+    )
+    for cid, v, _m, _u in ready:
+        results[cid] = {"client_id": str(cid), "status": "created", "visit_id": v.pk}
+    return results
+
+
+def _conflict_result(conflict: SyncConflict) -> dict:
+    return {
+        "client_id": str(conflict.client_id),
+        "status": "conflict",
+        "conflict_id": conflict.pk,
+        "detail": conflict.error,
+        "visit_id": conflict.visit_id,
+    }
+
+
+@transaction.atomic
+def _keep_conflict(*, actor, client_id, payload, error: str) -> SyncConflict:
+    conflict, _created = SyncConflict.objects.get_or_create(
+        client_id=client_id,
+        defaults={"user": actor, "payload": _jsonable(payload), "error": error[:500]},
+    )
+    audit_record(
+        actor=actor,
+        action="visits.sync.conflict",
+        obj=conflict,
+        detail={"client_id": str(client_id), "error": error[:200]},
+    )
+    return conflict
+
+
+def _jsonable(payload: dict) -> dict:
+    import json
+
+    return json.loads(json.dumps(payload, default=str))
+
+
+@transaction.atomic
+def sync_conflict_retry(*, actor, conflict: SyncConflict) -> Visit:
+    """Store a kept visit again (after the data was put right); it stays kept if it fails."""
+    conflict = (
+        SyncConflict.objects.select_for_update().of(actor).open().filter(pk=conflict.pk).first()
+    )
+    if conflict is None:
+        raise NotFoundError()
+    kwargs = visit_payload_kwargs(conflict.payload)
+    visit = visit_record(actor=actor, client_id=conflict.client_id, **kwargs)
+    conflict.resolved_at = timezone.now()
+    conflict.resolved_by = actor
+    conflict.visit = visit
+    conflict.save(update_fields=["resolved_at", "resolved_by", "visit"])
+    return visit
+
+
+@transaction.atomic
+def sync_conflict_dismiss(*, actor, conflict: SyncConflict) -> SyncConflict:
+    """The cadre decides the kept visit is not to be stored (it stays listed as resolved)."""
+    conflict = (
+        SyncConflict.objects.select_for_update().of(actor).open().filter(pk=conflict.pk).first()
+    )
+    if conflict is None:
+        raise NotFoundError()
+    conflict.resolved_at = timezone.now()
+    conflict.resolved_by = actor
+    conflict.save(update_fields=["resolved_at", "resolved_by"])
+    audit_record(actor=actor, action="visits.sync.dismiss", obj=conflict)
+    return conflict
+
+
+# ---------------------------------------------------------------- questionnaires
+
+
+def _parse_questions(lines: str) -> list[dict]:
+    """The administrator's one-line-per-question format: 类型|题目|选项1;选项2 (类型: 单选,
+    多选, 评分, 满意度, 文字; 满意度 is a 1-5 score that counts for the satisfaction index)."""
+    kinds = {
+        "单选": ("single", False),
+        "多选": ("multiple", False),
+        "评分": ("scale", False),
+        "满意度": ("scale", True),
+        "文字": ("text", False),
+    }
+    questions = []
+    for n, raw in enumerate((lines or "").splitlines(), start=1):
+        raw = raw.strip()
+        if not raw:
+            continue
+        parts = [p.strip() for p in raw.split("|")]
+        if len(parts) < 2 or parts[0] not in kinds or not parts[1]:
+            raise ValidationFailed(
+                _(
+                    "第 %(n)d 题格式不正确,应为“类型|题目|选项1;选项2”,类型为单选、多选、评分、满意度或文字"
+                )
+                % {"n": n}
+            )
+        kind, satisfaction = kinds[parts[0]]
+        options = [o.strip() for o in (parts[2] if len(parts) > 2 else "").split(";") if o.strip()]
+        if kind in ("single", "multiple") and len(options) < 2:
+            raise ValidationFailed(_("第 %(n)d 题至少要有两个选项") % {"n": n})
+        if len(parts[1]) > 200:
+            raise ValidationFailed(_("第 %(n)d 题题目不能超过 200 个字") % {"n": n})
+        questions.append(
+            {
+                "kind": kind,
+                "text": parts[1],
+                "options": options if kind in ("single", "multiple") else [],
+                "satisfaction": satisfaction,
+                "required": kind != "text",  # free text is optional
+            }
+        )
+    if not questions:
+        raise ValidationFailed(_("问卷至少要有一道题"))
+    return questions
+
+
+@transaction.atomic
+def survey_create(*, actor, area, title: str, questions: str, description: str = "") -> Survey:
+    """A questionnaire for the households of an area in the actor's jurisdiction."""
+    import secrets
+
+    from minqing.areas.models import Area
+    from minqing.core.scoping import covers
+
+    require(actor, "visits.manage_surveys")
+    area_pk = area.pk if isinstance(area, Area) else area
+    area = Area.objects.visible_to(actor).filter(pk=area_pk).first()
+    if area is None or not covers(actor, area.path):
+        raise NotFoundError(_("区域不存在或不在您的管辖范围内"))
+    title = _text(title, label=_("问卷标题"), max_length=100, required=True)
+    parsed = _parse_questions(questions)
+    survey = Survey.objects.create(
+        title=title,
+        description=_text(description, label=_("说明"), max_length=2000),
+        area=area,
+        created_by=actor,
+        public_token=secrets.token_urlsafe(16),
+    )
+    Question.objects.bulk_create(
+        [Question(survey=survey, order=i, **q) for i, q in enumerate(parsed, start=1)]
+    )
+    audit_record(actor=actor, action="visits.survey.create", obj=survey, area=area)
+    return survey
+
+
+@transaction.atomic
+def survey_close(*, actor, survey: Survey) -> Survey:
+    require(actor, "visits.manage_surveys")
+    survey = Survey.objects.visible_to(actor).select_for_update().filter(pk=survey.pk).first()
+    if survey is None:
+        raise NotFoundError()
+    if not survey.is_open:
+        raise Conflict(_("问卷已结束"))
+    survey.status = Survey.Status.CLOSED
+    survey.closed_at = timezone.now()
+    survey.save(update_fields=["status", "closed_at"])
+    audit_record(actor=actor, action="visits.survey.close", obj=survey, area=survey.area_id)
+    return survey
+
+
+def _answer_rows(survey: Survey, answers: dict) -> list[Answer]:
+    """Validate every answer against its question; one message for the first problem."""
+    rows = []
+    questions = list(survey.questions.all())
+    known = {str(q.pk) for q in questions}
+    extra = {str(k) for k in answers} - known
+    if extra:
+        raise ValidationFailed(_("答案与问卷题目不符"))
+    for q in questions:
+        value = answers.get(str(q.pk), answers.get(q.pk))
+        empty = value in (None, "", [])
+        if empty:
+            if q.required:
+                raise ValidationFailed(_("请回答:%(q)s") % {"q": q.text})
+            continue
+        try:
+            if q.kind == Question.Kind.SINGLE:
+                i = int(value)
+                if not 0 <= i < len(q.options):
+                    raise ValueError
+                rows.append(Answer(question=q, option=i))
+            elif q.kind == Question.Kind.MULTIPLE:
+                picked = sorted({int(v) for v in (value if isinstance(value, list) else [value])})
+                if not picked or any(not 0 <= i < len(q.options) for i in picked):
+                    raise ValueError
+                rows.extend(Answer(question=q, option=i) for i in picked)
+            elif q.kind == Question.Kind.SCALE:
+                score = int(value)
+                if not 1 <= score <= 5:
+                    raise ValueError
+                rows.append(Answer(question=q, score=score))
+            else:
+                rows.append(Answer(question=q, text=_text(value, label=q.text, max_length=1000)))
+        except (TypeError, ValueError):
+            raise ValidationFailed(_("“%(q)s”的答案无效") % {"q": q.text})
+    return rows
+
+
+def _store_response(*, survey, household, answers, channel, actor=None, visit=None):
+    if not survey.is_open:
+        raise Conflict(_("问卷已结束,不能再作答"))
+    if not household.grid.path.startswith(survey.area.path):
+        raise ValidationFailed(_("该户不在问卷的调查范围内"))
+    rows = _answer_rows(survey, answers or {})
+    try:
+        with transaction.atomic():
+            response = SurveyResponse.objects.create(
+                survey=survey,
+                household=household,
+                grid_id=household.grid_id,
+                channel=channel,
+                visit=visit,
+                answered_by=actor,
+            )
+    except IntegrityError:
+        raise Conflict(_("该户已经答过这份问卷"))
+    for row in rows:
+        row.response = response
+    Answer.objects.bulk_create(rows)
+    return response
+
+
+@transaction.atomic
+def survey_answer(*, actor, survey: Survey, household, answers: dict, visit=None) -> SurveyResponse:
+    """A cadre fills the survey with a household (during a visit); one per household."""
+    require(actor, "visits.record")
+    survey = Survey.objects.visible_to(actor).select_for_update().filter(pk=survey.pk).first()
+    if survey is None:
+        raise NotFoundError()
+    household = _household(actor, household)
+    if visit is not None and visit.household_id != household.pk:
+        raise ValidationFailed(_("走访记录不是该户的"))
+    response = _store_response(
+        survey=survey,
+        household=household,
+        answers=answers,
+        channel=SurveyResponse.Channel.VISIT,
+        actor=actor,
+        visit=visit,
+    )
+    audit_record(actor=actor, action="visits.survey.answer", obj=survey, area=household.grid_id)
+    return response
+
+
+@transaction.atomic
+def survey_answer_public(
+    *, token: str, household_number: str, phone_tail: str, answers: dict
+) -> SurveyResponse:
+    """A resident answers through the public link, naming their household by its number and
+    the last four digits of its phone; a wrong pair gets one answer for both mistakes."""
+    survey = Survey.objects.select_for_update().filter(public_token=token or "-").first()
+    if survey is None:
+        raise NotFoundError(_("问卷不存在"))
+    number = (household_number or "").strip()
+    tail = (phone_tail or "").strip()
+    household = (
+        Household.objects.select_related("grid").filter(number=number).first()
+        if number and len(tail) == 4 and tail.isdigit()
+        else None
+    )
+    if household is None or not household.phone or not household.phone.endswith(tail):
+        raise ValidationFailed(_("户编号或联系电话后四位不正确"))
+    response = _store_response(
+        survey=survey,
+        household=household,
+        answers=answers,
+        channel=SurveyResponse.Channel.PUBLIC,
+    )
+    audit_record(
+        actor=None, action="visits.survey.answer_public", obj=survey, area=household.grid_id
+    )
+    return response

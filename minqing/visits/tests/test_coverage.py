@@ -1,0 +1,151 @@
+"""Coverage against a hand-counted fixture (昭山镇, June 2025):
+
+| household | grid      | visits (local time)                  | tags                        |
+| h1        | 七星村1   | 06-03, 06-20                         | 特困, 信访人                |
+| h2        | 七星村1   | 05-31 23:50 (before the period)      |                             |
+| h3        | 七星村1   | none                                 | 特困                        |
+| h4        | 七星村2   | 06-01 00:10, 06-15, 06-29            | 信访人                      |
+| h5        | 七星村2   | 07-01 00:05 (after the period)       |                             |
+| h6        | 昭山村1   | 06-30 23:30                          | 特困 ended 06-10            |
+| h7        | 昭山村1   | none                                 |                             |
+| x1        | 鹤岭村1   | 06-10 (another township)             | 特困                        |
+
+Visited 3 of 7 (h1, h4, h6). 特困 monthly asks 1 visit: h1 yes, h3 no (h6 no longer carries
+it). 信访人 every 14 days asks ceil(30/14) = 3 visits: h4 yes, h1 no (two).
+"""
+
+import io
+from datetime import date, datetime
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+from openpyxl import load_workbook
+
+from minqing.conftest import login
+from minqing.registry.tests.factories import period, tag
+from minqing.visits.models import VisitRule
+from minqing.visits.selectors import coverage
+
+from .factories import household, visit_at
+
+START, END = date(2025, 6, 1), date(2025, 6, 30)
+
+
+def at(m, d, h=10, mi=0):
+    return timezone.make_aware(datetime(2025, m, d, h, mi))
+
+
+@pytest.fixture
+def city(users, tree):
+    VisitRule.objects.all().delete()
+    rules = {
+        "tekun": VisitRule.objects.create(name="特困月访", tag=tag("tekun"), interval_days=30),
+        "petitioner": VisitRule.objects.create(
+            name="信访人半月访", tag=tag("petitioner"), interval_days=14
+        ),
+    }
+    g = tree.grids
+    hh = {
+        "h1": household(g["七星村1"]),
+        "h2": household(g["七星村1"]),
+        "h3": household(g["七星村1"]),
+        "h4": household(g["七星村2"]),
+        "h5": household(g["七星村2"]),
+        "h6": household(g["昭山村1"]),
+        "h7": household(g["昭山村1"]),
+        "x1": household(g["鹤岭村1"]),
+    }
+    by = users.admin
+    for key, times in {
+        "h1": [at(6, 3), at(6, 20)],
+        "h2": [at(5, 31, 23, 50)],
+        "h4": [at(6, 1, 0, 10), at(6, 15), at(6, 29)],
+        "h5": [at(7, 1, 0, 5)],
+        "h6": [at(6, 30, 23, 30)],
+        "x1": [at(6, 10)],
+    }.items():
+        for t in times:
+            visit_at(hh[key], t, by=by)
+    head = {k: h.members.first() for k, h in hh.items()}
+    period(tag_code="tekun", resident=head["h1"], start=date(2024, 1, 1))
+    period(tag_code="petitioner", resident=head["h1"], start=date(2024, 1, 1))
+    period(tag_code="tekun", resident=head["h3"], start=date(2024, 1, 1))
+    period(tag_code="petitioner", resident=head["h4"], start=date(2024, 1, 1))
+    period(tag_code="tekun", resident=head["h6"], start=date(2024, 1, 1), end=date(2025, 6, 10))
+    period(tag_code="tekun", resident=head["x1"], start=date(2024, 1, 1))
+    return type("City", (), {"hh": hh, "rules": rules})
+
+
+def test_coverage_matches_the_hand_count(users, tree, city):
+    report = coverage(fetched_by=users.township, area=tree.zhaoshan, start=START, end=END)
+    assert (report.total, report.visited, report.unvisited) == (7, 3, 4)
+    assert [(r["grid"].name, r["total"], r["visited"]) for r in report.by_grid] == [
+        ("七星村第1网格", 3, 1),
+        ("七星村第2网格", 2, 1),
+        ("昭山村第1网格", 2, 1),
+    ]
+    assert [(v["area"].name, v["total"], v["visited"]) for v in report.by_village] == [
+        ("七星村", 5, 2),
+        ("昭山村", 2, 1),
+    ]
+    by_cadre = {(r["user"].username if r["user"] else None): r for r in report.by_cadre}
+    assert (by_cadre["grid"]["total"], by_cadre["grid"]["unvisited"]) == (3, 2)
+    assert (by_cadre[None]["total"], by_cadre[None]["unvisited"]) == (4, 2)
+    rules = {r["rule"].name: (r["total"], r["required"], r["compliant"]) for r in report.by_rule}
+    assert rules == {"特困月访": (2, 1, 1), "信访人半月访": (2, 3, 1)}
+
+
+def test_coverage_of_a_village_and_the_query_count(users, tree, city, django_assert_num_queries):
+    users.cadre.jurisdiction_paths()
+    # rules, the one grouped count (with every rule), grids, grid workers
+    with django_assert_num_queries(4):
+        report = coverage(fetched_by=users.cadre, area=tree.qixing, start=START, end=END)
+    assert (report.total, report.visited) == (5, 2)
+
+
+def test_coverage_page_chart_and_links(client, users, tree, city):
+    login(client, users.township)
+    url = reverse("visits:coverage")
+    r = client.get(url, {"area": tree.zhaoshan.pk, "start": "2025-06-01", "end": "2025-06-30"})
+    assert r.status_code == 200
+    html = r.content.decode()
+    assert 'id="coverage-data"' in html and "coverage.js" in html
+    assert "<script>" not in html  # no inline script (CSP)
+    assert "visited=0" in html
+    # the unvisited list behind the figure
+    r = client.get(
+        reverse("visits:coverage_households"),
+        {"area": tree.zhaoshan.pk, "start": "2025-06-01", "end": "2025-06-30", "visited": "0"},
+    )
+    numbers = {h.number for h in r.context["page"]}
+    assert numbers == {city.hh[k].number for k in ("h2", "h3", "h5", "h7")}
+    r = client.get(
+        reverse("visits:coverage_households"),
+        {
+            "area": tree.zhaoshan.pk,
+            "start": "2025-06-01",
+            "end": "2025-06-30",
+            "rule": city.rules["tekun"].pk,
+        },
+    )
+    assert {h.number for h in r.context["page"]} == {city.hh[k].number for k in ("h1", "h3")}
+
+
+def test_coverage_xlsx(client, users, tree, city):
+    login(client, users.township)
+    r = client.get(
+        reverse("visits:coverage"),
+        {"area": tree.zhaoshan.pk, "start": "2025-06-01", "end": "2025-06-30", "format": "xlsx"},
+    )
+    assert r.status_code == 200
+    ws = load_workbook(io.BytesIO(r.content)).active
+    rows = list(ws.iter_rows(values_only=True))
+    assert rows[-1][:5] == ("合计", None, 7, 3, 4) or rows[-1][2:5] == (7, 3, 4)
+
+
+def test_coverage_of_an_area_outside_the_jurisdiction_is_404(client, users, tree, city):
+    login(client, users.outsider)
+    for name in ("visits:coverage", "visits:coverage_households"):
+        r = client.get(reverse(name), {"area": tree.zhaoshan.pk})
+        assert r.status_code == 404

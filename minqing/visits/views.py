@@ -1,0 +1,660 @@
+"""Visit pages: the visit form (phone first), one visit with its notes, the due list,
+coverage of an area, the visit log (民情日志) and the must-visit rules. Every object from a
+URL comes through get_visible_or_404; every change is one service call."""
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.staticfiles import finders
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.templatetags.static import static
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from minqing.accounts.models import User
+from minqing.areas.models import Area
+from minqing.core.attachments import attachment_response
+from minqing.core.errors import DomainError
+from minqing.core.permissions import has_perm, require
+from minqing.core.public import public_channel, public_throttles
+from minqing.core.scoping import get_visible_or_404
+from minqing.core.tabular import write_xlsx, xlsx_response
+from minqing.registry.models import Household, Resident, ResidentStatus, Tag
+from minqing.registry.selectors import household_search
+
+from . import selectors, services
+from .forms import NoteForm, PeriodForm, SurveyAnswerForm, SurveyCreateForm, VisitForm
+from .models import Survey, SyncConflict, Visit, VisitPhoto, VisitRule
+
+
+def _status_for(exc: DomainError) -> int:
+    return exc.status if exc.status in (400, 404, 409) else 400
+
+
+def _household(request, pk) -> Household:
+    return get_visible_or_404(
+        Household.objects.select_related("grid", "grid__parent", "head"), request.user, pk=pk
+    )
+
+
+def _visit(request, pk) -> Visit:
+    return get_visible_or_404(selectors.visit_rows(Visit.objects.all()), request.user, pk=pk)
+
+
+# ---------------------------------------------------------------- entry
+
+
+@login_required
+def pick_household(request):
+    """Start a visit: find the household in the jurisdiction (name, pinyin, address...)."""
+    require(request.user, "visits.record")
+    q = request.GET.get("q", "").strip()
+    rows = []
+    if q:
+        rows = list(
+            household_search(fetched_by=request.user, q=q).select_related("grid", "head")[:20]
+        )
+    return render(request, "visits/pick_household.html", {"q": q, "rows": rows})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def visit_create(request, pk):
+    require(request.user, "visits.record")
+    household = _household(request, pk)
+    members = list(
+        Resident.objects.filter(household=household, status=ResidentStatus.LIVING).order_by("id")
+    )
+    colleagues = services.possible_visitors(household).exclude(pk=request.user.pk)
+    form = VisitForm(
+        request.POST or None, request.FILES or None, members=members, colleagues=colleagues[:50]
+    )
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            visit = services.visit_record(
+                actor=request.user, household=household, **form.service_kwargs()
+            )
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+            status = _status_for(exc)
+        else:
+            messages.success(request, _("已登记走访"))
+            return redirect("visits:visit", visit.pk)
+    elif request.method == "POST":
+        status = 400
+    return render(
+        request, "visits/visit_form.html", {"form": form, "household": household}, status=status
+    )
+
+
+@login_required
+def visit_detail(request, pk, note_form=None, status=200):
+    require(request.user, "visits.view")
+    visit = _visit(request, pk)
+    return render(
+        request,
+        "visits/visit_detail.html",
+        {
+            "visit": visit,
+            "editable": services.visit_editable(visit, user=request.user),
+            "can_note": has_perm(request.user, "visits.record"),
+            "note_form": note_form or NoteForm(),
+        },
+        status=status,
+    )
+
+
+@login_required
+def visit_photo(request, pk, photo_pk):
+    """One photo of a visit, served after the visit was looked up through its scope."""
+    require(request.user, "visits.view")
+    visit = _visit(request, pk)
+    photo = get_object_or_404(VisitPhoto.objects.select_related("visit"), visit=visit, pk=photo_pk)
+    return attachment_response(photo, actor=request.user)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def visit_edit(request, pk):
+    visit = _visit(request, pk)
+    require(request.user, "visits.record")
+    form = NoteForm(request.POST or None, initial={"text": visit.situation})
+    form.fields["text"].label = _("走访情况")
+    status = 200
+    if not services.visit_editable(visit, user=request.user):
+        messages.error(request, _("走访记录登记已超过 24 小时或不是您登记的,不能修改,请添加补记"))
+        return redirect("visits:visit", visit.pk)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.visit_update(
+                actor=request.user,
+                visit=visit,
+                situation=form.cleaned_data["text"],
+                place=visit.place,
+                met_others=visit.met_others,
+            )
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+            status = _status_for(exc)
+        else:
+            messages.success(request, _("已保存"))
+            return redirect("visits:visit", visit.pk)
+    elif request.method == "POST":
+        status = 400
+    return render(request, "visits/visit_edit.html", {"form": form, "visit": visit}, status=status)
+
+
+@login_required
+@require_POST
+def visit_note(request, pk):
+    visit = _visit(request, pk)
+    form = NoteForm(request.POST)
+    if form.is_valid():
+        try:
+            services.visit_add_note(actor=request.user, visit=visit, text=form.cleaned_data["text"])
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+            return visit_detail(request, pk, note_form=form, status=_status_for(exc))
+        messages.success(request, _("已添加补记"))
+        return redirect("visits:visit", visit.pk)
+    return visit_detail(request, pk, note_form=form, status=400)
+
+
+# ---------------------------------------------------------------- due list
+
+
+@login_required
+def due(request):
+    require(request.user, "visits.view")
+    today = timezone.localdate()
+    items, total = selectors.due_list(fetched_by=request.user, today=today, limit=200)
+    return render(
+        request,
+        "visits/due.html",
+        {
+            "items": items,
+            "total": total,
+            "today": today,
+            "can_record": has_perm(request.user, "visits.record"),
+        },
+    )
+
+
+# ---------------------------------------------------------------- coverage
+
+
+def _report_area(request, form) -> Area:
+    pk = form.data.get("area") or (
+        form.fields["area"].choices[0][0] if form.fields["area"].choices else None
+    )
+    if pk is None:
+        raise Http404
+    return get_visible_or_404(Area, request.user, pk=pk)
+
+
+@login_required
+def coverage(request):
+    require(request.user, "visits.coverage")
+    areas = list(selectors.visible_areas_for_reports(fetched_by=request.user))
+    form = PeriodForm(request.GET or None, areas=areas)
+    area = _report_area(request, form)
+    start, end = form.period()
+    report = selectors.coverage(fetched_by=request.user, area=area, start=start, end=end)
+    if request.GET.get("format") == "xlsx":
+        return xlsx_response(_coverage_xlsx(report), f"走访覆盖_{area.name}_{start}_{end}.xlsx")
+    # by grid for a village or township, by village when the grids are too many to read
+    bars = [(r["grid"].name, r) for r in report.by_grid]
+    if len(bars) > 20:
+        bars = [(r["area"].name, r) for r in report.by_village]
+    chart = {
+        "labels": [name for name, _r in bars],
+        "visited": [r["visited"] for _name, r in bars],
+        "unvisited": [r["unvisited"] for _name, r in bars],
+    }
+    if not form.is_bound:
+        form = PeriodForm(initial={"area": str(area.pk), "start": start, "end": end}, areas=areas)
+    return render(
+        request,
+        "visits/coverage.html",
+        {"form": form, "report": report, "chart": chart, "area": area, "start": start, "end": end},
+    )
+
+
+def _coverage_xlsx(report) -> bytes:
+    headers = [_("网格"), _("所属村/社区"), _("总户数"), _("已走访"), _("未走访"), _("覆盖率%")]
+    rows = [
+        [
+            r["grid"].name,
+            r["grid"].parent.name if r["grid"].parent_id else "",
+            r["total"],
+            r["visited"],
+            r["unvisited"],
+            round(100 * r["visited"] / r["total"], 1) if r["total"] else 0,
+        ]
+        for r in report.by_grid
+    ]
+    rows.append(
+        [_("合计"), "", report.total, report.visited, report.total - report.visited, report.rate]
+    )
+    return write_xlsx(headers, rows, title=_("走访覆盖"))
+
+
+@login_required
+def coverage_households(request):
+    """The households behind one figure of the coverage page (visited or not, by grid,
+    cadre or rule)."""
+    require(request.user, "visits.coverage")
+    area = get_visible_or_404(Area, request.user, pk=request.GET.get("area"))
+    form = PeriodForm(request.GET, areas=[area])
+    start, end = form.period()
+    qs = selectors.coverage_households(fetched_by=request.user, area=area, start=start, end=end)
+    visited = request.GET.get("visited")
+    if visited in ("0", "1"):
+        qs = qs.filter(visited=visited == "1")
+    if grid := request.GET.get("grid"):
+        qs = qs.filter(grid_id=get_visible_or_404(Area, request.user, pk=grid).pk)
+    if cadre := request.GET.get("cadre"):
+        user = get_visible_or_404(User, request.user, pk=cadre)
+        qs = qs.filter(grid__in=user.jurisdictions.values("area_id"))
+    if rule := request.GET.get("rule"):
+        qs = selectors.rule_households(qs, get_object_or_404(VisitRule, pk=rule), end)
+    page = Paginator(qs.select_related("grid", "head").order_by("grid__path", "number"), 50)
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "visits/coverage_households.html",
+        {
+            "page": page.get_page(request.GET.get("page")),
+            "area": area,
+            "start": start,
+            "end": end,
+            "visited": visited,
+            "query": query.urlencode(),
+        },
+    )
+
+
+# ---------------------------------------------------------------- visit log
+
+
+@login_required
+def visit_log(request):
+    """民情日志 of one cadre (oneself by default) for a period: printable and xlsx."""
+    require(request.user, "visits.view")
+    cadre = request.user
+    if pk := request.GET.get("cadre"):
+        cadre = get_visible_or_404(User, request.user, pk=pk)
+    form = PeriodForm(request.GET or None)
+    start, end = form.period()
+    if not request.GET.get("start"):
+        start = end - timedelta(days=30)
+    visits = list(selectors.visit_log(fetched_by=request.user, cadre=cadre, start=start, end=end))
+    if request.GET.get("format") == "xlsx":
+        return xlsx_response(_log_xlsx(visits), f"民情日志_{cadre.username}_{start}_{end}.xlsx")
+    return render(
+        request,
+        "visits/log.html",
+        {"visits": visits, "cadre": cadre, "start": start, "end": end, "form": form},
+    )
+
+
+def _log_xlsx(visits) -> bytes:
+    headers = [
+        _("时间"),
+        _("地点"),
+        _("户编号"),
+        _("住址"),
+        _("对象"),
+        _("情况"),
+        _("发现"),
+        _("补记"),
+        _("走访人"),
+    ]
+    rows = []
+    for v in visits:
+        local = timezone.localtime(v.visited_at)
+        people = [m.name for m in v.met_members.all()] + ([v.met_others] if v.met_others else [])
+        rows.append(
+            [
+                local.strftime("%Y-%m-%d %H:%M"),
+                v.place,
+                v.household.number,
+                v.household.address,
+                "、".join(people),
+                v.situation,
+                ";".join(f"{f.get_kind_display()}:{f.text}" for f in v.findings.all()),
+                ";".join(
+                    f"{timezone.localtime(n.created_at):%Y-%m-%d %H:%M} {n.text}"
+                    for n in v.notes.all()
+                ),
+                "、".join(str(u) for u in v.visitors.all()),
+            ]
+        )
+    return write_xlsx(headers, rows, title=_("民情日志"))
+
+
+# ---------------------------------------------------------------- rules
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def rules(request):
+    require(request.user, "visits.view")
+    error = None
+    status = 200
+    if request.method == "POST":
+        try:
+            tag = Tag.objects.filter(code=request.POST.get("tag", "")).first()
+            try:
+                days = int(request.POST.get("interval_days", ""))
+            except ValueError:
+                days = 0
+            rule = None
+            if pk := request.POST.get("rule"):
+                rule = get_object_or_404(VisitRule, pk=pk)
+            services.visit_rule_save(
+                actor=request.user,
+                name=request.POST.get("name", ""),
+                tag=tag,
+                interval_days=days,
+                is_active=request.POST.get("is_active") == "on",
+                kind=request.POST.get("kind") or VisitRule.Kind.TAG,
+                rule=rule,
+            )
+        except DomainError as exc:
+            error = exc.message
+            status = _status_for(exc) if exc.status != 403 else 403
+        else:
+            messages.success(request, _("已保存必访规则"))
+            return redirect("visits:rules")
+    return render(
+        request,
+        "visits/rules.html",
+        {
+            "rules": VisitRule.objects.select_related("tag"),
+            "tags": Tag.objects.order_by("order", "name"),
+            "kinds": VisitRule.Kind.choices,
+            "can_manage": has_perm(request.user, "visits.manage_rules"),
+            "error": error,
+        },
+        status=status,
+    )
+
+
+# ---------------------------------------------------------------- offline capture
+
+
+@login_required
+def offline(request):
+    """The installable visit page: works with no connection (offline.js, sw.js)."""
+    require(request.user, "visits.record")
+    return render(request, "visits/offline.html")
+
+
+def service_worker(request):
+    """sw.js from the static files, served under /visits/ so its scope is /visits/."""
+    found = finders.find("minqing/visits/sw.js")
+    if not found:
+        raise Http404
+    with open(found, "rb") as fh:
+        response = HttpResponse(fh.read(), content_type="application/javascript")
+    response["Cache-Control"] = "no-cache"
+    response["Service-Worker-Allowed"] = "/visits/"
+    return response
+
+
+def manifest(request):
+    """The web manifest: the visit page installs to the phone's home screen."""
+    data = {
+        "name": _("民情 · 走访"),
+        "short_name": _("走访"),
+        "lang": "zh-CN",
+        "start_url": reverse("visits:offline"),
+        "scope": "/visits/",
+        "display": "standalone",
+        "background_color": "#ffffff",
+        "theme_color": "#b91c1c",
+        "icons": [
+            {
+                "src": static("minqing/visits/icon.svg"),
+                "sizes": "any",
+                "type": "image/svg+xml",
+                "purpose": "any",
+            }
+        ],
+    }
+    return JsonResponse(
+        data, content_type="application/manifest+json", json_dumps_params={"ensure_ascii": False}
+    )
+
+
+@login_required
+def conflicts(request):
+    """The cadre's offline visits that could not be stored on sync, to retry or dismiss."""
+    require(request.user, "visits.record")
+    rows = SyncConflict.objects.of(request.user).select_related("visit")
+    return render(
+        request,
+        "visits/conflicts.html",
+        {"open": list(rows.open()), "resolved": list(rows.filter(resolved_at__isnull=False)[:20])},
+    )
+
+
+@login_required
+@require_POST
+def conflict_resolve(request, pk, action):
+    conflict = get_object_or_404(SyncConflict.objects.of(request.user).open(), pk=pk)
+    try:
+        if action == "retry":
+            visit = services.sync_conflict_retry(actor=request.user, conflict=conflict)
+            messages.success(request, _("已入库"))
+            return redirect("visits:visit", visit.pk)
+        services.sync_conflict_dismiss(actor=request.user, conflict=conflict)
+        messages.success(request, _("已标记为不再入库"))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("visits:conflicts")
+
+
+# ---------------------------------------------------------------- questionnaires
+
+
+def _survey(request, pk) -> Survey:
+    return get_visible_or_404(Survey.objects.select_related("area"), request.user, pk=pk)
+
+
+@login_required
+def survey_list(request):
+    require(request.user, "visits.view")
+    surveys = Survey.objects.visible_to(request.user).select_related("area")
+    return render(
+        request,
+        "visits/survey_list.html",
+        {"surveys": surveys, "can_manage": has_perm(request.user, "visits.manage_surveys")},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def survey_create(request):
+    require(request.user, "visits.manage_surveys")
+    areas = list(selectors.visible_areas_for_reports(fetched_by=request.user))
+    form = SurveyCreateForm(request.POST or None, areas=areas)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            survey = services.survey_create(
+                actor=request.user,
+                area=int(d["area"]),
+                title=d["title"],
+                questions=d["questions"],
+                description=d["description"],
+            )
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+            status = _status_for(exc)
+        else:
+            messages.success(request, _("已发布问卷"))
+            return redirect("visits:survey", survey.pk)
+    elif request.method == "POST":
+        status = 400
+    return render(request, "visits/survey_form.html", {"form": form}, status=status)
+
+
+@login_required
+def survey_detail(request, pk):
+    """Results for an area and a period, with the satisfaction index per area below it."""
+    require(request.user, "visits.view")
+    survey = _survey(request, pk)
+    areas = list(selectors.visible_areas_for_reports(fetched_by=request.user))
+    form = PeriodForm(request.GET or None, areas=areas)
+    area = _report_area(request, form)
+    start, end = form.period()
+    if not request.GET.get("start"):
+        start = timezone.localdate(survey.created_at)
+    results = selectors.survey_results(
+        fetched_by=request.user, survey=survey, area=area, start=start, end=end
+    )
+    index = selectors.satisfaction_index(fetched_by=request.user, area=area, start=start, end=end)
+    form = PeriodForm(initial={"area": str(area.pk)}, areas=areas)
+    return render(
+        request,
+        "visits/survey_detail.html",
+        {
+            "survey": survey,
+            "form": form,
+            "results": results,
+            "index": index,
+            "area": area,
+            "start": start,
+            "end": end,
+            "public_url": request.build_absolute_uri(
+                reverse("visits:survey_public", args=[survey.public_token])
+            ),
+            "can_manage": has_perm(request.user, "visits.manage_surveys"),
+        },
+    )
+
+
+@login_required
+@require_POST
+def survey_close(request, pk):
+    survey = _survey(request, pk)
+    try:
+        services.survey_close(actor=request.user, survey=survey)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("问卷已结束"))
+    return redirect("visits:survey", survey.pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def survey_fill(request, pk, household_pk):
+    """A cadre fills the survey with a household (during a visit)."""
+    require(request.user, "visits.record")
+    survey = _survey(request, pk)
+    household = _household(request, household_pk)
+    form = SurveyAnswerForm(request.POST or None, survey=survey)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.survey_answer(
+                actor=request.user, survey=survey, household=household, answers=form.answers()
+            )
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+            status = _status_for(exc)
+        else:
+            messages.success(request, _("已保存问卷答卷"))
+            return redirect("registry:household", household.pk)
+    elif request.method == "POST":
+        status = 400
+    return render(
+        request,
+        "visits/survey_fill.html",
+        {"form": form, "survey": survey, "household": household},
+        status=status,
+    )
+
+
+def survey_public(request, token):
+    """The public link: a resident answers without an account (throttled per address)."""
+    survey = get_object_or_404(Survey.objects.select_related("area"), public_token=token)
+    form = SurveyAnswerForm(request.POST or None, survey=survey, public=True)
+    status = 200
+    done = False
+    if request.method == "POST":
+        throttle = public_throttles("survey_answer", "10/m")[0]
+        if not throttle.allow_request(request):
+            form.is_valid()
+            form.add_error(None, _("提交太频繁,请稍后再试"))
+            status = 429
+        elif form.is_valid():
+            try:
+                with public_channel(request):
+                    services.survey_answer_public(
+                        token=token,
+                        household_number=form.cleaned_data["household_number"],
+                        phone_tail=form.cleaned_data["phone_tail"],
+                        answers=form.answers(),
+                    )
+            except DomainError as exc:
+                form.add_error(None, exc.message)
+                status = _status_for(exc)
+            else:
+                done = True
+        else:
+            status = 400
+    return render(
+        request,
+        "visits/survey_public.html",
+        {"form": form, "survey": survey, "done": done},
+        status=status,
+    )
+
+
+urlpatterns = [
+    path("", due, name="due"),
+    path("new/", pick_household, name="pick"),
+    path("households/<int:pk>/new/", visit_create, name="create"),
+    path("<int:pk>/", visit_detail, name="visit"),
+    path("<int:pk>/edit/", visit_edit, name="edit"),
+    path("<int:pk>/photos/<int:photo_pk>/", visit_photo, name="photo"),
+    path("<int:pk>/notes/", visit_note, name="note"),
+    path("coverage/", coverage, name="coverage"),
+    path("coverage/households/", coverage_households, name="coverage_households"),
+    path("log/", visit_log, name="log"),
+    path("rules/", rules, name="rules"),
+    path("offline/", offline, name="offline"),
+    path("sw.js", service_worker, name="sw"),
+    path("manifest.webmanifest", manifest, name="manifest"),
+    path("conflicts/", conflicts, name="conflicts"),
+    path(
+        "conflicts/<int:pk>/retry/",
+        conflict_resolve,
+        {"action": "retry"},
+        name="conflict_retry",
+    ),
+    path(
+        "conflicts/<int:pk>/dismiss/",
+        conflict_resolve,
+        {"action": "dismiss"},
+        name="conflict_dismiss",
+    ),
+    path("surveys/", survey_list, name="surveys"),
+    path("surveys/new/", survey_create, name="survey_create"),
+    path("surveys/<int:pk>/", survey_detail, name="survey"),
+    path("surveys/<int:pk>/close/", survey_close, name="survey_close"),
+    path("surveys/<int:pk>/households/<int:household_pk>/", survey_fill, name="survey_fill"),
+    path("s/<str:token>/", survey_public, name="survey_public"),
+]
