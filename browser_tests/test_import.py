@@ -52,7 +52,7 @@ def test_cadre_imports_a_ledger_with_preview(page, login, shot, settings):
     expect(page.locator(".required-columns")).to_be_visible()
     shot("import-page")
     upload(page, ledger(), "台账.xlsx")
-    expect(page.get_by_text("预览(尚未写入)")).to_be_visible()
+    expect(page.get_by_text("预览（尚未写入）")).to_be_visible()
     expect(page.get_by_text("新增居民 3 人")).to_be_visible()
     shot("import-preview")
     page.click("text=确认导入")

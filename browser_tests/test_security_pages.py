@@ -20,7 +20,7 @@ def _fresh_login_counters():
 
 
 def open_menu_item(page, href):
-    page.click("header label.nav-button")
+    page.click("header button.nav-button")
     with page.expect_navigation():
         page.click(f"header nav.nav a[href='{href}']")
 
@@ -77,7 +77,7 @@ def test_a_cadre_changes_the_password(page, login, page_width, shot, csp_violati
 def test_htmx_search_and_docs_work_under_the_csp(page, login, csp_violations):
     login("township")
     page.goto("/registry/households/")
-    page.fill("input[name=q]", "张")
+    page.fill("form.search-card input[name=q]", "张")
     page.wait_for_timeout(1200)  # the search fires after 400 ms of quiet
     expect(page).to_have_url(re.compile(r"q=%E5%BC%A0|q=张"))
     page.goto("/api/docs")

@@ -12,7 +12,7 @@ import segno
 from django import forms
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -49,6 +49,10 @@ class SecondFactorMiddleware:
                 return JsonResponse(
                     {"detail": _("请先完成双因素验证"), "code": "otp_required"}, status=403
                 )
+            if request.headers.get("HX-Request"):
+                # a fragment (the inbox badge) must not swap the whole verify page into the
+                # page that asks for it: refuse it, the page itself is already the verify step
+                return HttpResponse(status=403)
             return redirect(f"{reverse('accounts:otp_verify')}?next={request.path}")
         return self.get_response(request)
 
