@@ -15,8 +15,9 @@ class AppealForm(forms.Form):
     kind = forms.ChoiceField(label=_("类型"), choices=Kind.choices)
     category_id = forms.ModelChoiceField(label=_("类别"), queryset=Category.objects.none())
     area_id = forms.ModelChoiceField(label=_("所在村(社区)/网格"), queryset=Area.objects.none())
-    # The household picker (helper `ui`) will replace this plain id field.
-    household_id = forms.IntegerField(label=_("户编号(内部ID,可不填)"), required=False)
+    # Chosen with the shared household picker (registry/_household_picker.html), which fills
+    # this hidden id; clean_household_id checks it through the scoped lookup.
+    household_id = forms.IntegerField(label=_("户"), required=False, widget=forms.HiddenInput)
     title = forms.CharField(label=_("标题"), max_length=100, required=False)
     content = forms.CharField(label=_("诉求内容"), widget=forms.Textarea(attrs={"rows": 5}))
     location = forms.CharField(label=_("地点"), max_length=200, required=False)
@@ -28,6 +29,8 @@ class AppealForm(forms.Form):
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.user = user
+        self.picked_household = None
         self.fields["category_id"].queryset = Category.objects.filter(is_active=True)
         areas = Area.objects.filter(level__gte=Level.VILLAGE)
         if user is not None:
@@ -49,6 +52,22 @@ class AppealForm(forms.Form):
             self.fields.pop("kind")
             self.fields.pop("parties")
         self.fields["area_id"].queryset = areas.order_by("path")
+
+    def clean_household_id(self):
+        pk = self.cleaned_data.get("household_id")
+        if not pk:
+            return None
+        from minqing.registry.models import Household
+
+        household = (
+            Household.objects.visible_to(self.user).select_related("head").filter(pk=pk).first()
+            if self.user is not None
+            else None
+        )
+        if household is None:
+            raise forms.ValidationError(_("户不存在或不在您的管辖范围内"))
+        self.picked_household = household
+        return pk
 
     def service_kwargs(self) -> dict:
         data = dict(self.cleaned_data)

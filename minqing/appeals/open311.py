@@ -3,7 +3,8 @@ clients can file and follow matters.
 
     GET  /open311/v2/services.json              categories
     GET  /open311/v2/services/{code}.json       a category's extra questions as attributes
-    POST /open311/v2/requests.json              file (anonymous, throttled per client)
+    POST /open311/v2/requests.json              file (anonymous, throttled per client; or
+                                                as an officer with `api_key`)
     GET  /open311/v2/requests.json              requests by service_request_id (codes), or
                                                 an officer's scoped list
     GET  /open311/v2/requests/{id}.json         one request
@@ -11,8 +12,13 @@ clients can file and follow matters.
 Mapping: `jurisdiction_id` names the village or grid by its area code (Open311 has no area
 tree); `service_request_id` for residents is the tracking code (unguessable; the numeric id
 is never accepted anonymously); `expected_datetime` is the deadline. Officers reading with
-a session see their scoped requests by numeric id. `api_key` (officers' API tokens) is
-being built separately: until then POST is always anonymous and GET uses the session.
+a session see their scoped requests by numeric id. `api_key` is an officer's personal API
+token (`minqing.accounts.tokens.authenticate_request`): with it, POST files as that officer
+(attributed to them, their jurisdiction checked as for their own entry, audited with the
+token as credential; the answer's service_request_id is the numeric id and the resident's
+tracking code is in service_notice) and GET shows their scoped requests. An invalid or
+revoked api_key is refused with 403, never treated as anonymous; without api_key POST is
+anonymous (throttled) and GET uses the session. A session never files (POST is CSRF-exempt).
 Errors follow the spec: a list of {"code", "description"}.
 """
 
@@ -24,6 +30,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
+from minqing.accounts.tokens import authenticate_request
 from minqing.areas.models import Area
 from minqing.core.errors import DomainError
 from minqing.core.permissions import has_perm
@@ -110,6 +117,27 @@ def _officer(request):
     return user if user is not None and has_perm(user, "appeals.view") else None
 
 
+class _BadKey(Exception):
+    pass
+
+
+def _api_key_user(request):
+    """The officer an `api_key` names (request.user becomes them), None without api_key;
+    raises _BadKey for an invalid or revoked key, which must never pass as anonymous."""
+    source = request.POST if request.method == "POST" else request.GET
+    raw = source.get("api_key", request.GET.get("api_key"))
+    if raw is None:
+        return None
+    user = authenticate_request(request, raw)
+    if user is None:
+        raise _BadKey
+    return user
+
+
+def _bad_key() -> JsonResponse:
+    return _error(403, "api_key 无效或已吊销")
+
+
 def _by_codes(codes: list[str]) -> list[dict]:
     out = []
     for code in codes[:20]:
@@ -134,8 +162,12 @@ def _parse_dt(value):
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def requests_json(request):
+    try:
+        key_user = _api_key_user(request)
+    except _BadKey:
+        return _bad_key()
     if request.method == "POST":
-        return _create(request)
+        return _create(request, actor=key_user)
     ids = [i.strip() for i in request.GET.get("service_request_id", "").split(",") if i.strip()]
     officer = _officer(request)
     if ids and not all(i.isdigit() for i in ids):
@@ -162,6 +194,10 @@ def requests_json(request):
 
 @require_GET
 def request_json(request, request_id):
+    try:
+        _api_key_user(request)
+    except _BadKey:
+        return _bad_key()
     if not request_id.isdigit():
         found = _by_codes([request_id])
         return JsonResponse(found, safe=False) if found else _error(404, "查询码不正确")
@@ -179,10 +215,11 @@ def request_json(request, request_id):
     return JsonResponse([_request_out(a, request_id=str(a.pk), officer=True)], safe=False)
 
 
-def _create(request):
-    throttle = public_throttles("appeal_file")[0]
-    if not throttle.allow_request(request):
-        return _error(429, "提交过于频繁,请稍后再试")
+def _create(request, *, actor=None):
+    if actor is None:
+        throttle = public_throttles("appeal_file")[0]
+        if not throttle.allow_request(request):
+            return _error(429, "提交过于频繁,请稍后再试")
     p = request.POST
     category = Category.objects.filter(code=p.get("service_code", ""), is_active=True).first()
     if category is None:
@@ -192,34 +229,39 @@ def _create(request):
         return _error(400, "请用 jurisdiction_id 给出所在村(社区)或网格的区划代码")
     answers = {k[len("attribute[") : -1]: v for k, v in p.items() if k.startswith("attribute[")}
     name = f"{p.get('last_name', '')}{p.get('first_name', '')}".strip()
+    fields = dict(
+        channel=Channel.OPEN311,
+        category_id=category.pk,
+        area_id=area.pk,
+        content=p.get("description", ""),
+        location=p.get("address_string", "")[:200],
+        contact_name=name[:50],
+        contact_phone=p.get("phone", "")[:20],
+        answers=answers,
+        latitude=p.get("lat"),
+        longitude=p.get("long"),
+    )
     try:
-        with public_channel(request):
-            appeal, code = services.appeal_file(
-                actor=None,
-                channel=Channel.OPEN311,
-                category_id=category.pk,
-                area_id=area.pk,
-                content=p.get("description", ""),
-                location=p.get("address_string", "")[:200],
-                contact_name=name[:50],
-                contact_phone=p.get("phone", "")[:20],
-                answers=answers,
-                latitude=p.get("lat"),
-                longitude=p.get("long"),
-            )
+        if actor is not None:
+            appeal, code = services.appeal_file(actor=actor, **fields)
+        else:
+            with public_channel(request):
+                appeal, code = services.appeal_file(actor=None, **fields)
     except DomainError as exc:
         return _error(exc.status, exc.message)
-    return JsonResponse(
-        [
-            {
-                "service_request_id": code,
-                "service_notice": "已受理,请保存查询码(service_request_id)",
-                "account_id": None,
-            }
-        ],
-        status=201,
-        safe=False,
-    )
+    if actor is not None:
+        out = {
+            "service_request_id": str(appeal.pk),
+            "service_notice": f"已受理,群众查询码:{code}",
+            "account_id": None,
+        }
+    else:
+        out = {
+            "service_request_id": code,
+            "service_notice": "已受理,请保存查询码(service_request_id)",
+            "account_id": None,
+        }
+    return JsonResponse([out], status=201, safe=False)
 
 
 urlpatterns = [

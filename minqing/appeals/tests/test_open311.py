@@ -5,10 +5,12 @@ import pytest
 import requests
 from georeport import GeoReport
 
+from minqing.accounts.tokens import api_token_create, api_token_revoke
 from minqing.appeals.models import Appeal
 from minqing.appeals.services import appeal_claim, appeal_resolve, appeal_start
 from minqing.appeals.tests.factories import category, file_appeal
 from minqing.conftest import login
+from minqing.core.models import AuditEvent
 
 SERVICE_KEYS = {
     "service_code",
@@ -132,3 +134,62 @@ def test_officer_lists_scoped_requests(client, users, tree):
     assert ids == [str(mine.pk)]
     assert client.get(f"/open311/v2/requests/{theirs.pk}.json").status_code == 404
     assert client.get(f"/open311/v2/requests/{mine.pk}.json").json()[0]["description"]
+
+
+def _officer_post(client, tree, **extra):
+    return client.post(
+        "/open311/v2/requests.json",
+        {
+            "service_code": "road",
+            "jurisdiction_id": tree.qixing.code,
+            "description": "组里的路烂了",
+            **extra,
+        },
+    )
+
+
+def test_api_key_files_as_the_officer_and_is_audited(client, users, tree):
+    token, raw = api_token_create(actor=users.cadre, user=users.cadre, name="open311")
+    r = _officer_post(client, tree, api_key=raw)
+    assert r.status_code == 201, r.content
+    (created,) = r.json()
+    appeal = Appeal.objects.get()
+    assert created["service_request_id"] == str(appeal.pk)
+    assert appeal.channel == "open311" and appeal.created_by_id == users.cadre.pk
+    filed = AuditEvent.objects.get(action="appeal.file")
+    assert filed.actor_id == users.cadre.pk and filed.channel == "api"
+    assert filed.detail["credential"] == f"token:{raw[:10]}"
+    assert AuditEvent.objects.filter(action="token.use", actor=users.cadre).exists()
+    # GET with the key lists the officer's scoped requests, with details
+    other = file_appeal(actor=users.outsider, area=tree.helingcun)
+    listed = client.get("/open311/v2/requests.json", {"api_key": raw}).json()
+    assert [x["service_request_id"] for x in listed] == [str(appeal.pk)]
+    assert listed[0]["description"] == "组里的路烂了"
+    assert client.get(f"/open311/v2/requests/{other.pk}.json", {"api_key": raw}).status_code == 404
+    # jurisdiction is checked as for the officer's own entry
+    r = _officer_post(client, tree, api_key=raw, jurisdiction_id=tree.helingcun.code)
+    assert r.status_code == 400 and Appeal.objects.filter(area=tree.helingcun).count() == 1
+
+
+def test_revoked_or_wrong_api_key_is_refused(client, users, tree):
+    token, raw = api_token_create(actor=users.cadre, user=users.cadre, name="open311")
+    api_token_revoke(actor=users.cadre, token=token)
+    for key in (raw, "mq_" + "x" * 43, "nonsense"):
+        r = _officer_post(client, tree, api_key=key)
+        assert r.status_code == 403 and r.json()[0]["code"] == 403
+        r = client.get("/open311/v2/requests.json", {"api_key": key})
+        assert r.status_code == 403 and r.json()[0]["code"] == 403
+    assert not Appeal.objects.exists()
+
+
+def test_without_api_key_filing_stays_anonymous(client, users, tree):
+    login(client, users.cadre)  # a session never files through Open311
+    r = _officer_post(client, tree)
+    assert r.status_code == 201
+    (created,) = r.json()
+    assert not created["service_request_id"].isdigit()
+    appeal = Appeal.objects.get()
+    assert appeal.channel == "open311" and appeal.created_by_id is None
+    filed = AuditEvent.objects.get(action="appeal.file")
+    assert filed.actor_id is None and filed.channel == "public"
+    assert "credential" not in filed.detail

@@ -174,3 +174,42 @@ def test_dispute_mediation_on_the_page(client, users, tree):
         ).status_code
         == 404
     )
+
+
+def test_intake_form_uses_the_household_picker(client, users, tree):
+    login(client, users.cadre)
+    body = client.get("/appeals/new/").content.decode()
+    assert "data-picker" in body and "/registry/" in body
+    assert 'type="hidden" name="household_id"' in body
+    mine = HouseholdFactory(grid=tree.grids["七星村1"])
+    r = client.post(
+        "/appeals/new/",
+        {
+            "channel": "walk_in",
+            "kind": "appeal",
+            "category_id": category().pk,
+            "area_id": tree.qixing.pk,
+            "content": "房子漏雨",
+            "household_id": mine.pk,
+        },
+    )
+    assert r.status_code == 302 and Appeal.objects.get().household_id == mine.pk
+
+
+def test_intake_form_refuses_a_household_outside_jurisdiction(client, users, tree):
+    theirs = HouseholdFactory(grid=tree.grids["鹤岭村1"])
+    login(client, users.cadre)
+    r = client.post(
+        "/appeals/new/",
+        {
+            "channel": "walk_in",
+            "kind": "appeal",
+            "category_id": category().pk,
+            "area_id": tree.qixing.pk,
+            "content": "房子漏雨",
+            "household_id": theirs.pk,
+        },
+    )
+    assert r.status_code == 400 and not Appeal.objects.exists()
+    body = r.content.decode()
+    assert "data-picker" in body and theirs.label not in body
