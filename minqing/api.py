@@ -102,7 +102,10 @@ class MinqingAPI(NinjaAPI):
         ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
         for operations in schema.get("paths", {}).values():
             for operation in operations.values():
-                responses = operation.setdefault("responses", {})
+                # ninja keys an operation's own codes by int (409), ours are str: one key each,
+                # or the JSON holds "409" twice and Swagger UI refuses the document
+                responses = {str(k): v for k, v in operation.get("responses", {}).items()}
+                operation["responses"] = responses
                 for status, description in COMMON_ERRORS.items():
                     responses.setdefault(status, {"description": str(description), **ref})
         return schema
