@@ -3,6 +3,7 @@ from datetime import date, datetime
 from typing import Annotated
 
 from ninja import Schema
+from ninja.schema import DjangoGetter
 from pydantic import BeforeValidator, model_validator
 
 
@@ -104,6 +105,8 @@ class ObjectIn(Schema):
     @model_validator(mode="before")
     @classmethod
     def _object_only(cls, values):
-        if not isinstance(values, dict):
+        # Ninja's own (outer) validator has already wrapped the value in a DjangoGetter.
+        raw = values._obj if isinstance(values, DjangoGetter) else values
+        if not isinstance(raw, dict):
             raise ValueError("expected a JSON object")
         return values
