@@ -69,6 +69,8 @@ COMMON_ERRORS = {
     "404": gettext_lazy("记录不存在或不在您的管辖范围内"),
     "409": gettext_lazy("与已有数据冲突或状态不允许"),
 }
+# Throttled operations (the public ones, core/public.py) can also answer this.
+THROTTLED = {"429": gettext_lazy("请求过于频繁,请稍后再试")}
 
 
 # What core.middleware.BadInputMiddleware refuses with 400, written into the document so
@@ -94,19 +96,32 @@ def _document_input_limits(node) -> None:
 
 
 class MinqingAPI(NinjaAPI):
+    def _throttled_operation_ids(self) -> set[str]:
+        return {
+            op.operation_id or self.get_openapi_operation_id(op)
+            for bound in self._get_bound_routers()
+            for path_view in bound.path_operations.values()
+            for op in path_view.operations
+            if op.throttle_objects
+        }
+
     def get_openapi_schema(self, *, path_prefix=None, path_params=None):
         schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
         _document_input_limits(schema.get("paths", {}))
         _document_input_limits(schema.get("components", {}))
         schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
         ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+        throttled = self._throttled_operation_ids()
         for operations in schema.get("paths", {}).values():
             for operation in operations.values():
                 # ninja keys an operation's own codes by int (409), ours are str: one key each,
                 # or the JSON holds "409" twice and Swagger UI refuses the document
                 responses = {str(k): v for k, v in operation.get("responses", {}).items()}
                 operation["responses"] = responses
-                for status, description in COMMON_ERRORS.items():
+                errors = dict(COMMON_ERRORS)
+                if operation.get("operationId") in throttled:
+                    errors.update(THROTTLED)
+                for status, description in errors.items():
                     responses.setdefault(status, {"description": str(description), **ref})
         return schema
 

@@ -3,6 +3,9 @@
 from datetime import date, datetime
 
 from ninja import Schema
+from pydantic import StrictBool, StrictInt
+
+from minqing.core.schemas import IsoDate
 
 
 class CategoryOut(Schema):
@@ -20,11 +23,11 @@ class CategoryOut(Schema):
 class AppealIn(Schema):
     channel: str = "officer"
     kind: str = "appeal"
-    category_id: int
-    area_id: int
+    category_id: StrictInt
+    area_id: StrictInt
     title: str = ""
     content: str
-    household_id: int | None = None
+    household_id: StrictInt | None = None
     location: str = ""
     contact_name: str = ""
     contact_phone: str = ""
@@ -33,8 +36,8 @@ class AppealIn(Schema):
 
 
 class PublicAppealIn(Schema):
-    category_id: int
-    area_id: int
+    category_id: StrictInt
+    area_id: StrictInt
     title: str = ""
     content: str
     location: str = ""
@@ -102,8 +105,8 @@ class ReasonIn(Schema):
 
 
 class AssignIn(Schema):
-    unit_id: int
-    owner_id: int | None = None
+    unit_id: StrictInt
+    owner_id: StrictInt | None = None
     comment: str = ""
 
 
@@ -119,23 +122,23 @@ class RateIn(Schema):
 
 class ReplyIn(Schema):
     text: str
-    is_public: bool = False
+    is_public: StrictBool = False
 
 
 class MediateIn(Schema):
     record: str
     outcome: str
-    mediator_id: int | None = None
+    mediator_id: StrictInt | None = None
 
 
 class SuggestIn(Schema):
     content: str
-    area_id: int | None = None
-    category_id: int | None = None
+    area_id: StrictInt | None = None
+    category_id: StrictInt | None = None
 
 
 class RecategoriseIn(Schema):
-    category_id: int
+    category_id: StrictInt
     comment: str = ""
 
 
@@ -203,11 +206,11 @@ def appeal_out(a, *, detail=False, user=None) -> dict:
 
 
 class MeetingIn(Schema):
-    area_id: int
-    held_on: date
+    area_id: StrictInt
+    held_on: IsoDate
     attendees: str
     decisions: str = ""
-    appeal_ids: list[int] = []
+    appeal_ids: list[StrictInt] = []
 
 
 class MeetingOut(Schema):
@@ -221,11 +224,11 @@ class MeetingOut(Schema):
 
 
 class ReceptionIn(Schema):
-    area_id: int
-    received_on: date
+    area_id: StrictInt
+    received_on: IsoDate
     visitor: str
     summary: str
-    appeal_id: int | None = None
+    appeal_id: StrictInt | None = None
 
 
 class ReceptionOut(Schema):

@@ -6,9 +6,11 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 from ninja import Router, Schema
+from pydantic import StrictInt
 
 from .case_models import Notification
 from .notifications import notification_mark_read, unread_count
+from .schemas import ObjectIn
 
 
 @login_required
@@ -47,8 +49,8 @@ class NotificationOut(Schema):
     read: bool
 
 
-class ReadIn(Schema):
-    ids: list[int] | None = None
+class ReadIn(ObjectIn):
+    ids: list[StrictInt] | None = None
 
 
 @router.get("/notifications", response=dict)

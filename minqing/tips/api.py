@@ -7,6 +7,9 @@ from datetime import date
 from ninja import Router, Schema
 from ninja.pagination import paginate
 from ninja.responses import Status
+from pydantic import StrictInt
+
+from minqing.core.schemas import IsoDate
 
 from . import selectors, services
 
@@ -115,8 +118,8 @@ class TransitionIn(Schema):
 
 
 class AssignIn(Schema):
-    handler_id: int
-    deadline: date | None = None
+    handler_id: StrictInt
+    deadline: IsoDate | None = None
 
 
 class TextIn(Schema):
@@ -124,7 +127,7 @@ class TextIn(Schema):
 
 
 class ConflictIn(Schema):
-    officer_id: int
+    officer_id: StrictInt
     reason: str
 
 
@@ -150,7 +153,7 @@ def tip_list(request, state: str = "", mine: bool = False):
 
 
 @router.get("/stats", response=dict)
-def tip_stats(request, since: date | None = None, until: date | None = None):
+def tip_stats(request, since: IsoDate | None = None, until: IsoDate | None = None):
     return selectors.tip_stats(fetched_by=request.user, since=since, until=until)
 
 

@@ -1,8 +1,6 @@
 """Visits JSON API: visits, offline sync, due list, coverage, the offline pack for the phone.
 Thin: parse, look objects up through the scoping queryset, call one service or selector."""
 
-from datetime import date
-
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from ninja import Router
@@ -12,6 +10,7 @@ from ninja.responses import Status
 from minqing.areas.models import Area
 from minqing.core.permissions import require
 from minqing.core.public import public_channel, public_throttles
+from minqing.core.schemas import IsoDate
 from minqing.core.scoping import get_visible_or_404
 from minqing.registry.models import Household
 
@@ -50,8 +49,8 @@ def list_visits(
     request,
     household_id: int | None = None,
     area_id: int | None = None,
-    start: date | None = None,
-    end: date | None = None,
+    start: IsoDate | None = None,
+    end: IsoDate | None = None,
 ):
     """Visits in the caller's jurisdiction, newest first; filter by household, area, dates."""
     require(request.user, "visits.view")
@@ -156,7 +155,7 @@ def due(request, horizon_days: int = selectors.DUE_HORIZON_DAYS, limit: int = 20
 
 
 @router.get("/coverage", response=CoverageOut)
-def coverage(request, area_id: int, start: date, end: date):
+def coverage(request, area_id: int, start: IsoDate, end: IsoDate):
     """全覆盖 for an area and a period: visited / total by grid, village, grid worker, rule."""
     require(request.user, "visits.coverage")
     area = get_visible_or_404(Area, request.user, pk=area_id)
@@ -246,7 +245,7 @@ def list_surveys(request):
 
 
 @router.get("/surveys/{int:survey_id}/results", response=SurveyResultsOut)
-def survey_results(request, survey_id: int, area_id: int, start: date, end: date):
+def survey_results(request, survey_id: int, area_id: int, start: IsoDate, end: IsoDate):
     """Counts per option, average scores, texts, and the satisfaction index per area."""
     require(request.user, "visits.view")
     survey = get_visible_or_404(Survey, request.user, pk=survey_id)

@@ -4,27 +4,32 @@ from datetime import date, datetime
 from uuid import UUID
 
 from ninja import Field, Schema
+from pydantic import StrictInt
+
+from minqing.core.schemas import IsoDate, IsoDateTime
 
 
 class TagFindingIn(Schema):
     tag: str = Field(description="Tag.code, e.g. left_behind_child")
-    start_date: date
-    resident_id: int | None = Field(None, description="the member, for personal tags")
+    start_date: IsoDate
+    resident_id: StrictInt | None = Field(None, description="the member, for personal tags")
 
 
 class VisitIn(Schema):
-    household_id: int
+    household_id: StrictInt
     situation: str
-    visited_at: datetime | None = Field(None, description="defaults to now; never in the future")
+    visited_at: IsoDateTime | None = Field(None, description="defaults to now; never in the future")
     place: str = ""
-    met_member_ids: list[int] = []
+    met_member_ids: list[StrictInt] = []
     met_others: str = ""
-    visitor_ids: list[int] = Field([], description="fellow visitors; the caller is always one")
-    follow_up_date: date | None = None
+    visitor_ids: list[StrictInt] = Field(
+        [], description="fellow visitors; the caller is always one"
+    )
+    follow_up_date: IsoDate | None = None
     tags: list[TagFindingIn] = []
     needs: list[str] = []
     disputes: list[str] = []
-    need_category_id: int | None = None
+    need_category_id: StrictInt | None = None
     client_id: UUID | None = Field(None, description="generated on the phone: idempotent upload")
 
 
@@ -203,12 +208,12 @@ class SurveyOut(Schema):
 
 
 class SurveyAnswerIn(Schema):
-    household_id: int
+    household_id: StrictInt
     answers: dict[str, int | list[int] | str] = Field(
         description="question id → option index (single), option indexes (multiple), "
         "score 1-5 (scale) or text"
     )
-    visit_id: int | None = None
+    visit_id: StrictInt | None = None
 
 
 class PublicAnswerIn(Schema):

@@ -196,6 +196,17 @@
     if (el) el.hidden = true;
   });
 
+  // <button data-fill="ID" data-value="V">: put V into the field with that id (a suggested
+  // category chip fills the appeal's category)
+  document.addEventListener("click", function (ev) {
+    var b = ev.target.closest && ev.target.closest("[data-fill]");
+    if (!b) return;
+    var field = document.getElementById(b.getAttribute("data-fill"));
+    if (!field) return;
+    field.value = b.getAttribute("data-value") || "";
+    field.dispatchEvent(new Event("change", { bubbles: true }));
+  });
+
   // ------------------------------------------------------------------ links that keep the query
   // <a data-keep-query>: an export link takes the list's current filters from the address bar
   // (htmx pushes them there as the list refilters).
