@@ -70,7 +70,7 @@ COMMON_ERRORS = {
     "409": gettext_lazy("与已有数据冲突或状态不允许"),
 }
 # Throttled operations (the public ones, core/public.py) can also answer this.
-THROTTLED = {"429": gettext_lazy("请求过于频繁,请稍后再试")}
+THROTTLED = {"429": gettext_lazy("请求过于频繁，请稍后再试")}
 
 
 # What core.middleware.BadInputMiddleware refuses with 400, written into the document so
