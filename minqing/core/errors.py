@@ -76,6 +76,13 @@ class StaleEdit(Conflict):
     message = _("您编辑期间该记录已被他人修改")
 
 
+def form_status(exc: DomainError) -> int:
+    """The status of a page that re-renders its form with a refused service's message: the
+    error's own where the page can say it (bad input, gone, conflict, too many), else 400 (a
+    role refused mid-form still sees the message in place)."""
+    return exc.status if exc.status in (400, 404, 409, 429) else 400
+
+
 # ------------------------------------------------------------ constraints -> 409
 
 _SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: (.+)$")

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from minqing.areas.models import Area
-from minqing.core.errors import DomainError, PermissionDeniedError, StaleEdit
+from minqing.core.errors import DomainError, PermissionDeniedError, StaleEdit, form_status
 from minqing.core.permissions import has_perm, require
 from minqing.core.scoping import get_visible_or_404
 
@@ -103,10 +103,6 @@ def _search_refused(request, exc: DomainError):
     if _partial(request):
         return HttpResponse(format_html('<p class="error" role="alert">{}</p>', exc.message))
     raise exc
-
-
-def _status_for(exc: DomainError) -> int:
-    return exc.status if exc.status in (400, 409, 429) else 400
 
 
 def _done(request, url: str):
@@ -255,7 +251,7 @@ def household_create(request):
             )
         except DomainError as exc:
             form.add_error(None, exc.message)
-            status = _status_for(exc)
+            status = form_status(exc)
         else:
             messages.success(request, _("已登记户 %(n)s，请添加成员") % {"n": household.number})
             return redirect("registry:household", household.pk)
@@ -301,7 +297,7 @@ def household_edit(request, pk):
             status = 409
         except DomainError as exc:
             form.add_error(None, exc.message)
-            status = _status_for(exc)
+            status = form_status(exc)
         else:
             messages.success(request, _("已保存"))
             return redirect("registry:household", household.pk)
@@ -337,7 +333,7 @@ def member_add(request, pk):
         except DomainError as exc:
             form.add_error(None, exc.message)
             return _household_page(
-                request, household, status=_status_for(exc), member_form=form, open_form="member"
+                request, household, status=form_status(exc), member_form=form, open_form="member"
             )
         messages.success(request, _("已添加成员 %(name)s") % {"name": resident.name})
         return _done(
@@ -375,7 +371,7 @@ def tag_give(request, pk):
         except DomainError as exc:
             form.add_error(None, exc.message)
             return _household_page(
-                request, household, status=_status_for(exc), tag_form=form, open_form="tag"
+                request, household, status=form_status(exc), tag_form=form, open_form="tag"
             )
         messages.success(
             request,
@@ -413,7 +409,7 @@ def tag_remove(request, pk, period_pk):
             return _household_page(
                 request,
                 household,
-                status=_status_for(exc),
+                status=form_status(exc),
                 remove_form=form,
                 remove_period=period.pk,
             )
@@ -516,7 +512,7 @@ def resident_move(request, pk):
         except DomainError as exc:
             form.add_error(None, exc.message)
             return _household_page(
-                request, household, status=_status_for(exc), move_form=form, open_form="move"
+                request, household, status=form_status(exc), move_form=form, open_form="move"
             )
         if move.kind == Move.Kind.TRANSFER:
             text = _("已登记户间迁移：%(name)s 迁入 %(to)s") % {
@@ -619,7 +615,7 @@ def resident_edit(request, pk):
             status = 409
         except DomainError as exc:
             form.add_error(None, exc.message)
-            status = _status_for(exc)
+            status = form_status(exc)
         else:
             messages.success(request, _("已保存"))
             url = reverse("registry:household", args=[resident.household_id])
@@ -736,7 +732,7 @@ def _grid_thing_create(request, *, form_class, create, done_url, title):
             obj = create(actor=request.user, **data)
         except DomainError as exc:
             form.add_error(None, exc.message)
-            status = _status_for(exc)
+            status = form_status(exc)
         else:
             messages.success(request, _("已登记 %(name)s") % {"name": obj.name})
             return redirect(done_url)
@@ -788,7 +784,7 @@ def tag_list(request):
                 tag = services.tag_create(actor=request.user, **form.cleaned_data)
             except DomainError as exc:
                 form.add_error(None, exc.message)
-                status = _status_for(exc)
+                status = form_status(exc)
             else:
                 messages.success(request, _("已新增标签“%(name)s”") % {"name": tag.name})
                 return redirect("registry:tags")

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from minqing.accounts.models import User
 from minqing.areas.models import Area
 from minqing.core.attachments import attachment_response
-from minqing.core.errors import DomainError
+from minqing.core.errors import DomainError, form_status
 from minqing.core.permissions import has_perm, require
 from minqing.core.public import public_channel, public_throttles
 from minqing.core.scoping import get_visible_or_404
@@ -30,10 +30,6 @@ from minqing.registry.selectors import household_search
 from . import selectors, services
 from .forms import NoteForm, PeriodForm, SurveyAnswerForm, SurveyCreateForm, VisitForm
 from .models import Survey, SyncConflict, Visit, VisitPhoto, VisitRule
-
-
-def _status_for(exc: DomainError) -> int:
-    return exc.status if exc.status in (400, 404, 409) else 400
 
 
 def _household(request, pk) -> Household:
@@ -82,7 +78,7 @@ def visit_create(request, pk):
             )
         except DomainError as exc:
             form.add_error(None, exc.message)
-            status = _status_for(exc)
+            status = form_status(exc)
         else:
             messages.success(request, _("已登记走访"))
             return redirect("visits:visit", visit.pk)
@@ -141,7 +137,7 @@ def visit_edit(request, pk):
             )
         except DomainError as exc:
             form.add_error(None, exc.message)
-            status = _status_for(exc)
+            status = form_status(exc)
         else:
             messages.success(request, _("已保存"))
             return redirect("visits:visit", visit.pk)
@@ -160,7 +156,7 @@ def visit_note(request, pk):
             services.visit_add_note(actor=request.user, visit=visit, text=form.cleaned_data["text"])
         except DomainError as exc:
             form.add_error(None, exc.message)
-            return visit_detail(request, pk, note_form=form, status=_status_for(exc))
+            return visit_detail(request, pk, note_form=form, status=form_status(exc))
         messages.success(request, _("已添加补记"))
         return redirect("visits:visit", visit.pk)
     return visit_detail(request, pk, note_form=form, status=400)
@@ -370,7 +366,7 @@ def rules(request):
             )
         except DomainError as exc:
             error = exc.message
-            status = _status_for(exc) if exc.status != 403 else 403
+            status = form_status(exc) if exc.status != 403 else 403
         else:
             messages.success(request, _("已保存必访规则"))
             return redirect("visits:rules")
@@ -500,7 +496,7 @@ def survey_create(request):
             )
         except DomainError as exc:
             form.add_error(None, exc.message)
-            status = _status_for(exc)
+            status = form_status(exc)
         else:
             messages.success(request, _("已发布问卷"))
             return redirect("visits:survey", survey.pk)
@@ -573,7 +569,7 @@ def survey_fill(request, pk, household_pk):
             )
         except DomainError as exc:
             form.add_error(None, exc.message)
-            status = _status_for(exc)
+            status = form_status(exc)
         else:
             messages.success(request, _("已保存问卷答卷"))
             return redirect("registry:household", household.pk)
@@ -610,7 +606,7 @@ def survey_public(request, token):
                     )
             except DomainError as exc:
                 form.add_error(None, exc.message)
-                status = _status_for(exc)
+                status = form_status(exc)
             else:
                 done = True
         else:
