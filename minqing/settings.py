@@ -299,6 +299,8 @@ ENCRYPTION_KEY_FILE = Path(
 # Second factor (TOTP, django-otp) for the roles listed here.
 OTP_TOTP_ISSUER = "民情 Minqing"
 OTP_REQUIRED_ROLES = env_list("OTP_REQUIRED_ROLES", "political_legal")
+# A token of such a role works this many days after the second factor that made it.
+OTP_TOKEN_MAX_AGE_DAYS = env_int("OTP_TOKEN_MAX_AGE_DAYS", 30)
 
 # Anonymous tips (minqing/tips)
 TIPS_RECEIPT_SCRYPT_N = env_int("TIPS_RECEIPT_SCRYPT_N", 2**14)

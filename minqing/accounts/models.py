@@ -129,6 +129,10 @@ class ApiToken(models.Model):
     )
     last_used_at = models.DateTimeField(_("最近使用"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("吊销时间"), null=True, blank=True)
+    # When the owner made it in a session confirmed by their second factor. A role that
+    # needs one (political-legal officers) may use only such tokens, and only for
+    # OTP_TOKEN_MAX_AGE_DAYS after that moment.
+    second_factor_at = models.DateTimeField(_("双因素验证时间"), null=True, blank=True)
 
     objects = ApiTokenQuerySet.as_manager()
 

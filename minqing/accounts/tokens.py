@@ -9,6 +9,7 @@ import hashlib
 import secrets
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -39,9 +40,21 @@ def _may_manage_tokens_of(actor: User, user: User) -> bool:
     )
 
 
+def _second_factor_valid_since():
+    return timezone.now() - timedelta(days=settings.OTP_TOKEN_MAX_AGE_DAYS)
+
+
 @transaction.atomic
-def api_token_create(*, actor: User, user: User, name: str) -> tuple[ApiToken, str]:
-    """Returns the token row and the raw secret; the secret is never stored or shown again."""
+def api_token_create(
+    *, actor: User, user: User, name: str, second_factor: bool = False
+) -> tuple[ApiToken, str]:
+    """Returns the token row and the raw secret; the secret is never stored or shown again.
+
+    `second_factor` says the actor's session passed its second factor. An account whose role
+    needs one gets tokens only from itself in such a session: otherwise an administrator (or
+    a stolen password) could mint a token that reads what the second factor guards."""
+    from .otp import otp_required
+
     name = (name or "").strip()
     if not name or "\x00" in name:
         raise ValidationFailed(_("请写明令牌的用途"))
@@ -49,9 +62,17 @@ def api_token_create(*, actor: User, user: User, name: str) -> tuple[ApiToken, s
         raise ValidationFailed(_("用途最多 100 个字"))
     if not user.is_active or not _may_manage_tokens_of(actor, user):
         raise PermissionDeniedError(_("您无权为该账号创建令牌"))
+    guarded = otp_required(user)
+    if guarded and (actor.pk != user.pk or not second_factor):
+        raise PermissionDeniedError(_("该账号须双因素验证:令牌只能由本人在通过动态验证码后创建"))
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
-        user=user, name=name, prefix=raw[:10], digest=_digest(raw), created_by=actor
+        user=user,
+        name=name,
+        prefix=raw[:10],
+        digest=_digest(raw),
+        created_by=actor,
+        second_factor_at=timezone.now() if guarded else None,
     )
     audit_record(
         actor=actor,
@@ -110,10 +131,17 @@ def token_owner_for(*, actor: User, username: str) -> User:
 def authenticate_token(raw: str | None) -> ApiToken | None:
     """The active token a raw token string is, or None. Pure: no write, no audit. Requests
     use `authenticate_request`, which also attributes the request to the token."""
+    from .otp import otp_required
+
     raw = (raw or "").strip()
     if not raw.startswith(TOKEN_PREFIX) or len(raw) > 100:
         return None
-    return ApiToken.objects.active().select_related("user").filter(digest=_digest(raw)).first()
+    token = ApiToken.objects.active().select_related("user").filter(digest=_digest(raw)).first()
+    if token is not None and otp_required(token.user):
+        # made without the second factor (before the role needed one, say) or too long ago
+        if token.second_factor_at is None or token.second_factor_at < _second_factor_valid_since():
+            return None
+    return token
 
 
 def authenticate_request(request, raw: str | None) -> User | None:

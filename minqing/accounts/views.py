@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -14,6 +15,7 @@ from minqing.core.permissions import has_perm, require
 from minqing.core.roles import Role
 
 from .models import Jurisdiction, User
+from .otp import otp_required
 from .tokens import api_token_create, api_token_revoke, token_owner_for, tokens_of
 
 
@@ -71,7 +73,10 @@ def tokens(request):
                 return redirect("accounts:tokens")
             owner = token_owner_for(actor=request.user, username=request.POST.get("user", ""))
             token, raw = api_token_create(
-                actor=request.user, user=owner, name=request.POST.get("name", "")
+                actor=request.user,
+                user=owner,
+                name=request.POST.get("name", ""),
+                second_factor=request.user.is_verified(),
             )
             created = {"token": token, "raw": raw}
         except DomainError as exc:
@@ -84,6 +89,7 @@ def tokens(request):
             "created": created,
             "error": error,
             "for_others": has_perm(request.user, "accounts.manage"),
+            "otp_days": settings.OTP_TOKEN_MAX_AGE_DAYS if otp_required(request.user) else None,
         },
         status=400 if error else 200,
     )

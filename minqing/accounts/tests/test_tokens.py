@@ -149,3 +149,59 @@ def test_the_page_makes_tokens_for_service_accounts_of_administrators(client, us
     login(client, users.cadre)
     page = client.post("/accounts/tokens/", {"name": "x", "user": "grid"})
     assert page.status_code == 400 and not ApiToken.objects.filter(user=users.grid).exists()
+
+
+# --- tokens of a role that needs a second factor (political-legal officers read tips) ---
+
+
+def test_an_administrator_cannot_mint_a_token_for_an_officer_who_needs_a_second_factor(
+    client, users
+):
+    users.admin.is_superuser = True
+    users.admin.save()
+    with pytest.raises(PermissionDeniedError):
+        api_token_create(actor=users.admin, user=users.zhengfa, name="后门", second_factor=True)
+    # through the page as the attacker would: the administrator names the officer's account
+    login(client, users.admin)
+    page = client.post("/accounts/tokens/", {"name": "后门", "user": "zhengfa"})
+    assert page.status_code in (400, 403)
+    assert not ApiToken.objects.filter(user=users.zhengfa).exists()
+
+
+def test_the_officer_gets_a_token_only_from_a_session_that_passed_the_second_factor(client, users):
+    # a password alone (stolen, say) never reaches the page: the middleware sends it to verify
+    login(client, users.zhengfa, second_factor=False)
+    assert client.post("/accounts/tokens/", {"name": "手机"}).status_code == 302
+    with pytest.raises(PermissionDeniedError):
+        api_token_create(actor=users.zhengfa, user=users.zhengfa, name="手机")
+    assert not ApiToken.objects.filter(user=users.zhengfa).exists()
+    # after the code: the token works on the tips API, and only there where the role may go
+    login(client, users.zhengfa)
+    html = client.post("/accounts/tokens/", {"name": "手机"}).content.decode()
+    raw = html.split('id="new-token">')[1].split("<")[0]
+    token = ApiToken.objects.get(user=users.zhengfa)
+    assert token.second_factor_at is not None
+    assert Client().get("/api/tips/", **bearer(raw)).status_code == 200
+
+
+def test_an_officer_token_expires_and_one_made_before_the_role_needed_it_is_refused(users):
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    _, raw = api_token_create(
+        actor=users.zhengfa, user=users.zhengfa, name="手机", second_factor=True
+    )
+    assert authenticate_token(raw) is not None
+    ApiToken.objects.filter(user=users.zhengfa).update(
+        second_factor_at=timezone.now() - timedelta(days=settings.OTP_TOKEN_MAX_AGE_DAYS, minutes=1)
+    )
+    assert authenticate_token(raw) is None
+    assert Client().get("/api/tips/", **bearer(raw)).status_code == 401
+    # a cadre's token, then the cadre becomes a political-legal officer: the old token stops
+    _, old = api_token_create(actor=users.cadre, user=users.cadre, name="旧")
+    users.cadre.role = Role.POLITICAL_LEGAL
+    users.cadre.save()
+    assert authenticate_token(old) is None
+    assert Client().get("/api/core/me", **bearer(old)).status_code == 401
