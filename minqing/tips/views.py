@@ -440,8 +440,17 @@ def stats(request):
         return xlsx_response(
             write_xlsx([_("区域"), *data["months"]], rows, title="stats"), "tip-stats.xlsx"
         )
+    charts = {
+        key: {"labels": [k for k, _n in data[key]], "values": [n for _k, n in data[key]]}
+        for key in ("by_month", "by_area", "by_category")
+    }
     return render(
         request,
         "tips/stats.html",
-        {"s": data, "filters": request.GET, "xlsx": reverse("tips:stats") + "?format=xlsx"},
+        {
+            "s": data,
+            "charts": charts,
+            "filters": request.GET,
+            "xlsx": reverse("tips:stats") + "?format=xlsx",
+        },
     )

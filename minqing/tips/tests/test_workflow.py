@@ -107,6 +107,11 @@ def test_stats_by_area_and_month(client, users, file_tip, officers, tree):
     assert dict(body["by_area"]) == {"昭山镇": 2, "鹤岭镇": 1}
     month = services._today().strftime("%Y-%m")
     assert body["months"] == [month]
-    html = client.get("/tips/stats/").content.decode()
+    page = client.get("/tips/stats/")
+    html = page.content.decode()
     assert 'id="struck">1<' in html
+    # the charts draw the same counts as the API (json_script data read by overview.js)
+    assert page.context["charts"]["by_area"] == {"labels": ["昭山镇", "鹤岭镇"], "values": [2, 1]}
+    assert page.context["charts"]["by_month"] == {"labels": [month], "values": [3]}
+    assert 'data-echarts="tips-by-area"' in html and 'id="tips-by-area"' in html
     assert client.get("/tips/stats/?format=xlsx").status_code == 200
