@@ -3,6 +3,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
 from minqing.core.admin import ScopedAdmin, ScopedInline, ServiceAdmin
+from minqing.core.audit import audit_record
 
 from .models import ApiToken, Jurisdiction, Unit, User
 from .services import unit_create, user_set_jurisdiction, user_set_role, users_manageable_by
@@ -36,8 +37,22 @@ class UserAdmin(ScopedAdmin, BaseUserAdmin):
         return users_manageable_by(request.user).select_related("unit")
 
     def has_add_permission(self, request):
-        # A new account needs a role and areas from the start (accounts.services.user_create).
+        # A new account needs a role and areas from the start: administrators use the page
+        # /accounts/new/ (accounts.services.user_create), which checks both.
         return request.user.is_superuser
+
+    def user_change_password(self, request, id, form_url=""):
+        """A password an administrator sets is a first password again: its owner changes it
+        at the next login."""
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302 and str(request.user.pk) != id:
+            User.objects.filter(pk=id).update(must_change_password=True)
+            audit_record(
+                actor=request.user,
+                action="auth.password_set",
+                obj=User.objects.get(pk=id),
+            )
+        return response
 
     def get_readonly_fields(self, request, obj=None):
         readonly = list(super().get_readonly_fields(request, obj)) + ["last_login", "date_joined"]

@@ -52,6 +52,7 @@ def build(*, stdout) -> None:
             unit=units.get(unit),
             areas=[Area.objects.get(code=code)],
             check_password=False,
+            must_change_password=False,  # demo logins work as printed
         )
     stdout.write(f"演示账号 (密码均为 {DEMO_PASSWORD}):")
     for user in User.objects.filter(username__in=["admin", *[u[0] for u in USERS]]).order_by("id"):

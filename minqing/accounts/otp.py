@@ -23,6 +23,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from minqing.core.audit import audit_record
 
 OPEN_PATHS = ("/accounts/otp/", "/logout/", "/static/", "/i18n/", "/jsi18n/", "/healthz")
+PASSWORD_CHANGE_PATH = "/accounts/password/"
 
 
 def otp_required(user) -> bool:
@@ -34,6 +35,9 @@ def confirmed_device(user):
 
 
 class SecondFactorMiddleware:
+    """The steps between the password and the site: the second factor for the roles that need
+    one, then (accounts an administrator made) the change of the initial password."""
+
     def __init__(self, get_response):
         self.get_response = get_response
 
@@ -54,6 +58,20 @@ class SecondFactorMiddleware:
                 # page that asks for it: refuse it, the page itself is already the verify step
                 return HttpResponse(status=403)
             return redirect(f"{reverse('accounts:otp_verify')}?next={request.path}")
+        if (
+            user is not None
+            and getattr(user, "must_change_password", False)
+            and not request.path.startswith((*OPEN_PATHS, PASSWORD_CHANGE_PATH))
+        ):
+            # an account an administrator made: its first password was typed by someone else
+            if request.path.startswith("/api/"):
+                return JsonResponse(
+                    {"detail": _("请先修改初始密码"), "code": "password_change_required"},
+                    status=403,
+                )
+            if request.headers.get("HX-Request"):
+                return HttpResponse(status=403)
+            return redirect(reverse("accounts:password_change"))
         return self.get_response(request)
 
 

@@ -57,6 +57,16 @@ def unit_create(*, actor, name: str, kind: str, area, phone: str = "") -> Unit:
     return unit
 
 
+def staff_phone(value) -> str:
+    """A staff member's phone, by the same rule as residents' (registry.rules.clean_phone)."""
+    from minqing.registry.rules import RuleError, clean_phone
+
+    try:
+        return clean_phone(value)
+    except RuleError as exc:
+        raise ValidationFailed(str(exc)) from exc
+
+
 @transaction.atomic
 def user_create(
     *,
@@ -69,8 +79,10 @@ def user_create(
     areas=(),
     phone: str = "",
     check_password: bool = True,
+    must_change_password: bool = True,
 ) -> User:
-    """A staff account: role decides actions, areas decide what they see."""
+    """A staff account: role decides actions, areas decide what they see. Its owner changes
+    the password the administrator typed at the first login (must_change_password)."""
     require(actor, "accounts.manage")
     username = (username or "").strip()
     if not username:
@@ -81,7 +93,15 @@ def user_create(
         raise PermissionDeniedError(_("只有超级管理员能创建系统管理员"))
     areas = list(dict.fromkeys(areas))
     _check_areas(actor, areas)
-    user = User(username=username, role=role, unit=unit, phone=phone)
+    if unit is not None and not Unit.objects.visible_to(actor).filter(pk=unit.pk).exists():
+        raise PermissionDeniedError(_("单位 %(u)s 不在您的管辖范围内") % {"u": unit.name})
+    user = User(
+        username=username,
+        role=role,
+        unit=unit,
+        phone=phone,
+        must_change_password=must_change_password,
+    )
     if full_name:
         user.last_name, user.first_name = full_name[:1], full_name[1:]
     if check_password:

@@ -9,13 +9,17 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
 from django.utils.translation import gettext as _
 
+from minqing.areas.selectors import areas_from_text
 from minqing.core.audit import audit_record
-from minqing.core.errors import DomainError
+from minqing.core.errors import DomainError, form_status
 from minqing.core.permissions import has_perm, require
 from minqing.core.roles import Role
 
+from .forms import UserCreateForm
 from .models import Jurisdiction, User
 from .otp import otp_required
+from .selectors import unit_by_name, units_offered
+from .services import staff_phone, user_create
 from .tokens import api_token_create, api_token_revoke, token_owner_for, tokens_of
 
 
@@ -53,7 +57,53 @@ def index(request):
     return render(
         request,
         "accounts/index.html",
-        {"page": page, "roles": Role.choices, "filters": request.GET, "query": query.urlencode()},
+        {
+            "page": page,
+            "roles": Role.choices,
+            "filters": request.GET,
+            "query": query.urlencode(),
+            "may_create": has_perm(request.user, "accounts.manage"),
+        },
+    )
+
+
+@login_required
+def user_new(request):
+    """An administrator creates a staff account inside their jurisdiction: role, areas by name
+    or code, unit, a first password the owner must change at the first login."""
+    require(request.user, "accounts.manage")
+    form = UserCreateForm(request.POST or None, actor=request.user)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            user = user_create(
+                actor=request.user,
+                username=data["username"],
+                password=data["password1"],
+                role=data["role"],
+                full_name=data["full_name"].strip(),
+                unit=unit_by_name(fetched_by=request.user, text=data["unit"]),
+                areas=areas_from_text(fetched_by=request.user, text=data["areas"]),
+                phone=staff_phone(data["phone"]),
+            )
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+            status = form_status(exc)
+        else:
+            messages.success(
+                request,
+                _("账号 %(u)s 已创建。请把初始密码当面告诉本人,首次登录时须修改。")
+                % {"u": user.username},
+            )
+            return redirect("accounts:index")
+    elif request.method == "POST":
+        status = 400
+    return render(
+        request,
+        "accounts/user_new.html",
+        {"form": form, "units": units_offered(fetched_by=request.user)},
+        status=status,
     )
 
 
@@ -112,6 +162,10 @@ class PasswordChange(auth_views.PasswordChangeView):
 
     def form_valid(self, form):
         response = super().form_valid(form)
-        audit_record(actor=self.request.user, action="auth.password_change", obj=self.request.user)
+        user = self.request.user
+        if user.must_change_password:
+            user.must_change_password = False
+            user.save(update_fields=["must_change_password"])
+        audit_record(actor=user, action="auth.password_change", obj=user)
         messages.success(self.request, _("密码已修改"))
         return response

@@ -1,6 +1,12 @@
 """Reads over the area tree; every one starts from visible_to(user)."""
 
-from django.db.models import Count
+import re
+import unicodedata
+
+from django.db.models import Count, Q
+from django.utils.translation import gettext as _
+
+from minqing.core.errors import ValidationFailed
 
 from .models import Area
 
@@ -48,3 +54,45 @@ def area_export_rows(*, fetched_by, area: Area):
             str(Area._meta.get_field("level").choices[level - 1][1]),
             parent_code or "",
         )
+
+
+AREA_SEPARATORS = re.compile(r"[、,，;；\s]+")
+
+
+def areas_from_text(*, fetched_by, text: str) -> list[Area]:
+    """The areas a person names in a form field ("七星村、鹤岭镇" or codes), each by its exact
+    code or exact name among the areas `fetched_by` sees. Nothing is guessed: a name that
+    several areas share, or none, is an error listing the candidates (by code)."""
+    names = [t for t in AREA_SEPARATORS.split(unicodedata.normalize("NFKC", text or "")) if t]
+    if not names:
+        raise ValidationFailed(_("请填写管辖区域(名称或区划代码)"))
+    if len(names) > 50:
+        raise ValidationFailed(_("一次最多填写 50 个区域"))
+    visible = Area.objects.visible_to(fetched_by)
+    found = {}
+    for a in visible.filter(Q(code__in=names) | Q(name__in=names)).only("pk", "code", "name"):
+        for key in {a.code, a.name}:
+            found.setdefault(key, []).append(a)
+    areas, problems = [], []
+    for name in names:
+        hits = found.get(name, [])
+        if len(hits) == 1:
+            areas.append(hits[0])
+        elif hits:
+            options = "、".join(
+                f"{a.name}({a.code})" for a in sorted(hits, key=lambda a: a.code)[:5]
+            )
+            problems.append(
+                _("“%(n)s”有 %(k)d 个同名区域:%(o)s,请填写区划代码")
+                % {"n": name[:30], "k": len(hits), "o": options}
+            )
+        else:
+            close = visible.filter(name__contains=name[:10]).order_by("level", "code")[:5]
+            hint = "、".join(f"{a.name}({a.code})" for a in close)
+            problems.append(
+                _("在您的管辖范围内没有区域“%(n)s”") % {"n": name[:30]}
+                + (_(";相近的有:%(h)s") % {"h": hint} if hint else "")
+            )
+    if problems:
+        raise ValidationFailed(";".join(problems))
+    return list(dict.fromkeys(areas))

@@ -69,6 +69,7 @@ def build(*, stdout) -> None:
             unit=Unit.objects.filter(name="昭山示范区政法委").first(),
             areas=[county],
             check_password=False,
+            must_change_password=False,  # demo logins work as printed
         )
     TipCustodian.objects.get_or_create(user=custodian, area=county)
     officer = User.objects.get(username="zhengfa")
