@@ -75,7 +75,7 @@ class User(AbstractUser):
     phone = models.CharField(_("手机号"), max_length=20, blank=True)
     # Set when an administrator creates the account (they typed its first password): every
     # page leads to the password change until the owner has chosen their own.
-    must_change_password = models.BooleanField(_("须修改初始密码"), default=False)
+    must_change_password = models.BooleanField(_("须修改初始密码"), default=False, db_default=False)
     areas = models.ManyToManyField(
         "areas.Area", through="Jurisdiction", related_name="staff", verbose_name=_("管辖区域")
     )
