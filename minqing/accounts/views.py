@@ -11,7 +11,8 @@ from django.utils.translation import gettext as _
 
 from minqing.areas.selectors import areas_from_text
 from minqing.core.audit import audit_record
-from minqing.core.errors import DomainError, form_status
+from minqing.core.errors import DomainError
+from minqing.core.forms import submit
 from minqing.core.permissions import has_perm, require
 from minqing.core.roles import Role
 
@@ -73,37 +74,32 @@ def user_new(request):
     or code, unit, a first password the owner must change at the first login."""
     require(request.user, "accounts.manage")
     form = UserCreateForm(request.POST or None, actor=request.user)
-    status = 200
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            user = user_create(
-                actor=request.user,
-                username=data["username"],
-                password=data["password1"],
-                role=data["role"],
-                full_name=data["full_name"].strip(),
-                unit=unit_by_name(fetched_by=request.user, text=data["unit"]),
-                areas=areas_from_text(fetched_by=request.user, text=data["areas"]),
-                phone=staff_phone(data["phone"]),
-            )
-        except DomainError as exc:
-            form.add_error(None, exc.message)
-            status = form_status(exc)
-        else:
-            messages.success(
-                request,
-                _("账号 %(u)s 已创建。请把初始密码当面告诉本人,首次登录时须修改。")
-                % {"u": user.username},
-            )
-            return redirect("accounts:index")
-    elif request.method == "POST":
-        status = 400
+
+    def create(data):
+        return user_create(
+            actor=request.user,
+            username=data["username"],
+            password=data["password1"],
+            role=data["role"],
+            full_name=data["full_name"].strip(),
+            unit=unit_by_name(fetched_by=request.user, text=data["unit"]),
+            areas=areas_from_text(fetched_by=request.user, text=data["areas"]),
+            phone=staff_phone(data["phone"]),
+        )
+
+    outcome = submit(request, form, create)
+    if outcome.done:
+        messages.success(
+            request,
+            _("账号 %(u)s 已创建。请把初始密码当面告诉本人,首次登录时须修改。")
+            % {"u": outcome.value.username},
+        )
+        return redirect("accounts:index")
     return render(
         request,
         "accounts/user_new.html",
         {"form": form, "units": units_offered(fetched_by=request.user)},
-        status=status,
+        status=outcome.status,
     )
 
 

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 
 from minqing.accounts.models import User
 from minqing.core.errors import DomainError
+from minqing.core.forms import submit
 from minqing.core.tabular import write_xlsx, xlsx_response
 from minqing.core.timeline import timeline_for
 
@@ -54,23 +55,17 @@ def _file_tip(request, form, *, actor, channel):
 @anonymous_endpoint
 def public_form(request):
     form = TipForm(request.POST or None)
-    status = 200
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                filed = _file_tip(request, form, actor=None, channel="web")
-            except DomainError as exc:
-                form.add_error(None, exc.message)
-                status = exc.status
-            else:
-                return render(
-                    request,
-                    "tips/public_receipt.html",
-                    {"receipt": display(filed.receipt), "tip": filed.tip},
-                )
-        else:
-            status = 400
-    return render(request, "tips/public_form.html", {"form": form}, status=status)
+    outcome = submit(
+        request, form, lambda _data: _file_tip(request, form, actor=None, channel="web")
+    )
+    if outcome.done:
+        filed = outcome.value
+        return render(
+            request,
+            "tips/public_receipt.html",
+            {"receipt": display(filed.receipt), "tip": filed.tip},
+        )
+    return render(request, "tips/public_form.html", {"form": form}, status=outcome.status)
 
 
 @anonymous_endpoint
@@ -148,25 +143,19 @@ def index(request):
 def officer_new(request):
     services.require_officer(request.user)
     form = TipForm(request.POST or None, officer=True)
-    status = 200
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                filed = _file_tip(
-                    request, form, actor=request.user, channel=form.cleaned_data["channel"]
-                )
-            except DomainError as exc:
-                form.add_error(None, exc.message)
-                status = exc.status
-            else:
-                return render(
-                    request,
-                    "tips/officer_receipt.html",
-                    {"receipt": display(filed.receipt), "tip": filed.tip},
-                )
-        else:
-            status = 400
-    return render(request, "tips/officer_form.html", {"form": form}, status=status)
+    outcome = submit(
+        request,
+        form,
+        lambda data: _file_tip(request, form, actor=request.user, channel=data["channel"]),
+    )
+    if outcome.done:
+        filed = outcome.value
+        return render(
+            request,
+            "tips/officer_receipt.html",
+            {"receipt": display(filed.receipt), "tip": filed.tip},
+        )
+    return render(request, "tips/officer_form.html", {"form": form}, status=outcome.status)
 
 
 def _officers_for(tip):
