@@ -52,20 +52,25 @@ def _file_tip(request, form, *, actor, channel):
     )
 
 
-@anonymous_endpoint
-def public_form(request):
-    form = TipForm(request.POST or None)
+def _tip_form_page(request, form, *, actor, channel, page: str):
+    """File a tip from `form` (the public or the officer's); the receipt page on success."""
     outcome = submit(
-        request, form, lambda _data: _file_tip(request, form, actor=None, channel="web")
+        request, form, lambda data: _file_tip(request, form, actor=actor, channel=channel(data))
     )
     if outcome.done:
         filed = outcome.value
         return render(
             request,
-            "tips/public_receipt.html",
+            f"tips/{page}_receipt.html",
             {"receipt": display(filed.receipt), "tip": filed.tip},
         )
-    return render(request, "tips/public_form.html", {"form": form}, status=outcome.status)
+    return render(request, f"tips/{page}_form.html", {"form": form}, status=outcome.status)
+
+
+@anonymous_endpoint
+def public_form(request):
+    form = TipForm(request.POST or None)
+    return _tip_form_page(request, form, actor=None, channel=lambda _data: "web", page="public")
 
 
 @anonymous_endpoint
@@ -143,19 +148,9 @@ def index(request):
 def officer_new(request):
     services.require_officer(request.user)
     form = TipForm(request.POST or None, officer=True)
-    outcome = submit(
-        request,
-        form,
-        lambda data: _file_tip(request, form, actor=request.user, channel=data["channel"]),
+    return _tip_form_page(
+        request, form, actor=request.user, channel=lambda data: data["channel"], page="officer"
     )
-    if outcome.done:
-        filed = outcome.value
-        return render(
-            request,
-            "tips/officer_receipt.html",
-            {"receipt": display(filed.receipt), "tip": filed.tip},
-        )
-    return render(request, "tips/officer_form.html", {"form": form}, status=outcome.status)
 
 
 def _officers_for(tip):
