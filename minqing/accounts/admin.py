@@ -63,6 +63,8 @@ class UserAdmin(ScopedAdmin, BaseUserAdmin):
     def save_model(self, request, obj, form, change):
         """The role is changed by user_set_role (its rules, its audit event), not here."""
         new_role = obj.role
+        if not change:
+            obj.must_change_password = True  # a superuser typed its first password
         role_changed = change and "role" in form.changed_data
         if role_changed:
             obj.role = form.initial.get("role", obj.role)

@@ -179,3 +179,24 @@ def test_a_password_an_administrator_sets_in_the_back_office_is_a_first_password
     assert AuditEvent.objects.filter(
         action="auth.password_set", target_id=str(users.cadre.pk)
     ).exists()
+
+
+def test_an_account_a_superuser_adds_in_the_back_office_changes_its_password_first(client, users):
+    users.admin.is_superuser = True
+    users.admin.save()
+    client.force_login(users.admin)
+    response = client.post(
+        "/admin/accounts/user/add/",
+        {
+            "username": "liu",
+            "password1": "Given-by-root-42",
+            "password2": "Given-by-root-42",
+            "usable_password": "true",
+            "jurisdictions-TOTAL_FORMS": "0",
+            "jurisdictions-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 302, re.findall(
+        r"errorlist[^>]*>(.*?)</ul>", response.content.decode(), re.S
+    )
+    assert User.objects.get(username="liu").must_change_password
