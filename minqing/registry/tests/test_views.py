@@ -87,17 +87,17 @@ def test_household_list_query_count(client, users, tree, data, django_assert_num
         r = ResidentFactory(household=h, relation=Relation.HEAD)
         period(tag_code="empty_nest", resident=r, start=date(2020, 1, 1))
     login(client, users.township)
-    client.get("/registry/households/")  # warm the permission/nav caches of this process
-    # session, user, jurisdiction, the area picker (jurisdiction area, its children), tags
-    # for the filter, count (kept summaries), page, current tags and living members of the
-    # page: none grows with the rows
-    with django_assert_num_queries(10):
+    client.get("/registry/households/")  # warm the caches; the session keeps the paths
+    # session, user, the area picker (jurisdiction area, its children), tags for the filter,
+    # count (kept summaries), page, current tags and living members of the page: none grows
+    # with the rows (the jurisdiction paths come from the session)
+    with django_assert_num_queries(9):
         response = client.get("/registry/households/")
     assert response.status_code == 200
     total = Household.objects.visible_to(users.township).count()  # the kept count is exact
     assert f"共 {total} 户" in response.content.decode()
     # a search adds one query for the members that matched, whatever the number of rows
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(10):
         response = client.get("/registry/households/", {"q": "zhang"})
     assert response.status_code == 200
 
@@ -106,7 +106,8 @@ def test_resident_list_query_count(client, users, tree, data, django_assert_num_
     for _i in range(12):
         ResidentFactory(household=HouseholdFactory(grid=tree.grids["七星村2"]))
     login(client, users.township)
-    with django_assert_num_queries(9):
+    client.get("/registry/residents/")  # the first request keeps the paths in the session
+    with django_assert_num_queries(8):
         response = client.get("/registry/residents/", {"status": "living"})
     assert response.status_code == 200
 
@@ -676,10 +677,11 @@ def test_household_page_query_count_does_not_grow_with_members(
         r = ResidentFactory(household=data.qx)
         period(tag_code="disabled", resident=r, start=date(2020, 1, 1))
         services.resident_move(actor=users.cadre, resident=r, kind="out", date=date(2021, 1, 1))
-    # session, user, jurisdiction, household, ancestors, members, their tags, tag history,
-    # moves (visibility check + rows), the appeals section, the visits section (visits, open
-    # questionnaires); no form: each is fetched when its panel opens
-    with django_assert_num_queries(13):
+    # session, user, household, ancestors, members, their tags, tag history, moves
+    # (visibility check + rows), the appeals section, the visits section (visits, open
+    # questionnaires); no form: each is fetched when its panel opens; the jurisdiction paths
+    # come from the session
+    with django_assert_num_queries(12):
         response = client.get(url)
     assert "成员（8 人）" in response.content.decode()
 
