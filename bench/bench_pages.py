@@ -20,10 +20,17 @@ hand-written SQL that returns the same rows; and the load mix.
 - `--fill-audit N`: first add N realistic audit events (views, reveals, exports, edits by
   the generated users on their own areas over a year) if the log holds fewer.
 - `--explain`: EXPLAIN ANALYZE of the raw SQL of the three slowest pages.
+- The floor: each page's hand-written SQL also runs inside the same gunicorn, behind the same
+  middleware and login, in a bare view (`/bench-floor/<key>/`, mounted with MINQING_BENCH=1,
+  statements from the file named by MINQING_BENCH_FLOOR): HTTP / floor is what the product
+  adds over Django and HTTP; HTTP / SQL stays the issue's baseline.
+- `--redis-url`: run the server with Redis (shared cache, cached_db sessions, Celery
+  runner: export jobs are queued, not run inside the measured workers), as in production.
 """
 
 import argparse
 import http.client
+import json
 import os
 import random
 import re
@@ -89,7 +96,7 @@ class Session:
         return self
 
 
-def start_server(database_url, port, workers):
+def start_server(database_url, port, workers, redis_url=None, floor_file=None):
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -104,6 +111,10 @@ def start_server(database_url, port, workers):
         "LOGIN_RATE_LIMIT": "100000",
     }
     env.pop("REDIS_URL", None)
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    if floor_file:
+        env["MINQING_BENCH_FLOOR"] = floor_file
     proc = subprocess.Popen(
         [
             str(ROOT / ".venv/bin/gunicorn"),
@@ -258,11 +269,12 @@ FROM registry_household h JOIN areas_area g ON g.id = h.grid_id
 LEFT JOIN registry_resident hd ON hd.id = h.head_id
 WHERE g.path LIKE %(p)s ORDER BY g.path, h.number
 """
+# The audit page shows the newest 50 events and a link to older ones (keyset, no total
+# since perf2): its SQL is the page's rows (51: one more says whether an older page exists).
+# Before perf2 the page also counted the whole log and the baseline had that count too.
 AUDIT_ROWS = [
     """SELECT e.*, a.name FROM core_auditevent e JOIN areas_area a ON a.id = e.area_id
-       WHERE a.path LIKE %(p)s ORDER BY e.at DESC, e.id DESC LIMIT 50""",
-    """SELECT count(*) FROM core_auditevent e JOIN areas_area a ON a.id = e.area_id
-       WHERE a.path LIKE %(p)s""",
+       WHERE a.path LIKE %(p)s ORDER BY e.at DESC, e.id DESC LIMIT 51""",
 ]
 RESIDENT_ROWS = """
 SELECT r.id, r.name, r.id_number, r.phone, h.number, h.address, g.name FROM registry_resident r
@@ -351,15 +363,25 @@ def time_sql(cur, statements, params):
     return time.perf_counter() - t
 
 
-def measure(session, cur, url, statements, params, repeats):
+def measure(session, cur, url, statements, params, repeats, floor_url=None):
     http_t, sql_t, ratios, size, status, tmpl, queries = [], [], [], 0, 0, [], set()
+    floor_t, floor_ratios = [], []
     session.request("GET", url)  # warm
     time_sql(cur, statements, params)
+    if floor_url:
+        fs, _b, _h = session.request("GET", floor_url)
+        assert fs == 200, (floor_url, fs)
     for _ in range(repeats):
         t = time.perf_counter()
         status, body, headers = session.request("GET", url)
         h = time.perf_counter() - t
         s = time_sql(cur, statements, params)
+        if floor_url:
+            t = time.perf_counter()
+            session.request("GET", floor_url)
+            f = time.perf_counter() - t
+            floor_t.append(f)
+            floor_ratios.append(h / f)
         http_t.append(h)
         sql_t.append(s)
         ratios.append(h / s)
@@ -373,6 +395,13 @@ def measure(session, cur, url, statements, params, repeats):
         "sql": statistics.median(sql_t),
         "ratio": statistics.median(http_t) / statistics.median(sql_t),
         "spread": (q(ratios, 0.1), q(ratios, 0.9)),
+        "floor": statistics.median(floor_t) if floor_t else float("nan"),
+        "floor_ratio": statistics.median(http_t) / statistics.median(floor_t)
+        if floor_t
+        else float("nan"),
+        "floor_spread": (q(floor_ratios, 0.1), q(floor_ratios, 0.9))
+        if floor_ratios
+        else (float("nan"),) * 2,
         "bytes": size,
         "status": status,
     }
@@ -419,7 +448,9 @@ def load(port, mixes, seconds):
 def report(name, level, r):
     print(
         f"| {name} | {level} | {r['ratio']:.1f}× | {r['spread'][0]:.1f}–{r['spread'][1]:.1f} "
-        f"| {r['http'] * 1000:.0f} | {r['sql'] * 1000:.1f} | {r['template_ms']:.0f} "
+        f"| {r['floor_ratio']:.1f}× | {r['floor_spread'][0]:.1f}–{r['floor_spread'][1]:.1f} "
+        f"| {r['http'] * 1000:.0f} | {r['sql'] * 1000:.1f} | {r['floor'] * 1000:.1f} "
+        f"| {r['template_ms']:.0f} "
         f"| {r['queries']} | {r['bytes'] / 1024:.1f} | {r['status']} |",
         flush=True,
     )
@@ -437,6 +468,8 @@ def main():
     ap.add_argument("--load-seconds", type=int, default=20)
     ap.add_argument("--explain", action="store_true")
     ap.add_argument("--label", default="")
+    ap.add_argument("--redis-url", default="")
+    ap.add_argument("--no-floor", action="store_true")
     args = ap.parse_args()
 
     u = urlsplit(args.database_url)
@@ -455,34 +488,48 @@ def main():
     cur = conn.cursor()
     levels = users_by_level(cur)
     sups = supervisors(cur)
-    server = start_server(args.database_url, args.port, args.workers)
+    # Every page of every level first (their SQL goes to the floor view's file), then the server.
+    plan = []
+    for level in [lv for lv in args.levels.split(",") if lv]:
+        pages, params = pages_for(level, levels[level], cur)
+        for i, (name, url, statements) in enumerate(pages):
+            plan.append(
+                (levels[level]["user"], name, level, url, statements, params, f"{level}-{i}")
+            )
+    for level in ("county", "city") if args.levels else ():
+        if level in sups:
+            username, path = sups[level]
+            params = {"p": path + "%"}
+            plan.append(
+                (username, "audit log", level, "/core/audit/", AUDIT_ROWS, params, f"audit-{level}")
+            )
+    floor_file = None
+    if not args.no_floor:
+        floor_file = f"/tmp/bench_floor_{args.port}.json"
+        with open(floor_file, "w") as fh:
+            json.dump({key: {"statements": st, "params": pa} for *_x, st, pa, key in plan}, fh)
+    server = start_server(
+        args.database_url, args.port, args.workers, args.redis_url or None, floor_file
+    )
     results = []
     load_avg = os.getloadavg()
     print(
         f"load average {load_avg[0]:.1f} {load_avg[1]:.1f} {load_avg[2]:.1f}; {os.cpu_count()} cores"
     )
     print(
-        "| page | level | HTTP/SQL | spread | HTTP ms | SQL ms | template ms | queries | kB | status |"
+        "| page | level | HTTP/SQL | spread | HTTP/floor | spread | HTTP ms | SQL ms | floor ms "
+        "| template ms | queries | kB | status |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     try:
-        for level in [lv for lv in args.levels.split(",") if lv]:
-            info = levels[level]
-            session = Session(args.port).login(info["user"])
-            pages, params = pages_for(level, info, cur)
-            for name, url, statements, _ in [(*pg, None) for pg in pages]:
-                r = measure(session, cur, url, statements, params, args.repeats)
-                results.append((name, level, r, statements, params))
-                report(name, level, r)
-        for level in ("county", "city") if args.levels else ():
-            if level not in sups:
-                continue
-            username, path = sups[level]
-            session = Session(args.port).login(username)
-            params = {"p": path + "%"}
-            r = measure(session, cur, "/core/audit/", AUDIT_ROWS, params, args.repeats)
-            results.append(("audit log", level, r, AUDIT_ROWS, params))
-            report("audit log", level, r)
+        sessions = {}
+        for username, name, level, url, statements, params, key in plan:
+            if username not in sessions:
+                sessions[username] = Session(args.port).login(username)
+            floor_url = None if args.no_floor else f"/bench-floor/{key}/"
+            r = measure(sessions[username], cur, url, statements, params, args.repeats, floor_url)
+            results.append((name, level, r, statements, params))
+            report(name, level, r)
         if args.explain:
             for name, level, r, statements, params in sorted(results, key=lambda x: -x[2]["http"])[
                 :3

@@ -88,6 +88,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "minqing.accounts.otp.SecondFactorMiddleware",
+    # the user's jurisdiction paths kept in the session (core.scoping: no query per page)
+    "minqing.core.scoping.JurisdictionCacheMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -237,6 +239,14 @@ AXES_VERBOSE = False
 # Deployment (see README "Production"): all on when DEBUG is off and HTTPS is declared.
 SECURE_SSL = env_bool("SECURE_SSL", False)  # 1 when the site is served over HTTPS
 SESSION_COOKIE_HTTPONLY = True
+# With Redis (shared by every process) sessions are read from the cache, written through to
+# the database: no session query per page. Without it, the database (a per-process cache
+# would keep a logged-out session alive in the other workers).
+SESSION_ENGINE = (
+    "django.contrib.sessions.backends.cached_db"
+    if REDIS_URL
+    else "django.contrib.sessions.backends.db"
+)
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600)
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", SECURE_SSL)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", SECURE_SSL)

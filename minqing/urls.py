@@ -39,6 +39,10 @@ if settings.MINQING_BENCH:
     from django.contrib.auth.decorators import login_required
     from django.http import HttpResponse
 
+    from minqing.core.benchtiming import floor_view
+
     urlpatterns.append(
         path("bench-trivial/", login_required(lambda request: HttpResponse("ok")), name="bench")
     )
+    # the same hand-written SQL as the page, behind the same middleware and login
+    urlpatterns.append(path("bench-floor/<str:key>/", login_required(floor_view)))

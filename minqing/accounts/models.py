@@ -79,6 +79,10 @@ class User(AbstractUser):
     areas = models.ManyToManyField(
         "areas.Area", through="Jurisdiction", related_name="staff", verbose_name=_("管辖区域")
     )
+    # Bumped (in the same transaction) whenever the user's jurisdiction or role changes:
+    # the jurisdiction paths kept in the session are trusted only while it is unchanged
+    # (core.scoping.JurisdictionCacheMiddleware). Read with the user row, so it costs nothing.
+    scope_version = models.PositiveIntegerField(default=0, db_default=0, editable=False)
 
     objects = MinqingUserManager()
 

@@ -13,6 +13,7 @@ from minqing.core.roles import Role
 from minqing.core.scoping import jurisdiction_paths, path_q
 
 from .models import Jurisdiction, Unit, User
+from .signals import scope_changed
 
 
 def _check_areas(actor, areas) -> None:
@@ -136,6 +137,7 @@ def user_set_jurisdiction(*, actor, user: User, areas) -> User:
     Jurisdiction.objects.filter(user=user).delete()
     with conflict_on({"jurisdiction_unique": _("该用户的管辖区域刚被他人修改,请刷新后重试")}):
         Jurisdiction.objects.bulk_create([Jurisdiction(user=user, area=a) for a in areas])
+    scope_changed(user.pk)  # bulk_create sends no post_save
     user._jurisdiction_paths = None
     audit_record(
         actor=actor,
@@ -159,6 +161,7 @@ def user_set_role(*, actor, user: User, role: str) -> User:
     user.role = role
     user.is_staff = role == Role.ADMIN
     user.save(update_fields=["role", "is_staff"])
+    scope_changed(user.pk)
     audit_record(actor=actor, action="user.role", obj=user, detail={"from": old, "to": role})
     # (the event hangs on the user's jurisdiction: core.audit.area_of)
     return user

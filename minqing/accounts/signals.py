@@ -2,6 +2,8 @@
 about an account hang on the area of its jurisdiction, so supervisors above see them."""
 
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db.models import F
+from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
 from minqing.core.audit import audit_record, home_area_id
@@ -46,3 +48,32 @@ def on_login_failed(sender, credentials, request=None, **kwargs):
 
 
 from . import throttle  # noqa: E402, F401  (lockouts are audited by its receiver)
+
+
+def scope_changed(user_id) -> None:
+    """The user's jurisdiction or role changed: sessions recompute their kept paths."""
+    from .models import User
+
+    User.objects.filter(pk=user_id).update(scope_version=F("scope_version") + 1)
+
+
+@receiver(post_save, sender="accounts.Jurisdiction")
+@receiver(post_delete, sender="accounts.Jurisdiction")
+def on_jurisdiction_change(sender, instance, **kwargs):
+    # any writer (services, admin, factories); bulk_create sends no signal: the services
+    # that use it call scope_changed themselves
+    scope_changed(instance.user_id)
+
+
+@receiver(m2m_changed, sender="accounts.Jurisdiction")
+def on_areas_change(sender, instance, action, reverse, pk_set, **kwargs):
+    # user.areas.add/remove/clear (and area.staff...): bulk writes of the through table
+    from .models import Jurisdiction, User
+
+    if reverse and action == "pre_clear":  # area.staff.clear(): every user of that area
+        users = list(Jurisdiction.objects.filter(area=instance).values_list("user_id", flat=True))
+        User.objects.filter(pk__in=users).update(scope_version=F("scope_version") + 1)
+    elif action.startswith("post_") and not reverse:
+        scope_changed(instance.pk)
+    elif action.startswith("post_") and pk_set:
+        User.objects.filter(pk__in=pk_set).update(scope_version=F("scope_version") + 1)

@@ -1,9 +1,9 @@
-"""The appeals section of the household page (registry's plug-in point)."""
+"""The appeals section of the household page (core.sections, page registry.household)."""
 
 from django.utils.translation import gettext_lazy as _
 
 from minqing.core.permissions import has_perm
-from minqing.registry.sections import register_household_section
+from minqing.core.sections import register_section
 
 
 def _household_appeals(request, household):
@@ -20,7 +20,8 @@ def _household_appeals(request, household):
     return {"appeals": list(appeals)}
 
 
-register_household_section(
+register_section(
+    "registry.household",
     title=_("诉求"),
     template="appeals/_household_section.html",
     context=_household_appeals,

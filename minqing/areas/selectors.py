@@ -4,7 +4,8 @@ import re
 import unicodedata
 
 from django.db.models import Count, Q
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from minqing.core.errors import ValidationFailed
 
@@ -56,6 +57,42 @@ def area_export_rows(*, fetched_by, area: Area):
         )
 
 
+def area_picker_choices(user, selected, *, blank=None) -> list[tuple]:
+    """A cascading area filter: the way up (the chosen area's ancestors), the chosen area,
+    and its children only; choosing a child narrows to it and offers its own children.
+    Never every area of a city (16,550 options) in one page."""
+    area = None
+    if selected not in (None, ""):
+        try:
+            area = Area.objects.visible_to(user).get(pk=int(selected))
+        except (Area.DoesNotExist, TypeError, ValueError):
+            area = None
+    choices = [("", blank if blank is not None else _("全部（本辖区）"))]
+    visible = Area.objects.visible_to(user)
+    if area is None:
+        if user.is_superuser:
+            parents = list(Area.objects.filter(parent__isnull=True))
+        else:
+            parents = list(Area.objects.filter(pk__in=user.jurisdictions.values("area_id")))
+        if len(parents) != 1:
+            return choices + [(str(a.pk), a.name) for a in sorted(parents, key=lambda a: a.path)]
+        children = visible.filter(parent=parents[0]).order_by("code")
+        return choices + [(str(c.pk), c.name) for c in children]
+    rows = list(
+        visible.filter(Q(code__in=area.ancestor_codes) | Q(parent=area) | Q(pk=area.pk)).order_by(
+            "path"
+        )
+    )
+    for a in rows:
+        if a.pk == area.pk:
+            choices.append((str(a.pk), a.name))
+        elif a.parent_id == area.pk:
+            choices.append((str(a.pk), "\u3000› " + a.name))
+        else:
+            choices.append((str(a.pk), "‹ " + a.name))
+    return choices
+
+
 AREA_SEPARATORS = re.compile(r"[、,，;；\s]+")
 
 
@@ -65,9 +102,9 @@ def areas_from_text(*, fetched_by, text: str) -> list[Area]:
     several areas share, or none, is an error listing the candidates (by code)."""
     names = [t for t in AREA_SEPARATORS.split(unicodedata.normalize("NFKC", text or "")) if t]
     if not names:
-        raise ValidationFailed(_("请填写管辖区域(名称或区划代码)"))
+        raise ValidationFailed(gettext("请填写管辖区域(名称或区划代码)"))
     if len(names) > 50:
-        raise ValidationFailed(_("一次最多填写 50 个区域"))
+        raise ValidationFailed(gettext("一次最多填写 50 个区域"))
     visible = Area.objects.visible_to(fetched_by)
     found = {}
     for a in visible.filter(Q(code__in=names) | Q(name__in=names)).only("pk", "code", "name"):
@@ -83,15 +120,15 @@ def areas_from_text(*, fetched_by, text: str) -> list[Area]:
                 f"{a.name}({a.code})" for a in sorted(hits, key=lambda a: a.code)[:5]
             )
             problems.append(
-                _("“%(n)s”有 %(k)d 个同名区域:%(o)s,请填写区划代码")
+                gettext("“%(n)s”有 %(k)d 个同名区域:%(o)s,请填写区划代码")
                 % {"n": name[:30], "k": len(hits), "o": options}
             )
         else:
             close = visible.filter(name__contains=name[:10]).order_by("level", "code")[:5]
             hint = "、".join(f"{a.name}({a.code})" for a in close)
             problems.append(
-                _("在您的管辖范围内没有区域“%(n)s”") % {"n": name[:30]}
-                + (_(";相近的有:%(h)s") % {"h": hint} if hint else "")
+                gettext("在您的管辖范围内没有区域“%(n)s”") % {"n": name[:30]}
+                + (gettext(";相近的有:%(h)s") % {"h": hint} if hint else "")
             )
     if problems:
         raise ValidationFailed(";".join(problems))

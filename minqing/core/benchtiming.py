@@ -51,3 +51,32 @@ class BenchTimingMiddleware:
         response["X-Template-Ms"] = f"{spent * 1000:.1f}"
         response["X-Queries"] = str(queries[0])
         return response
+
+
+# The floor: a bare view behind the same middleware (session, user, CSRF, OTP...) that runs
+# the hand-written SQL of a page and returns its rows, so a reader sees how much of a page's
+# time is the product and how much is Django and HTTP. The statements come from the file
+# named by MINQING_BENCH_FLOOR (written by bench/bench_pages.py before the server starts):
+# {"key": {"statements": [...], "params": {...}}}; never from the request.
+_floor_pages = None
+
+
+def floor_view(request, key):
+    import json
+    import os
+
+    from django.http import Http404, HttpResponse
+
+    global _floor_pages
+    if _floor_pages is None:
+        path = os.environ.get("MINQING_BENCH_FLOOR")
+        _floor_pages = json.loads(open(path).read()) if path else {}
+    page = _floor_pages.get(key)
+    if page is None:
+        raise Http404
+    out = []
+    with connection.cursor() as cur:
+        for sql in page["statements"]:
+            cur.execute(sql, page["params"])
+            out.extend(cur.fetchall())
+    return HttpResponse("\n".join(map(repr, out)), content_type="text/plain; charset=utf-8")

@@ -9,6 +9,7 @@ for "missing" and "not yours".
 from django.db import models
 from django.db.models import Q
 from django.http import Http404
+from django.utils.functional import empty
 
 
 def jurisdiction_paths(user) -> list[str]:
@@ -22,6 +23,47 @@ def jurisdiction_paths(user) -> list[str]:
         cached = [p for p in paths if not any(p != q and p.startswith(q) for q in paths)]
         user._jurisdiction_paths = cached
     return cached
+
+
+SESSION_SCOPE_KEY = "_minqing_scope"
+
+
+class JurisdictionCacheMiddleware:
+    """Keeps a logged-in user's jurisdiction paths in their session, so a page does not ask
+    the database for them on every request. They are trusted only for the same user and
+    the same `scope_version` (on the user row, read with the user anyway), which every change
+    of jurisdiction or role bumps in its own transaction (accounts.signals.scope_changed):
+    the next request after a change recomputes them, in every process."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        session = getattr(request, "session", None)
+        kept = session.get(SESSION_SCOPE_KEY) if session is not None else None
+        if kept is not None:
+            user = request.user
+            if (
+                user.is_authenticated
+                and [user.pk, getattr(user, "scope_version", None)] == kept[:2]
+                and getattr(user, "_jurisdiction_paths", None) is None
+            ):
+                user._jurisdiction_paths = list(kept[2])
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if getattr(user, "_wrapped", None) is empty:
+            return response  # the request never loaded its user: nothing was computed
+        computed = getattr(user, "_jurisdiction_paths", None) if user is not None else None
+        if (
+            computed is not None
+            and session is not None
+            and getattr(user, "is_authenticated", False)
+            and session.session_key
+        ):
+            entry = [user.pk, getattr(user, "scope_version", None), computed]
+            if kept != entry:
+                session[SESSION_SCOPE_KEY] = entry
+        return response
 
 
 def covers(user, path: str) -> bool:

@@ -1,12 +1,15 @@
+from datetime import UTC, datetime, timedelta
+
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db import connection
+from django.db.models import Q
 from django.http import Http404, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from minqing.areas.models import Area, Level
+from minqing.areas.models import Area
+from minqing.areas.selectors import area_picker_choices
 
 from .audit import audit_filter, audit_filters, describe_targets, registered_actions
 from .imports import job_errors_xlsx
@@ -41,36 +44,78 @@ def home(request):
     )
 
 
+AUDIT_PAGE = 50
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _audit_cursor(event) -> str:
+    """A position in the log: the event's time (microseconds) and id, the log's order."""
+    delta = event.at - _EPOCH
+    micros = (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return f"{micros}.{event.pk}"
+
+
+def _parse_cursor(value: str):
+    micros, _, pk = (value or "").partition(".")
+    if not (micros.isdigit() and pk.isdigit()) or len(micros) > 17 or len(pk) > 18:
+        return None
+    return _EPOCH + timedelta(microseconds=int(micros)), int(pk)
+
+
+def audit_keyset_page(qs, params, size=None):
+    """One page of the log (newest first) from a position, without counting the log: a
+    county's or a city's log is a million rows, and a count was most of the page's time.
+    `before` pages back in time, `after` forward; returns (rows, newer, older) with the
+    cursors of the neighbouring pages (None at either end)."""
+    size = size or AUDIT_PAGE
+    before, after = _parse_cursor(params.get("before")), _parse_cursor(params.get("after"))
+    if after is not None:
+        at, pk = after
+        rows = list(qs.filter(Q(at__gt=at) | Q(at=at, pk__gt=pk)).order_by("at", "id")[: size + 1])
+        more_newer = len(rows) > size
+        rows = rows[:size][::-1]
+        newer = _audit_cursor(rows[0]) if more_newer and rows else None
+        older = _audit_cursor(rows[-1]) if rows else None
+        return rows, newer, older
+    if before is not None:
+        at, pk = before
+        qs = qs.filter(Q(at__lt=at) | Q(at=at, pk__lt=pk))
+    rows = list(qs[: size + 1])
+    more_older = len(rows) > size
+    rows = rows[:size]
+    newer = _audit_cursor(rows[0]) if before is not None and rows else None
+    older = _audit_cursor(rows[-1]) if more_older else None
+    return rows, newer, older
+
+
 @login_required
 def audit_list(request):
     """The supervisor's audit browser: actions in words, objects as named links, filters by
     person, household, area and action (see core.audit for how apps plug in)."""
     qs = audit_filter(request.user, request.GET)
-    page = Paginator(qs, 50).get_page(request.GET.get("page"))
-    describe_targets(request.user, page.object_list)
+    rows, newer, older = audit_keyset_page(qs, request.GET)
+    describe_targets(request.user, rows)
     query = request.GET.copy()
-    query.pop("page", None)
-    areas = (
-        Area.objects.visible_to(request.user)
-        .filter(level__lte=Level.VILLAGE)
-        .order_by("path")
-        .only("id", "name", "level")
-    )
+    for key in ("page", "before", "after"):
+        query.pop(key, None)
+    params = request.GET
+    # a cascading area filter (the chosen area, the way up, its children), never every
+    # village of a city in one <select>
+    areas = area_picker_choices(request.user, params.get("area"), blank=_("全部"))
     extra = [
         {
             "name": f.name,
             "label": f.label,
             "placeholder": f.placeholder,
-            "value": request.GET.get(f.name, ""),
+            "value": params.get(f.name, ""),
         }
         for f in audit_filters()
     ]
     chips = [{"label": e["label"], "value": e["value"]} for e in extra if e["value"]]
     labels = dict(registered_actions())
-    params = request.GET
     if params.get("area"):
-        name = next((a.name for a in areas if str(a.pk) == params["area"]), "—")
-        chips.append({"label": _("区域"), "value": name})
+        name = next((label for pk, label in areas if pk and pk == params["area"]), "—")
+        chips.append({"label": _("区域"), "value": name.lstrip("\u3000›‹ ")})
     if params.get("action"):
         chips.append({"label": _("动作"), "value": labels.get(params["action"], params["action"])})
     if params.get("actor"):
@@ -83,8 +128,11 @@ def audit_list(request):
         request,
         "core/audit_list.html",
         {
-            "page": page,
-            "filters": request.GET,
+            "events": rows,
+            "newer": newer,
+            "older": older,
+            "paged": bool(params.get("before") or params.get("after")),
+            "filters": params,
             "filtered": filtered,
             "chips": chips,
             "extra_filters": extra,

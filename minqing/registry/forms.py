@@ -1,11 +1,11 @@
 """Forms of the registry pages. They only parse input; the services hold every rule."""
 
 from django import forms
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from minqing.areas.models import Level
+from minqing.areas.selectors import area_picker_choices
 
 from . import rules
 from .models import Move, Organisation, Place, Relation, ResidentStatus, Tag
@@ -27,44 +27,6 @@ def area_choices(user, *, grids_only: bool = False, blank=ALL) -> list[tuple]:
         else:
             label = "\u3000" * max(area.level - Level.TOWNSHIP, 0) + area.name
         choices.append((str(area.pk), label))
-    return choices
-
-
-def area_picker_choices(user, selected) -> list[tuple]:
-    """A cascading area filter: the way up (the chosen area's ancestors), the chosen area,
-    and its children only; choosing a child narrows to it and offers its own children.
-    Never every area of a city (16,550 options) in one page."""
-    from minqing.areas.models import Area
-
-    area = None
-    if selected not in (None, ""):
-        try:
-            area = Area.objects.visible_to(user).get(pk=int(selected))
-        except (Area.DoesNotExist, TypeError, ValueError):
-            area = None
-    choices = [("", _("全部（本辖区）"))]
-    visible = Area.objects.visible_to(user)
-    if area is None:
-        if user.is_superuser:
-            parents = list(Area.objects.filter(parent__isnull=True))
-        else:
-            parents = list(Area.objects.filter(pk__in=user.jurisdictions.values("area_id")))
-        if len(parents) != 1:
-            return choices + [(str(a.pk), a.name) for a in sorted(parents, key=lambda a: a.path)]
-        children = visible.filter(parent=parents[0]).order_by("code")
-        return choices + [(str(c.pk), c.name) for c in children]
-    rows = list(
-        visible.filter(Q(code__in=area.ancestor_codes) | Q(parent=area) | Q(pk=area.pk)).order_by(
-            "path"
-        )
-    )
-    for a in rows:
-        if a.pk == area.pk:
-            choices.append((str(a.pk), a.name))
-        elif a.parent_id == area.pk:
-            choices.append((str(a.pk), "\u3000› " + a.name))
-        else:
-            choices.append((str(a.pk), "‹ " + a.name))
     return choices
 
 

@@ -18,6 +18,7 @@ from minqing.areas.models import Area
 from minqing.core.errors import DomainError, PermissionDeniedError, StaleEdit, form_status
 from minqing.core.permissions import has_perm, require
 from minqing.core.scoping import get_visible_or_404
+from minqing.core.sections import page_sections
 
 from . import selectors, services
 from .forms import (
@@ -36,7 +37,7 @@ from .forms import (
     TagRemoveForm,
 )
 from .models import Household, Move, Organisation, Place, Resident, Tag, TagPeriod
-from .sections import household_sections
+from .sections import HOUSEHOLD_PAGE
 
 PAGE_SIZE = 20
 
@@ -196,26 +197,42 @@ def _tag_summary(open_periods) -> list[dict]:
     return sorted(summary.values(), key=lambda e: (e["tag"].order, e["tag"].name))
 
 
+# The household page's form panels: each is rendered only when open (a refused form, a
+# household without members, ?open=name), else fetched when the user opens it.
+HOUSEHOLD_FORMS = {"member": "registry.edit", "tag": "registry.tag", "move": "registry.edit"}
+
+
+def _panel_forms(open_form, members, forms) -> dict:
+    """The form of the open panel (the bound one when given), none for the closed ones."""
+    if open_form == "member":
+        return {"member_form": forms.get("member_form") or ResidentForm()}
+    if open_form == "tag":
+        return {"tag_form": forms.get("tag_form") or TagGiveForm(members=members)}
+    if open_form == "move":
+        return {"move_form": forms.get("move_form") or MoveForm(members=members)}
+    return {}
+
+
 def _household_page(request, household, *, status=200, open_form="", **forms):
     """The household page; `forms` replace the blank ones (bound, with errors)."""
     user = request.user
     members = selectors.household_members(fetched_by=user, household=household)
     history = selectors.household_tag_history(fetched_by=user, household=household)
     ancestors = Area.objects.visible_to(user).filter(code__in=household.grid.ancestor_codes)
+    if not members and not open_form:
+        open_form = "member"  # an empty household opens on adding its first member
     context = {
         "household": household,
         "ancestors": ancestors.order_by("level"),
         "members": members,
         "tag_summary": _tag_summary(p for p in history if p.end_date is None),
         "history": history,
-        "sections": household_sections(request, household),
+        "sections": page_sections(HOUSEHOLD_PAGE, request, household, name="household"),
         "can_edit": has_perm(user, "registry.edit"),
         "can_tag": has_perm(user, "registry.tag"),
         "can_reveal": has_perm(user, "registry.reveal_id"),
         "can_audit": has_perm(user, "core.view_audit"),
-        "member_form": forms.get("member_form") or ResidentForm(),
-        "tag_form": forms.get("tag_form") or TagGiveForm(members=members),
-        "move_form": forms.get("move_form") or MoveForm(members=members),
+        **_panel_forms(open_form, members, forms),
         "remove_form": forms.get("remove_form"),
         "remove_period": forms.get("remove_period"),
         "confirm": forms.get("confirm"),
@@ -229,7 +246,26 @@ def _household_page(request, household, *, status=200, open_form="", **forms):
 @login_required
 def household_detail(request, pk):
     require(request.user, "registry.view")
-    return _household_page(request, _household(request, pk))
+    household = _household(request, pk)
+    wanted = request.GET.get("open", "")  # without JavaScript: the page with that panel open
+    open_form = (
+        wanted
+        if wanted in HOUSEHOLD_FORMS and has_perm(request.user, HOUSEHOLD_FORMS[wanted])
+        else ""
+    )
+    return _household_page(request, household, open_form=open_form)
+
+
+@login_required
+def household_form(request, pk, name):
+    """One form panel of the household page, fetched when the user opens it."""
+    if name not in HOUSEHOLD_FORMS:
+        raise Http404
+    household = _household(request, pk)
+    require(request.user, HOUSEHOLD_FORMS[name])
+    members = selectors.household_members(fetched_by=request.user, household=household)
+    context = {"household": household, "members": members, **_panel_forms(name, members, {})}
+    return render(request, f"registry/_panel_{name}.html", context)
 
 
 @login_required
@@ -822,6 +858,7 @@ urlpatterns = [
     path("households/new/", household_create, name="household_create"),
     path("households/<int:pk>/", household_detail, name="household"),
     path("households/<int:pk>/edit/", household_edit, name="household_edit"),
+    path("households/<int:pk>/forms/<str:name>/", household_form, name="household_form"),
     path("households/<int:pk>/members/", member_add, name="member_add"),
     path("households/<int:pk>/tags/", tag_give, name="tag_give"),
     path("households/<int:pk>/tags/<int:period_pk>/end/", tag_remove, name="tag_remove"),

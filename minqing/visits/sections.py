@@ -1,9 +1,9 @@
-"""The household page's visits section (registry/sections.py plug-in)."""
+"""The household page's visits section (core.sections, page registry.household)."""
 
 from django.utils.translation import gettext_lazy as _
 
 from minqing.core.permissions import has_perm
-from minqing.registry.sections import register_household_section
+from minqing.core.sections import register_section
 
 
 def _visits(request, household):
@@ -21,6 +21,10 @@ def _visits(request, household):
     }
 
 
-register_household_section(
-    title=_("走访记录"), template="visits/_household_section.html", context=_visits, order=20
+register_section(
+    "registry.household",
+    title=_("走访记录"),
+    template="visits/_household_section.html",
+    context=_visits,
+    order=20,
 )

@@ -245,3 +245,50 @@ def test_runtime_role_from_db_grants_cannot_erase_the_audit_log(users, tree):
                 f"REVOKE ALL ON DATABASE {connection.ops.quote_name(connection.settings_dict['NAME'])} FROM {role}"
             )
             cur.execute(f"DROP ROLE {role}")
+
+
+def test_audit_page_walks_the_log_by_position_without_counting_it(client, users, tree, monkeypatch):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from minqing.core import views
+
+    for i in range(7):
+        audit_record(actor=users.cadre, action="area.rename", obj=tree.qixing, detail={"n": i})
+    audit_record(actor=users.outsider, action="area.rename", obj=tree.helingcun)
+    login(client, users.supervisor)
+    expected = list(
+        AuditEvent.objects.visible_to(users.supervisor)
+        .order_by("-at", "-id")
+        .values_list("pk", flat=True)
+    )
+    size = 3
+    seen, url_params, pages = [], {}, 0
+    monkeypatch.setattr(views, "AUDIT_PAGE", size)
+    while True:
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get("/core/audit/", url_params)
+        assert not any("COUNT(" in q["sql"].upper() for q in ctx.captured_queries)
+        events = response.context["events"]
+        assert len(events) <= size
+        seen += [e.pk for e in events]
+        pages += 1
+        if not response.context["older"]:
+            break
+        url_params = {"before": response.context["older"]}
+    assert seen == expected and pages == -(-len(expected) // size)
+    # and back: the newer page of the last one is the one before it
+    newer = client.get("/core/audit/", {"after": response.context["newer"]}).context
+    assert [e.pk for e in newer["events"]] == expected[(pages - 2) * size : (pages - 1) * size]
+    bad = client.get("/core/audit/", {"before": "x.1", "after": "99999999999999999999.1"})
+    assert bad.status_code == 200  # a malformed position is the newest page
+
+
+def test_audit_area_filter_offers_the_jurisdiction_children_not_every_area(client, users, tree):
+    login(client, users.supervisor)  # 昭山示范区
+    page = client.get("/core/audit/").content.decode()
+    assert "昭山镇" in page and "鹤岭镇" in page
+    assert "七星村" not in page.split('name="area"')[1].split("</select>")[0]
+    page = client.get("/core/audit/", {"area": tree.zhaoshan.pk}).content.decode()
+    select = page.split('name="area"')[1].split("</select>")[0]
+    assert "七星村" in select and "昭山村" in select and "鹤岭村" not in select

@@ -8,9 +8,10 @@ import pytest
 from django.urls import reverse
 
 from minqing.conftest import login
+from minqing.core import sections
 from minqing.core.idcard import make_id_number
 from minqing.core.models import AuditEvent
-from minqing.registry import sections, services
+from minqing.registry import services
 from minqing.registry.models import Household, Move, Relation, Resident, Tag, TagPeriod
 from minqing.registry.tests.factories import HouseholdFactory, ResidentFactory, period, tag
 
@@ -86,17 +87,17 @@ def test_household_list_query_count(client, users, tree, data, django_assert_num
         r = ResidentFactory(household=h, relation=Relation.HEAD)
         period(tag_code="empty_nest", resident=r, start=date(2020, 1, 1))
     login(client, users.township)
-    client.get("/registry/households/")  # warm the permission/nav caches of this process
-    # session, user, jurisdiction, the area picker (jurisdiction area, its children), tags
-    # for the filter, count (kept summaries), page, current tags and living members of the
-    # page: none grows with the rows
-    with django_assert_num_queries(10):
+    client.get("/registry/households/")  # warm the caches; the session keeps the paths
+    # session, user, the area picker (jurisdiction area, its children), tags for the filter,
+    # count (kept summaries), page, current tags and living members of the page: none grows
+    # with the rows (the jurisdiction paths come from the session)
+    with django_assert_num_queries(9):
         response = client.get("/registry/households/")
     assert response.status_code == 200
     total = Household.objects.visible_to(users.township).count()  # the kept count is exact
     assert f"共 {total} 户" in response.content.decode()
     # a search adds one query for the members that matched, whatever the number of rows
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(10):
         response = client.get("/registry/households/", {"q": "zhang"})
     assert response.status_code == 200
 
@@ -105,7 +106,8 @@ def test_resident_list_query_count(client, users, tree, data, django_assert_num_
     for _i in range(12):
         ResidentFactory(household=HouseholdFactory(grid=tree.grids["七星村2"]))
     login(client, users.township)
-    with django_assert_num_queries(9):
+    client.get("/registry/residents/")  # the first request keeps the paths in the session
+    with django_assert_num_queries(8):
         response = client.get("/registry/residents/", {"status": "living"})
     assert response.status_code == 200
 
@@ -282,18 +284,27 @@ def test_household_page_shows_tag_history_and_registered_sections(client, users,
 def test_other_apps_add_sections_without_editing_the_registry(
     client, users, data, monkeypatch, settings
 ):
-    monkeypatch.setattr(sections, "_SECTIONS", list(sections._SECTIONS))
+    sections.registered_sections("registry.household")  # the apps' own, discovered first
+    monkeypatch.setattr(sections, "_SECTIONS", {k: list(v) for k, v in sections._SECTIONS.items()})
     seen = []
 
     def visits(request, household):
         seen.append(household.pk)
         return {"title_extra": "走访 3 次"}
 
-    sections.register_household_section(
-        title="走访记录", template="visits/_section.html", context=visits, order=5
+    sections.register_section(
+        "registry.household",
+        title="走访记录",
+        template="visits/_section.html",
+        context=visits,
+        order=5,
     )
-    sections.register_household_section(
-        title="隐藏的", template="registry/_hidden.html", context=lambda r, h: None, order=6
+    sections.register_section(
+        "registry.household",
+        title="隐藏的",
+        template="registry/_hidden.html",
+        context=lambda r, h: None,
+        order=6,
     )
     templates = copy.deepcopy(settings.TEMPLATES)
     templates[0]["APP_DIRS"] = False
@@ -666,10 +677,11 @@ def test_household_page_query_count_does_not_grow_with_members(
         r = ResidentFactory(household=data.qx)
         period(tag_code="disabled", resident=r, start=date(2020, 1, 1))
         services.resident_move(actor=users.cadre, resident=r, kind="out", date=date(2021, 1, 1))
-    # session, user, jurisdiction, household, ancestors, members, their tags, tag history,
-    # tags for the form, moves (visibility check + rows), the appeals section, the visits
-    # section (visits, open questionnaires)
-    with django_assert_num_queries(14):
+    # session, user, household, ancestors, members, their tags, tag history, moves
+    # (visibility check + rows), the appeals section, the visits section (visits, open
+    # questionnaires); no form: each is fetched when its panel opens; the jurisdiction paths
+    # come from the session
+    with django_assert_num_queries(12):
         response = client.get(url)
     assert "成员（8 人）" in response.content.decode()
 
@@ -692,3 +704,43 @@ def test_move_history_does_not_name_a_household_outside_the_jurisdiction(client,
     # the city administrator sees where she went
     html = login(client, users.admin).get(f"/registry/households/{data.qx.pk}/").content.decode()
     assert data.hl.label in html
+
+
+# ------------------------------------------------------------ form panels, fetched on opening
+
+
+def test_household_page_renders_no_form_until_a_panel_is_opened(client, users, data):
+    login(client, users.cadre)
+    page = client.get(f"/registry/households/{data.qx.pk}/").content.decode()
+    assert not any(f'name="{n}"' in page for n in ("id_number", "subject", "kind"))
+    for name in ("member", "tag", "move"):
+        assert f"/registry/households/{data.qx.pk}/forms/{name}/" in page
+    member = client.get(f"/registry/households/{data.qx.pk}/forms/member/")
+    assert member.status_code == 200 and 'name="id_number"' in member.content.decode()
+    tag_panel = client.get(f"/registry/households/{data.qx.pk}/forms/tag/").content.decode()
+    assert "低保" in tag_panel and 'name="subject"' in tag_panel
+    move = client.get(f"/registry/households/{data.qx.pk}/forms/move/").content.decode()
+    assert data.child.name in move and 'name="kind"' in move
+
+
+def test_household_page_opens_a_panel_without_javascript(client, users, data):
+    login(client, users.cadre)
+    page = client.get(f"/registry/households/{data.qx.pk}/?open=tag").content.decode()
+    assert 'id="panel-tag" open' in page and 'name="subject"' in page
+    page = client.get(f"/registry/households/{data.qx.pk}/?open=nonsense").content.decode()
+    assert " open>" not in page.split('id="panel-member"')[1][:5]
+
+
+def test_household_form_panels_are_scoped_and_need_the_right(client, users, data):
+    login(client, users.outsider)  # 鹤岭村: 七星村's household answers 404, form and page alike
+    for name in ("member", "tag", "move"):
+        assert client.get(f"/registry/households/{data.qx.pk}/forms/{name}/").status_code == 404
+    assert client.get(f"/registry/households/{data.hl.pk}/forms/member/").status_code == 200
+    login(client, users.leader)  # may view, may not edit or tag
+    assert client.get(f"/registry/households/{data.qx.pk}/").status_code == 200
+    for name in ("member", "tag", "move"):
+        assert client.get(f"/registry/households/{data.qx.pk}/forms/{name}/").status_code == 403
+    page = client.get(f"/registry/households/{data.qx.pk}/?open=member").content.decode()
+    assert 'name="id_number"' not in page
+    login(client, users.cadre)
+    assert client.get(f"/registry/households/{data.qx.pk}/forms/other/").status_code == 404

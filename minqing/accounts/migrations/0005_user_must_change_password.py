@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0003_token_second_factor'),
+        ('accounts', '0004_token_second_factor'),
     ]
 
     operations = [
