@@ -112,6 +112,9 @@ class Importer:
         """Write the plan (inside the import transaction); return a summary."""
         raise NotImplementedError
 
+    def purge(self) -> None:
+        """Retention of the importer's own bookkeeping (run with purge_expired_files)."""
+
 
 # The dry run's parsed rows, kept in this process for the commit that follows (thread and
 # inline runners; a Celery commit on another worker parses again). One at a time: a
@@ -547,4 +550,6 @@ def purge_expired_files(now=None) -> int:
                 except OSError:
                     log.warning("could not delete %s", name)
     Job.objects.filter(pk__in=[pk for pk, *_f in due]).update(input_file="", result_file="")
+    for importer in _IMPORTERS.values():
+        importer.purge()
     return len(due)

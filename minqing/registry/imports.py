@@ -153,6 +153,9 @@ class ResidentImporter(Importer):
     required = REQUIRED
     ignored = IGNORED
 
+    def purge(self) -> None:
+        purge_change_log()
+
     # ---------------------------------------------------------------- validate
 
     def validate(self, *, actor, table, cmap, errors: RowErrors, progress):
@@ -418,6 +421,14 @@ class ResidentImporter(Importer):
         already registered, their heads and tags, the changes. Run by the dry run, and run
         again at commit time on the parsed rows the dry run kept (the registry may have
         moved on in between; the rows themselves have not)."""
+        mark = plan.get("mark")
+        if mark is not None and not registry_changed_since(mark):
+            # Nothing the plan was checked against has been written since the dry run
+            # (PostgreSQL's change log): its findings hold as they are.
+            plan["rechecked"] = False
+            return plan
+        plan["mark"] = registry_mark()
+        plan["rechecked"] = True
         show_id = (lambda v: v) if has_perm(actor, "registry.reveal_id") else mask_id_number
         out, households = plan["residents"], plan["households"]
         for hh in households.values():
@@ -1166,6 +1177,52 @@ def _existing_households(numbers: list[str]) -> dict[str, tuple]:
             ).values_list("household_id", flat=True)
         )
     return {number: (pk, grid, pk in headed, path) for number, pk, grid, path in rows}
+
+
+def registry_mark():
+    """Where the registry stands before a dry run reads it (PostgreSQL): the snapshot of
+    the transactions then committed, the last change-log entry and the time; None
+    elsewhere (SQLite re-checks every commit)."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT txid_current_snapshot()::text, "
+            "COALESCE((SELECT max(seq) FROM minqing_registry_change), 0)"
+        )
+        snapshot, seq = cursor.fetchone()
+    return (snapshot, seq, timezone.now().timestamp())
+
+
+def registry_changed_since(mark) -> bool:
+    """Whether a transaction the dry run could not see has written to residents,
+    households, tag periods, areas or jurisdictions since (or the log may have been
+    purged in between): then the commit checks the plan again."""
+    snapshot, seq, at = mark
+    if timezone.now().timestamp() - at > CHANGE_LOG_DAYS * 86400 / 2:
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM minqing_registry_change WHERE "
+            "CASE WHEN txid = txid_current() THEN seq > %s "
+            "ELSE NOT txid_visible_in_snapshot(txid, %s::txid_snapshot) END)",
+            [seq, snapshot],
+        )
+        return cursor.fetchone()[0]
+
+
+CHANGE_LOG_DAYS = 30
+
+
+def purge_change_log() -> None:
+    """Old change-log entries go (a plan older than half their age is re-checked)."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM minqing_registry_change WHERE at < now() - make_interval(days => %s)",
+            [CHANGE_LOG_DAYS],
+        )
 
 
 def _chunks(values: list, size: int):
