@@ -364,7 +364,7 @@ def raw_copy(files, *, bare: bool = False) -> float:
                     if bare:
                         target = f"bare_{table}"
                         cursor.execute(
-                            f"CREATE TEMP TABLE {target} (LIKE {table} INCLUDING IDENTITY)"
+                            f"CREATE TEMP TABLE {target} (LIKE {table} INCLUDING IDENTITY INCLUDING DEFAULTS)"
                         )
                     targets.append((target, columns, path.read_text(encoding="utf-8")))
                 t = time.perf_counter()

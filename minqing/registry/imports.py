@@ -45,7 +45,7 @@ from .rules import (  # noqa: F401  (kept importable from here)
     fast_check_digit,
 )
 from .search_keys import name_keys, phone_tail, to_simplified
-from .summaries import summaries_refresh
+from .summaries import summaries_add
 
 # Field -> accepted headers, the first one is what the template and error messages use.
 COLUMNS = {
@@ -170,9 +170,16 @@ class ResidentImporter(Importer):
         pad = [""] * (width + 1)
         raw_rows = []
         append = raw_rows.append
+        needs_half_width = rules.NEEDS_HALF_WIDTH.search
+        clean = rules.clean_text
         for number, cells in table.rows:
             # cut at the last mapped column: a column the user ignored never feeds a field
-            append((number, *take(cells[:width] + pad)))
+            fields = take(cells[:width] + pad)
+            # The cells come stripped; full-width characters are looked for once a row
+            # (the cells of the rows that have some go through clean_text each).
+            if needs_half_width("".join(fields)):
+                fields = tuple(map(clean, fields))
+            append((number, *fields))
         total = len(raw_rows)
         progress(0, total)
         if not raw_rows:
@@ -245,7 +252,7 @@ class ResidentImporter(Importer):
                         "id_number",
                     )
                 if has_gender:
-                    typed = clean(gender_v)
+                    typed = gender_v
                     try:
                         g = rules.clean_gender(typed)
                     except RuleError as exc:
@@ -278,7 +285,6 @@ class ResidentImporter(Importer):
                             )
 
             # The search keys (pinyin...) are computed at write time, for the rows written.
-            name = clean(name)
             keys = None
             if name not in keys_of:
                 try:
@@ -288,7 +294,7 @@ class ResidentImporter(Importer):
                 else:
                     keys_of[name] = None
 
-            rel_word = clean(rel_v).replace(" ", "")
+            rel_word = rel_v.replace(" ", "")
             relation = relations.get(rel_word)  # the common words, without a call
             if relation is None:
                 try:
@@ -320,8 +326,7 @@ class ResidentImporter(Importer):
             tail = phone_tail(phone) if phone else ""
 
             tag_ids = None
-            number = clean(number).replace(" ", "")
-            tv = clean(tv)
+            number = number.replace(" ", "")
             if tv:
                 tag_ids = []
                 for word in _TAG_SPLIT.split(tv):
@@ -345,7 +350,7 @@ class ResidentImporter(Importer):
                 add(rowno, _("户编号为空"), "number")
             elif len(number) > MAX_NUMBER:
                 add(rowno, _("户编号超过 %(n)d 个字符") % {"n": MAX_NUMBER}, "number")
-            grid_v = clean(grid_code_v if grid_pos == 1 else grid_name_v)
+            grid_v = grid_code_v if grid_pos == 1 else grid_name_v
             grid = grids.get(grid_v)
             if grid is None:
                 add(rowno, _("网格为空"), grid_field)
@@ -364,7 +369,6 @@ class ResidentImporter(Importer):
                     grid_field,
                 )
             hh.members += 1
-            address = clean(address)
             if address and not hh.address:
                 if len(address) > MAX_ADDRESS:
                     add(rowno, _("住址超过 %(n)d 个字") % {"n": MAX_ADDRESS}, "address")
@@ -374,11 +378,10 @@ class ResidentImporter(Importer):
                     hh.phone = rules.clean_phone(hh_phone)
                 except RuleError as exc:
                     add(rowno, exc.message, "household_phone")
-            notes = clean(notes)
             if notes and notes not in hh.notes and len(hh.notes) < 20:
                 hh.notes.append(notes)
             if has_head_name:
-                hn = clean(head_name_v).replace(" ", "")
+                hn = head_name_v.replace(" ", "")
                 if hn:
                     rows_of = hh.head_names.setdefault(hn, [])
                     if len(rows_of) < 20:
@@ -824,9 +827,12 @@ class ResidentImporter(Importer):
             ["head_id", "updated_at"],
             batch_size=2000,
         )
+        # The COPY bypasses the models: add what it created to the kept summaries, before
+        # the moves (resident_move recounts the grids it touches, on top of this)...
+        _count_created(new, residents, plan["household_tags"], households, [])
         moved = self._update(actor, updates, job, reason) if updates else 0
-        # The COPY bypasses the models: recount the kept summaries of the touched grids.
-        summaries_refresh(grid_ids={hh.grid_id for hh in households.values()})
+        # ...and the tags given to registered people after them.
+        _count_created([], [], [], households, updates)
         tag_count = len(plan["household_tags"]) + sum(len(p.tags) for p in residents if p.tags)
         summary = {
             "imported": len(residents) + len(updates),
@@ -1177,6 +1183,38 @@ def _existing_households(numbers: list[str]) -> dict[str, tuple]:
             ).values_list("household_id", flat=True)
         )
     return {number: (pk, grid, pk in headed, path) for number, pk, grid, path in rows}
+
+
+def _count_created(new, residents, household_tags, households, updates) -> None:
+    grids: dict[int, list[int]] = {}
+    tags: dict[tuple[int, int], int] = {}
+
+    def of(grid_id):
+        counts = grids.get(grid_id)
+        if counts is None:
+            counts = grids[grid_id] = [0, 0, 0, 0]
+        return counts
+
+    def tagged(grid_id, tag_id):
+        of(grid_id)[3] += 1
+        tags[grid_id, tag_id] = tags.get((grid_id, tag_id), 0) + 1
+
+    living = ResidentStatus.LIVING.value
+    for hh in new:
+        of(hh.grid_id)[0] += 1
+    for r in residents:
+        counts = of(r.household.grid_id)
+        counts[2] += 1
+        if r.status == living:
+            counts[1] += 1
+        for tag_id in r.tags or ():
+            tagged(r.household.grid_id, tag_id)
+    for number, tag_id in household_tags:
+        tagged(households[number].grid_id, tag_id)
+    for p in updates:
+        for tag_id in p.new_tags:
+            tagged(p.household.grid_id, tag_id)
+    summaries_add(grids, tags)
 
 
 def registry_mark():

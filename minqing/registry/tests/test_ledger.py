@@ -475,3 +475,32 @@ def test_commit_checks_again_what_changed_since_the_preview(users, tree, monkeyp
     assert job.status == Job.Status.FAILED
     assert "已在其他辖区登记" in errors_of(job)[8]
     assert written() == before
+
+
+def test_commit_skips_the_re_check_only_when_the_registry_has_not_changed(users, tree, monkeypatch):
+    """PostgreSQL keeps a log of the transactions writing to the registry: a commit whose
+    dry run saw everything in it skips the re-check; any write since forces it."""
+    from django.db import connection
+
+    from minqing.registry import imports
+
+    calls = []
+    original = imports.ResidentImporter._existing_residents
+    monkeypatch.setattr(
+        imports.ResidentImporter,
+        "_existing_residents",
+        lambda self, *a, **kw: calls.append(1) or original(self, *a, **kw),
+    )
+    job = start(users.cadre, ledger_xlsx())
+    assert len(calls) == 1
+    job = commit(users.cadre, job)
+    assert job.status == Job.Status.DONE
+    postgres = connection.vendor == "postgresql"
+    assert len(calls) == (1 if postgres else 2)
+    rows = _bad(ledger_rows(), 1, "联系电话", "13900000001")
+    job = start(users.cadre, ledger_xlsx(rows))
+    calls.clear()
+    HouseholdFactory(grid=tree.grids["鹤岭村1"], number="HL-9")  # any registry write
+    job = commit(users.cadre, job)
+    assert job.status == Job.Status.DONE
+    assert calls == [1]  # the commit checked again
