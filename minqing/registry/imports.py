@@ -97,7 +97,7 @@ class _Household:
     __slots__ = (
         *("number", "first_row", "grid_value", "grid_id", "grid_path", "address", "phone"),
         *("notes", "heads", "head_phone", "existing_id", "existing_has_head", "former_heads"),
-        *("id", "head_id", "members", "head_names", "existing_heads", "rows"),
+        *("id", "head_id", "members", "head_names", "existing_heads", "rows", "changes"),
     )
 
     def __init__(self, number: str, first_row: int, grid_value: str):
@@ -120,6 +120,7 @@ class _Household:
         self.members = 0
         self.head_names: dict[str, list[int]] = {}  # 户主姓名 cell -> rows saying it
         self.rows: list[PersonRow] = []
+        self.changes: dict | None = None  # field -> (old, new), for registered households
 
 
 @dataclass(slots=True)
@@ -436,6 +437,7 @@ class ResidentImporter(Importer):
         out, households = plan["residents"], plan["households"]
         for hh in households.values():
             hh.existing_id, hh.existing_has_head, hh.existing_heads = None, False, []
+            hh.changes = None
         # Grids may have left the actor's jurisdiction since the dry run.
         for hh in households.values():
             if hh.grid_path and not covers(actor, hh.grid_path):
@@ -622,7 +624,7 @@ class ResidentImporter(Importer):
             found = registered.get(number)
             reg_heads = []
             if found is not None:
-                pk, grid_id, has_head, grid_path = found
+                pk, grid_id, has_head, grid_path, address, phone = found
                 if not covers(actor, grid_path):
                     errors.add(
                         hh.first_row,
@@ -637,6 +639,12 @@ class ResidentImporter(Importer):
                         "grid",
                     )
                 hh.existing_id, hh.grid_id, hh.grid_path = pk, grid_id, grid_path
+                # What the file says of the household itself (a blank cell leaves it).
+                hh.changes = {}
+                if hh.address and hh.address != address:
+                    hh.changes["address"] = (address, hh.address)
+                if hh.phone and hh.phone != phone:
+                    hh.changes["household_phone"] = (phone, hh.phone)
                 # A registered head stays head unless the file says otherwise about them.
                 reg_heads = [h for h in heads.get(pk, ()) if h[0] not in file_ids]
                 hh.existing_heads = heads.get(pk, [])
@@ -727,8 +735,20 @@ class ResidentImporter(Importer):
         unchanged = sum(1 for p in residents if p.existing is not None and not p.changes)
         moves = sum(1 for p in changed if "household" in p.changes or "status" in p.changes)
         tag_names = dict(Tag.objects.values_list("pk", "name")) if changed else {}
-        sample = []
-        for p in changed[:200]:
+        hh_changed = [hh for hh in households.values() if hh.existing_id and hh.changes]
+        sample = [
+            {
+                "row": hh.first_row,
+                "name": _("户 %(n)s") % {"n": hh.number},
+                "id": "",
+                "changes": [
+                    [str(_change_label(f)), *self._show(f, old, new, tag_names)]
+                    for f, (old, new) in hh.changes.items()
+                ],
+            }
+            for hh in hh_changed[:100]
+        ]
+        for p in changed[: 200 - len(sample)]:
             sample.append(
                 {
                     "row": p.row,
@@ -745,7 +765,8 @@ class ResidentImporter(Importer):
             "households_created": sum(1 for hh in households.values() if hh.existing_id is None),
             "residents_created": len(created),
             "unchanged": unchanged,
-            "changed": len(changed),
+            "changed": len(changed) + len(hh_changed),
+            "households_changed": len(hh_changed),
             "moves": moves,
             "household_tags": len(plan["household_tags"]),
             "changes": sample,
@@ -753,7 +774,7 @@ class ResidentImporter(Importer):
 
     @staticmethod
     def _show(f, old, new, tag_names):
-        if f == "phone":
+        if f in ("phone", "household_phone"):
             return [mask_phone(old), mask_phone(new)]
         if f == "relation":
             return [str(Relation(old).label) if old else "", str(Relation(new).label)]
@@ -771,8 +792,10 @@ class ResidentImporter(Importer):
         residents = [p for p in every if p.existing is None]
         updates = [p for p in every if p.existing is not None and p.changes]
         unchanged = sum(1 for p in every if p.existing is not None and not p.changes)
+        hh_updates = [hh for hh in households.values() if hh.existing_id and hh.changes]
         if strategy == "create_only":
-            skipped, updates = len(updates), []
+            skipped, updates = len(updates) + len(hh_updates), []
+            hh_updates = []
         else:
             skipped = 0
         # Households only people being moved would go to are still created.
@@ -780,7 +803,7 @@ class ResidentImporter(Importer):
             p.household.number for p in updates if "household" in p.changes
         }
         new = [hh for n, hh in households.items() if hh.existing_id is None and n in wanted and n]
-        if not residents and not updates and not new:
+        if not residents and not updates and not new and not hh_updates:
             return {
                 "imported": 0,
                 "residents": 0,
@@ -831,6 +854,8 @@ class ResidentImporter(Importer):
         # the moves (resident_move recounts the grids it touches, on top of this)...
         _count_created(new, residents, plan["household_tags"], households, [])
         moved = self._update(actor, updates, job, reason) if updates else 0
+        if hh_updates:
+            self._update_households(actor, hh_updates, job)
         # ...and the tags given to registered people after them.
         _count_created([], [], [], households, updates)
         tag_count = len(plan["household_tags"]) + sum(len(p.tags) for p in residents if p.tags)
@@ -841,6 +866,7 @@ class ResidentImporter(Importer):
             "households_extended": len({p.household.number for p in residents})
             - len({p.household.number for p in residents if p.household.existing_id is None}),
             "updated": len(updates),
+            "households_updated": len(hh_updates),
             "moved": moved,
             "unchanged": unchanged,
             "skipped": skipped,
@@ -858,6 +884,37 @@ class ResidentImporter(Importer):
             "n": unchanged,
         }
         return summary
+
+    @staticmethod
+    def _update_households(actor, changed: list[_Household], job) -> None:
+        """Registered households whose address or phone the ledger changes: locked, updated
+        in bulk (their version moves on, as an edit on the page does) and audited field by
+        field in the page's form, so an editor holding the old version is told who
+        changed what."""
+        by_pk = {
+            h.pk: h
+            for chunk in _chunks(sorted(hh.existing_id for hh in changed), 2000)
+            for h in Household.objects.select_for_update().filter(pk__in=chunk).order_by("pk")
+        }
+        stamp = timezone.now()
+        rows, audits = [], []
+        for hh in changed:
+            h = by_pk[hh.existing_id]
+            detail = {"job": str(job.pk)}
+            if "address" in hh.changes:
+                detail["address"] = [h.address, hh.changes["address"][1]]
+                h.address = hh.changes["address"][1]
+            if "household_phone" in hh.changes:
+                new = hh.changes["household_phone"][1]
+                detail["phone"] = [mask_phone(h.phone), mask_phone(new)]
+                h.phone = new
+            h.updated_at = stamp
+            h.version += 1
+            detail["version"] = h.version
+            rows.append(h)
+            audits.append((h, detail, h.grid_id))
+        Household.objects.bulk_update(rows, ["address", "phone", "updated_at", "version"], 2000)
+        audit_bulk(actor=actor, action="registry.household.update", rows=audits)
 
     def _update(self, actor, updates: list[PersonRow], job, reason: str) -> int:
         """People already registered: fields in bulk, audited field by field; moves,
@@ -1157,23 +1214,25 @@ def _present(model, field: str, values: list[str]) -> list[str]:
 
 
 def _existing_households(numbers: list[str]) -> dict[str, tuple]:
-    """户编号 -> (id, grid id, has a living head, grid path) of households already there."""
+    """户编号 -> (id, grid id, has a living head, grid path, address, phone) of households
+    already there."""
     if connection.vendor == "postgresql":
         sql = (
-            "SELECT h.number, h.id, h.grid_id, a.path, EXISTS (SELECT 1 FROM registry_resident r "
-            "WHERE r.household_id = h.id AND r.relation = %s AND r.status = %s) "
-            "FROM minqing_import_keys k "
+            "SELECT h.number, h.id, h.grid_id, a.path, h.address, h.phone, EXISTS (SELECT 1 "
+            "FROM registry_resident r WHERE r.household_id = h.id AND r.relation = %s AND "
+            "r.status = %s) FROM minqing_import_keys k "
             "JOIN registry_household h ON h.number = k.value JOIN areas_area a ON a.id = h.grid_id"
         )
         params = [Relation.HEAD.value, ResidentStatus.LIVING.value]
         return {
-            n: (pk, g, headed, path) for n, pk, g, path, headed in _join_keys(numbers, sql, params)
+            n: (pk, g, headed, path, address, phone)
+            for n, pk, g, path, address, phone, headed in _join_keys(numbers, sql, params)
         }
     else:
         rows = []
         for chunk in _chunks(_present(Household, "number", numbers), 900):
             rows += Household.objects.filter(number__in=chunk).values_list(
-                "number", "pk", "grid_id", "grid__path"
+                "number", "pk", "grid_id", "grid__path", "address", "phone"
             )
     headed = set()
     for chunk in _chunks([r[1] for r in rows], 5000):
@@ -1182,7 +1241,10 @@ def _existing_households(numbers: list[str]) -> dict[str, tuple]:
                 household_id__in=chunk, relation=Relation.HEAD, status=ResidentStatus.LIVING
             ).values_list("household_id", flat=True)
         )
-    return {number: (pk, grid, pk in headed, path) for number, pk, grid, path in rows}
+    return {
+        number: (pk, grid, pk in headed, path, address, phone)
+        for number, pk, grid, path, address, phone in rows
+    }
 
 
 def _count_created(new, residents, household_tags, households, updates) -> None:
@@ -1351,6 +1413,8 @@ def _change_label(field: str) -> str:
         "relation": _("与户主关系"),
         "status": _("状态"),
         "household": _("户编号"),
+        "address": _("住址"),
+        "household_phone": _("户联系电话"),
         "tags": _("标签"),
     }.get(field, field)
 
