@@ -104,6 +104,12 @@ class Importer:
 
     resolve = None  # (actor, plan, errors) -> plan: re-check a kept plan at commit time
 
+    def lock_paths(self, plan) -> set[str] | None:
+        """The area paths (grids) a commit of this plan writes in: commits lock those
+        areas (lock_areas), so imports into other areas write at the same time. None:
+        commits of this kind write one at a time."""
+        return None
+
     def preview(self, plan) -> dict:
         """What the plan would do, for the page: counts and a sample of the changes."""
         return {}
@@ -364,10 +370,10 @@ def _run(job: Job) -> None:
     if not strategy:
         _dry_run(job)
         return
-    # The commit: checked again and written under the lock of its kind, so what it
-    # compares against is what it writes over.
+    # The commit: checked again and written under the lock of the areas it writes in (of
+    # its kind when the importer names none), so what it compares against is what it
+    # writes over.
     with transaction.atomic():
-        _serialise(job.kind)
         outcome = _check(job, strategy)
         if outcome is None:
             return
@@ -406,11 +412,14 @@ def _check(job: Job, strategy: str | None):
     actor = job.created_by
     errors = RowErrors()
     kept = _take(job) if strategy and importer.resolve is not None else None
+    if strategy and importer.resolve is None:
+        _serialise(job.kind)
     if kept is not None:
         # The rows were parsed and checked by the dry run; check again only what the
         # registry may have changed since.
         head, cmap, plan = kept
         _set(job, message=_("正在复核"))
+        _lock_for(importer, plan, job.kind)
         plan = importer.resolve(actor=actor, plan=plan, errors=errors)
     else:
         with open(job.input_file, "rb") as fh:
@@ -440,6 +449,11 @@ def _check(job: Job, strategy: str | None):
             plan = importer.validate(
                 actor=actor, table=table, cmap=cmap, errors=errors, progress=progress
             )
+            if strategy and importer.resolve is not None and not errors:
+                # parsed again (a worker that did not run the dry run): lock, then check
+                # against the registry again if it moved while the rows were read
+                _lock_for(importer, plan, job.kind)
+                plan = importer.resolve(actor=actor, plan=plan, errors=errors)
     if errors:
         _fail(
             job,
@@ -461,6 +475,82 @@ def _error_columns(errors: RowErrors, cmap: ColumnMap) -> dict[str, list[int]]:
         for row, fields in errors.fields.items()
         if row in errors.by_row
     }
+
+
+def _lock_for(importer: Importer, plan, kind: str) -> None:
+    paths = importer.lock_paths(plan)
+    if paths is None:
+        _serialise(kind)
+    else:
+        lock_areas(paths)
+
+
+# An import locks at most this many areas of one level; beyond, their parents instead.
+LOCK_FANOUT = 64
+
+
+def area_lock_plan(paths, fanout: int = LOCK_FANOUT) -> list[tuple[str, bool]]:
+    """(path, exclusive) advisory locks for a write into these areas, in the order they
+    are taken: multi-granularity locking on the area tree. The areas written in are
+    locked exclusively at the village level (a grid's parent), or at a higher level when
+    there are more than `fanout` of them; every ancestor of a locked area is locked
+    shared. So imports into two villages (or two townships) write at the same time, two
+    into the same village wait for each other, and a township's import waits for its
+    villages' ones. Taken root first, then by path: never a deadlock."""
+    sep = "."  # areas.models.PATH_SEP: a path is the codes from the root, each closed by it
+    nodes = {p.rstrip(sep) for p in paths if p}
+    # grid -> village: the grid's parent, the unit cadres import for
+    nodes = {n.rsplit(sep, 1)[0] if sep in n else n for n in nodes}
+    while len(nodes) > fanout:
+        parents = {n.rsplit(sep, 1)[0] if sep in n else "" for n in nodes}
+        if parents == nodes:
+            break
+        nodes = parents
+    if "" in nodes:
+        nodes = {""}  # the whole tree
+    shared = set()
+    for n in nodes:
+        parts = n.split(sep) if n else []
+        for i in range(len(parts)):
+            shared.add(sep.join(parts[:i]))
+    shared -= nodes
+    locks = [(p, False) for p in shared] + [(p, True) for p in nodes]
+    return sorted(locks, key=lambda lock: (lock[0].count(sep) if lock[0] else -1, lock[0]))
+
+
+def lock_areas(paths) -> None:
+    """Take area_lock_plan's advisory locks (PostgreSQL; until the transaction ends),
+    waiting up to IMPORT_LOCK_WAIT seconds, then refusing with ImportBusy."""
+    if connection.vendor != "postgresql":
+        return
+    space = zlib.crc32(b"minqing.import.area") - 2**31
+    locks = area_lock_plan(paths)
+    _with_lock_wait(
+        [
+            (
+                "SELECT pg_advisory_xact_lock(%s, %s)"
+                if exclusive
+                else "SELECT pg_advisory_xact_lock_shared(%s, %s)",
+                [space, zlib.crc32(path.encode()) - 2**31],
+            )
+            for path, exclusive in locks
+        ]
+    )
+
+
+def _with_lock_wait(statements) -> None:
+    wait_ms = int(getattr(settings, "IMPORT_LOCK_WAIT", 600) * 1000)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL lock_timeout = %s", [f"{wait_ms}ms"])
+        try:
+            with transaction.atomic():
+                for sql, params in statements:
+                    cursor.execute(sql, params)
+        except Exception as exc:
+            if "lock timeout" in str(exc) or "55P03" in str(getattr(exc, "pgcode", "")):
+                raise ImportBusy(_("另一个导入正在写入同一地区,请稍后再确认导入")) from None
+            raise
+        cursor.execute("SET LOCAL lock_timeout = 0")
 
 
 def _serialise(kind: str) -> None:

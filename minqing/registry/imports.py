@@ -157,6 +157,13 @@ class ResidentImporter(Importer):
     def purge(self) -> None:
         purge_change_log()
 
+    def lock_paths(self, plan) -> set[str]:
+        """The grids of the file's households, and those of the registered households its
+        people are in now (a move writes there too)."""
+        return {hh.grid_path for hh in plan["households"].values()} | plan.get(
+            "resident_paths", set()
+        )
+
     # ---------------------------------------------------------------- validate
 
     def validate(self, *, actor, table, cmap, errors: RowErrors, progress):
@@ -442,7 +449,9 @@ class ResidentImporter(Importer):
         for hh in households.values():
             if hh.grid_path and not covers(actor, hh.grid_path):
                 errors.add(hh.first_row, _("网格不在您的管辖范围内"), "grid")
-        existing = self._existing_residents(actor, plan["seen_ids"], errors, show_id)
+        paths: set[str] = set()
+        existing = self._existing_residents(actor, plan["seen_ids"], errors, show_id, paths)
+        plan["resident_paths"] = paths
         self._check_households(actor, households, existing, errors, show_id)
         open_tags = self._open_tags(existing)
         for p in out:
@@ -564,7 +573,7 @@ class ResidentImporter(Importer):
         self._tag_names = names
         return tags
 
-    def _existing_residents(self, actor, seen_ids: dict[str, int], errors, show_id) -> dict:
+    def _existing_residents(self, actor, seen_ids: dict[str, int], errors, show_id, paths) -> dict:
         """身份证号 -> what the registry holds for people already registered in the actor's
         jurisdiction; one registered elsewhere is an error (never shown where)."""
         found = _registered(list(seen_ids))
@@ -576,6 +585,7 @@ class ResidentImporter(Importer):
                 foreign.append(idn)
                 continue
             result[idn] = (pk, name, phone, relation, status, household_id, number)
+            paths.add(path)
         report_foreign_ids(actor=actor, ids=foreign, rows=seen_ids, errors=errors, show=show_id)
         return result
 
