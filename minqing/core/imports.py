@@ -13,8 +13,12 @@ polls a moving progress bar), or inline in tests. Whatever goes wrong, a job end
 with a message the user can read; never `running` forever.
 """
 
+import ctypes
+import gc
 import json
 import logging
+import os
+import pickle
 import threading
 import uuid
 import zlib
@@ -122,11 +126,12 @@ class Importer:
         """Retention of the importer's own bookkeeping (run with purge_expired_files)."""
 
 
-# The dry run's parsed rows, kept in this process for the commit that follows (thread and
-# inline runners; a Celery commit on another worker parses again). One at a time: a
-# million-row plan is large, and a new dry run, a cancel or a commit drops it.
-_KEPT: dict = {}
-_KEPT_LOCK = threading.Lock()
+# The dry run's parsed and checked rows, kept on disk for the commit that follows (a file
+# per job in VAR_DIR/import-plans, readable by the server only): the process that ran the
+# dry run (the web process without Redis) does not hold a million-row plan while the user
+# reads the preview. The commit, a cancel or the retention purge deletes the file; a
+# commit that finds none (or one of another file or mapping) parses the file again.
+PLAN_SUFFIX = ".plan"
 
 
 def _plan_key(job: Job) -> tuple:
@@ -138,18 +143,56 @@ def _plan_key(job: Job) -> tuple:
     return (str(job.pk), job.input_file, stat.st_mtime_ns, stat.st_size, mapping)
 
 
+def plan_dir() -> Path:
+    path = Path(settings.VAR_DIR) / "import-plans"
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+def _plan_file(job: Job) -> Path:
+    return plan_dir() / f"{job.pk}{PLAN_SUFFIX}"
+
+
 def _keep(job: Job, plan) -> None:
-    with _KEPT_LOCK:
-        _KEPT.clear()
-        _KEPT[_plan_key(job)] = plan
+    path = _plan_file(job)
+    tmp = path.with_suffix(".tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump((_plan_key(job), plan), fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except (OSError, pickle.PicklingError, RecursionError):
+        log.warning("could not keep the plan of import %s", job.pk, exc_info=True)
+        tmp.unlink(missing_ok=True)
 
 
 def _take(job: Job):
-    with _KEPT_LOCK:
-        key = _plan_key(job)
-        plan = _KEPT.pop(key, None)
-        _KEPT.clear()
-        return plan
+    path = _plan_file(job)
+    try:
+        with path.open("rb") as fh:
+            key, plan = pickle.load(fh)
+    except FileNotFoundError:
+        return None
+    except Exception:
+        log.warning("could not read the kept plan of import %s", job.pk, exc_info=True)
+        return None
+    finally:
+        path.unlink(missing_ok=True)
+    return plan if key == _plan_key(job) else None
+
+
+def _drop(job: Job) -> None:
+    _plan_file(job).unlink(missing_ok=True)
+
+
+def _give_back_memory() -> None:
+    """After a large dry run: collect, and hand freed heap pages back to the system
+    (glibc keeps them otherwise), so the process does not stay at its peak."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def register_importer(importer: Importer) -> Importer:
@@ -311,7 +354,7 @@ def import_cancel(*, actor, job_id) -> Job:
             finished_at=timezone.now(),
             message=_("已取消,未导入任何数据"),
         )
-    _take(job)  # drop a kept plan
+    _drop(job)  # the kept plan
     return job
 
 
@@ -394,8 +437,11 @@ def _run(job: Job) -> None:
 def _dry_run(job: Job) -> None:
     outcome = _check(job, None)
     if outcome is None:
+        _give_back_memory()
         return
     head, preview, _plan = outcome
+    del outcome, _plan
+    _give_back_memory()
     _set(
         job,
         status=Job.Status.PREVIEW,
@@ -640,6 +686,13 @@ def purge_expired_files(now=None) -> int:
                 except OSError:
                     log.warning("could not delete %s", name)
     Job.objects.filter(pk__in=[pk for pk, *_f in due]).update(input_file="", result_file="")
+    # Kept plans hold full IDs too: gone with their preview.
+    for path in plan_dir().glob(f"*{PLAN_SUFFIX}"):
+        try:
+            if path.stat().st_mtime < cutoff.timestamp():
+                path.unlink(missing_ok=True)
+        except OSError:
+            pass
     for importer in _IMPORTERS.values():
         importer.purge()
     return len(due)

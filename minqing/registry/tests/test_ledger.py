@@ -552,3 +552,35 @@ def test_registered_households_address_and_phone_are_previewed_masked_then_audit
     blank[0][-1] = ""
     job = start(users.cadre, ledger_xlsx(blank, headers=headers))
     assert job.result["preview"]["households_changed"] == 0
+
+
+def test_the_dry_runs_plan_waits_on_disk_not_in_memory(users, tree, monkeypatch):
+    """The checked rows wait for the commit in a file only the server may read (not in
+    the web process); the commit reads it instead of the upload, and deletes it; a
+    cancel deletes it; without it the commit parses the upload again."""
+    import stat
+
+    from minqing.core import imports as core_imports
+
+    job = start(users.cadre, ledger_xlsx())
+    kept = core_imports.plan_dir() / f"{job.pk}{core_imports.PLAN_SUFFIX}"
+    assert kept.exists() and stat.S_IMODE(kept.stat().st_mode) == 0o600
+    reads = []
+    original = core_imports.read_table
+    monkeypatch.setattr(
+        core_imports, "read_table", lambda *a, **k: reads.append(1) or original(*a, **k)
+    )
+    job = commit(users.cadre, job)
+    assert job.status == Job.Status.DONE and reads == [] and not kept.exists()
+
+    job = start(users.cadre, ledger_xlsx(_bad(ledger_rows(), 1, "联系电话", "13900000001")))
+    kept = core_imports.plan_dir() / f"{job.pk}{core_imports.PLAN_SUFFIX}"
+    import_cancel(actor=users.cadre, job_id=job.pk)
+    assert not kept.exists()
+
+    job = start(users.cadre, ledger_xlsx(_bad(ledger_rows(), 1, "联系电话", "13900000002")))
+    (core_imports.plan_dir() / f"{job.pk}{core_imports.PLAN_SUFFIX}").unlink()
+    reads.clear()
+    job = commit(users.cadre, job)
+    assert job.status == Job.Status.DONE and len(reads) == 1
+    assert Resident.objects.get(id_number=WIFE).phone == "13900000002"
