@@ -20,7 +20,7 @@ households, out or deaths go through resident_move, so they have their history.
 import os
 import re
 from dataclasses import dataclass
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -156,6 +156,52 @@ class ResidentImporter(Importer):
 
     def purge(self) -> None:
         purge_change_log()
+
+    _PERSON_FIELDS = tuple(f for f in PersonRow.__slots__ if f != "household")
+    _HOUSEHOLD_FIELDS = tuple(f for f in _Household.__slots__ if f not in ("heads", "rows"))
+
+    def pack(self, plan) -> dict:
+        """Columns of plain values instead of objects; heads and rows of a household are
+        found again from the people, by the rules validate used."""
+        residents, households = plan["residents"], plan["households"]
+        packed = {k: v for k, v in plan.items() if k not in ("residents", "households")}
+        packed["person_columns"] = {
+            f: list(map(attrgetter(f), residents)) for f in self._PERSON_FIELDS
+        }
+        packed["person_household"] = [p.household.number for p in residents]
+        hhs = list(households.values())
+        packed["household_columns"] = {
+            f: list(map(attrgetter(f), hhs)) for f in self._HOUSEHOLD_FIELDS
+        }
+        return packed
+
+    def unpack(self, packed: dict) -> dict:
+        plan = {
+            k: v
+            for k, v in packed.items()
+            if k not in ("person_columns", "person_household", "household_columns")
+        }
+        columns = packed["household_columns"]
+        households = {}
+        for values in zip(*(columns[f] for f in self._HOUSEHOLD_FIELDS), strict=True):
+            hh = _Household.__new__(_Household)
+            for f, v in zip(self._HOUSEHOLD_FIELDS, values, strict=True):
+                setattr(hh, f, v)
+            hh.heads, hh.rows = [], []
+            households[hh.number] = hh
+        person = packed["person_columns"]
+        person["household"] = list(map(households.__getitem__, packed["person_household"]))
+        # the dataclass's positional order is its slots' order
+        residents = list(map(PersonRow, *(person[f] for f in PersonRow.__slots__)))
+        head, living = Relation.HEAD.value, ResidentStatus.LIVING.value
+        for p in residents:
+            hh = p.household
+            if p.relation == head and p.status == living:
+                hh.heads.append(p)
+            if len(hh.rows) < 200:
+                hh.rows.append(p)
+        plan["residents"], plan["households"] = residents, households
+        return plan
 
     def lock_paths(self, plan) -> set[str]:
         """The grids of the file's households, and those of the registered households its
