@@ -213,6 +213,8 @@ class ResidentImporter(Importer):
     # ---------------------------------------------------------------- validate
 
     def validate(self, *, actor, table, cmap, errors: RowErrors, progress):
+        # Where the registry stands before anything of it is read (grids, tags, people).
+        mark = registry_mark()
         index = cmap.index
         reveal = has_perm(actor, "registry.reveal_id")
         show_id = (lambda v: v) if reveal else mask_id_number
@@ -471,7 +473,9 @@ class ResidentImporter(Importer):
             "wanted_household_tags": household_tags,
             "seen_ids": seen_ids,
         }
-        return self.resolve(actor=actor, plan=plan, errors=errors)
+        plan = self.resolve(actor=actor, plan=plan, errors=errors)
+        plan["mark"] = mark
+        return plan
 
     def resolve(self, *, actor, plan, errors: RowErrors):
         """What the file means against the registry as it is now: people and households
