@@ -137,7 +137,8 @@ class Importer:
 # The dry run's parsed and checked rows, kept on disk for the commit that follows (a file
 # per job in VAR_DIR/import-plans, readable by the server only): the process that ran the
 # dry run (the web process without Redis) does not hold a million-row plan while the user
-# reads the preview. The commit, a cancel or the retention purge deletes the file; a
+# reads the preview. A commit that ends (done or failed), a cancel or the retention purge
+# deletes the file (a commit refused because another import holds its area keeps it); a
 # commit that finds none (or one of another file or mapping) parses the file again.
 PLAN_SUFFIX = ".plan"
 
@@ -184,8 +185,6 @@ def _take(job: Job):
     except Exception:
         log.warning("could not read the kept plan of import %s", job.pk, exc_info=True)
         return None
-    finally:
-        path.unlink(missing_ok=True)
     return plan if key == _plan_key(job) else None
 
 
@@ -402,9 +401,11 @@ def import_run(job_id: str) -> Job:
     job = Job.objects.select_related("created_by").get(pk=job_id)
     if job.status != Job.Status.PENDING:
         return job
+    busy = False
     try:
         _run(job)
     except ImportBusy as exc:
+        busy = True  # back to the preview: its kept plan stays for the next try
         _set(job, status=Job.Status.PREVIEW, message=str(exc.message))
     except DomainError as exc:
         details = exc.details if isinstance(exc.details, list) else []
@@ -412,6 +413,8 @@ def import_run(job_id: str) -> Job:
     except Exception:
         log.exception("import %s failed", job_id)
         _fail(job, _("导入时出现意外错误,未导入任何数据。请检查文件后重试,或联系管理员。"))
+    if job.params.get("commit") and not busy:
+        _drop(job)  # committed or failed: the kept plan is done with
     return job
 
 

@@ -348,6 +348,9 @@ def test_two_commits_at_once_second_waits_then_is_refused(settings):
         assert job.status == Job.Status.PREVIEW  # refused with a message, may try again
         assert "另一个导入正在写入" in job.message
         assert Household.objects.count() == 0
+        from minqing.core.imports import PLAN_SUFFIX, plan_dir
+
+        assert (plan_dir() / f"{job.pk}{PLAN_SUFFIX}").exists()  # kept for the next try
     finally:
         release.set()
         t.join()
