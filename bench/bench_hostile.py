@@ -18,6 +18,7 @@ Files (written into bench/out/hostile/, streaming, never held in memory):
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -157,6 +158,13 @@ def write_empty_rows_xlsx(path: Path, rows: int, grid: str) -> None:
 # ---------------------------------------------------------------- the worker
 
 
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def worker(url: str, path: str, user: str, repeat_commit: bool) -> None:
     """Run one file as a job does (dry run, commit), rolled back; print a JSON line."""
     os.environ["DATABASE_URL"] = url
@@ -186,6 +194,9 @@ def worker(url: str, path: str, user: str, repeat_commit: bool) -> None:
             import_run(str(job.pk))
             job.refresh_from_db()
             out["dry_run_s"] = time.perf_counter() - t
+            # what the process holds while the user reads the preview, and its peak so far
+            out["held_after_dry_run_mb"] = _rss_mb()
+            out["peak_dry_run_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             if job.status == Job.Status.PREVIEW:
                 Job.objects.filter(pk=job.pk).update(
                     status=Job.Status.PENDING, params={**job.params, "commit": "create_update"}

@@ -191,6 +191,7 @@ IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 1_100_000)
 IMPORT_MAX_COLUMNS = env_int("IMPORT_MAX_COLUMNS", 100)
 IMPORT_MAX_CELL_CHARS = env_int("IMPORT_MAX_CELL_CHARS", 2000)
 IMPORT_MAX_ERRORS = env_int("IMPORT_MAX_ERRORS", 1000)  # bad rows kept per file (all counted)
+IMPORT_MAX_XLSX_PART_BYTES = env_int("IMPORT_MAX_XLSX_PART_BYTES", 1536 * 1024 * 1024)
 IMPORT_LOCK_WAIT = env_int("IMPORT_LOCK_WAIT", 600)  # seconds a commit waits for another
 IMPORT_RETENTION_DAYS = env_int("IMPORT_RETENTION_DAYS", 7)  # uploads/reports kept after a job
 

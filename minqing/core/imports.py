@@ -13,8 +13,12 @@ polls a moving progress bar), or inline in tests. Whatever goes wrong, a job end
 with a message the user can read; never `running` forever.
 """
 
+import ctypes
+import gc
 import json
 import logging
+import os
+import pickle
 import threading
 import uuid
 import zlib
@@ -104,6 +108,20 @@ class Importer:
 
     resolve = None  # (actor, plan, errors) -> plan: re-check a kept plan at commit time
 
+    def pack(self, plan):
+        """The plan as the file that keeps it between dry run and commit holds it (a few
+        flat lists pickle much faster than a million objects)."""
+        return plan
+
+    def unpack(self, packed):
+        return packed
+
+    def lock_paths(self, plan) -> set[str] | None:
+        """The area paths (grids) a commit of this plan writes in: commits lock those
+        areas (lock_areas), so imports into other areas write at the same time. None:
+        commits of this kind write one at a time."""
+        return None
+
     def preview(self, plan) -> dict:
         """What the plan would do, for the page: counts and a sample of the changes."""
         return {}
@@ -112,12 +130,17 @@ class Importer:
         """Write the plan (inside the import transaction); return a summary."""
         raise NotImplementedError
 
+    def purge(self) -> None:
+        """Retention of the importer's own bookkeeping (run with purge_expired_files)."""
 
-# The dry run's parsed rows, kept in this process for the commit that follows (thread and
-# inline runners; a Celery commit on another worker parses again). One at a time: a
-# million-row plan is large, and a new dry run, a cancel or a commit drops it.
-_KEPT: dict = {}
-_KEPT_LOCK = threading.Lock()
+
+# The dry run's parsed and checked rows, kept on disk for the commit that follows (a file
+# per job in VAR_DIR/import-plans, readable by the server only): the process that ran the
+# dry run (the web process without Redis) does not hold a million-row plan while the user
+# reads the preview. A commit that ends (done or failed), a cancel or the retention purge
+# deletes the file (a commit refused because another import holds its area keeps it); a
+# commit that finds none (or one of another file or mapping) parses the file again.
+PLAN_SUFFIX = ".plan"
 
 
 def _plan_key(job: Job) -> tuple:
@@ -129,18 +152,54 @@ def _plan_key(job: Job) -> tuple:
     return (str(job.pk), job.input_file, stat.st_mtime_ns, stat.st_size, mapping)
 
 
+def plan_dir() -> Path:
+    path = Path(settings.VAR_DIR) / "import-plans"
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+def _plan_file(job: Job) -> Path:
+    return plan_dir() / f"{job.pk}{PLAN_SUFFIX}"
+
+
 def _keep(job: Job, plan) -> None:
-    with _KEPT_LOCK:
-        _KEPT.clear()
-        _KEPT[_plan_key(job)] = plan
+    path = _plan_file(job)
+    tmp = path.with_suffix(".tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump((_plan_key(job), plan), fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except (OSError, pickle.PicklingError, RecursionError):
+        log.warning("could not keep the plan of import %s", job.pk, exc_info=True)
+        tmp.unlink(missing_ok=True)
 
 
 def _take(job: Job):
-    with _KEPT_LOCK:
-        key = _plan_key(job)
-        plan = _KEPT.pop(key, None)
-        _KEPT.clear()
-        return plan
+    path = _plan_file(job)
+    try:
+        with path.open("rb") as fh:
+            key, plan = pickle.load(fh)
+    except FileNotFoundError:
+        return None
+    except Exception:
+        log.warning("could not read the kept plan of import %s", job.pk, exc_info=True)
+        return None
+    return plan if key == _plan_key(job) else None
+
+
+def _drop(job: Job) -> None:
+    _plan_file(job).unlink(missing_ok=True)
+
+
+def _give_back_memory() -> None:
+    """After a large dry run: collect, and hand freed heap pages back to the system
+    (glibc keeps them otherwise), so the process does not stay at its peak."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def register_importer(importer: Importer) -> Importer:
@@ -302,7 +361,7 @@ def import_cancel(*, actor, job_id) -> Job:
             finished_at=timezone.now(),
             message=_("已取消,未导入任何数据"),
         )
-    _take(job)  # drop a kept plan
+    _drop(job)  # the kept plan
     return job
 
 
@@ -342,9 +401,11 @@ def import_run(job_id: str) -> Job:
     job = Job.objects.select_related("created_by").get(pk=job_id)
     if job.status != Job.Status.PENDING:
         return job
+    busy = False
     try:
         _run(job)
     except ImportBusy as exc:
+        busy = True  # back to the preview: its kept plan stays for the next try
         _set(job, status=Job.Status.PREVIEW, message=str(exc.message))
     except DomainError as exc:
         details = exc.details if isinstance(exc.details, list) else []
@@ -352,6 +413,8 @@ def import_run(job_id: str) -> Job:
     except Exception:
         log.exception("import %s failed", job_id)
         _fail(job, _("导入时出现意外错误,未导入任何数据。请检查文件后重试,或联系管理员。"))
+    if job.params.get("commit") and not busy:
+        _drop(job)  # committed or failed: the kept plan is done with
     return job
 
 
@@ -361,10 +424,10 @@ def _run(job: Job) -> None:
     if not strategy:
         _dry_run(job)
         return
-    # The commit: checked again and written under the lock of its kind, so what it
-    # compares against is what it writes over.
+    # The commit: checked again and written under the lock of the areas it writes in (of
+    # its kind when the importer names none), so what it compares against is what it
+    # writes over.
     with transaction.atomic():
-        _serialise(job.kind)
         outcome = _check(job, strategy)
         if outcome is None:
             return
@@ -385,8 +448,11 @@ def _run(job: Job) -> None:
 def _dry_run(job: Job) -> None:
     outcome = _check(job, None)
     if outcome is None:
+        _give_back_memory()
         return
     head, preview, _plan = outcome
+    del outcome, _plan
+    _give_back_memory()
     _set(
         job,
         status=Job.Status.PREVIEW,
@@ -403,11 +469,15 @@ def _check(job: Job, strategy: str | None):
     actor = job.created_by
     errors = RowErrors()
     kept = _take(job) if strategy and importer.resolve is not None else None
+    if strategy and importer.resolve is None:
+        _serialise(job.kind)
     if kept is not None:
         # The rows were parsed and checked by the dry run; check again only what the
         # registry may have changed since.
         head, cmap, plan = kept
+        plan = importer.unpack(plan)
         _set(job, message=_("正在复核"))
+        _lock_for(importer, plan, job.kind)
         plan = importer.resolve(actor=actor, plan=plan, errors=errors)
     else:
         with open(job.input_file, "rb") as fh:
@@ -437,6 +507,11 @@ def _check(job: Job, strategy: str | None):
             plan = importer.validate(
                 actor=actor, table=table, cmap=cmap, errors=errors, progress=progress
             )
+            if strategy and importer.resolve is not None and not errors:
+                # parsed again (a worker that did not run the dry run): lock, then check
+                # against the registry again if it moved while the rows were read
+                _lock_for(importer, plan, job.kind)
+                plan = importer.resolve(actor=actor, plan=plan, errors=errors)
     if errors:
         _fail(
             job,
@@ -448,7 +523,7 @@ def _check(job: Job, strategy: str | None):
         return None
     preview = importer.preview(plan)
     if not strategy and importer.resolve is not None:
-        _keep(job, (head, cmap, plan))
+        _keep(job, (head, cmap, importer.pack(plan)))
     return head, preview, plan
 
 
@@ -458,6 +533,82 @@ def _error_columns(errors: RowErrors, cmap: ColumnMap) -> dict[str, list[int]]:
         for row, fields in errors.fields.items()
         if row in errors.by_row
     }
+
+
+def _lock_for(importer: Importer, plan, kind: str) -> None:
+    paths = importer.lock_paths(plan)
+    if paths is None:
+        _serialise(kind)
+    else:
+        lock_areas(paths)
+
+
+# An import locks at most this many areas of one level; beyond, their parents instead.
+LOCK_FANOUT = 64
+
+
+def area_lock_plan(paths, fanout: int = LOCK_FANOUT) -> list[tuple[str, bool]]:
+    """(path, exclusive) advisory locks for a write into these areas, in the order they
+    are taken: multi-granularity locking on the area tree. The areas written in are
+    locked exclusively at the village level (a grid's parent), or at a higher level when
+    there are more than `fanout` of them; every ancestor of a locked area is locked
+    shared. So imports into two villages (or two townships) write at the same time, two
+    into the same village wait for each other, and a township's import waits for its
+    villages' ones. Taken root first, then by path: never a deadlock."""
+    sep = "."  # areas.models.PATH_SEP: a path is the codes from the root, each closed by it
+    nodes = {p.rstrip(sep) for p in paths if p}
+    # grid -> village: the grid's parent, the unit cadres import for
+    nodes = {n.rsplit(sep, 1)[0] if sep in n else n for n in nodes}
+    while len(nodes) > fanout:
+        parents = {n.rsplit(sep, 1)[0] if sep in n else "" for n in nodes}
+        if parents == nodes:
+            break
+        nodes = parents
+    if "" in nodes:
+        nodes = {""}  # the whole tree
+    shared = set()
+    for n in nodes:
+        parts = n.split(sep) if n else []
+        for i in range(len(parts)):
+            shared.add(sep.join(parts[:i]))
+    shared -= nodes
+    locks = [(p, False) for p in shared] + [(p, True) for p in nodes]
+    return sorted(locks, key=lambda lock: (lock[0].count(sep) if lock[0] else -1, lock[0]))
+
+
+def lock_areas(paths) -> None:
+    """Take area_lock_plan's advisory locks (PostgreSQL; until the transaction ends),
+    waiting up to IMPORT_LOCK_WAIT seconds, then refusing with ImportBusy."""
+    if connection.vendor != "postgresql":
+        return
+    space = zlib.crc32(b"minqing.import.area") - 2**31
+    locks = area_lock_plan(paths)
+    _with_lock_wait(
+        [
+            (
+                "SELECT pg_advisory_xact_lock(%s, %s)"
+                if exclusive
+                else "SELECT pg_advisory_xact_lock_shared(%s, %s)",
+                [space, zlib.crc32(path.encode()) - 2**31],
+            )
+            for path, exclusive in locks
+        ]
+    )
+
+
+def _with_lock_wait(statements) -> None:
+    wait_ms = int(getattr(settings, "IMPORT_LOCK_WAIT", 600) * 1000)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL lock_timeout = %s", [f"{wait_ms}ms"])
+        try:
+            with transaction.atomic():
+                for sql, params in statements:
+                    cursor.execute(sql, params)
+        except Exception as exc:
+            if "lock timeout" in str(exc) or "55P03" in str(getattr(exc, "pgcode", "")):
+                raise ImportBusy(_("另一个导入正在写入同一地区,请稍后再确认导入")) from None
+            raise
+        cursor.execute("SET LOCAL lock_timeout = 0")
 
 
 def _serialise(kind: str) -> None:
@@ -547,4 +698,13 @@ def purge_expired_files(now=None) -> int:
                 except OSError:
                     log.warning("could not delete %s", name)
     Job.objects.filter(pk__in=[pk for pk, *_f in due]).update(input_file="", result_file="")
+    # Kept plans hold full IDs too: gone with their preview.
+    for path in plan_dir().glob(f"*{PLAN_SUFFIX}"):
+        try:
+            if path.stat().st_mtime < cutoff.timestamp():
+                path.unlink(missing_ok=True)
+        except OSError:
+            pass
+    for importer in _IMPORTERS.values():
+        importer.purge()
     return len(due)

@@ -85,7 +85,7 @@ def phone_visible_tail(value: str | None) -> str:
     raw = (value or "").strip()
     if not _phone_shows_tail(raw):
         return ""
-    digits = "".join(c for c in raw if c.isdigit())
+    digits = raw if raw.isdigit() else "".join(c for c in raw if c.isdigit())
     return digits[-PHONE_VISIBLE_TAIL:]
 
 

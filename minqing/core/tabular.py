@@ -1,6 +1,7 @@
 """Reading and writing the spreadsheets cadres keep (xlsx and csv, header row in Chinese).
 
-Reading streams (openpyxl read_only, csv through an incremental decoder) and checks the
+Reading streams (xlsx through core.xlsx_reader on lxml, openpyxl read_only where it
+cannot; csv through an incremental decoder) and checks the
 limits as it goes: rows, columns, cell size, and a long run of blank rows ends the sheet.
 The header may be on any of the first ten rows of any sheet: the row whose cells match
 the importer's known column names best is the header, and every row keeps the number
@@ -112,7 +113,7 @@ def _check_row(rowno: int, row, limits: tuple[int, int] | None = None) -> None:
     try:
         longest = max(map(len, row), default=0)  # a csv row: all text, checked in C
     except TypeError:  # xlsx cells: numbers, dates, None among the text
-        longest = max((len(v) for v in row if isinstance(v, str)), default=0)
+        longest = max(map(len, [v for v in row if v.__class__ is str]), default=0)
     if longest > cell_limit:
         for i, value in enumerate(row):
             if isinstance(value, str) and len(value) > cell_limit:
@@ -135,9 +136,14 @@ def _blank(row) -> bool:
     return True
 
 
-def _numbered(raw_rows: Iterator, start: int, convert) -> Iterator[tuple[int, list]]:
-    """(Excel row number, converted cells) of the non-blank rows, checking the limits."""
+def _numbered(
+    raw_rows: Iterator, start: int, convert, width: int = 0
+) -> Iterator[tuple[int, list]]:
+    """(Excel row number, converted cells) of the non-blank rows, checking the limits;
+    rows shorter than `width` are padded to it (the error report's reason column)."""
     blank_run = 0
+    empty = convert(None) if width else None
+    columns = max_columns()
     seen = 0
     limit = max_rows()
     for number, row in enumerate(raw_rows, start=start):
@@ -151,7 +157,13 @@ def _numbered(raw_rows: Iterator, start: int, convert) -> Iterator[tuple[int, li
         seen += 1
         if seen > limit:
             raise ValidationFailed(_("文件超过 %(max)d 行,请分成几个文件导入") % {"max": limit})
-        yield number, [convert(c) for c in row[: max_columns()]]
+        if convert is _cell:  # text, the common case, without a call
+            cells = [c.strip() if c.__class__ is str else _cell(c) for c in row[:columns]]
+        else:
+            cells = [convert(c) for c in row[:columns]]
+        if len(cells) < width:
+            cells += [empty] * (width - len(cells))
+        yield number, cells
 
 
 def _score(cells, known: set[str]) -> int:
@@ -305,19 +317,129 @@ def _cells_bounded(archive: zipfile.ZipFile) -> None:
                 )
 
 
+def max_xlsx_part_bytes() -> int:
+    """The most one part of an xlsx package (a sheet, the shared strings) may inflate to."""
+    return getattr(settings, "IMPORT_MAX_XLSX_PART_BYTES", 1536 * 2**20)
+
+
+def _unreadable():
+    return ValidationFailed(_("无法读取 Excel 文件,请确认是 .xlsx 格式"))
+
+
+def _too_large_xlsx():
+    return ValidationFailed(
+        _("Excel 文件解压后超过 %(max)d MB,请分成几个文件导入")
+        % {"max": max_xlsx_part_bytes() // 2**20}
+    )
+
+
 def _read_xlsx(fileobj, known, known_names, raw) -> Table:
+    """The fast streaming reader (xlsx_reader, lxml) when the package is laid out the usual
+    way; openpyxl's read-only mode otherwise."""
+    from .xlsx_reader import XlsxTooLarge, open_workbook
+
     try:
-        with zipfile.ZipFile(fileobj) as archive:
-            _cells_bounded(archive)
+        archive = zipfile.ZipFile(fileobj)
     except (zipfile.BadZipFile, OSError):
-        raise ValidationFailed(_("无法读取 Excel 文件,请确认是 .xlsx 格式"))
-    fileobj.seek(0)
+        raise _unreadable()
+    try:
+        _cells_bounded(archive)
+        fast = open_workbook(archive, part_limit=max_xlsx_part_bytes())
+    except XlsxTooLarge:
+        archive.close()
+        raise _too_large_xlsx()
+    except (zipfile.BadZipFile, OSError):
+        archive.close()
+        raise _unreadable()
+    except ValidationFailed:
+        archive.close()
+        raise
+    if fast is None:
+        archive.close()
+        fileobj.seek(0)
+        return _read_xlsx_openpyxl(fileobj, known, known_names, raw)
+    return _read_xlsx_fast(fast, archive, known, known_names, raw)
+
+
+def _fast_rows(fast, path: str, *, start: int = 1, max_row: int | None = None):
+    from lxml.etree import XMLSyntaxError
+
+    from .xlsx_reader import XlsxTooLarge
+
+    rows = fast.rows(path, max_columns=max_columns(), max_row=max_row)
+    try:
+        for number, row in enumerate(rows, 1):
+            if number >= start:
+                yield row
+    except XMLSyntaxError:
+        raise _unreadable()
+    except XlsxTooLarge:
+        raise _too_large_xlsx()
+    except (zipfile.BadZipFile, OSError, KeyError, IndexError, ValueError):
+        raise _unreadable()
+
+
+def _read_xlsx_fast(fast, archive, known, known_names, raw) -> Table:
+    try:
+        candidates = []
+        for _title, path in fast.sheets:
+            head = []
+            for n, row in enumerate(_fast_rows(fast, path, max_row=HEADER_SEARCH_ROWS), 1):
+                _check_row(n, row)
+                head.append((n, list(row)))
+            candidates.append(head)
+        s, index = _pick_header(candidates, known, known_names)
+    except BaseException:
+        archive.close()
+        raise
+    title, path = fast.sheets[s]
+    header_row, header_cells = candidates[s][index]
+    convert = _raw if raw else _cell
+
+    def rows():
+        try:
+            yield from _numbered(
+                _fast_rows(fast, path, start=header_row + 1),
+                header_row + 1,
+                convert,
+                min(len(header_cells), max_columns()),
+            )
+        finally:
+            archive.close()
+
+    return Table(
+        headers=[_cell(h) for h in header_cells[: max_columns()]],
+        rows=rows(),
+        header_row=header_row,
+        sheet=title,
+        raw=raw,
+    )
+
+
+def _pick_header(candidates, known, known_names) -> tuple[int, int]:
+    """(sheet index, row index) of the header among the first rows of every sheet."""
+    if known:
+        best = _find_header(candidates, known)
+        if best is None:
+            found = [_cell(c) for head in candidates for _n, r in head for c in r]
+            raise _no_header(found, known_names)
+        return best[1], best[2]
+    head = candidates[0] if candidates else []
+    index = 0
+    while index < len(head) and _blank(head[index][1]):
+        index += 1
+    if index >= len(head):
+        raise ValidationFailed(_("文件是空的"))
+    return 0, index
+
+
+def _read_xlsx_openpyxl(fileobj, known, known_names, raw) -> Table:
     try:
         wb = load_workbook(fileobj, read_only=True, data_only=True)
     except ValidationFailed:
         raise
     except Exception:
-        raise ValidationFailed(_("无法读取 Excel 文件,请确认是 .xlsx 格式"))
+        raise _unreadable()
     sheets = [ws for ws in wb.worksheets if hasattr(ws, "iter_rows")]
     candidates = []
     for ws in sheets:
@@ -326,22 +448,11 @@ def _read_xlsx(fileobj, known, known_names, raw) -> Table:
             _check_row(n, row)
             head.append((n, list(row)))
         candidates.append(head)
-    if known:
-        best = _find_header(candidates, known)
-        if best is None:
-            found = [_cell(c) for head in candidates for _n, r in head for c in r]
-            wb.close()
-            raise _no_header(found, known_names)
-        _score_, s, index = best
-    else:
-        s = 0
-        head = candidates[0] if candidates else []
-        index = 0
-        while index < len(head) and _blank(head[index][1]):
-            index += 1
-        if index >= len(head):
-            wb.close()
-            raise ValidationFailed(_("文件是空的"))
+    try:
+        s, index = _pick_header(candidates, known, known_names)
+    except ValidationFailed:
+        wb.close()
+        raise
     ws = sheets[s]
     header_row, header_cells = candidates[s][index]
     convert = _raw if raw else _cell

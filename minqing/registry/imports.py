@@ -20,7 +20,7 @@ households, out or deaths go through resident_move, so they have their history.
 import os
 import re
 from dataclasses import dataclass
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -45,7 +45,7 @@ from .rules import (  # noqa: F401  (kept importable from here)
     fast_check_digit,
 )
 from .search_keys import name_keys, phone_tail, to_simplified
-from .summaries import summaries_refresh
+from .summaries import summaries_add
 
 # Field -> accepted headers, the first one is what the template and error messages use.
 COLUMNS = {
@@ -97,7 +97,7 @@ class _Household:
     __slots__ = (
         *("number", "first_row", "grid_value", "grid_id", "grid_path", "address", "phone"),
         *("notes", "heads", "head_phone", "existing_id", "existing_has_head", "former_heads"),
-        *("id", "head_id", "members", "head_names", "existing_heads", "rows"),
+        *("id", "head_id", "members", "head_names", "existing_heads", "rows", "changes"),
     )
 
     def __init__(self, number: str, first_row: int, grid_value: str):
@@ -120,6 +120,7 @@ class _Household:
         self.members = 0
         self.head_names: dict[str, list[int]] = {}  # 户主姓名 cell -> rows saying it
         self.rows: list[PersonRow] = []
+        self.changes: dict | None = None  # field -> (old, new), for registered households
 
 
 @dataclass(slots=True)
@@ -153,9 +154,67 @@ class ResidentImporter(Importer):
     required = REQUIRED
     ignored = IGNORED
 
+    def purge(self) -> None:
+        purge_change_log()
+
+    _PERSON_FIELDS = tuple(f for f in PersonRow.__slots__ if f != "household")
+    _HOUSEHOLD_FIELDS = tuple(f for f in _Household.__slots__ if f not in ("heads", "rows"))
+
+    def pack(self, plan) -> dict:
+        """Columns of plain values instead of objects; heads and rows of a household are
+        found again from the people, by the rules validate used."""
+        residents, households = plan["residents"], plan["households"]
+        packed = {k: v for k, v in plan.items() if k not in ("residents", "households")}
+        packed["person_columns"] = {
+            f: list(map(attrgetter(f), residents)) for f in self._PERSON_FIELDS
+        }
+        packed["person_household"] = [p.household.number for p in residents]
+        hhs = list(households.values())
+        packed["household_columns"] = {
+            f: list(map(attrgetter(f), hhs)) for f in self._HOUSEHOLD_FIELDS
+        }
+        return packed
+
+    def unpack(self, packed: dict) -> dict:
+        plan = {
+            k: v
+            for k, v in packed.items()
+            if k not in ("person_columns", "person_household", "household_columns")
+        }
+        columns = packed["household_columns"]
+        households = {}
+        for values in zip(*(columns[f] for f in self._HOUSEHOLD_FIELDS), strict=True):
+            hh = _Household.__new__(_Household)
+            for f, v in zip(self._HOUSEHOLD_FIELDS, values, strict=True):
+                setattr(hh, f, v)
+            hh.heads, hh.rows = [], []
+            households[hh.number] = hh
+        person = packed["person_columns"]
+        person["household"] = list(map(households.__getitem__, packed["person_household"]))
+        # the dataclass's positional order is its slots' order
+        residents = list(map(PersonRow, *(person[f] for f in PersonRow.__slots__)))
+        head, living = Relation.HEAD.value, ResidentStatus.LIVING.value
+        for p in residents:
+            hh = p.household
+            if p.relation == head and p.status == living:
+                hh.heads.append(p)
+            if len(hh.rows) < 200:
+                hh.rows.append(p)
+        plan["residents"], plan["households"] = residents, households
+        return plan
+
+    def lock_paths(self, plan) -> set[str]:
+        """The grids of the file's households, and those of the registered households its
+        people are in now (a move writes there too)."""
+        return {hh.grid_path for hh in plan["households"].values()} | plan.get(
+            "resident_paths", set()
+        )
+
     # ---------------------------------------------------------------- validate
 
     def validate(self, *, actor, table, cmap, errors: RowErrors, progress):
+        # Where the registry stands before anything of it is read (grids, tags, people).
+        mark = registry_mark()
         index = cmap.index
         reveal = has_perm(actor, "registry.reveal_id")
         show_id = (lambda v: v) if reveal else mask_id_number
@@ -167,9 +226,16 @@ class ResidentImporter(Importer):
         pad = [""] * (width + 1)
         raw_rows = []
         append = raw_rows.append
+        needs_half_width = rules.NEEDS_HALF_WIDTH.search
+        clean = rules.clean_text
         for number, cells in table.rows:
             # cut at the last mapped column: a column the user ignored never feeds a field
-            append((number, *take(cells[:width] + pad)))
+            fields = take(cells[:width] + pad)
+            # The cells come stripped; full-width characters are looked for once a row
+            # (the cells of the rows that have some go through clean_text each).
+            if needs_half_width("".join(fields)):
+                fields = tuple(map(clean, fields))
+            append((number, *fields))
         total = len(raw_rows)
         progress(0, total)
         if not raw_rows:
@@ -242,7 +308,7 @@ class ResidentImporter(Importer):
                         "id_number",
                     )
                 if has_gender:
-                    typed = clean(gender_v)
+                    typed = gender_v
                     try:
                         g = rules.clean_gender(typed)
                     except RuleError as exc:
@@ -275,7 +341,6 @@ class ResidentImporter(Importer):
                             )
 
             # The search keys (pinyin...) are computed at write time, for the rows written.
-            name = clean(name)
             keys = None
             if name not in keys_of:
                 try:
@@ -285,7 +350,7 @@ class ResidentImporter(Importer):
                 else:
                     keys_of[name] = None
 
-            rel_word = clean(rel_v).replace(" ", "")
+            rel_word = rel_v.replace(" ", "")
             relation = relations.get(rel_word)  # the common words, without a call
             if relation is None:
                 try:
@@ -317,8 +382,7 @@ class ResidentImporter(Importer):
             tail = phone_tail(phone) if phone else ""
 
             tag_ids = None
-            number = clean(number).replace(" ", "")
-            tv = clean(tv)
+            number = number.replace(" ", "")
             if tv:
                 tag_ids = []
                 for word in _TAG_SPLIT.split(tv):
@@ -342,7 +406,7 @@ class ResidentImporter(Importer):
                 add(rowno, _("户编号为空"), "number")
             elif len(number) > MAX_NUMBER:
                 add(rowno, _("户编号超过 %(n)d 个字符") % {"n": MAX_NUMBER}, "number")
-            grid_v = clean(grid_code_v if grid_pos == 1 else grid_name_v)
+            grid_v = grid_code_v if grid_pos == 1 else grid_name_v
             grid = grids.get(grid_v)
             if grid is None:
                 add(rowno, _("网格为空"), grid_field)
@@ -361,7 +425,6 @@ class ResidentImporter(Importer):
                     grid_field,
                 )
             hh.members += 1
-            address = clean(address)
             if address and not hh.address:
                 if len(address) > MAX_ADDRESS:
                     add(rowno, _("住址超过 %(n)d 个字") % {"n": MAX_ADDRESS}, "address")
@@ -371,11 +434,10 @@ class ResidentImporter(Importer):
                     hh.phone = rules.clean_phone(hh_phone)
                 except RuleError as exc:
                     add(rowno, exc.message, "household_phone")
-            notes = clean(notes)
             if notes and notes not in hh.notes and len(hh.notes) < 20:
                 hh.notes.append(notes)
             if has_head_name:
-                hn = clean(head_name_v).replace(" ", "")
+                hn = head_name_v.replace(" ", "")
                 if hn:
                     rows_of = hh.head_names.setdefault(hn, [])
                     if len(rows_of) < 20:
@@ -411,22 +473,35 @@ class ResidentImporter(Importer):
             "wanted_household_tags": household_tags,
             "seen_ids": seen_ids,
         }
-        return self.resolve(actor=actor, plan=plan, errors=errors)
+        plan = self.resolve(actor=actor, plan=plan, errors=errors)
+        plan["mark"] = mark
+        return plan
 
     def resolve(self, *, actor, plan, errors: RowErrors):
         """What the file means against the registry as it is now: people and households
         already registered, their heads and tags, the changes. Run by the dry run, and run
         again at commit time on the parsed rows the dry run kept (the registry may have
         moved on in between; the rows themselves have not)."""
+        mark = plan.get("mark")
+        if mark is not None and not registry_changed_since(mark):
+            # Nothing the plan was checked against has been written since the dry run
+            # (PostgreSQL's change log): its findings hold as they are.
+            plan["rechecked"] = False
+            return plan
+        plan["mark"] = registry_mark()
+        plan["rechecked"] = True
         show_id = (lambda v: v) if has_perm(actor, "registry.reveal_id") else mask_id_number
         out, households = plan["residents"], plan["households"]
         for hh in households.values():
             hh.existing_id, hh.existing_has_head, hh.existing_heads = None, False, []
+            hh.changes = None
         # Grids may have left the actor's jurisdiction since the dry run.
         for hh in households.values():
             if hh.grid_path and not covers(actor, hh.grid_path):
                 errors.add(hh.first_row, _("网格不在您的管辖范围内"), "grid")
-        existing = self._existing_residents(actor, plan["seen_ids"], errors, show_id)
+        paths: set[str] = set()
+        existing = self._existing_residents(actor, plan["seen_ids"], errors, show_id, paths)
+        plan["resident_paths"] = paths
         self._check_households(actor, households, existing, errors, show_id)
         open_tags = self._open_tags(existing)
         for p in out:
@@ -548,7 +623,7 @@ class ResidentImporter(Importer):
         self._tag_names = names
         return tags
 
-    def _existing_residents(self, actor, seen_ids: dict[str, int], errors, show_id) -> dict:
+    def _existing_residents(self, actor, seen_ids: dict[str, int], errors, show_id, paths) -> dict:
         """身份证号 -> what the registry holds for people already registered in the actor's
         jurisdiction; one registered elsewhere is an error (never shown where)."""
         found = _registered(list(seen_ids))
@@ -560,6 +635,7 @@ class ResidentImporter(Importer):
                 foreign.append(idn)
                 continue
             result[idn] = (pk, name, phone, relation, status, household_id, number)
+            paths.add(path)
         report_foreign_ids(actor=actor, ids=foreign, rows=seen_ids, errors=errors, show=show_id)
         return result
 
@@ -608,7 +684,7 @@ class ResidentImporter(Importer):
             found = registered.get(number)
             reg_heads = []
             if found is not None:
-                pk, grid_id, has_head, grid_path = found
+                pk, grid_id, has_head, grid_path, address, phone = found
                 if not covers(actor, grid_path):
                     errors.add(
                         hh.first_row,
@@ -623,6 +699,12 @@ class ResidentImporter(Importer):
                         "grid",
                     )
                 hh.existing_id, hh.grid_id, hh.grid_path = pk, grid_id, grid_path
+                # What the file says of the household itself (a blank cell leaves it).
+                hh.changes = {}
+                if hh.address and hh.address != address:
+                    hh.changes["address"] = (address, hh.address)
+                if hh.phone and hh.phone != phone:
+                    hh.changes["household_phone"] = (phone, hh.phone)
                 # A registered head stays head unless the file says otherwise about them.
                 reg_heads = [h for h in heads.get(pk, ()) if h[0] not in file_ids]
                 hh.existing_heads = heads.get(pk, [])
@@ -713,8 +795,20 @@ class ResidentImporter(Importer):
         unchanged = sum(1 for p in residents if p.existing is not None and not p.changes)
         moves = sum(1 for p in changed if "household" in p.changes or "status" in p.changes)
         tag_names = dict(Tag.objects.values_list("pk", "name")) if changed else {}
-        sample = []
-        for p in changed[:200]:
+        hh_changed = [hh for hh in households.values() if hh.existing_id and hh.changes]
+        sample = [
+            {
+                "row": hh.first_row,
+                "name": _("户 %(n)s") % {"n": hh.number},
+                "id": "",
+                "changes": [
+                    [str(_change_label(f)), *self._show(f, old, new, tag_names)]
+                    for f, (old, new) in hh.changes.items()
+                ],
+            }
+            for hh in hh_changed[:100]
+        ]
+        for p in changed[: 200 - len(sample)]:
             sample.append(
                 {
                     "row": p.row,
@@ -731,7 +825,8 @@ class ResidentImporter(Importer):
             "households_created": sum(1 for hh in households.values() if hh.existing_id is None),
             "residents_created": len(created),
             "unchanged": unchanged,
-            "changed": len(changed),
+            "changed": len(changed) + len(hh_changed),
+            "households_changed": len(hh_changed),
             "moves": moves,
             "household_tags": len(plan["household_tags"]),
             "changes": sample,
@@ -739,7 +834,7 @@ class ResidentImporter(Importer):
 
     @staticmethod
     def _show(f, old, new, tag_names):
-        if f == "phone":
+        if f in ("phone", "household_phone"):
             return [mask_phone(old), mask_phone(new)]
         if f == "relation":
             return [str(Relation(old).label) if old else "", str(Relation(new).label)]
@@ -757,8 +852,10 @@ class ResidentImporter(Importer):
         residents = [p for p in every if p.existing is None]
         updates = [p for p in every if p.existing is not None and p.changes]
         unchanged = sum(1 for p in every if p.existing is not None and not p.changes)
+        hh_updates = [hh for hh in households.values() if hh.existing_id and hh.changes]
         if strategy == "create_only":
-            skipped, updates = len(updates), []
+            skipped, updates = len(updates) + len(hh_updates), []
+            hh_updates = []
         else:
             skipped = 0
         # Households only people being moved would go to are still created.
@@ -766,7 +863,7 @@ class ResidentImporter(Importer):
             p.household.number for p in updates if "household" in p.changes
         }
         new = [hh for n, hh in households.items() if hh.existing_id is None and n in wanted and n]
-        if not residents and not updates and not new:
+        if not residents and not updates and not new and not hh_updates:
             return {
                 "imported": 0,
                 "residents": 0,
@@ -813,9 +910,14 @@ class ResidentImporter(Importer):
             ["head_id", "updated_at"],
             batch_size=2000,
         )
+        # The COPY bypasses the models: add what it created to the kept summaries, before
+        # the moves (resident_move recounts the grids it touches, on top of this)...
+        _count_created(new, residents, plan["household_tags"], households, [])
         moved = self._update(actor, updates, job, reason) if updates else 0
-        # The COPY bypasses the models: recount the kept summaries of the touched grids.
-        summaries_refresh(grid_ids={hh.grid_id for hh in households.values()})
+        if hh_updates:
+            self._update_households(actor, hh_updates, job)
+        # ...and the tags given to registered people after them.
+        _count_created([], [], [], households, updates)
         tag_count = len(plan["household_tags"]) + sum(len(p.tags) for p in residents if p.tags)
         summary = {
             "imported": len(residents) + len(updates),
@@ -824,6 +926,7 @@ class ResidentImporter(Importer):
             "households_extended": len({p.household.number for p in residents})
             - len({p.household.number for p in residents if p.household.existing_id is None}),
             "updated": len(updates),
+            "households_updated": len(hh_updates),
             "moved": moved,
             "unchanged": unchanged,
             "skipped": skipped,
@@ -841,6 +944,37 @@ class ResidentImporter(Importer):
             "n": unchanged,
         }
         return summary
+
+    @staticmethod
+    def _update_households(actor, changed: list[_Household], job) -> None:
+        """Registered households whose address or phone the ledger changes: locked, updated
+        in bulk (their version moves on, as an edit on the page does) and audited field by
+        field in the page's form, so an editor holding the old version is told who
+        changed what."""
+        by_pk = {
+            h.pk: h
+            for chunk in _chunks(sorted(hh.existing_id for hh in changed), 2000)
+            for h in Household.objects.select_for_update().filter(pk__in=chunk).order_by("pk")
+        }
+        stamp = timezone.now()
+        rows, audits = [], []
+        for hh in changed:
+            h = by_pk[hh.existing_id]
+            detail = {"job": str(job.pk)}
+            if "address" in hh.changes:
+                detail["address"] = [h.address, hh.changes["address"][1]]
+                h.address = hh.changes["address"][1]
+            if "household_phone" in hh.changes:
+                new = hh.changes["household_phone"][1]
+                detail["phone"] = [mask_phone(h.phone), mask_phone(new)]
+                h.phone = new
+            h.updated_at = stamp
+            h.version += 1
+            detail["version"] = h.version
+            rows.append(h)
+            audits.append((h, detail, h.grid_id))
+        Household.objects.bulk_update(rows, ["address", "phone", "updated_at", "version"], 2000)
+        audit_bulk(actor=actor, action="registry.household.update", rows=audits)
 
     def _update(self, actor, updates: list[PersonRow], job, reason: str) -> int:
         """People already registered: fields in bulk, audited field by field; moves,
@@ -1140,23 +1274,25 @@ def _present(model, field: str, values: list[str]) -> list[str]:
 
 
 def _existing_households(numbers: list[str]) -> dict[str, tuple]:
-    """户编号 -> (id, grid id, has a living head, grid path) of households already there."""
+    """户编号 -> (id, grid id, has a living head, grid path, address, phone) of households
+    already there."""
     if connection.vendor == "postgresql":
         sql = (
-            "SELECT h.number, h.id, h.grid_id, a.path, EXISTS (SELECT 1 FROM registry_resident r "
-            "WHERE r.household_id = h.id AND r.relation = %s AND r.status = %s) "
-            "FROM minqing_import_keys k "
+            "SELECT h.number, h.id, h.grid_id, a.path, h.address, h.phone, EXISTS (SELECT 1 "
+            "FROM registry_resident r WHERE r.household_id = h.id AND r.relation = %s AND "
+            "r.status = %s) FROM minqing_import_keys k "
             "JOIN registry_household h ON h.number = k.value JOIN areas_area a ON a.id = h.grid_id"
         )
         params = [Relation.HEAD.value, ResidentStatus.LIVING.value]
         return {
-            n: (pk, g, headed, path) for n, pk, g, path, headed in _join_keys(numbers, sql, params)
+            n: (pk, g, headed, path, address, phone)
+            for n, pk, g, path, address, phone, headed in _join_keys(numbers, sql, params)
         }
     else:
         rows = []
         for chunk in _chunks(_present(Household, "number", numbers), 900):
             rows += Household.objects.filter(number__in=chunk).values_list(
-                "number", "pk", "grid_id", "grid__path"
+                "number", "pk", "grid_id", "grid__path", "address", "phone"
             )
     headed = set()
     for chunk in _chunks([r[1] for r in rows], 5000):
@@ -1165,7 +1301,88 @@ def _existing_households(numbers: list[str]) -> dict[str, tuple]:
                 household_id__in=chunk, relation=Relation.HEAD, status=ResidentStatus.LIVING
             ).values_list("household_id", flat=True)
         )
-    return {number: (pk, grid, pk in headed, path) for number, pk, grid, path in rows}
+    return {
+        number: (pk, grid, pk in headed, path, address, phone)
+        for number, pk, grid, path, address, phone in rows
+    }
+
+
+def _count_created(new, residents, household_tags, households, updates) -> None:
+    grids: dict[int, list[int]] = {}
+    tags: dict[tuple[int, int], int] = {}
+
+    def of(grid_id):
+        counts = grids.get(grid_id)
+        if counts is None:
+            counts = grids[grid_id] = [0, 0, 0, 0]
+        return counts
+
+    def tagged(grid_id, tag_id):
+        of(grid_id)[3] += 1
+        tags[grid_id, tag_id] = tags.get((grid_id, tag_id), 0) + 1
+
+    living = ResidentStatus.LIVING.value
+    for hh in new:
+        of(hh.grid_id)[0] += 1
+    for r in residents:
+        counts = of(r.household.grid_id)
+        counts[2] += 1
+        if r.status == living:
+            counts[1] += 1
+        for tag_id in r.tags or ():
+            tagged(r.household.grid_id, tag_id)
+    for number, tag_id in household_tags:
+        tagged(households[number].grid_id, tag_id)
+    for p in updates:
+        for tag_id in p.new_tags:
+            tagged(p.household.grid_id, tag_id)
+    summaries_add(grids, tags)
+
+
+def registry_mark():
+    """Where the registry stands before a dry run reads it (PostgreSQL): the snapshot of
+    the transactions then committed, the last change-log entry and the time; None
+    elsewhere (SQLite re-checks every commit)."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT txid_current_snapshot()::text, "
+            "COALESCE((SELECT max(seq) FROM minqing_registry_change), 0)"
+        )
+        snapshot, seq = cursor.fetchone()
+    return (snapshot, seq, timezone.now().timestamp())
+
+
+def registry_changed_since(mark) -> bool:
+    """Whether a transaction the dry run could not see has written to residents,
+    households, tag periods, areas or jurisdictions since (or the log may have been
+    purged in between): then the commit checks the plan again."""
+    snapshot, seq, at = mark
+    if timezone.now().timestamp() - at > CHANGE_LOG_DAYS * 86400 / 2:
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM minqing_registry_change WHERE "
+            "CASE WHEN txid = txid_current() THEN seq > %s "
+            "ELSE NOT txid_visible_in_snapshot(txid, %s::txid_snapshot) END)",
+            [seq, snapshot],
+        )
+        return cursor.fetchone()[0]
+
+
+CHANGE_LOG_DAYS = 30
+
+
+def purge_change_log() -> None:
+    """Old change-log entries go (a plan older than half their age is re-checked)."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM minqing_registry_change WHERE at < now() - make_interval(days => %s)",
+            [CHANGE_LOG_DAYS],
+        )
 
 
 def _chunks(values: list, size: int):
@@ -1256,6 +1473,8 @@ def _change_label(field: str) -> str:
         "relation": _("与户主关系"),
         "status": _("状态"),
         "household": _("户编号"),
+        "address": _("住址"),
+        "household_phone": _("户联系电话"),
         "tags": _("标签"),
     }.get(field, field)
 

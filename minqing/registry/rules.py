@@ -29,7 +29,7 @@ MAX_PHONE = Household._meta.get_field("phone").max_length
 # ---------------------------------------------------------------- text
 
 
-_NEEDS_HALF_WIDTH = re.compile("[\uff01-\uff5e\u3000]")
+NEEDS_HALF_WIDTH = _NEEDS_HALF_WIDTH = re.compile("[\uff01-\uff5e\u3000]")
 
 
 def clean_text(value) -> str:
@@ -62,6 +62,9 @@ _PHONE_DROP = str.maketrans("", "", " -()")
 def clean_phone(value) -> str:
     """The phone as stored: a mobile as its 11 digits, a landline as 区号-号码; '' when empty.
     Spaces, '-', '+86' and a numeric Excel cell (no '.0') are accepted."""
+    if value.__class__ is str and len(value) == 11 and value.isdigit() and value[0] == "1":
+        if value[1] in "3456789":  # a mobile as most ledgers write it, without a regex
+            return value
     text = clean_text(value)
     if not text:
         return ""

@@ -67,12 +67,16 @@ def _char_pinyin(char: str) -> str:
     return result[0].lower() if result else (char.lower() if char.isascii() else "")
 
 
+_SURNAME_LENGTHS = sorted({len(s) for s in SURNAME_READINGS}, reverse=True)
+
+
 def name_pinyin(simplified_name: str) -> list[str]:
     """Syllables of a (simplified) name, surname reading first."""
     name = simplified_name.replace(" ", "").replace("·", "")
-    for surname in sorted(SURNAME_READINGS, key=len, reverse=True):
-        if name.startswith(surname) and len(name) > len(surname):
-            rest = [_char_pinyin(c) for c in name[len(surname) :]]
+    for k in _SURNAME_LENGTHS:  # the longest listed surname the name starts with
+        surname = name[:k]
+        if len(name) > k and surname in SURNAME_READINGS:
+            rest = [_char_pinyin(c) for c in name[k:]]
             return [*SURNAME_READINGS[surname].split(), *[p for p in rest if p]]
     return [p for p in (_char_pinyin(c) for c in name) if p]
 

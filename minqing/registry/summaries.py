@@ -92,6 +92,38 @@ def summaries_refresh(*, grid_ids=(), household_ids=()) -> None:
         _refresh(f"a.id IN (SELECT grid_id FROM registry_household WHERE id IN ({marks}))", chunk)
 
 
+def summaries_add(grids: dict[int, list[int]], tags: dict[tuple[int, int], int]) -> None:
+    """Add what a bulk writer created to the kept rows: grid -> [households, living
+    residents, people, open tag periods], (grid, tag) -> open periods. Two statements
+    whatever the number of grids (PostgreSQL; rows locked in grid order, so concurrent
+    writers add up instead of overwriting); SQLite recounts those grids."""
+    if connection.vendor != "postgresql":
+        summaries_refresh(grid_ids=[*grids, *(g for g, _t in tags)])
+        return
+    order = sorted(grids)
+    with connection.cursor() as cur:
+        if order:
+            cur.execute(
+                "INSERT INTO registry_gridsummary (grid_id, households, residents, people, "
+                "tagged) SELECT * FROM unnest(%s::bigint[], %s::int[], %s::int[], %s::int[], "
+                "%s::int[]) ON CONFLICT (grid_id) DO UPDATE SET "
+                "households = registry_gridsummary.households + excluded.households, "
+                "residents = registry_gridsummary.residents + excluded.residents, "
+                "people = registry_gridsummary.people + excluded.people, "
+                "tagged = registry_gridsummary.tagged + excluded.tagged",
+                [order, *([grids[g][i] for g in order] for i in range(4))],
+            )
+        keys = sorted(tags)
+        if keys:
+            cur.execute(
+                "INSERT INTO registry_gridtagsummary (grid_id, tag_id, count) "
+                "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::int[]) "
+                "ON CONFLICT (grid_id, tag_id) DO UPDATE SET "
+                "count = registry_gridtagsummary.count + excluded.count",
+                [[g for g, _t in keys], [t for _g, t in keys], [tags[k] for k in keys]],
+            )
+
+
 def recount() -> tuple[dict, dict]:
     """({grid_id: (households, residents, people, tagged)}, {(grid_id, tag_id): n})."""
     with connection.cursor() as cur:

@@ -324,15 +324,16 @@ def test_two_commits_at_once_second_waits_then_is_refused(settings):
     )
     job.refresh_from_db()
     assert job.status == Job.Status.PREVIEW
-    key = zlib.crc32(b"minqing.import.registry")
+    space = zlib.crc32(b"minqing.import.area") - 2**31
+    key = zlib.crc32(qx.path.rstrip(".").encode()) - 2**31  # the village's lock
     held, release = threading.Event(), threading.Event()
 
     def other_import():
-        # another import's write transaction, holding the lock
+        # another import's write transaction into the same village, holding its lock
         conn = connections.create_connection("default")
         with conn.cursor() as cur:
             cur.execute("BEGIN")
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+            cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", [space, key])
             held.set()
             release.wait(30)
             cur.execute("ROLLBACK")
@@ -347,9 +348,114 @@ def test_two_commits_at_once_second_waits_then_is_refused(settings):
         assert job.status == Job.Status.PREVIEW  # refused with a message, may try again
         assert "另一个导入正在写入" in job.message
         assert Household.objects.count() == 0
+        from minqing.core.imports import PLAN_SUFFIX, plan_dir
+
+        assert (plan_dir() / f"{job.pk}{PLAN_SUFFIX}").exists()  # kept for the next try
     finally:
         release.set()
         t.join()
     import_commit(actor=cadre, job_id=job.pk)
     job.refresh_from_db()
     assert job.status == Job.Status.DONE and Household.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_commits_lock_per_area_two_townships_in_parallel_one_village_in_turn(settings, monkeypatch):
+    """Two real transactions at once. An import into 七星村 holds its commit open; an
+    import into another township commits meanwhile; another import into 七星村 waits and
+    is refused after IMPORT_LOCK_WAIT, then commits once the first one is done."""
+    if connection.vendor != "postgresql":
+        pytest.skip("advisory locks are PostgreSQL's")
+    from minqing.accounts.tests.factories import UserFactory
+    from minqing.areas.models import Level
+    from minqing.areas.tests.factories import make_area
+    from minqing.core.imports import import_commit
+    from minqing.core.roles import Role
+    from minqing.registry import imports
+
+    city = make_area(parent=None, level=Level.CITY, code="430300000000", name="湘潭市")
+    county = make_area(parent=city, level=Level.COUNTY, code="430372000000", name="昭山示范区")
+    zs = make_area(parent=county, level=Level.TOWNSHIP, code="430372100000", name="昭山镇")
+    qx = make_area(parent=zs, level=Level.VILLAGE, code="430372100201", name="七星村")
+    make_area(parent=qx, level=Level.GRID, code=QX1, name="七星村第1网格")
+    hl_town = make_area(parent=county, level=Level.TOWNSHIP, code="430372101000", name="鹤岭镇")
+    hl = make_area(parent=hl_town, level=Level.VILLAGE, code="430372101201", name="鹤岭村")
+    make_area(parent=hl, level=Level.GRID, code="430372101201001", name="鹤岭村第1网格")
+    cadre = UserFactory(username="cadre-qx", role=Role.VILLAGE_CADRE, areas=[qx])
+    other = UserFactory(username="township-hl", role=Role.TOWNSHIP_STAFF, areas=[hl_town])
+    settings.IMPORT_LOCK_WAIT = 2
+
+    def preview(user, rows):
+        job = import_start(
+            actor=user, kind="registry", upload=SimpleUploadedFile("a.csv", csv_bytes(rows))
+        )
+        job.refresh_from_db()
+        assert job.status == Job.Status.PREVIEW, job.message
+        return job
+
+    first = preview(cadre, [row()])
+    second = preview(other, [row(grid="430372101201001", number="HL-1", idn=pid(2))])
+    third = preview(cadre, [row(number="QX-200", idn=pid(3))])
+
+    writing, release = threading.Event(), threading.Event()
+    original = imports.ResidentImporter.apply
+
+    def held_apply(self, **kw):
+        if kw["job"].pk == first.pk:  # the first import stops inside its transaction
+            writing.set()
+            release.wait(30)
+        return original(self, **kw)
+
+    monkeypatch.setattr(imports.ResidentImporter, "apply", held_apply)
+
+    def commit_first():
+        try:
+            import_commit(actor=cadre, job_id=first.pk)
+        finally:
+            from django.db import connection as conn
+
+            conn.close()
+
+    t = threading.Thread(target=commit_first)
+    t.start()
+    try:
+        assert writing.wait(30)
+        started = time.monotonic()
+        import_commit(actor=other, job_id=second.pk)  # another township: not held up
+        second.refresh_from_db()
+        assert second.status == Job.Status.DONE, second.message
+        assert time.monotonic() - started < 2
+        import_commit(actor=cadre, job_id=third.pk)  # the same village: waits, refused
+        third.refresh_from_db()
+        assert third.status == Job.Status.PREVIEW and "另一个导入正在写入" in third.message
+        assert time.monotonic() - started >= 2
+    finally:
+        release.set()
+        t.join()
+    first.refresh_from_db()
+    assert first.status == Job.Status.DONE, first.message
+    import_commit(actor=cadre, job_id=third.pk)
+    third.refresh_from_db()
+    assert third.status == Job.Status.DONE, third.message
+    assert set(Household.objects.values_list("number", flat=True)) == {"QX-100", "HL-1", "QX-200"}
+
+
+def test_area_lock_plan_is_multi_granular_and_ordered():
+    from minqing.core.imports import area_lock_plan
+
+    grids = ["1.11.111.1111.1.", "1.11.111.1111.2.", "1.11.111.1112.1."]
+    assert area_lock_plan(grids) == [
+        ("", False),  # the whole tree, shared: a city-wide import takes it alone
+        ("1", False),
+        ("1.11", False),
+        ("1.11.111", False),
+        ("1.11.111.1111", True),
+        ("1.11.111.1112", True),
+    ]
+    # beyond the fan-out, the villages' township is locked instead
+    assert area_lock_plan(grids, fanout=1) == [
+        *[("", False), ("1", False), ("1.11", False)],
+        ("1.11.111", True),
+    ]
+    many = [f"1.1{t}.1{t}{v}.1{t}{v}1." for t in range(3) for v in range(3)]
+    assert area_lock_plan(many, fanout=2) == [("", False), ("1", True)]

@@ -475,3 +475,112 @@ def test_commit_checks_again_what_changed_since_the_preview(users, tree, monkeyp
     assert job.status == Job.Status.FAILED
     assert "已在其他辖区登记" in errors_of(job)[8]
     assert written() == before
+
+
+def test_commit_skips_the_re_check_only_when_the_registry_has_not_changed(users, tree, monkeypatch):
+    """PostgreSQL keeps a log of the transactions writing to the registry: a commit whose
+    dry run saw everything in it skips the re-check; any write since forces it."""
+    from django.db import connection
+
+    from minqing.registry import imports
+
+    calls = []
+    original = imports.ResidentImporter._existing_residents
+    monkeypatch.setattr(
+        imports.ResidentImporter,
+        "_existing_residents",
+        lambda self, *a, **kw: calls.append(1) or original(self, *a, **kw),
+    )
+    job = start(users.cadre, ledger_xlsx())
+    assert len(calls) == 1
+    job = commit(users.cadre, job)
+    assert job.status == Job.Status.DONE
+    postgres = connection.vendor == "postgresql"
+    assert len(calls) == (1 if postgres else 2)
+    rows = _bad(ledger_rows(), 1, "联系电话", "13900000001")
+    job = start(users.cadre, ledger_xlsx(rows))
+    calls.clear()
+    HouseholdFactory(grid=tree.grids["鹤岭村1"], number="HL-9")  # any registry write
+    job = commit(users.cadre, job)
+    assert job.status == Job.Status.DONE
+    assert calls == [1]  # the commit checked again
+
+
+def test_registered_households_address_and_phone_are_previewed_masked_then_audited(
+    users, tree, client
+):
+    """Create-and-update covers the household too: its address and 户联系电话 change,
+    shown old -> new (the phone masked) and audited field by field; create-only leaves
+    them; a blank cell leaves them as they are."""
+    headers = [*LEDGER_HEADERS, "户联系电话"]
+    rows = [[*r, ""] for r in ledger_rows()]
+    commit(users.cadre, start(users.cadre, ledger_xlsx(rows, headers=headers)))
+    hh = Household.objects.get(number="QX-001")
+    assert hh.address == "七星村一组 12 号"
+    version = hh.version
+    rows = _bad(rows, 0, "家庭住址", "七星村一组 14 号")
+    rows[0][-1] = "0731-52809999"
+    job = start(users.cadre, ledger_xlsx(rows, headers=headers))
+    preview = job.result["preview"]
+    assert preview["households_changed"] == 1 and preview["changed"] == 1
+    (change,) = [c for c in preview["changes"] if "QX-001" in c["name"]]
+    assert ["住址", "七星村一组 12 号", "七星村一组 14 号"] in change["changes"]
+    phone = [c for c in change["changes"] if c[0] == "户联系电话"][0]
+    assert phone[1] != "0731-52809999" and "9999" in phone[2] and "*" in phone[2]
+    page = login(client, users.cadre).get(f"/core/jobs/{job.pk}/").content.decode()
+    assert "七星村一组 14 号" in page and "0731-52809999" not in page
+    assert Household.objects.get(number="QX-001").address == "七星村一组 12 号"  # not yet
+
+    skipped = commit(
+        users.cadre, start(users.cadre, ledger_xlsx(rows, headers=headers)), "create_only"
+    )
+    assert skipped.result["skipped"] == 1
+    assert Household.objects.get(number="QX-001").address == "七星村一组 12 号"
+
+    job = commit(users.cadre, job)
+    assert job.status == Job.Status.DONE, job.message
+    assert job.result["households_updated"] == 1
+    hh.refresh_from_db()
+    assert (hh.address, hh.phone, hh.version) == ("七星村一组 14 号", "0731-52809999", version + 1)
+    event = AuditEvent.objects.get(action="registry.household.update", target_id=str(hh.pk))
+    assert event.detail["address"] == ["七星村一组 12 号", "七星村一组 14 号"]
+    assert "0731-52809999" not in str(event.detail) and event.detail["version"] == version + 1
+    # the same file again: nothing to write; a blank address cell leaves the address
+    again = commit(users.cadre, start(users.cadre, ledger_xlsx(rows, headers=headers)))
+    assert again.result["imported"] == 0 and "无变化" in again.message
+    blank = _bad(rows, 0, "家庭住址", "")
+    blank[0][-1] = ""
+    job = start(users.cadre, ledger_xlsx(blank, headers=headers))
+    assert job.result["preview"]["households_changed"] == 0
+
+
+def test_the_dry_runs_plan_waits_on_disk_not_in_memory(users, tree, monkeypatch):
+    """The checked rows wait for the commit in a file only the server may read (not in
+    the web process); the commit reads it instead of the upload, and deletes it; a
+    cancel deletes it; without it the commit parses the upload again."""
+    import stat
+
+    from minqing.core import imports as core_imports
+
+    job = start(users.cadre, ledger_xlsx())
+    kept = core_imports.plan_dir() / f"{job.pk}{core_imports.PLAN_SUFFIX}"
+    assert kept.exists() and stat.S_IMODE(kept.stat().st_mode) == 0o600
+    reads = []
+    original = core_imports.read_table
+    monkeypatch.setattr(
+        core_imports, "read_table", lambda *a, **k: reads.append(1) or original(*a, **k)
+    )
+    job = commit(users.cadre, job)
+    assert job.status == Job.Status.DONE and reads == [] and not kept.exists()
+
+    job = start(users.cadre, ledger_xlsx(_bad(ledger_rows(), 1, "联系电话", "13900000001")))
+    kept = core_imports.plan_dir() / f"{job.pk}{core_imports.PLAN_SUFFIX}"
+    import_cancel(actor=users.cadre, job_id=job.pk)
+    assert not kept.exists()
+
+    job = start(users.cadre, ledger_xlsx(_bad(ledger_rows(), 1, "联系电话", "13900000002")))
+    (core_imports.plan_dir() / f"{job.pk}{core_imports.PLAN_SUFFIX}").unlink()
+    reads.clear()
+    job = commit(users.cadre, job)
+    assert job.status == Job.Status.DONE and len(reads) == 1
+    assert Resident.objects.get(id_number=WIFE).phone == "13900000002"

@@ -258,3 +258,22 @@ def test_area_filter_offers_the_chosen_area_its_way_up_and_its_children_only(tre
     # an area outside the jurisdiction is not offered (nor its children)
     outside = dict(area_picker_choices(users.township, str(tree.helingcun.pk)))
     assert str(tree.helingcun.pk) not in outside
+
+
+def test_imports_that_update_move_and_tag_registered_people_are_counted(tree, users):
+    """The importer adds what it creates to the kept rows (no recount): creations, a move
+    to a new household, a status change and a tag on a registered person all add up."""
+    from minqing.registry.tests.test_ledger import _bad, commit, ledger_rows, ledger_xlsx, start
+
+    assert commit(users.cadre, start(users.cadre, ledger_xlsx())).status == "done"
+    assert_kept()
+    rows = ledger_rows()
+    rows = _bad(rows, 2, "户号", "QX-003")
+    rows = _bad(rows, 2, "与户主关系", "户主")
+    rows = _bad(rows, 2, "户主姓名", "张小明")
+    rows = _bad(rows, 2, "家庭住址", "七星村一组 13 号")
+    rows = _bad(rows, 3, "人员类别", "留守儿童")
+    job = commit(users.cadre, start(users.cadre, ledger_xlsx(rows)))
+    assert job.status == "done", job.message
+    assert job.result["updated"] == 2
+    assert_kept()
