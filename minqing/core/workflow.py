@@ -111,6 +111,12 @@ class Workflow:
             state = self.initial if action == CREATE else self.next_state(state, action)
         return state
 
+    def replay_from(self, state: str, actions: Iterable[str]) -> str:
+        """As `replay`, from a given state (an adopted case's first event's from_state)."""
+        for action in actions:
+            state = self.initial if action == CREATE else self.next_state(state, action)
+        return state
+
     def states(self) -> set[str]:
         return {self.initial} | {s for s, _ in self.transitions} | set(self.transitions.values())
 
@@ -157,6 +163,10 @@ class Registered:
     event_model: type
     case_field: str
     state_field: str = "state"
+    # Cases that existed (or were imported in any state) before their workflow began: with
+    # no events their cached state stands, and their history starts at the first event's
+    # from_state (e.g. residents, whose status moved onto the kernel later).
+    adopted: bool = False
 
 
 _WORKFLOWS: dict[str, Registered] = {}
@@ -167,9 +177,17 @@ class UnregisteredWorkflow(ImproperlyConfigured):
 
 
 def register_workflow(
-    workflow: Workflow, *, model, event_model, case_field: str, state_field="state"
+    workflow: Workflow,
+    *,
+    model,
+    event_model,
+    case_field: str,
+    state_field="state",
+    adopted: bool = False,
 ):
-    _WORKFLOWS[workflow.name] = Registered(workflow, model, event_model, case_field, state_field)
+    _WORKFLOWS[workflow.name] = Registered(
+        workflow, model, event_model, case_field, state_field, adopted
+    )
 
 
 def registered_workflows() -> dict[str, Registered]:
@@ -192,6 +210,7 @@ def workflow_apply(
     channel: str = "",
     at=None,
     system: bool = False,
+    audit: bool = True,
     **event_fields,
 ):
     """Check the transition, the role and the object guard, write the event and the audit
@@ -202,6 +221,7 @@ def workflow_apply(
     workflow's `anonymous` actions, recorded with `anonymous_label` and `channel`.
     `system=True` (actor None) is the platform itself (deadline escalation): no role or
     object guard applies, the event says 系统.
+    `audit=False` when the caller writes its own, richer audit row for the same change.
     """
     reg = _WORKFLOWS.get(workflow.name)
     if reg is None or reg.workflow is not workflow:
@@ -243,12 +263,13 @@ def workflow_apply(
     setattr(case, reg.state_field, to_state)
     if hasattr(case, "state_changed_at"):
         case.state_changed_at = at
-    audit_record(
-        actor=actor,
-        action=f"{workflow.name}.{action}",
-        obj=case,
-        detail={"from": from_state, "to": to_state, "actor_kind": kind},
-    )
+    if audit:
+        audit_record(
+            actor=actor,
+            action=f"{workflow.name}.{action}",
+            obj=case,
+            detail={"from": from_state, "to": to_state, "actor_kind": kind},
+        )
     hook = workflow.on_enter.get(to_state)
     if hook is not None:
         hook(case, event)
@@ -479,16 +500,24 @@ def workflow_check(reg: Registered, *, fix: bool = False) -> list[tuple]:
     A broken event chain is reported with derived = '<broken: ...>' and never "fixed"."""
     wrong = []
     events = reg.event_model.objects.order_by(f"{reg.case_field}_id", "at", "id").values_list(
-        f"{reg.case_field}_id", "action"
+        f"{reg.case_field}_id", "action", "from_state"
     )
     by_case: dict = {}
-    for case_id, action in events.iterator(chunk_size=5000):
+    starts: dict = {}
+    for case_id, action, from_state in events.iterator(chunk_size=5000):
         by_case.setdefault(case_id, []).append(action)
+        starts.setdefault(case_id, from_state)
     for pk, cached in reg.model.objects.values_list("pk", reg.state_field).iterator(
         chunk_size=5000
     ):
+        actions = by_case.get(pk, [])
+        if reg.adopted and not actions:
+            continue  # no history yet: the cached state stands
         try:
-            derived = reg.workflow.replay(by_case.get(pk, []))
+            if reg.adopted and actions[0] != CREATE:
+                derived = reg.workflow.replay_from(starts[pk], actions)
+            else:
+                derived = reg.workflow.replay(actions)
         except IllegalTransition as exc:
             wrong.append((pk, cached, f"<broken: {exc.details}>"))
             continue
