@@ -157,7 +157,11 @@ def appeal_file(**kwargs) -> tuple[Appeal, str]:
     """Intake from every channel (`_appeal_file`). On PostgreSQL its only write is one
     statement (core.workflow.workflow_create), atomic by itself: no BEGIN/COMMIT round trips
     unless a hook on the initial state writes too, or the caller holds a transaction."""
-    if connection.vendor == "postgresql" and APPEAL_FLOW.initial not in APPEAL_FLOW.on_enter:
+    if (
+        connection.vendor == "postgresql"
+        and APPEAL_FLOW.initial not in APPEAL_FLOW.on_enter
+        and not kwargs.get("attachments")
+    ):
         return _appeal_file(**kwargs)
     with transaction.atomic():
         return _appeal_file(**kwargs)
@@ -180,6 +184,7 @@ def _appeal_file(
     parties: str = "",
     latitude=None,
     longitude=None,
+    attachments=(),
 ) -> tuple[Appeal, str]:
     """Intake from every channel; the resident gets the tracking code (returned once, only
     its hash is kept). `actor=None` is the public web form / anonymous Open311."""
@@ -218,6 +223,7 @@ def _appeal_file(
         raise ValidationFailed(_("联系电话格式有误"))
     clean_answers = _check_answers(category, answers)
     latitude, longitude = _check_position(latitude, longitude)
+    files = _check_intake_files(attachments, public=actor is None)
     now = clock.now()
     handling = village_of(area)
     code = new_tracking_code()
@@ -258,7 +264,32 @@ def _appeal_file(
             "url": _url,
         },
     )
+    for checked in files:
+        attachment_save(AppealAttachment, checked=checked, actor=actor, appeal=appeal)
+    if files:
+        audit_record(
+            actor=actor,
+            action="appeal.attach",
+            obj=appeal,
+            detail={"files": [f.name for f in files], "count": len(files)},
+        )
     return appeal, code
+
+
+def _check_intake_files(uploads, *, public: bool) -> list:
+    """Every file filed with a matter, checked before anything is written (core.attachments:
+    type sniffed from the content, size, metadata such as GPS stripped, count)."""
+    from django.conf import settings
+
+    uploads = [u for u in (uploads or []) if u]
+    limit = (
+        getattr(settings, "PUBLIC_ATTACHMENT_MAX_COUNT", 3)
+        if public
+        else getattr(settings, "ATTACHMENT_MAX_COUNT", 9)
+    )
+    if len(uploads) > limit:
+        raise ValidationFailed(_("附件最多 %(n)d 个") % {"n": limit})
+    return [attachment_check(u, existing_count=0) for u in uploads]
 
 
 @transaction.atomic
