@@ -8,7 +8,9 @@ raw SQL returning the same rows, measured in the same run.
     .venv/bin/python bench/bench_appeals.py --database-url postgres://postgres@127.0.0.1:5432/minqing_bench_appeals \\
         --appeals 1000000
 
-Appeals are written with one INSERT ... SELECT generate_series (states spread like a live
+A city from `bench/generate.py` already holds its appeals and their events (`--appeals`,
+1M by default, by COPY): then nothing is filled here. Otherwise appeals are written with one
+INSERT ... SELECT generate_series (states spread like a live
 system: most archived, ~15 % open; open ones owned by the grid's village cadres or waiting at
 their level; due dates around now, some overdue). No events are written for them (the lists
 do not read events); check_workflows would report them, which is why this stays a bench DB.
@@ -143,7 +145,36 @@ def main():
             )
             return cur.fetchall()
 
+    def duties_union():
+        """The same rows as two indexed halves (owned; waiting at the village), the way a
+        person would write it by hand for speed."""
+        with connection.cursor() as cur:
+            cur.execute(
+                """
+                SELECT a.*, c.name, ar.name, h.name, h.level, u.username
+                FROM (
+                  (SELECT a.id FROM appeals_appeal a
+                   WHERE a.owner_id = %s AND a.state IN ('claimed','assigned','in_progress')
+                   ORDER BY (a.due_at >= now()), a.due_at, a.id LIMIT 20)
+                  UNION
+                  (SELECT a.id FROM appeals_appeal a
+                   JOIN areas_area ar ON ar.id = a.area_id
+                   JOIN areas_area h ON h.id = a.handling_area_id
+                   WHERE ar.path LIKE %s AND a.state = 'accepted' AND h.level = 4
+                   ORDER BY (a.due_at >= now()), a.due_at, a.id LIMIT 20)
+                ) ids JOIN appeals_appeal a ON a.id = ids.id
+                JOIN areas_area ar ON ar.id = a.area_id
+                JOIN appeals_category c ON c.id = a.category_id
+                JOIN areas_area h ON h.id = a.handling_area_id
+                LEFT JOIN accounts_user u ON u.id = a.owner_id
+                ORDER BY (a.due_at >= now()), a.due_at, a.id LIMIT 20
+                """,
+                [cadre.pk, village_path + "%"],
+            )
+            return cur.fetchall()
+
     cases.append(("my duties (village cadre)", duties_app, duties_sql))
+    cases.append(("my duties vs a UNION in SQL", duties_app, duties_union))
     town_path = township.jurisdictions.select_related("area").first().area.path
 
     def area_app():
@@ -191,6 +222,7 @@ def main():
         f"\n{'query':<36} {'app p50':>8} {'app p95':>8} {'SQL p50':>8} {'SQL p95':>8} {'p95 ratio':>9}"
     )
     for name, app, sql in cases:
+        assert [r[0] for r in sql()] == [a["id"] for a in app()], f"{name}: not the same rows"
         a50, a95 = timed(app, args.runs)
         s50, s95 = timed(sql, args.runs)
         print(f"{name:<36} {a50:8.1f} {a95:8.1f} {s50:8.1f} {s95:8.1f} {a95 / s95:9.2f}")
