@@ -107,13 +107,40 @@ def token_owner_for(*, actor: User, username: str) -> User:
     raise ValidationFailed(_("账号 %(u)s 不存在或不在您的管辖范围内") % {"u": username[:150]})
 
 
+# Tokens seen lately, per process: digest -> (time seen, token with its user). A hit is
+# reused for TOKEN_CACHE_SECONDS at most, and every copy is dropped when a token, a user or
+# a jurisdiction changes (core.proc_cache: at once here, within a second elsewhere when a
+# shared cache is set), so a revoked token or a deactivated user stops at once.
+TOKEN_CACHE_SECONDS = 5.0
+
+
 def authenticate_token(raw: str | None) -> ApiToken | None:
     """The active token a raw token string is, or None. Pure: no write, no audit. Requests
     use `authenticate_request`, which also attributes the request to the token."""
     raw = (raw or "").strip()
     if not raw.startswith(TOKEN_PREFIX) or len(raw) > 100:
         return None
-    return ApiToken.objects.active().select_related("user").filter(digest=_digest(raw)).first()
+    import copy
+    import time
+
+    from minqing.core.proc_cache import process_cached
+
+    digest = _digest(raw)
+    seen = process_cached("api-tokens", dict)
+    hit = seen.get(digest)
+    now = time.monotonic()
+    if hit is None or now - hit[0] > TOKEN_CACHE_SECONDS:
+        token = ApiToken.objects.active().select_related("user").filter(digest=digest).first()
+        if token is None or not token.user.is_active:
+            seen.pop(digest, None)
+            return None
+        if len(seen) > 10_000:
+            seen.clear()
+        hit = seen[digest] = (now, token)
+    token = copy.copy(hit[1])  # a request's own copies: per-request caches stay its own
+    token.user = copy.copy(token.user)
+    token._cached = hit[1]
+    return token
 
 
 def authenticate_request(request, raw: str | None) -> User | None:
@@ -132,6 +159,8 @@ def authenticate_request(request, raw: str | None) -> User | None:
         updated = ApiToken.objects.filter(pk=token.pk, last_used_at=token.last_used_at).update(
             last_used_at=now
         )
+        # This process's copy knows of the write (or another process's): no retry each time.
+        getattr(token, "_cached", token).last_used_at = now
         if updated:
             audit_record(
                 actor=user,
