@@ -8,7 +8,9 @@ raw SQL returning the same rows, measured in the same run.
     .venv/bin/python bench/bench_appeals.py --database-url postgres://postgres@127.0.0.1:5432/minqing_bench_appeals \\
         --appeals 1000000
 
-Appeals are written with one INSERT ... SELECT generate_series (states spread like a live
+A city from `bench/generate.py` already holds its appeals and their events (`--appeals`,
+1M by default, by COPY): then nothing is filled here. Otherwise appeals are written with one
+INSERT ... SELECT generate_series (states spread like a live
 system: most archived, ~15 % open; open ones owned by the grid's village cadres or waiting at
 their level; due dates around now, some overdue). No events are written for them (the lists
 do not read events); check_workflows would report them, which is why this stays a bench DB.
@@ -143,7 +145,36 @@ def main():
             )
             return cur.fetchall()
 
+    def duties_union():
+        """The same rows as two indexed halves (owned; waiting at the village), the way a
+        person would write it by hand for speed."""
+        with connection.cursor() as cur:
+            cur.execute(
+                """
+                SELECT a.*, c.name, ar.name, h.name, h.level, u.username
+                FROM (
+                  (SELECT a.id FROM appeals_appeal a
+                   WHERE a.owner_id = %s AND a.state IN ('claimed','assigned','in_progress')
+                   ORDER BY (a.due_at >= now()), a.due_at, a.id LIMIT 20)
+                  UNION
+                  (SELECT a.id FROM appeals_appeal a
+                   JOIN areas_area ar ON ar.id = a.area_id
+                   JOIN areas_area h ON h.id = a.handling_area_id
+                   WHERE ar.path LIKE %s AND a.state = 'accepted' AND h.level = 4
+                   ORDER BY (a.due_at >= now()), a.due_at, a.id LIMIT 20)
+                ) ids JOIN appeals_appeal a ON a.id = ids.id
+                JOIN areas_area ar ON ar.id = a.area_id
+                JOIN appeals_category c ON c.id = a.category_id
+                JOIN areas_area h ON h.id = a.handling_area_id
+                LEFT JOIN accounts_user u ON u.id = a.owner_id
+                ORDER BY (a.due_at >= now()), a.due_at, a.id LIMIT 20
+                """,
+                [cadre.pk, village_path + "%"],
+            )
+            return cur.fetchall()
+
     cases.append(("my duties (village cadre)", duties_app, duties_sql))
+    cases.append(("my duties vs a UNION in SQL", duties_app, duties_union))
     town_path = township.jurisdictions.select_related("area").first().area.path
 
     def area_app():
@@ -191,9 +222,61 @@ def main():
         f"\n{'query':<36} {'app p50':>8} {'app p95':>8} {'SQL p50':>8} {'SQL p95':>8} {'p95 ratio':>9}"
     )
     for name, app, sql in cases:
+        assert [r[0] for r in sql()] == [a["id"] for a in app()], f"{name}: not the same rows"
         a50, a95 = timed(app, args.runs)
         s50, s95 = timed(sql, args.runs)
         print(f"{name:<36} {a50:8.1f} {a95:8.1f} {s50:8.1f} {s95:8.1f} {a95 / s95:9.2f}")
+    suggestions(args, cadre, village_path)
+
+
+def suggestions(args, cadre, village_path):
+    """What smart routing adds to an intake, measured apart (it is its own call,
+    /api/appeals/suggest): one category proposal, and the duplicate lookup among the open
+    matters of one village and category at 1M appeals, against the candidate query alone
+    in SQL."""
+    from django.db import connection
+
+    from minqing.appeals import routing
+    from minqing.appeals.models import Category
+    from minqing.areas.models import Area
+
+    village = Area.objects.get(path=village_path)
+    text = "村里那条路烂得冇法走了,下雨天全是泥巴坑"
+    road = Category.objects.get(code="road").pk
+    routing.forget()
+    t0 = time.perf_counter()
+    routing.route_suggest(text)
+    built = (time.perf_counter() - t0) * 1000
+
+    def dup():
+        cadre._jurisdiction_paths = None
+        return routing.duplicate_suggest(
+            fetched_by=cadre, text=text, area=village, category_id=road
+        )
+
+    def candidates_sql():
+        with connection.cursor() as cur:
+            cur.execute(
+                """
+                SELECT a.id, a.title, a.state, a.content FROM appeals_appeal a
+                JOIN areas_area ar ON ar.id = a.area_id
+                WHERE ar.path LIKE %s AND a.category_id = %s
+                  AND a.state IN ('accepted','claimed','assigned','in_progress')
+                ORDER BY a.created_at DESC LIMIT 300
+                """,
+                [village_path + "%", road],
+            )
+            return cur.fetchall()
+
+    n = len(candidates_sql())
+    r50, r95 = timed(lambda: routing.route_suggest(text), args.runs)
+    d50, d95 = timed(dup, args.runs)
+    s50, s95 = timed(candidates_sql, args.runs)
+    print(f"\nrouting and duplicates (router built once per process: {built:.0f} ms)")
+    print(f"{'call':<36} {'p50':>8} {'p95':>8}")
+    print(f"{'category proposal':<36} {r50:8.1f} {r95:8.1f}")
+    print(f"{f'duplicate lookup ({n} open candidates)':<36} {d50:8.1f} {d95:8.1f}")
+    print(f"{'  its candidate query in SQL':<36} {s50:8.1f} {s95:8.1f}")
 
 
 if __name__ == "__main__":

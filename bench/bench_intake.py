@@ -75,7 +75,8 @@ def load(port, path, body_fn, seconds, concurrency):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--database-url", required=True)
-    p.add_argument("--seconds", type=int, default=20)
+    p.add_argument("--seconds", type=int, default=10)
+    p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--concurrency", type=int, default=4)
     p.add_argument("--ports", default="8116,8117")
     args = p.parse_args()
@@ -116,21 +117,26 @@ def main():
 
         load(app_port, "/api/appeals/public/appeals", appeal, 3, 2)  # warm
         load(bare_port, "/insert", bare, 3, 2)
-        rows = []
-        for name, port, path, fn in (
-            ("bare view, one INSERT", bare_port, "/insert", bare),
-            ("intake API", app_port, "/api/appeals/public/appeals", appeal),
-            ("bare view, one INSERT (again)", bare_port, "/insert", bare),
-        ):
-            rows.append((name, *load(port, path, fn, args.seconds, args.concurrency)))
-        print(f"{'endpoint':<32} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7}")
-        for name, rps, p50, p95 in rows:
-            print(f"{name:<32} {rps:7.1f} {p50:7.1f} {p95:7.1f}")
-        bare_rps = (rows[0][1] + rows[2][1]) / 2
-        bare_p95 = (rows[0][3] + rows[2][3]) / 2
+        runs = {"bare": [], "intake": []}
+        for _ in range(args.repeats):  # interleaved: bare, intake, bare, intake, ...
+            runs["bare"].append(load(bare_port, "/insert", bare, args.seconds, args.concurrency))
+            runs["intake"].append(
+                load(
+                    app_port, "/api/appeals/public/appeals", appeal, args.seconds, args.concurrency
+                )
+            )
         print(
-            f"intake / bare: {rows[1][1] / bare_rps * 100:.0f} % of the requests/s, "
-            f"p95 {rows[1][3] / bare_p95:.2f}x"
+            f"{'endpoint':<28} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7}   (median of {args.repeats})"
+        )
+        for name, label in (("bare", "bare view, one INSERT"), ("intake", "intake API")):
+            rps, p50, p95 = (statistics.median(x[i] for x in runs[name]) for i in range(3))
+            print(f"{label:<28} {rps:7.1f} {p50:7.1f} {p95:7.1f}")
+        ratios = [i[0] / b[0] for b, i in zip(runs["bare"], runs["intake"], strict=True)]
+        p95s = [i[2] / b[2] for b, i in zip(runs["bare"], runs["intake"], strict=True)]
+        print(
+            f"intake / bare, per round: req/s {', '.join(f'{r * 100:.0f} %' for r in ratios)}"
+            f" (median {statistics.median(ratios) * 100:.0f} %); p95 "
+            f"{', '.join(f'{r:.2f}x' for r in p95s)} (median {statistics.median(p95s):.2f}x)"
         )
     finally:
         for proc in procs:

@@ -114,6 +114,12 @@ def parse_args(argv=None):
     p.add_argument("--import-residents", type=int, default=1_000_000)
     # Realistic volume for the audit page (views, reveals, edits, exports over a year).
     p.add_argument("--audit-events", type=int, default=1_000_000)
+    p.add_argument(
+        "--appeals",
+        type=int,
+        default=1_000_000,
+        help="appeals with their workflow events, by COPY (bench/generate_appeals.py)",
+    )
     args = p.parse_args(argv)
     if args.residents < args.households:
         p.error("--residents must be at least --households (every household has a head)")
@@ -825,6 +831,11 @@ def main(argv=None) -> None:
                 with connection.cursor() as cursor:
                     fill_audit_cursor(cursor, args.audit_events)
                 timer.lap(f"audit log filled ({args.audit_events:,} events)")
+            if args.appeals:
+                from generate_appeals import fill_appeals
+
+                done = fill_appeals(city, staff, args.appeals, args.seed)
+                timer.lap(f"appeals copied ({done['appeals']:,}, {done['events']:,} events)")
             reset_sequences(
                 [
                     *("areas_area", "accounts_unit", "accounts_user", "accounts_jurisdiction"),

@@ -24,7 +24,10 @@ def _fresh_cache():
     """Counters kept in the cache (login throttle, ID-conflict rate limit) start at zero."""
     from django.core.cache import cache
 
+    from minqing.core.proc_cache import process_cache_clear
+
     cache.clear()
+    process_cache_clear()
 
 
 @pytest.fixture

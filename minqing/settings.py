@@ -286,7 +286,11 @@ CONTENT_SECURITY_POLICY = {
 PUBLIC_THROTTLE_RATES = {
     "appeal_file": env_str("THROTTLE_PUBLIC_FILE", "10/h"),
     "appeal_track": env_str("THROTTLE_PUBLIC_TRACK", "30/m"),
+    # files sent with the public form, counted one by one, per client address
+    "appeal_attach": env_str("THROTTLE_PUBLIC_ATTACH", "20/h"),
 }
+# at most this many files with one matter filed by a resident (staff: ATTACHMENT_MAX_COUNT)
+PUBLIC_ATTACHMENT_MAX_COUNT = env_int("PUBLIC_ATTACHMENT_MAX_COUNT", 3)
 
 NINJA_PAGINATION_PER_PAGE = 20
 NINJA_PAGINATION_MAX_LIMIT = 200

@@ -9,4 +9,11 @@ class AppealsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from minqing.areas.models import Area
+        from minqing.core.proc_cache import bump_on_change
+
         from . import workflow  # noqa: F401  registers the appeal workflow
+        from .models import Category
+
+        bump_on_change("appeal-categories", Category)
+        bump_on_change("appeal-areas", Area)

@@ -198,6 +198,12 @@ class Appeal(CaseModel):
             models.Index(fields=["handling_area", "state", "due_at"], name="appeal_level_idx"),
             # area list, newest first (visible_to prefix on area path joins here)
             models.Index(fields=["area", "-created_at"], name="appeal_area_idx"),
+            # duplicate suggestions: open matters of one village's areas and one category
+            models.Index(
+                fields=["area", "category", "-created_at"],
+                condition=models.Q(state__in=["accepted", "claimed", "assigned", "in_progress"]),
+                name="appeal_open_area_cat_idx",
+            ),
         ]
 
     def __str__(self):

@@ -222,12 +222,29 @@ def _router() -> Router:
         .values_list("content", "category__code")[:3000]
     )
     router = Router(categories=cats, examples=examples)
+    _vectors.clear()  # they were weighted with the old router's IDF
     _cache["router"] = (time.monotonic(), router)
     return router
 
 
 def forget() -> None:
     _cache.clear()
+    _vectors.clear()
+
+
+# An open matter's vector, computed once per process and router (its text does not change):
+# the duplicate lookup then costs one indexed query plus a few hundred sparse dot products.
+_vectors: dict[int, dict] = {}
+_MAX_VECTORS = 200_000
+
+
+def _vector_of(router: Router, pk: int, content: str) -> dict:
+    v = _vectors.get(pk)
+    if v is None:
+        if len(_vectors) >= _MAX_VECTORS:
+            _vectors.clear()
+        v = _vectors[pk] = router.vec.vector(tokens(content))
+    return v
 
 
 def route_suggest(text: str, *, k: int = 3) -> list[dict]:
@@ -274,11 +291,12 @@ def duplicate_suggest(
         .open()
         .filter(area__path__startswith=village.path, category_id=category_id)
         .exclude(pk=exclude_pk)
-        .select_related("category")
+        .only("pk", "title", "state", "content", "area", "category")
         .order_by("-created_at")[:300]
     )
     if not candidates:
         return []
-    sims = similarity([a.content for a in candidates], text, router.vec)
+    qv = router.vec.vector(tokens(text))
+    sims = [cosine(qv, _vector_of(router, a.pk, a.content)) for a in candidates]
     ranked = sorted(zip(sims, candidates, strict=True), key=lambda x: -x[0])
     return [(a, round(s, 3)) for s, a in ranked[:k] if s >= DUPLICATE_THRESHOLD]

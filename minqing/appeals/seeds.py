@@ -30,3 +30,7 @@ def ensure_seeds() -> None:
             ],
             ignore_conflicts=True,
         )
+    from minqing.core.proc_cache import process_cache_bump
+
+    process_cache_bump("calendar")
+    process_cache_bump("appeal-categories")

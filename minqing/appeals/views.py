@@ -1,6 +1,7 @@
 """Appeal pages (htmx, phone first). Views parse, look up through the scope, call one
 service and render; DomainErrors come back onto the form."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -285,7 +286,12 @@ def public_new(request):
         from minqing.core.public import public_throttles as throttles
 
         throttle: PublicThrottle = throttles("appeal_file")[0]
-        if not throttle.allow_request(request):
+        files = request.FILES.getlist("attachments")
+        # Files have their own budget per client (each file counts), on top of the filing one.
+        per_file = throttles("appeal_attach")[0]
+        if not throttle.allow_request(request) or not all(
+            per_file.allow_request(request) for _f in files
+        ):
             return render(
                 request, "appeals/public_new.html", {"form": form, "throttled": True}, status=429
             )
@@ -293,13 +299,18 @@ def public_new(request):
             result = _call(
                 form,
                 lambda d: services.appeal_file(
-                    actor=None, channel=Channel.WEB, **form.service_kwargs()
+                    actor=None, channel=Channel.WEB, attachments=files, **form.service_kwargs()
                 ),
             )
         if result:
             code = format_code(result[1])
     status = getattr(form, "status", 400) if form.errors else 200
-    return render(request, "appeals/public_new.html", {"form": form, "code": code}, status=status)
+    return render(
+        request,
+        "appeals/public_new.html",
+        {"form": form, "code": code, "max_files": settings.PUBLIC_ATTACHMENT_MAX_COUNT},
+        status=status,
+    )
 
 
 def public_track(request):

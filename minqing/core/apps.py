@@ -13,6 +13,10 @@ class CoreConfig(AppConfig):
         from . import plugins
 
         plugins.autodiscover()
+        from .case_models import CalendarDay
+        from .proc_cache import bump_on_change
+
+        bump_on_change("calendar", CalendarDay)
         if sys.argv[1:2] == ["runserver"]:
             from .periodic import start_inline_scheduler
 

@@ -55,6 +55,14 @@ def audit_record(*, actor, action: str, obj=None, area=None, detail: dict | None
     """One append-only row: who did what to which object, when, from where. Any ID- or
     phone-shaped text in the detail is stored masked (core.masking.scrub). `at` lets an
     anonymous channel (tips) record the day only, not a time a server log could match."""
+    event = audit_row(actor=actor, action=action, obj=obj, area=area, detail=detail, at=at)
+    event.save()
+    return event
+
+
+def audit_row(*, actor, action: str, obj=None, area=None, detail: dict | None = None, at=None):
+    """The row `audit_record` writes, unsaved (for a caller that writes it in one statement
+    with others, e.g. core.workflow.workflow_create)."""
     target_type, target_id, target_repr = target_of(obj)
     area = area if area is not None else area_of(obj)
     fields = {}
@@ -62,7 +70,7 @@ def audit_record(*, actor, action: str, obj=None, area=None, detail: dict | None
         fields["area_id"] = area
     else:
         fields["area"] = area
-    return AuditEvent.objects.create(
+    return AuditEvent(
         actor=actor if getattr(actor, "pk", None) else None,
         actor_label=_actor_label(actor),
         action=action,

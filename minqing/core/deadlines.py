@@ -12,16 +12,20 @@ from datetime import date, datetime, time, timedelta
 from django.utils import timezone
 
 from .case_models import CalendarDay
+from .proc_cache import process_cached
 
 # A long holiday plus its weekends is at most ~10 days; N working days never span more than
 # this many calendar days for N <= 60, so one query covers any deadline we compute.
 _SPAN = 3
 
 
+def _calendar() -> dict[date, str]:
+    """Every exception day (a few dozen a year), kept per process (core.proc_cache)."""
+    return process_cached("calendar", lambda: dict(CalendarDay.objects.values_list("date", "kind")))
+
+
 def _overrides(start: date, end: date) -> dict[date, str]:
-    return dict(
-        CalendarDay.objects.filter(date__gte=start, date__lte=end).values_list("date", "kind")
-    )
+    return {d: k for d, k in _calendar().items() if start <= d <= end}
 
 
 def _working(d: date, overrides: dict[date, str]) -> bool:

@@ -1,8 +1,8 @@
 """Notifications, queued on commit: an in-app inbox, plus pluggable e-mail/SMS senders.
 
-Services call `notify(...)` inside their transaction; nothing is written or sent unless the
-transaction commits (a rolled-back claim notifies nobody). The inbox row is written in a
-new short transaction on commit; the senders named in `channels` (besides "inbox") are
+Services call `notify(...)` inside their transaction; nothing is kept or sent unless the
+transaction commits (a rolled-back claim notifies nobody). The inbox rows are written in
+that transaction (no second commit per request); the senders named in `channels` (besides "inbox") are
 looked up in settings.NOTIFICATION_SENDERS, e.g.
 
     NOTIFICATION_SENDERS = {"sms": "myproject.sms.AliyunSender", "email": "..."}
@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, models, transaction
 from django.utils.module_loading import import_string
 
 from . import clock
@@ -56,28 +56,30 @@ def _address(user, channel: str) -> str:
 def notify(
     *, recipients, kind: str, title: str, body: str = "", url: str = "", channels=("inbox",)
 ) -> None:
-    """Queue a notification to these users, delivered only if the transaction commits."""
+    """Notify these users (a list, or a queryset of users) if the transaction commits.
+
+    The inbox rows are written in the caller's transaction (rolled back with it, so nothing
+    shows unless it commits; a queryset of recipients becomes one INSERT ... SELECT, no
+    round trip to fetch the users); e-mail/SMS are sent on commit."""
+    at = clock.now()
+    fields = {"kind": kind, "title": str(title)[:200], "body": str(body), "url": url}
+    others = [c for c in channels if c != "inbox"]
+    if isinstance(recipients, models.QuerySet) and not others:
+        if "inbox" in channels:
+            _insert_select(recipients, at=at, **fields)
+        return
     users = [u for u in {getattr(u, "pk", None): u for u in recipients if u}.values() if u]
     if not users:
         return
+    if "inbox" in channels:
+        Notification.objects.bulk_create(
+            Notification(recipient=u, created_at=at, **fields) for u in users
+        )
+    if not others:
+        return
 
     def deliver():
-        at = clock.now()
-        if "inbox" in channels:
-            Notification.objects.bulk_create(
-                Notification(
-                    recipient=u,
-                    created_at=at,
-                    kind=kind,
-                    title=str(title)[:200],
-                    body=str(body),
-                    url=url,
-                )
-                for u in users
-            )
-        for channel in channels:
-            if channel == "inbox":
-                continue
+        for channel in others:
             sender = _sender(channel)
             for u in users:
                 address = _address(u, channel)
@@ -89,6 +91,25 @@ def notify(
                     log.exception("sending %s to user %s failed", channel, u.pk)
 
     transaction.on_commit(deliver)
+
+
+def _insert_select(users: models.QuerySet, *, at, kind, title, body, url) -> int:
+    """One INSERT INTO inbox SELECT FROM (the recipients' query)."""
+    sub = users.order_by().values_list("pk", flat=True)
+    sql, params = sub.query.get_compiler(using=sub.db).as_sql()
+    qn = connection.ops.quote_name
+    table = qn(Notification._meta.db_table)
+    user_table = qn(users.model._meta.db_table)
+    user_pk = qn(users.model._meta.pk.column)
+    dt = Notification._meta.get_field("created_at").get_db_prep_save(at, connection)
+    with connection.cursor() as cur:
+        cur.execute(
+            f"INSERT INTO {table} (recipient_id, created_at, kind, title, body, url) "
+            f"SELECT u.{user_pk}, %s, %s, %s, %s, %s FROM {user_table} u "
+            f"WHERE u.{user_pk} IN ({sql})",
+            [dt, kind, title, body, url, *params],
+        )
+        return cur.rowcount
 
 
 def unread_count(user) -> int:

@@ -31,11 +31,11 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import models
+from django.db import connection, models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .audit import audit_record
+from .audit import audit_record, audit_row
 from .errors import IllegalTransition, PermissionDeniedError
 from .permissions import has_perm, require
 
@@ -111,6 +111,12 @@ class Workflow:
             state = self.initial if action == CREATE else self.next_state(state, action)
         return state
 
+    def replay_from(self, state: str, actions: Iterable[str]) -> str:
+        """As `replay`, from a given state (an adopted case's first event's from_state)."""
+        for action in actions:
+            state = self.initial if action == CREATE else self.next_state(state, action)
+        return state
+
     def states(self) -> set[str]:
         return {self.initial} | {s for s, _ in self.transitions} | set(self.transitions.values())
 
@@ -157,6 +163,10 @@ class Registered:
     event_model: type
     case_field: str
     state_field: str = "state"
+    # Cases that existed (or were imported in any state) before their workflow began: with
+    # no events their cached state stands, and their history starts at the first event's
+    # from_state (e.g. residents, whose status moved onto the kernel later).
+    adopted: bool = False
 
 
 _WORKFLOWS: dict[str, Registered] = {}
@@ -167,9 +177,17 @@ class UnregisteredWorkflow(ImproperlyConfigured):
 
 
 def register_workflow(
-    workflow: Workflow, *, model, event_model, case_field: str, state_field="state"
+    workflow: Workflow,
+    *,
+    model,
+    event_model,
+    case_field: str,
+    state_field="state",
+    adopted: bool = False,
 ):
-    _WORKFLOWS[workflow.name] = Registered(workflow, model, event_model, case_field, state_field)
+    _WORKFLOWS[workflow.name] = Registered(
+        workflow, model, event_model, case_field, state_field, adopted
+    )
 
 
 def registered_workflows() -> dict[str, Registered]:
@@ -192,6 +210,7 @@ def workflow_apply(
     channel: str = "",
     at=None,
     system: bool = False,
+    audit: bool = True,
     **event_fields,
 ):
     """Check the transition, the role and the object guard, write the event and the audit
@@ -202,6 +221,7 @@ def workflow_apply(
     workflow's `anonymous` actions, recorded with `anonymous_label` and `channel`.
     `system=True` (actor None) is the platform itself (deadline escalation): no role or
     object guard applies, the event says 系统.
+    `audit=False` when the caller writes its own, richer audit row for the same change.
     """
     reg = _WORKFLOWS.get(workflow.name)
     if reg is None or reg.workflow is not workflow:
@@ -243,12 +263,13 @@ def workflow_apply(
     setattr(case, reg.state_field, to_state)
     if hasattr(case, "state_changed_at"):
         case.state_changed_at = at
-    audit_record(
-        actor=actor,
-        action=f"{workflow.name}.{action}",
-        obj=case,
-        detail={"from": from_state, "to": to_state, "actor_kind": kind},
-    )
+    if audit:
+        audit_record(
+            actor=actor,
+            action=f"{workflow.name}.{action}",
+            obj=case,
+            detail={"from": from_state, "to": to_state, "actor_kind": kind},
+        )
     hook = workflow.on_enter.get(to_state)
     if hook is not None:
         hook(case, event)
@@ -285,21 +306,218 @@ def workflow_start(*, workflow: Workflow, case, actor, comment="", anonymous_lab
     return event
 
 
+# A stand-in primary key while the statement that allocates the real one is built: text
+# that names the case (an audit row's target, a notification's link) is cut around it and
+# the real id is put in by the database.
+_PK_SENTINEL = -7_310_427
+
+
+def workflow_create(
+    *,
+    workflow: Workflow,
+    case,
+    actor,
+    comment="",
+    anonymous_label="",
+    channel="",
+    audit: dict | None = None,
+    notify: dict | None = None,
+):
+    """Save a new case, write its CREATE event, its audit row (`audit`: action, detail) and
+    the inbox rows of `notify` (recipients: a queryset of users, or a callable returning
+    one; `recipients_sql`: the same users as an id subquery, which the one statement needs;
+    kind, title; url: a callable of the case). On PostgreSQL all of it is ONE statement (INSERT ... RETURNING
+    feeding the other INSERTs in a WITH), atomic on its own, so intake costs one round trip
+    like a bare INSERT; elsewhere the same rows are written one by one (the caller holds the
+    transaction). Returns the event."""
+    reg = _WORKFLOWS.get(workflow.name)
+    if reg is None or reg.workflow is not workflow or not isinstance(case, reg.model):
+        raise UnregisteredWorkflow(f"workflow {workflow.name!r} is not registered for this case")
+    one_statement = (
+        connection.vendor == "postgresql"
+        and case.pk is None
+        and reg.model._meta.pk.column == "id"
+        and (notify is None or "recipients_sql" in notify)
+    )
+    if notify and callable(notify.get("recipients")):  # built only when needed
+        notify = {**notify, "recipients": notify["recipients"]() if not one_statement else None}
+    if not one_statement:
+        case.save()
+        event = workflow_start(
+            workflow=workflow,
+            case=case,
+            actor=actor,
+            comment=comment,
+            anonymous_label=anonymous_label,
+            channel=channel,
+        )
+        if audit:
+            audit_record(actor=actor, obj=case, **audit)
+        if notify:
+            from .notifications import notify as send
+
+            spec = dict(notify)
+            spec.pop("recipients_sql", None)
+            spec["url"] = spec["url"](case)
+            send(**spec)
+        return event
+    from .context import channel as current_channel
+
+    if actor is None:
+        kind, label = ActorKind.ANONYMOUS, anonymous_label or str(_("群众"))
+    else:
+        kind, label = ActorKind.STAFF, _label(actor)
+    setattr(case, reg.state_field, workflow.initial)
+    model, em = reg.model, reg.event_model
+    event = em(
+        at=getattr(case, "created_at", None) or timezone.now(),
+        actor=actor,
+        actor_kind=kind,
+        actor_label=label,
+        channel=channel or current_channel(),
+        action=CREATE,
+        from_state="",
+        to_state=workflow.initial,
+        comment=comment,
+    )
+    qn = connection.ops.quote_name
+    pk_field = model._meta.pk
+    case_sql, params = _insert_sql(model, case, exclude=pk_field, returning=pk_field)
+    fk = em._meta.get_field(reg.case_field)
+    parts = [f"WITH c AS ({case_sql})"]
+    sql, more = _insert_from_case(em, event, {fk.column: None})
+    parts.append(f", e AS ({sql} RETURNING {qn(em._meta.pk.column)})")
+    params += more
+    if audit or notify:
+        case.pk = _PK_SENTINEL
+        try:
+            if audit:
+                from .models import AuditEvent
+
+                row = audit_row(actor=actor, obj=case, **audit)
+                sql, more = _insert_from_case(
+                    AuditEvent,
+                    row,
+                    {"target_id": None, "target_repr": row.target_repr},
+                )
+                parts.append(f", a AS ({sql})")
+                params += more
+            if notify:
+                sql, more = _notify_from_case(case, **notify)
+                parts.append(f", n AS ({sql})")
+                params += more
+        finally:
+            case.pk = None
+    parts.append(f" SELECT c.{qn(pk_field.column)}, (SELECT * FROM e) FROM c")
+    with connection.cursor() as cur:
+        cur.execute("".join(parts), params)
+        case_pk, event_pk = cur.fetchone()
+    case.pk = case_pk
+    case._state.adding, case._state.db = False, connection.alias
+    event.pk = event_pk
+    setattr(event, reg.case_field, case)
+    event._state.adding, event._state.db = False, connection.alias
+    hook = workflow.on_enter.get(workflow.initial)
+    if hook is not None:
+        hook(case, event)
+    return event
+
+
+def _case_text(value: str) -> tuple[str, list]:
+    """SQL for a text naming the case: the sentinel id becomes the new row's id."""
+    pieces = str(value).split(str(_PK_SENTINEL))
+    if len(pieces) == 1:
+        return "%s", pieces
+    return " || c.id::text || ".join(["%s"] * len(pieces)), pieces
+
+
+def _insert_from_case(model, obj, from_case: dict) -> tuple[str, list]:
+    """INSERT INTO model (...) SELECT ... FROM c: the columns in `from_case` come from the
+    new case (None: its id; a text: that text with the sentinel replaced by the id)."""
+    qn = connection.ops.quote_name
+    cols = [f for f in model._meta.local_concrete_fields if f is not model._meta.pk]
+    exprs, params = [], []
+    for f in cols:
+        if f.column in from_case:
+            text = from_case[f.column]
+            if text is None:  # the new case's id (a foreign key, or a text target_id)
+                exprs.append("c.id" if f.is_relation else "c.id::text")
+                continue
+            sql, more = _case_text(text)
+            exprs.append(f"({sql})")
+            params += more
+            continue
+        exprs.append("%s")
+        params.append(f.get_db_prep_save(f.pre_save(obj, True), connection))
+    sql = (
+        f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(f.column) for f in cols)}) "
+        f"SELECT {', '.join(exprs)} FROM c"
+    )
+    return sql, params
+
+
+def _notify_from_case(
+    case, *, recipients, kind, title, url, body="", recipients_sql=None
+) -> tuple[str, list]:
+    from .case_models import Notification
+
+    qn = connection.ops.quote_name
+    if recipients_sql is not None:  # the same users as an id subquery, compiled already
+        sub_sql, sub_params = recipients_sql
+    else:
+        sub = recipients.order_by().values_list("pk", flat=True)
+        sub_sql, sub_params = sub.query.get_compiler(using=sub.db).as_sql()
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model()._meta
+    at = Notification._meta.get_field("created_at").get_db_prep_save(timezone.now(), connection)
+    url_sql, url_params = _case_text(url(case))
+    title_sql, title_params = _case_text(str(title)[:200])
+    sql = (
+        f"INSERT INTO {qn(Notification._meta.db_table)} "
+        "(recipient_id, created_at, kind, title, body, url) "
+        f"SELECT u.{qn(user.pk.column)}, %s, %s, ({title_sql}), %s, ({url_sql}) "
+        f"FROM {qn(user.db_table)} u, c WHERE u.{qn(user.pk.column)} IN ({sub_sql})"
+    )
+    return sql, [at, kind, *title_params, str(body), *url_params, *sub_params]
+
+
+def _insert_sql(model, obj, *, exclude, returning) -> tuple[str, list]:
+    """Django's own INSERT ... RETURNING for one object (field pre_save and db prep)."""
+    from django.db.models.sql import InsertQuery
+
+    fields = [f for f in model._meta.local_concrete_fields if f is not exclude]
+    query = InsertQuery(model)
+    query.insert_values(fields, [obj])
+    compiler = query.get_compiler(connection=connection)
+    compiler.returning_fields = [returning]
+    (sql, params), *_rest = compiler.as_sql()
+    return sql, list(params)
+
+
 def workflow_check(reg: Registered, *, fix: bool = False) -> list[tuple]:
     """Cases whose cached state differs from their events' replay: (pk, cached, derived).
     A broken event chain is reported with derived = '<broken: ...>' and never "fixed"."""
     wrong = []
     events = reg.event_model.objects.order_by(f"{reg.case_field}_id", "at", "id").values_list(
-        f"{reg.case_field}_id", "action"
+        f"{reg.case_field}_id", "action", "from_state"
     )
     by_case: dict = {}
-    for case_id, action in events.iterator(chunk_size=5000):
+    starts: dict = {}
+    for case_id, action, from_state in events.iterator(chunk_size=5000):
         by_case.setdefault(case_id, []).append(action)
+        starts.setdefault(case_id, from_state)
     for pk, cached in reg.model.objects.values_list("pk", reg.state_field).iterator(
         chunk_size=5000
     ):
+        actions = by_case.get(pk, [])
+        if reg.adopted and not actions:
+            continue  # no history yet: the cached state stands
         try:
-            derived = reg.workflow.replay(by_case.get(pk, []))
+            if reg.adopted and actions[0] != CREATE:
+                derived = reg.workflow.replay_from(starts[pk], actions)
+            else:
+                derived = reg.workflow.replay(actions)
         except IllegalTransition as exc:
             wrong.append((pk, cached, f"<broken: {exc.details}>"))
             continue

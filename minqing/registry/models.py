@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from minqing.core.masking import age_on, mask_id_number, mask_phone
 from minqing.core.scoping import ScopedQuerySet
+from minqing.core.workflow import Workflow, WorkflowEvent, register_workflow
 
 
 class HouseholdQuerySet(ScopedQuerySet):
@@ -448,3 +449,76 @@ class GridTagSummary(models.Model):
             # one row per grid and tag; its index also serves the refresh's delete by grid
             models.UniqueConstraint(fields=["grid", "tag"], name="gridtagsummary_unique"),
         ]
+
+
+# ---- a resident's status on the case kernel (core.workflow), its pilot user --------------
+# Resident.status is the cached state; ResidentEvent rows are the truth since the pilot.
+# Residents imported or registered before it have no events and keep their status
+# (`adopted`); `manage.py check_workflows` replays the others and reports drift.
+
+
+class ResidentEvent(WorkflowEvent):
+    """One status change of a resident (迁出, 死亡, 迁入, 户间迁移, 更正) and its Move row."""
+
+    resident = models.ForeignKey(Resident, on_delete=models.PROTECT, related_name="events")
+    move = models.ForeignKey(
+        Move, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+
+    class Meta(WorkflowEvent.Meta):
+        verbose_name = _("居民状态事件")
+        verbose_name_plural = _("居民状态事件")
+        indexes = [
+            # a resident's history; check_workflows replay
+            models.Index(fields=["resident", "at", "id"], name="resident_event_idx")
+        ]
+
+
+def _only_in_jurisdiction(actor, resident) -> None:
+    """Guard: a status changes only for a person in the actor's jurisdiction (the
+    household's grid), whatever page or API asked."""
+    from minqing.core.errors import NotFoundError
+    from minqing.core.scoping import covers
+
+    grid_path = (
+        Household.objects.filter(pk=resident.household_id)
+        .values_list("grid__path", flat=True)
+        .first()
+    )
+    if grid_path is None or not covers(actor, grid_path):
+        raise NotFoundError()
+
+
+_LIVING, _OUT, _DEAD = (s.value for s in ResidentStatus)
+RESIDENT_FLOW = Workflow(
+    name="resident",
+    initial=_LIVING,
+    transitions={
+        (_LIVING, "transfer"): _LIVING,
+        (_LIVING, "out"): _OUT,
+        (_LIVING, "death"): _DEAD,
+        (_OUT, "in"): _LIVING,
+        (_OUT, "death"): _DEAD,
+        # 更正 puts the person back as the corrected move found them: living
+        (_LIVING, "correction"): _LIVING,
+        (_OUT, "correction"): _LIVING,
+        (_DEAD, "correction"): _LIVING,
+    },
+    perms={a: "registry.edit" for a in ("transfer", "out", "death", "in", "correction")},
+    guards={a: _only_in_jurisdiction for a in ("transfer", "out", "death", "in", "correction")},
+    labels={
+        "transfer": _("户间迁移"),
+        "out": _("迁出"),
+        "death": _("死亡"),
+        "in": _("迁入"),
+        "correction": _("更正"),
+    },
+)
+register_workflow(
+    RESIDENT_FLOW,
+    model=Resident,
+    event_model=ResidentEvent,
+    case_field="resident",
+    state_field="status",
+    adopted=True,
+)

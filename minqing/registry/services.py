@@ -28,9 +28,11 @@ from minqing.core.idcard import IdNumberError, normalize_id_number, parse_id_num
 from minqing.core.masking import mask_id_number, mask_phone
 from minqing.core.models import AuditEvent
 from minqing.core.permissions import has_perm, require
+from minqing.core.workflow import workflow_apply
 
 from . import rules
 from .models import (
+    RESIDENT_FLOW,
     Household,
     Move,
     Organisation,
@@ -773,26 +775,32 @@ def resident_move(
     if target is not None:
         resident.household = target
         resident.relation = relation
-        resident.status = ResidentStatus.LIVING
         detail["to"] = target.number
         if relation == Relation.HEAD:
             target.head = resident
             target.save(update_fields=["head", "updated_at"])
-    else:
-        resident.status = (
-            ResidentStatus.MOVED_OUT if kind == Move.Kind.MOVE_OUT else ResidentStatus.DECEASED
-        )
+    move.resident = resident
+    move.date = day
+    move.reason = reason
+    move.actor = actor
+    move.save()
+    # The status is the workflow's (core.workflow, RESIDENT_FLOW): its event is the truth,
+    # resident.status the cache written with it.
+    workflow_apply(
+        workflow=RESIDENT_FLOW,
+        case=resident,
+        actor=actor,
+        action=kind,
+        comment=reason,
+        audit=False,  # the registry.resident.move row below says more
+        move=move,
+    )
     resident.status_date = day
     resident.version += 1
     detail["version"] = resident.version
     resident.save(
         update_fields=["household", "relation", "status", "status_date", "version", "updated_at"]
     )
-    move.resident = resident
-    move.date = day
-    move.reason = reason
-    move.actor = actor
-    move.save()
     audit_record(
         actor=actor,
         action="registry.resident.move",
@@ -938,15 +946,23 @@ def resident_move_correct(*, actor, move: Move, reason: str) -> Move:
     if relation == Relation.HEAD and source.head_id is None:
         source.head = resident
         source.save(update_fields=["head", "updated_at"])
-    resident.status = ResidentStatus.LIVING
-    resident.status_date = move.previous_status_date
-    resident.save(update_fields=["household", "relation", "status", "status_date", "updated_at"])
     correction.resident = resident
     correction.corrects = move
     correction.date = timezone.localdate()
     correction.reason = reason
     correction.actor = actor
     correction.save()
+    workflow_apply(
+        workflow=RESIDENT_FLOW,
+        case=resident,
+        actor=actor,
+        action=Move.Kind.CORRECTION,
+        comment=reason,
+        audit=False,
+        move=correction,
+    )
+    resident.status_date = move.previous_status_date
+    resident.save(update_fields=["household", "relation", "status", "status_date", "updated_at"])
     audit_record(
         actor=actor,
         action="registry.resident.move_correct",

@@ -194,9 +194,11 @@ def test_an_officer_token_expires_and_one_made_before_the_role_needed_it_is_refu
         actor=users.zhengfa, user=users.zhengfa, name="手机", second_factor=True
     )
     assert authenticate_token(raw) is not None
-    ApiToken.objects.filter(user=users.zhengfa).update(
-        second_factor_at=timezone.now() - timedelta(days=settings.OTP_TOKEN_MAX_AGE_DAYS, minutes=1)
+    token = ApiToken.objects.get(user=users.zhengfa)
+    token.second_factor_at = timezone.now() - timedelta(
+        days=settings.OTP_TOKEN_MAX_AGE_DAYS, minutes=1
     )
+    token.save()  # (time passing needs no save: the age is checked on every use)
     assert authenticate_token(raw) is None
     assert Client().get("/api/tips/", **bearer(raw)).status_code == 401
     # a cadre's token, then the cadre becomes a political-legal officer: the old token stops
@@ -205,3 +207,42 @@ def test_an_officer_token_expires_and_one_made_before_the_role_needed_it_is_refu
     users.cadre.save()
     assert authenticate_token(old) is None
     assert Client().get("/api/core/me", **bearer(old)).status_code == 401
+
+
+# ---- the per-process copy of tokens (accounts.tokens.authenticate_token) -----------------
+
+
+def test_a_seen_token_costs_no_lookup(users):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _, raw = api_token_create(actor=users.cadre, user=users.cadre, name="脚本")
+    assert authenticate_token(raw).user == users.cadre
+    with CaptureQueriesContext(connection) as q:
+        again = authenticate_token(raw)
+    assert again.user == users.cadre
+    assert not [x for x in q.captured_queries if "accounts_apitoken" in x["sql"]]
+
+
+def test_a_revoked_token_stops_at_once_despite_the_copy(users):
+    token, raw = api_token_create(actor=users.cadre, user=users.cadre, name="脚本")
+    api = Client()
+    assert api.get("/api/core/me", **bearer(raw)).status_code == 200
+    api_token_revoke(actor=users.cadre, token=token)
+    assert authenticate_token(raw) is None
+    assert api.get("/api/core/me", **bearer(raw)).status_code == 401
+
+
+def test_a_deactivated_user_stops_at_once_despite_the_copy(users):
+    _, raw = api_token_create(actor=users.cadre, user=users.cadre, name="脚本")
+    assert authenticate_token(raw) is not None
+    users.cadre.is_active = False
+    users.cadre.save()
+    assert authenticate_token(raw) is None
+
+
+def test_requests_do_not_share_one_user_object(users):
+    _, raw = api_token_create(actor=users.cadre, user=users.cadre, name="脚本")
+    a, b = authenticate_token(raw), authenticate_token(raw)
+    a.user._jurisdiction_paths = ["x"]
+    assert a.user is not b.user and getattr(b.user, "_jurisdiction_paths", None) != ["x"]

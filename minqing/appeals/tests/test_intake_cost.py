@@ -1,0 +1,129 @@
+"""What one intake costs: queries pinned, the per-process copies of categories, areas and the
+holiday calendar, and their invalidation when an administrator changes them."""
+
+import json
+from datetime import date
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from minqing.appeals.models import Appeal, AppealEvent, Category
+from minqing.appeals.services import active_category, cached_area
+from minqing.appeals.tests.factories import category
+from minqing.core.deadlines import add_working_days
+from minqing.core.models import AuditEvent, CalendarDay, Notification
+
+
+def _file(client, **data):
+    return client.post(
+        "/api/appeals/public/appeals", json.dumps(data), content_type="application/json"
+    )
+
+
+def test_public_intake_query_count_is_pinned(tree, users, django_assert_num_queries):
+    anon = Client()
+    data = {"category_id": category().pk, "area_id": tree.qixing.pk, "content": "路烂了"}
+    assert _file(anon, **data).status_code == 201  # warm the per-process copies
+    # PostgreSQL: ONE statement writing the appeal, its CREATE event, the audit row and the
+    # inbox rows (atomic by itself, no BEGIN/COMMIT). SQLite: SAVEPOINT, the four INSERTs
+    # one by one, RELEASE. It was 9 plus a second transaction for the inbox.
+    expected = 1 if connection.vendor == "postgresql" else 6
+    with django_assert_num_queries(expected):
+        r = _file(anon, **data)
+    assert r.status_code == 201, r.content
+    appeal = Appeal.objects.get(pk=r.json()["id"])
+    event = AppealEvent.objects.get(appeal=appeal)
+    assert (event.action, event.to_state, event.actor_kind, event.channel) == (
+        "create",
+        "accepted",
+        "anonymous",
+        "web",
+    )
+    assert appeal.state == "accepted" and appeal.due_at is not None
+    # the village's cadre is told (the grid worker holds a grid, not the village)
+    told = set(
+        Notification.objects.filter(url=f"/appeals/{appeal.pk}/").values_list(
+            "recipient", flat=True
+        )
+    )
+    assert told == {users.cadre.pk}
+
+
+def test_a_failed_intake_leaves_no_notification(tree, users, monkeypatch):
+    """A failure after the rows are written (an on_enter hook) rolls all of them back."""
+    from minqing.appeals import services
+    from minqing.appeals.workflow import APPEAL_FLOW
+
+    def boom(case, event):
+        raise RuntimeError("hook failed")
+
+    monkeypatch.setitem(APPEAL_FLOW.on_enter, "accepted", boom)
+    counts = (Notification.objects.count(), Appeal.objects.count(), AppealEvent.objects.count())
+    audits = AuditEvent.objects.count()
+    with pytest.raises(RuntimeError):
+        services.appeal_file(
+            actor=None,
+            channel="web",
+            category_id=category().pk,
+            area_id=tree.qixing.pk,
+            content="x",
+        )
+    assert (
+        Notification.objects.count(),
+        Appeal.objects.count(),
+        AppealEvent.objects.count(),
+    ) == counts
+    assert AuditEvent.objects.count() == audits
+
+
+def test_a_deactivated_category_is_refused_at_once(tree, db):
+    cat = category("water")
+    assert active_category(cat.pk) == cat
+    cat.is_active = False
+    cat.save()
+    assert active_category(cat.pk) is None
+    anon = Client()
+    r = _file(anon, category_id=cat.pk, area_id=tree.qixing.pk, content="冇得水")
+    assert r.status_code == 400 and Appeal.objects.count() == 0
+
+
+def test_a_new_category_is_usable_at_once(tree, db):
+    assert active_category(category().pk) is not None  # load the copy
+    new = Category.objects.create(code="bridge", name="桥梁", description="桥")
+    assert active_category(new.pk) == new
+
+
+def test_an_edited_holiday_moves_deadlines_at_once(db):
+    start = date(2026, 11, 27)  # a Friday
+    assert add_working_days(start, 1) == date(2026, 11, 30)
+    CalendarDay.objects.create(date=date(2026, 11, 30), kind="holiday", name="测试")
+    assert add_working_days(start, 1) == date(2026, 12, 1)
+    CalendarDay.objects.filter(date=date(2026, 11, 30)).delete()  # a queryset delete: signals
+    assert add_working_days(start, 1) == date(2026, 11, 30)
+
+
+def test_a_renamed_area_is_seen_at_once(tree):
+    assert cached_area(tree.qixing.pk).name == "七星村"
+    tree.qixing.name = "七星社区"
+    tree.qixing.save()
+    assert cached_area(tree.qixing.pk).name == "七星社区"
+    assert cached_area(10**9) is None and cached_area("x") is None
+
+
+def test_other_processes_reload_after_the_version_moves(
+    tree, db, django_capture_on_commit_callbacks
+):
+    """Another process holds a copy: the shared version moves on commit, and its copy is
+    dropped at its next check (simulated by clearing only the local copy's check time)."""
+    from minqing.core import proc_cache
+
+    cat = category("road")
+    active_category(cat.pk)
+    entry = proc_cache._local["appeal-categories"]
+    with django_capture_on_commit_callbacks(execute=True):
+        Category.objects.filter(pk=cat.pk).update(name="道路")  # no signal: stays cached
+        proc_cache.process_cache_bump("appeal-categories")
+    proc_cache._local["appeal-categories"] = entry  # as if this process had not seen it
+    entry.checked -= proc_cache.CHECK_EVERY + 1
+    assert active_category(cat.pk).name == "道路"
