@@ -424,54 +424,77 @@ def visit_payload_kwargs(payload: dict) -> dict:
     }
 
 
+def _client_uuid(value) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise ValidationFailed(_("离线记录编号格式不正确"))
+
+
+def _duplicate_result(cid, visit_id) -> dict:
+    return {"client_id": str(cid), "status": "duplicate", "visit_id": visit_id}
+
+
+def _taken_result(cid) -> dict:
+    """A client id another user's upload already holds: refused for this item only (the
+    rest of the batch is stored), naming nothing about the other upload."""
+    return {
+        "client_id": str(cid),
+        "status": "conflict",
+        "conflict_id": None,
+        "visit_id": None,
+        "detail": str(_("该离线记录编号已被使用")),
+    }
+
+
 def visit_sync(*, actor, items: list[dict]) -> list[dict]:
     """Store the visits a phone queued offline, each once (by its client id). Plain visits
-    (no tag, need or dispute) are checked together and written in one transaction with a
-    fixed number of queries; the others go one by one through visit_record. A visit that
-    cannot be stored is kept as a SyncConflict for the cadre to resolve. The answer lists,
-    per item in order, created / duplicate / conflict."""
+    (no tag, need or dispute) are checked together in Python against one scoped query of
+    their households and written with one insert per table (ON CONFLICT on the client id),
+    one audit batch, in one transaction; the others go one by one through visit_record. A
+    visit that cannot be stored is kept as a SyncConflict for the cadre to resolve. The
+    answer lists, per item in order: created, duplicate (seen before, in an earlier batch
+    or earlier in this one) or conflict (kept)."""
     require(actor, "visits.record")
-    parsed = []
-    for payload in items:
-        try:
-            parsed.append((uuid.UUID(str(payload.get("client_id"))), payload))
-        except ValueError:
-            raise ValidationFailed(_("离线记录编号格式不正确"))
-    ids = [cid for cid, _p in parsed]
-    if len(set(ids)) != len(ids):
-        raise ValidationFailed(_("同一批上传中离线记录编号重复"))
+    order = [(_client_uuid(p.get("client_id")), p) for p in items]
+    first: dict[uuid.UUID, dict] = {}
+    for cid, payload in order:
+        first.setdefault(cid, payload)  # the first copy in the batch counts
+    ids = list(first)
     conflicts = {c.client_id: c for c in SyncConflict.objects.filter(client_id__in=ids)}
     stored = {
-        v.client_id: v
-        for v in Visit.objects.filter(client_id__in=ids).only("pk", "client_id", "recorded_by_id")
+        cid: (pk, rec)
+        for cid, pk, rec in Visit.objects.filter(client_id__in=ids).values_list(
+            "client_id", "pk", "recorded_by_id"
+        )
     }
     results: dict[uuid.UUID, dict] = {}
     plain, other = [], []
-    for cid, payload in parsed:
+    for cid, payload in first.items():
         if cid in conflicts:
-            if conflicts[cid].user_id != actor.pk:
-                raise Conflict(_("该离线记录编号已被使用"))
-            results[cid] = _conflict_result(conflicts[cid])
+            c = conflicts[cid]
+            results[cid] = _conflict_result(c) if c.user_id == actor.pk else _taken_result(cid)
         elif cid in stored:
-            if stored[cid].recorded_by_id != actor.pk:
-                raise Conflict(_("该离线记录编号已被使用"))
-            results[cid] = {
-                "client_id": str(cid),
-                "status": "duplicate",
-                "visit_id": stored[cid].pk,
-            }
+            pk, recorder = stored[cid]
+            results[cid] = (
+                _duplicate_result(cid, pk) if recorder == actor.pk else _taken_result(cid)
+            )
         elif payload.get("tags") or payload.get("needs") or payload.get("disputes"):
             other.append((cid, payload))
         else:
             plain.append((cid, payload))
     if plain:
-        try:
-            results.update(_sync_plain(actor=actor, items=plain))
-        except IntegrityError:
-            other = plain + other  # a concurrent upload of the same ids: one by one
+        results.update(_sync_plain(actor=actor, items=plain))
     for cid, payload in other:
         results[cid] = _sync_one(actor=actor, client_id=cid, payload=payload)
-    return [results[cid] for cid in ids]
+    answer, seen = [], set()
+    for cid, _payload in order:
+        r = results[cid]
+        if cid in seen and r["status"] == "created":
+            r = _duplicate_result(cid, r["visit_id"])
+        seen.add(cid)
+        answer.append(r)
+    return answer
 
 
 def _sync_one(*, actor, client_id, payload) -> dict:
@@ -482,17 +505,103 @@ def _sync_one(*, actor, client_id, payload) -> dict:
         message = str(getattr(exc, "message", None) or _("数据格式不正确"))
         conflict = _keep_conflict(actor=actor, client_id=client_id, payload=payload, error=message)
         return _conflict_result(conflict)
+    if visit.recorded_by_id != actor.pk:
+        return _taken_result(client_id)
     return {"client_id": str(client_id), "status": "created", "visit_id": visit.pk}
+
+
+def _check_plain(actor, p, *, households, member_home, visitor_paths) -> Visit:
+    """One queued plain visit against the rules of visit_record, with the rows read in
+    bulk; a DomainError (or a parse error) makes it a conflict."""
+    household = households.get(int(p.get("household_id") or 0))
+    if household is None:
+        raise NotFoundError(_("户不存在或不在您的管辖范围内"))
+    visited_at = p.get("visited_at")
+    if isinstance(visited_at, str):
+        visited_at = datetime.fromisoformat(visited_at)
+    when = _visited_at(visited_at)
+    day = timezone.localdate(when)
+    situation = _text(
+        p.get("situation", ""), label=_("走访情况"), max_length=SITUATION_MAX, required=True
+    )
+    place = _text(p.get("place", ""), label=_("走访地点"), max_length=200)
+    met_others = _text(p.get("met_others", ""), label=_("见到的其他人"), max_length=200)
+    members = {int(m) for m in p.get("met_member_ids") or ()}
+    if any(member_home.get(m) != household.pk for m in members):
+        raise ValidationFailed(_("见到的成员必须是本户成员"))
+    visitors = {int(v) for v in p.get("visitor_ids") or ()} - {actor.pk}
+    path = household.grid.path
+    if any(not any(path.startswith(a) for a in visitor_paths.get(v, ())) for v in visitors):
+        raise ValidationFailed(_("同行走访人必须是负责该户所在区域的工作人员"))
+    follow_up = p.get("follow_up_date") or None
+    if isinstance(follow_up, str):
+        follow_up = date.fromisoformat(follow_up)
+    if follow_up is not None and follow_up < day:
+        raise ValidationFailed(_("回访日期不能早于走访日期"))
+    visit = Visit(
+        household=household,
+        grid_id=household.grid_id,
+        visited_at=when,
+        place=place,
+        met_others=met_others,
+        situation=situation,
+        recorded_by=actor,
+        follow_up_date=follow_up,
+        client_id=None,
+    )
+    visit._members, visit._visitors = members, visitors
+    return visit
+
+
+def _insert_new(model, objs: list, *, fields: list[str], unique: str) -> dict:
+    """INSERT … ON CONFLICT (unique) DO NOTHING RETURNING id, unique: the rows another
+    request stored meanwhile are skipped, not an error (PostgreSQL and SQLite alike).
+    Returns {unique value: id} of the rows this statement wrote."""
+    from django.db import connection
+
+    if not objs:
+        return {}
+    qn = connection.ops.quote_name
+    cols = [model._meta.get_field(f) for f in fields]
+    key = model._meta.get_field(unique)
+    params, rows = [], []
+    for obj in objs:
+        rows.append("(" + ", ".join(["%s"] * len(cols)) + ")")
+        params += [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in cols]
+    sql = (
+        f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(f.column) for f in cols)}) "
+        f"VALUES {', '.join(rows)} ON CONFLICT ({qn(key.column)}) DO NOTHING "
+        f"RETURNING {qn('id')}, {qn(key.column)}"
+    )
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        got = cur.fetchall()
+    return {key.to_python(k): pk for pk, k in got}
+
+
+VISIT_INSERT_FIELDS = [
+    "household",
+    "grid",
+    "visited_at",
+    "place",
+    "met_others",
+    "situation",
+    "recorded_by",
+    "follow_up_date",
+    "client_id",
+    "created_at",
+    "updated_at",
+]
 
 
 @transaction.atomic
 def _sync_plain(*, actor, items: list) -> dict:
-    """Plain offline visits, checked with the same rules as visit_record but in bulk:
-    households (locked), members and fellow visitors in one query each, then one insert
-    per table and the latest visit per household kept."""
+    """Plain offline visits, checked with the same rules as visit_record but in bulk: the
+    households (locked), members and fellow visitors in one query each; then one insert
+    per table, the latest visit per household kept in one upsert, one audit batch, and
+    the refused ones kept as conflicts in one insert."""
     from minqing.accounts.models import Jurisdiction
 
-    results = {}
     hh_ids = set()
     for _cid, p in items:
         try:
@@ -507,109 +616,92 @@ def _sync_plain(*, actor, items: list) -> dict:
         .filter(pk__in=hh_ids)
         .order_by("pk")
     }
-    member_ids = {int(m) for _c, p in items for m in p.get("met_member_ids") or ()}
-    member_home = dict(
-        Resident.objects.filter(pk__in=member_ids, household_id__in=list(households)).values_list(
-            "pk", "household_id"
+    member_ids, visitor_ids = set(), set()
+    for _c, p in items:
+        try:
+            member_ids |= {int(m) for m in p.get("met_member_ids") or ()}
+            visitor_ids |= {int(v) for v in p.get("visitor_ids") or ()}
+        except (TypeError, ValueError):
+            pass  # that item becomes a conflict below
+    visitor_ids.discard(actor.pk)
+    member_home = (
+        dict(
+            Resident.objects.filter(
+                pk__in=member_ids, household_id__in=list(households)
+            ).values_list("pk", "household_id")
         )
+        if member_ids
+        else {}
     )
-    visitor_ids = {int(v) for _c, p in items for v in p.get("visitor_ids") or ()} - {actor.pk}
     visitor_paths: dict[int, list[str]] = {}
-    for uid, path in Jurisdiction.objects.filter(
-        user_id__in=visitor_ids, user__is_active=True
-    ).values_list("user_id", "area__path"):
-        visitor_paths.setdefault(uid, []).append(path)
+    if visitor_ids:
+        for uid, path in Jurisdiction.objects.filter(
+            user_id__in=visitor_ids, user__is_active=True
+        ).values_list("user_id", "area__path"):
+            visitor_paths.setdefault(uid, []).append(path)
 
-    ready = []  # (cid, visit, members, visitors)
+    results: dict[uuid.UUID, dict] = {}
+    ready: list[Visit] = []
+    refused = []  # (cid, payload, message)
     for cid, p in items:
         try:
-            kw = visit_payload_kwargs(p)
-            household = households.get(int(kw["household"] or 0))
-            if household is None:
-                raise NotFoundError(_("户不存在或不在您的管辖范围内"))
-            when = _visited_at(kw["visited_at"])
-            day = timezone.localdate(when)
-            situation = _text(
-                kw["situation"], label=_("走访情况"), max_length=SITUATION_MAX, required=True
+            visit = _check_plain(
+                actor,
+                p,
+                households=households,
+                member_home=member_home,
+                visitor_paths=visitor_paths,
             )
-            place = _text(kw["place"], label=_("走访地点"), max_length=200)
-            met_others = _text(kw["met_others"], label=_("见到的其他人"), max_length=200)
-            members = {int(m) for m in kw["met_members"]}
-            if any(member_home.get(m) != household.pk for m in members):
-                raise ValidationFailed(_("见到的成员必须是本户成员"))
-            visitors = {int(v) for v in kw["visitors"]} - {actor.pk}
-            path = household.grid.path
-            if any(not any(path.startswith(a) for a in visitor_paths.get(v, ())) for v in visitors):
-                raise ValidationFailed(_("同行走访人必须是负责该户所在区域的工作人员"))
-            follow_up = kw["follow_up_date"]
-            if follow_up is not None and follow_up < day:
-                raise ValidationFailed(_("回访日期不能早于走访日期"))
         except (DomainError, ValueError, TypeError) as exc:
-            message = str(getattr(exc, "message", None) or _("数据格式不正确"))
-            results[cid] = _conflict_result(
-                _keep_conflict(actor=actor, client_id=cid, payload=p, error=message)
-            )
+            refused.append((cid, p, str(getattr(exc, "message", None) or _("数据格式不正确"))))
             continue
-        visit = Visit(
-            household=household,
-            grid_id=household.grid_id,
-            visited_at=when,
-            place=place,
-            met_others=met_others,
-            situation=situation,
-            recorded_by=actor,
-            follow_up_date=follow_up,
-            client_id=cid,
-        )
-        ready.append((cid, visit, members, visitors))
-    if not ready:
-        return results
-    Visit.objects.bulk_create([v for _c, v, _m, _u in ready])
-    if ready[0][1].pk is None:  # backends that return no ids
-        by_cid = dict(
-            Visit.objects.filter(client_id__in=[c for c, *_ in ready]).values_list(
-                "client_id", "pk"
-            )
-        )
-        for cid, visit, _m, _u in ready:
-            visit.pk = by_cid[cid]
+        visit.client_id = cid
+        ready.append(visit)
+    written = _insert_new(Visit, ready, fields=VISIT_INSERT_FIELDS, unique="client_id")
+    if len(written) < len(ready):
+        # Another request stored some of these ids between our read and our insert.
+        late = [v.client_id for v in ready if v.client_id not in written]
+        for cid, pk, rec in Visit.objects.filter(client_id__in=late).values_list(
+            "client_id", "pk", "recorded_by_id"
+        ):
+            results[cid] = _duplicate_result(cid, pk) if rec == actor.pk else _taken_result(cid)
+        ready = [v for v in ready if v.client_id in written]
+    for v in ready:
+        v.pk = written[v.client_id]
+    if ready:
+        _write_plain_rows(actor, ready)
+    if refused:
+        results.update(_keep_conflicts(actor=actor, refused=refused))
+    for v in ready:
+        results[v.client_id] = {
+            "client_id": str(v.client_id),
+            "status": "created",
+            "visit_id": v.pk,
+        }
+    return results
+
+
+def _write_plain_rows(actor, ready: list[Visit]) -> None:
     VisitorLink = Visit.visitors.through
     MemberLink = Visit.met_members.through
     VisitorLink.objects.bulk_create(
-        [VisitorLink(visit_id=v.pk, user_id=u) for _c, v, _m, us in ready for u in {actor.pk, *us}]
+        [VisitorLink(visit_id=v.pk, user_id=u) for v in ready for u in {actor.pk, *v._visitors}]
     )
-    MemberLink.objects.bulk_create(
-        [MemberLink(visit_id=v.pk, resident_id=m) for _c, v, ms, _u in ready for m in ms]
-    )
+    members = [MemberLink(visit_id=v.pk, resident_id=m) for v in ready for m in v._members]
+    if members:
+        MemberLink.objects.bulk_create(members)
     follow = [
         VisitFinding(visit=v, kind=VisitFinding.Kind.FOLLOW_UP, text=v.follow_up_date.isoformat())
-        for _c, v, _m, _u in ready
+        for v in ready
         if v.follow_up_date
     ]
     if follow:
         VisitFinding.objects.bulk_create(follow)
     latest: dict[int, Visit] = {}
-    for _c, v, _m, _u in ready:
+    for v in ready:
         if v.household_id not in latest or v.visited_at >= latest[v.household_id].visited_at:
             latest[v.household_id] = v
-    # The households are locked above: read their latest visits, then one upsert of those
-    # this batch makes later (an older offline visit never replaces a newer one).
-    have = dict(
-        LastVisit.objects.filter(household_id__in=list(latest)).values_list(
-            "household_id", "visited_at"
-        )
-    )
-    newer = [
-        LastVisit(household_id=hid, visited_at=v.visited_at, follow_up_date=v.follow_up_date)
-        for hid, v in latest.items()
-        if hid not in have or v.visited_at >= have[hid]
-    ]
-    LastVisit.objects.bulk_create(
-        newer,
-        update_conflicts=True,
-        unique_fields=["household"],
-        update_fields=["visited_at", "follow_up_date"],
-    )
+    _keep_last_visits(latest)
     audit_bulk(
         actor=actor,
         action="visits.visit.record",
@@ -622,13 +714,66 @@ def _sync_plain(*, actor, items: list) -> dict:
                     "findings": ["follow_up"] if v.follow_up_date else [],
                     "offline": True,
                 },
+                v.grid_id,
             )
-            for _c, v, _m, _u in ready
+            for v in ready
         ],
     )
-    for cid, v, _m, _u in ready:
-        results[cid] = {"client_id": str(cid), "status": "created", "visit_id": v.pk}
-    return results
+
+
+def _keep_last_visits(latest: dict[int, Visit]) -> None:
+    """One upsert of the latest visit per household; an older offline visit never replaces
+    a newer one (the comparison is in the statement, so no read is needed)."""
+    from django.db import connection
+
+    if not latest:
+        return
+    f_at = Visit._meta.get_field("visited_at")
+    f_day = Visit._meta.get_field("follow_up_date")
+    rows, params = [], []
+    for hid, v in latest.items():
+        rows.append("(%s, %s, %s)")
+        params += [
+            hid,
+            f_at.get_db_prep_save(v.visited_at, connection),
+            f_day.get_db_prep_save(v.follow_up_date, connection),
+        ]
+    with connection.cursor() as cur:
+        cur.execute(
+            "INSERT INTO visits_lastvisit (household_id, visited_at, follow_up_date) "
+            f"VALUES {', '.join(rows)} ON CONFLICT (household_id) DO UPDATE "
+            "SET visited_at = excluded.visited_at, follow_up_date = excluded.follow_up_date "
+            "WHERE excluded.visited_at >= visits_lastvisit.visited_at",
+            params,
+        )
+
+
+def _keep_conflicts(*, actor, refused: list) -> dict:
+    """The refused visits of a batch kept for the cadre: one insert, one audit batch."""
+    SyncConflict.objects.bulk_create(
+        [
+            SyncConflict(user=actor, client_id=cid, payload=_jsonable(p), error=msg[:500])
+            for cid, p, msg in refused
+        ],
+        ignore_conflicts=True,  # the same id kept meanwhile by a concurrent upload
+    )
+    kept = {
+        c.client_id: c for c in SyncConflict.objects.filter(client_id__in=[r[0] for r in refused])
+    }
+    audit_bulk(
+        actor=actor,
+        action="visits.sync.conflict",
+        rows=[
+            (kept[cid], {"client_id": str(cid), "error": msg[:200]}, None)
+            for cid, _p, msg in refused
+            if cid in kept
+        ],
+    )
+    return {
+        cid: _conflict_result(kept[cid]) if kept[cid].user_id == actor.pk else _taken_result(cid)
+        for cid, _p, _m in refused
+        if cid in kept
+    }
 
 
 def _conflict_result(conflict: SyncConflict) -> dict:
