@@ -447,6 +447,17 @@ def _taken_result(cid) -> dict:
     }
 
 
+def _client_ids(ids: list):
+    """The right side of `client_id__in`: on PostgreSQL one array parameter (unnested)
+    instead of hundreds the driver would quote one by one."""
+    from django.db import connection
+    from django.db.models.expressions import RawSQL
+
+    if connection.vendor == "postgresql":
+        return RawSQL("SELECT unnest(%s::uuid[])", [list(ids)])
+    return ids
+
+
 def visit_sync(*, actor, items: list[dict]) -> list[dict]:
     """Store the visits a phone queued offline, each once (by its client id). Plain visits
     (no tag, need or dispute) are checked together in Python against one scoped query of
@@ -461,10 +472,12 @@ def visit_sync(*, actor, items: list[dict]) -> list[dict]:
     for cid, payload in order:
         first.setdefault(cid, payload)  # the first copy in the batch counts
     ids = list(first)
-    conflicts = {c.client_id: c for c in SyncConflict.objects.filter(client_id__in=ids)}
+    conflicts = {
+        c.client_id: c for c in SyncConflict.objects.filter(client_id__in=_client_ids(ids))
+    }
     stored = {
         cid: (pk, rec)
-        for cid, pk, rec in Visit.objects.filter(client_id__in=ids).values_list(
+        for cid, pk, rec in Visit.objects.filter(client_id__in=_client_ids(ids)).values_list(
             "client_id", "pk", "recorded_by_id"
         )
     }
@@ -510,7 +523,33 @@ def _sync_one(*, actor, client_id, payload) -> dict:
     return {"client_id": str(client_id), "status": "created", "visit_id": visit.pk}
 
 
-def _check_plain(actor, p, *, households, member_home, visitor_paths) -> Visit:
+@dataclass(slots=True)
+class _Queued:
+    """A checked offline visit on its way into the tables (plain values, no model)."""
+
+    household_id: int
+    grid_id: int
+    number: str
+    visited_at: datetime
+    place: str
+    met_others: str
+    situation: str
+    follow_up_date: date | None
+    members: set
+    visitors: set
+    client_id: uuid.UUID | None = None
+    pk: int | None = None
+
+
+@dataclass(slots=True)
+class _Home:
+    pk: int
+    grid_id: int
+    path: str
+    number: str
+
+
+def _check_plain(actor, p, *, households, member_home, visitor_paths) -> _Queued:
     """One queued plain visit against the rules of visit_record, with the rows read in
     bulk; a DomainError (or a parse error) makes it a conflict."""
     household = households.get(int(p.get("household_id") or 0))
@@ -521,16 +560,19 @@ def _check_plain(actor, p, *, households, member_home, visitor_paths) -> Visit:
         visited_at = datetime.fromisoformat(visited_at)
     when = _visited_at(visited_at)
     day = timezone.localdate(when)
-    situation = _text(
-        p.get("situation", ""), label=_("走访情况"), max_length=SITUATION_MAX, required=True
-    )
-    place = _text(p.get("place", ""), label=_("走访地点"), max_length=200)
-    met_others = _text(p.get("met_others", ""), label=_("见到的其他人"), max_length=200)
+    situation = (p.get("situation") or "").strip()
+    place = (p.get("place") or "").strip()
+    met_others = (p.get("met_others") or "").strip()
+    if not situation or len(situation) > SITUATION_MAX or len(place) > 200 or len(met_others) > 200:
+        # the messages (translated) only when something is wrong
+        _text(situation, label=_("走访情况"), max_length=SITUATION_MAX, required=True)
+        _text(place, label=_("走访地点"), max_length=200)
+        _text(met_others, label=_("见到的其他人"), max_length=200)
     members = {int(m) for m in p.get("met_member_ids") or ()}
     if any(member_home.get(m) != household.pk for m in members):
         raise ValidationFailed(_("见到的成员必须是本户成员"))
     visitors = {int(v) for v in p.get("visitor_ids") or ()} - {actor.pk}
-    path = household.grid.path
+    path = household.path
     if any(not any(path.startswith(a) for a in visitor_paths.get(v, ())) for v in visitors):
         raise ValidationFailed(_("同行走访人必须是负责该户所在区域的工作人员"))
     follow_up = p.get("follow_up_date") or None
@@ -538,45 +580,71 @@ def _check_plain(actor, p, *, households, member_home, visitor_paths) -> Visit:
         follow_up = date.fromisoformat(follow_up)
     if follow_up is not None and follow_up < day:
         raise ValidationFailed(_("回访日期不能早于走访日期"))
-    visit = Visit(
-        household=household,
-        grid_id=household.grid_id,
-        visited_at=when,
-        place=place,
-        met_others=met_others,
-        situation=situation,
-        recorded_by=actor,
-        follow_up_date=follow_up,
-        client_id=None,
+    return _Queued(
+        household.pk,
+        household.grid_id,
+        household.number,
+        when,
+        place,
+        met_others,
+        situation,
+        follow_up,
+        members,
+        visitors,
     )
-    visit._members, visit._visitors = members, visitors
-    return visit
 
 
-def _insert_new(model, objs: list, *, fields: list[str], unique: str) -> dict:
-    """INSERT … ON CONFLICT (unique) DO NOTHING RETURNING id, unique: the rows another
-    request stored meanwhile are skipped, not an error (PostgreSQL and SQLite alike).
-    Returns {unique value: id} of the rows this statement wrote."""
+def _insert_new(model, rows: list[list], *, fields: list[str], unique: str) -> dict:
+    """INSERT … ON CONFLICT (unique) DO NOTHING RETURNING id, unique, of rows of plain
+    values in `fields` order: the rows another request stored meanwhile are skipped, not
+    an error (PostgreSQL and SQLite alike). Returns {unique value: id} of the rows this
+    statement wrote."""
     from django.db import connection
 
-    if not objs:
+    if not rows:
         return {}
     qn = connection.ops.quote_name
     cols = [model._meta.get_field(f) for f in fields]
     key = model._meta.get_field(unique)
-    params, rows = [], []
-    for obj in objs:
-        rows.append("(" + ", ".join(["%s"] * len(cols)) + ")")
-        params += [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in cols]
-    sql = (
-        f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(f.column) for f in cols)}) "
-        f"VALUES {', '.join(rows)} ON CONFLICT ({qn(key.column)}) DO NOTHING "
-        f"RETURNING {qn('id')}, {qn(key.column)}"
-    )
+    head = f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(f.column) for f in cols)}) "
+    tail = f" ON CONFLICT ({qn(key.column)}) DO NOTHING RETURNING {qn('id')}, {qn(key.column)}"
+    if connection.vendor == "postgresql":
+        # One array per column: a few parameters instead of one per cell (the driver
+        # adapts dates, times and UUIDs itself).
+        arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in cols)
+        sql = f"{head}SELECT * FROM unnest({arrays}){tail}"
+        params = [[row[i] for row in rows] for i in range(len(cols))]
+    else:
+        mark = "(" + ", ".join(["%s"] * len(cols)) + ")"
+        sql = f"{head}VALUES {', '.join([mark] * len(rows))}{tail}"
+        params = [
+            f.get_db_prep_save(v, connection)
+            for row in rows
+            for f, v in zip(cols, row, strict=True)
+        ]
     with connection.cursor() as cur:
         cur.execute(sql, params)
         got = cur.fetchall()
     return {key.to_python(k): pk for pk, k in got}
+
+
+def _insert_pairs(table: str, a: str, b: str, pairs: list[tuple[int, int]]) -> None:
+    """A many-to-many link table, in one statement."""
+    from django.db import connection
+
+    if not pairs:
+        return
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            cur.execute(
+                f"INSERT INTO {table} ({a}, {b}) SELECT * FROM unnest(%s::bigint[], %s::bigint[])",
+                [[x for x, _y in pairs], [y for _x, y in pairs]],
+            )
+        else:
+            cur.execute(
+                f"INSERT INTO {table} ({a}, {b}) VALUES {', '.join(['(%s, %s)'] * len(pairs))}",
+                [v for pair in pairs for v in pair],
+            )
 
 
 VISIT_INSERT_FIELDS = [
@@ -609,12 +677,12 @@ def _sync_plain(*, actor, items: list) -> dict:
         except (TypeError, ValueError):
             pass
     households = {
-        h.pk: h
-        for h in Household.objects.visible_to(actor)
+        row[0]: _Home(*row)
+        for row in Household.objects.visible_to(actor)
         .select_for_update(of=("self",))
-        .select_related("grid")
         .filter(pk__in=hh_ids)
         .order_by("pk")
+        .values_list("pk", "grid_id", "grid__path", "number")
     }
     member_ids, visitor_ids = set(), set()
     for _c, p in items:
@@ -641,11 +709,11 @@ def _sync_plain(*, actor, items: list) -> dict:
             visitor_paths.setdefault(uid, []).append(path)
 
     results: dict[uuid.UUID, dict] = {}
-    ready: list[Visit] = []
+    ready: list[_Queued] = []
     refused = []  # (cid, payload, message)
     for cid, p in items:
         try:
-            visit = _check_plain(
+            q = _check_plain(
                 actor,
                 p,
                 households=households,
@@ -655,73 +723,102 @@ def _sync_plain(*, actor, items: list) -> dict:
         except (DomainError, ValueError, TypeError) as exc:
             refused.append((cid, p, str(getattr(exc, "message", None) or _("数据格式不正确"))))
             continue
-        visit.client_id = cid
-        ready.append(visit)
-    written = _insert_new(Visit, ready, fields=VISIT_INSERT_FIELDS, unique="client_id")
+        q.client_id = cid
+        ready.append(q)
+    now = timezone.now()
+    written = _insert_new(
+        Visit,
+        [
+            [
+                q.household_id,
+                q.grid_id,
+                q.visited_at,
+                q.place,
+                q.met_others,
+                q.situation,
+                actor.pk,
+                q.follow_up_date,
+                q.client_id,
+                now,
+                now,
+            ]
+            for q in ready
+        ],
+        fields=VISIT_INSERT_FIELDS,
+        unique="client_id",
+    )
     if len(written) < len(ready):
         # Another request stored some of these ids between our read and our insert.
-        late = [v.client_id for v in ready if v.client_id not in written]
+        late = [q.client_id for q in ready if q.client_id not in written]
         for cid, pk, rec in Visit.objects.filter(client_id__in=late).values_list(
             "client_id", "pk", "recorded_by_id"
         ):
             results[cid] = _duplicate_result(cid, pk) if rec == actor.pk else _taken_result(cid)
-        ready = [v for v in ready if v.client_id in written]
-    for v in ready:
-        v.pk = written[v.client_id]
+        ready = [q for q in ready if q.client_id in written]
+    for q in ready:
+        q.pk = written[q.client_id]
     if ready:
         _write_plain_rows(actor, ready)
     if refused:
         results.update(_keep_conflicts(actor=actor, refused=refused))
-    for v in ready:
-        results[v.client_id] = {
-            "client_id": str(v.client_id),
+    for q in ready:
+        results[q.client_id] = {
+            "client_id": str(q.client_id),
             "status": "created",
-            "visit_id": v.pk,
+            "visit_id": q.pk,
         }
     return results
 
 
-def _write_plain_rows(actor, ready: list[Visit]) -> None:
-    VisitorLink = Visit.visitors.through
-    MemberLink = Visit.met_members.through
-    VisitorLink.objects.bulk_create(
-        [VisitorLink(visit_id=v.pk, user_id=u) for v in ready for u in {actor.pk, *v._visitors}]
+def _write_plain_rows(actor, ready: list[_Queued]) -> None:
+    _insert_pairs(
+        Visit.visitors.through._meta.db_table,
+        "visit_id",
+        "user_id",
+        [(q.pk, u) for q in ready for u in {actor.pk, *q.visitors}],
     )
-    members = [MemberLink(visit_id=v.pk, resident_id=m) for v in ready for m in v._members]
-    if members:
-        MemberLink.objects.bulk_create(members)
+    _insert_pairs(
+        Visit.met_members.through._meta.db_table,
+        "visit_id",
+        "resident_id",
+        [(q.pk, m) for q in ready for m in q.members],
+    )
     follow = [
-        VisitFinding(visit=v, kind=VisitFinding.Kind.FOLLOW_UP, text=v.follow_up_date.isoformat())
-        for v in ready
-        if v.follow_up_date
+        VisitFinding(
+            visit_id=q.pk, kind=VisitFinding.Kind.FOLLOW_UP, text=q.follow_up_date.isoformat()
+        )
+        for q in ready
+        if q.follow_up_date
     ]
     if follow:
         VisitFinding.objects.bulk_create(follow)
-    latest: dict[int, Visit] = {}
-    for v in ready:
-        if v.household_id not in latest or v.visited_at >= latest[v.household_id].visited_at:
-            latest[v.household_id] = v
+    latest: dict[int, _Queued] = {}
+    for q in ready:
+        if q.household_id not in latest or q.visited_at >= latest[q.household_id].visited_at:
+            latest[q.household_id] = q
     _keep_last_visits(latest)
+    label = Visit._meta.label_lower
     audit_bulk(
         actor=actor,
         action="visits.visit.record",
         rows=[
             (
-                v,
+                # the target as (type, id, text), like target_of(visit) would give
+                (label, str(q.pk), f"{q.household_id} @ {q.visited_at:%Y-%m-%d %H:%M}"),
                 {
-                    "household": v.household.number,
-                    "visited_at": v.visited_at.isoformat(),
-                    "findings": ["follow_up"] if v.follow_up_date else [],
+                    "household": q.number,
+                    "visited_at": q.visited_at.isoformat(),
+                    "findings": ["follow_up"] if q.follow_up_date else [],
                     "offline": True,
                 },
-                v.grid_id,
+                q.grid_id,
             )
-            for v in ready
+            for q in ready
         ],
     )
 
 
-def _keep_last_visits(latest: dict[int, Visit]) -> None:
+def _keep_last_visits(latest: dict) -> None:
     """One upsert of the latest visit per household; an older offline visit never replaces
     a newer one (the comparison is in the statement, so no read is needed)."""
     from django.db import connection
@@ -1041,3 +1138,97 @@ def survey_answer_public(
         actor=None, action="visits.survey.answer_public", obj=survey, area=household.grid_id
     )
     return response
+
+
+# ---------------------------------------------------------------- pairings (结对帮扶)
+
+
+def pairing_cadres(household: Household):
+    """Who may be paired with a household: active staff who may record visits and hold its
+    grid or an area above it (the ones who can go and see it)."""
+    from minqing.core.permissions import _REGISTRY
+
+    roles = _REGISTRY["visits.record"].roles
+    return possible_visitors(household).filter(role__in=roles)
+
+
+def _pairing_cadre(household: Household, cadre) -> User:
+    pk = cadre.pk if isinstance(cadre, User) else cadre
+    found = pairing_cadres(household).filter(pk=pk).first() if pk else None
+    if found is None:
+        raise ValidationFailed(_("帮扶责任人必须是负责该户所在区域、可以走访的工作人员"))
+    return found
+
+
+def _pairing_day(value, *, label) -> date:
+    if not isinstance(value, date) or isinstance(value, datetime):
+        raise ValidationFailed(_("%(field)s格式不正确") % {"field": label})
+    if value > timezone.localdate():
+        raise ValidationFailed(_("%(field)s不能晚于今天") % {"field": label})
+    return value
+
+
+PAIRING_TAKEN = _("该干部已与该户结对,无需重复登记")
+
+
+@transaction.atomic
+def pairing_create(*, actor, cadre, household, start_date: date):
+    """结对帮扶: a cadre becomes answerable for a household from `start_date`."""
+    from minqing.core.errors import conflict_on
+
+    from .models import Pairing
+
+    require(actor, "visits.manage_pairings")
+    pk = household.pk if isinstance(household, Household) else household
+    household = Household.objects.visible_to(actor).select_related("grid").filter(pk=pk).first()
+    if household is None:
+        raise NotFoundError(_("户不存在或不在您的管辖范围内"))
+    cadre = _pairing_cadre(household, cadre)
+    start_date = _pairing_day(start_date, label=_("结对日期"))
+    with conflict_on({"pairing_one_open_per_cadre_household": PAIRING_TAKEN}):
+        pairing = Pairing.objects.create(
+            cadre=cadre, household=household, start_date=start_date, created_by=actor
+        )
+    audit_record(
+        actor=actor,
+        action="visits.pairing.create",
+        obj=pairing,
+        area=household.grid_id,
+        detail={"cadre": cadre.username, "household": household.number, "start": str(start_date)},
+    )
+    return pairing
+
+
+@transaction.atomic
+def pairing_end(*, actor, pairing, end_date: date, reason: str = ""):
+    """Ending a pairing keeps it, dated (a new one can start later)."""
+    from .models import Pairing
+
+    require(actor, "visits.manage_pairings")
+    pk = pairing.pk if isinstance(pairing, Pairing) else pairing
+    # Managed by area: a cadre's own pairing outside the manager's area is not theirs.
+    pairing = (
+        Pairing.objects.visible_by_area(actor)
+        .select_for_update(of=("self",))
+        .select_related("household")
+        .filter(pk=pk)
+        .first()
+    )
+    if pairing is None:
+        raise NotFoundError()
+    if pairing.end_date is not None:
+        raise Conflict(_("该结对已于 %(d)s 结束") % {"d": pairing.end_date.isoformat()})
+    end_date = _pairing_day(end_date, label=_("结束日期"))
+    if end_date < pairing.start_date:
+        raise ValidationFailed(_("结束日期不能早于结对日期"))
+    pairing.end_date = end_date
+    pairing.end_reason = _text(reason, label=_("结束原因"), max_length=200)
+    pairing.save(update_fields=["end_date", "end_reason"])
+    audit_record(
+        actor=actor,
+        action="visits.pairing.end",
+        obj=pairing,
+        area=pairing.household.grid_id,
+        detail={"end": str(end_date)},
+    )
+    return pairing
