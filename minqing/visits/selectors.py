@@ -208,7 +208,22 @@ def coverage(*, fetched_by, area: Area, start: date, end: date) -> Coverage:
         cur.execute(sql, params)
         columns = [c[0] for c in cur.description]
         rows = [dict(zip(columns, r, strict=True)) for r in cur.fetchall()]
-    grids = Area.objects.select_related("parent").in_bulk([r["grid_id"] for r in rows])
+    # The area's grids and villages in one read by path prefix (plus the area's own
+    # parent, for a grid), not by a list of hundreds of ids.
+    from django.db.models import Q
+
+    areas = Area.objects.filter(
+        Q(path__startswith=area.path, level__in=[Level.VILLAGE, Level.GRID])
+        | Q(pk=area.parent_id or 0)
+    ).only("id", "name", "path", "parent_id", "level", "code")
+    by_pk = {a.pk: a for a in areas}
+    grids = {pk: a for pk, a in by_pk.items() if a.level == Level.GRID}
+    missing = [r["grid_id"] for r in rows if r["grid_id"] not in grids]
+    if missing:  # a household's grid is always inside the area; kept safe all the same
+        grids.update(Area.objects.select_related("parent").in_bulk(missing))
+    for g in grids.values():
+        if g.parent_id in by_pk:
+            g.parent = by_pk[g.parent_id]
     by_grid = []
     for r in rows:
         total, visited = int(r["total"]), int(r["visited"] or 0)
@@ -247,16 +262,22 @@ def coverage(*, fetched_by, area: Area, start: date, end: date) -> Coverage:
         visited=sum(r["visited"] for r in by_grid),
         by_grid=by_grid,
         by_village=sorted(villages.values(), key=lambda v: v["area"].path),
-        by_cadre=_by_cadre(by_grid),
+        by_cadre=_by_cadre(by_grid, area.path),
         by_rule=by_rule,
     )
 
 
 def coverage_sql(*, fetched_by, area, start, end, rules, needs) -> tuple[str, list]:
-    """The grouped coverage query. Each household's visits in the period are counted once
-    (index visit_household_time_idx) and each rule is an EXISTS on the same row, in a
-    derived table, so no subquery is evaluated twice; plain CASE sums run on PostgreSQL and
-    SQLite alike. The households come from the scoping queryset's own SQL."""
+    """The grouped coverage query, one statement in three layers:
+    1. per household of the area (the scoping queryset's own SQL): visited at all in the
+       period (EXISTS, what the raw anti-join does, index visit_household_time_idx), the
+       must-visit tags it carries on the last day (one index-only probe,
+       tagperiod_household_tag_idx), an open appeal, and per pairing rule the fewest visits
+       any of its cadres made (only households with a pairing find a row);
+    2. the visits counted, only for a household that was visited and matches a rule (the
+       rest need no count: 0 or not asked);
+    3. sums per grid. OFFSET 0 keeps PostgreSQL from pulling a layer up, which would copy
+    each subquery into every SUM that reads it; plain CASE sums run on both databases."""
     from minqing.appeals.models import OPEN_STATES
 
     inner, params = (
@@ -273,19 +294,18 @@ def coverage_sql(*, fetched_by, area, start, end, rules, needs) -> tuple[str, li
     lo = ops.adapt_datetimefield_value(day_start(start))
     hi = ops.adapt_datetimefield_value(day_start(end + timedelta(days=1)))
     end_day = ops.adapt_datefield_value(end)
-    columns = [
-        "(SELECT COUNT(*) FROM visits_visit v WHERE v.household_id = h.id "
-        "AND v.visited_at >= %s AND v.visited_at < %s) AS n"
-    ]
+    in_period = "v.household_id = h.id AND v.visited_at >= %s AND v.visited_at < %s"
+    columns = [f"EXISTS (SELECT 1 FROM visits_visit v WHERE {in_period}) AS seen"]
     col_params = [lo, hi]
+    matches = []  # SQL over x.* telling that some rule covers the household
     sums = [
         "COUNT(*) AS total",
-        "SUM(CASE WHEN x.n > 0 THEN 1 ELSE 0 END) AS visited",
+        "SUM(CASE WHEN y.seen THEN 1 ELSE 0 END) AS visited",
     ]
     sum_params = []
     # All tag rules in one probe per household: a bit per rule's tag, summed over the
     # distinct tags the household carries on the last day.
-    tag_rules = [r for r in rules if r.kind != VisitRule.Kind.OPEN_APPEAL]
+    tag_rules = [r for r in rules if r.kind == VisitRule.Kind.TAG]
     bits = {}
     for r in tag_rules:
         bits.setdefault(r.tag_id, 1 << len(bits))
@@ -298,6 +318,7 @@ def coverage_sql(*, fetched_by, area, start, end, rules, needs) -> tuple[str, li
             f"AND (p.end_date IS NULL OR p.end_date > %s)) AS tags"
         )
         col_params += [*bits, end_day, end_day]
+        matches.append("x.tags IS NOT NULL")
     for rule in rules:
         if rule.kind == VisitRule.Kind.OPEN_APPEAL:
             marks = ", ".join(["%s"] * len(OPEN_STATES))
@@ -306,29 +327,56 @@ def coverage_sql(*, fetched_by, area, start, end, rules, needs) -> tuple[str, li
                 f"AND a.state IN ({marks}) AND a.created_at < %s) AS r{rule.pk}"
             )
             col_params += [*[str(s) for s in OPEN_STATES], hi]
-            match = f"x.r{rule.pk}"
+            matches.append(f"x.r{rule.pk}")
+            covered = f"y.r{rule.pk}"
+            done = f"{covered} AND y.n >= %s"
+        elif rule.kind == VisitRule.Kind.PAIRING:
+            # per pairing in force on the last day: the visits its own cadre made
+            columns.append(
+                "(SELECT MIN((SELECT COUNT(*) FROM visits_visit v "
+                "JOIN visits_visit_visitors vv ON vv.visit_id = v.id "
+                "WHERE v.household_id = pr.household_id AND vv.user_id = pr.cadre_id "
+                "AND v.visited_at >= %s AND v.visited_at < %s)) FROM visits_pairing pr "
+                "WHERE pr.household_id = h.id AND pr.start_date <= %s "
+                f"AND (pr.end_date IS NULL OR pr.end_date > %s)) AS p{rule.pk}"
+            )
+            col_params += [lo, hi, end_day, end_day]
+            covered = f"y.p{rule.pk} IS NOT NULL"
+            done = f"y.p{rule.pk} >= %s"
         else:
-            match = f"(COALESCE(x.tags, 0) & {bits[rule.tag_id]}) > 0"
-        sums.append(f"SUM(CASE WHEN {match} THEN 1 ELSE 0 END) AS rt{rule.pk}")
-        sums.append(f"SUM(CASE WHEN {match} AND x.n >= %s THEN 1 ELSE 0 END) AS rc{rule.pk}")
+            covered = f"(COALESCE(y.tags, 0) & {bits[rule.tag_id]}) > 0"
+            done = f"{covered} AND y.n >= %s"
+        sums.append(f"SUM(CASE WHEN {covered} THEN 1 ELSE 0 END) AS rt{rule.pk}")
+        sums.append(f"SUM(CASE WHEN {done} THEN 1 ELSE 0 END) AS rc{rule.pk}")
         sum_params.append(needs[rule.pk])
-    # OFFSET 0 keeps PostgreSQL from pulling the derived table up, which would copy each
-    # subquery into every SUM that reads it (measured: 7x the work).
+    if matches:
+        count = (
+            f"CASE WHEN x.seen AND ({' OR '.join(matches)}) THEN (SELECT COUNT(*) "
+            f"FROM visits_visit v WHERE v.household_id = x.id AND v.visited_at >= %s "
+            f"AND v.visited_at < %s) ELSE 0 END AS n"
+        )
+        count_params = [lo, hi]
+    else:
+        count, count_params = "0 AS n", []
     fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
     sql = (
-        f"SELECT x.grid_id, {', '.join(sums)} FROM ("
-        f"SELECT h.grid_id, {', '.join(columns)} FROM ({inner}) h{fence}"
-        f") x GROUP BY x.grid_id"
+        f"SELECT y.grid_id, {', '.join(sums)} FROM ("
+        f"SELECT x.*, {count} FROM ("
+        f"SELECT h.id, h.grid_id, {', '.join(columns)} FROM ({inner}) h{fence}"
+        f") x{fence}) y GROUP BY y.grid_id"
     )
-    return sql, sum_params + col_params + params
+    return sql, sum_params + count_params + col_params + params
 
 
-def _by_cadre(by_grid: list[dict]) -> list[dict]:
+def _by_cadre(by_grid: list[dict], path: str) -> list[dict]:
     """Unvisited households per responsible grid worker (the 网格员 holding the grid)."""
     grid_rows = {r["grid"].pk: r for r in by_grid}
     links = (
         Jurisdiction.objects.filter(
-            area_id__in=list(grid_rows), user__role=Role.GRID_WORKER, user__is_active=True
+            area__path__startswith=path,
+            area__level=Level.GRID,
+            user__role=Role.GRID_WORKER,
+            user__is_active=True,
         )
         .select_related("user")
         .order_by("user__username")
@@ -336,7 +384,9 @@ def _by_cadre(by_grid: list[dict]) -> list[dict]:
     cadres: dict[int, dict] = {}
     covered = set()
     for link in links:
-        row = grid_rows[link.area_id]
+        row = grid_rows.get(link.area_id)
+        if row is None:  # a grid without households in this report
+            continue
         c = cadres.setdefault(
             link.user_id, {"user": link.user, "total": 0, "visited": 0, "unvisited": 0}
         )
@@ -375,6 +425,10 @@ def rule_households(households, rule: VisitRule, day: date):
             created_at__lt=day_start(day + timedelta(days=1)),
         )
         return households.filter(Exists(matters))
+    if rule.kind == VisitRule.Kind.PAIRING:
+        from .models import Pairing
+
+        return households.filter(Exists(Pairing.objects.on(day).filter(household=OuterRef("pk"))))
     carriers = TagPeriod.objects.on(day).filter(tag_id=rule.tag_id, household=OuterRef("pk"))
     return households.filter(Exists(carriers))
 
