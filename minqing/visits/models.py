@@ -69,8 +69,11 @@ class Visit(models.Model):
             # the household page's visits; coverage's anti-join (any visit of household H
             # in [start, end)); the due list's last visit per household
             models.Index(fields=["household", "visited_at"], name="visit_household_time_idx"),
-            # coverage by grid and the jurisdiction's visit list for a period
-            models.Index(fields=["grid", "visited_at"], name="visit_grid_time_idx"),
+            # coverage: the households visited in the area's grids in a period (index
+            # only, hence the household included); the jurisdiction's visit list
+            models.Index(
+                fields=["grid", "visited_at"], include=["household"], name="visit_grid_time_idx"
+            ),
             # the visit log (民情日志) of one cadre for a period
             models.Index(fields=["recorded_by", "visited_at"], name="visit_recorder_time_idx"),
         ]

@@ -268,16 +268,19 @@ def coverage(*, fetched_by, area: Area, start: date, end: date) -> Coverage:
 
 
 def coverage_sql(*, fetched_by, area, start, end, rules, needs) -> tuple[str, list]:
-    """The grouped coverage query, one statement in three layers:
-    1. per household of the area (the scoping queryset's own SQL): visited at all in the
-       period (EXISTS, what the raw anti-join does, index visit_household_time_idx), the
-       must-visit tags it carries on the last day (one index-only probe,
-       tagperiod_household_tag_idx), an open appeal, and per pairing rule the fewest visits
-       any of its cadres made (only households with a pairing find a row);
-    2. the visits counted, only for a household that was visited and matches a rule (the
-       rest need no count: 0 or not asked);
-    3. sums per grid. OFFSET 0 keeps PostgreSQL from pulling a layer up, which would copy
-    each subquery into every SUM that reads it; plain CASE sums run on both databases."""
+    """The grouped coverage query: one statement, one row per (household, must-visit tag
+    it carries), summed per grid with distinct counts, and joins rather than a subquery
+    per household where it can:
+    - the area's households (the scoping queryset's own SQL) hash-joined to the period's
+      visits recorded in the area's grids, counted per household (a range scan per grid,
+      index-only on visit_grid_time_idx); a household none of whose visits were recorded
+      there (visited before it moved in, or not at all) is probed by household
+      (visit_household_time_idx);
+    - joined to the must-visit tags it carries on the last day (index-only,
+      tagperiod_household_tag_idx);
+    - an open appeal, and per pairing rule the fewest visits any of its cadres made.
+    OFFSET 0 keeps PostgreSQL from pulling the inner select up, which would copy each
+    subquery into every aggregate that reads it; plain CASE sums run on both databases."""
     from minqing.appeals.models import OPEN_STATES
 
     inner, params = (
@@ -294,31 +297,33 @@ def coverage_sql(*, fetched_by, area, start, end, rules, needs) -> tuple[str, li
     lo = ops.adapt_datetimefield_value(day_start(start))
     hi = ops.adapt_datetimefield_value(day_start(end + timedelta(days=1)))
     end_day = ops.adapt_datefield_value(end)
-    in_period = "v.household_id = h.id AND v.visited_at >= %s AND v.visited_at < %s"
-    columns = [f"EXISTS (SELECT 1 FROM visits_visit v WHERE {in_period}) AS seen"]
+    joins = (
+        " LEFT JOIN (SELECT v.household_id, COUNT(*) AS n FROM visits_visit v "
+        "JOIN areas_area g ON g.id = v.grid_id WHERE g.path LIKE %s "
+        "AND v.visited_at >= %s AND v.visited_at < %s GROUP BY v.household_id) vc "
+        "ON vc.household_id = h.id"
+    )
+    join_params = [area.path + "%", lo, hi]
+    columns = [
+        "CASE WHEN vc.n IS NOT NULL THEN vc.n ELSE (SELECT COUNT(*) FROM visits_visit v "
+        "WHERE v.household_id = h.id AND v.visited_at >= %s AND v.visited_at < %s) END AS n"
+    ]
     col_params = [lo, hi]
-    matches = []  # SQL over x.* telling that some rule covers the household
+    tags = sorted({r.tag_id for r in rules if r.kind == VisitRule.Kind.TAG})
+    if tags:
+        marks = ", ".join(["%s"] * len(tags))
+        joins += (
+            f" LEFT JOIN registry_tagperiod p ON p.household_id = h.id "
+            f"AND p.tag_id IN ({marks}) AND p.start_date <= %s "
+            f"AND (p.end_date IS NULL OR p.end_date > %s)"
+        )
+        join_params += [*tags, end_day, end_day]
+        columns.append("p.tag_id")
     sums = [
-        "COUNT(*) AS total",
-        "SUM(CASE WHEN y.seen THEN 1 ELSE 0 END) AS visited",
+        "COUNT(DISTINCT z.id) AS total",
+        "COUNT(DISTINCT CASE WHEN z.n > 0 THEN z.id END) AS visited",
     ]
     sum_params = []
-    # All tag rules in one probe per household: a bit per rule's tag, summed over the
-    # distinct tags the household carries on the last day.
-    tag_rules = [r for r in rules if r.kind == VisitRule.Kind.TAG]
-    bits = {}
-    for r in tag_rules:
-        bits.setdefault(r.tag_id, 1 << len(bits))
-    if bits:
-        cases = " ".join(f"WHEN {int(tag)} THEN {bit}" for tag, bit in bits.items())
-        marks = ", ".join(["%s"] * len(bits))
-        columns.append(
-            f"(SELECT SUM(DISTINCT CASE p.tag_id {cases} END) FROM registry_tagperiod p "
-            f"WHERE p.household_id = h.id AND p.tag_id IN ({marks}) AND p.start_date <= %s "
-            f"AND (p.end_date IS NULL OR p.end_date > %s)) AS tags"
-        )
-        col_params += [*bits, end_day, end_day]
-        matches.append("x.tags IS NOT NULL")
     for rule in rules:
         if rule.kind == VisitRule.Kind.OPEN_APPEAL:
             marks = ", ".join(["%s"] * len(OPEN_STATES))
@@ -327,9 +332,8 @@ def coverage_sql(*, fetched_by, area, start, end, rules, needs) -> tuple[str, li
                 f"AND a.state IN ({marks}) AND a.created_at < %s) AS r{rule.pk}"
             )
             col_params += [*[str(s) for s in OPEN_STATES], hi]
-            matches.append(f"x.r{rule.pk}")
-            covered = f"y.r{rule.pk}"
-            done = f"{covered} AND y.n >= %s"
+            covered = f"z.r{rule.pk}"
+            done = f"{covered} AND z.n >= %s"
         elif rule.kind == VisitRule.Kind.PAIRING:
             # per pairing in force on the last day: the visits its own cadre made
             columns.append(
@@ -341,31 +345,34 @@ def coverage_sql(*, fetched_by, area, start, end, rules, needs) -> tuple[str, li
                 f"AND (pr.end_date IS NULL OR pr.end_date > %s)) AS p{rule.pk}"
             )
             col_params += [lo, hi, end_day, end_day]
-            covered = f"y.p{rule.pk} IS NOT NULL"
-            done = f"y.p{rule.pk} >= %s"
+            covered = f"z.p{rule.pk} IS NOT NULL"
+            done = f"z.p{rule.pk} >= %s"
         else:
-            covered = f"(COALESCE(y.tags, 0) & {bits[rule.tag_id]}) > 0"
-            done = f"{covered} AND y.n >= %s"
-        sums.append(f"SUM(CASE WHEN {covered} THEN 1 ELSE 0 END) AS rt{rule.pk}")
-        sums.append(f"SUM(CASE WHEN {done} THEN 1 ELSE 0 END) AS rc{rule.pk}")
+            covered = f"z.tag_id = {int(rule.tag_id)}"
+            done = f"{covered} AND z.n >= %s"
+        sums.append(f"COUNT(DISTINCT CASE WHEN {covered} THEN z.id END) AS rt{rule.pk}")
+        sums.append(f"COUNT(DISTINCT CASE WHEN {done} THEN z.id END) AS rc{rule.pk}")
         sum_params.append(needs[rule.pk])
-    if matches:
-        count = (
-            f"CASE WHEN x.seen AND ({' OR '.join(matches)}) THEN (SELECT COUNT(*) "
-            f"FROM visits_visit v WHERE v.household_id = x.id AND v.visited_at >= %s "
-            f"AND v.visited_at < %s) ELSE 0 END AS n"
-        )
-        count_params = [lo, hi]
-    else:
-        count, count_params = "0 AS n", []
     fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
     sql = (
-        f"SELECT y.grid_id, {', '.join(sums)} FROM ("
-        f"SELECT x.*, {count} FROM ("
-        f"SELECT h.id, h.grid_id, {', '.join(columns)} FROM ({inner}) h{fence}"
-        f") x{fence}) y GROUP BY y.grid_id"
+        f"SELECT z.grid_id, {', '.join(sums)} FROM ("
+        f"SELECT h.id, h.grid_id, {', '.join(columns)} FROM ({inner}) h{joins}{fence}"
+        f") z GROUP BY z.grid_id"
     )
-    return sql, sum_params + count_params + col_params + params
+    return sql, sum_params + col_params + params + join_params
+
+
+@dataclass(frozen=True)
+class CadreRef:
+    """A grid worker as the report names them (what str(user) gives), without loading the
+    user rows."""
+
+    pk: int
+    username: str
+    full_name: str
+
+    def __str__(self):
+        return self.full_name or self.username
 
 
 def _by_cadre(by_grid: list[dict], path: str) -> list[dict]:
@@ -378,21 +385,26 @@ def _by_cadre(by_grid: list[dict], path: str) -> list[dict]:
             user__role=Role.GRID_WORKER,
             user__is_active=True,
         )
-        .select_related("user")
         .order_by("user__username")
+        .values_list("area_id", "user_id", "user__username", "user__last_name", "user__first_name")
     )
     cadres: dict[int, dict] = {}
     covered = set()
-    for link in links:
-        row = grid_rows.get(link.area_id)
+    for area_id, user_id, username, last, first in links:
+        row = grid_rows.get(area_id)
         if row is None:  # a grid without households in this report
             continue
-        c = cadres.setdefault(
-            link.user_id, {"user": link.user, "total": 0, "visited": 0, "unvisited": 0}
-        )
+        c = cadres.get(user_id)
+        if c is None:
+            c = cadres[user_id] = {
+                "user": CadreRef(user_id, username, f"{last}{first}".strip()),
+                "total": 0,
+                "visited": 0,
+                "unvisited": 0,
+            }
         for k in ("total", "visited", "unvisited"):
             c[k] += row[k]
-        covered.add(link.area_id)
+        covered.add(area_id)
     result = list(cadres.values())
     orphan = [r for pk, r in grid_rows.items() if pk not in covered]
     if orphan:
