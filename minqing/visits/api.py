@@ -23,6 +23,9 @@ from .schemas import (
     DueOut,
     NoteIn,
     OfflinePackOut,
+    PairingEndIn,
+    PairingIn,
+    PairingOut,
     PublicAnswerIn,
     PublicResponseOut,
     ResponseOut,
@@ -33,6 +36,7 @@ from .schemas import (
     SyncResultOut,
     VisitIn,
     VisitOut,
+    pairing_out,
     visit_out,
 )
 
@@ -316,3 +320,48 @@ def answer_survey_public(request, token: str, body: PublicAnswerIn):
             answers=body.answers,
         )
     return Status(201, {"ok": True})
+
+
+# ---------------------------------------------------------------- pairings (结对帮扶)
+
+
+@router.get("/pairings", response=list[PairingOut])
+@paginate
+def list_pairings(request, cadre_id: int | None = None, include_ended: bool = False):
+    """Pairings the caller sees (their jurisdiction, and their own), households in order."""
+    from .models import Pairing
+
+    require(request.user, "visits.view")
+    qs = Pairing.objects.visible_to(request.user).select_related("cadre", "household")
+    if not include_ended:
+        qs = qs.filter(end_date__isnull=True)
+    if cadre_id is not None:
+        qs = qs.filter(cadre_id=cadre_id)
+    return [pairing_out(p) for p in qs.order_by("household_id", "-start_date", "-id")]
+
+
+@router.post("/pairings", response={201: PairingOut})
+def create_pairing(request, body: PairingIn):
+    """结对: a cadre becomes answerable for a household (409 if already paired)."""
+    household = get_visible_or_404(Household, request.user, pk=body.household_id)
+    pairing = services.pairing_create(
+        actor=request.user,
+        cadre=body.cadre_id,
+        household=household,
+        start_date=body.start_date or timezone.localdate(),
+    )
+    return Status(201, pairing_out(pairing))
+
+
+@router.post("/pairings/{int:pairing_id}/end", response=PairingOut)
+def end_pairing(request, pairing_id: int, body: PairingEndIn):
+    from .models import Pairing
+
+    pairing = get_object_or_404(Pairing.objects.visible_by_area(request.user), pk=pairing_id)
+    pairing = services.pairing_end(
+        actor=request.user,
+        pairing=pairing,
+        end_date=body.end_date or timezone.localdate(),
+        reason=body.reason,
+    )
+    return pairing_out(pairing)

@@ -6,7 +6,7 @@ from uuid import UUID
 from ninja import Field, Schema
 from pydantic import BaseModel, StrictInt
 
-from minqing.core.schemas import IsoDate, IsoDateTime
+from minqing.core.schemas import IsoDate, IsoDateTime, ObjectIn
 
 
 class TagFindingIn(Schema):
@@ -265,3 +265,38 @@ class SurveyResultsOut(Schema):
     responses: int
     questions: list[QuestionResultOut]
     satisfaction: list[dict]
+
+
+class PairingIn(ObjectIn):
+    cadre_id: StrictInt = Field(description="the paired cadre (holds the household's area)")
+    household_id: StrictInt
+    start_date: IsoDate | None = Field(None, description="defaults to today")
+
+
+class PairingEndIn(ObjectIn):
+    end_date: IsoDate | None = Field(None, description="defaults to today")
+    reason: str = Field("", max_length=200)
+
+
+class PairingOut(Schema):
+    id: int
+    cadre_id: int
+    cadre_name: str
+    household_id: int
+    household_number: str
+    start_date: date
+    end_date: date | None
+    end_reason: str
+
+
+def pairing_out(p) -> dict:
+    return {
+        "id": p.pk,
+        "cadre_id": p.cadre_id,
+        "cadre_name": str(p.cadre),
+        "household_id": p.household_id,
+        "household_number": p.household.number,
+        "start_date": p.start_date,
+        "end_date": p.end_date,
+        "end_reason": p.end_reason,
+    }

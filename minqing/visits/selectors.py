@@ -124,6 +124,9 @@ def due_items(*, fetched_by, today: date | None = None, horizon_days: int = DUE_
                 )
                 if due <= limit:
                     offer(row["household_id"], due, rule.name, last)
+    pairing_rules = [r for r in active if r.kind == VisitRule.Kind.PAIRING]
+    if pairing_rules:
+        _offer_pairings(fetched_by, today, limit, pairing_rules, offer)
     follow_ups = (
         LastVisit.objects.filter(follow_up_date__isnull=False, follow_up_date__lte=limit)
         .filter(household__in=Household.objects.visible_to(fetched_by))
@@ -132,6 +135,49 @@ def due_items(*, fetched_by, today: date | None = None, horizon_days: int = DUE_
     for hid, day, last in follow_ups:
         offer(hid, day, str(VisitFinding.Kind.FOLLOW_UP.label), last)
     return sorted(items.values(), key=lambda i: (i.due, i.household_id))
+
+
+def _offer_pairings(fetched_by, today, limit, rules, offer) -> None:
+    """结对帮扶: a paired household is due `interval` days after the later of the pairing's
+    start and its cadre's own last visit (another cadre's visit does not count). The
+    pairings the user sees: their own, and those in their jurisdiction. Two queries."""
+    from .models import Pairing
+
+    pairs = list(
+        Pairing.objects.visible_to(fetched_by)
+        .filter(end_date__isnull=True, start_date__lte=today)
+        .values_list(
+            "household_id",
+            "cadre_id",
+            "start_date",
+            "cadre__username",
+            "cadre__last_name",
+            "cadre__first_name",
+        )
+    )
+    if not pairs:
+        return
+    links = Visit.visitors.through.objects.filter(
+        user_id__in={c for _h, c, *_ in pairs},
+        visit__household_id__in={h for h, *_ in pairs},
+    )
+    last = {
+        (r["visit__household_id"], r["user_id"]): r["last"]
+        for r in links.values("visit__household_id", "user_id")
+        .annotate(last=Max("visit__visited_at"))
+        .order_by()
+    }
+    for hid, cid, since, username, last_name, first_name in pairs:
+        seen = last.get((hid, cid))
+        name = f"{last_name}{first_name}".strip() or username
+        for rule in rules:
+            due = due_date(
+                since=since,
+                last_visit=timezone.localdate(seen) if seen else None,
+                interval_days=rule.interval_days,
+            )
+            if due <= limit:
+                offer(hid, due, f"{rule.name}({name})", seen)
 
 
 def due_list(*, fetched_by, today: date | None = None, limit: int | None = 50, **kw):
