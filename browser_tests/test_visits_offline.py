@@ -14,10 +14,12 @@ def test_visit_made_offline_is_queued_and_synced_once(page, login, shot):
     login("grid")
     page.goto("/visits/offline/")
     page.wait_for_selector("#offline-app[data-ready='1']")
+    assert page.locator("link[rel=manifest]").count() == 1  # the site's one manifest
     manifest = page.evaluate(
-        "fetch(document.querySelector('link[rel=manifest][href$=\"webmanifest\"]').href).then(r => r.json())"
+        "fetch(document.querySelector('link[rel=manifest]').href).then(r => r.json())"
     )
-    assert manifest["start_url"] == "/visits/offline/" and manifest["display"] == "standalone"
+    assert manifest["display"] == "standalone"
+    assert "/visits/offline/" in [s["url"] for s in manifest["shortcuts"]]
     # a second load puts the page under the service worker's control
     page.reload()
     page.wait_for_selector("#offline-app[data-ready='1']")
@@ -58,3 +60,38 @@ def test_visit_made_offline_is_queued_and_synced_once(page, login, shot):
     assert Visit.objects.filter(client_id=queued).count() == 1
     assert Visit.objects.count() == before + 1
     shot("visits-offline-synced")
+
+
+STORAGE = """async () => {
+    const keys = Object.keys(localStorage).filter(k => k.startsWith('minqing.'));
+    const caches_ = (await caches.keys()).filter(n => n.startsWith('minqing-visits'));
+    const dbs = indexedDB.databases ? (await indexedDB.databases()).map(d => d.name) : [];
+    return {keys, caches: caches_, dbs: dbs.filter(n => n && n.startsWith('minqing'))};
+}"""
+
+
+def test_logout_wipes_the_households_and_due_list_from_the_phone(page, login, shot):
+    login("grid")
+    page.goto("/visits/offline/")
+    page.wait_for_selector("#offline-app[data-ready='1']")
+    kept = page.evaluate(STORAGE)
+    assert any(k.endswith(".pack") for k in kept["keys"]) and kept["caches"]
+    page.click("button[data-menu]")
+    page.click("button.logout")
+    page.wait_for_url("**/login/**")
+    left = page.evaluate(STORAGE)
+    assert left == {"keys": [], "caches": [], "dbs": []}, left
+
+
+def test_another_user_on_the_same_phone_does_not_get_the_first_ones_households(page, login):
+    login("grid")
+    page.goto("/visits/offline/")
+    page.wait_for_selector("#offline-app[data-ready='1']")
+    grid_keys = [k for k in page.evaluate(STORAGE)["keys"] if k.endswith(".pack")]
+    assert grid_keys
+    # the session ends without a logout (expired, cookies cleared); someone else logs in
+    page.context.clear_cookies()
+    login("cadre")
+    page.goto("/")
+    left = page.evaluate(STORAGE)["keys"]
+    assert not set(grid_keys) & set(left), left

@@ -395,40 +395,17 @@ def offline(request):
 
 
 def service_worker(request):
-    """sw.js from the static files, served under /visits/ so its scope is /visits/."""
+    """sw.js from the static files. Served here and allowed the whole site as its scope
+    (Service-Worker-Allowed: /): the site's one web manifest starts at /, and an installed
+    app opened with no connection gets the offline visit page whatever it opens."""
     found = finders.find("minqing/visits/sw.js")
     if not found:
         raise Http404
     with open(found, "rb") as fh:
         response = HttpResponse(fh.read(), content_type="application/javascript")
     response["Cache-Control"] = "no-cache"
-    response["Service-Worker-Allowed"] = "/visits/"
+    response["Service-Worker-Allowed"] = "/"
     return response
-
-
-def manifest(request):
-    """The web manifest: the visit page installs to the phone's home screen."""
-    data = {
-        "name": _("民情 · 走访"),
-        "short_name": _("走访"),
-        "lang": "zh-CN",
-        "start_url": reverse("visits:offline"),
-        "scope": "/visits/",
-        "display": "standalone",
-        "background_color": "#ffffff",
-        "theme_color": "#b91c1c",
-        "icons": [
-            {
-                "src": static("minqing/visits/icon.svg"),
-                "sizes": "any",
-                "type": "image/svg+xml",
-                "purpose": "any",
-            }
-        ],
-    }
-    return JsonResponse(
-        data, content_type="application/manifest+json", json_dumps_params={"ensure_ascii": False}
-    )
 
 
 @login_required
@@ -763,7 +740,6 @@ urlpatterns = [
     path("rules/", rules, name="rules"),
     path("offline/", offline, name="offline"),
     path("sw.js", service_worker, name="sw"),
-    path("manifest.webmanifest", manifest, name="manifest"),
     path("conflicts/", conflicts, name="conflicts"),
     path(
         "conflicts/<int:pk>/retry/",
