@@ -4,7 +4,9 @@ Thin: parse, look objects up through the scoping queryset, call one service or s
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from ninja import Router
+from django.utils.translation import gettext as _
+from ninja import File, Form, Router
+from ninja.files import UploadedFile
 from ninja.pagination import paginate
 from ninja.responses import Status
 
@@ -13,7 +15,7 @@ from minqing.core.permissions import require
 from minqing.core.public import public_channel, public_throttles
 from minqing.core.schemas import IsoDate
 from minqing.core.scoping import get_visible_or_404
-from minqing.registry.models import Household
+from minqing.registry.models import Household, Tag
 
 from . import selectors, services
 from .models import Survey, SyncConflict, Visit
@@ -26,6 +28,7 @@ from .schemas import (
     PairingEndIn,
     PairingIn,
     PairingOut,
+    PhotoOut,
     PublicAnswerIn,
     PublicResponseOut,
     ResponseOut,
@@ -112,6 +115,33 @@ def sync(request, body: SyncIn):
     )
     # Already in the documented shape: serialised as is, not re-validated row by row.
     return JsonResponse(results, safe=False)
+
+
+@router.post("/visits/{int:visit_id}/photos", response={201: PhotoOut, 200: PhotoOut})
+def add_photo(request, visit_id: int, client_id: Form[str] = "", file: File[UploadedFile] = None):
+    """A photo queued offline with a visit, sent after the visit was synced (multipart:
+    `file`, and `client_id` generated on the phone: the same photo is stored once)."""
+    visit = get_visible_or_404(Visit, request.user, pk=visit_id)
+    if file is None:
+        from minqing.core.errors import ValidationFailed
+
+        raise ValidationFailed(_("请选择照片"))
+    before = visit.photos.filter(client_id=client_id).exists() if _is_uuid(client_id) else False
+    photo = services.visit_photo_add(
+        actor=request.user, visit=visit, upload=file, client_id=client_id
+    )
+    out = {"id": photo.pk, "visit_id": photo.visit_id, "content_type": photo.content_type}
+    return Status(200 if before else 201, out)
+
+
+def _is_uuid(value) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
 
 
 @router.get("/conflicts", response=list[ConflictOut])
@@ -228,6 +258,10 @@ def offline_pack(request):
         "due": [due_out(i, today) for i in items],
         "households": households,
         "truncated": truncated,
+        "tags": [
+            {"code": t.code, "name": t.name, "personal": t.scope == Tag.Scope.RESIDENT}
+            for t in Tag.objects.order_by("order", "name")
+        ],
     }
 
 

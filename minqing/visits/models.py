@@ -493,6 +493,8 @@ class VisitPhoto(AttachmentBase):
     served only after the visit was looked up through its scope)."""
 
     visit = models.ForeignKey(Visit, on_delete=models.PROTECT, related_name="photos")
+    # Generated on the phone for a photo queued offline: uploaded twice, stored once.
+    client_id = models.UUIDField(null=True, blank=True, unique=True, editable=False)
 
     class Meta(AttachmentBase.Meta):
         verbose_name = _("走访照片")

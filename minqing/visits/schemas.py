@@ -178,11 +178,18 @@ class OfflineHouseholdOut(Schema):
     members: list[MemberOut]
 
 
+class OfflineTagOut(Schema):
+    code: str
+    name: str
+    personal: bool = Field(description="given to a member (else to the household)")
+
+
 class OfflinePackOut(Schema):
     generated_at: datetime
     due: list[DueOut]
     households: list[OfflineHouseholdOut]
     truncated: bool
+    tags: list[OfflineTagOut] = []
 
 
 class ConflictOut(Schema):
@@ -300,3 +307,9 @@ def pairing_out(p) -> dict:
         "end_date": p.end_date,
         "end_reason": p.end_reason,
     }
+
+
+class PhotoOut(Schema):
+    id: int
+    visit_id: int
+    content_type: str

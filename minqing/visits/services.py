@@ -293,6 +293,43 @@ def visit_record(
     return visit
 
 
+@transaction.atomic
+def visit_photo_add(*, actor, visit, upload, client_id) -> VisitPhoto:
+    """A photo taken offline with a queued visit, uploaded after the visit was synced
+    (core attachments: images only, metadata stripped). Only the visit's recorder adds
+    it, and only to a visit captured offline; the same photo id is stored once."""
+    require(actor, "visits.record")
+    cid = _client_uuid(client_id)
+    visit = _locked_visit(actor, visit)
+    existing = VisitPhoto.objects.filter(client_id=cid).first()
+    if existing is not None:
+        if existing.visit_id != visit.pk:
+            raise Conflict(_("该离线照片编号已被使用"))
+        return existing
+    if visit.recorded_by_id != actor.pk or visit.client_id is None:
+        raise Conflict(_("只能为自己离线登记的走访补传照片"))
+    checked = _check_photos_counted([upload], visit.photos.count())
+    photo = attachment_save(VisitPhoto, checked=checked[0], actor=actor, visit=visit, client_id=cid)
+    audit_record(
+        actor=actor,
+        action="visits.visit.photo",
+        obj=visit,
+        area=visit.grid_id,
+        detail={"photo": photo.pk, "offline": True},
+    )
+    return photo
+
+
+def _check_photos_counted(photos, existing: int) -> list:
+    checked = []
+    for n, upload in enumerate(photos):
+        c = attachment_check(upload, existing_count=existing + n)
+        if not c.content_type.startswith("image/"):
+            raise ValidationFailed(_("走访照片只能是图片(JPG、PNG、GIF)"))
+        checked.append(c)
+    return checked
+
+
 def _locked_visit(actor, visit) -> Visit:
     pk = visit.pk if isinstance(visit, Visit) else visit
     if not Visit.objects.visible_to(actor).filter(pk=pk).exists():

@@ -49,6 +49,7 @@ API = [
     ),
     ("post", "/api/visits/surveys/{survey_id}/responses", {"household_id": 0, "answers": {}}),
     ("post", "/api/visits/pairings/{pairing_id}/end", {}),
+    ("post", "/api/visits/visits/{visit_id}/photos", {}),
 ]
 
 

@@ -443,3 +443,43 @@ def test_sync_batch_keeps_the_latest_visit(users, hh):
     )
     last = LastVisit.objects.get(household=hh)
     assert last.visited_at == later and last.follow_up_date == timezone.localdate()
+
+
+def test_offline_photo_added_once_by_the_recorder_only(users, hh, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from minqing.visits.models import VisitPhoto
+
+    settings.MEDIA_ROOT = tmp_path
+    synced = services.visit_sync(actor=users.grid, items=[_plain(hh)])[0]
+    visit = Visit.objects.get(pk=synced["visit_id"])
+    pid = str(uuid.uuid4())
+
+    def png():
+        return SimpleUploadedFile("a.png", _png_with_text_chunk())
+
+    first = services.visit_photo_add(actor=users.grid, visit=visit, upload=png(), client_id=pid)
+    again = services.visit_photo_add(actor=users.grid, visit=visit, upload=png(), client_id=pid)
+    assert first.pk == again.pk and VisitPhoto.objects.count() == 1
+    assert AuditEvent.objects.filter(action="visits.visit.photo").count() == 1
+    with pytest.raises(ValidationFailed):  # not an image
+        services.visit_photo_add(
+            actor=users.grid,
+            visit=visit,
+            upload=SimpleUploadedFile("a.pdf", b"%PDF-1.4 x"),
+            client_id=str(uuid.uuid4()),
+        )
+    with pytest.raises(Conflict):  # someone else's visit
+        services.visit_photo_add(
+            actor=users.cadre, visit=visit, upload=png(), client_id=str(uuid.uuid4())
+        )
+    online = services.visit_record(actor=users.grid, household=hh, situation="在线")
+    with pytest.raises(Conflict):  # a visit recorded online takes photos in its own form
+        services.visit_photo_add(
+            actor=users.grid, visit=online, upload=png(), client_id=str(uuid.uuid4())
+        )
+    with pytest.raises(NotFoundError):
+        services.visit_photo_add(
+            actor=users.outsider, visit=visit, upload=png(), client_id=str(uuid.uuid4())
+        )
+    assert VisitPhoto.objects.count() == 1
