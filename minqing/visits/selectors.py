@@ -9,7 +9,7 @@ from django.db.models import Count, Exists, IntegerField, Max, Min, OuterRef, Pr
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from minqing.accounts.models import Jurisdiction, User
+from minqing.accounts.models import User
 from minqing.areas.models import Area, Level
 from minqing.core.roles import Role
 from minqing.registry.models import Household, TagPeriod
@@ -254,15 +254,7 @@ def coverage(*, fetched_by, area: Area, start: date, end: date) -> Coverage:
         cur.execute(sql, params)
         columns = [c[0] for c in cur.description]
         rows = [dict(zip(columns, r, strict=True)) for r in cur.fetchall()]
-    # The area's grids and villages in one read by path prefix (plus the area's own
-    # parent, for a grid), not by a list of hundreds of ids.
-    from django.db.models import Q
-
-    areas = Area.objects.filter(
-        Q(path__startswith=area.path, level__in=[Level.VILLAGE, Level.GRID])
-        | Q(pk=area.parent_id or 0)
-    ).only("id", "name", "path", "parent_id", "level", "code")
-    by_pk = {a.pk: a for a in areas}
+    by_pk, links = _areas_and_grid_workers(area)
     grids = {pk: a for pk, a in by_pk.items() if a.level == Level.GRID}
     missing = [r["grid_id"] for r in rows if r["grid_id"] not in grids]
     if missing:  # a household's grid is always inside the area; kept safe all the same
@@ -308,7 +300,7 @@ def coverage(*, fetched_by, area: Area, start: date, end: date) -> Coverage:
         visited=sum(r["visited"] for r in by_grid),
         by_grid=by_grid,
         by_village=sorted(villages.values(), key=lambda v: v["area"].path),
-        by_cadre=_by_cadre(by_grid, area.path),
+        by_cadre=_by_cadre(by_grid, links),
         by_rule=by_rule,
     )
 
@@ -423,19 +415,44 @@ class CadreRef:
         return self.full_name or self.username
 
 
-def _by_cadre(by_grid: list[dict], path: str) -> list[dict]:
+def _areas_and_grid_workers(area: Area):
+    """The area's villages and grids (and the area's own parent, for a grid's report), each
+    grid with its active grid workers: one read by path prefix, not lists of ids."""
+    from django.db import connection
+
+    sql = (
+        "SELECT a.id, a.name, a.path, a.parent_id, a.level, a.code, "
+        "u.id, u.username, u.last_name, u.first_name FROM areas_area a "
+        "LEFT JOIN accounts_jurisdiction j ON j.area_id = a.id AND a.level = %s "
+        "LEFT JOIN accounts_user u ON u.id = j.user_id AND u.role = %s AND u.is_active "
+        "WHERE (a.path LIKE %s AND a.level IN (%s, %s)) OR a.id = %s"
+    )
+    params = [
+        int(Level.GRID),
+        str(Role.GRID_WORKER),
+        area.path + "%",
+        int(Level.VILLAGE),
+        int(Level.GRID),
+        area.parent_id or 0,
+    ]
+    by_pk: dict[int, Area] = {}
+    links = []
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        for aid, name, path, parent_id, level, code, uid, username, last, first in cur:
+            if aid not in by_pk:
+                by_pk[aid] = Area(
+                    id=aid, name=name, path=path, parent_id=parent_id, level=level, code=code
+                )
+            if uid is not None:
+                links.append((aid, uid, username, last, first))
+    links.sort(key=lambda x: x[2])
+    return by_pk, links
+
+
+def _by_cadre(by_grid: list[dict], links: list) -> list[dict]:
     """Unvisited households per responsible grid worker (the 网格员 holding the grid)."""
     grid_rows = {r["grid"].pk: r for r in by_grid}
-    links = (
-        Jurisdiction.objects.filter(
-            area__path__startswith=path,
-            area__level=Level.GRID,
-            user__role=Role.GRID_WORKER,
-            user__is_active=True,
-        )
-        .order_by("user__username")
-        .values_list("area_id", "user_id", "user__username", "user__last_name", "user__first_name")
-    )
     cadres: dict[int, dict] = {}
     covered = set()
     for area_id, user_id, username, last, first in links:

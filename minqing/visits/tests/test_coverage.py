@@ -98,8 +98,8 @@ def test_coverage_matches_the_hand_count(users, tree, city):
 
 def test_coverage_of_a_village_and_the_query_count(users, tree, city, django_assert_num_queries):
     users.cadre.jurisdiction_paths()
-    # rules, the one grouped count (with every rule), grids, grid workers
-    with django_assert_num_queries(4):
+    # rules, the one grouped count (with every rule), the grids with their grid workers
+    with django_assert_num_queries(3):
         report = coverage(fetched_by=users.cadre, area=tree.qixing, start=START, end=END)
     assert (report.total, report.visited) == (5, 2)
 
