@@ -278,20 +278,22 @@ def coverage(*, fetched_by, area: Area, start: date, end: date) -> Coverage:
     villages: dict[int, dict] = {}
     for r in by_grid:
         parent = r["grid"].parent
-        v = villages.setdefault(
-            parent.pk, {"area": parent, "total": 0, "visited": 0, "unvisited": 0}
-        )
+        v = villages.get(parent.id)
+        if v is None:
+            v = villages[parent.id] = {"area": parent, "total": 0, "visited": 0, "unvisited": 0}
         for k in ("total", "visited", "unvisited"):
             v[k] += r[k]
-    by_rule = [
-        {
-            "rule": rule,
-            "required": needs[rule.pk],
-            "total": sum(int(r[f"rt{rule.pk}"] or 0) for r in rows),
-            "compliant": sum(int(r[f"rc{rule.pk}"] or 0) for r in rows),
-        }
-        for rule in rules
-    ]
+    by_rule = []
+    for rule in rules:
+        rt, rc = f"rt{rule.pk}", f"rc{rule.pk}"
+        by_rule.append(
+            {
+                "rule": rule,
+                "required": needs[rule.pk],
+                "total": sum([int(r[rt] or 0) for r in rows]),
+                "compliant": sum([int(r[rc] or 0) for r in rows]),
+            }
+        )
     return Coverage(
         area=area,
         start=start,
@@ -452,7 +454,7 @@ def _areas_and_grid_workers(area: Area):
 
 def _by_cadre(by_grid: list[dict], links: list) -> list[dict]:
     """Unvisited households per responsible grid worker (the 网格员 holding the grid)."""
-    grid_rows = {r["grid"].pk: r for r in by_grid}
+    grid_rows = {r["grid_id"]: r for r in by_grid}
     cadres: dict[int, dict] = {}
     covered = set()
     for area_id, user_id, username, last, first in links:
