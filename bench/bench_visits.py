@@ -45,7 +45,7 @@ def parse_args(argv=None):
     p.add_argument("--requests", type=int, default=30)
     p.add_argument("--only", choices=["coverage", "due", "sync"], action="append")
     p.add_argument("--explain", action="store_true")
-    p.add_argument("--no-write", action="store_true", help="do not append to RESULTS.md")
+    p.add_argument("--no-write", action="store_true", help="do not append to RESULTS_visits.md")
     return p.parse_args(argv)
 
 
@@ -57,6 +57,12 @@ def setup(url: str) -> None:
     import django
 
     django.setup()
+
+
+def spread(ratios):
+    """10th-90th percentile of per-repeat ratios."""
+    q = statistics.quantiles(ratios, n=10, method="inclusive")
+    return (q[0], q[-1])
 
 
 def p95(samples):
@@ -155,7 +161,7 @@ def bench_coverage(args) -> list[dict]:
 
         raw(), counts(), report()  # warm
         t_raw, t_counts, t_report = [], [], []
-        for _ in range(max(3, args.requests // 5)):
+        for _ in range(max(5, args.requests // 3)):
             t_raw.append(timed(raw)[0])
             t_counts.append(timed(counts)[0])
             t_report.append(timed(report)[0])
@@ -163,8 +169,22 @@ def bench_coverage(args) -> list[dict]:
         check = {g: (t, v) for g, t, v in raw()}
         assert {x["grid"].pk: (x["total"], x["visited"]) for x in r.by_grid} == check
         if args.explain:
+            from minqing.visits.models import VisitRule
+
+            rules = list(VisitRule.objects.filter(is_active=True).select_related("tag"))
+            needs = {
+                x.pk: selectors.required_visits(start=start, end=end, interval_days=x.interval_days)
+                for x in rules
+            }
+            app_sql, app_params = selectors.coverage_sql(
+                fetched_by=user, area=area, start=start, end=end, rules=rules, needs=needs
+            )
             with connection.cursor() as cur:
+                print("-- raw anti-join")
                 cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + RAW_COVERAGE, params)
+                print("\n".join(x[0] for x in cur.fetchall()))
+                print("-- the report's query")
+                cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + app_sql, app_params)
                 print("\n".join(x[0] for x in cur.fetchall()))
         row = {
             "township": area.name,
@@ -173,12 +193,15 @@ def bench_coverage(args) -> list[dict]:
             "raw": statistics.median(t_raw),
             "counts": statistics.median(t_counts),
             "report": statistics.median(t_report),
+            "spread": spread([r / w for r, w in zip(t_report, t_raw, strict=True)]),
+            "spread_counts": spread([r / w for r, w in zip(t_counts, t_raw, strict=True)]),
         }
         print(
             f"coverage {pick:6} {area.name}: {r.visited:,}/{r.total:,} visited; raw "
             f"{ms(row['raw'])}, app counts {ms(row['counts'])} "
             f"({row['counts'] / row['raw']:.2f}x), full report {ms(row['report'])} "
-            f"({row['report'] / row['raw']:.2f}x)",
+            f"({row['report'] / row['raw']:.2f}x, spread {row['spread'][0]:.2f}-"
+            f"{row['spread'][1]:.2f}x)",
             flush=True,
         )
         rows.append(row)
@@ -342,13 +365,18 @@ def bench_sync(args) -> dict:
 
     app(), direct()
     t_app, t_direct = [], []
-    for _ in range(max(3, args.requests // 5)):
+    for _ in range(max(5, args.requests // 2)):
         t_app.append(app())
         t_direct.append(direct())
-    row = {"app": statistics.median(t_app), "direct": statistics.median(t_direct)}
+    row = {
+        "app": statistics.median(t_app),
+        "direct": statistics.median(t_direct),
+        "spread": spread([a / d for a, d in zip(t_app, t_direct, strict=True)]),
+    }
     print(
         f"sync of 200 visits: one request {ms(row['app'])}, direct insert {ms(row['direct'])} "
-        f"({row['app'] / row['direct']:.2f}x)",
+        f"({row['app'] / row['direct']:.2f}x, spread {row['spread'][0]:.2f}-"
+        f"{row['spread'][1]:.2f}x)",
         flush=True,
     )
     return row
@@ -376,13 +404,28 @@ def main(argv=None):
 
 
 def write_results(out, n):
-    lines = [f"\n## Visits ({datetime.now():%Y-%m-%d %H:%M}, {n:,} visits)\n"]
+    import subprocess
+
+    def sh(*cmd):
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT).stdout.strip()
+        except OSError:
+            return "?"
+
+    branch = sh("git", "rev-parse", "--abbrev-ref", "HEAD")
+    commit = sh("git", "rev-parse", "--short", "HEAD")
+    lines = [
+        f"\n## Visits, branch `{branch}`, commit {commit} "
+        f"({datetime.now():%Y-%m-%d %H:%M} UTC, {n:,} visits)\n",
+        f"Load: `{sh('uptime')}`\n",
+    ]
     for r in out.get("coverage", []):
         lines.append(
             f"- coverage {r['township']} 2025-06 ({r['visited']:,}/{r['households']:,}): raw "
             f"anti-join {ms(r['raw'])}; app by-grid counts {ms(r['counts'])} "
             f"({r['counts'] / r['raw']:.2f}x); full report with rules and cadres "
-            f"{ms(r['report'])} ({r['report'] / r['raw']:.2f}x)"
+            f"{ms(r['report'])} ({r['report'] / r['raw']:.2f}x, spread "
+            f"{r['spread'][0]:.2f}-{r['spread'][1]:.2f}x)"
         )
     for r in out.get("due", []):
         lines.append(
@@ -393,9 +436,10 @@ def write_results(out, n):
         r = out["sync"]
         lines.append(
             f"- offline sync of 200 visits in one request {ms(r['app'])} vs direct insert "
-            f"{ms(r['direct'])} ({r['app'] / r['direct']:.2f}x)"
+            f"{ms(r['direct'])} ({r['app'] / r['direct']:.2f}x, spread "
+            f"{r['spread'][0]:.2f}-{r['spread'][1]:.2f}x)"
         )
-    with open(ROOT / "bench" / "RESULTS.md", "a") as fh:
+    with open(ROOT / "bench" / "RESULTS_visits.md", "a") as fh:
         fh.write("\n".join(lines) + "\n")
 
 

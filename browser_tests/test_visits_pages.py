@@ -50,3 +50,15 @@ def test_coverage_chart_and_log(page, login, page_width, shot):
     shot("visits-log-print")
     page.emulate_media(media="screen")
     expect(page).to_have_url(re.compile(r"/visits/log/"))
+
+
+def test_pairing_list_on_a_phone(page, login, page_width, shot):
+    login("cadre")
+    page.goto("/visits/pairings/")
+    expect(page.locator("main h1")).to_contain_text("结对帮扶")
+    expect(page.locator("main .pairing-list")).to_contain_text("七星村第一网格")
+    shot("visits-pairings")
+    assert page_width() <= 360
+    page.goto("/visits/pairings/import/")
+    expect(page.locator("main h1")).to_contain_text("导入结对帮扶名单")
+    shot("visits-pairing-import")

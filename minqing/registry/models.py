@@ -276,6 +276,13 @@ class TagPeriod(models.Model):
                 condition=Q(end_date__isnull=True),
             ),
             models.Index(fields=["resident", "tag"], name="tagperiod_resident_idx"),
+            # visits coverage: the must-visit tags one household carries on a day, one
+            # index-only probe per household
+            models.Index(
+                fields=["household", "tag"],
+                include=["start_date", "end_date"],
+                name="tagperiod_household_tag_idx",
+            ),
         ]
         constraints = [
             # one open period per tag and person (or household, for household tags)

@@ -1,9 +1,12 @@
 """Visits JSON API: visits, offline sync, due list, coverage, the offline pack for the phone.
 Thin: parse, look objects up through the scoping queryset, call one service or selector."""
 
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from ninja import Router
+from django.utils.translation import gettext as _
+from ninja import File, Form, Router
+from ninja.files import UploadedFile
 from ninja.pagination import paginate
 from ninja.responses import Status
 
@@ -12,7 +15,7 @@ from minqing.core.permissions import require
 from minqing.core.public import public_channel, public_throttles
 from minqing.core.schemas import IsoDate
 from minqing.core.scoping import get_visible_or_404
-from minqing.registry.models import Household
+from minqing.registry.models import Household, Tag
 
 from . import selectors, services
 from .models import Survey, SyncConflict, Visit
@@ -22,6 +25,10 @@ from .schemas import (
     DueOut,
     NoteIn,
     OfflinePackOut,
+    PairingEndIn,
+    PairingIn,
+    PairingOut,
+    PhotoOut,
     PublicAnswerIn,
     PublicResponseOut,
     ResponseOut,
@@ -32,6 +39,7 @@ from .schemas import (
     SyncResultOut,
     VisitIn,
     VisitOut,
+    pairing_out,
     visit_out,
 )
 
@@ -100,8 +108,40 @@ def add_note(request, visit_id: int, body: NoteIn):
 def sync(request, body: SyncIn):
     """Visits queued offline, in one request: each stored once (by client_id); one that
     cannot be stored is kept as a conflict and listed for the cadre."""
-    items = [v.dict() for v in body.visits]
-    return services.visit_sync(actor=request.user, items=items)
+    items = [v.model_dump() for v in body.visits]
+    # the user itself, not the request's lazy wrapper: hundreds of rows read it
+    results = services.visit_sync(
+        actor=getattr(request.user, "_wrapped", request.user), items=items
+    )
+    # Already in the documented shape: serialised as is, not re-validated row by row.
+    return JsonResponse(results, safe=False)
+
+
+@router.post("/visits/{int:visit_id}/photos", response={201: PhotoOut, 200: PhotoOut})
+def add_photo(request, visit_id: int, client_id: Form[str] = "", file: File[UploadedFile] = None):
+    """A photo queued offline with a visit, sent after the visit was synced (multipart:
+    `file`, and `client_id` generated on the phone: the same photo is stored once)."""
+    visit = get_visible_or_404(Visit, request.user, pk=visit_id)
+    if file is None:
+        from minqing.core.errors import ValidationFailed
+
+        raise ValidationFailed(_("请选择照片"))
+    before = visit.photos.filter(client_id=client_id).exists() if _is_uuid(client_id) else False
+    photo = services.visit_photo_add(
+        actor=request.user, visit=visit, upload=file, client_id=client_id
+    )
+    out = {"id": photo.pk, "visit_id": photo.visit_id, "content_type": photo.content_type}
+    return Status(200 if before else 201, out)
+
+
+def _is_uuid(value) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
 
 
 @router.get("/conflicts", response=list[ConflictOut])
@@ -218,6 +258,10 @@ def offline_pack(request):
         "due": [due_out(i, today) for i in items],
         "households": households,
         "truncated": truncated,
+        "tags": [
+            {"code": t.code, "name": t.name, "personal": t.scope == Tag.Scope.RESIDENT}
+            for t in Tag.objects.order_by("order", "name")
+        ],
     }
 
 
@@ -310,3 +354,48 @@ def answer_survey_public(request, token: str, body: PublicAnswerIn):
             answers=body.answers,
         )
     return Status(201, {"ok": True})
+
+
+# ---------------------------------------------------------------- pairings (结对帮扶)
+
+
+@router.get("/pairings", response=list[PairingOut])
+@paginate
+def list_pairings(request, cadre_id: int | None = None, include_ended: bool = False):
+    """Pairings the caller sees (their jurisdiction, and their own), households in order."""
+    from .models import Pairing
+
+    require(request.user, "visits.view")
+    qs = Pairing.objects.visible_to(request.user).select_related("cadre", "household")
+    if not include_ended:
+        qs = qs.filter(end_date__isnull=True)
+    if cadre_id is not None:
+        qs = qs.filter(cadre_id=cadre_id)
+    return [pairing_out(p) for p in qs.order_by("household_id", "-start_date", "-id")]
+
+
+@router.post("/pairings", response={201: PairingOut})
+def create_pairing(request, body: PairingIn):
+    """结对: a cadre becomes answerable for a household (409 if already paired)."""
+    household = get_visible_or_404(Household, request.user, pk=body.household_id)
+    pairing = services.pairing_create(
+        actor=request.user,
+        cadre=body.cadre_id,
+        household=household,
+        start_date=body.start_date or timezone.localdate(),
+    )
+    return Status(201, pairing_out(pairing))
+
+
+@router.post("/pairings/{int:pairing_id}/end", response=PairingOut)
+def end_pairing(request, pairing_id: int, body: PairingEndIn):
+    from .models import Pairing
+
+    pairing = get_object_or_404(Pairing.objects.visible_by_area(request.user), pk=pairing_id)
+    pairing = services.pairing_end(
+        actor=request.user,
+        pairing=pairing,
+        end_date=body.end_date or timezone.localdate(),
+        reason=body.reason,
+    )
+    return pairing_out(pairing)

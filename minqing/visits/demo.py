@@ -125,9 +125,21 @@ def build(*, stdout) -> None:
         )
         raised += 1
     answered = _survey(users["township"], households, rng)
+    paired = _pairings(users, grid_households)
     stdout.write(
-        f"走访: {len(visits) + raised} 条走访记录({raised} 条带走访发现), 问卷 1 份, 答卷 {answered} 份"
+        f"走访: {len(visits) + raised} 条走访记录({raised} 条带走访发现), 问卷 1 份, "
+        f"答卷 {answered} 份, 结对 {paired} 户"
     )
+
+
+def _pairings(users, grid_households) -> int:
+    """结对帮扶: the village cadre paired with a few households of 七星村第一网格."""
+    from .services import pairing_create
+
+    start = timezone.localdate() - timedelta(days=90)
+    for h in grid_households[3:7]:
+        pairing_create(actor=users["township"], cadre=users["cadre"], household=h, start_date=start)
+    return len(grid_households[3:7])
 
 
 SURVEY_LINES = """满意度|您对村干部上门走访的情况满意吗?

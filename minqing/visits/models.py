@@ -69,8 +69,11 @@ class Visit(models.Model):
             # the household page's visits; coverage's anti-join (any visit of household H
             # in [start, end)); the due list's last visit per household
             models.Index(fields=["household", "visited_at"], name="visit_household_time_idx"),
-            # coverage by grid and the jurisdiction's visit list for a period
-            models.Index(fields=["grid", "visited_at"], name="visit_grid_time_idx"),
+            # coverage: the households visited in the area's grids in a period (index
+            # only, hence the household included); the jurisdiction's visit list
+            models.Index(
+                fields=["grid", "visited_at"], include=["household"], name="visit_grid_time_idx"
+            ),
             # the visit log (民情日志) of one cadre for a period
             models.Index(fields=["recorded_by", "visited_at"], name="visit_recorder_time_idx"),
         ]
@@ -170,7 +173,8 @@ class VisitRule(models.Model):
     class Kind(models.TextChoices):
         TAG = "tag", _("重点人群")
         OPEN_APPEAL = "open_appeal", _("有在办诉求")
-        # a pairing kind (干部包户) comes with the pairing model
+        # 结对帮扶: a paired household must be visited by its own cadre
+        PAIRING = "pairing", _("结对帮扶户")
 
     name = models.CharField(_("名称"), max_length=64, unique=True)
     kind = models.CharField(_("类型"), max_length=16, choices=Kind.choices, default=Kind.TAG)
@@ -201,6 +205,81 @@ class VisitRule(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class PairingQuerySet(ScopedQuerySet):
+    area_path_field = "household__grid__path"
+    # The paired cadre sees their own pairings wherever the household is.
+    owner_field = "cadre"
+
+    def on(self, day):
+        """Pairings in force on `day` (the end date is the first day without it)."""
+        return self.filter(start_date__lte=day).filter(
+            Q(end_date__isnull=True) | Q(end_date__gt=day)
+        )
+
+
+class Pairing(models.Model):
+    """结对帮扶 / 干部包户: a cadre answerable for a household from a date, until it ends.
+    Pairings are dated rows, never deleted: ending one sets its end date. Must-visit rules
+    of kind `pairing` ask the cadre to visit their households every N days."""
+
+    cadre = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("帮扶责任人"),
+        on_delete=models.PROTECT,
+        related_name="pairings",
+        db_index=False,  # pairing_cadre_open_idx serves it
+    )
+    household = models.ForeignKey(
+        "registry.Household",
+        verbose_name=_("结对户"),
+        on_delete=models.PROTECT,
+        related_name="pairings",
+        db_index=False,  # pairing_household_idx serves it
+    )
+    start_date = models.DateField(_("结对日期"))
+    end_date = models.DateField(_("结束日期"), null=True, blank=True)
+    end_reason = models.CharField(_("结束原因"), max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = PairingQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("结对帮扶")
+        verbose_name_plural = _("结对帮扶")
+        ordering = ["household_id", "-start_date", "-id"]
+        indexes = [
+            # coverage's compliance probe per household; a household's pairings
+            models.Index(fields=["household", "start_date"], name="pairing_household_idx"),
+            # a cadre's paired households (due list, their pairing list)
+            models.Index(
+                fields=["cadre", "household"],
+                name="pairing_cadre_open_idx",
+                condition=Q(end_date__isnull=True),
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cadre", "household"],
+                condition=Q(end_date__isnull=True),
+                name="pairing_one_open_per_cadre_household",
+            ),
+            models.CheckConstraint(
+                condition=Q(end_date__isnull=True) | Q(end_date__gte=models.F("start_date")),
+                name="pairing_end_after_start",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.cadre_id} ↔ {self.household_id} ({self.start_date})"
+
+    @property
+    def audit_area_id(self):
+        return self.household.grid_id
 
 
 class SyncConflictQuerySet(models.QuerySet):
@@ -414,6 +493,8 @@ class VisitPhoto(AttachmentBase):
     served only after the visit was looked up through its scope)."""
 
     visit = models.ForeignKey(Visit, on_delete=models.PROTECT, related_name="photos")
+    # Generated on the phone for a photo queued offline: uploaded twice, stored once.
+    client_id = models.UUIDField(null=True, blank=True, unique=True, editable=False)
 
     class Meta(AttachmentBase.Meta):
         verbose_name = _("走访照片")

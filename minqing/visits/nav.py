@@ -9,6 +9,7 @@ register_nav(label=_("走访"), url_name="visits:due", perm="visits.view", order
 register_nav(label=_("民情日志"), url_name="visits:log", perm="visits.view", order=31)
 register_nav(label=_("走访覆盖"), url_name="visits:coverage", perm="visits.coverage", order=32)
 register_nav(label=_("问卷"), url_name="visits:surveys", perm="visits.view", order=33)
+register_nav(label=_("结对帮扶"), url_name="visits:pairings", perm="visits.view", order=34)
 
 
 def _due_panel(request):

@@ -26,3 +26,8 @@ register(
     roles={Role.TOWNSHIP_STAFF, Role.ADMIN},
     label=_("发布和结束问卷"),
 )
+register(
+    "visits.manage_pairings",
+    roles={Role.VILLAGE_CADRE, Role.TOWNSHIP_STAFF, Role.ADMIN},
+    label=_("管理结对帮扶"),
+)

@@ -4,9 +4,9 @@ from datetime import date, datetime
 from uuid import UUID
 
 from ninja import Field, Schema
-from pydantic import StrictInt
+from pydantic import BaseModel, StrictInt
 
-from minqing.core.schemas import IsoDate, IsoDateTime
+from minqing.core.schemas import IsoDate, IsoDateTime, ObjectIn
 
 
 class TagFindingIn(Schema):
@@ -15,7 +15,10 @@ class TagFindingIn(Schema):
     resident_id: StrictInt | None = Field(None, description="the member, for personal tags")
 
 
-class VisitIn(Schema):
+class VisitFields(BaseModel):
+    """One visit as the phone and the form send it. A plain pydantic model: a sync batch
+    of hundreds is parsed without ninja's per-object attribute getter."""
+
     household_id: StrictInt
     situation: str
     visited_at: IsoDateTime | None = Field(None, description="defaults to now; never in the future")
@@ -33,8 +36,12 @@ class VisitIn(Schema):
     client_id: UUID | None = Field(None, description="generated on the phone: idempotent upload")
 
 
+class VisitIn(VisitFields, Schema):
+    pass
+
+
 class SyncIn(Schema):
-    visits: list[VisitIn] = Field(..., max_length=500)
+    visits: list[VisitFields] = Field(..., max_length=500)
 
 
 class SyncResultOut(Schema):
@@ -171,11 +178,18 @@ class OfflineHouseholdOut(Schema):
     members: list[MemberOut]
 
 
+class OfflineTagOut(Schema):
+    code: str
+    name: str
+    personal: bool = Field(description="given to a member (else to the household)")
+
+
 class OfflinePackOut(Schema):
     generated_at: datetime
     due: list[DueOut]
     households: list[OfflineHouseholdOut]
     truncated: bool
+    tags: list[OfflineTagOut] = []
 
 
 class ConflictOut(Schema):
@@ -258,3 +272,44 @@ class SurveyResultsOut(Schema):
     responses: int
     questions: list[QuestionResultOut]
     satisfaction: list[dict]
+
+
+class PairingIn(ObjectIn):
+    cadre_id: StrictInt = Field(description="the paired cadre (holds the household's area)")
+    household_id: StrictInt
+    start_date: IsoDate | None = Field(None, description="defaults to today")
+
+
+class PairingEndIn(ObjectIn):
+    end_date: IsoDate | None = Field(None, description="defaults to today")
+    reason: str = Field("", max_length=200)
+
+
+class PairingOut(Schema):
+    id: int
+    cadre_id: int
+    cadre_name: str
+    household_id: int
+    household_number: str
+    start_date: date
+    end_date: date | None
+    end_reason: str
+
+
+def pairing_out(p) -> dict:
+    return {
+        "id": p.pk,
+        "cadre_id": p.cadre_id,
+        "cadre_name": str(p.cadre),
+        "household_id": p.household_id,
+        "household_number": p.household.number,
+        "start_date": p.start_date,
+        "end_date": p.end_date,
+        "end_reason": p.end_reason,
+    }
+
+
+class PhotoOut(Schema):
+    id: int
+    visit_id: int
+    content_type: str

@@ -9,7 +9,7 @@ from django.db.models import Count, Exists, IntegerField, Max, Min, OuterRef, Pr
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from minqing.accounts.models import Jurisdiction, User
+from minqing.accounts.models import User
 from minqing.areas.models import Area, Level
 from minqing.core.roles import Role
 from minqing.registry.models import Household, TagPeriod
@@ -124,6 +124,9 @@ def due_items(*, fetched_by, today: date | None = None, horizon_days: int = DUE_
                 )
                 if due <= limit:
                     offer(row["household_id"], due, rule.name, last)
+    pairing_rules = [r for r in active if r.kind == VisitRule.Kind.PAIRING]
+    if pairing_rules:
+        _offer_pairings(fetched_by, today, limit, pairing_rules, offer)
     follow_ups = (
         LastVisit.objects.filter(follow_up_date__isnull=False, follow_up_date__lte=limit)
         .filter(household__in=Household.objects.visible_to(fetched_by))
@@ -132,6 +135,49 @@ def due_items(*, fetched_by, today: date | None = None, horizon_days: int = DUE_
     for hid, day, last in follow_ups:
         offer(hid, day, str(VisitFinding.Kind.FOLLOW_UP.label), last)
     return sorted(items.values(), key=lambda i: (i.due, i.household_id))
+
+
+def _offer_pairings(fetched_by, today, limit, rules, offer) -> None:
+    """结对帮扶: a paired household is due `interval` days after the later of the pairing's
+    start and its cadre's own last visit (another cadre's visit does not count). The
+    pairings the user sees: their own, and those in their jurisdiction. Two queries."""
+    from .models import Pairing
+
+    pairs = list(
+        Pairing.objects.visible_to(fetched_by)
+        .filter(end_date__isnull=True, start_date__lte=today)
+        .values_list(
+            "household_id",
+            "cadre_id",
+            "start_date",
+            "cadre__username",
+            "cadre__last_name",
+            "cadre__first_name",
+        )
+    )
+    if not pairs:
+        return
+    links = Visit.visitors.through.objects.filter(
+        user_id__in={c for _h, c, *_ in pairs},
+        visit__household_id__in={h for h, *_ in pairs},
+    )
+    last = {
+        (r["visit__household_id"], r["user_id"]): r["last"]
+        for r in links.values("visit__household_id", "user_id")
+        .annotate(last=Max("visit__visited_at"))
+        .order_by()
+    }
+    for hid, cid, since, username, last_name, first_name in pairs:
+        seen = last.get((hid, cid))
+        name = f"{last_name}{first_name}".strip() or username
+        for rule in rules:
+            due = due_date(
+                since=since,
+                last_visit=timezone.localdate(seen) if seen else None,
+                interval_days=rule.interval_days,
+            )
+            if due <= limit:
+                offer(hid, due, f"{rule.name}({name})", seen)
 
 
 def due_list(*, fetched_by, today: date | None = None, limit: int | None = 50, **kw):
@@ -208,7 +254,14 @@ def coverage(*, fetched_by, area: Area, start: date, end: date) -> Coverage:
         cur.execute(sql, params)
         columns = [c[0] for c in cur.description]
         rows = [dict(zip(columns, r, strict=True)) for r in cur.fetchall()]
-    grids = Area.objects.select_related("parent").in_bulk([r["grid_id"] for r in rows])
+    by_pk, links = _areas_and_grid_workers(area)
+    grids = {pk: a for pk, a in by_pk.items() if a.level == Level.GRID}
+    missing = [r["grid_id"] for r in rows if r["grid_id"] not in grids]
+    if missing:  # a household's grid is always inside the area; kept safe all the same
+        grids.update(Area.objects.select_related("parent").in_bulk(missing))
+    for g in grids.values():
+        if g.parent_id in by_pk:
+            g.parent = by_pk[g.parent_id]
     by_grid = []
     for r in rows:
         total, visited = int(r["total"]), int(r["visited"] or 0)
@@ -225,20 +278,22 @@ def coverage(*, fetched_by, area: Area, start: date, end: date) -> Coverage:
     villages: dict[int, dict] = {}
     for r in by_grid:
         parent = r["grid"].parent
-        v = villages.setdefault(
-            parent.pk, {"area": parent, "total": 0, "visited": 0, "unvisited": 0}
-        )
+        v = villages.get(parent.id)
+        if v is None:
+            v = villages[parent.id] = {"area": parent, "total": 0, "visited": 0, "unvisited": 0}
         for k in ("total", "visited", "unvisited"):
             v[k] += r[k]
-    by_rule = [
-        {
-            "rule": rule,
-            "required": needs[rule.pk],
-            "total": sum(int(r[f"rt{rule.pk}"] or 0) for r in rows),
-            "compliant": sum(int(r[f"rc{rule.pk}"] or 0) for r in rows),
-        }
-        for rule in rules
-    ]
+    by_rule = []
+    for rule in rules:
+        rt, rc = f"rt{rule.pk}", f"rc{rule.pk}"
+        by_rule.append(
+            {
+                "rule": rule,
+                "required": needs[rule.pk],
+                "total": sum([int(r[rt] or 0) for r in rows]),
+                "compliant": sum([int(r[rc] or 0) for r in rows]),
+            }
+        )
     return Coverage(
         area=area,
         start=start,
@@ -247,16 +302,25 @@ def coverage(*, fetched_by, area: Area, start: date, end: date) -> Coverage:
         visited=sum(r["visited"] for r in by_grid),
         by_grid=by_grid,
         by_village=sorted(villages.values(), key=lambda v: v["area"].path),
-        by_cadre=_by_cadre(by_grid),
+        by_cadre=_by_cadre(by_grid, links),
         by_rule=by_rule,
     )
 
 
 def coverage_sql(*, fetched_by, area, start, end, rules, needs) -> tuple[str, list]:
-    """The grouped coverage query. Each household's visits in the period are counted once
-    (index visit_household_time_idx) and each rule is an EXISTS on the same row, in a
-    derived table, so no subquery is evaluated twice; plain CASE sums run on PostgreSQL and
-    SQLite alike. The households come from the scoping queryset's own SQL."""
+    """The grouped coverage query: one statement, one row per (household, must-visit tag
+    it carries), summed per grid with distinct counts, and joins rather than a subquery
+    per household where it can:
+    - the area's households (the scoping queryset's own SQL) hash-joined to the period's
+      visits recorded in the area's grids, counted per household (a range scan per grid,
+      index-only on visit_grid_time_idx); a household none of whose visits were recorded
+      there (visited before it moved in, or not at all) is probed by household
+      (visit_household_time_idx);
+    - joined to the must-visit tags it carries on the last day (index-only,
+      tagperiod_household_tag_idx);
+    - an open appeal, and per pairing rule the fewest visits any of its cadres made.
+    OFFSET 0 keeps PostgreSQL from pulling the inner select up, which would copy each
+    subquery into every aggregate that reads it; plain CASE sums run on both databases."""
     from minqing.appeals.models import OPEN_STATES
 
     inner, params = (
@@ -273,31 +337,35 @@ def coverage_sql(*, fetched_by, area, start, end, rules, needs) -> tuple[str, li
     lo = ops.adapt_datetimefield_value(day_start(start))
     hi = ops.adapt_datetimefield_value(day_start(end + timedelta(days=1)))
     end_day = ops.adapt_datefield_value(end)
+    joins = (
+        " LEFT JOIN (SELECT v.household_id, COUNT(*) AS n FROM visits_visit v "
+        "JOIN areas_area g ON g.id = v.grid_id WHERE g.path LIKE %s "
+        "AND v.visited_at >= %s AND v.visited_at < %s GROUP BY v.household_id) vc "
+        "ON vc.household_id = h.id"
+    )
+    join_params = [area.path + "%", lo, hi]
     columns = [
-        "(SELECT COUNT(*) FROM visits_visit v WHERE v.household_id = h.id "
-        "AND v.visited_at >= %s AND v.visited_at < %s) AS n"
+        "CASE WHEN vc.n IS NOT NULL THEN vc.n ELSE (SELECT COUNT(*) FROM visits_visit v "
+        "WHERE v.household_id = h.id AND v.visited_at >= %s AND v.visited_at < %s) END AS n"
     ]
     col_params = [lo, hi]
+    tags = sorted({r.tag_id for r in rules if r.kind == VisitRule.Kind.TAG})
+    if tags:
+        marks = ", ".join(["%s"] * len(tags))
+        joins += (
+            f" LEFT JOIN registry_tagperiod p ON p.household_id = h.id "
+            # "+ 0": one descent per household on (household, tag), the tags filtered
+            # in the index-only scan, instead of one descent per rule tag
+            f"AND p.tag_id + 0 IN ({marks}) AND p.start_date <= %s "
+            f"AND (p.end_date IS NULL OR p.end_date > %s)"
+        )
+        join_params += [*tags, end_day, end_day]
+        columns.append("p.tag_id")
     sums = [
-        "COUNT(*) AS total",
-        "SUM(CASE WHEN x.n > 0 THEN 1 ELSE 0 END) AS visited",
+        "COUNT(DISTINCT z.id) AS total",
+        "COUNT(DISTINCT CASE WHEN z.n > 0 THEN z.id END) AS visited",
     ]
     sum_params = []
-    # All tag rules in one probe per household: a bit per rule's tag, summed over the
-    # distinct tags the household carries on the last day.
-    tag_rules = [r for r in rules if r.kind != VisitRule.Kind.OPEN_APPEAL]
-    bits = {}
-    for r in tag_rules:
-        bits.setdefault(r.tag_id, 1 << len(bits))
-    if bits:
-        cases = " ".join(f"WHEN {int(tag)} THEN {bit}" for tag, bit in bits.items())
-        marks = ", ".join(["%s"] * len(bits))
-        columns.append(
-            f"(SELECT SUM(DISTINCT CASE p.tag_id {cases} END) FROM registry_tagperiod p "
-            f"WHERE p.household_id = h.id AND p.tag_id IN ({marks}) AND p.start_date <= %s "
-            f"AND (p.end_date IS NULL OR p.end_date > %s)) AS tags"
-        )
-        col_params += [*bits, end_day, end_day]
     for rule in rules:
         if rule.kind == VisitRule.Kind.OPEN_APPEAL:
             marks = ", ".join(["%s"] * len(OPEN_STATES))
@@ -306,43 +374,104 @@ def coverage_sql(*, fetched_by, area, start, end, rules, needs) -> tuple[str, li
                 f"AND a.state IN ({marks}) AND a.created_at < %s) AS r{rule.pk}"
             )
             col_params += [*[str(s) for s in OPEN_STATES], hi]
-            match = f"x.r{rule.pk}"
+            covered = f"z.r{rule.pk}"
+            done = f"{covered} AND z.n >= %s"
+        elif rule.kind == VisitRule.Kind.PAIRING:
+            # per pairing in force on the last day: the visits its own cadre made
+            columns.append(
+                "(SELECT MIN((SELECT COUNT(*) FROM visits_visit v "
+                "JOIN visits_visit_visitors vv ON vv.visit_id = v.id "
+                "WHERE v.household_id = pr.household_id AND vv.user_id = pr.cadre_id "
+                "AND v.visited_at >= %s AND v.visited_at < %s)) FROM visits_pairing pr "
+                "WHERE pr.household_id = h.id AND pr.start_date <= %s "
+                f"AND (pr.end_date IS NULL OR pr.end_date > %s)) AS p{rule.pk}"
+            )
+            col_params += [lo, hi, end_day, end_day]
+            covered = f"z.p{rule.pk} IS NOT NULL"
+            done = f"z.p{rule.pk} >= %s"
         else:
-            match = f"(COALESCE(x.tags, 0) & {bits[rule.tag_id]}) > 0"
-        sums.append(f"SUM(CASE WHEN {match} THEN 1 ELSE 0 END) AS rt{rule.pk}")
-        sums.append(f"SUM(CASE WHEN {match} AND x.n >= %s THEN 1 ELSE 0 END) AS rc{rule.pk}")
+            covered = f"z.tag_id = {int(rule.tag_id)}"
+            done = f"{covered} AND z.n >= %s"
+        sums.append(f"COUNT(DISTINCT CASE WHEN {covered} THEN z.id END) AS rt{rule.pk}")
+        sums.append(f"COUNT(DISTINCT CASE WHEN {done} THEN z.id END) AS rc{rule.pk}")
         sum_params.append(needs[rule.pk])
-    # OFFSET 0 keeps PostgreSQL from pulling the derived table up, which would copy each
-    # subquery into every SUM that reads it (measured: 7x the work).
     fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
     sql = (
-        f"SELECT x.grid_id, {', '.join(sums)} FROM ("
-        f"SELECT h.grid_id, {', '.join(columns)} FROM ({inner}) h{fence}"
-        f") x GROUP BY x.grid_id"
+        f"SELECT z.grid_id, {', '.join(sums)} FROM ("
+        f"SELECT h.id, h.grid_id, {', '.join(columns)} FROM ({inner}) h{joins}{fence}"
+        f") z GROUP BY z.grid_id"
     )
-    return sql, sum_params + col_params + params
+    return sql, sum_params + col_params + params + join_params
 
 
-def _by_cadre(by_grid: list[dict]) -> list[dict]:
+@dataclass(frozen=True)
+class CadreRef:
+    """A grid worker as the report names them (what str(user) gives), without loading the
+    user rows."""
+
+    pk: int
+    username: str
+    full_name: str
+
+    def __str__(self):
+        return self.full_name or self.username
+
+
+def _areas_and_grid_workers(area: Area):
+    """The area's villages and grids (and the area's own parent, for a grid's report), each
+    grid with its active grid workers: one read by path prefix, not lists of ids."""
+    from django.db import connection
+
+    sql = (
+        "SELECT a.id, a.name, a.path, a.parent_id, a.level, a.code, "
+        "u.id, u.username, u.last_name, u.first_name FROM areas_area a "
+        "LEFT JOIN accounts_jurisdiction j ON j.area_id = a.id AND a.level = %s "
+        "LEFT JOIN accounts_user u ON u.id = j.user_id AND u.role = %s AND u.is_active "
+        "WHERE (a.path LIKE %s AND a.level IN (%s, %s)) OR a.id = %s"
+    )
+    params = [
+        int(Level.GRID),
+        str(Role.GRID_WORKER),
+        area.path + "%",
+        int(Level.VILLAGE),
+        int(Level.GRID),
+        area.parent_id or 0,
+    ]
+    by_pk: dict[int, Area] = {}
+    links = []
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        for aid, name, path, parent_id, level, code, uid, username, last, first in cur:
+            if aid not in by_pk:
+                by_pk[aid] = Area(
+                    id=aid, name=name, path=path, parent_id=parent_id, level=level, code=code
+                )
+            if uid is not None:
+                links.append((aid, uid, username, last, first))
+    links.sort(key=lambda x: x[2])
+    return by_pk, links
+
+
+def _by_cadre(by_grid: list[dict], links: list) -> list[dict]:
     """Unvisited households per responsible grid worker (the 网格员 holding the grid)."""
-    grid_rows = {r["grid"].pk: r for r in by_grid}
-    links = (
-        Jurisdiction.objects.filter(
-            area_id__in=list(grid_rows), user__role=Role.GRID_WORKER, user__is_active=True
-        )
-        .select_related("user")
-        .order_by("user__username")
-    )
+    grid_rows = {r["grid_id"]: r for r in by_grid}
     cadres: dict[int, dict] = {}
     covered = set()
-    for link in links:
-        row = grid_rows[link.area_id]
-        c = cadres.setdefault(
-            link.user_id, {"user": link.user, "total": 0, "visited": 0, "unvisited": 0}
-        )
+    for area_id, user_id, username, last, first in links:
+        row = grid_rows.get(area_id)
+        if row is None:  # a grid without households in this report
+            continue
+        c = cadres.get(user_id)
+        if c is None:
+            c = cadres[user_id] = {
+                "user": CadreRef(user_id, username, f"{last}{first}".strip()),
+                "total": 0,
+                "visited": 0,
+                "unvisited": 0,
+            }
         for k in ("total", "visited", "unvisited"):
             c[k] += row[k]
-        covered.add(link.area_id)
+        covered.add(area_id)
     result = list(cadres.values())
     orphan = [r for pk, r in grid_rows.items() if pk not in covered]
     if orphan:
@@ -375,6 +504,10 @@ def rule_households(households, rule: VisitRule, day: date):
             created_at__lt=day_start(day + timedelta(days=1)),
         )
         return households.filter(Exists(matters))
+    if rule.kind == VisitRule.Kind.PAIRING:
+        from .models import Pairing
+
+        return households.filter(Exists(Pairing.objects.on(day).filter(household=OuterRef("pk"))))
     carriers = TagPeriod.objects.on(day).filter(tag_id=rule.tag_id, household=OuterRef("pk"))
     return households.filter(Exists(carriers))
 

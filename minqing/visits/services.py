@@ -293,6 +293,43 @@ def visit_record(
     return visit
 
 
+@transaction.atomic
+def visit_photo_add(*, actor, visit, upload, client_id) -> VisitPhoto:
+    """A photo taken offline with a queued visit, uploaded after the visit was synced
+    (core attachments: images only, metadata stripped). Only the visit's recorder adds
+    it, and only to a visit captured offline; the same photo id is stored once."""
+    require(actor, "visits.record")
+    cid = _client_uuid(client_id)
+    visit = _locked_visit(actor, visit)
+    existing = VisitPhoto.objects.filter(client_id=cid).first()
+    if existing is not None:
+        if existing.visit_id != visit.pk:
+            raise Conflict(_("该离线照片编号已被使用"))
+        return existing
+    if visit.recorded_by_id != actor.pk or visit.client_id is None:
+        raise Conflict(_("只能为自己离线登记的走访补传照片"))
+    checked = _check_photos_counted([upload], visit.photos.count())
+    photo = attachment_save(VisitPhoto, checked=checked[0], actor=actor, visit=visit, client_id=cid)
+    audit_record(
+        actor=actor,
+        action="visits.visit.photo",
+        obj=visit,
+        area=visit.grid_id,
+        detail={"photo": photo.pk, "offline": True},
+    )
+    return photo
+
+
+def _check_photos_counted(photos, existing: int) -> list:
+    checked = []
+    for n, upload in enumerate(photos):
+        c = attachment_check(upload, existing_count=existing + n)
+        if not c.content_type.startswith("image/"):
+            raise ValidationFailed(_("走访照片只能是图片(JPG、PNG、GIF)"))
+        checked.append(c)
+    return checked
+
+
 def _locked_visit(actor, visit) -> Visit:
     pk = visit.pk if isinstance(visit, Visit) else visit
     if not Visit.objects.visible_to(actor).filter(pk=pk).exists():
@@ -424,54 +461,90 @@ def visit_payload_kwargs(payload: dict) -> dict:
     }
 
 
+def _client_uuid(value) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise ValidationFailed(_("离线记录编号格式不正确"))
+
+
+def _duplicate_result(cid, visit_id) -> dict:
+    return {"client_id": str(cid), "status": "duplicate", "visit_id": visit_id}
+
+
+def _taken_result(cid) -> dict:
+    """A client id another user's upload already holds: refused for this item only (the
+    rest of the batch is stored), naming nothing about the other upload."""
+    return {
+        "client_id": str(cid),
+        "status": "conflict",
+        "conflict_id": None,
+        "visit_id": None,
+        "detail": str(_("该离线记录编号已被使用")),
+    }
+
+
+def _client_ids(ids: list):
+    """The right side of `client_id__in`: on PostgreSQL one array parameter (unnested)
+    instead of hundreds the driver would quote one by one."""
+    from django.db import connection
+    from django.db.models.expressions import RawSQL
+
+    if connection.vendor == "postgresql":
+        return RawSQL("SELECT unnest(%s::uuid[])", [list(ids)])
+    return ids
+
+
 def visit_sync(*, actor, items: list[dict]) -> list[dict]:
     """Store the visits a phone queued offline, each once (by its client id). Plain visits
-    (no tag, need or dispute) are checked together and written in one transaction with a
-    fixed number of queries; the others go one by one through visit_record. A visit that
-    cannot be stored is kept as a SyncConflict for the cadre to resolve. The answer lists,
-    per item in order, created / duplicate / conflict."""
+    (no tag, need or dispute) are checked together in Python against one scoped query of
+    their households and written with one insert per table (ON CONFLICT on the client id),
+    one audit batch, in one transaction; the others go one by one through visit_record. A
+    visit that cannot be stored is kept as a SyncConflict for the cadre to resolve. The
+    answer lists, per item in order: created, duplicate (seen before, in an earlier batch
+    or earlier in this one) or conflict (kept)."""
     require(actor, "visits.record")
-    parsed = []
-    for payload in items:
-        try:
-            parsed.append((uuid.UUID(str(payload.get("client_id"))), payload))
-        except ValueError:
-            raise ValidationFailed(_("离线记录编号格式不正确"))
-    ids = [cid for cid, _p in parsed]
-    if len(set(ids)) != len(ids):
-        raise ValidationFailed(_("同一批上传中离线记录编号重复"))
-    conflicts = {c.client_id: c for c in SyncConflict.objects.filter(client_id__in=ids)}
+    order = [(_client_uuid(p.get("client_id")), p) for p in items]
+    first: dict[uuid.UUID, dict] = {}
+    for cid, payload in order:
+        first.setdefault(cid, payload)  # the first copy in the batch counts
+    ids = list(first)
+    conflicts = {
+        c.client_id: c for c in SyncConflict.objects.filter(client_id__in=_client_ids(ids))
+    }
     stored = {
-        v.client_id: v
-        for v in Visit.objects.filter(client_id__in=ids).only("pk", "client_id", "recorded_by_id")
+        cid: (pk, rec)
+        for cid, pk, rec in Visit.objects.filter(client_id__in=_client_ids(ids)).values_list(
+            "client_id", "pk", "recorded_by_id"
+        )
     }
     results: dict[uuid.UUID, dict] = {}
     plain, other = [], []
-    for cid, payload in parsed:
+    for cid, payload in first.items():
         if cid in conflicts:
-            if conflicts[cid].user_id != actor.pk:
-                raise Conflict(_("该离线记录编号已被使用"))
-            results[cid] = _conflict_result(conflicts[cid])
+            c = conflicts[cid]
+            results[cid] = _conflict_result(c) if c.user_id == actor.pk else _taken_result(cid)
         elif cid in stored:
-            if stored[cid].recorded_by_id != actor.pk:
-                raise Conflict(_("该离线记录编号已被使用"))
-            results[cid] = {
-                "client_id": str(cid),
-                "status": "duplicate",
-                "visit_id": stored[cid].pk,
-            }
+            pk, recorder = stored[cid]
+            results[cid] = (
+                _duplicate_result(cid, pk) if recorder == actor.pk else _taken_result(cid)
+            )
         elif payload.get("tags") or payload.get("needs") or payload.get("disputes"):
             other.append((cid, payload))
         else:
             plain.append((cid, payload))
     if plain:
-        try:
-            results.update(_sync_plain(actor=actor, items=plain))
-        except IntegrityError:
-            other = plain + other  # a concurrent upload of the same ids: one by one
+        results.update(_sync_plain(actor=actor, items=plain))
     for cid, payload in other:
         results[cid] = _sync_one(actor=actor, client_id=cid, payload=payload)
-    return [results[cid] for cid in ids]
+    answer, seen = [], set()
+    for cid, _payload in order:
+        r = results[cid]
+        if cid in seen and r["status"] == "created":
+            r = _duplicate_result(cid, r["visit_id"])
+        seen.add(cid)
+        answer.append(r)
+    return answer
 
 
 def _sync_one(*, actor, client_id, payload) -> dict:
@@ -482,17 +555,158 @@ def _sync_one(*, actor, client_id, payload) -> dict:
         message = str(getattr(exc, "message", None) or _("数据格式不正确"))
         conflict = _keep_conflict(actor=actor, client_id=client_id, payload=payload, error=message)
         return _conflict_result(conflict)
+    if visit.recorded_by_id != actor.pk:
+        return _taken_result(client_id)
     return {"client_id": str(client_id), "status": "created", "visit_id": visit.pk}
+
+
+@dataclass(slots=True)
+class _Queued:
+    """A checked offline visit on its way into the tables (plain values, no model)."""
+
+    household_id: int
+    grid_id: int
+    number: str
+    visited_at: datetime
+    place: str
+    met_others: str
+    situation: str
+    follow_up_date: date | None
+    members: set
+    visitors: set
+    client_id: uuid.UUID | None = None
+    pk: int | None = None
+
+
+@dataclass(slots=True)
+class _Home:
+    pk: int
+    grid_id: int
+    path: str
+    number: str
+
+
+def _check_plain(actor, p, *, households, member_home, visitor_paths) -> _Queued:
+    """One queued plain visit against the rules of visit_record, with the rows read in
+    bulk; a DomainError (or a parse error) makes it a conflict."""
+    household = households.get(int(p.get("household_id") or 0))
+    if household is None:
+        raise NotFoundError(_("户不存在或不在您的管辖范围内"))
+    visited_at = p.get("visited_at")
+    if isinstance(visited_at, str):
+        visited_at = datetime.fromisoformat(visited_at)
+    when = _visited_at(visited_at)
+    day = timezone.localdate(when)
+    situation = (p.get("situation") or "").strip()
+    place = (p.get("place") or "").strip()
+    met_others = (p.get("met_others") or "").strip()
+    if not situation or len(situation) > SITUATION_MAX or len(place) > 200 or len(met_others) > 200:
+        # the messages (translated) only when something is wrong
+        _text(situation, label=_("走访情况"), max_length=SITUATION_MAX, required=True)
+        _text(place, label=_("走访地点"), max_length=200)
+        _text(met_others, label=_("见到的其他人"), max_length=200)
+    members = {int(m) for m in p.get("met_member_ids") or ()}
+    if any(member_home.get(m) != household.pk for m in members):
+        raise ValidationFailed(_("见到的成员必须是本户成员"))
+    visitors = {int(v) for v in p.get("visitor_ids") or ()} - {actor.pk}
+    path = household.path
+    if any(not any(path.startswith(a) for a in visitor_paths.get(v, ())) for v in visitors):
+        raise ValidationFailed(_("同行走访人必须是负责该户所在区域的工作人员"))
+    follow_up = p.get("follow_up_date") or None
+    if isinstance(follow_up, str):
+        follow_up = date.fromisoformat(follow_up)
+    if follow_up is not None and follow_up < day:
+        raise ValidationFailed(_("回访日期不能早于走访日期"))
+    return _Queued(
+        household.pk,
+        household.grid_id,
+        household.number,
+        when,
+        place,
+        met_others,
+        situation,
+        follow_up,
+        members,
+        visitors,
+    )
+
+
+def _insert_new(model, rows: list[list], *, fields: list[str], unique: str) -> dict:
+    """INSERT … ON CONFLICT (unique) DO NOTHING RETURNING id, unique, of rows of plain
+    values in `fields` order: the rows another request stored meanwhile are skipped, not
+    an error (PostgreSQL and SQLite alike). Returns {unique value: id} of the rows this
+    statement wrote."""
+    from django.db import connection
+
+    if not rows:
+        return {}
+    qn = connection.ops.quote_name
+    cols = [model._meta.get_field(f) for f in fields]
+    key = model._meta.get_field(unique)
+    head = f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(f.column) for f in cols)}) "
+    tail = f" ON CONFLICT ({qn(key.column)}) DO NOTHING RETURNING {qn('id')}, {qn(key.column)}"
+    if connection.vendor == "postgresql":
+        # One array per column: a few parameters instead of one per cell (the driver
+        # adapts dates, times and UUIDs itself).
+        arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in cols)
+        sql = f"{head}SELECT * FROM unnest({arrays}){tail}"
+        params = [[row[i] for row in rows] for i in range(len(cols))]
+    else:
+        mark = "(" + ", ".join(["%s"] * len(cols)) + ")"
+        sql = f"{head}VALUES {', '.join([mark] * len(rows))}{tail}"
+        params = [
+            f.get_db_prep_save(v, connection)
+            for row in rows
+            for f, v in zip(cols, row, strict=True)
+        ]
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        got = cur.fetchall()
+    return {key.to_python(k): pk for pk, k in got}
+
+
+def _insert_pairs(table: str, a: str, b: str, pairs: list[tuple[int, int]]) -> None:
+    """A many-to-many link table, in one statement."""
+    from django.db import connection
+
+    if not pairs:
+        return
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            cur.execute(
+                f"INSERT INTO {table} ({a}, {b}) SELECT * FROM unnest(%s::bigint[], %s::bigint[])",
+                [[x for x, _y in pairs], [y for _x, y in pairs]],
+            )
+        else:
+            cur.execute(
+                f"INSERT INTO {table} ({a}, {b}) VALUES {', '.join(['(%s, %s)'] * len(pairs))}",
+                [v for pair in pairs for v in pair],
+            )
+
+
+VISIT_INSERT_FIELDS = [
+    "household",
+    "grid",
+    "visited_at",
+    "place",
+    "met_others",
+    "situation",
+    "recorded_by",
+    "follow_up_date",
+    "client_id",
+    "created_at",
+    "updated_at",
+]
 
 
 @transaction.atomic
 def _sync_plain(*, actor, items: list) -> dict:
-    """Plain offline visits, checked with the same rules as visit_record but in bulk:
-    households (locked), members and fellow visitors in one query each, then one insert
-    per table and the latest visit per household kept."""
+    """Plain offline visits, checked with the same rules as visit_record but in bulk: the
+    households (locked), members and fellow visitors in one query each; then one insert
+    per table, the latest visit per household kept in one upsert, one audit batch, and
+    the refused ones kept as conflicts in one insert."""
     from minqing.accounts.models import Jurisdiction
 
-    results = {}
     hh_ids = set()
     for _cid, p in items:
         try:
@@ -500,135 +714,200 @@ def _sync_plain(*, actor, items: list) -> dict:
         except (TypeError, ValueError):
             pass
     households = {
-        h.pk: h
-        for h in Household.objects.visible_to(actor)
+        row[0]: _Home(*row)
+        for row in Household.objects.visible_to(actor)
         .select_for_update(of=("self",))
-        .select_related("grid")
         .filter(pk__in=hh_ids)
         .order_by("pk")
+        .values_list("pk", "grid_id", "grid__path", "number")
     }
-    member_ids = {int(m) for _c, p in items for m in p.get("met_member_ids") or ()}
-    member_home = dict(
-        Resident.objects.filter(pk__in=member_ids, household_id__in=list(households)).values_list(
-            "pk", "household_id"
+    member_ids, visitor_ids = set(), set()
+    for _c, p in items:
+        try:
+            member_ids |= {int(m) for m in p.get("met_member_ids") or ()}
+            visitor_ids |= {int(v) for v in p.get("visitor_ids") or ()}
+        except (TypeError, ValueError):
+            pass  # that item becomes a conflict below
+    visitor_ids.discard(actor.pk)
+    member_home = (
+        dict(
+            Resident.objects.filter(
+                pk__in=member_ids, household_id__in=list(households)
+            ).values_list("pk", "household_id")
         )
+        if member_ids
+        else {}
     )
-    visitor_ids = {int(v) for _c, p in items for v in p.get("visitor_ids") or ()} - {actor.pk}
     visitor_paths: dict[int, list[str]] = {}
-    for uid, path in Jurisdiction.objects.filter(
-        user_id__in=visitor_ids, user__is_active=True
-    ).values_list("user_id", "area__path"):
-        visitor_paths.setdefault(uid, []).append(path)
+    if visitor_ids:
+        for uid, path in Jurisdiction.objects.filter(
+            user_id__in=visitor_ids, user__is_active=True
+        ).values_list("user_id", "area__path"):
+            visitor_paths.setdefault(uid, []).append(path)
 
-    ready = []  # (cid, visit, members, visitors)
+    results: dict[uuid.UUID, dict] = {}
+    ready: list[_Queued] = []
+    refused = []  # (cid, payload, message)
     for cid, p in items:
         try:
-            kw = visit_payload_kwargs(p)
-            household = households.get(int(kw["household"] or 0))
-            if household is None:
-                raise NotFoundError(_("户不存在或不在您的管辖范围内"))
-            when = _visited_at(kw["visited_at"])
-            day = timezone.localdate(when)
-            situation = _text(
-                kw["situation"], label=_("走访情况"), max_length=SITUATION_MAX, required=True
+            q = _check_plain(
+                actor,
+                p,
+                households=households,
+                member_home=member_home,
+                visitor_paths=visitor_paths,
             )
-            place = _text(kw["place"], label=_("走访地点"), max_length=200)
-            met_others = _text(kw["met_others"], label=_("见到的其他人"), max_length=200)
-            members = {int(m) for m in kw["met_members"]}
-            if any(member_home.get(m) != household.pk for m in members):
-                raise ValidationFailed(_("见到的成员必须是本户成员"))
-            visitors = {int(v) for v in kw["visitors"]} - {actor.pk}
-            path = household.grid.path
-            if any(not any(path.startswith(a) for a in visitor_paths.get(v, ())) for v in visitors):
-                raise ValidationFailed(_("同行走访人必须是负责该户所在区域的工作人员"))
-            follow_up = kw["follow_up_date"]
-            if follow_up is not None and follow_up < day:
-                raise ValidationFailed(_("回访日期不能早于走访日期"))
         except (DomainError, ValueError, TypeError) as exc:
-            message = str(getattr(exc, "message", None) or _("数据格式不正确"))
-            results[cid] = _conflict_result(
-                _keep_conflict(actor=actor, client_id=cid, payload=p, error=message)
-            )
+            refused.append((cid, p, str(getattr(exc, "message", None) or _("数据格式不正确"))))
             continue
-        visit = Visit(
-            household=household,
-            grid_id=household.grid_id,
-            visited_at=when,
-            place=place,
-            met_others=met_others,
-            situation=situation,
-            recorded_by=actor,
-            follow_up_date=follow_up,
-            client_id=cid,
-        )
-        ready.append((cid, visit, members, visitors))
-    if not ready:
-        return results
-    Visit.objects.bulk_create([v for _c, v, _m, _u in ready])
-    if ready[0][1].pk is None:  # backends that return no ids
-        by_cid = dict(
-            Visit.objects.filter(client_id__in=[c for c, *_ in ready]).values_list(
-                "client_id", "pk"
-            )
-        )
-        for cid, visit, _m, _u in ready:
-            visit.pk = by_cid[cid]
-    VisitorLink = Visit.visitors.through
-    MemberLink = Visit.met_members.through
-    VisitorLink.objects.bulk_create(
-        [VisitorLink(visit_id=v.pk, user_id=u) for _c, v, _m, us in ready for u in {actor.pk, *us}]
+        q.client_id = cid
+        ready.append(q)
+    now = timezone.now()
+    written = _insert_new(
+        Visit,
+        [
+            [
+                q.household_id,
+                q.grid_id,
+                q.visited_at,
+                q.place,
+                q.met_others,
+                q.situation,
+                actor.pk,
+                q.follow_up_date,
+                q.client_id,
+                now,
+                now,
+            ]
+            for q in ready
+        ],
+        fields=VISIT_INSERT_FIELDS,
+        unique="client_id",
     )
-    MemberLink.objects.bulk_create(
-        [MemberLink(visit_id=v.pk, resident_id=m) for _c, v, ms, _u in ready for m in ms]
+    if len(written) < len(ready):
+        # Another request stored some of these ids between our read and our insert.
+        late = [q.client_id for q in ready if q.client_id not in written]
+        for cid, pk, rec in Visit.objects.filter(client_id__in=late).values_list(
+            "client_id", "pk", "recorded_by_id"
+        ):
+            results[cid] = _duplicate_result(cid, pk) if rec == actor.pk else _taken_result(cid)
+        ready = [q for q in ready if q.client_id in written]
+    for q in ready:
+        q.pk = written[q.client_id]
+    if ready:
+        _write_plain_rows(actor, ready)
+    if refused:
+        results.update(_keep_conflicts(actor=actor, refused=refused))
+    for q in ready:
+        results[q.client_id] = {
+            "client_id": str(q.client_id),
+            "status": "created",
+            "visit_id": q.pk,
+        }
+    return results
+
+
+def _write_plain_rows(actor, ready: list[_Queued]) -> None:
+    _insert_pairs(
+        Visit.visitors.through._meta.db_table,
+        "visit_id",
+        "user_id",
+        [(q.pk, u) for q in ready for u in {actor.pk, *q.visitors}],
+    )
+    _insert_pairs(
+        Visit.met_members.through._meta.db_table,
+        "visit_id",
+        "resident_id",
+        [(q.pk, m) for q in ready for m in q.members],
     )
     follow = [
-        VisitFinding(visit=v, kind=VisitFinding.Kind.FOLLOW_UP, text=v.follow_up_date.isoformat())
-        for _c, v, _m, _u in ready
-        if v.follow_up_date
+        VisitFinding(
+            visit_id=q.pk, kind=VisitFinding.Kind.FOLLOW_UP, text=q.follow_up_date.isoformat()
+        )
+        for q in ready
+        if q.follow_up_date
     ]
     if follow:
         VisitFinding.objects.bulk_create(follow)
-    latest: dict[int, Visit] = {}
-    for _c, v, _m, _u in ready:
-        if v.household_id not in latest or v.visited_at >= latest[v.household_id].visited_at:
-            latest[v.household_id] = v
-    # The households are locked above: read their latest visits, then one upsert of those
-    # this batch makes later (an older offline visit never replaces a newer one).
-    have = dict(
-        LastVisit.objects.filter(household_id__in=list(latest)).values_list(
-            "household_id", "visited_at"
-        )
-    )
-    newer = [
-        LastVisit(household_id=hid, visited_at=v.visited_at, follow_up_date=v.follow_up_date)
-        for hid, v in latest.items()
-        if hid not in have or v.visited_at >= have[hid]
-    ]
-    LastVisit.objects.bulk_create(
-        newer,
-        update_conflicts=True,
-        unique_fields=["household"],
-        update_fields=["visited_at", "follow_up_date"],
-    )
+    latest: dict[int, _Queued] = {}
+    for q in ready:
+        if q.household_id not in latest or q.visited_at >= latest[q.household_id].visited_at:
+            latest[q.household_id] = q
+    _keep_last_visits(latest)
+    label = Visit._meta.label_lower
     audit_bulk(
         actor=actor,
         action="visits.visit.record",
         rows=[
             (
-                v,
+                # the target as (type, id, text), like target_of(visit) would give
+                (label, str(q.pk), f"{q.household_id} @ {q.visited_at:%Y-%m-%d %H:%M}"),
                 {
-                    "household": v.household.number,
-                    "visited_at": v.visited_at.isoformat(),
-                    "findings": ["follow_up"] if v.follow_up_date else [],
+                    "household": q.number,
+                    "visited_at": q.visited_at.isoformat(),
+                    "findings": ["follow_up"] if q.follow_up_date else [],
                     "offline": True,
                 },
+                q.grid_id,
             )
-            for _c, v, _m, _u in ready
+            for q in ready
         ],
     )
-    for cid, v, _m, _u in ready:
-        results[cid] = {"client_id": str(cid), "status": "created", "visit_id": v.pk}
-    return results
+
+
+def _keep_last_visits(latest: dict) -> None:
+    """One upsert of the latest visit per household; an older offline visit never replaces
+    a newer one (the comparison is in the statement, so no read is needed)."""
+    from django.db import connection
+
+    if not latest:
+        return
+    f_at = Visit._meta.get_field("visited_at")
+    f_day = Visit._meta.get_field("follow_up_date")
+    rows, params = [], []
+    for hid, v in latest.items():
+        rows.append("(%s, %s, %s)")
+        params += [
+            hid,
+            f_at.get_db_prep_save(v.visited_at, connection),
+            f_day.get_db_prep_save(v.follow_up_date, connection),
+        ]
+    with connection.cursor() as cur:
+        cur.execute(
+            "INSERT INTO visits_lastvisit (household_id, visited_at, follow_up_date) "
+            f"VALUES {', '.join(rows)} ON CONFLICT (household_id) DO UPDATE "
+            "SET visited_at = excluded.visited_at, follow_up_date = excluded.follow_up_date "
+            "WHERE excluded.visited_at >= visits_lastvisit.visited_at",
+            params,
+        )
+
+
+def _keep_conflicts(*, actor, refused: list) -> dict:
+    """The refused visits of a batch kept for the cadre: one insert, one audit batch."""
+    SyncConflict.objects.bulk_create(
+        [
+            SyncConflict(user=actor, client_id=cid, payload=_jsonable(p), error=msg[:500])
+            for cid, p, msg in refused
+        ],
+        ignore_conflicts=True,  # the same id kept meanwhile by a concurrent upload
+    )
+    kept = {
+        c.client_id: c for c in SyncConflict.objects.filter(client_id__in=[r[0] for r in refused])
+    }
+    audit_bulk(
+        actor=actor,
+        action="visits.sync.conflict",
+        rows=[
+            (kept[cid], {"client_id": str(cid), "error": msg[:200]}, None)
+            for cid, _p, msg in refused
+            if cid in kept
+        ],
+    )
+    return {
+        cid: _conflict_result(kept[cid]) if kept[cid].user_id == actor.pk else _taken_result(cid)
+        for cid, _p, _m in refused
+        if cid in kept
+    }
 
 
 def _conflict_result(conflict: SyncConflict) -> dict:
@@ -896,3 +1175,97 @@ def survey_answer_public(
         actor=None, action="visits.survey.answer_public", obj=survey, area=household.grid_id
     )
     return response
+
+
+# ---------------------------------------------------------------- pairings (结对帮扶)
+
+
+def pairing_cadres(household: Household):
+    """Who may be paired with a household: active staff who may record visits and hold its
+    grid or an area above it (the ones who can go and see it)."""
+    from minqing.core.permissions import _REGISTRY
+
+    roles = _REGISTRY["visits.record"].roles
+    return possible_visitors(household).filter(role__in=roles)
+
+
+def _pairing_cadre(household: Household, cadre) -> User:
+    pk = cadre.pk if isinstance(cadre, User) else cadre
+    found = pairing_cadres(household).filter(pk=pk).first() if pk else None
+    if found is None:
+        raise ValidationFailed(_("帮扶责任人必须是负责该户所在区域、可以走访的工作人员"))
+    return found
+
+
+def _pairing_day(value, *, label) -> date:
+    if not isinstance(value, date) or isinstance(value, datetime):
+        raise ValidationFailed(_("%(field)s格式不正确") % {"field": label})
+    if value > timezone.localdate():
+        raise ValidationFailed(_("%(field)s不能晚于今天") % {"field": label})
+    return value
+
+
+PAIRING_TAKEN = _("该干部已与该户结对,无需重复登记")
+
+
+@transaction.atomic
+def pairing_create(*, actor, cadre, household, start_date: date):
+    """结对帮扶: a cadre becomes answerable for a household from `start_date`."""
+    from minqing.core.errors import conflict_on
+
+    from .models import Pairing
+
+    require(actor, "visits.manage_pairings")
+    pk = household.pk if isinstance(household, Household) else household
+    household = Household.objects.visible_to(actor).select_related("grid").filter(pk=pk).first()
+    if household is None:
+        raise NotFoundError(_("户不存在或不在您的管辖范围内"))
+    cadre = _pairing_cadre(household, cadre)
+    start_date = _pairing_day(start_date, label=_("结对日期"))
+    with conflict_on({"pairing_one_open_per_cadre_household": PAIRING_TAKEN}):
+        pairing = Pairing.objects.create(
+            cadre=cadre, household=household, start_date=start_date, created_by=actor
+        )
+    audit_record(
+        actor=actor,
+        action="visits.pairing.create",
+        obj=pairing,
+        area=household.grid_id,
+        detail={"cadre": cadre.username, "household": household.number, "start": str(start_date)},
+    )
+    return pairing
+
+
+@transaction.atomic
+def pairing_end(*, actor, pairing, end_date: date, reason: str = ""):
+    """Ending a pairing keeps it, dated (a new one can start later)."""
+    from .models import Pairing
+
+    require(actor, "visits.manage_pairings")
+    pk = pairing.pk if isinstance(pairing, Pairing) else pairing
+    # Managed by area: a cadre's own pairing outside the manager's area is not theirs.
+    pairing = (
+        Pairing.objects.visible_by_area(actor)
+        .select_for_update(of=("self",))
+        .select_related("household")
+        .filter(pk=pk)
+        .first()
+    )
+    if pairing is None:
+        raise NotFoundError()
+    if pairing.end_date is not None:
+        raise Conflict(_("该结对已于 %(d)s 结束") % {"d": pairing.end_date.isoformat()})
+    end_date = _pairing_day(end_date, label=_("结束日期"))
+    if end_date < pairing.start_date:
+        raise ValidationFailed(_("结束日期不能早于结对日期"))
+    pairing.end_date = end_date
+    pairing.end_reason = _text(reason, label=_("结束原因"), max_length=200)
+    pairing.save(update_fields=["end_date", "end_reason"])
+    audit_record(
+        actor=actor,
+        action="visits.pairing.end",
+        obj=pairing,
+        area=pairing.household.grid_id,
+        detail={"end": str(end_date)},
+    )
+    return pairing

@@ -8,9 +8,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.staticfiles import finders
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.templatetags.static import static
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -395,40 +394,17 @@ def offline(request):
 
 
 def service_worker(request):
-    """sw.js from the static files, served under /visits/ so its scope is /visits/."""
+    """sw.js from the static files. Served here and allowed the whole site as its scope
+    (Service-Worker-Allowed: /): the site's one web manifest starts at /, and an installed
+    app opened with no connection gets the offline visit page whatever it opens."""
     found = finders.find("minqing/visits/sw.js")
     if not found:
         raise Http404
     with open(found, "rb") as fh:
         response = HttpResponse(fh.read(), content_type="application/javascript")
     response["Cache-Control"] = "no-cache"
-    response["Service-Worker-Allowed"] = "/visits/"
+    response["Service-Worker-Allowed"] = "/"
     return response
-
-
-def manifest(request):
-    """The web manifest: the visit page installs to the phone's home screen."""
-    data = {
-        "name": _("民情 · 走访"),
-        "short_name": _("走访"),
-        "lang": "zh-CN",
-        "start_url": reverse("visits:offline"),
-        "scope": "/visits/",
-        "display": "standalone",
-        "background_color": "#ffffff",
-        "theme_color": "#b91c1c",
-        "icons": [
-            {
-                "src": static("minqing/visits/icon.svg"),
-                "sizes": "any",
-                "type": "image/svg+xml",
-                "purpose": "any",
-            }
-        ],
-    }
-    return JsonResponse(
-        data, content_type="application/manifest+json", json_dumps_params={"ensure_ascii": False}
-    )
 
 
 @login_required
@@ -619,6 +595,136 @@ def survey_public(request, token):
     )
 
 
+# ---------------------------------------------------------------- pairings (结对帮扶)
+
+
+def _pairing_rows(request):
+    from .models import Pairing
+
+    qs = (
+        Pairing.objects.visible_to(request.user)
+        .select_related("cadre", "household", "household__head", "household__grid")
+        .order_by("household__grid__path", "household__number", "-start_date")
+    )
+    if request.GET.get("all") != "1":
+        qs = qs.filter(end_date__isnull=True)
+    if cadre := request.GET.get("cadre", "").strip():
+        qs = qs.filter(cadre__username=cadre)
+    return qs
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def pairings(request):
+    """结对帮扶: who is answerable for which household; add one, end one, import, export."""
+    require(request.user, "visits.view")
+    error, status = None, 200
+    can_manage = has_perm(request.user, "visits.manage_pairings")
+    if request.method == "POST":
+        from datetime import date
+
+        try:
+            require(request.user, "visits.manage_pairings")
+            number = request.POST.get("household_number", "").strip()
+            household = (
+                Household.objects.visible_to(request.user).filter(number=number).first()
+                if number
+                else None
+            )
+            if household is None:
+                raise services.NotFoundError(_("户不存在或不在您的管辖范围内"))
+            try:
+                start = date.fromisoformat(request.POST.get("start_date", ""))
+            except ValueError:
+                start = timezone.localdate()
+            cadre = User.objects.filter(username=request.POST.get("cadre", "")).first()
+            services.pairing_create(
+                actor=request.user, cadre=cadre, household=household, start_date=start
+            )
+        except DomainError as exc:
+            error = exc.message
+            status = form_status(exc) if exc.status != 403 else 403
+        else:
+            messages.success(request, _("已登记结对"))
+            return redirect("visits:pairings")
+    page = Paginator(_pairing_rows(request), 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "visits/pairings.html",
+        {
+            "page": page,
+            "can_manage": can_manage,
+            "error": error,
+            "today": timezone.localdate(),
+            "show_all": request.GET.get("all") == "1",
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_POST
+def pairing_end(request, pk):
+    from .models import Pairing
+
+    pairing = get_object_or_404(Pairing.objects.visible_by_area(request.user), pk=pk)
+    from datetime import date
+
+    try:
+        try:
+            day = date.fromisoformat(request.POST.get("end_date", ""))
+        except ValueError:
+            day = timezone.localdate()
+        services.pairing_end(
+            actor=request.user, pairing=pairing, end_date=day, reason=request.POST.get("reason", "")
+        )
+        messages.success(request, _("已结束结对"))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("visits:pairings")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def pairing_import(request):
+    from minqing.core.views import import_upload
+
+    require(request.user, "visits.manage_pairings")
+    done, error = import_upload(request, kind="visits_pairings")
+    return done or render(request, "visits/pairing_import.html", {"error": error})
+
+
+@login_required
+def pairing_template(request):
+    from .imports import PAIRING_HEADERS
+
+    require(request.user, "visits.manage_pairings")
+    return xlsx_response(write_xlsx(PAIRING_HEADERS, []), "结对帮扶名单模板.xlsx")
+
+
+@login_required
+def pairing_export(request):
+    """The pairing list as cadres keep it (imports back as all unchanged); no ID numbers."""
+    require(request.user, "visits.view")
+    rows = [
+        (
+            p.cadre.get_full_name() or p.cadre.username,
+            p.cadre.username,
+            p.household.head.name if p.household.head_id else "",
+            p.household.number,
+            "",
+            p.start_date,
+            p.end_date or "",
+        )
+        for p in _pairing_rows(request)[:20000]
+    ]
+    from .imports import PAIRING_HEADERS
+
+    return xlsx_response(
+        write_xlsx([*PAIRING_HEADERS, str(_("结束日期"))], rows), "结对帮扶名单.xlsx"
+    )
+
+
 urlpatterns = [
     path("", due, name="due"),
     path("new/", pick_household, name="pick"),
@@ -633,7 +739,6 @@ urlpatterns = [
     path("rules/", rules, name="rules"),
     path("offline/", offline, name="offline"),
     path("sw.js", service_worker, name="sw"),
-    path("manifest.webmanifest", manifest, name="manifest"),
     path("conflicts/", conflicts, name="conflicts"),
     path(
         "conflicts/<int:pk>/retry/",
@@ -653,4 +758,9 @@ urlpatterns = [
     path("surveys/<int:pk>/close/", survey_close, name="survey_close"),
     path("surveys/<int:pk>/households/<int:household_pk>/", survey_fill, name="survey_fill"),
     path("s/<str:token>/", survey_public, name="survey_public"),
+    path("pairings/", pairings, name="pairings"),
+    path("pairings/<int:pk>/end/", pairing_end, name="pairing_end"),
+    path("pairings/import/", pairing_import, name="pairing_import"),
+    path("pairings/template.xlsx", pairing_template, name="pairing_template"),
+    path("pairings/export.xlsx", pairing_export, name="pairing_export"),
 ]

@@ -222,7 +222,69 @@
     initShowWhen(root);
   }
 
+
+  // ---------------------------------------------------------------- offline data on the phone
+  // The offline visit page keeps what the server gave it per user: localStorage
+  // "minqing.visits.<user>.pack" (masked households, due list) and ".conflicts", queued
+  // visits in ".queue", queued photos in IndexedDB "minqing-visits", the page shell in
+  // Cache Storage "minqing-visits-*". Logging out, or another user logging in on the same
+  // phone, wipes the households, the due list and the caches; a visit still queued (not
+  // sent yet) is kept for its own user only, never dropped (it is sent at their next login).
+  var OFFLINE_PREFIX = "minqing.visits.";
+
+  function wipeOffline(keepUser) {
+    var keys = [];
+    for (var i = 0; i < localStorage.length; i++) keys.push(localStorage.key(i));
+    var users = {};
+    keys.forEach(function (k) {
+      if (k.indexOf(OFFLINE_PREFIX) !== 0) return;
+      var rest = k.slice(OFFLINE_PREFIX.length).split(".");
+      var user = rest[0], name = rest[1];
+      if (name === "queue") {
+        var queued = [];
+        try { queued = JSON.parse(localStorage.getItem(k)) || []; } catch (e) { queued = []; }
+        if (queued.length) { users[user] = true; return; }
+      }
+      if (user !== keepUser) localStorage.removeItem(k);
+    });
+    var jobs = [];
+    if (window.caches) {
+      jobs.push(caches.keys().then(function (names) {
+        return Promise.all(names.filter(function (n) { return n.indexOf("minqing-visits") === 0; })
+          .map(function (n) { return caches.delete(n); }));
+      }).catch(function () {}));
+    }
+    if (window.indexedDB && !Object.keys(users).length) {
+      jobs.push(new Promise(function (resolve) {
+        var req = indexedDB.deleteDatabase("minqing-visits");
+        req.onsuccess = req.onerror = req.onblocked = function () { resolve(); };
+      }));
+    }
+    return Promise.all(jobs);
+  }
+  window.minqingWipeOffline = wipeOffline;
+
+  function guardOfflineData() {
+    var body = document.body;
+    if (!body || !window.localStorage) return;
+    var current = body.dataset.user || "";
+    var last = localStorage.getItem("minqing.user");
+    if (current && last && last !== current) wipeOffline(current);
+    if (current) localStorage.setItem("minqing.user", current);
+  }
+
+  document.addEventListener("submit", function (ev) {
+    var form = ev.target;
+    if (!form.matches || !form.matches("form[data-logout]") || form.dataset.wiped) return;
+    ev.preventDefault();
+    ev.stopImmediatePropagation();
+    localStorage.removeItem("minqing.user");
+    var done = function () { form.dataset.wiped = "1"; form.submit(); };
+    Promise.race([wipeOffline(null), new Promise(function (r) { setTimeout(r, 1500); })]).then(done, done);
+  }, true);
+
   document.addEventListener("DOMContentLoaded", function () {
+    guardOfflineData();
     init(document);
     focusFeedback(document);
   });

@@ -152,3 +152,28 @@ def test_outsider_gets_404_everywhere(client, users, tree, hh):
     assert [d["household_id"] for d in client.get(f"{API}/due").json()] == []
     assert client.get(f"{API}/offline-pack").json()["households"] == []
     assert Visit.objects.get().notes.count() == 0
+
+
+def test_offline_photo_upload_after_sync(client, users, hh, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from .test_services import _png_with_text_chunk
+
+    settings.MEDIA_ROOT = tmp_path
+    login(client, users.grid)
+    cid = str(uuid.uuid4())
+    r = post(
+        client,
+        f"{API}/sync",
+        {"visits": [{"household_id": hh.pk, "situation": "x", "client_id": cid}]},
+    )
+    vid = r.json()[0]["visit_id"]
+    pid = str(uuid.uuid4())
+    for status in (201, 200):
+        photo = SimpleUploadedFile("p.png", _png_with_text_chunk(), content_type="image/png")
+        r = client.post(f"{API}/visits/{vid}/photos", {"client_id": pid, "file": photo})
+        assert r.status_code == status, r.content
+    assert client.post(f"{API}/visits/{vid}/photos", {"client_id": pid}).status_code == 400
+    from minqing.visits.models import VisitPhoto
+
+    assert VisitPhoto.objects.filter(visit_id=vid).count() == 1

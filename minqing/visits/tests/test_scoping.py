@@ -3,6 +3,7 @@ as for a missing row, and nothing is written. A new endpoint with an id and no r
 fails test_every_endpoint_with_an_id_has_a_row."""
 
 import uuid
+from datetime import date
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
@@ -11,7 +12,7 @@ from minqing.api import api
 from minqing.conftest import login
 from minqing.core.models import AuditEvent
 from minqing.visits import services
-from minqing.visits.models import SurveyResponse, SyncConflict, Visit, VisitNote
+from minqing.visits.models import Pairing, SurveyResponse, SyncConflict, Visit, VisitNote
 
 from .factories import household
 
@@ -27,6 +28,7 @@ PAGES = [
     ("get", "/visits/surveys/{survey}/", None),
     ("post", "/visits/surveys/{survey}/close/", {}),
     ("post", "/visits/surveys/{survey}/households/{household}/", {}),
+    ("post", "/visits/pairings/{pairing}/end/", {}),
 ]
 QUERY = [
     ("get", "/visits/coverage/?area={area}", None),
@@ -46,6 +48,8 @@ API = [
         None,
     ),
     ("post", "/api/visits/surveys/{survey_id}/responses", {"household_id": 0, "answers": {}}),
+    ("post", "/api/visits/pairings/{pairing_id}/end", {}),
+    ("post", "/api/visits/visits/{visit_id}/photos", {}),
 ]
 
 
@@ -70,6 +74,7 @@ def _normalise_page(path):
         .replace("{visit}", "<int:pk>")
         .replace("{conflict}", "<int:pk>")
         .replace("{survey}", "<int:pk>")
+        .replace("{pairing}", "<int:pk>")
     )
 
 
@@ -90,6 +95,7 @@ def _api_path(path, ids):
         path.replace("{visit_id}", str(ids["visit"]))
         .replace("{conflict_id}", str(ids["conflict"]))
         .replace("{survey_id}", str(ids["survey"]))
+        .replace("{pairing_id}", str(ids["pairing"]))
     )
 
 
@@ -98,6 +104,7 @@ def _counts():
         Visit.objects.count(),
         VisitNote.objects.count(),
         SyncConflict.objects.open().count(),
+        Pairing.objects.filter(end_date__isnull=True).count(),
         SurveyResponse.objects.count(),
         AuditEvent.objects.count(),
     )
@@ -127,6 +134,9 @@ def ids(users, tree, settings, tmp_path):
         "household": hh.pk,
         "survey": survey.pk,
         "conflict": SyncConflict.objects.get().pk,
+        "pairing": services.pairing_create(
+            actor=users.township, cadre=users.grid, household=hh, start_date=date(2025, 1, 1)
+        ).pk,
         "area": tree.qixing.pk,
         "user": users.grid.pk,
     }

@@ -13,7 +13,7 @@ from minqing.core.models import AuditEvent
 from minqing.registry.models import TagPeriod
 from minqing.registry.tests.factories import period, tag
 from minqing.visits import services
-from minqing.visits.models import LastVisit, Visit, VisitFinding, VisitNote
+from minqing.visits.models import LastVisit, SyncConflict, Visit, VisitFinding, VisitNote
 from minqing.visits.services import TagFinding
 
 from .factories import household
@@ -309,11 +309,73 @@ def test_sync_batch_query_count_does_not_grow(users, tree, django_assert_max_num
     assert Visit.objects.count() == 44
 
 
-def test_sync_rejects_a_client_id_twice_in_one_batch(users, hh):
+def test_sync_stores_a_client_id_twice_in_one_batch_once(users, hh):
     item = _plain(hh)
-    with pytest.raises(ValidationFailed):
-        services.visit_sync(actor=users.grid, items=[item, item])
-    assert Visit.objects.count() == 0
+    changed = dict(item, situation="同一编号的另一份")  # the first copy counts
+    results = services.visit_sync(actor=users.grid, items=[item, _plain(hh), changed])
+    assert [r["status"] for r in results] == ["created", "created", "duplicate"]
+    assert results[2]["visit_id"] == results[0]["visit_id"]
+    assert Visit.objects.count() == 2
+    assert Visit.objects.get(client_id=item["client_id"]).situation == "离线走访"
+    assert AuditEvent.objects.filter(action="visits.visit.record").count() == 2
+
+
+def test_sync_duplicates_across_batches_write_nothing(users, hh):
+    batch = [_plain(hh) for _ in range(3)]
+    services.visit_sync(actor=users.grid, items=batch)
+    before = snapshot()
+    results = services.visit_sync(actor=users.grid, items=[batch[1], _plain(hh), batch[0]])
+    assert [r["status"] for r in results] == ["duplicate", "created", "duplicate"]
+    assert Visit.objects.count() == 4
+    assert snapshot()[0] == before[0] + 1
+    assert AuditEvent.objects.filter(action="visits.visit.record").count() == 4
+
+
+def test_sync_keeps_a_conflict_among_good_visits(users, tree, hh):
+    outside = household(tree.grids["鹤岭村1"])
+    items = [_plain(hh), _plain(outside, situation="迁出"), _plain(hh, situation="")]
+    items += [_plain(hh)]
+    results = services.visit_sync(actor=users.grid, items=items)
+    assert [r["status"] for r in results] == ["created", "conflict", "conflict", "created"]
+    assert Visit.objects.count() == 2 and SyncConflict.objects.count() == 2
+    kept = SyncConflict.objects.get(client_id=items[1]["client_id"])
+    assert kept.user == users.grid and kept.payload["situation"] == "迁出"
+    assert results[1]["conflict_id"] == kept.pk and "管辖范围" in results[1]["detail"]
+    assert AuditEvent.objects.filter(action="visits.sync.conflict").count() == 2
+    # sent again: the same answers, nothing new
+    before = snapshot()
+    again = services.visit_sync(actor=users.grid, items=items)
+    assert [r["status"] for r in again] == ["duplicate", "conflict", "conflict", "duplicate"]
+    assert again[1]["conflict_id"] == kept.pk and snapshot() == before
+
+
+def test_sync_client_id_of_another_users_upload_is_refused_for_that_item(users, hh):
+    mine = _plain(hh)
+    services.visit_sync(actor=users.grid, items=[mine])
+    theirs = _plain(hh)
+    results = services.visit_sync(actor=users.cadre, items=[dict(mine), theirs])
+    assert [r["status"] for r in results] == ["conflict", "created"]
+    assert results[0]["visit_id"] is None and "已被使用" in results[0]["detail"]
+    assert Visit.objects.get(client_id=mine["client_id"]).recorded_by == users.grid
+
+
+def test_sync_insert_skips_an_id_stored_meanwhile(users, hh, monkeypatch):
+    """A concurrent upload stores an id between the batch's read and its insert: the
+    insert skips it (ON CONFLICT) and the item answers duplicate."""
+    item = _plain(hh)
+    real = services._check_plain
+
+    def racing(actor, p, **kw):
+        if p is item and not Visit.objects.filter(client_id=item["client_id"]).exists():
+            services.visit_record(
+                actor=users.grid, household=hh, situation="并发", client_id=item["client_id"]
+            )
+        return real(actor, p, **kw)
+
+    monkeypatch.setattr(services, "_check_plain", racing)
+    results = services.visit_sync(actor=users.grid, items=[item, _plain(hh)])
+    assert [r["status"] for r in results] == ["duplicate", "created"]
+    assert Visit.objects.get(client_id=item["client_id"]).situation == "并发"
 
 
 def _png_with_text_chunk() -> bytes:
@@ -381,3 +443,43 @@ def test_sync_batch_keeps_the_latest_visit(users, hh):
     )
     last = LastVisit.objects.get(household=hh)
     assert last.visited_at == later and last.follow_up_date == timezone.localdate()
+
+
+def test_offline_photo_added_once_by_the_recorder_only(users, hh, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from minqing.visits.models import VisitPhoto
+
+    settings.MEDIA_ROOT = tmp_path
+    synced = services.visit_sync(actor=users.grid, items=[_plain(hh)])[0]
+    visit = Visit.objects.get(pk=synced["visit_id"])
+    pid = str(uuid.uuid4())
+
+    def png():
+        return SimpleUploadedFile("a.png", _png_with_text_chunk())
+
+    first = services.visit_photo_add(actor=users.grid, visit=visit, upload=png(), client_id=pid)
+    again = services.visit_photo_add(actor=users.grid, visit=visit, upload=png(), client_id=pid)
+    assert first.pk == again.pk and VisitPhoto.objects.count() == 1
+    assert AuditEvent.objects.filter(action="visits.visit.photo").count() == 1
+    with pytest.raises(ValidationFailed):  # not an image
+        services.visit_photo_add(
+            actor=users.grid,
+            visit=visit,
+            upload=SimpleUploadedFile("a.pdf", b"%PDF-1.4 x"),
+            client_id=str(uuid.uuid4()),
+        )
+    with pytest.raises(Conflict):  # someone else's visit
+        services.visit_photo_add(
+            actor=users.cadre, visit=visit, upload=png(), client_id=str(uuid.uuid4())
+        )
+    online = services.visit_record(actor=users.grid, household=hh, situation="在线")
+    with pytest.raises(Conflict):  # a visit recorded online takes photos in its own form
+        services.visit_photo_add(
+            actor=users.grid, visit=online, upload=png(), client_id=str(uuid.uuid4())
+        )
+    with pytest.raises(NotFoundError):
+        services.visit_photo_add(
+            actor=users.outsider, visit=visit, upload=png(), client_id=str(uuid.uuid4())
+        )
+    assert VisitPhoto.objects.count() == 1

@@ -79,6 +79,7 @@
       due.appendChild(li(parts));
     });
     fillHouseholds("");
+    renderTags();
   }
 
   function householdLabel(h) {
@@ -122,11 +123,34 @@
     renderMembers();
   }
 
+  function renderTags() {
+    var select = $("tag");
+    select.textContent = "";
+    var blank = document.createElement("option");
+    blank.value = ""; text(blank, "—");
+    select.appendChild(blank);
+    ((state.pack && state.pack.tags) || []).forEach(function (t) {
+      var o = document.createElement("option");
+      o.value = t.code; o.dataset.personal = t.personal ? "1" : ""; text(o, t.name);
+      select.appendChild(o);
+    });
+  }
+
   function renderMembers() {
     var ul = $("members");
     ul.textContent = "";
+    var who = $("tag-member");
+    who.textContent = "";
+    var none = document.createElement("option");
+    none.value = ""; text(none, "—");
+    who.appendChild(none);
     var h = householdById($("household").value);
     if (!h) return;
+    h.members.forEach(function (m) {
+      var o = document.createElement("option");
+      o.value = m.id; text(o, m.name);
+      who.appendChild(o);
+    });
     h.members.forEach(function (m) {
       var label = document.createElement("label");
       label.className = "check";
@@ -155,6 +179,11 @@
     var when = $("visited-at").value || localNow();
     var problem = !household ? d.tNeedHousehold : !situation ? d.tNeedSituation : new Date(when) > new Date(Date.now() + 5 * 60000) ? d.tFuture : "";
     if (problem) { text(err, problem); err.hidden = false; return; }
+    var tagCode = $("tag").value;
+    var tagOption = $("tag").selectedOptions[0];
+    if (tagCode && tagOption && tagOption.dataset.personal && !$("tag-member").value) {
+      text(err, d.tNeedMember); err.hidden = false; return;
+    }
     var h = householdById(household);
     var visit = {
       client_id: uuid(),
@@ -167,10 +196,17 @@
       needs: $("need").value.trim() ? [$("need").value.trim()] : [],
       disputes: $("dispute").value.trim() ? [$("dispute").value.trim()] : [],
       follow_up_date: $("follow-up").value || null,
+      tags: tagCode ? [{ tag: tagCode, start_date: $("tag-date").value || localNow().slice(0, 10),
+                         resident_id: $("tag-member").value ? Number($("tag-member").value) : null }] : [],
       _label: h ? householdLabel(h) : ""
     };
+    var files = Array.prototype.slice.call($("photos").files || []);
+    visit._photos = files.length;
     state.queue.push(visit);
     save("queue", state.queue);
+    files.forEach(function (f) {
+      putPhoto({ id: uuid(), visit: visit.client_id, name: f.name, type: f.type, blob: f, visit_id: null });
+    });
     $("offline-form").reset();
     $("visited-at").value = localNow();
     renderMembers();
@@ -179,10 +215,65 @@
     sync();
   }
 
+  // ---------------------------------------------------------------- photos (IndexedDB)
+  // A photo taken offline waits in IndexedDB with its visit's client id; once the visit is
+  // stored (created or duplicate) it is sent to /api/visits/visits/<id>/photos with its own
+  // client id (sent twice, stored once) and removed from the phone.
+
+  function photoStore(mode, work) {
+    if (!window.indexedDB) return Promise.resolve([]);
+    return new Promise(function (resolve, reject) {
+      var open = indexedDB.open("minqing-visits", 1);
+      open.onupgradeneeded = function () { open.result.createObjectStore("photos", { keyPath: "id" }); };
+      open.onerror = function () { reject(open.error); };
+      open.onsuccess = function () {
+        var db = open.result;
+        var tx = db.transaction("photos", mode);
+        var out = work(tx.objectStore("photos"));
+        tx.oncomplete = function () { db.close(); resolve(out && "result" in out ? out.result : out); };
+        tx.onerror = function () { db.close(); reject(tx.error); };
+      };
+    });
+  }
+  function putPhoto(p) { return photoStore("readwrite", function (s) { s.put(p); }); }
+  function allPhotos() { return photoStore("readonly", function (s) { return s.getAll(); }); }
+  function dropPhoto(id) { return photoStore("readwrite", function (s) { s["delete"](id); }); }
+
+  function markPhotos(stored) {
+    if (!Object.keys(stored).length) return Promise.resolve();
+    return allPhotos().then(function (photos) {
+      return Promise.all(photos.filter(function (p) { return stored[p.visit]; }).map(function (p) {
+        p.visit_id = stored[p.visit];
+        return putPhoto(p);
+      }));
+    });
+  }
+
+  function uploadPhotos() {
+    if (!navigator.onLine) return Promise.resolve();
+    return allPhotos().then(function (photos) {
+      var ready = photos.filter(function (p) { return p.visit_id; });
+      return ready.reduce(function (chain, p) {
+        return chain.then(function () {
+          var form = new FormData();
+          form.append("client_id", p.id);
+          form.append("file", new File([p.blob], p.name || "photo.jpg", { type: p.type }));
+          return fetch(d.photoUrl + p.visit_id + "/photos", {
+            method: "POST", credentials: "same-origin", headers: { "X-CSRFToken": csrf() }, body: form
+          }).then(function (r) {
+            // stored, or refused for good (not an image, too many): off the phone
+            if (r.ok || r.status === 400 || r.status === 409) return dropPhoto(p.id);
+          });
+        });
+      }, Promise.resolve());
+    }).catch(function () { /* try again at the next sync */ });
+  }
+
   // ---------------------------------------------------------------- sync
 
   function sync() {
-    if (state.syncing || !navigator.onLine || !state.queue.length) return Promise.resolve();
+    if (state.syncing || !navigator.onLine) return Promise.resolve();
+    if (!state.queue.length) return uploadPhotos();
     state.syncing = true;
     var batch = state.queue.slice(0, 200);
     var body = { visits: batch.map(function (v) {
@@ -200,16 +291,19 @@
       return r.json();
     }).then(function (results) {
       var done = {};
+      var stored = {};
       var conflicts = 0;
       results.forEach(function (x) {
         done[x.client_id] = true;
         if (x.status === "conflict") conflicts++;
+        else if (x.visit_id) stored[x.client_id] = x.visit_id;
       });
       state.queue = state.queue.filter(function (v) { return !done[v.client_id]; });
       save("queue", state.queue);
       state.conflicts += conflicts;
       save("conflicts", state.conflicts);
       text($("sync-message"), conflicts ? conflicts + " " + d.tConflicts : d.tSynced);
+      return markPhotos(stored).then(uploadPhotos);
     }).catch(function () { /* still offline or the server refused: keep the queue */ })
       .then(function () {
         state.syncing = false;

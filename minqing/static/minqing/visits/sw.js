@@ -1,6 +1,8 @@
-// Service worker of the offline visit page (scope /visits/). The page shell and its assets
-// come from the cache when the network is down; API calls always go to the network (the
-// page keeps its own data and queue), so nothing personal is cached here.
+// The site's service worker (scope /, registered by the offline visit page; the site has one
+// web manifest, starting at /). Pages come from the network; with no connection any page
+// opens the cached offline visit page, and its assets come from the cache. API calls always
+// go to the network (the page keeps its own data and queue). The cached shell is deleted
+// at logout (app.js).
 "use strict";
 var CACHE = "minqing-visits-v1";
 
