@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('areas', '0001_initial'),
-        ('registry', '0009_tagperiod_household_tag_index'),
+        ('registry', '0011_tagperiod_household_tag_index'),
         ('visits', '0007_pairings_and_pairing_rules'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

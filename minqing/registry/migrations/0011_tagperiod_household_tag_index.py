@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('registry', '0008_merge_corrections_and_summaries'),
+        ('registry', '0010_resident_status_events'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
