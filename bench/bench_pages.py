@@ -105,6 +105,7 @@ def start_server(database_url, port, workers, redis_url=None, floor_file=None):
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "WEB_BIND": f"127.0.0.1:{port}",
         "WEB_WORKERS": str(workers),
+        "WEB_THREADS": "1",  # sync workers, as measured before (without Redis the default is threads)
         "WEB_ACCESS_LOG": "",
         "WEB_TIMEOUT": "120",
         "MINQING_BENCH": "1",
