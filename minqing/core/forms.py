@@ -23,6 +23,7 @@ class Outcome:
     done: bool  # the service ran and accepted
     value: Any = None  # what it returned
     status: int = 200  # the status of the page that shows the form again
+    error: DomainError | None = None  # the refusal, for pages that show more than its words
 
 
 def submit(request, form, action: Callable[[dict], Any]) -> Outcome:
@@ -37,4 +38,4 @@ def submit(request, form, action: Callable[[dict], Any]) -> Outcome:
         return Outcome(done=True, value=action(form.cleaned_data))
     except DomainError as exc:
         form.add_error(None, exc.message)
-        return Outcome(done=False, status=form_status(exc))
+        return Outcome(done=False, status=form_status(exc), error=exc)

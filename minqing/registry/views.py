@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from minqing.areas.models import Area
 from minqing.core.errors import DomainError, PermissionDeniedError, StaleEdit, form_status
+from minqing.core.forms import submit
 from minqing.core.permissions import has_perm, require
 from minqing.core.scoping import get_visible_or_404
 from minqing.core.sections import page_sections
@@ -273,27 +274,23 @@ def household_form(request, pk, name):
 def household_create(request):
     require(request.user, "registry.edit")
     form = HouseholdForm(request.POST or None, user=request.user)
-    status = 200
-    if request.method == "POST" and form.is_valid():
-        try:
-            grid = get_visible_or_404(Area, request.user, pk=form.cleaned_data["grid"])
-            household = services.household_create(
-                actor=request.user,
-                grid=grid,
-                number=form.cleaned_data["number"],
-                address=form.cleaned_data["address"],
-                phone=form.cleaned_data["phone"],
-                notes=form.cleaned_data["notes"],
-            )
-        except DomainError as exc:
-            form.add_error(None, exc.message)
-            status = form_status(exc)
-        else:
-            messages.success(request, _("已登记户 %(n)s，请添加成员") % {"n": household.number})
-            return redirect("registry:household", household.pk)
-    elif request.method == "POST":
-        status = 400
-    return render(request, "registry/household_form.html", {"form": form}, status=status)
+    outcome = submit(
+        request,
+        form,
+        lambda data: services.household_create(
+            actor=request.user,
+            grid=get_visible_or_404(Area, request.user, pk=data["grid"]),
+            number=data["number"],
+            address=data["address"],
+            phone=data["phone"],
+            notes=data["notes"],
+        ),
+    )
+    if outcome.done:
+        household = outcome.value
+        messages.success(request, _("已登记户 %(n)s，请添加成员") % {"n": household.number})
+        return redirect("registry:household", household.pk)
+    return render(request, "registry/household_form.html", {"form": form}, status=outcome.status)
 
 
 @login_required
@@ -313,37 +310,30 @@ def household_edit(request, pk):
     form.fields["phone"].help_text = _("当前 %(p)s；只在需要更正时填写，留空则不修改") % {
         "p": household.phone_masked or "—"
     }
-    status = 200
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            grid = get_visible_or_404(Area, request.user, pk=data["grid"])
-            services.household_update(
-                actor=request.user,
-                household=household,
-                grid=grid,
-                number=data["number"] or household.number,
-                address=data["address"],
-                phone=data["phone"] or None,
-                notes=data["notes"],
-                version=data["version"],
-            )
-        except StaleEdit as exc:
-            form = _stale_form(form, exc, user=request.user)
-            status = 409
-        except DomainError as exc:
-            form.add_error(None, exc.message)
-            status = form_status(exc)
-        else:
-            messages.success(request, _("已保存"))
-            return redirect("registry:household", household.pk)
-    elif request.method == "POST":
-        status = 400
+    outcome = submit(
+        request,
+        form,
+        lambda data: services.household_update(
+            actor=request.user,
+            household=household,
+            grid=get_visible_or_404(Area, request.user, pk=data["grid"]),
+            number=data["number"] or household.number,
+            address=data["address"],
+            phone=data["phone"] or None,
+            notes=data["notes"],
+            version=data["version"],
+        ),
+    )
+    if outcome.done:
+        messages.success(request, _("已保存"))
+        return redirect("registry:household", household.pk)
+    if isinstance(outcome.error, StaleEdit):
+        form = _stale_form(form, outcome.error, user=request.user)
     return render(
         request,
         "registry/household_form.html",
         {"form": form, "household": household},
-        status=status,
+        status=outcome.status,
     )
 
 
@@ -353,29 +343,29 @@ def member_add(request, pk):
     household = _household(request, pk)
     require(request.user, "registry.edit")
     form = ResidentForm(request.POST)
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            resident = services.resident_create(
-                actor=request.user,
-                household=household,
-                name=data["name"],
-                id_number=data["id_number"],
-                relation=data["relation"],
-                phone=data["phone"],
-                moved_in_on=data["moved_in_on"],
-                reason=data["reason"],
-            )
-        except DomainError as exc:
-            form.add_error(None, exc.message)
-            return _household_page(
-                request, household, status=form_status(exc), member_form=form, open_form="member"
-            )
+    outcome = submit(
+        request,
+        form,
+        lambda data: services.resident_create(
+            actor=request.user,
+            household=household,
+            name=data["name"],
+            id_number=data["id_number"],
+            relation=data["relation"],
+            phone=data["phone"],
+            moved_in_on=data["moved_in_on"],
+            reason=data["reason"],
+        ),
+    )
+    if outcome.done:
+        resident = outcome.value
         messages.success(request, _("已添加成员 %(name)s") % {"name": resident.name})
         return _done(
             request, reverse("registry:household", args=[household.pk]) + f"#r{resident.pk}"
         )
-    return _household_page(request, household, status=400, member_form=form, open_form="member")
+    return _household_page(
+        request, household, status=outcome.status, member_form=form, open_form="member"
+    )
 
 
 @login_required
@@ -385,36 +375,37 @@ def tag_give(request, pk):
     require(request.user, "registry.tag")
     members = selectors.household_members(fetched_by=request.user, household=household)
     form = TagGiveForm(request.POST, members=members)
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            tag = Tag.objects.filter(code=data["tag"]).first()
-            if tag is None:
-                raise Http404
-            resident = None
-            if data["subject"] != "household":
-                resident = get_visible_or_404(
-                    Resident, request.user, pk=data["subject"], household=household
-                )
-            services.tag_give(
-                actor=request.user,
-                tag=tag,
-                household=None if resident else household,
-                resident=resident,
-                start_date=data["date"],
-                reason=data["reason"],
+
+    def give(data):
+        tag = Tag.objects.filter(code=data["tag"]).first()
+        if tag is None:
+            raise Http404
+        resident = None
+        if data["subject"] != "household":
+            resident = get_visible_or_404(
+                Resident, request.user, pk=data["subject"], household=household
             )
-        except DomainError as exc:
-            form.add_error(None, exc.message)
-            return _household_page(
-                request, household, status=form_status(exc), tag_form=form, open_form="tag"
-            )
+        services.tag_give(
+            actor=request.user,
+            tag=tag,
+            household=None if resident else household,
+            resident=resident,
+            start_date=data["date"],
+            reason=data["reason"],
+        )
+        return tag, resident
+
+    outcome = submit(request, form, give)
+    if outcome.done:
+        tag, resident = outcome.value
         messages.success(
             request,
             _("已认定“%(tag)s”：%(who)s") % {"tag": tag.name, "who": resident or household.name},
         )
         return _done(request, reverse("registry:household", args=[household.pk]) + "#tags")
-    return _household_page(request, household, status=400, tag_form=form, open_form="tag")
+    return _household_page(
+        request, household, status=outcome.status, tag_form=form, open_form="tag"
+    )
 
 
 @login_required
@@ -430,29 +421,23 @@ def tag_remove(request, pk, period_pk):
         end_date__isnull=True,
     )
     form = TagRemoveForm(request.POST)
-    if form.is_valid():
-        try:
-            services.tag_remove(
-                actor=request.user,
-                tag=period.tag,
-                household=None if period.resident_id else household,
-                resident=period.resident,
-                end_date=form.cleaned_data["date"],
-                reason=form.cleaned_data["reason"],
-            )
-        except DomainError as exc:
-            form.add_error(None, exc.message)
-            return _household_page(
-                request,
-                household,
-                status=form_status(exc),
-                remove_form=form,
-                remove_period=period.pk,
-            )
+    outcome = submit(
+        request,
+        form,
+        lambda data: services.tag_remove(
+            actor=request.user,
+            tag=period.tag,
+            household=None if period.resident_id else household,
+            resident=period.resident,
+            end_date=data["date"],
+            reason=data["reason"],
+        ),
+    )
+    if outcome.done:
         messages.success(request, _("已退出“%(tag)s”") % {"tag": period.tag.name})
         return _done(request, reverse("registry:household", args=[household.pk]) + "#tags")
     return _household_page(
-        request, household, status=400, remove_form=form, remove_period=period.pk
+        request, household, status=outcome.status, remove_form=form, remove_period=period.pk
     )
 
 
@@ -633,33 +618,30 @@ def resident_edit(request, pk):
     form = ResidentEditForm(request.POST or None, initial=initial)
     form.fields["id_number"].widget.attrs["placeholder"] = resident.id_masked
     form.fields["phone"].widget.attrs["placeholder"] = resident.phone_masked
-    status = 200
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            services.resident_update(
-                actor=request.user,
-                resident=resident,
-                name=data["name"],
-                id_number=data["id_number"] or None,
-                phone=data["phone"] or None,
-                relation=data["relation"],
-                version=data["version"],
-            )
-        except StaleEdit as exc:
-            form = _stale_form(form, exc)
-            status = 409
-        except DomainError as exc:
-            form.add_error(None, exc.message)
-            status = form_status(exc)
-        else:
-            messages.success(request, _("已保存"))
-            url = reverse("registry:household", args=[resident.household_id])
-            return redirect(f"{url}#r{resident.pk}")
-    elif request.method == "POST":
-        status = 400
+    outcome = submit(
+        request,
+        form,
+        lambda data: services.resident_update(
+            actor=request.user,
+            resident=resident,
+            name=data["name"],
+            id_number=data["id_number"] or None,
+            phone=data["phone"] or None,
+            relation=data["relation"],
+            version=data["version"],
+        ),
+    )
+    if outcome.done:
+        messages.success(request, _("已保存"))
+        url = reverse("registry:household", args=[resident.household_id])
+        return redirect(f"{url}#r{resident.pk}")
+    if isinstance(outcome.error, StaleEdit):
+        form = _stale_form(form, outcome.error)
     return render(
-        request, "registry/resident_form.html", {"form": form, "resident": resident}, status=status
+        request,
+        "registry/resident_form.html",
+        {"form": form, "resident": resident},
+        status=outcome.status,
     )
 
 
@@ -760,22 +742,22 @@ def organisation_list(request):
 def _grid_thing_create(request, *, form_class, create, done_url, title):
     require(request.user, "registry.edit")
     form = form_class(request.POST or None, user=request.user)
-    status = 200
-    if request.method == "POST" and form.is_valid():
-        data = dict(form.cleaned_data)
-        try:
-            data["grid"] = get_visible_or_404(Area, request.user, pk=data["grid"])
-            obj = create(actor=request.user, **data)
-        except DomainError as exc:
-            form.add_error(None, exc.message)
-            status = form_status(exc)
-        else:
-            messages.success(request, _("已登记 %(name)s") % {"name": obj.name})
-            return redirect(done_url)
-    elif request.method == "POST":
-        status = 400
+    outcome = submit(
+        request,
+        form,
+        lambda data: create(
+            actor=request.user,
+            **{**data, "grid": get_visible_or_404(Area, request.user, pk=data["grid"])},
+        ),
+    )
+    if outcome.done:
+        messages.success(request, _("已登记 %(name)s") % {"name": outcome.value.name})
+        return redirect(done_url)
     return render(
-        request, "registry/grid_thing_form.html", {"form": form, "title": title}, status=status
+        request,
+        "registry/grid_thing_form.html",
+        {"form": form, "title": title},
+        status=outcome.status,
     )
 
 
@@ -815,17 +797,13 @@ def tag_list(request):
     status = 200
     if request.method == "POST":
         require(request.user, "registry.manage_tags")
-        if form.is_valid():
-            try:
-                tag = services.tag_create(actor=request.user, **form.cleaned_data)
-            except DomainError as exc:
-                form.add_error(None, exc.message)
-                status = form_status(exc)
-            else:
-                messages.success(request, _("已新增标签“%(name)s”") % {"name": tag.name})
-                return redirect("registry:tags")
-        else:
-            status = 400
+        outcome = submit(
+            request, form, lambda data: services.tag_create(actor=request.user, **data)
+        )
+        if outcome.done:
+            messages.success(request, _("已新增标签“%(name)s”") % {"name": outcome.value.name})
+            return redirect("registry:tags")
+        status = outcome.status
     return render(
         request,
         "registry/tag_list.html",
