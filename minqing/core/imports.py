@@ -168,9 +168,13 @@ def _keep(job: Job, plan) -> None:
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as fh:
-            pickle.dump((_plan_key(job), plan), fh, protocol=pickle.HIGHEST_PROTOCOL)
+            pickler = pickle.Pickler(fh, protocol=pickle.HIGHEST_PROTOCOL)
+            # No memo: it would hold an entry for each of millions of values (hundreds of
+            # MB at a million rows); a packed plan has no cycles and few shared values.
+            pickler.fast = True
+            pickler.dump((_plan_key(job), plan))
         os.replace(tmp, path)
-    except (OSError, pickle.PicklingError, RecursionError):
+    except (OSError, pickle.PicklingError, RecursionError, ValueError):
         log.warning("could not keep the plan of import %s", job.pk, exc_info=True)
         tmp.unlink(missing_ok=True)
 

@@ -158,6 +158,8 @@ class ResidentImporter(Importer):
         purge_change_log()
 
     _PERSON_FIELDS = tuple(f for f in PersonRow.__slots__ if f != "household")
+    _REPEATED = ("name", "birth", "gender", "relation", "relation_word", "status", "keys")
+    _REPEATED += ("phone_tail", "tags", "new_tags")
     _HOUSEHOLD_FIELDS = tuple(f for f in _Household.__slots__ if f not in ("heads", "rows"))
 
     def pack(self, plan) -> dict:
@@ -190,6 +192,11 @@ class ResidentImporter(Importer):
             hh.heads, hh.rows = [], []
             households[hh.number] = hh
         person = packed["person_columns"]
+        # Unpickled, every value is its own object: share the repeated ones again (a
+        # million "head" strings, dates and key tuples cost hundreds of MB otherwise).
+        for f in self._REPEATED:
+            shared: dict = {}
+            person[f] = [shared.setdefault(v, v) for v in person[f]]
         person["household"] = list(map(households.__getitem__, packed["person_household"]))
         # the dataclass's positional order is its slots' order
         residents = list(map(PersonRow, *(person[f] for f in PersonRow.__slots__)))

@@ -13,6 +13,10 @@ from django.db import connection
 
 from minqing.core.models import AuditEvent
 
+# Tables created by migrations without a model: the registry's change log (its trigger
+# adds a row for every statement writing to the registry; imports read and purge it).
+RAW_TABLES = ("minqing_registry_change",)
+
 
 def grant_statements(runtime: str, *, owner: str | None, database: str) -> list[str]:
     audit = AuditEvent._meta.db_table
@@ -32,6 +36,10 @@ def grant_statements(runtime: str, *, owner: str | None, database: str) -> list[
             lines.append(f"GRANT SELECT, INSERT ON {q(table)} TO {rt};")
         else:
             lines.append(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {q(table)} TO {rt};")
+    existing = set(connection.introspection.table_names())
+    for table in RAW_TABLES:
+        if table in existing:
+            lines.append(f"GRANT SELECT, INSERT, DELETE ON {q(table)} TO {rt};")
     lines.append(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {rt};")
     if owner:
         lines.append(
