@@ -596,7 +596,6 @@ def _check_plain(actor, p, *, households, member_home, visitor_paths) -> _Queued
     if isinstance(visited_at, str):
         visited_at = datetime.fromisoformat(visited_at)
     when = _visited_at(visited_at)
-    day = timezone.localdate(when)
     situation = (p.get("situation") or "").strip()
     place = (p.get("place") or "").strip()
     met_others = (p.get("met_others") or "").strip()
@@ -615,7 +614,7 @@ def _check_plain(actor, p, *, households, member_home, visitor_paths) -> _Queued
     follow_up = p.get("follow_up_date") or None
     if isinstance(follow_up, str):
         follow_up = date.fromisoformat(follow_up)
-    if follow_up is not None and follow_up < day:
+    if follow_up is not None and follow_up < timezone.localdate(when):
         raise ValidationFailed(_("回访日期不能早于走访日期"))
     return _Queued(
         household.pk,
