@@ -89,9 +89,9 @@ def audit_row(*, actor, action: str, obj=None, area=None, detail: dict | None = 
 
 def audit_bulk(*, actor, action: str, rows: list[tuple], detail_key: str = "") -> int:
     """Many rows at once (imports, offline sync): rows are (obj, detail) pairs, or (obj,
-    detail, area) to name the area; one INSERT per batch. On PostgreSQL the varying
-    columns go as one array each (INSERT … SELECT FROM unnest): a few parameters instead
-    of ten per row, which the driver would otherwise quote one by one."""
+    detail, area) to name the area; one INSERT per batch. On PostgreSQL the rows go as one
+    JSON parameter (INSERT … SELECT FROM json_to_recordset): the driver quotes one string
+    instead of ten parameters per row."""
     actor_id = actor.pk if getattr(actor, "pk", None) else None
     label, address, chan = _actor_label(actor), source_address(), channel()
     events = []
@@ -137,25 +137,21 @@ def audit_bulk(*, actor, action: str, rows: list[tuple], detail_key: str = "") -
     with connection.cursor() as cur:
         for i in range(0, len(events), 5000):
             batch = events[i : i + 5000]
+            rows = json.dumps(
+                [
+                    {"tt": e[0], "tid": e[1], "tr": e[2], "area": e[3], "detail": e[4]}
+                    for e in batch
+                ],
+                cls=encoder,
+                ensure_ascii=False,
+            )
             cur.execute(
                 "INSERT INTO core_auditevent (at, actor_id, actor_label, action, target_type, "
                 "target_id, target_repr, area_id, source_address, channel, detail) "
-                "SELECT %s, %s, %s, %s, x.tt, x.tid, x.tr, x.area, %s, %s, x.detail::jsonb "
-                "FROM unnest(%s::text[], %s::text[], %s::text[], %s::bigint[], %s::text[]) "
-                "AS x(tt, tid, tr, area, detail)",
-                [
-                    timezone.now(),
-                    actor_id,
-                    label,
-                    action,
-                    address,
-                    chan,
-                    [e[0] for e in batch],
-                    [e[1] for e in batch],
-                    [e[2] for e in batch],
-                    [e[3] for e in batch],
-                    [json.dumps(e[4], cls=encoder, ensure_ascii=False) for e in batch],
-                ],
+                "SELECT %s, %s, %s, %s, x.tt, x.tid, x.tr, x.area, %s, %s, x.detail "
+                "FROM json_to_recordset(%s::json) "
+                "AS x(tt text, tid text, tr text, area bigint, detail jsonb)",
+                [timezone.now(), actor_id, label, action, address, chan, rows],
             )
     return len(events)
 

@@ -40,7 +40,9 @@ class VisitIn(VisitFields, Schema):
     pass
 
 
-class SyncIn(Schema):
+class SyncIn(BaseModel):
+    """A plain pydantic body (no per-object attribute getter over hundreds of visits)."""
+
     visits: list[VisitFields] = Field(..., max_length=500)
 
 

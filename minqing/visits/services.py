@@ -596,7 +596,6 @@ def _check_plain(actor, p, *, households, member_home, visitor_paths) -> _Queued
     if isinstance(visited_at, str):
         visited_at = datetime.fromisoformat(visited_at)
     when = _visited_at(visited_at)
-    day = timezone.localdate(when)
     situation = (p.get("situation") or "").strip()
     place = (p.get("place") or "").strip()
     met_others = (p.get("met_others") or "").strip()
@@ -615,7 +614,7 @@ def _check_plain(actor, p, *, households, member_home, visitor_paths) -> _Queued
     follow_up = p.get("follow_up_date") or None
     if isinstance(follow_up, str):
         follow_up = date.fromisoformat(follow_up)
-    if follow_up is not None and follow_up < day:
+    if follow_up is not None and follow_up < timezone.localdate(when):
         raise ValidationFailed(_("回访日期不能早于走访日期"))
     return _Queued(
         household.pk,
@@ -646,11 +645,22 @@ def _insert_new(model, rows: list[list], *, fields: list[str], unique: str) -> d
     head = f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(f.column) for f in cols)}) "
     tail = f" ON CONFLICT ({qn(key.column)}) DO NOTHING RETURNING {qn('id')}, {qn(key.column)}"
     if connection.vendor == "postgresql":
-        # One array per column: a few parameters instead of one per cell (the driver
-        # adapts dates, times and UUIDs itself).
-        arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in cols)
-        sql = f"{head}SELECT * FROM unnest({arrays}){tail}"
-        params = [[row[i] for row in rows] for i in range(len(cols))]
+        # The rows as one JSON parameter (json_to_recordset): the driver quotes one string
+        # instead of a parameter (or an array element) per cell.
+        import json
+
+        names = [f"c{i}" for i in range(len(cols))]
+        record = ", ".join(f"{n} {f.db_type(connection)}" for n, f in zip(names, cols, strict=True))
+        sql = (
+            f"{head}SELECT {', '.join(names)} FROM json_to_recordset(%s::json) AS x({record}){tail}"
+        )
+        params = [
+            json.dumps(
+                [dict(zip(names, row, strict=True)) for row in rows],
+                default=str,
+                ensure_ascii=False,
+            )
+        ]
     else:
         mark = "(" + ", ".join(["%s"] * len(cols)) + ")"
         sql = f"{head}VALUES {', '.join([mark] * len(rows))}{tail}"

@@ -329,6 +329,9 @@ def test_sync_duplicates_across_batches_write_nothing(users, hh):
     assert Visit.objects.count() == 4
     assert snapshot()[0] == before[0] + 1
     assert AuditEvent.objects.filter(action="visits.visit.record").count() == 4
+    event = AuditEvent.objects.filter(action="visits.visit.record").last()
+    assert event.detail["offline"] is True and event.detail["household"] == hh.number
+    assert event.target_type == "visits.visit" and event.area_id == hh.grid_id
 
 
 def test_sync_keeps_a_conflict_among_good_visits(users, tree, hh):
