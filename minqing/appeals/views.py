@@ -14,6 +14,7 @@ from minqing.accounts.models import User
 from minqing.core.attachments import attachment_response
 from minqing.core.errors import DomainError
 from minqing.core.export import xlsx_export_response
+from minqing.core.forms import submit
 from minqing.core.permissions import has_perm, require
 from minqing.core.public import format_code, public_channel
 from minqing.core.scoping import get_visible_or_404
@@ -33,19 +34,6 @@ _DETAIL = ("category", "area", "handling_area", "owner", "unit", "household")
 def _appeal(request, pk) -> Appeal:
     require(request.user, "appeals.view")
     return get_visible_or_404(Appeal.objects.select_related(*_DETAIL), request.user, pk=pk)
-
-
-def _call(form, call):
-    """Bind-form, call-service, catch-DomainError: the result, or None with the error on
-    the form."""
-    if not form.is_valid():
-        return None
-    try:
-        return call(form.cleaned_data)
-    except DomainError as exc:
-        form.add_error(None, exc.message)
-        form.status = exc.status if exc.status in (400, 403, 409) else 400
-        return None
 
 
 def _filters(request) -> dict:
@@ -133,19 +121,17 @@ def appeal_export(request):
 def appeal_create(request):
     require(request.user, "appeals.file")
     form = AppealForm(request.POST or None, user=request.user)
-    if request.method == "POST":
-        result = _call(
-            form, lambda d: services.appeal_file(actor=request.user, **form.service_kwargs())
+    outcome = submit(
+        request, form, lambda d: services.appeal_file(actor=request.user, **form.service_kwargs())
+    )
+    if outcome.done:
+        appeal, code = outcome.value
+        messages.success(
+            request,
+            _("已受理。请把查询码告诉群众:%(code)s") % {"code": format_code(code)},
         )
-        if result:
-            appeal, code = result
-            messages.success(
-                request,
-                _("已受理。请把查询码告诉群众:%(code)s") % {"code": format_code(code)},
-            )
-            return redirect("appeals:detail", appeal.pk)
-    status = getattr(form, "status", 400) if form.errors else 200
-    return render(request, "appeals/form.html", {"form": form}, status=status)
+        return redirect("appeals:detail", appeal.pk)
+    return render(request, "appeals/form.html", {"form": form}, status=outcome.status)
 
 
 def _action_form(action, appeal, user, data=None):
@@ -215,12 +201,11 @@ def appeal_act(request, pk, action):
     if action not in _CALLS:
         raise Http404
     form = _action_form(action, appeal, request.user, request.POST)
-    if _call(form, lambda d: _CALLS[action](request.user, appeal, d)):
+    outcome = submit(request, form, lambda d: _CALLS[action](request.user, appeal, d))
+    if outcome.done:
         messages.success(request, _("已%(action)s") % {"action": APPEAL_FLOW.labels[action]})
         return redirect("appeals:detail", appeal.pk)
-    if not form.errors:  # the form was valid but the action is not offered: still an answer
-        form.add_error(None, _("该事项当前状态不允许此操作"))
-    return appeal_detail(request, pk, forms={action: form}, status=getattr(form, "status", 400))
+    return appeal_detail(request, pk, forms={action: form}, status=outcome.status)
 
 
 @login_required
@@ -228,9 +213,12 @@ def appeal_act(request, pk, action):
 def appeal_reply(request, pk):
     appeal = _appeal(request, pk)
     form = ReplyForm(request.POST, prefix="reply")
-    if _call(form, lambda d: services.appeal_reply(actor=request.user, appeal=appeal, **d)):
+    outcome = submit(
+        request, form, lambda d: services.appeal_reply(actor=request.user, appeal=appeal, **d)
+    )
+    if outcome.done:
         return redirect("appeals:detail", appeal.pk)
-    return appeal_detail(request, pk, forms={"reply": form}, status=getattr(form, "status", 400))
+    return appeal_detail(request, pk, forms={"reply": form}, status=outcome.status)
 
 
 @login_required
@@ -239,10 +227,13 @@ def appeal_mediate(request, pk):
     """矛盾纠纷: the mediation record and outcome."""
     appeal = _appeal(request, pk)
     form = MediateForm(request.POST, prefix="mediate")
-    if _call(form, lambda d: services.dispute_mediate(actor=request.user, appeal=appeal, **d)):
+    outcome = submit(
+        request, form, lambda d: services.dispute_mediate(actor=request.user, appeal=appeal, **d)
+    )
+    if outcome.done:
         messages.success(request, _("调解记录已保存"))
         return redirect("appeals:detail", appeal.pk)
-    return appeal_detail(request, pk, forms={"mediate": form}, status=getattr(form, "status", 400))
+    return appeal_detail(request, pk, forms={"mediate": form}, status=outcome.status)
 
 
 @login_required
@@ -281,6 +272,7 @@ def public_new(request):
     """The resident's form: area from the tree, category, text; the tracking code after."""
     form = AppealForm(request.POST or None, user=None)
     code = None
+    status = 200
     if request.method == "POST":
         from minqing.core.public import PublicThrottle
         from minqing.core.public import public_throttles as throttles
@@ -296,15 +288,16 @@ def public_new(request):
                 request, "appeals/public_new.html", {"form": form, "throttled": True}, status=429
             )
         with public_channel(request):
-            result = _call(
+            outcome = submit(
+                request,
                 form,
                 lambda d: services.appeal_file(
                     actor=None, channel=Channel.WEB, attachments=files, **form.service_kwargs()
                 ),
             )
-        if result:
-            code = format_code(result[1])
-    status = getattr(form, "status", 400) if form.errors else 200
+        if outcome.done:
+            code = format_code(outcome.value[1])
+        status = outcome.status
     return render(
         request,
         "appeals/public_new.html",
@@ -336,17 +329,18 @@ def public_track(request):
             rate_form = RateForm(request.POST if "rating" in request.POST else None)
             if request.method == "POST" and "rating" in request.POST:
                 with public_channel(request):
-                    done = _call(
+                    rated = submit(
+                        request,
                         rate_form,
                         lambda d: services.appeal_rate(
                             actor=None, appeal=appeal, channel="web", **d
                         ),
                     )
-                if done:
+                if rated.done:
                     appeal = Appeal.objects.select_related("category").get(pk=appeal.pk)
                     rate_form = RateForm()
                 else:
-                    status = getattr(rate_form, "status", 400)
+                    status = rated.status
             view = track_view(appeal)
     return render(
         request,
