@@ -19,6 +19,7 @@ from minqing.accounts.models import User
 from minqing.areas.models import Area
 from minqing.core.attachments import attachment_response
 from minqing.core.errors import DomainError, form_status
+from minqing.core.forms import submit
 from minqing.core.permissions import has_perm, require
 from minqing.core.public import public_channel, public_throttles
 from minqing.core.scoping import get_visible_or_404
@@ -69,22 +70,21 @@ def visit_create(request, pk):
     form = VisitForm(
         request.POST or None, request.FILES or None, members=members, colleagues=colleagues[:50]
     )
-    status = 200
-    if request.method == "POST" and form.is_valid():
-        try:
-            visit = services.visit_record(
-                actor=request.user, household=household, **form.service_kwargs()
-            )
-        except DomainError as exc:
-            form.add_error(None, exc.message)
-            status = form_status(exc)
-        else:
-            messages.success(request, _("已登记走访"))
-            return redirect("visits:visit", visit.pk)
-    elif request.method == "POST":
-        status = 400
+    outcome = submit(
+        request,
+        form,
+        lambda _d: services.visit_record(
+            actor=request.user, household=household, **form.service_kwargs()
+        ),
+    )
+    if outcome.done:
+        messages.success(request, _("已登记走访"))
+        return redirect("visits:visit", outcome.value.pk)
     return render(
-        request, "visits/visit_form.html", {"form": form, "household": household}, status=status
+        request,
+        "visits/visit_form.html",
+        {"form": form, "household": household},
+        status=outcome.status,
     )
 
 
@@ -121,28 +121,26 @@ def visit_edit(request, pk):
     require(request.user, "visits.record")
     form = NoteForm(request.POST or None, initial={"text": visit.situation})
     form.fields["text"].label = _("走访情况")
-    status = 200
     if not services.visit_editable(visit, user=request.user):
         messages.error(request, _("走访记录登记已超过 24 小时或不是您登记的,不能修改,请添加补记"))
         return redirect("visits:visit", visit.pk)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.visit_update(
-                actor=request.user,
-                visit=visit,
-                situation=form.cleaned_data["text"],
-                place=visit.place,
-                met_others=visit.met_others,
-            )
-        except DomainError as exc:
-            form.add_error(None, exc.message)
-            status = form_status(exc)
-        else:
-            messages.success(request, _("已保存"))
-            return redirect("visits:visit", visit.pk)
-    elif request.method == "POST":
-        status = 400
-    return render(request, "visits/visit_edit.html", {"form": form, "visit": visit}, status=status)
+    outcome = submit(
+        request,
+        form,
+        lambda d: services.visit_update(
+            actor=request.user,
+            visit=visit,
+            situation=d["text"],
+            place=visit.place,
+            met_others=visit.met_others,
+        ),
+    )
+    if outcome.done:
+        messages.success(request, _("已保存"))
+        return redirect("visits:visit", visit.pk)
+    return render(
+        request, "visits/visit_edit.html", {"form": form, "visit": visit}, status=outcome.status
+    )
 
 
 @login_required
@@ -150,15 +148,15 @@ def visit_edit(request, pk):
 def visit_note(request, pk):
     visit = _visit(request, pk)
     form = NoteForm(request.POST)
-    if form.is_valid():
-        try:
-            services.visit_add_note(actor=request.user, visit=visit, text=form.cleaned_data["text"])
-        except DomainError as exc:
-            form.add_error(None, exc.message)
-            return visit_detail(request, pk, note_form=form, status=form_status(exc))
+    outcome = submit(
+        request,
+        form,
+        lambda d: services.visit_add_note(actor=request.user, visit=visit, text=d["text"]),
+    )
+    if outcome.done:
         messages.success(request, _("已添加补记"))
         return redirect("visits:visit", visit.pk)
-    return visit_detail(request, pk, note_form=form, status=400)
+    return visit_detail(request, pk, note_form=form, status=outcome.status)
 
 
 # ---------------------------------------------------------------- due list
@@ -459,26 +457,21 @@ def survey_create(request):
     require(request.user, "visits.manage_surveys")
     areas = list(selectors.visible_areas_for_reports(fetched_by=request.user))
     form = SurveyCreateForm(request.POST or None, areas=areas)
-    status = 200
-    if request.method == "POST" and form.is_valid():
-        d = form.cleaned_data
-        try:
-            survey = services.survey_create(
-                actor=request.user,
-                area=int(d["area"]),
-                title=d["title"],
-                questions=d["questions"],
-                description=d["description"],
-            )
-        except DomainError as exc:
-            form.add_error(None, exc.message)
-            status = form_status(exc)
-        else:
-            messages.success(request, _("已发布问卷"))
-            return redirect("visits:survey", survey.pk)
-    elif request.method == "POST":
-        status = 400
-    return render(request, "visits/survey_form.html", {"form": form}, status=status)
+    outcome = submit(
+        request,
+        form,
+        lambda d: services.survey_create(
+            actor=request.user,
+            area=int(d["area"]),
+            title=d["title"],
+            questions=d["questions"],
+            description=d["description"],
+        ),
+    )
+    if outcome.done:
+        messages.success(request, _("已发布问卷"))
+        return redirect("visits:survey", outcome.value.pk)
+    return render(request, "visits/survey_form.html", {"form": form}, status=outcome.status)
 
 
 @login_required
@@ -537,25 +530,21 @@ def survey_fill(request, pk, household_pk):
     survey = _survey(request, pk)
     household = _household(request, household_pk)
     form = SurveyAnswerForm(request.POST or None, survey=survey)
-    status = 200
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.survey_answer(
-                actor=request.user, survey=survey, household=household, answers=form.answers()
-            )
-        except DomainError as exc:
-            form.add_error(None, exc.message)
-            status = form_status(exc)
-        else:
-            messages.success(request, _("已保存问卷答卷"))
-            return redirect("registry:household", household.pk)
-    elif request.method == "POST":
-        status = 400
+    outcome = submit(
+        request,
+        form,
+        lambda _d: services.survey_answer(
+            actor=request.user, survey=survey, household=household, answers=form.answers()
+        ),
+    )
+    if outcome.done:
+        messages.success(request, _("已保存问卷答卷"))
+        return redirect("registry:household", household.pk)
     return render(
         request,
         "visits/survey_fill.html",
         {"form": form, "survey": survey, "household": household},
-        status=status,
+        status=outcome.status,
     )
 
 
@@ -571,22 +560,19 @@ def survey_public(request, token):
             form.is_valid()
             form.add_error(None, _("提交太频繁,请稍后再试"))
             status = 429
-        elif form.is_valid():
-            try:
-                with public_channel(request):
-                    services.survey_answer_public(
-                        token=token,
-                        household_number=form.cleaned_data["household_number"],
-                        phone_tail=form.cleaned_data["phone_tail"],
-                        answers=form.answers(),
-                    )
-            except DomainError as exc:
-                form.add_error(None, exc.message)
-                status = form_status(exc)
-            else:
-                done = True
         else:
-            status = 400
+            with public_channel(request):
+                outcome = submit(
+                    request,
+                    form,
+                    lambda d: services.survey_answer_public(
+                        token=token,
+                        household_number=d["household_number"],
+                        phone_tail=d["phone_tail"],
+                        answers=form.answers(),
+                    ),
+                )
+            done, status = outcome.done, outcome.status
     return render(
         request,
         "visits/survey_public.html",
