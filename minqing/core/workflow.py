@@ -276,6 +276,26 @@ def workflow_apply(
     return event
 
 
+def _first_event(workflow, case, actor, comment, anonymous_label, channel) -> dict:
+    """The fields of a case's first event: who filed it (staff, or an anonymous resident or
+    tipster by label), how, and the initial state."""
+    if actor is None:
+        kind, label = ActorKind.ANONYMOUS, anonymous_label or str(_("群众"))
+    else:
+        kind, label = ActorKind.STAFF, _label(actor)
+    return {
+        "at": getattr(case, "created_at", None) or timezone.now(),
+        "actor": actor,
+        "actor_kind": kind,
+        "actor_label": label,
+        "channel": channel,
+        "action": CREATE,
+        "from_state": "",
+        "to_state": workflow.initial,
+        "comment": comment,
+    }
+
+
 def workflow_start(*, workflow: Workflow, case, actor, comment="", anonymous_label="", channel=""):
     """The first event of a new case (already saved): who filed it, how, in `initial`."""
     reg = _WORKFLOWS.get(workflow.name)
@@ -283,22 +303,12 @@ def workflow_start(*, workflow: Workflow, case, actor, comment="", anonymous_lab
         raise UnregisteredWorkflow(f"workflow {workflow.name!r} is not registered for this case")
     from .context import channel as current_channel
 
-    if actor is None:
-        kind, label = ActorKind.ANONYMOUS, anonymous_label or str(_("群众"))
-    else:
-        kind, label = ActorKind.STAFF, _label(actor)
     setattr(case, reg.state_field, workflow.initial)
     event = reg.event_model.objects.create(
         **{reg.case_field: case},
-        at=getattr(case, "created_at", None) or timezone.now(),
-        actor=actor,
-        actor_kind=kind,
-        actor_label=label,
-        channel=channel or current_channel(),
-        action=CREATE,
-        from_state="",
-        to_state=workflow.initial,
-        comment=comment,
+        **_first_event(
+            workflow, case, actor, comment, anonymous_label, channel or current_channel()
+        ),
     )
     hook = workflow.on_enter.get(workflow.initial)
     if hook is not None:
@@ -363,22 +373,12 @@ def workflow_create(
         return event
     from .context import channel as current_channel
 
-    if actor is None:
-        kind, label = ActorKind.ANONYMOUS, anonymous_label or str(_("群众"))
-    else:
-        kind, label = ActorKind.STAFF, _label(actor)
     setattr(case, reg.state_field, workflow.initial)
     model, em = reg.model, reg.event_model
     event = em(
-        at=getattr(case, "created_at", None) or timezone.now(),
-        actor=actor,
-        actor_kind=kind,
-        actor_label=label,
-        channel=channel or current_channel(),
-        action=CREATE,
-        from_state="",
-        to_state=workflow.initial,
-        comment=comment,
+        **_first_event(
+            workflow, case, actor, comment, anonymous_label, channel or current_channel()
+        )
     )
     qn = connection.ops.quote_name
     pk_field = model._meta.pk
