@@ -3,6 +3,7 @@ jurisdiction is refused without saying where, the conflict is an audit event (ac
 number, the other record's area), and one user's repeated conflicts are rate-limited, on
 the service path and in the importer."""
 
+import os
 import socket
 from datetime import date
 
@@ -136,6 +137,11 @@ def test_rate_limit_answers_429_in_the_api(client, settings, users, registered, 
     assert statuses == [409, 429, 429]
 
 
+# Two suites may run side by side (CI runs PostgreSQL and SQLite together): each names its
+# own Redis database, since clearing the cache flushes the whole database.
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/2")
+
+
 def _redis_up() -> bool:
     try:
         socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
@@ -150,7 +156,7 @@ def test_rate_limit_counts_in_redis_too(settings, users, registered, own_househo
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": "redis://127.0.0.1:6379/1",
+            "LOCATION": REDIS_URL,
             "KEY_PREFIX": "minqing-test-id-conflicts",
         }
     }
