@@ -204,6 +204,10 @@ CELERY_TIMEZONE = TIME_ZONE
 # Where import jobs run: "celery" (Redis), "thread" (a thread of the web process, the
 # default without Redis, so progress is visible) or "inline" (inside the request; tests).
 IMPORT_RUNNER = env_str("IMPORT_RUNNER", "celery" if REDIS_URL else "thread")
+# A running job's worker stamps it alive this often; a job not stamped for JOB_STALE_SECONDS
+# lost its worker (a restart) and ends as failed (core.jobs).
+JOB_HEARTBEAT_SECONDS = env_int("JOB_HEARTBEAT_SECONDS", 30)
+JOB_STALE_SECONDS = env_int("JOB_STALE_SECONDS", 300)
 
 CACHES = {
     "default": (

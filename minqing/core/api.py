@@ -4,6 +4,7 @@ from ninja.pagination import paginate
 
 from .audit import audit_filter
 from .inbox import router as inbox_router
+from .jobs import alive
 from .models import Job
 from .permissions import has_perm, registered
 from .schemas import AuditEventOut, JobCommitIn, JobOut, JobRemapIn, MeOut, job_out
@@ -57,9 +58,10 @@ def audit_events(
 @router.get("/jobs/{uuid:job_id}", response=JobOut)
 def job(request, job_id):
     try:
-        return job_out(Job.objects.visible_to(request.user).get(pk=job_id))
+        job = Job.objects.visible_to(request.user).get(pk=job_id)
     except Job.DoesNotExist:
         raise Http404
+    return job_out(alive(job))
 
 
 @router.post("/jobs/{uuid:job_id}/commit", response=JobOut)

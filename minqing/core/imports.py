@@ -31,6 +31,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .errors import Conflict, DomainError, NotFoundError, ValidationFailed
+from .jobs import heartbeat
 from .models import Job
 from .permissions import require
 from .tabular import ColumnMap, Table, read_table
@@ -407,7 +408,8 @@ def import_run(job_id: str) -> Job:
         return job
     busy = False
     try:
-        _run(job)
+        with heartbeat(job.pk):
+            _run(job)
     except ImportBusy as exc:
         busy = True  # back to the preview: its kept plan stays for the next try
         _set(job, status=Job.Status.PREVIEW, message=str(exc.message))
@@ -676,15 +678,6 @@ def purge_expired_files(now=None) -> int:
     IMPORT_RETENTION_DAYS after its job ended. Returns how many jobs were purged."""
     now = now or timezone.now()
     cutoff = now - timedelta(days=settings.IMPORT_RETENTION_DAYS)
-    stale_running = now - timedelta(hours=12)
-    # Jobs whose worker died (a restarted server) end as failed instead of running forever.
-    Job.objects.filter(
-        status__in=[Job.Status.RUNNING, Job.Status.PENDING], created_at__lt=stale_running
-    ).update(
-        status=Job.Status.FAILED,
-        finished_at=now,
-        message=_("导入被中断(服务重启),未导入任何数据,请重新上传"),
-    )
     # Dry runs the user never confirmed expire the same way.
     Job.objects.filter(status=Job.Status.PREVIEW, created_at__lt=cutoff).update(
         status=Job.Status.CANCELLED, finished_at=now, message=_("预览已过期,未导入任何数据")

@@ -134,6 +134,8 @@ class Job(models.Model):
     result_file = models.CharField(max_length=300, blank=True)
     params = models.JSONField(default=dict, blank=True)
     result = models.JSONField(default=dict, blank=True)
+    # stamped by the worker while it runs (core.jobs.heartbeat): a stale stamp means it died
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     objects = JobQuerySet.as_manager()
 

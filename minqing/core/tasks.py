@@ -28,3 +28,13 @@ def _purge_import_files():
 
 
 register_periodic("core.purge_import_files", _purge_import_files, every=timedelta(hours=1))
+
+
+def _interrupt_stale_jobs():
+    """Jobs whose worker died (a restarted server) end as failed instead of running on."""
+    from .jobs import interrupt_stale
+
+    return interrupt_stale()
+
+
+register_periodic("core.interrupt_stale_jobs", _interrupt_stale_jobs, every=timedelta(minutes=5))

@@ -13,6 +13,7 @@ from minqing.areas.selectors import area_picker_choices
 
 from .audit import audit_filter, audit_filters, describe_targets, registered_actions
 from .imports import job_errors_xlsx
+from .jobs import alive
 from .models import Job
 from .plugins import home_panels
 from .tabular import xlsx_response
@@ -145,9 +146,10 @@ def audit_list(request):
 
 def _job_for(user, job_id) -> Job:
     try:
-        return Job.objects.visible_to(user).get(pk=job_id)
+        job = Job.objects.visible_to(user).get(pk=job_id)
     except Job.DoesNotExist:
         raise Http404
+    return alive(job)
 
 
 @login_required

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from minqing.areas.models import Area
 from minqing.core.audit import audit_record
+from minqing.core.jobs import heartbeat
 from minqing.core.masking import age_on, mask_id_number, mask_phone
 from minqing.core.models import Job
 from minqing.core.permissions import require
@@ -289,7 +290,7 @@ def export_run(job_id: str) -> Job:
         Job.objects.filter(pk=job.pk).update(done=done)
 
     try:
-        with path.open("w+b") as out:
+        with heartbeat(job.pk), path.open("w+b") as out:
             export = registry_export(
                 actor=job.created_by,
                 kind=job.params["kind"],

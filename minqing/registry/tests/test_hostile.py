@@ -20,6 +20,7 @@ from minqing.conftest import login
 from minqing.core.errors import ValidationFailed
 from minqing.core.idcard import make_id_number
 from minqing.core.imports import get_importer, import_start, purge_expired_files
+from minqing.core.jobs import interrupt_stale
 from minqing.core.models import Job
 from minqing.registry.models import Household, Resident
 
@@ -242,7 +243,7 @@ def test_job_page_after_retention_offers_upload_again(client, users, tree):
 def test_stuck_jobs_end_failed(users, tree):
     job = Job.objects.create(kind="registry", created_by=users.cadre, status=Job.Status.RUNNING)
     Job.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(days=1))
-    purge_expired_files()
+    interrupt_stale()
     job.refresh_from_db()
     assert job.status == Job.Status.FAILED and "中断" in job.message
 
