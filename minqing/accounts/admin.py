@@ -6,7 +6,13 @@ from minqing.core.admin import ScopedAdmin, ScopedInline, ServiceAdmin
 from minqing.core.audit import audit_record
 
 from .models import ApiToken, Jurisdiction, Unit, User
-from .services import unit_create, user_set_jurisdiction, user_set_role, users_manageable_by
+from .services import (
+    unit_create,
+    unit_update,
+    user_set_jurisdiction,
+    user_set_role,
+    users_manageable_by,
+)
 
 # What makes a user powerful: only a superuser changes these in the back office, and role
 # changes go through user_set_role even then.
@@ -89,14 +95,21 @@ class UserAdmin(ScopedAdmin, BaseUserAdmin):
 
 @admin.register(Unit)
 class UnitAdmin(ServiceAdmin):
-    """Units are created through unit_create (name rules, area in the actor's jurisdiction,
-    audit); saved units are read-only here."""
+    """Units are created and changed through unit_create / unit_update (name rules, area in
+    the actor's jurisdiction, audit; not switched off while they still have open work); the
+    area of a saved unit is fixed."""
 
     list_display = ("name", "kind", "area", "is_active")
     list_filter = ("kind",)
     search_fields = ("name",)
     raw_id_fields = ("area",)
     create_service = unit_create
+
+    def change_service(self, request, obj, data):
+        return unit_update(actor=request.user, unit=obj, **data)
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("area",) if obj else ()
 
 
 @admin.register(ApiToken)

@@ -7,12 +7,19 @@ from django.utils.translation import gettext as _
 
 from minqing.areas.services import may_hold
 from minqing.core.audit import audit_record
-from minqing.core.errors import PermissionDeniedError, ValidationFailed, conflict_on
+from minqing.core.errors import (
+    Conflict,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationFailed,
+    conflict_on,
+)
 from minqing.core.permissions import require
+from minqing.core.plugins import unit_work
 from minqing.core.roles import Role
 from minqing.core.scoping import jurisdiction_paths, path_q
 
-from .models import Jurisdiction, Unit, User
+from .models import Jurisdiction, Unit, UnitKind, User
 from .signals import scope_changed
 
 
@@ -56,6 +63,48 @@ def unit_create(*, actor, name: str, kind: str, area, phone: str = "") -> Unit:
         unit = Unit.objects.create(name=name, kind=kind, area=area, phone=phone)
     audit_record(actor=actor, action="unit.create", obj=unit, area=area)
     return unit
+
+
+@transaction.atomic
+def unit_update(
+    *, actor, unit: Unit, name=None, kind=None, phone=None, is_active=None, **_ignored
+) -> Unit:
+    """Rename a unit, change its kind or phone, switch it off or on. Its area stays (matters
+    and accounts hang on it). A unit that still has open work (an app's register_unit_work)
+    is not switched off: the message says what to hand over first."""
+    require(actor, "accounts.manage")
+    locked = Unit.objects.visible_to(actor).select_for_update().filter(pk=unit.pk).first()
+    if locked is None:
+        raise NotFoundError(_("单位不存在或不在您的管辖范围内"))
+    new = {}
+    if name is not None:
+        new["name"] = (name or "").strip()
+        if not new["name"]:
+            raise ValidationFailed(_("名称不能为空"))
+    if kind is not None:
+        if kind not in UnitKind.values:
+            raise ValidationFailed(_("请选择单位类型"))
+        new["kind"] = kind
+    if phone is not None:
+        new["phone"] = (phone or "").strip()[:32]
+    if is_active is not None:
+        new["is_active"] = bool(is_active)
+    changed = {f: [getattr(locked, f), v] for f, v in new.items() if getattr(locked, f) != v}
+    if not changed:
+        return locked
+    if changed.get("is_active") == [True, False]:
+        work = unit_work(locked)
+        if work:
+            raise Conflict(
+                _("%(unit)s还有%(work)s,请先转交再停用")
+                % {"unit": locked.name, "work": "、".join(f"{what} {n} 项" for what, n in work)}
+            )
+    for field, (_old, value) in changed.items():
+        setattr(locked, field, value)
+    with conflict_on({"unit_unique_name_in_area": _("该区域已有同名单位")}):
+        locked.save(update_fields=list(changed))
+    audit_record(actor=actor, action="unit.update", obj=locked, area=locked.area, detail=changed)
+    return locked
 
 
 def staff_phone(value) -> str:

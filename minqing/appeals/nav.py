@@ -3,7 +3,7 @@
 from django.utils.translation import gettext_lazy as _
 
 from minqing.core.permissions import has_perm
-from minqing.core.plugins import register_home_panel, register_nav
+from minqing.core.plugins import register_home_panel, register_nav, register_unit_work
 
 register_nav(label=_("诉求"), url_name="appeals:list", perm="appeals.view", order=30)
 register_nav(label=_("履职清单"), url_name="appeals:duties", perm="appeals.view", order=31)
@@ -34,3 +34,19 @@ def _duties(request):
 
 
 register_home_panel(template="appeals/_home_panel.html", context=_duties, order=10)
+
+
+def _open_matters(unit) -> int:
+    from .models import Appeal
+
+    return Appeal.objects.filter(unit=unit).open().count()
+
+
+def _categories(unit) -> int:
+    from .models import Category
+
+    return Category.objects.filter(default_unit=unit, is_active=True).count()
+
+
+register_unit_work(_("未办结的诉求"), _open_matters)
+register_unit_work(_("默认交办到该单位的诉求类别"), _categories)

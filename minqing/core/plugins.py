@@ -6,7 +6,9 @@ An app may have, each optional:
 - `nav.py`: calls `register_nav(...)` for its entries in the navigation bar;
 - `urls.py` with `urlpatterns` (mounted at /<label>/) and `api.py` with `router`
   (mounted at /api/<label>/): see minqing/urls.py and minqing/api.py;
-- `demo.py` with `build(*, stdout)`: called by `minqing demo` in INSTALLED_APPS order.
+- `demo.py` with `build(*, stdout)`: called by `minqing demo` in INSTALLED_APPS order;
+- `register_unit_work(...)`: the open work an app gives a unit, so a unit is not switched
+  off while it still has some.
 """
 
 from dataclasses import dataclass
@@ -56,6 +58,25 @@ def register_search(*, url_name: str, placeholder, perm: str | None = None) -> N
 
 def search_entries() -> list[SearchEntry]:
     return list(_SEARCH)
+
+
+# label -> count(unit): how much open work an app has given a unit (appeals: open matters,
+# categories that send new matters there).
+_UNIT_WORK: dict[str, object] = {}
+
+
+def register_unit_work(label, count) -> None:
+    _UNIT_WORK[str(label)] = (label, count)
+
+
+def unit_work(unit) -> list[tuple[str, int]]:
+    """[(what, how many)] of the open work apps have given the unit; empty when none."""
+    found = []
+    for label, count in _UNIT_WORK.values():
+        n = count(unit)
+        if n:
+            found.append((str(label), n))
+    return found
 
 
 def minqing_apps():

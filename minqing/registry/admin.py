@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from minqing.core.admin import AuditedAdmin, ReadOnlyAdmin, ServiceAdmin
 
 from .models import Household, Move, Organisation, Place, Resident, Tag, TagPeriod
-from .services import organisation_create, place_create
+from .services import organisation_create, organisation_update, place_create, place_update
 
 
 @admin.display(description=_("联系电话"))
@@ -79,8 +79,8 @@ class MoveAdmin(ReadOnlyAdmin):
 
 @admin.register(Place)
 class PlaceAdmin(ServiceAdmin):
-    """Created through place_create (grid in the actor's jurisdiction, phone rules, audit);
-    read-only once saved."""
+    """Created and changed through place_create / place_update (grid in the actor's
+    jurisdiction, phone rules, each change audited)."""
 
     list_display = ("name", "kind", "grid", "address", "contact_name")
     list_filter = ("kind",)
@@ -88,13 +88,19 @@ class PlaceAdmin(ServiceAdmin):
     raw_id_fields = ("grid",)
     create_service = place_create
 
+    def change_service(self, request, obj, data):
+        return place_update(actor=request.user, place=obj, **data)
+
 
 @admin.register(Organisation)
 class OrganisationAdmin(ServiceAdmin):
-    """Created through organisation_create; read-only once saved."""
+    """Created and changed through organisation_create / organisation_update."""
 
     list_display = ("name", "kind", "grid", "credit_code", "has_party_branch")
     list_filter = ("kind", "has_party_branch")
     search_fields = ("name", "credit_code")
     raw_id_fields = ("grid",)
     create_service = organisation_create
+
+    def change_service(self, request, obj, data):
+        return organisation_update(actor=request.user, organisation=obj, **data)

@@ -29,8 +29,10 @@ from .schemas import (
     MoveOut,
     OrganisationIn,
     OrganisationOut,
+    OrganisationPatch,
     PlaceIn,
     PlaceOut,
+    PlacePatch,
     ResidentIn,
     ResidentOut,
     ResidentPatch,
@@ -382,6 +384,16 @@ def create_place(request, payload: PlaceIn):
     return Status(201, place)
 
 
+@router.patch("/places/{int:pk}", response=PlaceOut)
+def update_place(request, pk: int, payload: PlacePatch):
+    """Change a place: only the fields sent (a phone sent empty clears it)."""
+    place = get_visible_or_404(Place, request.user, pk=pk)
+    data = payload.dict(exclude_unset=True)
+    if "grid_id" in data:
+        data["grid"] = get_visible_or_404(Area, request.user, pk=data.pop("grid_id"))
+    return services.place_update(actor=request.user, place=place, **data)
+
+
 @router.get("/places/{int:pk}", response=PlaceOut)
 def get_place(request, pk: int):
     require(request.user, "registry.view")
@@ -410,6 +422,16 @@ def create_organisation(request, payload: OrganisationIn):
         notes=payload.notes,
     )
     return Status(201, org)
+
+
+@router.patch("/organisations/{int:pk}", response=OrganisationOut)
+def update_organisation(request, pk: int, payload: OrganisationPatch):
+    """Change an organisation: only the fields sent."""
+    org = get_visible_or_404(Organisation, request.user, pk=pk)
+    data = payload.dict(exclude_unset=True)
+    if "grid_id" in data:
+        data["grid"] = get_visible_or_404(Area, request.user, pk=data.pop("grid_id"))
+    return services.organisation_update(actor=request.user, organisation=org, **data)
 
 
 @router.get("/organisations/{int:pk}", response=OrganisationOut)

@@ -25,6 +25,8 @@ ACTIONS = {
     "registry.tag.create": _("新增重点人群标签"),
     "registry.place.create": _("登记场所"),
     "registry.organisation.create": _("登记组织"),
+    "registry.place.update": _("修改场所"),
+    "registry.organisation.update": _("修改组织"),
     "registry.import": _("导入台账"),
     "registry.export": _("导出台账"),
     "registry.demo": _("生成演示数据"),

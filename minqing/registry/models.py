@@ -349,7 +349,15 @@ class PlaceQuerySet(ScopedQuerySet):
     area_path_field = "grid__path"
 
 
-class Place(models.Model):
+class ContactMasked:
+    """Places and organisations show their contact phone masked (lists, forms, the API)."""
+
+    @property
+    def contact_phone_masked(self) -> str:
+        return mask_phone(self.contact_phone)
+
+
+class Place(ContactMasked, models.Model):
     """地/物 in the grid: shops, markets, rented houses, danger spots."""
 
     class Kind(models.TextChoices):
@@ -383,7 +391,7 @@ class Place(models.Model):
         return self.name
 
 
-class Organisation(models.Model):
+class Organisation(ContactMasked, models.Model):
     """组织 in the grid: enterprises, social organisations, 两新组织."""
 
     class Kind(models.TextChoices):

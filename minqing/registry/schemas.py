@@ -319,12 +319,6 @@ class PlaceOut(Schema):
     def resolve_kind_label(obj) -> str:
         return str(obj.get_kind_display())
 
-    @staticmethod
-    def resolve_contact_phone_masked(obj) -> str:
-        from minqing.core.masking import mask_phone
-
-        return mask_phone(obj.contact_phone)
-
 
 class PlaceIn(Schema):
     grid_id: int
@@ -334,6 +328,21 @@ class PlaceIn(Schema):
     contact_name: str = ""
     contact_phone: str = ""
     notes: str = ""
+
+
+class PlacePatch(Schema):
+    grid_id: int | None = None
+    name: str | None = None
+    kind: str | None = None
+    address: str | None = None
+    contact_name: str | None = None
+    contact_phone: str | None = None
+    notes: str | None = None
+
+
+class OrganisationPatch(PlacePatch):
+    credit_code: str | None = None
+    has_party_branch: bool | None = None
 
 
 class OrganisationOut(PlaceOut):

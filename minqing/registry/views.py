@@ -761,6 +761,75 @@ def _grid_thing_create(request, *, form_class, create, done_url, title):
     )
 
 
+def _grid_thing_edit(request, pk, *, model, form_class, update, done_url, title):
+    """Change a place or an organisation: the creation form, filled in; the contact phone is
+    shown masked and only typed when it changes (reading it is not needed to edit)."""
+    require(request.user, "registry.edit")
+    obj = get_visible_or_404(model.objects.select_related("grid"), request.user, pk=pk)
+    initial = {
+        name: getattr(obj, name)
+        for name in form_class.base_fields
+        if name not in ("grid", "contact_phone")
+    }
+    initial["grid"] = str(obj.grid_id)
+    form = form_class(request.POST or None, user=request.user, initial=initial)
+    form.fields["contact_phone"].help_text = _("当前 %(p)s；只在需要更正时填写，留空则不修改") % {
+        "p": obj.contact_phone_masked or "—"
+    }
+    outcome = submit(
+        request,
+        form,
+        lambda data: update(
+            request.user,
+            obj,
+            {
+                **data,
+                "grid": get_visible_or_404(Area, request.user, pk=data["grid"]),
+                "contact_phone": data["contact_phone"] or None,
+            },
+        ),
+    )
+    if outcome.done:
+        messages.success(request, _("已保存 %(name)s") % {"name": outcome.value.name})
+        return redirect(done_url)
+    return render(
+        request,
+        "registry/grid_thing_form.html",
+        {"form": form, "title": title, "back": reverse(done_url)},
+        status=outcome.status,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def place_edit(request, pk):
+    return _grid_thing_edit(
+        request,
+        pk,
+        model=Place,
+        form_class=PlaceForm,
+        update=lambda actor, obj, data: services.place_update(actor=actor, place=obj, **data),
+        done_url="registry:places",
+        title=_("修改场所"),
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def organisation_edit(request, pk):
+    return _grid_thing_edit(
+        request,
+        pk,
+        model=Organisation,
+        form_class=OrganisationForm,
+        update=lambda actor, obj, data: services.organisation_update(
+            actor=actor, organisation=obj, **data
+        ),
+        done_url="registry:organisations",
+        title=_("修改组织"),
+    )
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def place_create(request):
@@ -853,8 +922,10 @@ urlpatterns = [
     path("residents/<int:pk>/reveal/<str:field>/", resident_reveal, name="resident_reveal"),
     path("places/", place_list, name="places"),
     path("places/new/", place_create, name="place_create"),
+    path("places/<int:pk>/edit/", place_edit, name="place_edit"),
     path("organisations/", organisation_list, name="organisations"),
     path("organisations/new/", organisation_create, name="organisation_create"),
+    path("organisations/<int:pk>/edit/", organisation_edit, name="organisation_edit"),
     path("tags/", tag_list, name="tags"),
     path("tags/<slug:code>/", tag_detail, name="tag"),
 ]

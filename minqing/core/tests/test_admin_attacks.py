@@ -160,10 +160,19 @@ def test_records_inside_its_area_go_through_the_services(as_tadmin, tree):
         {"name": "七星药店", "kind": "shop", "grid": inside.pk, "contact_phone": "12"},
     )
     assert response.status_code == 200 and not Place.objects.filter(name="七星药店").exists()
-    # saved rows are read-only: a change POST changes nothing
-    as_tadmin.post(f"/admin/registry/place/{place.pk}/change/", {"name": "改名", "kind": "shop"})
+    # changes go through place_update: audited; a grid outside the jurisdiction is refused
+    url = f"/admin/registry/place/{place.pk}/change/"
+    response = as_tadmin.post(url, {"name": "七星便民超市", "kind": "shop", "grid": inside.pk})
+    assert response.status_code == 302
     place.refresh_from_db()
-    assert place.name == "七星超市"
+    assert place.name == "七星便民超市"
+    event = AuditEvent.objects.get(action="registry.place.update", target_id=str(place.pk))
+    assert event.detail == {"name": ["七星超市", "七星便民超市"]}
+    outside = tree.grids["鹤岭村1"].pk
+    response = as_tadmin.post(url, {"name": "搬走", "kind": "shop", "grid": outside})
+    assert response.status_code == 200
+    place.refresh_from_db()
+    assert (place.name, place.grid_id) == ("七星便民超市", inside.pk)
 
 
 def test_areas_are_renamed_through_the_service(as_tadmin, tree):

@@ -150,6 +150,10 @@ FOREIGN_POSTS = [
         "/api/registry/residents/{zhang}/move",
         {"kind": "transfer", "date": "2024-01-01", "to_household_id": "{hl}"},
     ),
+    ("patch", "/api/registry/places/{place}", {"name": "x"}),
+    ("patch", "/api/registry/organisations/{org}", {"name": "x"}),
+    # one's own place moved into a grid one does not hold
+    ("patch", "/api/registry/places/{own_place}", {"grid_id": "{grid}"}),
 ]
 
 
@@ -158,7 +162,9 @@ def test_writes_on_forged_ids_are_404_and_change_nothing(
     client, users, tree, data, method, url, payload
 ):
     login(client, users.township)
+    own_place = Place.objects.create(grid=tree.grids["七星村1"], name="七星商店", kind="shop")
     ids = dict(hl=data.hl.pk, chen=data.chen.pk, zhang=data.zhang.pk, grid=tree.grids["鹤岭村1"].pk)
+    ids.update(place=data.place.pk, org=data.org.pk, own_place=own_place.pk)
     body = {
         k: (int(v.format(**ids)) if isinstance(v, str) and v.startswith("{") else v)
         for k, v in payload.items()
@@ -171,6 +177,11 @@ def test_writes_on_forged_ids_are_404_and_change_nothing(
     assert counts() == before
     data.chen.refresh_from_db()
     assert data.chen.name == "陈国强"
+    assert set(Place.objects.values_list("name", "grid_id")) == {
+        ("鹤岭市场", tree.grids["鹤岭村1"].pk),
+        ("七星商店", tree.grids["七星村1"].pk),
+    }
+    assert Organisation.objects.get().name == "鹤岭公司"
 
 
 # ------------------------------------------------------------ reads
