@@ -59,6 +59,17 @@ def page(browser, live_server, demo):
 
 
 @pytest.fixture
+def csp_violations(page):
+    """What the browser refused under the Content-Security-Policy (console messages)."""
+    seen = []
+    page.on(
+        "console",
+        lambda m: seen.append(m.text) if "Content Security Policy" in m.text else None,
+    )
+    return seen
+
+
+@pytest.fixture
 def shot(page):
     """shot("name") saves a screenshot (360 px wide, whole page) to screenshots/name.png."""
     SCREENSHOTS.mkdir(exist_ok=True)

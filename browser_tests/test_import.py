@@ -45,7 +45,7 @@ def upload(page, content: bytes, name: str):
     page.click("button[type=submit].primary")
 
 
-def test_cadre_imports_a_ledger_with_preview(page, login, shot, settings):
+def test_cadre_imports_a_ledger_with_preview(page, login, shot, settings, csp_violations):
     settings.IMPORT_RUNNER = "inline"  # the live server's in-memory SQLite has one writer
     login("cadre")
     page.goto("/registry/import/")
@@ -62,6 +62,7 @@ def test_cadre_imports_a_ledger_with_preview(page, login, shot, settings):
     # the same file again: nothing to write
     upload(page, ledger(), "台账.xlsx")
     expect(page.get_by_text("3 人无变化").first).to_be_visible()
+    assert csp_violations == []  # the progress bar and the choices need no inline style
 
 
 def test_cadre_sees_bad_rows_and_the_mapping(page, login, shot, settings):

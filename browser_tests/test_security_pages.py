@@ -25,16 +25,6 @@ def open_menu_item(page, href):
         page.click(f"header nav.nav a[href='{href}']")
 
 
-@pytest.fixture
-def csp_violations(page):
-    seen = []
-    page.on(
-        "console",
-        lambda m: seen.append(m.text) if "Content Security Policy" in m.text else None,
-    )
-    return seen
-
-
 def test_a_cadre_creates_and_revokes_a_token(page, login, page_width, shot, csp_violations):
     login("cadre")
     open_menu_item(page, "/accounts/tokens/")
@@ -94,4 +84,25 @@ def test_repeated_failures_lock_the_login_with_a_message(page, shot, csp_violati
             page.click("button[type=submit].primary")
     expect(page.locator("main .error")).to_contain_text("登录失败次数过多")
     shot("login-locked")
+    assert csp_violations == []
+
+
+@pytest.mark.parametrize(
+    ("user", "paths"),
+    [
+        ("township", ["/", "/registry/", "/appeals/", "/appeals/stats/", "/visits/coverage/"]),
+        (None, ["/tips/public/"]),
+    ],
+)
+def test_pages_with_charts_and_counts_need_no_inline_style(
+    page, login, csp_violations, user, paths
+):
+    """style-src 'self': the home panels' counts, the stats pages and the ECharts charts
+    render with no style the browser refuses."""
+    if user:
+        login(user)
+    for path in paths:
+        response = page.goto(path)
+        assert response.status == 200, path
+        page.wait_for_load_state("networkidle")
     assert csp_violations == []

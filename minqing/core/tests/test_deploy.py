@@ -59,6 +59,20 @@ def test_pages_carry_csp_and_frame_headers(client, users):
     assert page["X-Content-Type-Options"] == "nosniff"
     html = page.content.decode()
     assert '"allowEval": false' in html  # htmx never evaluates strings
+    style_src = re.search(r"style-src ([^;]*)", csp).group(1)
+    assert "unsafe-inline" not in style_src  # injected markup cannot restyle a page either
+
+
+def test_no_template_carries_an_inline_style():
+    """Under style-src 'self' a style attribute or <style> element is refused by the browser
+    (the page would silently lose it): every template styles through classes."""
+    found = []
+    for base in Path(settings.BASE_DIR).glob("minqing/**/templates"):
+        for path in base.rglob("*.html"):
+            text = path.read_text()
+            if re.search(r"\sstyle\s*=|<style[\s>]", text):
+                found.append(str(path.relative_to(settings.BASE_DIR)))
+    assert found == []
 
 
 def test_hsts_and_secure_cookies_when_https(client, users, settings):
