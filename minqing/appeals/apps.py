@@ -17,3 +17,4 @@ class AppealsConfig(AppConfig):
 
         bump_on_change("appeal-categories", Category)
         bump_on_change("appeal-areas", Area)
+        bump_on_change("appeal-waiting-areas", Area)
