@@ -149,3 +149,22 @@ def test_api_lists_build_only_the_served_page(
     assert [i["id"] for i in r.json()["items"]] == [
         a.pk for a in appeal_duties(fetched_by=users.cadre)[:3]
     ]
+
+
+@pytest.mark.parametrize(
+    "url, queries",
+    [
+        ("/api/appeals/duties", 4),  # session, user, the page's rows, its count
+        ("/appeals/duties/", 4),
+        ("/api/appeals/?overdue=true", 5),  # + visible_to's rows given outside the area
+    ],
+)
+def test_duties_pages_query_counts(
+    client, users, tree, units, city_of_matters, django_assert_num_queries, url, queries
+):
+    """Pinned: a page's rows come with their category and areas and no query per row."""
+    login(client, users.cadre)
+    client.get(url)  # warm: the session's scope, the kept areas and categories
+    with django_assert_num_queries(queries):
+        r = client.get(url)
+    assert r.status_code == 200
