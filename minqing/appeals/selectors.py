@@ -1,5 +1,6 @@
 """Reads of appeals that span models: my duties, filtered lists, counts per leader and
-per level. Every one starts from Appeal.objects.visible_to(fetched_by)."""
+per level. Every one starts from Appeal.objects.visible_to(fetched_by), except my duties,
+whose rows are visible by construction (see `appeal_duties`; tested against visible_to)."""
 
 from itertools import islice
 
