@@ -87,11 +87,86 @@ def timed(fn, runs: int) -> tuple[float, float]:
     return statistics.median(xs), xs[int(len(xs) * 0.95) - 1]
 
 
+def _p(xs, q):
+    xs = sorted(xs)
+    return xs[max(0, int(len(xs) * q + 0.5) - 1)]
+
+
+def interleaved(app, sql, runs: int, rounds: int = 3):
+    """app and SQL one after the other, `runs` times each, in `rounds` rounds: medians and
+    p95 over all runs, and the p95 ratio of each round (its spread)."""
+    app(), sql()  # warm
+    a_all, s_all, ratios = [], [], []
+    for _ in range(rounds):
+        a, s = [], []
+        for _ in range(max(1, runs // rounds)):
+            for fn, xs in ((app, a), (sql, s)):
+                t0 = time.perf_counter()
+                fn()
+                xs.append((time.perf_counter() - t0) * 1000)
+        ratios.append(_p(a, 0.95) / _p(s, 0.95))
+        a_all += a
+        s_all += s
+    return (
+        statistics.median(a_all),
+        _p(a_all, 0.95),
+        statistics.median(s_all),
+        _p(s_all, 0.95),
+        ratios,
+    )
+
+
+def same(sql, app) -> bool:
+    """The app and the SQL give the same rows (ids, in order) and the same counts."""
+    if isinstance(app, tuple):
+        return len(app) == len(sql) and all(same(x, y) for x, y in zip(sql, app, strict=True))
+    if isinstance(app, list):
+        ids = [a["id"] if isinstance(a, dict) else a for a in app]
+        return [r[0] if isinstance(r, tuple) else r for r in sql] == ids
+    return sql == app
+
+
+def explain(cadre, township):
+    """EXPLAIN ANALYZE of every query the app runs for its duties page, home panel and
+    overdue page (captured, then explained one by one)."""
+    from django.db import connection
+    from django.test import RequestFactory
+    from django.test.utils import CaptureQueriesContext
+
+    from minqing.appeals.nav import _duties
+    from minqing.appeals.selectors import appeal_duties, appeal_list
+
+    request = RequestFactory().get("/")
+    request.user = cadre
+    runs = {
+        "duties page": lambda: (
+            list(appeal_duties(fetched_by=cadre)[:20]),
+            appeal_duties(fetched_by=cadre).count(),
+        ),
+        "home panel": lambda: _duties(request),
+        "overdue page": lambda: (
+            list(appeal_list(fetched_by=township, overdue=True)[:20]),
+            appeal_list(fetched_by=township, overdue=True).count(),
+        ),
+    }
+    for name, fn in runs.items():
+        fn()
+        with CaptureQueriesContext(connection) as ctx:
+            fn()
+        for q in ctx.captured_queries:
+            print(f"\n-- {name}: {q['sql'][:300]}")
+            with connection.cursor() as cur:
+                cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + q["sql"])
+                print("\n".join(r[0] for r in cur.fetchall()))
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--database-url", required=True)
     p.add_argument("--appeals", type=int, default=1_000_000)
-    p.add_argument("--runs", type=int, default=40)
+    p.add_argument("--runs", type=int, default=60)
+    p.add_argument("--only", action="append", help="run the cases whose name has this")
+    p.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE the app's queries")
     args = p.parse_args()
     os.environ["DATABASE_URL"] = args.database_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "minqing.settings")
@@ -123,9 +198,9 @@ def main():
     cases = []
     # my duties, village cadre: app vs raw SQL for the same 20 rows
     village_path = cadre.jurisdictions.select_related("area").first().area.path
+    unit_id = cadre.unit_id or 0  # no unit: that part of the OR finds nothing
 
     def duties_app():
-        cadre._jurisdiction_paths = None
         return page(appeal_duties(fetched_by=cadre))
 
     def duties_sql():
@@ -138,10 +213,11 @@ def main():
                 JOIN areas_area h ON h.id = a.handling_area_id
                 LEFT JOIN accounts_user u ON u.id = a.owner_id
                 WHERE (a.owner_id = %s AND a.state IN ('claimed','assigned','in_progress'))
+                   OR (a.unit_id = %s AND a.owner_id IS NULL AND a.state = 'assigned')
                    OR (ar.path LIKE %s AND a.state = 'accepted' AND h.level = 4)
                 ORDER BY (a.due_at >= now()), a.due_at, a.id LIMIT 20
                 """,
-                [cadre.pk, village_path + "%"],
+                [cadre.pk, unit_id, village_path + "%"],
             )
             return cur.fetchall()
 
@@ -158,6 +234,10 @@ def main():
                    ORDER BY (a.due_at >= now()), a.due_at, a.id LIMIT 20)
                   UNION
                   (SELECT a.id FROM appeals_appeal a
+                   WHERE a.unit_id = %s AND a.owner_id IS NULL AND a.state = 'assigned'
+                   ORDER BY (a.due_at >= now()), a.due_at, a.id LIMIT 20)
+                  UNION
+                  (SELECT a.id FROM appeals_appeal a
                    JOIN areas_area ar ON ar.id = a.area_id
                    JOIN areas_area h ON h.id = a.handling_area_id
                    WHERE ar.path LIKE %s AND a.state = 'accepted' AND h.level = 4
@@ -169,16 +249,83 @@ def main():
                 LEFT JOIN accounts_user u ON u.id = a.owner_id
                 ORDER BY (a.due_at >= now()), a.due_at, a.id LIMIT 20
                 """,
-                [cadre.pk, village_path + "%"],
+                [cadre.pk, unit_id, village_path + "%"],
             )
             return cur.fetchall()
 
     cases.append(("my duties (village cadre)", duties_app, duties_sql))
     cases.append(("my duties vs a UNION in SQL", duties_app, duties_union))
+    village_id = cadre.jurisdictions.first().area_id
+    duties_where = """
+        (a.owner_id = %s AND a.state IN ('claimed','assigned','in_progress'))
+        OR (a.unit_id = %s AND a.owner_id IS NULL AND a.state = 'assigned')
+        OR (a.handling_area_id = %s AND a.state = 'accepted')"""
+
+    def duties_bitmap():
+        """The same rows on the appeal's own columns (the cadre's village is the handling
+        area of what waits there), one bitmap OR over the owner and level indexes."""
+        with connection.cursor() as cur:
+            cur.execute(
+                f"""
+                SELECT a.*, c.name, ar.name, h.name, h.level, u.username
+                FROM appeals_appeal a JOIN areas_area ar ON ar.id = a.area_id
+                JOIN appeals_category c ON c.id = a.category_id
+                JOIN areas_area h ON h.id = a.handling_area_id
+                LEFT JOIN accounts_user u ON u.id = a.owner_id
+                WHERE {duties_where}
+                ORDER BY a.due_at, a.id LIMIT 20
+                """,
+                [cadre.pk, unit_id, village_id],
+            )
+            return cur.fetchall()
+
+    def duties_count_sql():
+        with connection.cursor() as cur:
+            cur.execute(
+                f"SELECT count(*) FROM appeals_appeal a WHERE {duties_where}",
+                [cadre.pk, unit_id, village_id],
+            )
+            return cur.fetchone()[0]
+
+    cases.append(("my duties vs bitmap OR in SQL", duties_app, duties_bitmap))
+
+    def duties_page_app():
+        """As the API serves a page: 20 rows and the total."""
+        qs = appeal_duties(fetched_by=cadre)
+        return page(qs), qs.count()
+
+    cases.append(
+        ("my duties page + count", duties_page_app, lambda: (duties_bitmap(), duties_count_sql()))
+    )
+    from django.test import RequestFactory
+
+    from minqing.appeals.nav import _duties
+
+    panel_request = RequestFactory().get("/")
+    panel_request.user = cadre
+
+    def panel_app():
+        panel = _duties(panel_request)
+        return [a.pk for a in panel["duties"]], panel["duties_count"], panel["duties_overdue"]
+
+    def panel_sql():
+        with connection.cursor() as cur:
+            cur.execute(
+                f"""
+                SELECT a.id, a.title, a.state, a.due_at, count(*) OVER (),
+                       count(*) FILTER (WHERE a.due_at < now()) OVER ()
+                FROM appeals_appeal a WHERE {duties_where}
+                ORDER BY a.due_at, a.id LIMIT 5
+                """,
+                [cadre.pk, unit_id, village_id],
+            )
+            rows = cur.fetchall()
+        return [r[0] for r in rows], rows[0][4] if rows else 0, rows[0][5] if rows else 0
+
+    cases.append(("home panel (5 rows + 2 counts)", panel_app, panel_sql))
     town_path = township.jurisdictions.select_related("area").first().area.path
 
     def area_app():
-        township._jurisdiction_paths = None
         return page(appeal_list(fetched_by=township))
 
     def area_sql():
@@ -198,7 +345,6 @@ def main():
     cases.append(("area list, township, newest first", area_app, area_sql))
 
     def overdue_app():
-        township._jurisdiction_paths = None
         return page(appeal_list(fetched_by=township, overdue=True))
 
     def overdue_sql():
@@ -218,14 +364,47 @@ def main():
             return cur.fetchall()
 
     cases.append(("overdue list, township", overdue_app, overdue_sql))
+
+    def overdue_page_app():
+        qs = appeal_list(fetched_by=township, overdue=True)
+        return page(qs), qs.count()
+
+    def overdue_count_sql():
+        with connection.cursor() as cur:
+            cur.execute(
+                """
+                SELECT count(*) FROM appeals_appeal a JOIN areas_area ar ON ar.id = a.area_id
+                WHERE ar.path LIKE %s AND a.due_at < now()
+                  AND a.state IN ('accepted','claimed','assigned','in_progress')
+                """,
+                [town_path + "%"],
+            )
+            return cur.fetchone()[0]
+
+    cases.append(
+        (
+            "overdue page + count, township",
+            overdue_page_app,
+            lambda: (overdue_sql(), overdue_count_sql()),
+        )
+    )
     print(
         f"\n{'query':<36} {'app p50':>8} {'app p95':>8} {'SQL p50':>8} {'SQL p95':>8} {'p95 ratio':>9}"
+        "  (per round)"
     )
     for name, app, sql in cases:
-        assert [r[0] for r in sql()] == [a["id"] for a in app()], f"{name}: not the same rows"
-        a50, a95 = timed(app, args.runs)
-        s50, s95 = timed(sql, args.runs)
-        print(f"{name:<36} {a50:8.1f} {a95:8.1f} {s50:8.1f} {s95:8.1f} {a95 / s95:9.2f}")
+        if args.only and not any(o in name for o in args.only):
+            continue
+        assert same(sql(), app()), f"{name}: not the same rows"
+        a50, a95, s50, s95, ratios = interleaved(app, sql, args.runs)
+        spread = "/".join(f"{r:.2f}" for r in ratios)
+        print(
+            f"{name:<36} {a50:8.1f} {a95:8.1f} {s50:8.1f} {s95:8.1f} {a95 / s95:9.2f}  ({spread})"
+        )
+    if args.explain:
+        explain(cadre, township)
+    if args.only:
+        return
     suggestions(args, cadre, village_path)
 
 

@@ -23,6 +23,7 @@ from minqing.appeals.routing import (  # noqa: E402
     DUPLICATE_THRESHOLD,
     Router,
     add_places,
+    seed_examples,
     similarity,
 )
 
@@ -49,15 +50,17 @@ def load(name="appeals_eval.txt"):
     return rows
 
 
-def routing(rows, *, feedback: bool, past=None):
+def routing(rows, *, feedback: bool, past=None, seeds=()):
     """Per category [right, total]. `past`: routed matters from another set used as the
-    router's examples (the held-out set routed with the tuning set as history)."""
+    router's examples (the held-out set routed with the tuning set as history). `seeds`:
+    the product's built-in examples (routing_seeds.txt), added to the examples."""
     cats = [(c, f"{n} {d}") for c, n, d, *_ in DEFAULT_CATEGORIES if c != "other"]
+    seeds = list(seeds)
     examples = [(r["text"], r["cat"]) for r in rows] if feedback else []
     per = defaultdict(lambda: [0, 0])
     t0 = time.perf_counter()
     if past is not None:
-        router = Router(categories=cats, examples=[(r["text"], r["cat"]) for r in past])
+        router = Router(cats, [(r["text"], r["cat"]) for r in past], seeds=seeds)
         for r in rows:
             best = router.scores(r["text"])[0][0]
             per[r["cat"]][0] += best == r["cat"]
@@ -65,12 +68,12 @@ def routing(rows, *, feedback: bool, past=None):
     elif feedback:
         # leave-one-out: rebuild without the item itself
         for i, r in enumerate(rows):
-            router = Router(categories=cats, examples=examples[:i] + examples[i + 1 :])
+            router = Router(cats, examples[:i] + examples[i + 1 :], seeds=seeds)
             best = router.scores(r["text"])[0][0]
             per[r["cat"]][0] += best == r["cat"]
             per[r["cat"]][1] += 1
     else:
-        router = Router(categories=cats, examples=[])
+        router = Router(cats, [], seeds=seeds)
         for r in rows:
             best = router.scores(r["text"])[0][0]
             per[r["cat"]][0] += best == r["cat"]
@@ -95,7 +98,7 @@ def duplicates(rows, router=None):
             earlier = ids[:pos]
             if not earlier:
                 continue
-            vec = router.vec if router is not None else None
+            vec = router.dup_vec if router is not None else None
             sims = similarity([rows[j]["text"] for j in earlier], rows[i]["text"], vec)
             for j, s in zip(earlier, sims, strict=True):
                 gi, gj = rows[i]["group"], rows[j]["group"]
@@ -110,7 +113,12 @@ def duplicates(rows, router=None):
 def report_duplicates(rows, thresholds=(0.25, 0.28, 0.30, 0.32, 0.34, 0.38, 0.42)):
     cats = [(c, f"{n} {d}") for c, n, d, *_ in DEFAULT_CATEGORIES if c != "other"]
     zero = Router(cats, [])  # no eval text inside: no leakage into the category filter
-    for label, router in (("text only, local IDF", None), ("text + category, router IDF", zero)):
+    seeded = Router(cats, [], seeds=seed_examples())  # the product's router, no history yet
+    for label, router in (
+        ("text only, local IDF", None),
+        ("text + category, router IDF", zero),
+        ("text + category, router IDF with built-in examples (product)", seeded),
+    ):
         scored, positives = duplicates(rows, router)
         pairs = len(scored)
         print(f"\nduplicates ({label}): {pairs} same-village pairs, {positives} true duplicates")
@@ -144,10 +152,13 @@ def main():
     add_places(VILLAGES)
     print("=== tuning set (bench/appeals_eval.txt: the rules were chosen looking at it) ===")
     print(f"{len(rows)} appeals, {len({r['cat'] for r in rows})} categories")
+    seeds = seed_examples()
     for feedback in (False, True):
         per, elapsed = routing(rows, feedback=feedback)
         label = "with feedback (leave-one-out)" if feedback else "zero-shot (descriptions)"
         print_routing(label, per, len(rows), elapsed)
+        per, elapsed = routing(rows, feedback=feedback, seeds=seeds)
+        print_routing(f"{label} + built-in examples", per, len(rows), elapsed)
     cats = [(c, f"{n} {d}") for c, n, d, *_ in DEFAULT_CATEGORIES if c != "other"]
     t0 = time.perf_counter()
     full = Router(cats, [(r["text"], r["cat"]) for r in rows])
@@ -161,6 +172,8 @@ def main():
         f" one proposal {each * 1000:.2f} ms"
     )
     report_duplicates(rows)
+    if "--tuning-only" in sys.argv:
+        return
 
     print("\n=== HELD-OUT set (bench/appeals_heldout.txt: never used to tune) ===")
     print(f"{len(held)} appeals, {len({r['cat'] for r in held})} categories")
@@ -168,6 +181,12 @@ def main():
     print_routing("zero-shot (descriptions)", per, len(held), elapsed)
     per, elapsed = routing(held, feedback=False, past=rows)
     print_routing("with the tuning set as past routed matters", per, len(held), elapsed)
+    per, elapsed = routing(held, feedback=False, seeds=seeds)
+    print_routing("descriptions + built-in examples (product, no history)", per, len(held), elapsed)
+    per, elapsed = routing(held, feedback=False, past=rows, seeds=seeds)
+    print_routing(
+        "built-in examples + tuning set as past matters (product)", per, len(held), elapsed
+    )
     report_duplicates(held)
 
 

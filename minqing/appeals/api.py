@@ -9,6 +9,7 @@ from ninja.responses import Status
 
 from minqing.areas.models import Area, Level
 from minqing.core.attachments import attachment_response
+from minqing.core.paging import MappedRows
 from minqing.core.permissions import require
 from minqing.core.public import public_channel, public_throttles
 from minqing.core.scoping import get_visible_or_404
@@ -90,7 +91,7 @@ def list_appeals(
         kind=kind,
         q=q,
     )
-    return [appeal_out(a) for a in qs]
+    return MappedRows(qs, appeal_out)
 
 
 @router.get("/duties", response=list[AppealOut])
@@ -98,7 +99,7 @@ def list_appeals(
 def duties(request):
     """My duties (履职清单): what I should act on now, overdue first."""
     require(request.user, "appeals.view")
-    return [appeal_out(a) for a in selectors.appeal_duties(fetched_by=request.user)]
+    return MappedRows(selectors.appeal_duties(fetched_by=request.user), appeal_out)
 
 
 @router.get("/stats")
@@ -311,7 +312,7 @@ def meetings(request):
         .prefetch_related("appeals")
         .order_by("-held_on", "-id")
     )
-    return [meeting_out(m) for m in qs]
+    return MappedRows(qs, meeting_out)
 
 
 @router.get("/meetings/missing")
@@ -343,7 +344,7 @@ def meeting_detail(request, pk: int):
 def receptions(request):
     require(request.user, "appeals.view")
     qs = Reception.objects.visible_to(request.user).select_related("receiver")
-    return [reception_out(r) for r in qs]
+    return MappedRows(qs, reception_out)
 
 
 @router.post("/receptions", response={201: ReceptionOut})

@@ -16,4 +16,6 @@ class AppealsConfig(AppConfig):
         from .models import Category
 
         bump_on_change("appeal-categories", Category)
+        bump_on_change("appeal-categories-all", Category)
         bump_on_change("appeal-areas", Area)
+        bump_on_change("appeal-waiting-areas", Area)

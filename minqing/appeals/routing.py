@@ -7,7 +7,8 @@ into a TF-IDF vector of words plus character bigrams (robust to typos and to jie
 
 - `route_suggest`: each category is scored by the cosine with its description (zero-shot),
   blended with the mean of the best cosines to past matters filed under it (the dispatchers'
-  corrections feed back through `appeal_recategorise`). The dispatcher accepts or changes
+  corrections feed back through `appeal_recategorise`) and to the built-in examples of
+  `routing_seeds.txt` (villagers' wording per category, so a new county starts with some). The dispatcher accepts or changes
   the proposal; nothing is decided silently.
 - `duplicate_suggest`: open matters in the same village whose text is close to the new one.
 
@@ -20,6 +21,8 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 
 # Dialect words and typos villagers write, mapped to the standard form (longest first).
 NORMALISE = {
@@ -152,20 +155,27 @@ def cosine(a: dict, b: dict) -> float:
 
 @dataclass
 class Router:
-    """Category descriptions plus past matters (text, category code) → a scorer."""
+    """Category descriptions plus past matters (text, category code) → a scorer. `seeds`:
+    the built-in examples, scored like past matters; they weigh words for routing but not
+    for duplicates (`dup_vec`: descriptions and real matters only, as the duplicate
+    threshold was set on)."""
 
     categories: list[tuple[str, str]]  # (code, name + description)
     examples: list[tuple[str, str]]  # (text, code)
     blend: float = 0.2
     top: int = 3
+    seeds: tuple[tuple[str, str], ...] | list = ()
 
     def __post_init__(self):
         self._cat_toks = [(c, tokens(d)) for c, d in self.categories]
         self._ex_toks = [(tokens(t), c) for t, c in self.examples]
-        self.vec = Vectoriser([t for _c, t in self._cat_toks] + [t for t, _c in self._ex_toks])
+        seed_toks = [(tokens(t), c) for t, c in self.seeds]
+        base = [t for _c, t in self._cat_toks] + [t for t, _c in self._ex_toks]
+        self.vec = Vectoriser(base + [t for t, _c in seed_toks])
+        self.dup_vec = Vectoriser(base) if seed_toks else self.vec
         self._cat_vecs = [(c, self.vec.vector(t)) for c, t in self._cat_toks]
         self._ex_vecs: dict[str, list[dict]] = {}
-        for t, c in self._ex_toks:
+        for t, c in seed_toks + self._ex_toks:
             self._ex_vecs.setdefault(c, []).append(self.vec.vector(t))
 
     def scores(self, text: str, *, exclude_example: int | None = None) -> list[tuple[str, float]]:
@@ -196,6 +206,19 @@ def similarity(texts: list[str], query: str, vec: Vectoriser | None = None) -> l
 
 DUPLICATE_THRESHOLD = 0.34
 
+SEEDS_FILE = Path(__file__).with_name("routing_seeds.txt")
+
+
+@cache
+def seed_examples() -> tuple[tuple[str, str], ...]:
+    """The built-in examples: (text, category code) from routing_seeds.txt."""
+    out = []
+    for line in SEEDS_FILE.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            code, text = line.split("|", 1)
+            out.append((text.strip(), code.strip()))
+    return tuple(out)
+
 
 # ---- in the product: models built from the database, cached for a few minutes ------------
 
@@ -221,7 +244,7 @@ def _router() -> Router:
         .order_by("-id")
         .values_list("content", "category__code")[:3000]
     )
-    router = Router(categories=cats, examples=examples)
+    router = Router(categories=cats, examples=examples, seeds=seed_examples())
     _vectors.clear()  # they were weighted with the old router's IDF
     _cache["router"] = (time.monotonic(), router)
     return router
@@ -243,7 +266,7 @@ def _vector_of(router: Router, pk: int, content: str) -> dict:
     if v is None:
         if len(_vectors) >= _MAX_VECTORS:
             _vectors.clear()
-        v = _vectors[pk] = router.vec.vector(tokens(content))
+        v = _vectors[pk] = router.dup_vec.vector(tokens(content))
     return v
 
 
@@ -296,7 +319,7 @@ def duplicate_suggest(
     )
     if not candidates:
         return []
-    qv = router.vec.vector(tokens(text))
+    qv = router.dup_vec.vector(tokens(text))
     sims = [cosine(qv, _vector_of(router, a.pk, a.content)) for a in candidates]
     ranked = sorted(zip(sims, candidates, strict=True), key=lambda x: -x[0])
     return [(a, round(s, 3)) for s, a in ranked[:k] if s >= DUPLICATE_THRESHOLD]

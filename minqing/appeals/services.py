@@ -110,6 +110,24 @@ def cached_area(pk) -> Area | None:
     return area
 
 
+def cached_areas(ids) -> dict[int, Area]:
+    """Areas by id from the same per-process copy, the missing ones fetched in one query."""
+    areas = process_cached("appeal-areas", dict)
+    found = {pk: areas[pk] for pk in ids if pk in areas}
+    missing = [pk for pk in ids if pk not in found]
+    if missing:
+        for area in Area.objects.filter(pk__in=missing).select_related("parent"):
+            found[area.pk] = area
+            if len(areas) < 100_000:
+                areas[area.pk] = area
+    return found
+
+
+def categories_by_id() -> dict[int, Category]:
+    """Every category (active or not: old matters keep theirs), from the process's copy."""
+    return process_cached("appeal-categories-all", lambda: Category.objects.in_bulk())
+
+
 def _locked(appeal: Appeal) -> Appeal:
     return (
         Appeal.objects.select_for_update(of=("self",))
