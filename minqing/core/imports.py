@@ -113,7 +113,14 @@ class Importer:
         flat lists pickle much faster than a million objects)."""
         return plan
 
-    def unpack(self, packed):
+    def pack_rows(self, plan):
+        """Slices of the plan written after what pack returns, each pickled on its own, so
+        a commit may read them back one at a time (rows=… in unpack) instead of all at
+        once. None: everything is in pack's."""
+        return ()
+
+    def unpack(self, packed, rows=None):
+        """The plan from pack's value; `rows()` yields pack_rows' slices again."""
         return packed
 
     def lock_paths(self, plan) -> set[str] | None:
@@ -162,17 +169,23 @@ def _plan_file(job: Job) -> Path:
     return plan_dir() / f"{job.pk}{PLAN_SUFFIX}"
 
 
-def _keep(job: Job, plan) -> None:
+def _keep(job: Job, plan, rows=()) -> None:
+    """Write the plan (head, mapping, pack's value), then each of pack_rows' slices as a
+    pickle of its own, then None: the end."""
     path = _plan_file(job)
     tmp = path.with_suffix(".tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as fh:
+        with os.fdopen(fd, "wb", buffering=1 << 20) as fh:
             pickler = pickle.Pickler(fh, protocol=pickle.HIGHEST_PROTOCOL)
             # No memo: it would hold an entry for each of millions of values (hundreds of
             # MB at a million rows); a packed plan has no cycles and few shared values.
             pickler.fast = True
             pickler.dump((_plan_key(job), plan))
+            for part in rows:
+                pickler.dump(part)
+                pickler.clear_memo()
+            pickler.dump(None)
         os.replace(tmp, path)
     except (OSError, pickle.PicklingError, RecursionError, ValueError):
         log.warning("could not keep the plan of import %s", job.pk, exc_info=True)
@@ -180,16 +193,29 @@ def _keep(job: Job, plan) -> None:
 
 
 def _take(job: Job):
+    """(plan, rows): the kept plan and a function yielding its slices from the file, one
+    at a time; None when there is none (or it is of another file or mapping)."""
     path = _plan_file(job)
     try:
         with path.open("rb") as fh:
             key, plan = pickle.load(fh)
+            start = fh.tell()
     except FileNotFoundError:
         return None
     except Exception:
         log.warning("could not read the kept plan of import %s", job.pk, exc_info=True)
         return None
-    return plan if key == _plan_key(job) else None
+    if key != _plan_key(job):
+        return None
+
+    def rows():
+        with path.open("rb", buffering=1 << 20) as fh:
+            fh.seek(start)
+            unpickler = pickle.Unpickler(fh)
+            while (part := unpickler.load()) is not None:
+                yield part
+
+    return plan, rows
 
 
 def _drop(job: Job) -> None:
@@ -478,8 +504,8 @@ def _check(job: Job, strategy: str | None):
     if kept is not None:
         # The rows were parsed and checked by the dry run; check again only what the
         # registry may have changed since.
-        head, cmap, plan = kept
-        plan = importer.unpack(plan)
+        (head, cmap, plan), rows = kept
+        plan = importer.unpack(plan, rows=rows)
         _set(job, message=_("正在复核"))
         _lock_for(importer, plan, job.kind)
         plan = importer.resolve(actor=actor, plan=plan, errors=errors)
@@ -527,7 +553,7 @@ def _check(job: Job, strategy: str | None):
         return None
     preview = importer.preview(plan)
     if not strategy and importer.resolve is not None:
-        _keep(job, (head, cmap, importer.pack(plan)))
+        _keep(job, (head, cmap, importer.pack(plan)), importer.pack_rows(plan))
     return head, preview, plan
 
 
