@@ -95,6 +95,8 @@ class NameKeys:
 
     def __init__(self):
         self._parts: dict[str, tuple[str, str]] = {}
+        self._listed = {s[0] for s in SURNAME_READINGS}  # first characters
+        self._convert = _T2S.convert
 
     def _part(self, text: str) -> tuple[str, str]:
         found = self._parts.get(text)
@@ -105,21 +107,26 @@ class NameKeys:
 
     def __call__(self, name: str) -> tuple[str, str, str]:
         text = name.strip()
-        norm = _T2S.convert(text) if text else ""
-        compact = norm.replace(" ", "").replace("·", "")
-        for k in _SURNAME_LENGTHS:
-            surname = compact[:k]
-            if len(compact) > k and surname in SURNAME_READINGS:
-                syllables = SURNAME_READINGS[surname].split()
-                pinyin, initials = self._part(compact[k:])
-                return (
-                    norm,
-                    "".join(syllables) + pinyin,
-                    "".join(s[0] for s in syllables) + initials,
-                )
-        p1, i1 = self._part(compact[:1])
-        p2, i2 = self._part(compact[1:])
-        return norm, p1 + p2, i1 + i2
+        norm = self._convert(text) if text else ""
+        compact = norm
+        if " " in compact or "·" in compact:
+            compact = compact.replace(" ", "").replace("·", "")
+        if compact[:1] in self._listed:
+            for k in _SURNAME_LENGTHS:
+                surname = compact[:k]
+                if len(compact) > k and surname in SURNAME_READINGS:
+                    syllables = SURNAME_READINGS[surname].split()
+                    pinyin, initials = self._part(compact[k:])
+                    return (
+                        norm,
+                        "".join(syllables) + pinyin,
+                        "".join(s[0] for s in syllables) + initials,
+                    )
+        parts = self._parts
+        first, rest = compact[:1], compact[1:]
+        p1 = parts.get(first) or self._part(first)
+        p2 = parts.get(rest) or self._part(rest)
+        return norm, p1[0] + p2[0], p1[1] + p2[1]
 
 
 def id_tail(id_number: str) -> str:
