@@ -123,6 +123,10 @@ class Importer:
         """The plan from pack's value; `rows()` yields pack_rows' slices again."""
         return packed
 
+    def release(self, plan) -> None:
+        """The dry run is done with the plan: break its reference cycles, if any, so it is
+        freed at once instead of by a collection over every one of its objects."""
+
     def lock_paths(self, plan) -> set[str] | None:
         """The area paths (grids) a commit of this plan writes in: commits lock those
         areas (lock_areas), so imports into other areas write at the same time. None:
@@ -432,6 +436,12 @@ def import_run(job_id: str) -> Job:
     if job.status != Job.Status.PENDING:
         return job
     busy = False
+    # A dry run makes a few objects per row (a million rows: millions of them, most kept
+    # to the end); the cyclic collector would go over all of them again and again as they
+    # pile up (a fifth of the dry run's time). It is off while the job runs; the importer
+    # breaks its own cycles (release) and a collection follows the dry run.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         _run(job)
     except ImportBusy as exc:
@@ -443,6 +453,9 @@ def import_run(job_id: str) -> Job:
     except Exception:
         log.exception("import %s failed", job_id)
         _fail(job, _("导入时出现意外错误,未导入任何数据。请检查文件后重试,或联系管理员。"))
+    finally:
+        if collecting:
+            gc.enable()
     if job.params.get("commit") and not busy:
         _drop(job)  # committed or failed: the kept plan is done with
     return job
@@ -480,8 +493,9 @@ def _dry_run(job: Job) -> None:
     if outcome is None:
         _give_back_memory()
         return
-    head, preview, _plan = outcome
-    del outcome, _plan
+    head, preview, plan = outcome
+    get_importer(job.kind).release(plan)
+    del outcome, plan
     _give_back_memory()
     _set(
         job,

@@ -17,6 +17,7 @@ people already registered are bulk updates audited field by field; moves between
 households, out or deaths go through resident_move, so they have their history.
 """
 
+import logging
 import os
 import re
 from dataclasses import dataclass
@@ -92,6 +93,7 @@ _TAG_SPLIT = re.compile(r"[、,，;；/|\s]+")
 MAX_NUMBER = Household._meta.get_field("number").max_length
 MAX_ADDRESS = Household._meta.get_field("address").max_length
 PLAN_SLICE = 50_000  # people per slice of a kept plan
+log = logging.getLogger(__name__)
 
 
 class _Household:
@@ -277,6 +279,12 @@ class ResidentImporter(Importer):
             yield compress(
                 zip(*(columns[f] for f in (*fields, "tags")), strict=True), columns["new"]
             )
+
+    def release(self, plan) -> None:
+        # people point to their household, households to their people
+        for hh in plan["households"].values():
+            hh.heads = hh.rows = None
+        plan.clear()
 
     def lock_paths(self, plan) -> set[str]:
         """The grids of the file's households, and those of the registered households its
@@ -1378,8 +1386,11 @@ def _copy(model, fields: tuple[str, ...], lines, *, extra: tuple[str, ...] = ())
         connection.ops.quote_name(meta.get_field(f).column) for f in (*fields, *extra)
     )
     sql = f"COPY {connection.ops.quote_name(meta.db_table)} ({columns}) FROM STDIN"
+    from psycopg.copy import QueuedLibpqWriter
+
     with connection.cursor() as cursor:
-        with cursor.cursor.copy(sql) as copy:
+        # The lines are sent by a thread of psycopg's while the next ones are made here.
+        with cursor.cursor.copy(sql, writer=QueuedLibpqWriter(cursor.cursor)) as copy:
             batch = []
             for line in lines:
                 batch.append(line)
@@ -1390,11 +1401,60 @@ def _copy(model, fields: tuple[str, ...], lines, *, extra: tuple[str, ...] = ())
                 copy.write("".join(batch))
 
 
+# From this many new rows on, their ids are reserved with one call instead of a nextval each.
+RESERVE_MIN = 50_000
+
+
+def _reserve_range(table: str, n: int) -> range | None:
+    """n consecutive ids of the table's sequence, taken in one step: in a short transaction
+    of its own (a second connection), the sequence's increment is set to n, nextval is
+    called once and the increment is set back. The ALTER locks the sequence until that
+    transaction ends, a few milliseconds: whoever calls nextval meanwhile waits, then gets
+    a value past the range. None when the lock is not had within a second (a transaction
+    still holding the sequence, e.g. one that inserted and has not ended): the caller
+    then takes the ids one by one."""
+    quote = connection.ops.quote_name
+    try:
+        other = connection.Database.connect(**connection.get_connection_params())
+    except Exception:
+        return None
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '1s'")
+            cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
+            sequence = cursor.fetchone()[0]
+            cursor.execute(
+                "SELECT increment_by FROM pg_sequences "
+                "WHERE format('%%I.%%I', schemaname, sequencename)::regclass = %s::regclass",
+                [sequence],
+            )
+            step = cursor.fetchone()[0]
+            if step != 1:
+                other.rollback()
+                return None
+            name = ".".join(quote(part) for part in sequence.split("."))
+            cursor.execute(f"ALTER SEQUENCE {name} INCREMENT BY {int(n)}")
+            cursor.execute("SELECT nextval(%s)", [sequence])
+            high = cursor.fetchone()[0]
+            cursor.execute(f"ALTER SEQUENCE {name} INCREMENT BY 1")
+        other.commit()
+    except Exception:
+        log.info("could not reserve %s ids of %s at once", n, table, exc_info=True)
+        return None
+    finally:
+        other.close()
+    return range(high - n + 1, high + 1)
+
+
 def _allocate_ids(model, n: int) -> list[int] | range:
     """Primary keys for n new rows, known before writing (heads and tags point to them)."""
     if n == 0:
         return []
     table = model._meta.db_table
+    if connection.vendor == "postgresql" and n >= RESERVE_MIN:
+        reserved = _reserve_range(table, n)
+        if reserved is not None:
+            return reserved
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             sql = "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)"
