@@ -1433,17 +1433,26 @@ def _reserve_range(table: str, n: int) -> range | None:
                 other.rollback()
                 return None
             name = ".".join(quote(part) for part in sequence.split("."))
+            # The lock first (nobody's nextval runs from here to the commit), then one
+            # value as usual (after a setval(..., false) nextval gives the value set, not
+            # one past it), then that value plus n: the n values from the first are ours.
+            cursor.execute(f"ALTER SEQUENCE {name} INCREMENT BY 1")
+            cursor.execute("SELECT nextval(%s)", [sequence])
+            low = cursor.fetchone()[0]
             cursor.execute(f"ALTER SEQUENCE {name} INCREMENT BY {int(n)}")
             cursor.execute("SELECT nextval(%s)", [sequence])
             high = cursor.fetchone()[0]
             cursor.execute(f"ALTER SEQUENCE {name} INCREMENT BY 1")
+            if high != low + n:
+                other.rollback()
+                return None
         other.commit()
     except Exception:
         log.info("could not reserve %s ids of %s at once", n, table, exc_info=True)
         return None
     finally:
         other.close()
-    return range(high - n + 1, high + 1)
+    return range(low, low + n)
 
 
 def _allocate_ids(model, n: int) -> list[int] | range:

@@ -617,7 +617,7 @@ def test_a_large_import_reserves_its_ids_in_one_step_and_never_shares_them():
             "SELECT increment_by FROM pg_sequences WHERE sequencename = 'registry_resident_id_seq'"
         )
         assert cursor.fetchone()[0] == 1
-    assert after == reserved[-1] + 1
+    assert after > reserved[-1]
     # this transaction now holds the sequence: one by one, still past everything taken
     again = list(imports._allocate_ids(Resident, n))
     assert len(set(again)) == n and min(again) > after
