@@ -12,7 +12,8 @@ as is. All or nothing: one bad row and nothing is written.
 
 Validation runs over one small dataclass per row with every lookup cached (grids, tags,
 the search keys of each distinct name, birth dates) and the database asked in a few
-batched queries; the write is COPY on PostgreSQL and bulk_create elsewhere. Changes to
+batched queries; the write is COPY on PostgreSQL (the new people streamed from the kept
+plan, their ids reserved in one step) and bulk_create elsewhere. Changes to
 people already registered are bulk updates audited field by field; moves between
 households, out or deaths go through resident_move, so they have their history.
 """
