@@ -144,6 +144,7 @@ def _numbered(
     blank_run = 0
     empty = convert(None) if width else None
     columns = max_columns()
+    limits = (max_cell_chars(), columns)  # read once, not from settings every row
     seen = 0
     limit = max_rows()
     for number, row in enumerate(raw_rows, start=start):
@@ -153,7 +154,7 @@ def _numbered(
                 return
             continue
         blank_run = 0
-        _check_row(number, row)
+        _check_row(number, row, limits)
         seen += 1
         if seen > limit:
             raise ValidationFailed(_("文件超过 %(max)d 行,请分成几个文件导入") % {"max": limit})

@@ -12,14 +12,18 @@ as is. All or nothing: one bad row and nothing is written.
 
 Validation runs over one small dataclass per row with every lookup cached (grids, tags,
 the search keys of each distinct name, birth dates) and the database asked in a few
-batched queries; the write is COPY on PostgreSQL and bulk_create elsewhere. Changes to
+batched queries; the write is COPY on PostgreSQL (the new people streamed from the kept
+plan, their ids reserved in one step) and bulk_create elsewhere. Changes to
 people already registered are bulk updates audited field by field; moves between
 households, out or deaths go through resident_move, so they have their history.
 """
 
+import logging
 import os
 import re
 from dataclasses import dataclass
+from datetime import date
+from itertools import compress
 from operator import attrgetter, itemgetter
 
 from django.db import IntegrityError, connection, transaction
@@ -44,7 +48,7 @@ from .rules import (  # noqa: F401  (kept importable from here)
     RuleError,
     fast_check_digit,
 )
-from .search_keys import name_keys, phone_tail, to_simplified
+from .search_keys import NameKeys, phone_tail, to_simplified
 from .summaries import summaries_add
 
 # Field -> accepted headers, the first one is what the template and error messages use.
@@ -89,6 +93,8 @@ REQUIRED_NAMES = [
 _TAG_SPLIT = re.compile(r"[、,，;；/|\s]+")
 MAX_NUMBER = Household._meta.get_field("number").max_length
 MAX_ADDRESS = Household._meta.get_field("address").max_length
+PLAN_SLICE = 50_000  # people per slice of a kept plan
+log = logging.getLogger(__name__)
 
 
 class _Household:
@@ -98,6 +104,7 @@ class _Household:
         *("number", "first_row", "grid_value", "grid_id", "grid_path", "address", "phone"),
         *("notes", "heads", "head_phone", "existing_id", "existing_has_head", "former_heads"),
         *("id", "head_id", "members", "head_names", "existing_heads", "rows", "changes"),
+        *("living_heads", "new_members"),
     )
 
     def __init__(self, number: str, first_row: int, grid_value: str):
@@ -121,6 +128,8 @@ class _Household:
         self.head_names: dict[str, list[int]] = {}  # 户主姓名 cell -> rows saying it
         self.rows: list[PersonRow] = []
         self.changes: dict | None = None  # field -> (old, new), for registered households
+        self.living_heads = 0  # len(heads), kept when the rows are not
+        self.new_members = 0  # people of the file not registered yet
 
 
 @dataclass(slots=True)
@@ -157,31 +166,45 @@ class ResidentImporter(Importer):
     def purge(self) -> None:
         purge_change_log()
 
-    _PERSON_FIELDS = tuple(f for f in PersonRow.__slots__ if f != "household")
-    _REPEATED = ("name", "birth", "gender", "relation", "relation_word", "status", "keys")
-    _REPEATED += ("phone_tail", "tags", "new_tags")
+    # The kept plan (core.imports keeps it on disk between dry run and commit): what the
+    # commit needs first (households, people whose registered record changes, counts) as
+    # one pickle, then every person in slices of PLAN_SLICE as columns of plain values.
+    # A commit that finds the registry as the dry run saw it reads the slices one at a
+    # time and streams the new people into COPY; one that must check again reads them all.
+    _SLICE_FIELDS = ("row", "number", "name", "id_number", "phone", "relation")
+    _SLICE_FIELDS += ("relation_word", "status", "phone_tail", "tags", "new")
+    _UPDATE_FIELDS = tuple(f for f in PersonRow.__slots__ if f != "household")
     _HOUSEHOLD_FIELDS = tuple(f for f in _Household.__slots__ if f not in ("heads", "rows"))
 
     def pack(self, plan) -> dict:
-        """Columns of plain values instead of objects; heads and rows of a household are
-        found again from the people, by the rules validate used."""
-        residents, households = plan["residents"], plan["households"]
+        hhs = list(plan["households"].values())
         packed = {k: v for k, v in plan.items() if k not in ("residents", "households")}
-        packed["person_columns"] = {
-            f: list(map(attrgetter(f), residents)) for f in self._PERSON_FIELDS
-        }
-        packed["person_household"] = [p.household.number for p in residents]
-        hhs = list(households.values())
         packed["household_columns"] = {
             f: list(map(attrgetter(f), hhs)) for f in self._HOUSEHOLD_FIELDS
         }
+        packed["updates"] = [
+            (p.household.number, *map(p.__getattribute__, self._UPDATE_FIELDS))
+            for p in plan["updates"]
+        ]
+        packed["preview"] = self.preview(plan)
         return packed
 
-    def unpack(self, packed: dict) -> dict:
+    def pack_rows(self, plan):
+        residents = plan["residents"]
+        for start in range(0, len(residents), PLAN_SLICE):
+            part = residents[start : start + PLAN_SLICE]
+            columns = {
+                f: list(map(attrgetter(f), part))
+                for f in self._SLICE_FIELDS
+                if f not in ("number", "new")
+            }
+            columns["number"] = [p.household.number for p in part]
+            columns["new"] = [p.existing is None for p in part]
+            yield columns
+
+    def unpack(self, packed: dict, rows=None) -> dict:
         plan = {
-            k: v
-            for k, v in packed.items()
-            if k not in ("person_columns", "person_household", "household_columns")
+            k: v for k, v in packed.items() if k not in ("household_columns", "updates", "preview")
         }
         columns = packed["household_columns"]
         households = {}
@@ -191,24 +214,78 @@ class ResidentImporter(Importer):
                 setattr(hh, f, v)
             hh.heads, hh.rows = [], []
             households[hh.number] = hh
-        person = packed["person_columns"]
-        # Unpickled, every value is its own object: share the repeated ones again (a
-        # million "head" strings, dates and key tuples cost hundreds of MB otherwise).
-        for f in self._REPEATED:
-            shared: dict = {}
-            person[f] = [shared.setdefault(v, v) for v in person[f]]
-        person["household"] = list(map(households.__getitem__, packed["person_household"]))
-        # the dataclass's positional order is its slots' order
-        residents = list(map(PersonRow, *(person[f] for f in PersonRow.__slots__)))
-        head, living = Relation.HEAD.value, ResidentStatus.LIVING.value
-        for p in residents:
-            hh = p.household
-            if p.relation == head and p.status == living:
-                hh.heads.append(p)
-            if len(hh.rows) < 200:
-                hh.rows.append(p)
-        plan["residents"], plan["households"] = residents, households
+        plan["households"] = households
+        plan["updates"] = [
+            PersonRow(values[1], households[values[0]], *values[2:]) for values in packed["updates"]
+        ]
+        plan["_preview"] = packed["preview"]
+        plan["residents"] = None  # in the slices, read when needed
+        plan["slices"] = rows
         return plan
+
+    def _read_slices(self, plan) -> None:
+        """Every person of the kept plan as a PersonRow again (the commit checks them
+        against the registry once more)."""
+        households = plan["households"]
+        residents = []
+        births: dict[str, object] = {}
+        head, living = Relation.HEAD.value, ResidentStatus.LIVING.value
+        for columns in plan["slices"]():
+            for row, number, name, idn, phone, rel, rel_word, status, tail, tags in zip(
+                *(columns[f] for f in self._SLICE_FIELDS[:-1]), strict=True
+            ):
+                birth = births.get(idn[6:14])
+                if birth is None:
+                    birth = births[idn[6:14]] = date(
+                        int(idn[6:10]), int(idn[10:12]), int(idn[12:14])
+                    )
+                hh = households[number]
+                gender = "M" if idn[16] in "13579" else "F"
+                p = PersonRow(
+                    row,
+                    hh,
+                    name,
+                    idn,
+                    birth,
+                    gender,
+                    phone,
+                    rel,
+                    rel_word,
+                    status,
+                    None,
+                    tail,
+                    tags,
+                )
+                if rel == head and status == living:
+                    hh.heads.append(p)
+                if len(hh.rows) < 200:
+                    hh.rows.append(p)
+                residents.append(p)
+        plan["residents"] = residents
+
+    def _new_people(self, plan):
+        """The people to create, a slice at a time: (户编号, name, 身份证号, phone, relation,
+        status, phone tail, tags)."""
+        residents = plan["residents"]
+        if residents is not None:
+            yield [
+                (p.household.number, p.name, p.id_number, p.phone, p.relation, p.status)
+                + (p.phone_tail, p.tags)
+                for p in residents
+                if p.existing is None
+            ]
+            return
+        fields = ("number", "name", "id_number", "phone", "relation", "status", "phone_tail")
+        for columns in plan["slices"]():
+            yield compress(
+                zip(*(columns[f] for f in (*fields, "tags")), strict=True), columns["new"]
+            )
+
+    def release(self, plan) -> None:
+        # people point to their household, households to their people
+        for hh in plan["households"].values():
+            hh.heads = hh.rows = None
+        plan.clear()
 
     def lock_paths(self, plan) -> set[str]:
         """The grids of the file's households, and those of the registered households its
@@ -497,6 +574,8 @@ class ResidentImporter(Importer):
             return plan
         plan["mark"] = registry_mark()
         plan["rechecked"] = True
+        if plan["residents"] is None:
+            self._read_slices(plan)
         show_id = (lambda v: v) if has_perm(actor, "registry.reveal_id") else mask_id_number
         out, households = plan["residents"], plan["households"]
         for hh in households.values():
@@ -519,7 +598,26 @@ class ResidentImporter(Importer):
         wanted = plan["wanted_household_tags"]
         existing_tags = self._existing_household_tags(households, wanted)
         plan["household_tags"] = sorted(wanted - existing_tags)
+        self._settle(plan)
         return plan
+
+    @staticmethod
+    def _settle(plan) -> None:
+        """Who is created, changed or left as is (what apply and the kept plan need)."""
+        for hh in plan["households"].values():
+            hh.new_members = 0
+            hh.living_heads = len(hh.heads)
+        updates, unchanged, created = [], 0, 0
+        for p in plan["residents"]:
+            if p.existing is None:
+                p.household.new_members += 1
+                created += 1
+            elif p.changes:
+                updates.append(p)
+            else:
+                unchanged += 1
+        plan["updates"], plan["unchanged"], plan["created"] = updates, unchanged, created
+        plan.pop("_preview", None)
 
     @staticmethod
     def _diff(p: PersonRow, found: tuple, open_tags) -> None:
@@ -796,10 +894,13 @@ class ResidentImporter(Importer):
     # ---------------------------------------------------------------- preview
 
     def preview(self, plan) -> dict:
-        households, residents = plan["households"], plan["residents"]
-        created = [p for p in residents if p.existing is None]
-        changed = [p for p in residents if p.existing is not None and p.changes]
-        unchanged = sum(1 for p in residents if p.existing is not None and not p.changes)
+        if plan.get("_preview") is None:
+            plan["_preview"] = self._preview(plan)
+        return plan["_preview"]
+
+    def _preview(self, plan) -> dict:
+        households = plan["households"]
+        changed, unchanged = plan["updates"], plan["unchanged"]
         moves = sum(1 for p in changed if "household" in p.changes or "status" in p.changes)
         tag_names = dict(Tag.objects.values_list("pk", "name")) if changed else {}
         hh_changed = [hh for hh in households.values() if hh.existing_id and hh.changes]
@@ -830,7 +931,7 @@ class ResidentImporter(Importer):
             )
         return {
             "households_created": sum(1 for hh in households.values() if hh.existing_id is None),
-            "residents_created": len(created),
+            "residents_created": plan["created"],
             "unchanged": unchanged,
             "changed": len(changed) + len(hh_changed),
             "households_changed": len(hh_changed),
@@ -855,10 +956,7 @@ class ResidentImporter(Importer):
 
     def apply(self, *, actor, plan, job, strategy: str = "create_update") -> dict:
         households: dict[str, _Household] = plan["households"]
-        every = plan["residents"]
-        residents = [p for p in every if p.existing is None]
-        updates = [p for p in every if p.existing is not None and p.changes]
-        unchanged = sum(1 for p in every if p.existing is not None and not p.changes)
+        updates, unchanged, created = plan["updates"], plan["unchanged"], plan["created"]
         hh_updates = [hh for hh in households.values() if hh.existing_id and hh.changes]
         if strategy == "create_only":
             skipped, updates = len(updates) + len(hh_updates), []
@@ -866,11 +964,13 @@ class ResidentImporter(Importer):
         else:
             skipped = 0
         # Households only people being moved would go to are still created.
-        wanted = {p.household.number for p in residents} | {
-            p.household.number for p in updates if "household" in p.changes
-        }
-        new = [hh for n, hh in households.items() if hh.existing_id is None and n in wanted and n]
-        if not residents and not updates and not new and not hh_updates:
+        moved_to = {p.household.number for p in updates if "household" in p.changes}
+        new = [
+            hh
+            for n, hh in households.items()
+            if hh.existing_id is None and n and (hh.new_members or n in moved_to)
+        ]
+        if not created and not updates and not new and not hh_updates:
             return {
                 "imported": 0,
                 "residents": 0,
@@ -881,28 +981,26 @@ class ResidentImporter(Importer):
         for hh in households.values():
             if hh.existing_id is not None:
                 hh.id = hh.existing_id
-        resident_ids = _allocate_ids(Resident, len(residents))
         for hh, pk in zip(new, _allocate_ids(Household, len(new)), strict=True):
             hh.id = pk
+        resident_ids = _allocate_ids(Resident, created)
         head, living = Relation.HEAD.value, ResidentStatus.LIVING.value
-        for p, pk in zip(residents, resident_ids, strict=True):
-            # The living 户主 heads the household; failing one, the first former 户主 does.
-            hh = p.household
-            if p.relation == head and (p.status == living or (not hh.heads and hh.head_id is None)):
-                hh.head_id = pk
         for p in updates:
             hh = p.household
             if hh.existing_id is None and p.relation == head and p.status == living:
                 hh.head_id = p.existing[0]
-        _fill_keys([*residents, *(p for p in updates if "name" in p.changes)])
+        _fill_keys(p for p in updates if "name" in p.changes)
         now = timezone.now()
         reason = (_("台账导入:%(f)s") % {"f": job.params.get("filename", "")})[:200]
-        plan = {**plan, "residents": residents}
+        counts = _Counts()
+        for hh in new:
+            counts.grid(hh.grid_id)[0] += 1
+        people = _Created(self._new_people(plan), resident_ids, households, counts)
         try:
             if connection.vendor == "postgresql":
-                self._write_copy(actor, plan, new, resident_ids, now, reason)
+                self._write_copy(actor, plan, new, people, now, reason)
             else:
-                self._write_orm(actor, plan, new, resident_ids, now, reason)
+                self._write_orm(actor, plan, new, people, now, reason)
         except IntegrityError:
             raise Conflict(
                 _("导入时有人登记了相同的身份证号或户编号,未导入任何数据,请重新导入")
@@ -919,19 +1017,28 @@ class ResidentImporter(Importer):
         )
         # The COPY bypasses the models: add what it created to the kept summaries, before
         # the moves (resident_move recounts the grids it touches, on top of this)...
-        _count_created(new, residents, plan["household_tags"], households, [])
+        for number, tag_id in plan["household_tags"]:
+            counts.tagged(households[number].grid_id, tag_id)
+        summaries_add(counts.grids, counts.tags)
         moved = self._update(actor, updates, job, reason) if updates else 0
         if hh_updates:
             self._update_households(actor, hh_updates, job)
         # ...and the tags given to registered people after them.
-        _count_created([], [], [], households, updates)
-        tag_count = len(plan["household_tags"]) + sum(len(p.tags) for p in residents if p.tags)
+        after = _Counts()
+        for p in updates:
+            for tag_id in p.new_tags:
+                after.tagged(p.household.grid_id, tag_id)
+        if after.tags:
+            summaries_add(after.grids, after.tags)
+        tag_count = len(plan["household_tags"]) + people.tag_count
+        extended = sum(
+            1 for hh in households.values() if hh.existing_id is not None and hh.new_members
+        )
         summary = {
-            "imported": len(residents) + len(updates),
-            "residents": len(residents),
+            "imported": created + len(updates),
+            "residents": created,
             "households_created": len(new),
-            "households_extended": len({p.household.number for p in residents})
-            - len({p.household.number for p in residents if p.household.existing_id is None}),
+            "households_extended": extended,
             "updated": len(updates),
             "households_updated": len(hh_updates),
             "moved": moved,
@@ -946,7 +1053,7 @@ class ResidentImporter(Importer):
             detail={"job": str(job.pk), "file": job.params.get("filename", ""), **summary},
         )
         summary["message"] = _("导入成功:新增 %(c)d 人,更新 %(u)d 人,%(n)d 人无变化") % {
-            "c": len(residents),
+            "c": created,
             "u": len(updates),
             "n": unchanged,
         }
@@ -1076,9 +1183,21 @@ class ResidentImporter(Importer):
         TagPeriod.objects.bulk_create(periods, batch_size=2000)
         return len(moves)
 
-    def _write_copy(self, actor, plan, new, resident_ids, now, reason) -> None:
-        households, residents = plan["households"], plan["residents"]
+    def _write_copy(self, actor, plan, new, people: "_Created", now, reason) -> None:
+        """The new people first (streamed from the plan; each new household learns its
+        head's id on the way), then the households, then the tag periods: the foreign
+        keys are deferred and checked at the end."""
+        households = plan["households"]
         stamp = now.isoformat()
+        _copy(
+            Resident,
+            ("id", "household", "name", "id_number", "gender", "birth_date", "phone"),
+            people.lines(f"\t{stamp}\t{stamp}\n"),
+            extra=(
+                *("relation", "status", "name_norm", "name_pinyin", "name_initials"),
+                *("id_tail", "phone_tail", "created_at", "updated_at"),
+            ),
+        )
         _copy(
             Household,
             ("id", "grid", "number", "address", "head", "phone", "notes"),
@@ -1089,20 +1208,6 @@ class ResidentImporter(Importer):
                 for hh in new
             ),
             extra=("created_at", "updated_at"),
-        )
-        _copy(
-            Resident,
-            ("id", "household", "name", "id_number", "gender", "birth_date", "phone"),
-            (
-                f"{pk}\t{r.household.id}\t{_esc(r.name)}\t{r.id_number}\t{r.gender}\t"
-                f"{r.birth.isoformat()}\t{r.phone}\t{r.relation}\t{r.status}\t{_esc(r.keys[0])}\t{r.keys[1]}\t"
-                f"{r.keys[2]}\t{r.id_number[-6:]}\t{r.phone_tail}\t{stamp}\t{stamp}\n"
-                for r, pk in zip(residents, resident_ids, strict=True)
-            ),
-            extra=(
-                *("relation", "status", "name_norm", "name_pinyin", "name_initials"),
-                *("id_tail", "phone_tail", "created_at", "updated_at"),
-            ),
         )
         today = timezone.localdate().isoformat()
         actor_id = actor.pk if actor.pk else NULL
@@ -1115,12 +1220,7 @@ class ResidentImporter(Importer):
                     f"{tag_id}\t{households[number].id}\t{NULL}{head}"
                     for number, tag_id in plan["household_tags"]
                 ),
-                (
-                    f"{tag_id}\t{r.household.id}\t{pk}{head}"
-                    for r, pk in zip(residents, resident_ids, strict=True)
-                    if r.tags
-                    for tag_id in r.tags
-                ),
+                (f"{tag_id}\t{hid}\t{pk}{head}" for tag_id, hid, pk in people.tags),
             ),
             extra=("end_date", "end_reason", "ended_by", "created_at"),
         )
@@ -1129,8 +1229,9 @@ class ResidentImporter(Importer):
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
-    def _write_orm(self, actor, plan, new, resident_ids, now, reason) -> None:
-        households, residents = plan["households"], plan["residents"]
+    def _write_orm(self, actor, plan, new, people: "_Created", now, reason) -> None:
+        households = plan["households"]
+        rows = list(people.rows())  # heads known before the households are written
         Household.objects.bulk_create(
             (
                 Household(
@@ -1150,21 +1251,21 @@ class ResidentImporter(Importer):
             (
                 Resident(
                     id=pk,
-                    household_id=r.household.id,
-                    name=r.name,
-                    id_number=r.id_number,
-                    gender=r.gender,
-                    birth_date=r.birth,
-                    phone=r.phone,
-                    relation=r.relation,
-                    status=r.status,
-                    name_norm=r.keys[0],
-                    name_pinyin=r.keys[1],
-                    name_initials=r.keys[2],
-                    id_tail=r.id_number[-6:],
-                    phone_tail=r.phone_tail,
+                    household_id=hid,
+                    name=name,
+                    id_number=idn,
+                    gender="M" if idn[16] in "13579" else "F",
+                    birth_date=date(int(idn[6:10]), int(idn[10:12]), int(idn[12:14])),
+                    phone=phone,
+                    relation=relation,
+                    status=status,
+                    name_norm=keys[0],
+                    name_pinyin=keys[1],
+                    name_initials=keys[2],
+                    id_tail=idn[-6:],
+                    phone_tail=tail,
                 )
-                for r, pk in zip(residents, resident_ids, strict=True)
+                for pk, hid, name, idn, phone, relation, status, tail, keys in rows
             ),
             batch_size=2000,
         )
@@ -1177,14 +1278,90 @@ class ResidentImporter(Importer):
                     for number, tag_id in plan["household_tags"]
                 ),
                 (
-                    TagPeriod(tag_id=tag_id, household_id=r.household.id, resident_id=pk, **common)
-                    for r, pk in zip(residents, resident_ids, strict=True)
-                    if r.tags
-                    for tag_id in r.tags
+                    TagPeriod(tag_id=tag_id, household_id=hid, resident_id=pk, **common)
+                    for tag_id, hid, pk in people.tags
                 ),
             ),
             batch_size=2000,
         )
+
+
+class _Counts:
+    """What an import adds to the kept grid summaries: per grid [households, living
+    people, people, tag periods], per (grid, tag) tag periods."""
+
+    def __init__(self):
+        self.grids: dict[int, list[int]] = {}
+        self.tags: dict[tuple[int, int], int] = {}
+
+    def grid(self, grid_id) -> list[int]:
+        counts = self.grids.get(grid_id)
+        if counts is None:
+            counts = self.grids[grid_id] = [0, 0, 0, 0]
+        return counts
+
+    def tagged(self, grid_id, tag_id) -> None:
+        self.grid(grid_id)[3] += 1
+        self.tags[grid_id, tag_id] = self.tags.get((grid_id, tag_id), 0) + 1
+
+
+class _Created:
+    """The people an import creates, read once from the plan's slices: their ids (in
+    order), the head of each household, the search keys (once per name), the counts for
+    the summaries and their tag periods are worked out on the way."""
+
+    def __init__(self, slices, ids, households, counts: _Counts):
+        self.slices, self.ids, self.households, self.counts = slices, ids, households, counts
+        self.tags: list[tuple[int, int, int]] = []  # (tag, household id, resident id)
+        self.tag_count = 0
+
+    def rows(self):
+        """(id, household id, name, 身份证号, phone, relation, status, phone tail, keys)."""
+        households, counts, tags = self.households, self.counts, self.tags
+        head, living = Relation.HEAD.value, ResidentStatus.LIVING.value
+        keys_of = NameKeys()
+        cache: dict[str, tuple[str, str, str]] = {}
+        grids = counts.grids
+        ids = iter(self.ids)
+        hh = None
+        for part in self.slices:
+            for number, name, idn, phone, relation, status, tail, tag_ids in part:
+                pk = next(ids)
+                if hh is None or hh.number != number:
+                    hh = households[number]
+                    grid = grids.get(hh.grid_id) or counts.grid(hh.grid_id)
+                if relation == head and (
+                    status == living or (not hh.living_heads and hh.head_id is None)
+                ):
+                    # the living 户主 heads it; failing one, the first former 户主 does
+                    hh.head_id = pk
+                keys = cache.get(name)
+                if keys is None:
+                    norm, pinyin, initials = keys_of(name)
+                    keys = cache[name] = (norm[: rules.MAX_NAME], pinyin[:200], initials[:50])
+                grid[2] += 1
+                if status == living:
+                    grid[1] += 1
+                if tag_ids:
+                    for tag_id in tag_ids:
+                        tags.append((tag_id, hh.id, pk))
+                        counts.tagged(hh.grid_id, tag_id)
+                    self.tag_count += len(tag_ids)
+                yield pk, hh.id, name, idn, phone, relation, status, tail, keys
+
+    def lines(self, end: str):
+        """The rows as COPY text (the text of each name and its keys escaped once)."""
+        escaped: dict[str, tuple[str, str]] = {}
+        for pk, hid, name, idn, phone, relation, status, tail, keys in self.rows():
+            esc = escaped.get(name)
+            if esc is None:
+                esc = escaped[name] = (_esc(name), _esc(keys[0]))
+            gender = "M" if idn[16] in "13579" else "F"
+            yield (
+                f"{pk}\t{hid}\t{esc[0]}\t{idn}\t{gender}\t{idn[6:10]}-{idn[10:12]}-{idn[12:14]}"
+                f"\t{phone}\t{relation}\t{status}\t{esc[1]}\t{keys[1]}\t{keys[2]}\t{idn[-6:]}"
+                f"\t{tail}{end}"
+            )
 
 
 NULL = "\\N"
@@ -1210,8 +1387,11 @@ def _copy(model, fields: tuple[str, ...], lines, *, extra: tuple[str, ...] = ())
         connection.ops.quote_name(meta.get_field(f).column) for f in (*fields, *extra)
     )
     sql = f"COPY {connection.ops.quote_name(meta.db_table)} ({columns}) FROM STDIN"
+    from psycopg.copy import QueuedLibpqWriter
+
     with connection.cursor() as cursor:
-        with cursor.cursor.copy(sql) as copy:
+        # The lines are sent by a thread of psycopg's while the next ones are made here.
+        with cursor.cursor.copy(sql, writer=QueuedLibpqWriter(cursor.cursor)) as copy:
             batch = []
             for line in lines:
                 batch.append(line)
@@ -1222,11 +1402,69 @@ def _copy(model, fields: tuple[str, ...], lines, *, extra: tuple[str, ...] = ())
                 copy.write("".join(batch))
 
 
+# From this many new rows on, their ids are reserved with one call instead of a nextval each.
+RESERVE_MIN = 50_000
+
+
+def _reserve_range(table: str, n: int) -> range | None:
+    """n consecutive ids of the table's sequence, taken in one step: in a short transaction
+    of its own (a second connection), the sequence's increment is set to n, nextval is
+    called once and the increment is set back. The ALTER locks the sequence until that
+    transaction ends, a few milliseconds: whoever calls nextval meanwhile waits, then gets
+    a value past the range. None when the lock is not had within a second (a transaction
+    still holding the sequence, e.g. one that inserted and has not ended): the caller
+    then takes the ids one by one."""
+    quote = connection.ops.quote_name
+    try:
+        other = connection.Database.connect(**connection.get_connection_params())
+    except Exception:
+        return None
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '1s'")
+            cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
+            sequence = cursor.fetchone()[0]
+            cursor.execute(
+                "SELECT increment_by FROM pg_sequences "
+                "WHERE format('%%I.%%I', schemaname, sequencename)::regclass = %s::regclass",
+                [sequence],
+            )
+            step = cursor.fetchone()[0]
+            if step != 1:
+                other.rollback()
+                return None
+            name = ".".join(quote(part) for part in sequence.split("."))
+            # The lock first (nobody's nextval runs from here to the commit), then one
+            # value as usual (after a setval(..., false) nextval gives the value set, not
+            # one past it), then that value plus n: the n values from the first are ours.
+            cursor.execute(f"ALTER SEQUENCE {name} INCREMENT BY 1")
+            cursor.execute("SELECT nextval(%s)", [sequence])
+            low = cursor.fetchone()[0]
+            cursor.execute(f"ALTER SEQUENCE {name} INCREMENT BY {int(n)}")
+            cursor.execute("SELECT nextval(%s)", [sequence])
+            high = cursor.fetchone()[0]
+            cursor.execute(f"ALTER SEQUENCE {name} INCREMENT BY 1")
+            if high != low + n:
+                other.rollback()
+                return None
+        other.commit()
+    except Exception:
+        log.info("could not reserve %s ids of %s at once", n, table, exc_info=True)
+        return None
+    finally:
+        other.close()
+    return range(low, low + n)
+
+
 def _allocate_ids(model, n: int) -> list[int] | range:
     """Primary keys for n new rows, known before writing (heads and tags point to them)."""
     if n == 0:
         return []
     table = model._meta.db_table
+    if connection.vendor == "postgresql" and n >= RESERVE_MIN:
+        reserved = _reserve_range(table, n)
+        if reserved is not None:
+            return reserved
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             sql = "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)"
@@ -1314,38 +1552,6 @@ def _existing_households(numbers: list[str]) -> dict[str, tuple]:
     }
 
 
-def _count_created(new, residents, household_tags, households, updates) -> None:
-    grids: dict[int, list[int]] = {}
-    tags: dict[tuple[int, int], int] = {}
-
-    def of(grid_id):
-        counts = grids.get(grid_id)
-        if counts is None:
-            counts = grids[grid_id] = [0, 0, 0, 0]
-        return counts
-
-    def tagged(grid_id, tag_id):
-        of(grid_id)[3] += 1
-        tags[grid_id, tag_id] = tags.get((grid_id, tag_id), 0) + 1
-
-    living = ResidentStatus.LIVING.value
-    for hh in new:
-        of(hh.grid_id)[0] += 1
-    for r in residents:
-        counts = of(r.household.grid_id)
-        counts[2] += 1
-        if r.status == living:
-            counts[1] += 1
-        for tag_id in r.tags or ():
-            tagged(r.household.grid_id, tag_id)
-    for number, tag_id in household_tags:
-        tagged(households[number].grid_id, tag_id)
-    for p in updates:
-        for tag_id in p.new_tags:
-            tagged(p.household.grid_id, tag_id)
-    summaries_add(grids, tags)
-
-
 def registry_mark():
     """Where the registry stands before a dry run reads it (PostgreSQL): the snapshot of
     the transactions then committed, the last change-log entry and the time; None
@@ -1413,10 +1619,11 @@ def _fill_keys(rows) -> None:
     """Search keys (繁→简, pinyin, initials) of the people about to be written, once per
     distinct name."""
     cache: dict[str, tuple[str, str, str]] = {}
+    keys_of = NameKeys()
     for p in rows:
         keys = cache.get(p.name)
         if keys is None:
-            norm, pinyin, initials = name_keys(p.name)
+            norm, pinyin, initials = keys_of(p.name)
             keys = cache[p.name] = (norm[: rules.MAX_NAME], pinyin[:200], initials[:50])
         p.keys = keys
 

@@ -88,6 +88,47 @@ def name_keys(name: str) -> tuple[str, str, str]:
     return norm, "".join(syllables), "".join(s[0] for s in syllables if s)
 
 
+class NameKeys:
+    """name_keys for the many names of an import: the same values, with the pinyin of each
+    surname and given name worked out once (a name's pinyin is its surname's reading and
+    then one syllable a character, so it is put together from the two parts)."""
+
+    def __init__(self):
+        self._parts: dict[str, tuple[str, str]] = {}
+        self._listed = {s[0] for s in SURNAME_READINGS}  # first characters
+        self._convert = _T2S.convert
+
+    def _part(self, text: str) -> tuple[str, str]:
+        found = self._parts.get(text)
+        if found is None:
+            syllables = [p for p in map(_char_pinyin, text) if p]
+            found = self._parts[text] = ("".join(syllables), "".join(s[0] for s in syllables))
+        return found
+
+    def __call__(self, name: str) -> tuple[str, str, str]:
+        text = name.strip()
+        norm = self._convert(text) if text else ""
+        compact = norm
+        if " " in compact or "·" in compact:
+            compact = compact.replace(" ", "").replace("·", "")
+        if compact[:1] in self._listed:
+            for k in _SURNAME_LENGTHS:
+                surname = compact[:k]
+                if len(compact) > k and surname in SURNAME_READINGS:
+                    syllables = SURNAME_READINGS[surname].split()
+                    pinyin, initials = self._part(compact[k:])
+                    return (
+                        norm,
+                        "".join(syllables) + pinyin,
+                        "".join(s[0] for s in syllables) + initials,
+                    )
+        parts = self._parts
+        first, rest = compact[:1], compact[1:]
+        p1 = parts.get(first) or self._part(first)
+        p2 = parts.get(rest) or self._part(rest)
+        return norm, p1[0] + p2[0], p1[1] + p2[1]
+
+
 def id_tail(id_number: str) -> str:
     return id_number[-6:]
 

@@ -592,3 +592,32 @@ def test_existing_household_without_a_head_takes_the_imported_one(users, tree):
     assert job.status == Job.Status.DONE, (job.message, job.result.get("errors"))
     hh.refresh_from_db()
     assert hh.head is not None and hh.head.name == "钱大"
+
+
+@pytest.mark.django_db
+def test_a_large_import_reserves_its_ids_in_one_step_and_never_shares_them():
+    """PostgreSQL: the ids of a large import come from one nextval with the sequence's
+    increment set to their number, in a short transaction of a second connection; the
+    sequence steps by one again after it, and a nextval after it is past the range. When
+    the import's own transaction holds the sequence (the ALTER would wait for it), the
+    ids are taken one by one instead."""
+    from django.db import connection
+
+    from minqing.registry import imports
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL sequences")
+    n = imports.RESERVE_MIN
+    reserved = imports._allocate_ids(Resident, n)
+    assert isinstance(reserved, range) and len(reserved) == n
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence('registry_resident', 'id'))")
+        after = cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT increment_by FROM pg_sequences WHERE sequencename = 'registry_resident_id_seq'"
+        )
+        assert cursor.fetchone()[0] == 1
+    assert after > reserved[-1]
+    # this transaction now holds the sequence: one by one, still past everything taken
+    again = list(imports._allocate_ids(Resident, n))
+    assert len(set(again)) == n and min(again) > after

@@ -200,3 +200,20 @@ def test_service_accepts_a_person_exactly_when_the_importer_does(users, tree, na
     except _Rollback as done:
         service, importer = done.stored
     assert service == importer, (name, idn, phone, service, importer)
+
+
+_NAME_CHARS = "张王李赵曾单解仇朴查区乐覃万俟尉迟长孙德书小明桂兰張三歐陽娜龍 ·Ab"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=_NAME_CHARS, max_size=6))
+def test_the_importers_name_keys_are_the_services(name):
+    """The importer puts the pinyin of a name together from its surname and given name
+    (NameKeys, cached per part); it gives exactly what name_keys gives the services."""
+    from minqing.registry.search_keys import SURNAME_READINGS, NameKeys, name_keys
+
+    keys = NameKeys()
+    assert keys(name) == name_keys(name)
+    for surname in SURNAME_READINGS:
+        for given_name in ("", "德", "小明", " 明", "·明"):
+            assert keys(surname + given_name) == name_keys(surname + given_name)
