@@ -145,8 +145,12 @@ elif DATABASES["default"]["ENGINE"].endswith("postgresql"):
     # connection is prepared there: the short page queries skip parsing, and their planning
     # once PostgreSQL settles on a generic plan. Behind a pgbouncer in transaction mode set
     # DB_PREPARE_THRESHOLD=0 (no prepared statements) unless it tracks them.
-    DATABASES["default"]["OPTIONS"]["server_side_binding"] = env_bool("DB_SERVER_SIDE_BINDING", True)
-    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = env_int("DB_PREPARE_THRESHOLD", 5) or None
+    DATABASES["default"]["OPTIONS"]["server_side_binding"] = env_bool(
+        "DB_SERVER_SIDE_BINDING", True
+    )
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = (
+        env_int("DB_PREPARE_THRESHOLD", 5) or None
+    )
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
