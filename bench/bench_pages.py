@@ -505,6 +505,13 @@ def main():
     ap.add_argument("--redis-url", default="")
     ap.add_argument("--no-floor", action="store_true")
     ap.add_argument("--pages", default="", help="only these pages (comma-separated names)")
+    ap.add_argument(
+        "--sql-prepare",
+        type=int,
+        default=5,
+        help="the raw SQL's connection prepares a statement after this many runs (psycopg's"
+        " default, 5: generic plans, no planning); 0 plans every run, as Django does",
+    )
     args = ap.parse_args()
 
     u = urlsplit(args.database_url)
@@ -514,6 +521,7 @@ def main():
         user=u.username,
         dbname=u.path.lstrip("/"),
         options="-c jit=off",
+        prepare_threshold=args.sql_prepare or None,
     )
     if args.fill_audit:
         fill_audit(conn, args.fill_audit)
