@@ -261,6 +261,39 @@ DETAIL = [
     """SELECT * FROM registry_move WHERE from_household_id = %(h)s OR to_household_id = %(h)s
        ORDER BY date DESC""",
 ]
+# The household page also shows its sections (core.sections): the household's latest 20
+# visits with who went, whom they met, what they raised, notes and photos (visits), the open
+# surveys of its area, and its appeals (appeals). Until perf3 the baseline left them out and
+# the page's ratio compared 16 queries of rows with 4.
+DETAIL_SECTIONS = [
+    """SELECT v.id, v.visited_at, v.place, v.met_others, v.situation, u.username
+       FROM visits_visit v JOIN areas_area g ON g.id = v.grid_id
+       JOIN accounts_user u ON u.id = v.recorded_by_id
+       WHERE v.household_id = %(h)s AND g.path LIKE %(p)s
+       ORDER BY v.visited_at DESC, v.id DESC LIMIT 20""",
+    """WITH v AS (SELECT v.id FROM visits_visit v JOIN areas_area g ON g.id = v.grid_id
+                  WHERE v.household_id = %(h)s AND g.path LIKE %(p)s
+                  ORDER BY v.visited_at DESC, v.id DESC LIMIT 20)
+       SELECT x.visit_id, 'visitor', u.username FROM visits_visit_visitors x
+         JOIN accounts_user u ON u.id = x.user_id WHERE x.visit_id IN (SELECT id FROM v)
+       UNION ALL SELECT m.visit_id, 'met', r.name FROM visits_visit_met_members m
+         JOIN registry_resident r ON r.id = m.resident_id WHERE m.visit_id IN (SELECT id FROM v)
+       UNION ALL SELECT f.visit_id, f.kind, f.text || coalesce(r.name, '')
+         FROM visits_visitfinding f LEFT JOIN registry_tagperiod tp ON tp.id = f.tag_period_id
+         LEFT JOIN registry_resident r ON r.id = tp.resident_id WHERE f.visit_id IN (SELECT id FROM v)
+       UNION ALL SELECT n.visit_id, 'note', n.text || u.username FROM visits_visitnote n
+         JOIN accounts_user u ON u.id = n.author_id WHERE n.visit_id IN (SELECT id FROM v)
+       UNION ALL SELECT p.visit_id, 'photo', p.original_name FROM visits_visitphoto p
+         WHERE p.visit_id IN (SELECT id FROM v)""",
+    """SELECT s.id, s.title FROM visits_survey s JOIN areas_area a ON a.id = s.area_id
+       WHERE s.status = 'open' AND %(p)s LIKE a.path || '%%'
+       AND NOT EXISTS (SELECT 1 FROM visits_surveyresponse r
+                       WHERE r.survey_id = s.id AND r.household_id = %(h)s)
+       ORDER BY s.created_at DESC LIMIT 5""",
+    """SELECT ap.id, ap.state, ap.created_at, c.name FROM appeals_appeal ap
+       JOIN areas_area a ON a.id = ap.area_id JOIN appeals_category c ON c.id = ap.category_id
+       WHERE ap.household_id = %(h)s AND a.path LIKE %(p)s ORDER BY ap.created_at DESC LIMIT 20""",
+]
 EXPORT_ROWS = """
 SELECT h.number, g.code, g.name, h.address, hd.name, hd.id_number, h.phone,
   (SELECT count(*) FROM registry_resident m WHERE m.household_id = h.id AND m.status = 'living'),
@@ -336,7 +369,7 @@ def pages_for(level, info, cur):
             [LIST_ROWS.format(extra=PINYIN_EXISTS), COUNT_MATCH.format(extra=PINYIN_EXISTS)],
         ),
         ("resident list", "/registry/residents/?status=living", [RESIDENT_ROWS, KEPT_LIVING]),
-        ("household page", f"/registry/households/{hid}/", DETAIL),
+        ("household page", f"/registry/households/{hid}/", DETAIL + DETAIL_SECTIONS),
         ("area page", f"/areas/{info['area']}/", OVERVIEW),
         ("export", "/registry/export/households.xlsx", export_sql),
         (
@@ -471,6 +504,14 @@ def main():
     ap.add_argument("--label", default="")
     ap.add_argument("--redis-url", default="")
     ap.add_argument("--no-floor", action="store_true")
+    ap.add_argument("--pages", default="", help="only these pages (comma-separated names)")
+    ap.add_argument(
+        "--sql-prepare",
+        type=int,
+        default=5,
+        help="the raw SQL's connection prepares a statement after this many runs (psycopg's"
+        " default, 5: generic plans, no planning); 0 plans every run, as Django does",
+    )
     args = ap.parse_args()
 
     u = urlsplit(args.database_url)
@@ -480,6 +521,7 @@ def main():
         user=u.username,
         dbname=u.path.lstrip("/"),
         options="-c jit=off",
+        prepare_threshold=args.sql_prepare or None,
     )
     if args.fill_audit:
         fill_audit(conn, args.fill_audit)
@@ -494,10 +536,13 @@ def main():
     for level in [lv for lv in args.levels.split(",") if lv]:
         pages, params = pages_for(level, levels[level], cur)
         for i, (name, url, statements) in enumerate(pages):
+            if args.pages and name not in args.pages.split(","):
+                continue
             plan.append(
                 (levels[level]["user"], name, level, url, statements, params, f"{level}-{i}")
             )
-    for level in ("county", "city") if args.levels else ():
+    audit = not args.pages or "audit log" in args.pages.split(",")
+    for level in ("county", "city") if args.levels and audit else ():
         if level in sups:
             username, path = sups[level]
             params = {"p": path + "%"}

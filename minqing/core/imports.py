@@ -645,7 +645,7 @@ def lock_areas(paths) -> None:
 def _with_lock_wait(statements) -> None:
     wait_ms = int(getattr(settings, "IMPORT_LOCK_WAIT", 600) * 1000)
     with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL lock_timeout = %s", [f"{wait_ms}ms"])
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{wait_ms}ms"])
         try:
             with transaction.atomic():
                 for sql, params in statements:
@@ -666,7 +666,7 @@ def _serialise(kind: str) -> None:
     key = zlib.crc32(f"minqing.import.{kind}".encode())
     wait_ms = int(getattr(settings, "IMPORT_LOCK_WAIT", 600) * 1000)
     with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL lock_timeout = %s", [f"{wait_ms}ms"])
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{wait_ms}ms"])
         try:
             with transaction.atomic():
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])

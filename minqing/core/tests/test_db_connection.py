@@ -1,0 +1,37 @@
+"""The PostgreSQL connection settings (README "Production server"): JIT off; with
+DB_SERVER_SIDE_BINDING=1 DB_PREPARE_THRESHOLD=5, repeated statements prepared on the server."""
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+pytestmark = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="PostgreSQL connection options"
+)
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(
+    not settings.DATABASES["default"]["OPTIONS"].get("prepare_threshold"),
+    reason="DB_PREPARE_THRESHOLD unset (prepared statements are opt-in)",
+)
+def test_a_repeated_statement_is_prepared_on_the_server():
+    from minqing.areas.models import Area
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM pg_prepared_statements")
+        before = cur.fetchone()[0]
+    for i in range(settings.DATABASES["default"]["OPTIONS"]["prepare_threshold"] + 1):
+        list(Area.objects.filter(code=f"x{i}"))
+    with connection.cursor() as cur:
+        cur.execute("SELECT statement FROM pg_prepared_statements")
+        statements = [row[0] for row in cur.fetchall()]
+    assert len(statements) > before
+    assert any('"areas_area"."code" = $1' in s for s in statements)
+
+
+@pytest.mark.django_db
+def test_jit_stays_off():
+    with connection.cursor() as cur:
+        cur.execute("SHOW jit")
+        assert cur.fetchone()[0] == "off"
