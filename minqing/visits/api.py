@@ -1,11 +1,13 @@
 """Visits JSON API: visits, offline sync, due list, coverage, the offline pack for the phone.
 Thin: parse, look objects up through the scoping queryset, call one service or selector."""
 
+from uuid import UUID
+
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import File, Form, Router
+from ninja import File, Form, Query, Router
 from ninja.files import UploadedFile
 from ninja.pagination import paginate
 from ninja.responses import Status
@@ -145,9 +147,13 @@ def _is_uuid(value) -> bool:
 
 
 @router.get("/conflicts", response=list[ConflictOut])
-def conflicts(request, open_only: bool = True):
-    """The caller's offline visits kept on sync."""
+def conflicts(request, open_only: bool = True, client_id: Query[list[UUID]] = None):
+    """The caller's offline visits kept on sync; `client_id` (repeatable, up to 200) asks
+    for those only, resolved or not: the phone learns how the conflicts its photos wait
+    on were resolved (stored: `visit_id`; dismissed: `resolved_at` without a visit)."""
     qs = SyncConflict.objects.of(request.user)
+    if client_id:
+        return list(qs.filter(client_id__in=client_id[:200]))
     return list(qs.open() if open_only else qs)
 
 

@@ -166,6 +166,41 @@ class LastVisit(models.Model):
         verbose_name_plural = _("最近走访")
 
 
+class HouseholdTags(models.Model):
+    """The tags a household carries, kept per household for coverage (one row per
+    household that ever had a tag period): `tags` the tag ids of its open-ended periods as
+    ",1,3," (tested with LIKE '%,3,%'), `since` the latest start or end date of any of its
+    periods, `grid_id` the household's grid (coverage reads an area's rows by grid, index
+    only). On any day >= `since` the household carries exactly `tags`; before it,
+    coverage asks the tag periods. Kept by database triggers on registry_tagperiod (and on
+    registry_household for the grid), in the writing statement's transaction, whatever
+    writes (services, imports, COPY); `minqing household_tags --check` compares them with
+    a recount, `--rebuild` recounts."""
+
+    household = models.OneToOneField(
+        "registry.Household",
+        primary_key=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,  # written by triggers only; a household with periods stays
+        related_name="+",
+    )
+    grid_id = models.BigIntegerField()
+    tags = models.CharField(max_length=500)
+    since = models.DateField(null=True)
+
+    class Meta:
+        verbose_name = _("户标签汇总")
+        verbose_name_plural = _("户标签汇总")
+        indexes = [
+            # coverage: an area's households with their tags, by grid, index only
+            models.Index(
+                fields=["grid_id"],
+                include=["household", "tags", "since"],
+                name="householdtags_grid_idx",
+            ),
+        ]
+
+
 class VisitRule(models.Model):
     """五必访/六必访 as data: households matching the rule must be visited at least every
     `interval_days` days. The clock starts when the household starts matching."""

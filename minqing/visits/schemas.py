@@ -23,15 +23,16 @@ class VisitFields(BaseModel):
     situation: str
     visited_at: IsoDateTime | None = Field(None, description="defaults to now; never in the future")
     place: str = ""
-    met_member_ids: list[StrictInt] = []
+    # default_factory: pydantic deep-copies a literal [] default for every visit of a batch
+    met_member_ids: list[StrictInt] = Field(default_factory=list)
     met_others: str = ""
     visitor_ids: list[StrictInt] = Field(
-        [], description="fellow visitors; the caller is always one"
+        default_factory=list, description="fellow visitors; the caller is always one"
     )
     follow_up_date: IsoDate | None = None
-    tags: list[TagFindingIn] = []
-    needs: list[str] = []
-    disputes: list[str] = []
+    tags: list[TagFindingIn] = Field(default_factory=list)
+    needs: list[str] = Field(default_factory=list)
+    disputes: list[str] = Field(default_factory=list)
     need_category_id: StrictInt | None = None
     client_id: UUID | None = Field(None, description="generated on the phone: idempotent upload")
 

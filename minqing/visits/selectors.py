@@ -308,16 +308,17 @@ def coverage(*, fetched_by, area: Area, start: date, end: date) -> Coverage:
 
 
 def coverage_sql(*, fetched_by, area, start, end, rules, needs) -> tuple[str, list]:
-    """The grouped coverage query: one statement, one row per (household, must-visit tag
-    it carries), summed per grid with distinct counts, and joins rather than a subquery
-    per household where it can:
+    """The grouped coverage query: one statement, one row per household, summed per grid,
+    and joins rather than a subquery per household where it can:
     - the area's households (the scoping queryset's own SQL) hash-joined to the period's
       visits recorded in the area's grids, counted per household (a range scan per grid,
       index-only on visit_grid_time_idx); a household none of whose visits were recorded
       there (visited before it moved in, or not at all) is probed by household
       (visit_household_time_idx);
-    - joined to the must-visit tags it carries on the last day (index-only,
-      tagperiod_household_tag_idx);
+    - hash-joined to the kept tag summary of the area's grids (HouseholdTags, index-only
+      on householdtags_grid_idx): the tags it carries on the last day are the kept ones
+      when its tag periods last changed on or before that day, else they are asked of its
+      periods (tagperiod_household_tag_idx);
     - an open appeal, and per pairing rule the fewest visits any of its cadres made.
     OFFSET 0 keeps PostgreSQL from pulling the inner select up, which would copy each
     subquery into every aggregate that reads it; plain CASE sums run on both databases."""
@@ -349,21 +350,35 @@ def coverage_sql(*, fetched_by, area, start, end, rules, needs) -> tuple[str, li
         "WHERE v.household_id = h.id AND v.visited_at >= %s AND v.visited_at < %s) END AS n"
     ]
     col_params = [lo, hi]
-    tags = sorted({r.tag_id for r in rules if r.kind == VisitRule.Kind.TAG})
-    if tags:
-        marks = ", ".join(["%s"] * len(tags))
-        joins += (
-            f" LEFT JOIN registry_tagperiod p ON p.household_id = h.id "
-            # "+ 0": one descent per household on (household, tag), the tags filtered
-            # in the index-only scan, instead of one descent per rule tag
-            f"AND p.tag_id + 0 IN ({marks}) AND p.start_date <= %s "
-            f"AND (p.end_date IS NULL OR p.end_date > %s)"
+    head, head_params = "", []
+    if any(r.kind == VisitRule.Kind.TAG for r in rules):
+        kept = (
+            "SELECT s.household_id, s.tags, s.since FROM visits_householdtags s "
+            "JOIN areas_area g ON g.id = s.grid_id WHERE g.path LIKE %s"
         )
-        join_params += [*tags, end_day, end_day]
-        columns.append("p.tag_id")
+        if connection.vendor == "postgresql":
+            # materialized: hash-joined, never probed once per household (the planner
+            # underestimates the scoped households and would pick the probes)
+            head, head_params = f"WITH s AS MATERIALIZED ({kept}) ", [area.path + "%"]
+            joins += " LEFT JOIN s ON s.household_id = h.id"
+        else:
+            joins += f" LEFT JOIN ({kept}) s ON s.household_id = h.id"
+            join_params.append(area.path + "%")
+        listed = (
+            "string_agg(p.tag_id::text, ',')"
+            if connection.vendor == "postgresql"
+            else "group_concat(p.tag_id, ',')"
+        )
+        columns.append(
+            "CASE WHEN s.household_id IS NULL THEN ',' WHEN s.since <= %s THEN s.tags "
+            f"ELSE ',' || COALESCE((SELECT {listed} FROM registry_tagperiod p "
+            "WHERE p.household_id = h.id AND p.start_date <= %s "
+            "AND (p.end_date IS NULL OR p.end_date > %s)), '') || ',' END AS tags"
+        )
+        col_params += [end_day, end_day, end_day]
     sums = [
-        "COUNT(DISTINCT z.id) AS total",
-        "COUNT(DISTINCT CASE WHEN z.n > 0 THEN z.id END) AS visited",
+        "COUNT(*) AS total",
+        "SUM(CASE WHEN z.n > 0 THEN 1 ELSE 0 END) AS visited",
     ]
     sum_params = []
     for rule in rules:
@@ -374,7 +389,7 @@ def coverage_sql(*, fetched_by, area, start, end, rules, needs) -> tuple[str, li
                 f"AND a.state IN ({marks}) AND a.created_at < %s) AS r{rule.pk}"
             )
             col_params += [*[str(s) for s in OPEN_STATES], hi]
-            covered = f"z.r{rule.pk}"
+            covered, covered_params = f"z.r{rule.pk}", []
             done = f"{covered} AND z.n >= %s"
         elif rule.kind == VisitRule.Kind.PAIRING:
             # per pairing in force on the last day: the visits its own cadre made
@@ -387,21 +402,21 @@ def coverage_sql(*, fetched_by, area, start, end, rules, needs) -> tuple[str, li
                 f"AND (pr.end_date IS NULL OR pr.end_date > %s)) AS p{rule.pk}"
             )
             col_params += [lo, hi, end_day, end_day]
-            covered = f"z.p{rule.pk} IS NOT NULL"
+            covered, covered_params = f"z.p{rule.pk} IS NOT NULL", []
             done = f"z.p{rule.pk} >= %s"
         else:
-            covered = f"z.tag_id = {int(rule.tag_id)}"
+            covered, covered_params = "z.tags LIKE %s", [f"%,{int(rule.tag_id)},%"]
             done = f"{covered} AND z.n >= %s"
-        sums.append(f"COUNT(DISTINCT CASE WHEN {covered} THEN z.id END) AS rt{rule.pk}")
-        sums.append(f"COUNT(DISTINCT CASE WHEN {done} THEN z.id END) AS rc{rule.pk}")
-        sum_params.append(needs[rule.pk])
+        sums.append(f"SUM(CASE WHEN {covered} THEN 1 ELSE 0 END) AS rt{rule.pk}")
+        sums.append(f"SUM(CASE WHEN {done} THEN 1 ELSE 0 END) AS rc{rule.pk}")
+        sum_params += [*covered_params, *covered_params, needs[rule.pk]]
     fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
     sql = (
-        f"SELECT z.grid_id, {', '.join(sums)} FROM ("
+        f"{head}SELECT z.grid_id, {', '.join(sums)} FROM ("
         f"SELECT h.id, h.grid_id, {', '.join(columns)} FROM ({inner}) h{joins}{fence}"
         f") z GROUP BY z.grid_id"
     )
-    return sql, sum_params + col_params + params + join_params
+    return sql, head_params + sum_params + col_params + params + join_params
 
 
 @dataclass(frozen=True)

@@ -484,17 +484,6 @@ def _taken_result(cid) -> dict:
     }
 
 
-def _client_ids(ids: list):
-    """The right side of `client_id__in`: on PostgreSQL one array parameter (unnested)
-    instead of hundreds the driver would quote one by one."""
-    from django.db import connection
-    from django.db.models.expressions import RawSQL
-
-    if connection.vendor == "postgresql":
-        return RawSQL("SELECT unnest(%s::uuid[])", [list(ids)])
-    return ids
-
-
 def visit_sync(*, actor, items: list[dict]) -> list[dict]:
     """Store the visits a phone queued offline, each once (by its client id). Plain visits
     (no tag, need or dispute) are checked together in Python against one scoped query of
@@ -508,16 +497,7 @@ def visit_sync(*, actor, items: list[dict]) -> list[dict]:
     first: dict[uuid.UUID, dict] = {}
     for cid, payload in order:
         first.setdefault(cid, payload)  # the first copy in the batch counts
-    ids = list(first)
-    conflicts = {
-        c.client_id: c for c in SyncConflict.objects.filter(client_id__in=_client_ids(ids))
-    }
-    stored = {
-        cid: (pk, rec)
-        for cid, pk, rec in Visit.objects.filter(client_id__in=_client_ids(ids)).values_list(
-            "client_id", "pk", "recorded_by_id"
-        )
-    }
+    conflicts, stored = _seen_before(list(first))
     results: dict[uuid.UUID, dict] = {}
     plain, other = [], []
     for cid, payload in first.items():
@@ -545,6 +525,41 @@ def visit_sync(*, actor, items: list[dict]) -> list[dict]:
         seen.add(cid)
         answer.append(r)
     return answer
+
+
+def _seen_before(ids: list) -> tuple[dict, dict]:
+    """The client ids of a batch already kept as conflicts ({id: SyncConflict}) or stored
+    as visits ({id: (visit pk, recorder)}): one query for both (a UNION of the two
+    unique-index lookups, the ids as one array on PostgreSQL)."""
+    from django.db import connection
+
+    if not ids:
+        return {}, {}
+    f = SyncConflict._meta.get_field("client_id")
+    if connection.vendor == "postgresql":
+        where, params = "= ANY(%s::uuid[])", [[str(i) for i in ids]] * 2
+    else:
+        marks = ", ".join(["%s"] * len(ids))
+        where = f"IN ({marks})"
+        params = [f.get_db_prep_value(i, connection) for i in ids] * 2
+    sql = (
+        "SELECT 'c', id, client_id, user_id, error, visit_id FROM visits_syncconflict "
+        f"WHERE client_id {where} UNION ALL "
+        "SELECT 'v', id, client_id, recorded_by_id, NULL, NULL FROM visits_visit "
+        f"WHERE client_id {where}"
+    )
+    conflicts, stored = {}, {}
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        for kind, pk, cid, user_id, error, visit_id in cur.fetchall():
+            cid = f.to_python(cid)
+            if kind == "c":
+                conflicts[cid] = SyncConflict(
+                    pk=pk, client_id=cid, user_id=user_id, error=error, visit_id=visit_id
+                )
+            else:
+                stored[cid] = (pk, user_id)
+    return conflicts, stored
 
 
 def _sync_one(*, actor, client_id, payload) -> dict:

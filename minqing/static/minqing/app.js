@@ -228,9 +228,38 @@
   // "minqing.visits.<user>.pack" (masked households, due list) and ".conflicts", queued
   // visits in ".queue", queued photos in IndexedDB "minqing-visits", the page shell in
   // Cache Storage "minqing-visits-*". Logging out, or another user logging in on the same
-  // phone, wipes the households, the due list and the caches; a visit still queued (not
-  // sent yet) is kept for its own user only, never dropped (it is sent at their next login).
+  // phone, wipes the households, the due list and the caches; a visit or a photo still
+  // queued (not sent yet) is kept for its own user only, never dropped (it is sent at their
+  // next login). Logging out first tries to send them (on the offline page) and, if some
+  // are still on the phone, says so and asks.
   var OFFLINE_PREFIX = "minqing.visits.";
+
+  function queuedPhotos() {
+    if (!window.indexedDB) return Promise.resolve([]);
+    return new Promise(function (resolve) {
+      var open = indexedDB.open("minqing-visits", 1);
+      // no database yet: nothing queued (and none created by asking)
+      open.onupgradeneeded = function () { open.transaction.abort(); };
+      open.onerror = function () { resolve([]); };
+      open.onsuccess = function () {
+        var db = open.result;
+        try {
+          var req = db.transaction("photos", "readonly").objectStore("photos").getAll();
+          req.onsuccess = function () { db.close(); resolve(req.result || []); };
+          req.onerror = function () { db.close(); resolve([]); };
+        } catch (e) { db.close(); resolve([]); }
+      };
+    });
+  }
+
+  function pendingOffline(user) {
+    var queued = [];
+    try { queued = JSON.parse(localStorage.getItem(OFFLINE_PREFIX + user + ".queue")) || []; } catch (e) { queued = []; }
+    return queuedPhotos().then(function (photos) {
+      var mine = photos.filter(function (p) { return !p.user || String(p.user) === String(user); });
+      return { visits: queued.length, photos: mine.length };
+    });
+  }
 
   function wipeOffline(keepUser) {
     var keys = [];
@@ -255,9 +284,13 @@
       }).catch(function () {}));
     }
     if (window.indexedDB && !Object.keys(users).length) {
-      jobs.push(new Promise(function (resolve) {
-        var req = indexedDB.deleteDatabase("minqing-visits");
-        req.onsuccess = req.onerror = req.onblocked = function () { resolve(); };
+      // photos not sent yet stay (each is sent only by its own user)
+      jobs.push(queuedPhotos().then(function (photos) {
+        if (photos.length) return;
+        return new Promise(function (resolve) {
+          var req = indexedDB.deleteDatabase("minqing-visits");
+          req.onsuccess = req.onerror = req.onblocked = function () { resolve(); };
+        });
       }));
     }
     return Promise.all(jobs);
@@ -278,9 +311,24 @@
     if (!form.matches || !form.matches("form[data-logout]") || form.dataset.wiped) return;
     ev.preventDefault();
     ev.stopImmediatePropagation();
-    localStorage.removeItem("minqing.user");
-    var done = function () { form.dataset.wiped = "1"; form.submit(); };
-    Promise.race([wipeOffline(null), new Promise(function (r) { setTimeout(r, 1500); })]).then(done, done);
+    var user = (document.body && document.body.dataset.user) || "";
+    var timeout = function (ms, value) { return new Promise(function (r) { setTimeout(function () { r(value); }, ms); }); };
+    var leave = function () {
+      localStorage.removeItem("minqing.user");
+      var done = function () { form.dataset.wiped = "1"; form.submit(); };
+      Promise.race([wipeOffline(null), timeout(1500)]).then(done, done);
+    };
+    var offline = window.minqingOffline;
+    // on the offline page: send the queue and the photos first (a few seconds at most)
+    var first = offline && offline.flush && navigator.onLine
+      ? Promise.race([offline.flush().catch(function () {}), timeout(8000)]) : Promise.resolve();
+    first.then(function () { return pendingOffline(user); }).catch(function () { return null; }).then(function (left) {
+      if (left && (left.visits || left.photos)) {
+        var text = (form.dataset.pendingWarning || "").replace("{visits}", left.visits).replace("{photos}", left.photos);
+        if (!window.confirm(text)) { setBusy(form, false); return; }  // stays signed in, nothing touched
+      }
+      leave();
+    });
   }, true);
 
   document.addEventListener("DOMContentLoaded", function () {

@@ -94,6 +94,15 @@ def test_sync_stores_each_once_and_keeps_conflicts(client, users, tree, hh):
     r = post(client, f"{API}/conflicts/{listed[0]['id']}/dismiss", {})
     assert r.status_code == 200 and r.json()["resolved_at"]
     assert client.get(f"{API}/conflicts").json() == []
+    # the phone asks how the conflicts its photos wait on were resolved, by client id:
+    # resolved ones too, only its own (another cadre asking for the same id gets nothing)
+    asked = client.get(f"{API}/conflicts", {"client_id": [b, a]}).json()
+    assert [(c["client_id"], bool(c["resolved_at"]), c["visit_id"]) for c in asked] == [
+        (b, True, None)
+    ]
+    login(client, users.cadre)
+    assert client.get(f"{API}/conflicts", {"client_id": [b]}).json() == []
+    assert client.get(f"{API}/conflicts", {"client_id": ["not-a-uuid"]}).status_code in (400, 422)
 
 
 def test_sync_conflict_for_a_tag_already_given_then_retried(client, users, hh):

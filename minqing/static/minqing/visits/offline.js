@@ -205,7 +205,7 @@
     state.queue.push(visit);
     save("queue", state.queue);
     files.forEach(function (f) {
-      putPhoto({ id: uuid(), visit: visit.client_id, name: f.name, type: f.type, blob: f, visit_id: null });
+      putPhoto({ id: uuid(), user: d.user, visit: visit.client_id, name: f.name, type: f.type, blob: f, visit_id: null });
     });
     $("offline-form").reset();
     $("visited-at").value = localNow();
@@ -216,9 +216,12 @@
   }
 
   // ---------------------------------------------------------------- photos (IndexedDB)
-  // A photo taken offline waits in IndexedDB with its visit's client id; once the visit is
-  // stored (created or duplicate) it is sent to /api/visits/visits/<id>/photos with its own
-  // client id (sent twice, stored once) and removed from the phone.
+  // A photo taken offline waits in IndexedDB with its user and its visit's client id; once
+  // the visit is stored (created or duplicate) it is sent to /api/visits/visits/<id>/photos
+  // with its own client id (sent twice, stored once) and removed from the phone. The photos
+  // of a visit that came back as a conflict wait (`conflict`) until the cadre resolves it:
+  // stored again (the photos follow it to the new visit) or dismissed (the photos go with
+  // it). Only the signed-in user's photos are sent or counted.
 
   function photoStore(mode, work) {
     if (!window.indexedDB) return Promise.resolve([]);
@@ -239,19 +242,60 @@
   function allPhotos() { return photoStore("readonly", function (s) { return s.getAll(); }); }
   function dropPhoto(id) { return photoStore("readwrite", function (s) { s["delete"](id); }); }
 
-  function markPhotos(stored) {
-    if (!Object.keys(stored).length) return Promise.resolve();
-    return allPhotos().then(function (photos) {
-      return Promise.all(photos.filter(function (p) { return stored[p.visit]; }).map(function (p) {
-        p.visit_id = stored[p.visit];
+  function mine(p) { return !p.user || String(p.user) === String(d.user); }
+  function myPhotos() {
+    return allPhotos().then(function (photos) { return photos.filter(mine); });
+  }
+
+  function markPhotos(stored, conflicted) {
+    if (!Object.keys(stored).length && !Object.keys(conflicted).length) return Promise.resolve();
+    return myPhotos().then(function (photos) {
+      return Promise.all(photos.filter(function (p) { return stored[p.visit] || conflicted[p.visit]; }).map(function (p) {
+        if (stored[p.visit]) { p.visit_id = stored[p.visit]; p.conflict = false; }
+        else p.conflict = true;
         return putPhoto(p);
       }));
     });
   }
 
-  function uploadPhotos() {
+  // The photos waiting on conflicts: how were those resolved? One request for them all.
+  function followConflicts() {
     if (!navigator.onLine) return Promise.resolve();
-    return allPhotos().then(function (photos) {
+    return myPhotos().then(function (photos) {
+      var waiting = photos.filter(function (p) { return p.conflict && !p.visit_id; });
+      if (!waiting.length) return;
+      var ids = {};
+      waiting.forEach(function (p) { ids[p.visit] = true; });
+      var q = Object.keys(ids).slice(0, 200).map(function (c) { return "client_id=" + encodeURIComponent(c); }).join("&");
+      return fetch(d.conflictsUrl + "?" + q, { credentials: "same-origin" }).then(function (r) {
+        if (!r.ok) throw new Error("conflicts " + r.status);
+        return r.json();
+      }).then(function (rows) {
+        var by = {};
+        rows.forEach(function (c) { by[c.client_id] = c; });
+        return Promise.all(waiting.map(function (p) {
+          var c = by[p.visit];
+          if (!c || !c.resolved_at) return null;  // still open: keep waiting
+          if (c.visit_id) { p.visit_id = c.visit_id; p.conflict = false; return putPhoto(p); }
+          return dropPhoto(p.id);  // dismissed: the photos go with the visit
+        }));
+      });
+    }).catch(function () { /* try again at the next sync */ });
+  }
+
+  function renderPhotos() {
+    return myPhotos().then(function (photos) {
+      var waiting = photos.filter(function (p) { return p.conflict && !p.visit_id; }).length;
+      state.photos = photos.length;
+      var sending = photos.length - waiting;
+      text($("photo-count"), sending ? sending + " " + d.tPhotos : "");
+      text($("photo-conflicts"), waiting ? waiting + " " + d.tPhotoConflicts : "");
+    }).catch(function () {});
+  }
+
+  function uploadPhotos() {
+    if (!navigator.onLine) return renderPhotos();
+    return followConflicts().then(myPhotos).then(function (photos) {
       var ready = photos.filter(function (p) { return p.visit_id; });
       return ready.reduce(function (chain, p) {
         return chain.then(function () {
@@ -266,13 +310,14 @@
           });
         });
       }, Promise.resolve());
-    }).catch(function () { /* try again at the next sync */ });
+    }).catch(function () { /* try again at the next sync */ }).then(renderPhotos);
   }
 
   // ---------------------------------------------------------------- sync
 
   function sync() {
-    if (state.syncing || !navigator.onLine) return Promise.resolve();
+    if (state.syncing) return state.inflight;  // the one already on its way
+    if (!navigator.onLine) return Promise.resolve();
     if (!state.queue.length) return uploadPhotos();
     state.syncing = true;
     var batch = state.queue.slice(0, 200);
@@ -281,7 +326,7 @@
       Object.keys(v).forEach(function (k) { if (k.charAt(0) !== "_") copy[k] = v[k]; });
       return copy;
     }) };
-    return fetch(d.syncUrl, {
+    state.inflight = fetch(d.syncUrl, {
       method: "POST",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
@@ -292,18 +337,19 @@
     }).then(function (results) {
       var done = {};
       var stored = {};
+      var conflicted = {};
       var conflicts = 0;
       results.forEach(function (x) {
         done[x.client_id] = true;
-        if (x.status === "conflict") conflicts++;
-        else if (x.visit_id) stored[x.client_id] = x.visit_id;
+        if (x.visit_id) stored[x.client_id] = x.visit_id;  // a conflict already stored again too
+        else if (x.status === "conflict") { conflicts++; conflicted[x.client_id] = true; }
       });
       state.queue = state.queue.filter(function (v) { return !done[v.client_id]; });
       save("queue", state.queue);
       state.conflicts += conflicts;
       save("conflicts", state.conflicts);
       text($("sync-message"), conflicts ? conflicts + " " + d.tConflicts : d.tSynced);
-      return markPhotos(stored).then(uploadPhotos);
+      return markPhotos(stored, conflicted).then(uploadPhotos);
     }).catch(function () { /* still offline or the server refused: keep the queue */ })
       .then(function () {
         state.syncing = false;
@@ -311,6 +357,7 @@
         if (state.queue.length && navigator.onLine && !state._retried) { state._retried = true; return sync(); }
         state._retried = false;
       });
+    return state.inflight;
   }
 
   function refreshPack() {
@@ -340,6 +387,16 @@
       .catch(function () {});
   }
 
+  // What is still on the phone after trying to send it (the logout asks before leaving).
+  function flush() {
+    return sync().then(uploadPhotos).then(function () {
+      return myPhotos().then(function (photos) {
+        return { visits: state.queue.length, photos: photos.length };
+      }, function () { return { visits: state.queue.length, photos: 0 }; });
+    });
+  }
+  window.minqingOffline.flush = flush;
+
   $("offline-form").addEventListener("submit", onSubmit);
   $("household").addEventListener("change", renderMembers);
   $("household-q").addEventListener("input", function (e) { fillHouseholds(e.target.value); });
@@ -349,6 +406,7 @@
   $("visited-at").value = localNow();
   renderStatus();
   renderPack();
+  renderPhotos();
   var boot = navigator.onLine ? Promise.all([registerWorker(), cacheShell(), refreshPack()]) : Promise.resolve();
   boot.then(sync).then(function () { window.minqingOffline.ready = true; app.dataset.ready = "1"; });
 })();
