@@ -384,14 +384,19 @@ def create_place(request, payload: PlaceIn):
     return Status(201, place)
 
 
+def _patch(request, payload) -> dict:
+    """The fields a PATCH sent, its grid looked up inside the caller's jurisdiction."""
+    data = payload.dict(exclude_unset=True)
+    if "grid_id" in data:
+        data["grid"] = get_visible_or_404(Area, request.user, pk=data.pop("grid_id"))
+    return data
+
+
 @router.patch("/places/{int:pk}", response=PlaceOut)
 def update_place(request, pk: int, payload: PlacePatch):
     """Change a place: only the fields sent (a phone sent empty clears it)."""
     place = get_visible_or_404(Place, request.user, pk=pk)
-    data = payload.dict(exclude_unset=True)
-    if "grid_id" in data:
-        data["grid"] = get_visible_or_404(Area, request.user, pk=data.pop("grid_id"))
-    return services.place_update(actor=request.user, place=place, **data)
+    return services.place_update(actor=request.user, place=place, **_patch(request, payload))
 
 
 @router.get("/places/{int:pk}", response=PlaceOut)
@@ -428,9 +433,7 @@ def create_organisation(request, payload: OrganisationIn):
 def update_organisation(request, pk: int, payload: OrganisationPatch):
     """Change an organisation: only the fields sent."""
     org = get_visible_or_404(Organisation, request.user, pk=pk)
-    data = payload.dict(exclude_unset=True)
-    if "grid_id" in data:
-        data["grid"] = get_visible_or_404(Area, request.user, pk=data.pop("grid_id"))
+    data = _patch(request, payload)
     return services.organisation_update(actor=request.user, organisation=org, **data)
 
 
