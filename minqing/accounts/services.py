@@ -73,7 +73,9 @@ def unit_update(
     and accounts hang on it). A unit that still has open work (an app's register_unit_work)
     is not switched off: the message says what to hand over first."""
     require(actor, "accounts.manage")
-    locked = Unit.objects.visible_to(actor).select_for_update().filter(pk=unit.pk).first()
+    locked = (  # of=self: not the area rows the scoping joins
+        Unit.objects.visible_to(actor).select_for_update(of=("self",)).filter(pk=unit.pk).first()
+    )
     if locked is None:
         raise NotFoundError(_("单位不存在或不在您的管辖范围内"))
     new = {}

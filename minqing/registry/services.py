@@ -1192,7 +1192,11 @@ def _place_update(*, actor, obj, action: str, data: dict):
     field audited as old → new."""
     require(actor, "registry.edit")
     model = type(obj)
-    locked = model.objects.visible_to(actor).select_for_update().filter(pk=obj.pk).first()
+    # of=self: the scoping join must not lock the grid's area row (it would hold up every
+    # other edit in that grid and any rename of the area until this commits)
+    locked = (
+        model.objects.visible_to(actor).select_for_update(of=("self",)).filter(pk=obj.pk).first()
+    )
     if locked is None:
         raise NotFoundError(_("记录不存在或不在您的管辖范围内"))
     given = {k: v for k, v in data.items() if v is not None}  # None: leave as it is

@@ -132,3 +132,37 @@ def test_one_id_registered_twice_at_once(users, tree, monkeypatch):
     assert sorted(r[0] for r in results) == ["error", "ok"], results
     error = next(r[1] for r in results if r[0] == "error")
     assert isinstance(error, Conflict) and error.status == 409
+
+
+def test_editing_a_place_locks_the_place_and_not_its_grid(users, tree):
+    """While one edit of a place is open, the grid's area row stays free (another place in the
+    same grid can be edited, the area renamed) and the same place waits its turn."""
+    import psycopg
+    from django.db import transaction
+
+    from minqing.registry.models import Place
+
+    grid = tree.grids["七星村1"]
+    shop = Place.objects.create(grid=grid, name="七星超市", kind="shop")
+    settings_dict = connection.settings_dict
+    other = psycopg.connect(
+        host=settings_dict["HOST"] or "127.0.0.1",
+        port=settings_dict["PORT"] or 5432,
+        user=settings_dict["USER"],
+        password=settings_dict["PASSWORD"] or None,
+        dbname=settings_dict["NAME"],
+    )
+    try:
+        with transaction.atomic():
+            services.place_update(actor=users.grid, place=shop, name="七星便民超市")
+            with other.transaction():
+                other.execute("SET LOCAL lock_timeout = '200ms'")
+                other.execute("SELECT 1 FROM areas_area WHERE id = %s FOR UPDATE", [grid.pk])
+            with pytest.raises(psycopg.errors.LockNotAvailable):
+                with other.transaction():
+                    other.execute("SET LOCAL lock_timeout = '200ms'")
+                    other.execute(
+                        "SELECT 1 FROM registry_place WHERE id = %s FOR UPDATE", [shop.pk]
+                    )
+    finally:
+        other.close()
