@@ -69,6 +69,37 @@ def csp_violations(page):
     return seen
 
 
+# The offline visit form keeps photos in IndexedDB ('minqing-visits', store 'photos').
+PHONE_PHOTOS_JS = """() => new Promise(done => { const r = indexedDB.open('minqing-visits', 1);
+    r.onupgradeneeded = () => r.result.createObjectStore('photos', {keyPath: 'id'});
+    r.onsuccess = () => { const q = r.result.transaction('photos').objectStore('photos').getAll();
+    q.onsuccess = () => { r.result.close(); done(q.result.map(p => ({visit: p.visit,
+        visit_id: p.visit_id || null, conflict: !!p.conflict, user: p.user}))); }; }; })"""
+
+
+class PhonePhotos:
+    """The photos waiting on the phone. page.evaluate awaits the store's promise;
+    wait_for_function does not (a promise is truthy at once), so waiting polls instead."""
+
+    def __init__(self, page):
+        self.page = page
+
+    def __call__(self) -> list[dict]:
+        return self.page.evaluate(PHONE_PHOTOS_JS)
+
+    def until_empty(self, seconds: float = 15) -> None:
+        for _ in range(int(seconds * 10)):
+            if not self():
+                return
+            self.page.wait_for_timeout(100)
+        raise AssertionError(f"photos still on the phone: {self()}")
+
+
+@pytest.fixture
+def phone_photos(page):
+    return PhonePhotos(page)
+
+
 @pytest.fixture
 def shot(page):
     """shot("name") saves a screenshot (360 px wide, whole page) to screenshots/name.png."""

@@ -103,7 +103,7 @@ PNG = bytes.fromhex(
 )
 
 
-def test_tag_and_photo_queued_offline_are_stored_on_sync(page, login, shot):
+def test_tag_and_photo_queued_offline_are_stored_on_sync(page, login, shot, phone_photos):
     from minqing.visits.models import VisitFinding, VisitPhoto
 
     login("grid")
@@ -135,11 +135,7 @@ def test_tag_and_photo_queued_offline_are_stored_on_sync(page, login, shot):
     page.context.set_offline(False)
     page.evaluate("window.dispatchEvent(new Event('online'))")
     expect(page.locator("#queue-count")).to_have_text("0")
-    page.wait_for_function(
-        """() => new Promise(done => { const r = indexedDB.open('minqing-visits', 1);
-            r.onsuccess = () => { const q = r.result.transaction('photos').objectStore('photos').count();
-            q.onsuccess = () => { r.result.close(); done(q.result === 0); }; }; })"""
-    )
+    phone_photos.until_empty()
     visit = Visit.objects.get(client_id=queued)
     tag = VisitFinding.objects.get(visit=visit, kind="tag")
     assert tag.tag_period.resident_id == int(member)

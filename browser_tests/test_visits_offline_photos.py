@@ -15,24 +15,9 @@ PNG = bytes.fromhex(
     "9c633cc1c0c0c0c0c0c4c0c0c0c0c000000a5200cc5027a13c0000000049454e44ae426082"
 )
 
-PHOTOS = """() => new Promise(done => { const r = indexedDB.open('minqing-visits', 1);
-    r.onupgradeneeded = () => r.result.createObjectStore('photos', {keyPath: 'id'});
-    r.onsuccess = () => { const q = r.result.transaction('photos').objectStore('photos').getAll();
-    q.onsuccess = () => { r.result.close(); done(q.result.map(p => ({visit: p.visit,
-        visit_id: p.visit_id || null, conflict: !!p.conflict, user: p.user}))); }; }; })"""
-
 API = """([url, method]) => fetch(url, {method, credentials: 'same-origin',
     headers: {'X-CSRFToken': document.cookie.match(/csrftoken=([^;]+)/)[1]}})
     .then(r => r.status)"""
-
-
-def _until_no_photos(page, seconds: float = 15):
-    """wait_for_function does not wait for a promise: poll the photo store instead."""
-    for _ in range(int(seconds * 10)):
-        if not page.evaluate(PHOTOS):
-            return
-        page.wait_for_timeout(100)
-    raise AssertionError(page.evaluate(PHOTOS))
 
 
 def _logout(page):
@@ -77,7 +62,7 @@ def _outside_grid(household):
     raise AssertionError("the demo has no grid outside the grid worker's")
 
 
-def test_photos_of_a_conflicted_visit_follow_its_resolution(page, login, shot):
+def test_photos_of_a_conflicted_visit_follow_its_resolution(page, login, shot, phone_photos):
     from minqing.registry.models import Household
 
     _offline_page(page, login)
@@ -93,7 +78,7 @@ def test_photos_of_a_conflicted_visit_follow_its_resolution(page, login, shot):
     page.evaluate("window.dispatchEvent(new Event('online'))")
     expect(page.locator("#queue-count")).to_have_text("0")
     expect(page.locator("#photo-conflicts")).to_contain_text("2")
-    photos = page.evaluate(PHOTOS)
+    photos = phone_photos()
     assert sorted(p["visit"] for p in photos) == sorted([kept, dropped])
     assert all(p["conflict"] and p["visit_id"] is None for p in photos)
     assert not Visit.objects.filter(client_id__in=[kept, dropped]).exists()
@@ -102,7 +87,7 @@ def test_photos_of_a_conflicted_visit_follow_its_resolution(page, login, shot):
     # a sync while the conflicts are open changes nothing
     page.click("#sync-now")
     page.wait_for_timeout(300)
-    assert len(page.evaluate(PHOTOS)) == 2
+    assert len(phone_photos()) == 2
 
     # the data is put right; the cadre stores one again and dismisses the other
     Household.objects.filter(pk=hid).update(grid_id=home)
@@ -111,14 +96,16 @@ def test_photos_of_a_conflicted_visit_follow_its_resolution(page, login, shot):
     assert page.evaluate(API, [f"/api/visits/conflicts/{one.pk}/retry", "POST"]) == 201
     assert page.evaluate(API, [f"/api/visits/conflicts/{two.pk}/dismiss", "POST"]) == 200
     page.click("#sync-now")
-    _until_no_photos(page)
+    phone_photos.until_empty()
     visit = Visit.objects.get(client_id=kept)
     assert VisitPhoto.objects.filter(visit=visit).count() == 1
     assert VisitPhoto.objects.count() == 1  # the dismissed visit's photo went with it
     expect(page.locator("#photo-conflicts")).to_have_text("")
 
 
-def test_logout_sends_the_queue_first_and_warns_about_what_cannot_be_sent(page, login):
+def test_logout_sends_the_queue_first_and_warns_about_what_cannot_be_sent(
+    page, login, phone_photos
+):
     from minqing.registry.models import Household
 
     _offline_page(page, login)
@@ -138,7 +125,7 @@ def test_logout_sends_the_queue_first_and_warns_about_what_cannot_be_sent(page, 
     assert dialogs and "1 条走访" in dialogs[0] and "1 张照片" in dialogs[0], dialogs
     assert "/visits/offline/" in page.url
     assert page.evaluate("window.minqingOffline.state.queue.length") == 1
-    assert len(page.evaluate(PHOTOS)) == 1
+    assert len(phone_photos()) == 1
 
     # back online: logging out sends the visit and its photo first, then leaves, no question
     page.context.set_offline(False)
@@ -165,7 +152,7 @@ def test_logout_sends_the_queue_first_and_warns_about_what_cannot_be_sent(page, 
     _logout(page)
     page.wait_for_url("**/login/**")
     assert len(dialogs) == 2 and "0 条走访" in dialogs[1] and "1 张照片" in dialogs[1], dialogs
-    assert [p["visit"] for p in page.evaluate(PHOTOS)] == [cid]
+    assert [p["visit"] for p in phone_photos()] == [cid]
 
     # next login: the conflict is stored again, the photo follows
     Household.objects.filter(pk=hid).update(grid_id=home)
@@ -175,5 +162,5 @@ def test_logout_sends_the_queue_first_and_warns_about_what_cannot_be_sent(page, 
     conflict = SyncConflict.objects.get(client_id=cid)
     assert page.evaluate(API, [f"/api/visits/conflicts/{conflict.pk}/retry", "POST"]) == 201
     page.click("#sync-now")
-    _until_no_photos(page)
+    phone_photos.until_empty()
     assert VisitPhoto.objects.filter(visit__client_id=cid).count() == 1
