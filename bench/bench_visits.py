@@ -24,7 +24,7 @@ import statistics
 import sys
 import time
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -420,7 +420,7 @@ def write_results(out, n):
     commit = sh("git", "rev-parse", "--short", "HEAD")
     lines = [
         f"\n## Visits, branch `{branch}`, commit {commit} "
-        f"({datetime.now():%Y-%m-%d %H:%M} UTC, {n:,} visits)\n",
+        f"({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {n:,} visits)\n",
         f"Load: `{sh('uptime')}`\n",
     ]
     for r in out.get("coverage", []):
