@@ -1,6 +1,6 @@
 """Routing accuracy per category and duplicate precision/recall on bench/appeals_eval.txt.
 
-    .venv/bin/python bench/bench_routing.py
+    .venv/bin/python bench/bench_routing.py [--heldout appeals_heldout2.txt] [--tuning-only]
 
 Routing: each text against the 15 category descriptions of minqing/appeals/categories.py,
 (a) zero-shot (descriptions only) and (b) with feedback: the other items of the set as past
@@ -37,6 +37,12 @@ VILLAGES = [
     "青山村",
     "石门村",
     "枫树村",
+    # appeals_heldout2.txt
+    "龙潭村",
+    "桃花村",
+    "柳溪村",
+    "金竹村",
+    "马鞍村",
 ]
 
 
@@ -146,9 +152,17 @@ def print_routing(label, per, n, elapsed):
         print(f"  {cat:<12} {a:>2}/{k:<2} {a * 100 / k:5.1f} %")
 
 
+def heldout_name(default="appeals_heldout.txt"):
+    """`--heldout FILE` (a file in bench/) chooses the held-out set; default appeals_heldout.txt."""
+    if "--heldout" in sys.argv:
+        return sys.argv[sys.argv.index("--heldout") + 1]
+    return default
+
+
 def main():
     rows = load()
-    held = load("appeals_heldout.txt")
+    held_name = heldout_name()
+    held = load(held_name)
     add_places(VILLAGES)
     print("=== tuning set (bench/appeals_eval.txt: the rules were chosen looking at it) ===")
     print(f"{len(rows)} appeals, {len({r['cat'] for r in rows})} categories")
@@ -175,7 +189,7 @@ def main():
     if "--tuning-only" in sys.argv:
         return
 
-    print("\n=== HELD-OUT set (bench/appeals_heldout.txt: never used to tune) ===")
+    print(f"\n=== HELD-OUT set (bench/{held_name}: never used to tune) ===")
     print(f"{len(held)} appeals, {len({r['cat'] for r in held})} categories")
     per, elapsed = routing(held, feedback=False)
     print_routing("zero-shot (descriptions)", per, len(held), elapsed)
