@@ -181,24 +181,46 @@ class Router:
         self.vec = Vectoriser(base + [t for t, _c in seed_toks])
         self.dup_vec = Vectoriser(base) if seed_toks else self.vec
         self._cat_vecs = [(c, self.vec.vector(t)) for c, t in self._cat_toks]
-        self._ex_vecs: dict[str, list[dict]] = {}
-        for t, c in seed_toks + self._ex_toks:
-            self._ex_vecs.setdefault(c, []).append(self.vec.vector(t))
+        # Examples (built-in, then past matters) in an inverted index: a text's cosine with
+        # all of them is accumulated over the postings of its own terms only.
+        self._ex_code: list[str] = []
+        self._n_ex: Counter = Counter()
+        self._postings: dict[str, list[tuple[int, float]]] = {}
+        for i, (t, c) in enumerate(seed_toks + self._ex_toks):
+            self._ex_code.append(c)
+            self._n_ex[c] += 1
+            for term, x in self.vec.vector(t).items():
+                self._postings.setdefault(term, []).append((i, x))
+        self._last: tuple[str, list] | None = None
 
-    def scores(self, text: str, *, exclude_example: int | None = None) -> list[tuple[str, float]]:
+    def scores(self, text: str) -> list[tuple[str, float]]:
+        """Every category with its score, best first (the last text's result is kept: a
+        suggestion scores the same text for the proposal and for the duplicate routes)."""
+        last = self._last
+        if last is not None and last[0] == text:
+            return list(last[1])
         v = self.vec.vector(tokens(text))
+        dots: dict[int, float] = {}
+        for term, x in v.items():
+            for i, y in self._postings.get(term, ()):
+                dots[i] = dots.get(i, 0.0) + x * y
+        per_code: dict[str, list[float]] = {}
+        for i, d in dots.items():
+            per_code.setdefault(self._ex_code[i], []).append(d)
         out = []
         for code, cv in self._cat_vecs:
             s_desc = cosine(v, cv)
-            sims = sorted((cosine(v, e) for e in self._ex_vecs.get(code, [])), reverse=True)
-            if sims:
-                s_ex = sum(sims[: self.top]) / min(self.top, len(sims))
+            n = self._n_ex.get(code, 0)
+            if n:
+                sims = sorted(per_code.get(code, ()), reverse=True)[: self.top]
+                s_ex = sum(sims) / min(self.top, n)
                 score = (1 - self.blend) * s_desc + self.blend * s_ex
             else:
                 score = s_desc
             out.append((code, score))
         out.sort(key=lambda x: -x[1])
-        return out
+        self._last = (text, out)
+        return list(out)
 
     def duplicate_routes(self, text: str) -> set[str]:
         """The categories whose open matters may hold a duplicate of this text."""

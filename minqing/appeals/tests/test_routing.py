@@ -209,3 +209,35 @@ def test_the_chosen_category_is_searched_besides_the_routes(users, tree):
         category_id=category("pension").pk,
     )
     assert [a for a, _s in found] == [misfiled]
+
+
+def test_indexed_scores_equal_the_plain_cosines(db):
+    """Router.scores sums dot products over an inverted index of the examples: the same
+    figures as the cosine with every example, top 3 per category averaged."""
+    cats = [("road", "道路 修路 路面"), ("water", "自来水 停水 水管"), ("power", "停电 电压")]
+    examples = [
+        ("三组的路烂了,下雨全是泥巴", "road"),
+        ("村道压坏了到处是坑", "road"),
+        ("自来水停了三天", "water"),
+        ("水管爆了冇人修", "water"),
+        ("水压太小,水上不来", "water"),
+        ("电压低,冰箱都带不动", "power"),
+    ]
+    router = routing.Router(cats, examples, seeds=[("路面塌了一块", "road")])
+    for text in ("路上全是泥巴坑", "停水了,水管爆了", "电压低得很", "完全无关的话"):
+        v = router.vec.vector(routing.tokens(text))
+        expected = {}
+        for code, desc in cats:
+            ex = [t for t, c in [*examples, ("路面塌了一块", "road")] if c == code]
+            sims = sorted(
+                (routing.cosine(v, router.vec.vector(routing.tokens(t))) for t in ex),
+                reverse=True,
+            )
+            s_desc = routing.cosine(v, router.vec.vector(routing.tokens(desc)))
+            s_ex = sum(sims[:3]) / min(3, len(sims))
+            expected[code] = (1 - router.blend) * s_desc + router.blend * s_ex
+        got = router.scores(text)
+        assert {c: pytest.approx(s, abs=1e-12) for c, s in got} == expected
+        assert [s for _c, s in got] == sorted((s for _c, s in got), reverse=True)
+        got.clear()  # the kept result is a copy
+        assert len(router.scores(text)) == 3
