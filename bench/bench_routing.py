@@ -190,7 +190,10 @@ def main():
     if "--tuning-only" in sys.argv:
         return
 
-    print(f"\n=== HELD-OUT set (bench/{held_name}: never used to tune) ===")
+    if held_name == "appeals_heldout.txt":
+        print(f"\n=== earlier held-out set (bench/{held_name}: looked at, now a tuning set) ===")
+    else:
+        print(f"\n=== HELD-OUT set (bench/{held_name}: never used to tune) ===")
     print(f"{len(held)} appeals, {len({r['cat'] for r in held})} categories")
     per, elapsed = routing(held, feedback=False)
     print_routing("zero-shot (descriptions)", per, len(held), elapsed)
