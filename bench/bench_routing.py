@@ -1,6 +1,6 @@
 """Routing accuracy per category and duplicate precision/recall on bench/appeals_eval.txt.
 
-    .venv/bin/python bench/bench_routing.py
+    .venv/bin/python bench/bench_routing.py [--heldout appeals_heldout2.txt] [--tuning-only]
 
 Routing: each text against the 15 category descriptions of minqing/appeals/categories.py,
 (a) zero-shot (descriptions only) and (b) with feedback: the other items of the set as past
@@ -23,6 +23,7 @@ from minqing.appeals.routing import (  # noqa: E402
     DUPLICATE_THRESHOLD,
     Router,
     add_places,
+    duplicate_scores,
     seed_examples,
     similarity,
 )
@@ -37,6 +38,12 @@ VILLAGES = [
     "青山村",
     "石门村",
     "枫树村",
+    # appeals_heldout2.txt
+    "龙潭村",
+    "桃花村",
+    "柳溪村",
+    "金竹村",
+    "马鞍村",
 ]
 
 
@@ -83,12 +90,10 @@ def routing(rows, *, feedback: bool, past=None, seeds=()):
 
 
 def duplicates(rows, router=None):
-    """(score, is_duplicate) for every same-village pair. With a router (as in the product):
-    IDF from the router, and a pair whose earlier matter's category is not the new text's
-    best route scores 0 (an open matter carries its category)."""
-    top2 = {}
-    if router is not None:
-        top2 = {i: {c for c, _s in router.scores(r["text"])[:1]} for i, r in enumerate(rows)}
+    """(score, is_duplicate) for every same-village pair. With a router, as the product
+    scores them (`routing.duplicate_scores`): IDF from the router, and an earlier matter whose
+    category is not among the new text's likely routes scores 0 (an open matter carries its
+    category). Without: plain cosine with an IDF fitted on the village's texts."""
     by_village = defaultdict(list)
     for i, r in enumerate(rows):
         by_village[r["village"]].append(i)
@@ -98,13 +103,15 @@ def duplicates(rows, router=None):
             earlier = ids[:pos]
             if not earlier:
                 continue
-            vec = router.dup_vec if router is not None else None
-            sims = similarity([rows[j]["text"] for j in earlier], rows[i]["text"], vec)
+            if router is not None:
+                sims = duplicate_scores(
+                    router, [(rows[j]["text"], rows[j]["cat"]) for j in earlier], rows[i]["text"]
+                )
+            else:
+                sims = similarity([rows[j]["text"] for j in earlier], rows[i]["text"])
             for j, s in zip(earlier, sims, strict=True):
                 gi, gj = rows[i]["group"], rows[j]["group"]
                 dup = bool(gi) and gi == gj and gi.startswith("D")
-                if top2 and rows[j]["cat"] not in top2[i]:
-                    s = 0.0
                 scored.append((s, dup))
     positives = sum(d for _s, d in scored)
     return scored, positives
@@ -146,9 +153,17 @@ def print_routing(label, per, n, elapsed):
         print(f"  {cat:<12} {a:>2}/{k:<2} {a * 100 / k:5.1f} %")
 
 
+def heldout_name(default="appeals_heldout.txt"):
+    """`--heldout FILE` (a file in bench/) chooses the held-out set; default appeals_heldout.txt."""
+    if "--heldout" in sys.argv:
+        return sys.argv[sys.argv.index("--heldout") + 1]
+    return default
+
+
 def main():
     rows = load()
-    held = load("appeals_heldout.txt")
+    held_name = heldout_name()
+    held = load(held_name)
     add_places(VILLAGES)
     print("=== tuning set (bench/appeals_eval.txt: the rules were chosen looking at it) ===")
     print(f"{len(rows)} appeals, {len({r['cat'] for r in rows})} categories")
@@ -175,7 +190,10 @@ def main():
     if "--tuning-only" in sys.argv:
         return
 
-    print("\n=== HELD-OUT set (bench/appeals_heldout.txt: never used to tune) ===")
+    if held_name == "appeals_heldout.txt":
+        print(f"\n=== earlier held-out set (bench/{held_name}: looked at, now a tuning set) ===")
+    else:
+        print(f"\n=== HELD-OUT set (bench/{held_name}: never used to tune) ===")
     print(f"{len(held)} appeals, {len({r['cat'] for r in held})} categories")
     per, elapsed = routing(held, feedback=False)
     print_routing("zero-shot (descriptions)", per, len(held), elapsed)
@@ -187,6 +205,16 @@ def main():
     print_routing(
         "built-in examples + tuning set as past matters (product)", per, len(held), elapsed
     )
+    if held_name != "appeals_heldout.txt":
+        # both earlier sets are tuning sets now: the product's history is both of them
+        past = rows + load("appeals_heldout.txt")
+        per, elapsed = routing(held, feedback=False, past=past, seeds=seeds)
+        print_routing(
+            f"built-in examples + both tuning sets ({len(past)}) as past matters (product)",
+            per,
+            len(held),
+            elapsed,
+        )
     report_duplicates(held)
 
 

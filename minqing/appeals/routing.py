@@ -8,11 +8,15 @@ into a TF-IDF vector of words plus character bigrams (robust to typos and to jie
 - `route_suggest`: each category is scored by the cosine with its description (zero-shot),
   blended with the mean of the best cosines to past matters filed under it (the dispatchers'
   corrections feed back through `appeal_recategorise`) and to the built-in examples of
-  `routing_seeds.txt` (villagers' wording per category, so a new county starts with some). The dispatcher accepts or changes
-  the proposal; nothing is decided silently.
-- `duplicate_suggest`: open matters in the same village whose text is close to the new one.
+  `routing_seeds.txt` (villagers' wording per category, so a new county starts with some).
+  The dispatcher accepts or changes the proposal; nothing is decided silently.
+- `duplicate_suggest`: open matters in the same village, of the category chosen or of the
+  categories nearly as likely as the best route, whose text is close to the new one (TF-IDF
+  cosine, or a very short text's cover in a long one; never two matters naming different
+  groups 三组/五组).
 
-Evaluated by bench/bench_routing.py on bench/appeals_eval.txt (figures in bench/RESULTS.md).
+Evaluated by bench/bench_routing.py on bench/appeals_eval.txt and appeals_heldout.txt (the
+tuning sets) and bench/appeals_heldout2.txt (held out); figures in bench/RESULTS_appeals.md.
 """
 
 import math
@@ -49,6 +53,9 @@ NORMALISE = {
     "我娘": "我妈",
     "老娘": "老妈",
     "养老钱": "养老金",
+    "啷个": "怎么",
+    "娃儿": "孩子",
+    "晚黑": "晚上",
 }
 # 屋 is 家 in the dialect (我屋, 刘屋, 屋门口), but not in 屋顶, 屋檐, 房屋, 老屋, 土屋.
 _WU = re.compile(r"(?<![房老土])屋(?![顶檐])")
@@ -162,7 +169,7 @@ class Router:
 
     categories: list[tuple[str, str]]  # (code, name + description)
     examples: list[tuple[str, str]]  # (text, code)
-    blend: float = 0.2
+    blend: float = 0.5
     top: int = 3
     seeds: tuple[tuple[str, str], ...] | list = ()
 
@@ -174,24 +181,55 @@ class Router:
         self.vec = Vectoriser(base + [t for t, _c in seed_toks])
         self.dup_vec = Vectoriser(base) if seed_toks else self.vec
         self._cat_vecs = [(c, self.vec.vector(t)) for c, t in self._cat_toks]
-        self._ex_vecs: dict[str, list[dict]] = {}
-        for t, c in seed_toks + self._ex_toks:
-            self._ex_vecs.setdefault(c, []).append(self.vec.vector(t))
+        # Examples (built-in, then past matters) in an inverted index: a text's cosine with
+        # all of them is accumulated over the postings of its own terms only.
+        self._ex_code: list[str] = []
+        self._n_ex: Counter = Counter()
+        self._postings: dict[str, list[tuple[int, float]]] = {}
+        for i, (t, c) in enumerate(seed_toks + self._ex_toks):
+            self._ex_code.append(c)
+            self._n_ex[c] += 1
+            for term, x in self.vec.vector(t).items():
+                self._postings.setdefault(term, []).append((i, x))
+        self._last: tuple[str, list] | None = None
 
-    def scores(self, text: str, *, exclude_example: int | None = None) -> list[tuple[str, float]]:
+    def scores(self, text: str) -> list[tuple[str, float]]:
+        """Every category with its score, best first (the last text's result is kept: a
+        suggestion scores the same text for the proposal and for the duplicate routes)."""
+        last = self._last
+        if last is not None and last[0] == text:
+            return list(last[1])
         v = self.vec.vector(tokens(text))
+        dots: dict[int, float] = {}
+        for term, x in v.items():
+            for i, y in self._postings.get(term, ()):
+                dots[i] = dots.get(i, 0.0) + x * y
+        per_code: dict[str, list[float]] = {}
+        for i, d in dots.items():
+            per_code.setdefault(self._ex_code[i], []).append(d)
         out = []
         for code, cv in self._cat_vecs:
             s_desc = cosine(v, cv)
-            sims = sorted((cosine(v, e) for e in self._ex_vecs.get(code, [])), reverse=True)
-            if sims:
-                s_ex = sum(sims[: self.top]) / min(self.top, len(sims))
+            n = self._n_ex.get(code, 0)
+            if n:
+                sims = sorted(per_code.get(code, ()), reverse=True)[: self.top]
+                s_ex = sum(sims) / min(self.top, n)
                 score = (1 - self.blend) * s_desc + self.blend * s_ex
             else:
                 score = s_desc
             out.append((code, score))
         out.sort(key=lambda x: -x[1])
-        return out
+        self._last = (text, out)
+        return list(out)
+
+    def duplicate_routes(self, text: str) -> set[str]:
+        """The categories whose open matters may hold a duplicate of this text."""
+        return _duplicate_routes(self.scores(text))
+
+
+def _duplicate_routes(ranked: list[tuple[str, float]]) -> set[str]:
+    best = ranked[0][1] if ranked else 0.0
+    return {c for c, s in ranked if s >= DUPLICATE_ROUTE_RATIO * best and s > 0}
 
 
 def similarity(texts: list[str], query: str, vec: Vectoriser | None = None) -> list[float]:
@@ -205,6 +243,57 @@ def similarity(texts: list[str], query: str, vec: Vectoriser | None = None) -> l
 
 
 DUPLICATE_THRESHOLD = 0.34
+# Duplicates are looked for among open matters of the categories the router finds nearly as
+# likely as its best route (score ≥ DUPLICATE_ROUTE_RATIO × the best), and of the category
+# the dispatcher chose: a near-duplicate whose wording tips the router to a neighbouring
+# category is still found, while a look-alike of a clearly different kind is not.
+DUPLICATE_ROUTE_RATIO = 0.75
+# 三组 / 4组 / 二队: a group number names the place. Two matters naming only different groups
+# are different matters however alike their words ("三组的路灯坏了" / "五组的路灯坏了").
+_GROUP_RE = re.compile(r"([一二三四五六七八九十两0-9]{1,3})(?:组|队|社)")
+# A very short text ("停水三天了") against a long one saying the same and more: the cosine is
+# low because of the long text's extra words, so the share of the short text's weight found
+# in the long one also counts (scaled by COVER_WEIGHT), when the short one has at most
+# COVER_MAX_RATIO of the long one's terms.
+COVER_WEIGHT = 0.6
+COVER_MAX_RATIO = 0.5
+
+
+def group_marks(text: str) -> frozenset[str]:
+    return frozenset(_GROUP_RE.findall(text or ""))
+
+
+def cover(short: dict, long: dict) -> float:
+    """The share of the shorter text's (squared, normalised) weight found in the longer."""
+    return sum(x * x for t, x in short.items() if t in long)
+
+
+def duplicate_score(qv: dict, marks: frozenset, ov: dict, other_marks: frozenset) -> float:
+    """Two matters' TF-IDF cosine (or the short one's cover in the long one); 0 when they
+    name different groups and no group in common."""
+    sim = cosine(qv, ov)
+    a, b = (qv, ov) if len(qv) <= len(ov) else (ov, qv)
+    if len(a) <= COVER_MAX_RATIO * len(b):
+        sim = max(sim, COVER_WEIGHT * cover(a, b))
+    if marks and other_marks and not marks & other_marks:
+        return 0.0
+    return sim
+
+
+def duplicate_scores(router: "Router", earlier: list[tuple[str, str]], text: str) -> list[float]:
+    """Scores of a new text against earlier open matters (text, category code), as
+    `duplicate_suggest` computes them: 0 for a matter outside the new text's likely routes."""
+    routes = router.duplicate_routes(text)
+    qv = router.dup_vec.vector(tokens(text))
+    marks = group_marks(text)
+    out = []
+    for t, code in earlier:
+        if code not in routes:
+            out.append(0.0)
+            continue
+        out.append(duplicate_score(qv, marks, router.dup_vec.vector(tokens(t)), group_marks(t)))
+    return out
+
 
 SEEDS_FILE = Path(__file__).with_name("routing_seeds.txt")
 
@@ -257,16 +346,16 @@ def forget() -> None:
 
 # An open matter's vector, computed once per process and router (its text does not change):
 # the duplicate lookup then costs one indexed query plus a few hundred sparse dot products.
-_vectors: dict[int, dict] = {}
+_vectors: dict[int, tuple[dict, frozenset]] = {}
 _MAX_VECTORS = 200_000
 
 
-def _vector_of(router: Router, pk: int, content: str) -> dict:
+def _vector_of(router: Router, pk: int, content: str) -> tuple[dict, frozenset]:
     v = _vectors.get(pk)
     if v is None:
         if len(_vectors) >= _MAX_VECTORS:
             _vectors.clear()
-        v = _vectors[pk] = router.dup_vec.vector(tokens(content))
+        v = _vectors[pk] = (router.dup_vec.vector(tokens(content)), group_marks(content))
     return v
 
 
@@ -297,22 +386,25 @@ def route_suggest(text: str, *, k: int = 3) -> list[dict]:
 def duplicate_suggest(
     *, fetched_by, text: str, area, category_id=None, exclude_pk=None, k: int = 5
 ) -> list:
-    """Open matters in the same village (that the user may see), of the same category (the
-    one chosen, or else the best route), saying the same thing in other words."""
+    """Open matters in the same village (that the user may see), of the category chosen or
+    of the categories the router finds nearly as likely as its best route, saying the same
+    thing in other words (scored by `duplicate_score`)."""
     from .models import Appeal, Category
     from .services import village_of
 
     if not (text or "").strip():
         return []
     router = _router()
-    if category_id is None:
-        best = router.scores(text)[0][0]
-        category_id = Category.objects.filter(code=best).values_list("pk", flat=True).first()
+    ids = set(
+        Category.objects.filter(code__in=router.duplicate_routes(text)).values_list("pk", flat=True)
+    )
+    if category_id is not None:
+        ids.add(category_id)
     village = village_of(area)
     candidates = list(
         Appeal.objects.visible_to(fetched_by)
         .open()
-        .filter(area__path__startswith=village.path, category_id=category_id)
+        .filter(area__path__startswith=village.path, category_id__in=ids)
         .exclude(pk=exclude_pk)
         .only("pk", "title", "state", "content", "area", "category")
         .order_by("-created_at")[:300]
@@ -320,6 +412,7 @@ def duplicate_suggest(
     if not candidates:
         return []
     qv = router.dup_vec.vector(tokens(text))
-    sims = [cosine(qv, _vector_of(router, a.pk, a.content)) for a in candidates]
+    marks = group_marks(text)
+    sims = [duplicate_score(qv, marks, *_vector_of(router, a.pk, a.content)) for a in candidates]
     ranked = sorted(zip(sims, candidates, strict=True), key=lambda x: -x[0])
     return [(a, round(s, 3)) for s, a in ranked[:k] if s >= DUPLICATE_THRESHOLD]

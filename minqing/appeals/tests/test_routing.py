@@ -117,3 +117,127 @@ def test_built_in_examples_cover_every_category_and_route_before_any_history(db)
     assert not Appeal.objects.exists()
     # descriptions alone send this to 用电 (栏杆 is no word of 道路交通's description)
     assert routing.route_suggest("桥的栏杆断了")[0]["code"] == "road"
+
+
+def test_more_dialect_words_are_normalised():
+    assert routing.normalise("娃儿晚黑回来,啷个办") == "孩子晚上回来,怎么办"
+
+
+def test_different_groups_are_never_duplicates(users, tree):
+    first = file_appeal(
+        actor=users.cadre,
+        area=tree.qixing,
+        code="streetlight",
+        content="三组的路灯坏了一个多月,晚上黑漆漆的",
+    )
+    same_words_other_group = "五组的路灯坏了一个多月,晚上黑漆漆的"
+    router = routing._router()
+    # without the group rule these two would be proposed: the words are the same
+    qv = router.dup_vec.vector(routing.tokens(same_words_other_group))
+    ov = router.dup_vec.vector(routing.tokens(first.content))
+    assert routing.cosine(qv, ov) >= routing.DUPLICATE_THRESHOLD
+    found = routing.duplicate_suggest(
+        fetched_by=users.township, text=same_words_other_group, area=tree.qixing
+    )
+    assert found == []
+    found = routing.duplicate_suggest(
+        fetched_by=users.township, text="三组路灯一个多月冇亮了,晚上黑得很", area=tree.qixing
+    )
+    assert [a for a, _s in found] == [first]
+    # a text naming no group is compared on its words alone
+    found = routing.duplicate_suggest(
+        fetched_by=users.township, text="路灯坏了一个多月,晚上黑漆漆的", area=tree.qixing
+    )
+    assert [a for a, _s in found] == [first]
+    assert routing.group_marks("从三组到5组的路,二队") == {"三", "5", "二"}
+
+
+def test_a_very_short_text_finds_the_long_one_saying_the_same(users, tree):
+    long = file_appeal(
+        actor=users.cadre,
+        area=tree.qixing,
+        code="water",
+        content="我们组的自来水停了三天了,水龙头拧开一滴都没有,老人家煮饭都没水,到底什么时候来修",
+    )
+    router = routing._router()
+    qv = router.dup_vec.vector(routing.tokens("停水三天了"))
+    ov = router.dup_vec.vector(routing.tokens(long.content))
+    # the plain cosine misses it: the long text's other words dilute it
+    assert routing.cosine(qv, ov) < routing.DUPLICATE_THRESHOLD
+    found = routing.duplicate_suggest(
+        fetched_by=users.township, text="停水三天了", area=tree.qixing
+    )
+    assert [a for a, _s in found] == [long]
+    # a short text about another matter of the same category is not proposed
+    assert (
+        routing.duplicate_suggest(fetched_by=users.township, text="水费太贵了", area=tree.qixing)
+        == []
+    )
+
+
+def test_duplicates_are_looked_for_in_nearly_as_likely_categories_only(db):
+    router = routing.Router(
+        [("road", "道路 修路 路面 桥面"), ("streetlight", "路灯 照明"), ("water", "自来水 停水")],
+        [],
+    )
+    text = "桥头的路灯和桥面都坏了"
+    ranked = router.scores(text)
+    routes = router.duplicate_routes(text)
+    assert len(routes) >= 2 and "water" not in routes
+    best, second = ranked[0][0], ranked[1][0]
+    assert second in routes and ranked[1][1] >= routing.DUPLICATE_ROUTE_RATIO * ranked[0][1]
+    earlier = [("桥头路灯和桥面坏了", second), ("桥头路灯和桥面坏了", "water")]
+    in_second, in_far = routing.duplicate_scores(router, earlier, text)
+    assert in_second >= routing.DUPLICATE_THRESHOLD and in_far == 0.0
+    assert best != second
+
+
+def test_the_chosen_category_is_searched_besides_the_routes(users, tree):
+    misfiled = file_appeal(
+        actor=users.cadre,
+        area=tree.qixing,
+        code="pension",
+        content="桥头的路灯坏了一个多月,晚上黑漆漆的,老人家不敢出门",
+    )
+    text = "桥头那盏路灯一个多月冇亮了,夜里黑得很,老人不敢出来走"
+    assert "pension" not in routing._router().duplicate_routes(text)
+    assert routing.duplicate_suggest(fetched_by=users.township, text=text, area=tree.qixing) == []
+    found = routing.duplicate_suggest(
+        fetched_by=users.township,
+        text=text,
+        area=tree.qixing,
+        category_id=category("pension").pk,
+    )
+    assert [a for a, _s in found] == [misfiled]
+
+
+def test_indexed_scores_equal_the_plain_cosines(db):
+    """Router.scores sums dot products over an inverted index of the examples: the same
+    figures as the cosine with every example, top 3 per category averaged."""
+    cats = [("road", "道路 修路 路面"), ("water", "自来水 停水 水管"), ("power", "停电 电压")]
+    examples = [
+        ("三组的路烂了,下雨全是泥巴", "road"),
+        ("村道压坏了到处是坑", "road"),
+        ("自来水停了三天", "water"),
+        ("水管爆了冇人修", "water"),
+        ("水压太小,水上不来", "water"),
+        ("电压低,冰箱都带不动", "power"),
+    ]
+    router = routing.Router(cats, examples, seeds=[("路面塌了一块", "road")])
+    for text in ("路上全是泥巴坑", "停水了,水管爆了", "电压低得很", "完全无关的话"):
+        v = router.vec.vector(routing.tokens(text))
+        expected = {}
+        for code, desc in cats:
+            ex = [t for t, c in [*examples, ("路面塌了一块", "road")] if c == code]
+            sims = sorted(
+                (routing.cosine(v, router.vec.vector(routing.tokens(t))) for t in ex),
+                reverse=True,
+            )
+            s_desc = routing.cosine(v, router.vec.vector(routing.tokens(desc)))
+            s_ex = sum(sims[:3]) / min(3, len(sims))
+            expected[code] = (1 - router.blend) * s_desc + router.blend * s_ex
+        got = router.scores(text)
+        assert {c: pytest.approx(s, abs=1e-12) for c, s in got} == expected
+        assert [s for _c, s in got] == sorted((s for _c, s in got), reverse=True)
+        got.clear()  # the kept result is a copy
+        assert len(router.scores(text)) == 3
