@@ -64,12 +64,23 @@ class DueItem:
         return max((today - self.due).days, 0)
 
 
-def due_items(*, fetched_by, today: date | None = None, horizon_days: int = DUE_HORIZON_DAYS):
+def due_items(
+    *,
+    fetched_by,
+    today: date | None = None,
+    horizon_days: int = DUE_HORIZON_DAYS,
+    households: list[int] | None = None,
+    active: list[VisitRule] | None = None,
+):
     """Households in the user's jurisdiction due (or overdue) for a visit by today + horizon,
-    nearest first. Two queries: matching tag periods with their last visit, follow-ups."""
+    nearest first (the rules engine; `households` restricts it to those ids). Two queries:
+    matching tag periods with their last visit, follow-ups (and one per appeal or pairing
+    rule kind in force)."""
     today = today or timezone.localdate()
     limit = today + timedelta(days=horizon_days)
-    active = list(VisitRule.objects.filter(is_active=True))
+    if active is None:
+        active = list(VisitRule.objects.filter(is_active=True))
+    only = {} if households is None else {"household_id__in": households}
     rules = {r.tag_id: r for r in active if r.kind == VisitRule.Kind.TAG}
     appeal_rules = [r for r in active if r.kind == VisitRule.Kind.OPEN_APPEAL]
     items: dict[int, DueItem] = {}
@@ -89,6 +100,7 @@ def due_items(*, fetched_by, today: date | None = None, horizon_days: int = DUE_
         rows = (
             TagPeriod.objects.visible_to(fetched_by)
             .filter(end_date__isnull=True, tag_id__in=list(rules), start_date__lte=today)
+            .filter(**only)
             .values("household_id", "tag_id")
             .annotate(since=Min("start_date"), last=Max("household__last_visit__visited_at"))
             .order_by()
@@ -110,6 +122,7 @@ def due_items(*, fetched_by, today: date | None = None, horizon_days: int = DUE_
             Appeal.objects.filter(
                 state__in=OPEN_STATES, household__in=Household.objects.visible_to(fetched_by)
             )
+            .filter(**only)
             .values("household_id")
             .annotate(since=Min("created_at"), last=Max("household__last_visit__visited_at"))
             .order_by()
@@ -126,9 +139,10 @@ def due_items(*, fetched_by, today: date | None = None, horizon_days: int = DUE_
                     offer(row["household_id"], due, rule.name, last)
     pairing_rules = [r for r in active if r.kind == VisitRule.Kind.PAIRING]
     if pairing_rules:
-        _offer_pairings(fetched_by, today, limit, pairing_rules, offer)
+        _offer_pairings(fetched_by, today, limit, pairing_rules, offer, only)
     follow_ups = (
         LastVisit.objects.filter(follow_up_date__isnull=False, follow_up_date__lte=limit)
+        .filter(**only)
         .filter(household__in=Household.objects.visible_to(fetched_by))
         .values_list("household_id", "follow_up_date", "visited_at")
     )
@@ -137,7 +151,7 @@ def due_items(*, fetched_by, today: date | None = None, horizon_days: int = DUE_
     return sorted(items.values(), key=lambda i: (i.due, i.household_id))
 
 
-def _offer_pairings(fetched_by, today, limit, rules, offer) -> None:
+def _offer_pairings(fetched_by, today, limit, rules, offer, only) -> None:
     """结对帮扶: a paired household is due `interval` days after the later of the pairing's
     start and its cadre's own last visit (another cadre's visit does not count). The
     pairings the user sees: their own, and those in their jurisdiction. Two queries."""
@@ -146,6 +160,7 @@ def _offer_pairings(fetched_by, today, limit, rules, offer) -> None:
     pairs = list(
         Pairing.objects.visible_to(fetched_by)
         .filter(end_date__isnull=True, start_date__lte=today)
+        .filter(**only)
         .values_list(
             "household_id",
             "cadre_id",
@@ -180,16 +195,90 @@ def _offer_pairings(fetched_by, today, limit, rules, offer) -> None:
                 offer(hid, due, f"{rule.name}({name})", seen)
 
 
-def due_list(*, fetched_by, today: date | None = None, limit: int | None = 50, **kw):
-    """The due list with its households (one more query), nearest first."""
-    items = due_items(fetched_by=fetched_by, today=today, **kw)
+def due_list(
+    *,
+    fetched_by,
+    today: date | None = None,
+    limit: int | None = 50,
+    horizon_days: int = DUE_HORIZON_DAYS,
+):
+    """The due list with its households (one more query), nearest first. Read from the
+    kept next-due dates (HouseholdDue): one indexed range read of the jurisdiction's grids
+    gives the shown households and the total, then the rules engine runs for the shown
+    households only (their reasons and last visits). The rules engine runs over the whole
+    jurisdiction instead when a kept row does not hold for `today` (a tag or pairing that
+    starts after it) or the user has pairings outside their jurisdiction (their own
+    pairings are theirs wherever the household is)."""
+    today = today or timezone.localdate()
+    kept = _kept_due(fetched_by, today, today + timedelta(days=horizon_days), limit)
+    if kept is None:
+        items = due_items(fetched_by=fetched_by, today=today, horizon_days=horizon_days)
+        total = len(items)
+    else:
+        ids, total = kept
+        items = (
+            due_items(fetched_by=fetched_by, today=today, horizon_days=horizon_days, households=ids)
+            if ids
+            else []
+        )
     shown = items[:limit] if limit else items
     households = Household.objects.select_related("grid", "head").in_bulk(
         [i.household_id for i in shown]
     )
     for item in shown:
         item.household = households.get(item.household_id)
-    return shown, len(items)
+    return shown, total
+
+
+def _kept_due(fetched_by, today: date, until: date, limit: int | None):
+    """([household ids], total) of the kept rows due by `until` in the user's
+    jurisdiction, nearest first (at most `limit` ids); None when they do not answer for
+    `today` (see due_list). One statement: the shown rows with the total, the latest
+    `since` and whether the user has an open pairing outside the jurisdiction."""
+    from django.db import connection
+
+    from minqing.core.scoping import jurisdiction_paths
+
+    from .models import HouseholdDue, Pairing
+
+    if getattr(fetched_by, "is_superuser", False) and fetched_by.is_active:
+        scope, params, outside, params_outside = "", [], "0", []
+    else:
+        paths = jurisdiction_paths(fetched_by)
+        if not paths:
+            return None
+        scope = " AND (" + " OR ".join(["g.path LIKE %s"] * len(paths)) + ")"
+        params = [p + "%" for p in paths]
+        far = Pairing.objects.filter(cadre_id=fetched_by.pk, end_date__isnull=True).exclude(
+            household__in=Household.objects.visible_to(fetched_by)
+        )
+        far_sql, far_params = far.values("pk").query.sql_with_params()
+        outside = f"CASE WHEN EXISTS ({far_sql}) THEN 1 ELSE 0 END"
+        params_outside = list(far_params)
+    table = HouseholdDue._meta.db_table
+    cut = f" LIMIT {int(limit)}" if limit else ""
+    sql = (
+        f"SELECT t.household_id, t.total, t.late, {outside} FROM (SELECT 1 AS one) o "
+        "LEFT JOIN (SELECT d.household_id, d.due, COUNT(*) OVER () AS total, "
+        f"MAX(d.since) OVER () AS late FROM {table} d JOIN areas_area g ON g.id = d.grid_id "
+        f"WHERE d.due <= %s{scope} ORDER BY d.due, d.household_id{cut}) t ON 1 = 1 "
+        "ORDER BY t.due, t.household_id"
+    )
+    ops = connection.ops
+    args = params_outside + [ops.adapt_datefield_value(until)] + params
+    with connection.cursor() as cur:
+        cur.execute(sql, args)
+        rows = cur.fetchall()
+    if rows[0][3]:
+        return None
+    if rows[0][0] is None:
+        return [], 0
+    late = rows[0][2]
+    if late is not None:
+        late = late if isinstance(late, date) else date.fromisoformat(late)
+        if late > today:
+            return None
+    return [r[0] for r in rows], int(rows[0][1])
 
 
 # ---------------------------------------------------------------- coverage
