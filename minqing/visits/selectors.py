@@ -523,7 +523,26 @@ class CadreRef:
 
 def _areas_and_grid_workers(area: Area):
     """The area's villages and grids (and the area's own parent, for a grid's report), each
-    grid with its active grid workers: one read by path prefix, not lists of ids."""
+    grid with its active grid workers, from the process's copy (core.proc_cache, dropped
+    when an area, a user or a jurisdiction changes; read again after a minute whatever)."""
+    from minqing.core.proc_cache import process_cached
+
+    kept = process_cached(COVERAGE_AREAS, dict)
+    key = (area.pk, area.path, area.parent_id)
+    hit = kept.get(key)
+    if hit is None:
+        hit = _read_areas_and_grid_workers(area)
+        if len(kept) > 1000:
+            kept.clear()
+        kept[key] = hit
+    return hit
+
+
+COVERAGE_AREAS = "visits-coverage-areas"
+
+
+def _read_areas_and_grid_workers(area: Area):
+    """One read by path prefix, not lists of ids."""
     from django.db import connection
 
     sql = (
