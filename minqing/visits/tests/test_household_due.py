@@ -88,7 +88,7 @@ def subject(hh, code) -> dict:
 
 def give(users, hh, code, start):
     return registry.tag_give(
-        actor=users.township, start_date=start, reason="认定", **subject(hh, code)
+        actor=users.admin, start_date=start, reason="认定", **subject(hh, code)
     )
 
 
@@ -256,3 +256,30 @@ def test_check_finds_drift_and_rebuild_repairs_it(users, rules, homes):
     assert_kept()
     call_command("household_due", "--check")
     assert kept(homes["a"])[1] == TODAY - timedelta(days=10)
+
+
+def test_tag_rules_only_the_due_list_builds_reasons_from_the_kept_read(
+    users, tree, rules, homes, django_assert_num_queries
+):
+    """With tag rules only, the reasons come from the same statement as the kept rows:
+    several tags and a follow-up per household, ties included, as the rules engine gives."""
+    VisitRule.objects.filter(kind__in=["open_appeal", "pairing"]).delete()
+    a, b, c, far = homes["a"], homes["b"], homes["c"], homes["far"]
+    give(users, a, "tekun", TODAY - timedelta(days=40))  # due -10
+    give(users, a, "petitioner", TODAY - timedelta(days=24))  # due -10 too: a tie
+    give(users, b, "petitioner", TODAY - timedelta(days=10))  # due +4
+    give(users, c, "tekun", TODAY - timedelta(days=29))  # due +1
+    give(users, far, "tekun", TODAY - timedelta(days=35))
+    visit_at(b, at(TODAY - timedelta(days=3)), by=users.grid, follow_up=TODAY + timedelta(2))
+    assert_kept()
+    assert_same_due_lists(users.grid, users.cadre, users.township, users.outsider, users.admin)
+    items, total = selectors.due_list(fetched_by=users.cadre)
+    assert [(i.household_id, i.reasons) for i in items] == [
+        (a.pk, ["信访人半月访", "特困月访"]),  # a tie: the rules' order (then name)
+        (c.pk, ["特困月访"]),
+        (b.pk, ["约定回访"]),  # 信访 due 11 days after the visit: beyond the week
+    ]
+    assert items[2].last_visited_at == at(TODAY - timedelta(days=3))
+    users.cadre._jurisdiction_paths = None
+    with django_assert_num_queries(3):  # the jurisdiction, the kept read, the households
+        selectors.due_list(fetched_by=users.cadre, limit=8)
