@@ -117,10 +117,20 @@ def pg_forward() -> list[str]:
     recount = select_sql("postgresql", "{hid} = ANY(ids)")
     everything = select_sql("postgresql", "true")
     fns = [
+        # Two transactions recounting one household (writers that do not lock it: an
+        # appeal and a visit) take turns on its row, in id order, and the second counts
+        # from a snapshot taken after the first committed (a volatile SQL function's
+        # statements each take their own); an upsert all the same.
         f"""CREATE FUNCTION visits_householddue_recount(ids bigint[]) RETURNS void
         LANGUAGE sql AS $$
-        DELETE FROM visits_householddue WHERE household_id = ANY(ids);
-        {COLUMNS} {recount};
+        SELECT 1 FROM registry_household WHERE id = ANY(ids) ORDER BY id FOR NO KEY UPDATE;
+        WITH c AS ({recount}), kept AS (
+          {COLUMNS} SELECT * FROM c
+          ON CONFLICT (household_id) DO UPDATE
+             SET grid_id = excluded.grid_id, due = excluded.due, since = excluded.since
+          RETURNING household_id)
+        DELETE FROM visits_householddue d WHERE d.household_id = ANY(ids)
+           AND d.household_id NOT IN (SELECT household_id FROM c);
         $$""",
         f"""CREATE FUNCTION visits_householddue_rebuild() RETURNS void LANGUAGE sql AS $$
         DELETE FROM visits_householddue;

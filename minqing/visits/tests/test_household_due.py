@@ -283,3 +283,51 @@ def test_tag_rules_only_the_due_list_builds_reasons_from_the_kept_read(
     users.cadre._jurisdiction_paths = None
     with django_assert_num_queries(3):  # the jurisdiction, the kept read, the households
         selectors.due_list(fetched_by=users.cadre, limit=8)
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(
+    __import__("django.db").db.connection.vendor != "postgresql",
+    reason="concurrent transactions need PostgreSQL",
+)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_transactions_changing_one_household_take_turns(users, tree):
+    """A tag given and a follow-up promised at once, by writers that do not lock the
+    household: no duplicate-key error, and the kept date counts both."""
+    import threading
+    import time as clock
+
+    from django.db import transaction
+
+    from minqing.registry.tests.test_races import together
+
+    VisitRule.objects.all().delete()
+    VisitRule.objects.create(name="特困月访", tag=tag("tekun"), interval_days=30)
+    h = household(tree.grids["七星村1"])
+    first_wrote = threading.Event()
+
+    def tag_it():
+        with transaction.atomic():
+            TagPeriod.objects.create(
+                tag=tag("tekun"),
+                household=h,
+                resident=h.members.first(),
+                start_date=TODAY - timedelta(days=40),
+                start_reason="认定",
+            )
+            first_wrote.set()
+            clock.sleep(0.5)  # the other one writes meanwhile
+
+    def follow_it():
+        first_wrote.wait(timeout=10)
+        with transaction.atomic():
+            LastVisit.objects.create(
+                household=h,
+                visited_at=at(TODAY - timedelta(days=50)),
+                follow_up_date=TODAY + timedelta(days=3),
+            )
+
+    results = together(tag_it, follow_it)
+    assert [r[0] for r in results] == ["ok", "ok"], results
+    assert kept(h)[1] == TODAY - timedelta(days=10)  # the tag's, counted by the second
+    assert_kept()
