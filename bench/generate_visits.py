@@ -134,6 +134,11 @@ def main(argv=None) -> None:
         )
         timer.lap("latest visit per household written")
         cur.execute("SET LOCAL session_replication_role = origin")
+        # the replica role also kept the next-due triggers quiet: recount the kept dates
+        cur.execute("SELECT to_regprocedure('visits_householddue_rebuild()') IS NOT NULL")
+        if cur.fetchone()[0]:
+            cur.execute("SELECT visits_householddue_rebuild()")
+            timer.lap("kept next-due dates recounted")
         for child, column, parent in (
             ("visits_visit", "household_id", "registry_household"),
             ("visits_visit", "grid_id", "areas_area"),

@@ -133,8 +133,10 @@ def audit_bulk(*, actor, action: str, rows: list[tuple], detail_key: str = "") -
         return len(events)
     import json
 
+    from .dbcursor import server_bound_cursor
+
     encoder = AuditEvent._meta.get_field("detail").encoder
-    with connection.cursor() as cur:
+    with server_bound_cursor() as cur:  # one big JSON parameter
         for i in range(0, len(events), 5000):
             batch = events[i : i + 5000]
             rows = json.dumps(

@@ -201,6 +201,40 @@ class HouseholdTags(models.Model):
         ]
 
 
+class HouseholdDue(models.Model):
+    """The kept next-due date of a household under the must-visit rules and its latest
+    follow-up (one row per household with something due, whenever): the due list and the
+    home panel read an area's rows by grid and date, an indexed range, instead of
+    evaluating the rules over the jurisdiction. `since` is the latest start date (of a tag
+    or a pairing) that went into `due`: the row holds on any day >= since. Kept by
+    database triggers in the writing statement's transaction (see household_due.py);
+    `minqing household_due --check` compares it with the rules engine, `--rebuild`
+    recounts."""
+
+    household = models.OneToOneField(
+        "registry.Household",
+        primary_key=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,  # written by triggers only
+        related_name="+",
+    )
+    grid_id = models.BigIntegerField()
+    due = models.DateField()
+    since = models.DateField(null=True)
+
+    class Meta:
+        verbose_name = _("户下次应访日期")
+        verbose_name_plural = _("户下次应访日期")
+        indexes = [
+            # the due list: an area's grids, nearest first, index only
+            models.Index(
+                fields=["grid_id", "due"],
+                include=["household", "since"],
+                name="householddue_grid_due_idx",
+            ),
+        ]
+
+
 class VisitRule(models.Model):
     """五必访/六必访 as data: households matching the rule must be visited at least every
     `interval_days` days. The clock starts when the household starts matching."""

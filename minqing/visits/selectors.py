@@ -3,7 +3,7 @@ for a period, and a cadre's visit log (民情日志). Each is a fixed number of 
 
 import math
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.db.models import Count, Exists, IntegerField, Max, Min, OuterRef, Prefetch, Subquery
 from django.db.models.functions import Coalesce
@@ -64,31 +64,34 @@ class DueItem:
         return max((today - self.due).days, 0)
 
 
-def due_items(*, fetched_by, today: date | None = None, horizon_days: int = DUE_HORIZON_DAYS):
+def due_items(
+    *,
+    fetched_by,
+    today: date | None = None,
+    horizon_days: int = DUE_HORIZON_DAYS,
+    households: list[int] | None = None,
+    active: list[VisitRule] | None = None,
+):
     """Households in the user's jurisdiction due (or overdue) for a visit by today + horizon,
-    nearest first. Two queries: matching tag periods with their last visit, follow-ups."""
+    nearest first (the rules engine; `households` restricts it to those ids). Two queries:
+    matching tag periods with their last visit, follow-ups (and one per appeal or pairing
+    rule kind in force)."""
     today = today or timezone.localdate()
     limit = today + timedelta(days=horizon_days)
-    active = list(VisitRule.objects.filter(is_active=True))
+    if active is None:
+        active = list(VisitRule.objects.filter(is_active=True))
+    only = {} if households is None else {"household_id__in": households}
     rules = {r.tag_id: r for r in active if r.kind == VisitRule.Kind.TAG}
     appeal_rules = [r for r in active if r.kind == VisitRule.Kind.OPEN_APPEAL]
-    items: dict[int, DueItem] = {}
-
-    def offer(hid, due, reason, last):
-        item = items.get(hid)
-        if item is None:
-            items[hid] = DueItem(hid, due, [reason], last)
-        else:
-            if due < item.due:
-                item.due = due
-                item.reasons.insert(0, reason)
-            else:
-                item.reasons.append(reason)
+    rank = {r.pk: (r.order, r.name) for r in active}
+    offers = _Offers()
+    offer = offers.offer
 
     if rules:
         rows = (
             TagPeriod.objects.visible_to(fetched_by)
             .filter(end_date__isnull=True, tag_id__in=list(rules), start_date__lte=today)
+            .filter(**only)
             .values("household_id", "tag_id")
             .annotate(since=Min("start_date"), last=Max("household__last_visit__visited_at"))
             .order_by()
@@ -102,7 +105,7 @@ def due_items(*, fetched_by, today: date | None = None, horizon_days: int = DUE_
                 interval_days=rule.interval_days,
             )
             if due <= limit:
-                offer(row["household_id"], due, rule.name, last)
+                offer(row["household_id"], due, rule.name, last, rank[rule.pk])
     if appeal_rules:
         from minqing.appeals.models import OPEN_STATES, Appeal
 
@@ -110,6 +113,7 @@ def due_items(*, fetched_by, today: date | None = None, horizon_days: int = DUE_
             Appeal.objects.filter(
                 state__in=OPEN_STATES, household__in=Household.objects.visible_to(fetched_by)
             )
+            .filter(**only)
             .values("household_id")
             .annotate(since=Min("created_at"), last=Max("household__last_visit__visited_at"))
             .order_by()
@@ -123,21 +127,47 @@ def due_items(*, fetched_by, today: date | None = None, horizon_days: int = DUE_
                     interval_days=rule.interval_days,
                 )
                 if due <= limit:
-                    offer(row["household_id"], due, rule.name, last)
+                    offer(row["household_id"], due, rule.name, last, rank[rule.pk])
     pairing_rules = [r for r in active if r.kind == VisitRule.Kind.PAIRING]
     if pairing_rules:
-        _offer_pairings(fetched_by, today, limit, pairing_rules, offer)
+        _offer_pairings(fetched_by, today, limit, pairing_rules, offer, only, rank)
     follow_ups = (
         LastVisit.objects.filter(follow_up_date__isnull=False, follow_up_date__lte=limit)
+        .filter(**only)
         .filter(household__in=Household.objects.visible_to(fetched_by))
         .values_list("household_id", "follow_up_date", "visited_at")
     )
     for hid, day, last in follow_ups:
-        offer(hid, day, str(VisitFinding.Kind.FOLLOW_UP.label), last)
-    return sorted(items.values(), key=lambda i: (i.due, i.household_id))
+        offer(hid, day, str(VisitFinding.Kind.FOLLOW_UP.label), last, (math.inf,))
+    return offers.items()
 
 
-def _offer_pairings(fetched_by, today, limit, rules, offer) -> None:
+class _Offers:
+    """Due items from the sources offered one by one: a household's due is the earliest
+    offered, its reasons are ordered by their due date, then by rule (the rules' order,
+    follow-ups last), whatever order the rows came in; its last visit is the first
+    offered's."""
+
+    def __init__(self):
+        self.by_household: dict[int, DueItem] = {}
+        self.reasons: dict[int, list] = {}
+
+    def offer(self, hid, due, reason, last, rank: tuple):
+        item = self.by_household.get(hid)
+        if item is None:
+            self.by_household[hid] = DueItem(hid, due, [], last)
+            self.reasons[hid] = [(due, rank, reason)]
+        else:
+            item.due = min(item.due, due)
+            self.reasons[hid].append((due, rank, reason))
+
+    def items(self) -> list[DueItem]:
+        for hid, item in self.by_household.items():
+            item.reasons = [r for _d, _k, r in sorted(self.reasons[hid])]
+        return sorted(self.by_household.values(), key=lambda i: (i.due, i.household_id))
+
+
+def _offer_pairings(fetched_by, today, limit, rules, offer, only, rank) -> None:
     """结对帮扶: a paired household is due `interval` days after the later of the pairing's
     start and its cadre's own last visit (another cadre's visit does not count). The
     pairings the user sees: their own, and those in their jurisdiction. Two queries."""
@@ -146,6 +176,7 @@ def _offer_pairings(fetched_by, today, limit, rules, offer) -> None:
     pairs = list(
         Pairing.objects.visible_to(fetched_by)
         .filter(end_date__isnull=True, start_date__lte=today)
+        .filter(**only)
         .values_list(
             "household_id",
             "cadre_id",
@@ -177,19 +208,151 @@ def _offer_pairings(fetched_by, today, limit, rules, offer) -> None:
                 interval_days=rule.interval_days,
             )
             if due <= limit:
-                offer(hid, due, f"{rule.name}({name})", seen)
+                reason = f"{rule.name}({name})"
+                offer(hid, due, reason, seen, (*rank[rule.pk], reason))
 
 
-def due_list(*, fetched_by, today: date | None = None, limit: int | None = 50, **kw):
-    """The due list with its households (one more query), nearest first."""
-    items = due_items(fetched_by=fetched_by, today=today, **kw)
+def due_list(
+    *,
+    fetched_by,
+    today: date | None = None,
+    limit: int | None = 50,
+    horizon_days: int = DUE_HORIZON_DAYS,
+):
+    """The due list with its households (one more query), nearest first. Read from the
+    kept next-due dates (HouseholdDue, see _kept_due): one statement gives the shown
+    households, the total, and for the shown ones their tag rules and last visit, from
+    which their reasons follow; then their households. The rules engine runs instead for
+    the shown households when appeal or pairing rules are in force, and over the whole
+    jurisdiction when a kept row does not hold for `today` (a tag or pairing that starts
+    after it) or the user has pairings outside their jurisdiction (their own pairings are
+    theirs wherever the household is)."""
+    today = today or timezone.localdate()
+    until = today + timedelta(days=horizon_days)
+    kept = _kept_due(fetched_by, today, until, limit)
+    if kept is None:
+        items = due_items(fetched_by=fetched_by, today=today, horizon_days=horizon_days)
+        total = len(items)
+    else:
+        items, total = kept
+        if items is None:  # other rule kinds in force: the rules engine, shown ones only
+            items = due_items(
+                fetched_by=fetched_by,
+                today=today,
+                horizon_days=horizon_days,
+                households=total[1],
+            )
+            total = total[0]
     shown = items[:limit] if limit else items
     households = Household.objects.select_related("grid", "head").in_bulk(
         [i.household_id for i in shown]
     )
     for item in shown:
         item.household = households.get(item.household_id)
-    return shown, len(items)
+    return shown, total
+
+
+def _kept_due(fetched_by, today: date, until: date, limit: int | None):
+    """(items, total) from the kept rows due by `until` in the user's jurisdiction,
+    nearest first (at most `limit`), their reasons from the same statement: per shown
+    household its last visit (and follow-up) and, per active tag rule it falls under, the
+    first start of that tag, exactly what due_items reads for it. (None, (total, ids))
+    when appeal or pairing rules are in force; None when the rows do not answer for
+    `today` (see due_list)."""
+    from django.db import connection
+
+    from minqing.core.scoping import jurisdiction_paths
+
+    from .models import HouseholdDue, Pairing
+
+    if getattr(fetched_by, "is_superuser", False) and fetched_by.is_active:
+        scope, params, outside, params_outside = "", [], "0", []
+    else:
+        paths = jurisdiction_paths(fetched_by)
+        if not paths:
+            return None
+        scope = " AND (" + " OR ".join(["g.path LIKE %s"] * len(paths)) + ")"
+        params = [p + "%" for p in paths]
+        far = Pairing.objects.filter(cadre_id=fetched_by.pk, end_date__isnull=True).exclude(
+            household__in=Household.objects.visible_to(fetched_by)
+        )
+        far_sql, far_params = far.values("pk").query.sql_with_params()
+        outside = f"CASE WHEN EXISTS ({far_sql}) THEN 1 ELSE 0 END"
+        params_outside = list(far_params)
+    ops = connection.ops
+    yes = "true" if connection.vendor == "postgresql" else "1"
+    cut = f" LIMIT {int(limit)}" if limit else ""
+    others = (
+        f"CASE WHEN EXISTS (SELECT 1 FROM visits_visitrule x WHERE x.is_active = {yes} "
+        "AND x.kind <> 'tag') THEN 1 ELSE 0 END"
+    )
+    sql = (
+        f"SELECT t.household_id, t.due, t.total, t.late, {outside}, {others}, "
+        'lv.visited_at, lv.follow_up_date, r.id, r.name, r.interval_days, r."order", '
+        "MIN(p.start_date) FROM (SELECT 1 AS one) o "
+        "LEFT JOIN (SELECT d.household_id, d.due, COUNT(*) OVER () AS total, "
+        f"MAX(d.since) OVER () AS late FROM {HouseholdDue._meta.db_table} d "
+        "JOIN areas_area g ON g.id = d.grid_id "
+        f"WHERE d.due <= %s{scope} ORDER BY d.due, d.household_id{cut}) t ON 1 = 1 "
+        "LEFT JOIN visits_lastvisit lv ON lv.household_id = t.household_id "
+        "LEFT JOIN registry_tagperiod p ON p.household_id = t.household_id "
+        "AND p.end_date IS NULL AND p.start_date <= %s "
+        "LEFT JOIN visits_visitrule r ON r.tag_id = p.tag_id "
+        f"AND r.is_active = {yes} AND r.kind = 'tag' "
+        "GROUP BY t.household_id, t.due, t.total, t.late, lv.visited_at, lv.follow_up_date, "
+        'r.id, r.name, r.interval_days, r."order" '
+        "ORDER BY t.due, t.household_id"
+    )
+    args = [*params_outside, ops.adapt_datefield_value(until), *params]
+    args.append(ops.adapt_datefield_value(today))
+    with connection.cursor() as cur:
+        cur.execute(sql, args)
+        rows = cur.fetchall()
+    head = rows[0]
+    if head[4]:
+        return None
+    if head[0] is None:
+        return [], 0
+    late = _as_date(head[3])
+    if late is not None and late > today:
+        return None
+    total = int(head[2])
+    if head[5]:
+        return None, (total, list(dict.fromkeys(r[0] for r in rows)))
+    offers = _Offers()
+    follow_up = str(VisitFinding.Kind.FOLLOW_UP.label)
+    seen = set()
+    for hid, _due, _t, _l, _o, _x, last, day, rule_id, name, interval, order, since in rows:
+        last = _as_datetime(last)
+        if rule_id is not None:
+            due = due_date(
+                since=_as_date(since),
+                last_visit=timezone.localdate(last) if last else None,
+                interval_days=interval,
+            )
+            if due <= until:
+                offers.offer(hid, due, name, last, (order, name))
+        if hid not in seen:
+            seen.add(hid)
+            day = _as_date(day)
+            if day is not None and day <= until:
+                offers.offer(hid, day, follow_up, last, (math.inf,))
+    return offers.items(), total
+
+
+def _as_date(value):
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _as_datetime(value):
+    """A datetime as the ORM gives it (SQLite gives the stored UTC, naive or as text)."""
+    if isinstance(value, str):
+        from django.utils.dateparse import parse_datetime
+
+        value = parse_datetime(value)
+    if value is not None and timezone.is_naive(value):
+        value = value.replace(tzinfo=UTC)
+    return value
 
 
 # ---------------------------------------------------------------- coverage
@@ -323,14 +486,16 @@ def coverage_sql(*, fetched_by, area, start, end, rules, needs) -> tuple[str, li
     OFFSET 0 keeps PostgreSQL from pulling the inner select up, which would copy each
     subquery into every aggregate that reads it; plain CASE sums run on both databases."""
     from minqing.appeals.models import OPEN_STATES
+    from minqing.core.scoping import covers
 
-    inner, params = (
-        Household.objects.visible_to(fetched_by)
-        .within(area)
-        .order_by()
-        .values("id", "grid_id")
-        .query.sql_with_params()
+    # An area inside the jurisdiction needs no second path test: the same one twice made
+    # PostgreSQL expect 1/25 of the households (a sort instead of a hash for the group).
+    scoped = (
+        Household.objects
+        if covers(fetched_by, area.path)
+        else Household.objects.visible_to(fetched_by)
     )
+    inner, params = scoped.within(area).order_by().values("id", "grid_id").query.sql_with_params()
     from django.db import connection
 
     params = list(params)
@@ -434,7 +599,26 @@ class CadreRef:
 
 def _areas_and_grid_workers(area: Area):
     """The area's villages and grids (and the area's own parent, for a grid's report), each
-    grid with its active grid workers: one read by path prefix, not lists of ids."""
+    grid with its active grid workers, from the process's copy (core.proc_cache, dropped
+    when an area, a user or a jurisdiction changes; read again after a minute whatever)."""
+    from minqing.core.proc_cache import process_cached
+
+    kept = process_cached(COVERAGE_AREAS, dict)
+    key = (area.pk, area.path, area.parent_id)
+    hit = kept.get(key)
+    if hit is None:
+        hit = _read_areas_and_grid_workers(area)
+        if len(kept) > 1000:
+            kept.clear()
+        kept[key] = hit
+    return hit
+
+
+COVERAGE_AREAS = "visits-coverage-areas"
+
+
+def _read_areas_and_grid_workers(area: Area):
+    """One read by path prefix, not lists of ids."""
     from django.db import connection
 
     sql = (

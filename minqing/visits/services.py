@@ -684,7 +684,9 @@ def _insert_new(model, rows: list[list], *, fields: list[str], unique: str) -> d
             for row in rows
             for f, v in zip(cols, row, strict=True)
         ]
-    with connection.cursor() as cur:
+    from minqing.core.dbcursor import server_bound_cursor
+
+    with server_bound_cursor() as cur:  # one big JSON parameter on PostgreSQL
         cur.execute(sql, params)
         got = cur.fetchall()
     return {key.to_python(k): pk for pk, k in got}
