@@ -102,6 +102,17 @@ def test_household_list_query_count(client, users, tree, data, django_assert_num
     assert response.status_code == 200
 
 
+def test_grid_worker_list_asks_nothing_below_the_grid(
+    client, users, data, django_assert_num_queries
+):
+    login(client, users.grid)
+    client.get("/registry/households/")
+    # as the township's list, without the area picker's children query: a grid has none
+    with django_assert_num_queries(8):
+        response = client.get("/registry/households/")
+    assert response.status_code == 200
+
+
 def test_resident_list_query_count(client, users, tree, data, django_assert_num_queries):
     for _i in range(12):
         ResidentFactory(household=HouseholdFactory(grid=tree.grids["七星村2"]))
