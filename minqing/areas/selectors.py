@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from minqing.core.errors import ValidationFailed
 
-from .models import Area
+from .models import Area, Level
 
 
 def area_roots_for(user):
@@ -76,6 +76,8 @@ def area_picker_choices(user, selected, *, blank=None) -> list[tuple]:
             parents = list(Area.objects.filter(pk__in=user.jurisdictions.values("area_id")))
         if len(parents) != 1:
             return choices + [(str(a.pk), a.name) for a in sorted(parents, key=lambda a: a.path)]
+        if parents[0].level == Level.GRID:  # nothing below a grid: no query for it
+            return choices
         children = visible.filter(parent=parents[0]).order_by("code")
         return choices + [(str(c.pk), c.name) for c in children]
     rows = list(

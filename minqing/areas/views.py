@@ -25,7 +25,8 @@ def index(request):
 @login_required
 def detail(request, pk: int):
     area = get_visible_or_404(Area, request.user, pk=pk)
-    counts = area_subtree_counts(area=area)
+    # a grid has nothing below it: no query for its (empty) subtree
+    counts = {} if area.level == Level.GRID else area_subtree_counts(area=area)
     ancestors = Area.objects.visible_to(request.user).filter(code__in=area.ancestor_codes)
     extra = {}
     if has_perm(request.user, "registry.view"):

@@ -13,7 +13,8 @@ def _moves(request, household):
     from .selectors import household_moves
     from .services import move_correctable_by
 
-    moves = household_moves(fetched_by=request.user, household=household)
+    # the page looked the household up through the viewer's scope (core.sections)
+    moves = household_moves(fetched_by=request.user, household=household, scoped=True)
     corrected = {m.corrects_id for m in moves if m.corrects_id}
     for m in moves:
         m.is_corrected = m.pk in corrected

@@ -324,9 +324,11 @@ def household_tag_history(*, fetched_by, household: Household) -> list[TagPeriod
     )
 
 
-def household_moves(*, fetched_by, household: Household) -> list[Move]:
-    """Moves into, out of and within this household, newest first."""
-    if not Household.objects.visible_to(fetched_by).filter(pk=household.pk).exists():
+def household_moves(*, fetched_by, household: Household, scoped: bool = False) -> list[Move]:
+    """Moves into, out of and within this household, newest first. `scoped=True` when the
+    caller already looked the household up through the viewer's scope (a page section):
+    no second check then."""
+    if not scoped and not Household.objects.visible_to(fetched_by).filter(pk=household.pk).exists():
         return []
     moves = list(
         Move.objects.filter(Q(from_household=household) | Q(to_household=household))

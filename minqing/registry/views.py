@@ -14,11 +14,11 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from minqing.areas.models import Area
+from minqing.areas.models import Area, Level
 from minqing.core.errors import DomainError, PermissionDeniedError, StaleEdit, form_status
 from minqing.core.forms import submit
 from minqing.core.permissions import has_perm, require
-from minqing.core.scoping import get_visible_or_404
+from minqing.core.scoping import get_visible_or_404, jurisdiction_paths
 from minqing.core.sections import page_sections
 
 from . import selectors, services
@@ -182,8 +182,27 @@ def resident_list(request):
 
 def _household(request, pk) -> Household:
     return get_visible_or_404(
-        Household.objects.select_related("grid", "grid__parent", "head"), request.user, pk=pk
+        Household.objects.select_related("grid", "grid__parent", "grid__parent__parent", "head"),
+        request.user,
+        pk=pk,
     )
+
+
+def _crumb_areas(user, grid) -> list[Area]:
+    """The grid's village and township (the areas above it the crumbs name) that the user
+    may see; read with the household (`_household`), checked against the jurisdiction paths
+    the session keeps: no query. Levels only go down, so they are at most two steps up."""
+    paths = None if (user.is_superuser and user.is_active) else jurisdiction_paths(user)
+    out, area = [], grid.parent
+    for _step in range(2):
+        if area is None or area.level < Level.TOWNSHIP:
+            break
+        if paths is None or any(area.path.startswith(p) for p in paths):
+            out.append(area)
+        if area.level == Level.TOWNSHIP:
+            break
+        area = area.parent
+    return sorted(out, key=lambda a: a.level)
 
 
 def _tag_summary(open_periods) -> list[dict]:
@@ -219,12 +238,11 @@ def _household_page(request, household, *, status=200, open_form="", **forms):
     user = request.user
     members = selectors.household_members(fetched_by=user, household=household)
     history = selectors.household_tag_history(fetched_by=user, household=household)
-    ancestors = Area.objects.visible_to(user).filter(code__in=household.grid.ancestor_codes)
     if not members and not open_form:
         open_form = "member"  # an empty household opens on adding its first member
     context = {
         "household": household,
-        "ancestors": ancestors.order_by("level"),
+        "ancestors": _crumb_areas(user, household.grid),
         "members": members,
         "tag_summary": _tag_summary(p for p in history if p.end_date is None),
         "history": history,

@@ -117,3 +117,24 @@ def test_pages_need_login(client, tree):
     response = client.get(f"/areas/{tree.qixing.pk}/")
     assert response.status_code == 302 and "/login/" in response["Location"]
     assert client.get(f"/api/areas/{tree.qixing.pk}").status_code == 401
+
+
+def test_area_page_runs_no_query_it_does_not_show(client, users, tree):
+    """A grid has no subtree to count; with the registry overview (which carries the
+    children's figures) the children's table is not shown, so not queried."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    login(client, users.grid)
+    grid = tree.grids["七星村1"]
+    client.get(f"/areas/{grid.pk}/")
+    with CaptureQueriesContext(connection) as grid_page:
+        html = client.get(f"/areas/{grid.pk}/").content.decode()
+    assert grid.name in html
+    sql = " ".join(q["sql"] for q in grid_page.captured_queries)
+    assert "child_count" not in sql and 'COUNT("areas_area"."id")' not in sql
+    login(client, users.cadre)
+    with CaptureQueriesContext(connection) as village_page:
+        html = client.get(f"/areas/{tree.qixing.pk}/").content.decode()
+    assert "七星村第2网格" in html  # named by the overview
+    assert "child_count" not in " ".join(q["sql"] for q in village_page.captured_queries)

@@ -102,6 +102,17 @@ def test_household_list_query_count(client, users, tree, data, django_assert_num
     assert response.status_code == 200
 
 
+def test_grid_worker_list_asks_nothing_below_the_grid(
+    client, users, data, django_assert_num_queries
+):
+    login(client, users.grid)
+    client.get("/registry/households/")
+    # as the township's list, without the area picker's children query: a grid has none
+    with django_assert_num_queries(8):
+        response = client.get("/registry/households/")
+    assert response.status_code == 200
+
+
 def test_resident_list_query_count(client, users, tree, data, django_assert_num_queries):
     for _i in range(12):
         ResidentFactory(household=HouseholdFactory(grid=tree.grids["七星村2"]))
@@ -677,11 +688,12 @@ def test_household_page_query_count_does_not_grow_with_members(
         r = ResidentFactory(household=data.qx)
         period(tag_code="disabled", resident=r, start=date(2020, 1, 1))
         services.resident_move(actor=users.cadre, resident=r, kind="out", date=date(2021, 1, 1))
-    # session, user, household, ancestors, members, their tags, tag history, moves
-    # (visibility check + rows), the appeals section, the visits section (visits, open
-    # questionnaires); no form: each is fetched when its panel opens; the jurisdiction paths
-    # come from the session
-    with django_assert_num_queries(12):
+    # session, user, household (with its grid, village and township: the crumbs), members,
+    # their tags, tag history, moves (the household was looked up through the scope: no
+    # second check), the appeals section, the visits section (visits, open questionnaires);
+    # no form: each is fetched when its panel opens; the jurisdiction paths come from the
+    # session
+    with django_assert_num_queries(10):
         response = client.get(url)
     assert "成员（8 人）" in response.content.decode()
 
@@ -744,3 +756,19 @@ def test_household_form_panels_are_scoped_and_need_the_right(client, users, data
     assert 'name="id_number"' not in page
     login(client, users.cadre)
     assert client.get(f"/registry/households/{data.qx.pk}/forms/other/").status_code == 404
+
+
+def test_reveal_box_is_the_included_template(rf):
+    """{% reveal_box %} (the household page) gives what the include gave, values escaped."""
+    from django.template import Context, Template
+
+    from minqing.registry.templatetags.households import reveal_box
+
+    for masked in ("430***********1234", "", '<b>"x"</b>'):
+        url = '/registry/residents/1/reveal/id/?a=1&b="2"'
+        included = Template(
+            '{% include "registry/_reveal.html" with url=url masked=masked %}'
+        ).render(Context({"url": url, "masked": masked}))
+        assert reveal_box(url, masked) == included
+        assert reveal_box(url, masked) == included  # the second from the kept shell
+    assert "&lt;b&gt;" in reveal_box("/u/", "<b>")

@@ -251,3 +251,68 @@ def test_rule_with_a_taken_name_is_a_conflict(client, users):
     r = client.post(reverse("visits:rules"), data)
     assert r.status_code == 409 and "同名规则" in r.content.decode()
     assert VisitRule.objects.get(name="特困人员每月必访").interval_days == 30
+
+
+def test_household_section_shows_what_each_visit_carries_in_two_queries(
+    client, users, hh, django_assert_num_queries
+):
+    from minqing.visits.models import VisitNote, VisitPhoto
+
+    from .factories import visit_at
+
+    users.grid.last_name, users.grid.first_name = "王", "网格"
+    users.grid.save()
+    child = hh.members.get(relation="child")
+    head = hh.members.get(relation="head")
+    now = timezone.now()
+    old = visit_at(hh, now - timedelta(days=3), by=users.grid, situation="第一次<b>走访</b>")
+    new = visit_at(hh, now - timedelta(days=1), by=users.grid, situation="第二次走访")
+    new.visitors.add(users.cadre)
+    new.met_members.add(child, head)
+    new.met_others = "邻居"
+    new.save()
+    tp = period(tag_code="left_behind_child", resident=child, start=date(2024, 1, 1))
+    VisitFinding.objects.create(visit=new, kind="tag", text="认定", tag_period=tp)
+    VisitFinding.objects.create(visit=new, kind="need", text="申请临时救助")
+    VisitNote.objects.create(visit=old, text="补记一", author=users.grid)
+    VisitNote.objects.create(visit=old, text="补记二", author=users.cadre)
+    for name in ("b.jpg", "a.jpg"):
+        VisitPhoto.objects.create(
+            visit=new,
+            file="x.jpg",
+            original_name=name,
+            content_type="image/jpeg",
+            size=1,
+            sha256="",
+        )
+    login(client, users.grid)
+    url = reverse("registry:household", args=[hh.pk])
+    client.get(url)
+    with django_assert_num_queries(11) as captured:
+        html = client.get(url).content.decode()
+    section = html[html.index('class="visit-items"') :]
+    # newest first; whom they met in id order, then the others; findings with the resident
+    assert section.index("第二次走访") < section.index("第一次&lt;b&gt;走访&lt;/b&gt;")
+    assert f"见到:{head.name}、{child.name}、邻居" in section or (
+        f"见到:{child.name}、{head.name}、邻居" in section and child.pk < head.pk
+    )
+    assert "重点人群认定:认定(张小燕)" in section and "诉求/困难:申请临时救助" in section
+    # visitors as added, named as User.__str__; notes in time order with their author
+    assert f"走访人:王网格、{users.cadre}" in section
+    assert section.index("补记一") < section.index("补记二")
+    assert f"{users.cadre}</small>:补记二" in section
+    photos = [p.pk for p in VisitPhoto.objects.order_by("uploaded_at", "id")]
+    assert section.index(f"/visits/{new.pk}/photos/{photos[0]}/") < section.index(
+        f"/visits/{new.pk}/photos/{photos[1]}/"
+    )
+    assert 'alt="b.jpg"' in section
+    union = [q["sql"] for q in captured.captured_queries if "UNION ALL" in q["sql"]]
+    assert len(union) == 1
+    # more visits, more of everything: the same number of queries
+    for i in range(3):
+        v = visit_at(hh, now - timedelta(days=5 + i), by=users.grid)
+        VisitNote.objects.create(visit=v, text=f"再补{i}", author=users.grid)
+        v.met_members.add(head)
+    with django_assert_num_queries(11):
+        html = client.get(url).content.decode()
+    assert "再补2" in html
