@@ -3,6 +3,7 @@ answer. The state is cached; AppealEvent rows are the truth (core.workflow)."""
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from minqing.core.attachments import AttachmentBase
@@ -132,6 +133,7 @@ class Appeal(CaseModel):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="appeals",
+        db_index=False,  # partial index in Meta (NULL on public intake)
     )
     title = models.CharField(_("标题"), max_length=100)
     content = models.TextField(_("诉求内容"))
@@ -142,7 +144,12 @@ class Appeal(CaseModel):
     contact_name = models.CharField(_("联系人"), max_length=50, blank=True)
     contact_phone = models.CharField(_("联系电话"), max_length=20, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,  # partial index in Meta (NULL on public intake)
     )
     unit = models.ForeignKey(
         "accounts.Unit",
@@ -154,7 +161,12 @@ class Appeal(CaseModel):
         db_index=False,
     )
     assigned_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,  # partial index in Meta (NULL at intake)
     )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -185,6 +197,7 @@ class Appeal(CaseModel):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,  # partial index in Meta (NULL at intake)
     )
     mediation_record = models.TextField(_("调解记录"), blank=True)
     mediation_outcome = models.CharField(
@@ -220,6 +233,17 @@ class Appeal(CaseModel):
                 fields=["area", "category", "-created_at"],
                 condition=models.Q(state__in=["accepted", "claimed", "assigned", "in_progress"]),
                 name="appeal_open_area_cat_idx",
+            ),
+            # Foreign keys that are NULL when a matter is filed (a resident's, most of all):
+            # indexed where set, for the household page and for deleting a referenced row;
+            # intake does not write them (a NULL key in a full index is one more insert).
+            *(
+                models.Index(
+                    fields=[f],
+                    condition=models.Q(**{f"{f}__isnull": False}),
+                    name=f"appeal_{f}_idx",
+                )
+                for f in ("household", "created_by", "assigned_by", "mediator")
             ),
         ]
         constraints = [
@@ -265,12 +289,31 @@ class Appeal(CaseModel):
 
 
 class AppealEvent(WorkflowEvent):
-    appeal = models.ForeignKey(Appeal, related_name="events", on_delete=models.PROTECT)
+    # Every intake writes one event: only the indexes a query uses. appeal_event_idx starts
+    # with the appeal (no second index on it); no query orders all events by time (the
+    # kernel's `at` index); the actor index is for protecting users from deletion, and an
+    # anonymous resident's event (actor NULL) is never looked up by it.
+    appeal = models.ForeignKey(
+        Appeal, related_name="events", on_delete=models.PROTECT, db_index=False
+    )
+    at = models.DateTimeField(_("时间"), default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+    )
 
     class Meta(WorkflowEvent.Meta):
         indexes = [
             # one appeal's timeline; check_workflows replay
-            models.Index(fields=["appeal", "at", "id"], name="appeal_event_idx")
+            models.Index(fields=["appeal", "at", "id"], name="appeal_event_idx"),
+            models.Index(
+                fields=["actor"],
+                condition=models.Q(actor__isnull=False),
+                name="appeal_event_actor_idx",
+            ),
         ]
 
 

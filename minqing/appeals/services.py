@@ -6,6 +6,7 @@ import re
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from minqing.accounts.models import Unit, User
 from minqing.areas.models import Area, Level
@@ -38,6 +39,9 @@ from .workflow import APPEAL_FLOW
 MAX_CONTENT = 5000
 MAX_TITLE = 100
 _PHONE = re.compile(r"^[0-9+\- ]{7,20}$")
+# Enum .values builds a new list on every access; intake checks these on every request.
+_CHANNELS = frozenset(Channel.values)
+_KINDS = frozenset(Kind.values)
 
 # Who is told about a matter waiting at a level (by the level of the area they hold).
 LEVEL_ROLES = {
@@ -208,14 +212,14 @@ def _appeal_file(
     its hash is kept). `actor=None` is the public web form / anonymous Open311."""
     if actor is not None:
         require(actor, "appeals.file")
-    if channel not in Channel.values:
+    if channel not in _CHANNELS:
         raise ValidationFailed(_("未知的来源渠道"))
     if actor is None and channel not in (Channel.WEB, Channel.OPEN311):
         raise PermissionDeniedError()
-    if kind not in Kind.values:
+    if kind not in _KINDS:
         raise ValidationFailed(_("未知的事项类型"))
-    content = _clean_text(content, field=_("诉求内容"))
-    title = _clean_text(title, field=_("标题"), required=False, limit=MAX_TITLE)
+    content = _clean_text(content, field=gettext_lazy("诉求内容"))
+    title = _clean_text(title, field=gettext_lazy("标题"), required=False, limit=MAX_TITLE)
     title = title or content.splitlines()[0][:30]
     category = active_category(category_id)
     if category is None:
@@ -254,13 +258,15 @@ def _appeal_file(
         household=household,
         title=title,
         content=content,
-        location=_clean_text(location, field=_("地点"), required=False, limit=200),
-        contact_name=_clean_text(contact_name, field=_("联系人"), required=False, limit=50),
+        location=_clean_text(location, field=gettext_lazy("地点"), required=False, limit=200),
+        contact_name=_clean_text(
+            contact_name, field=gettext_lazy("联系人"), required=False, limit=50
+        ),
         contact_phone=contact_phone,
         answers=clean_answers,
         latitude=latitude,
         longitude=longitude,
-        parties=_clean_text(parties, field=_("当事人"), required=False, limit=1000),
+        parties=_clean_text(parties, field=gettext_lazy("当事人"), required=False, limit=1000),
         created_by=actor,
         created_at=now,
         state_changed_at=now,
