@@ -12,6 +12,7 @@ error reports alike).
 import codecs
 import csv
 import io
+import os
 import re
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -359,7 +360,7 @@ def _read_xlsx(fileobj, known, known_names, raw) -> Table:
         archive.close()
         fileobj.seek(0)
         return _read_xlsx_openpyxl(fileobj, known, known_names, raw)
-    return _read_xlsx_fast(fast, archive, known, known_names, raw)
+    return _read_xlsx_fast(fast, archive, known, known_names, raw, getattr(fileobj, "name", None))
 
 
 def _fast_rows(fast, path: str, *, start: int = 1, max_row: int | None = None):
@@ -380,7 +381,33 @@ def _fast_rows(fast, path: str, *, start: int = 1, max_row: int | None = None):
         raise _unreadable()
 
 
-def _read_xlsx_fast(fast, archive, known, known_names, raw) -> Table:
+def reader_process_bytes() -> int:
+    """A sheet that inflates to more than this is read in a child process, beside the
+    validation of the rows already read (the import's wall time is then the longer of the
+    two, not their sum)."""
+    return getattr(settings, "IMPORT_XLSX_READER_PROCESS_BYTES", 16 * 2**20)
+
+
+def _process_rows(file_path: str, fast, path: str, *, start: int):
+    from .xlsx_reader import ReaderFailed, rows_in_process
+
+    try:
+        yield from rows_in_process(
+            file_path,
+            path,
+            start=start,
+            max_columns=max_columns(),
+            part_limit=fast.part_limit,
+        )
+    except ReaderFailed as exc:
+        if exc.kind == "too_large":
+            raise _too_large_xlsx()
+        if exc.kind == "unreadable":
+            raise _unreadable()
+        raise RuntimeError(f"xlsx reader process: {exc.args}")
+
+
+def _read_xlsx_fast(fast, archive, known, known_names, raw, file_path=None) -> Table:
     try:
         candidates = []
         for _title, path in fast.sheets:
@@ -397,15 +424,23 @@ def _read_xlsx_fast(fast, archive, known, known_names, raw) -> Table:
     header_row, header_cells = candidates[s][index]
     convert = _raw if raw else _cell
 
+    start = header_row + 1
+    size = fast.part_size(path)
+    if isinstance(file_path, str) and size > reader_process_bytes() and os.path.isfile(file_path):
+        source = _process_rows(file_path, fast, path, start=start)
+    else:
+        source = _fast_rows(fast, path, start=start)
+
     def rows():
         try:
             yield from _numbered(
-                _fast_rows(fast, path, start=header_row + 1),
+                source,
                 header_row + 1,
                 convert,
                 min(len(header_cells), max_columns()),
             )
         finally:
+            source.close()  # the reader process, if any, ends here
             archive.close()
 
     return Table(

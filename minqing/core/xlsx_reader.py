@@ -359,6 +359,10 @@ class FastWorkbook:
         self._shared: list[str] | None = None
         self.date_styles, self.timedelta_styles = self._styles(styles if styles in names else None)
 
+    def part_size(self, path: str) -> int:
+        """How large the part inflates to (as its zip entry says)."""
+        return self._names[path].file_size
+
     # ------------------------------------------------------------ parts
 
     def _styles(self, path):
@@ -658,3 +662,99 @@ def open_workbook(archive: zipfile.ZipFile, *, part_limit: int) -> FastWorkbook 
         raise
     except (KeyError, etree.XMLSyntaxError, ValueError, AttributeError):
         return None
+
+
+# ------------------------------------------------------------------ a reader process
+#
+# A large sheet is scanned in a child process while the importer validates the rows
+# already read: the rows come back as pickled batches through a pipe, whose buffer bounds
+# what is in flight. The child is this file run alone (python -I: no Django, no project
+# path), reading the upload the parent has on disk.
+
+_BATCH = 2000
+
+
+class ReaderFailed(Exception):
+    """The reader process could not read the sheet: kind is "too_large", "unreadable"
+    (what the reader raises for a file it cannot read) or "error" (anything else)."""
+
+    def __init__(self, kind: str, detail: str = ""):
+        super().__init__(kind, detail)
+        self.kind = kind
+
+
+def rows_in_process(
+    file_path: str, sheet: str, *, start: int, max_columns: int, part_limit: int
+) -> Iterator[tuple]:
+    """rows(sheet, max_columns=max_columns) from row `start` on, read by a child process."""
+    import pickle
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-I", __file__, file_path, sheet, str(start), str(max_columns)]
+        + [str(part_limit)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        close_fds=True,
+    )
+    try:
+        while True:
+            try:
+                message = pickle.load(proc.stdout)
+            except EOFError:
+                raise ReaderFailed("error", "the reader process ended early") from None
+            if message is None:
+                return
+            if message[0] != "rows":
+                raise ReaderFailed(*message)
+            yield from message[1]
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+
+
+def _child(argv: list[str]) -> None:
+    import pickle
+    import sys
+
+    file_path, sheet, start, max_columns, part_limit = argv
+    start, max_columns = int(start), int(max_columns)
+    out = sys.stdout.buffer
+
+    def send(message) -> None:
+        out.write(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+
+    try:
+        with zipfile.ZipFile(file_path) as archive:
+            book = open_workbook(archive, part_limit=int(part_limit))
+            if book is None:
+                raise KeyError("layout")
+            batch = []
+            for n, row in enumerate(book.rows(sheet, max_columns=max_columns), 1):
+                if n >= start:
+                    batch.append(row)
+                    if len(batch) >= _BATCH:
+                        send(("rows", batch))
+                        batch = []
+            if batch:
+                send(("rows", batch))
+    except XlsxTooLarge:
+        send(("too_large",))
+    except (etree.XMLSyntaxError, zipfile.BadZipFile, OSError, KeyError, IndexError, ValueError):
+        send(("unreadable",))
+    except Exception as exc:  # noqa: BLE001 - the parent says what it was
+        send(("error", repr(exc)[:500]))
+    send(None)
+    out.flush()
+
+
+if __name__ == "__main__":
+    import sys
+
+    try:
+        _child(sys.argv[1:])
+    except BrokenPipeError:  # the parent stopped reading
+        pass

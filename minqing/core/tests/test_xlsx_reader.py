@@ -490,6 +490,11 @@ def test_wps_layout_without_r_attributes_and_crlf_text():
         (),
         ("",),
     ]
+    # the same line ends in a sheet without a character reference (decoded another way)
+    rows = '<row><c t="inlineStr"><is><t>一\r\n二\r三\n</t></is></c></row>'
+    content = _package(SHEET.format(rows=rows))
+    scanned_as_everyone(content)
+    assert scanned_values(content)["S"] == [("一\n二\n三\n",)]
 
 
 @pytest.mark.parametrize(
@@ -603,3 +608,70 @@ def test_the_scanner_streams_a_large_sheet_in_pieces(monkeypatch):
         assert scanned_values(data) == whole
         monkeypatch.setattr(xlsx_reader, "_CHUNK", 1 << 20)
         assert whole == parsed_values(data)
+
+
+def _rows_of(path, name="台账.xlsx"):
+    with open(path, "rb") as fh:
+        table = read_table(fh, name, known=["姓名"])
+        return table.header_row, list(table.rows)
+
+
+def test_a_large_sheet_is_read_in_a_reader_process(settings, tmp_path, monkeypatch):
+    """The same rows, numbers and values whether the sheet is read here or by the child
+    process (forced here with a limit of 0 bytes)."""
+    from minqing.core import xlsx_reader
+
+    started = []
+    real_popen = __import__("subprocess").Popen
+
+    def popen(*args, **kwargs):
+        started.append(real_popen(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr("subprocess.Popen", popen)
+    monkeypatch.setattr(xlsx_reader, "_BATCH", 7)  # several batches
+    rows = ledger_rows()
+    rows[0][7] = date(1955, 3, 7)
+    path = tmp_path / "台账.xlsx"
+    path.write_bytes(ledger_xlsx(rows, blank_tail=20))
+    here = _rows_of(path)
+    assert not started
+    settings.IMPORT_XLSX_READER_PROCESS_BYTES = 0
+    assert _rows_of(path) == here
+    assert len(started) == 1 and started[0].returncode is not None
+
+
+def test_the_reader_process_says_what_went_wrong_and_ends(settings, tmp_path, monkeypatch):
+    settings.IMPORT_XLSX_READER_PROCESS_BYTES = 0
+    started = []
+    real_popen = __import__("subprocess").Popen
+
+    def popen(*args, **kwargs):
+        started.append(real_popen(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr("subprocess.Popen", popen)
+    sheet = (
+        f'<worksheet xmlns="{MAIN}"><sheetData><row r="1"><c r="A1" t="inlineStr"><is>'
+        "<t>姓名</t></is></c></row>"
+        + "".join(f'<row r="{i}"><c r="A{i}"><v>{i}</v></c></row>' for i in range(2, 30))
+        + '<row r="30"><c'  # truncated after the rows the header is looked for in
+    )
+    path = tmp_path / "坏.xlsx"
+    path.write_bytes(_package(sheet))
+    with pytest.raises(ValidationFailed, match="无法读取"):
+        _rows_of(path)
+    assert started[-1].returncode is not None
+    # stopped early (the importer's error limit, a cancelled job): the child is ended
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("大")
+    ws.append(["姓名"])
+    for i in range(20_000):
+        ws.append([f"张三{i}"])
+    path = tmp_path / "大.xlsx"
+    wb.save(path)
+    with open(path, "rb") as fh:
+        rows = read_table(fh, "大.xlsx", known=["姓名"]).rows
+        assert next(rows) == (2, ["张三0"])
+        rows.close()
+    assert started[-1].returncode is not None
