@@ -400,6 +400,9 @@ def _process_rows(file_path: str, fast, path: str, *, start: int):
             part_limit=fast.part_limit,
         )
     except ReaderFailed as exc:
+        if exc.kind == "spawn":  # no row read yet: read them here
+            yield from _fast_rows(fast, path, start=start)
+            return
         if exc.kind == "too_large":
             raise _too_large_xlsx()
         if exc.kind == "unreadable":

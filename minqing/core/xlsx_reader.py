@@ -14,6 +14,7 @@ empty rows so the caller's blank-run rule ends a sheet of a million formatted em
 """
 
 import codecs
+import os
 import posixpath
 import re
 import zipfile
@@ -676,7 +677,8 @@ _BATCH = 2000
 
 class ReaderFailed(Exception):
     """The reader process could not read the sheet: kind is "too_large", "unreadable"
-    (what the reader raises for a file it cannot read) or "error" (anything else)."""
+    (what the reader raises for a file it cannot read), "spawn" (it could not be started;
+    raised before any row) or "error" (anything else)."""
 
     def __init__(self, kind: str, detail: str = ""):
         super().__init__(kind, detail)
@@ -691,14 +693,19 @@ def rows_in_process(
     import subprocess
     import sys
 
-    proc = subprocess.Popen(
-        [sys.executable, "-I", __file__, file_path, sheet, str(start), str(max_columns)]
-        + [str(part_limit)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        close_fds=True,
-    )
+    if not os.path.basename(sys.executable or "").startswith("python"):
+        raise ReaderFailed("spawn", f"not a Python interpreter: {sys.executable}")
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-I", __file__, file_path, sheet, str(start), str(max_columns)]
+            + [str(part_limit)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            close_fds=True,
+        )
+    except OSError as exc:
+        raise ReaderFailed("spawn", str(exc)) from None
     try:
         while True:
             try:

@@ -675,3 +675,23 @@ def test_the_reader_process_says_what_went_wrong_and_ends(settings, tmp_path, mo
         assert next(rows) == (2, ["张三0"])
         rows.close()
     assert started[-1].returncode is not None
+
+
+def test_without_a_reader_process_the_rows_are_read_here(settings, tmp_path, monkeypatch):
+    """Under a server whose executable is not Python (uWSGI), or when the child cannot be
+    started, the same rows are read in this process."""
+    import sys
+
+    path = tmp_path / "台账.xlsx"
+    path.write_bytes(ledger_xlsx())
+    here = _rows_of(path)
+    settings.IMPORT_XLSX_READER_PROCESS_BYTES = 0
+    monkeypatch.setattr(sys, "executable", "/usr/bin/uwsgi")
+    assert _rows_of(path) == here
+
+    def refuse(*args, **kwargs):
+        raise OSError("no more processes")
+
+    monkeypatch.setattr(sys, "executable", "/usr/bin/python3")
+    monkeypatch.setattr("subprocess.Popen", refuse)
+    assert _rows_of(path) == here
