@@ -1,7 +1,7 @@
 """Reading and writing the spreadsheets cadres keep (xlsx and csv, header row in Chinese).
 
-Reading streams (xlsx through core.xlsx_reader on lxml, openpyxl read_only where it
-cannot; csv through an incremental decoder) and checks the
+Reading streams (xlsx through core.xlsx_reader, in a child process for a large sheet,
+openpyxl read_only where it cannot; csv through an incremental decoder) and checks the
 limits as it goes: rows, columns, cell size, and a long run of blank rows ends the sheet.
 The header may be on any of the first ten rows of any sheet: the row whose cells match
 the importer's known column names best is the header, and every row keeps the number

@@ -1,7 +1,13 @@
-"""A streaming xlsx reader on lxml's iterparse: the sheet XML, the shared strings and the
-styles (for date cells), nothing else. It gives the same cell values as openpyxl's
-read-only mode with data_only=True (text, int, float, bool, datetime/time/timedelta,
-error strings, formulas' cached values, None for an empty cell) at about twice its speed.
+"""A streaming xlsx reader: the sheet XML, the shared strings and the styles (for date
+cells), nothing else. It gives the same cell values as openpyxl's read-only mode with
+data_only=True (text, int, float, bool, datetime/time/timedelta, error strings, formulas'
+cached values, None for an empty cell).
+
+The sheet and the shared strings are read by a scanner (compiled regexes over the inflated
+XML, a megabyte at a time: no Python object per element), about 2.5 times faster than
+lxml's iterparse and 4 to 6 times faster than openpyxl; lxml reads what the scanner does
+not recognise, from the first row it does not (see "the scanner" below). A large sheet
+is read in a child process beside the importer (rows_in_process).
 
 Hostile files: every part's uncompressed size is bounded (a zip bomb is refused before it
 is inflated: zipfile never inflates past the size it declares), XML entities are never
