@@ -1,7 +1,7 @@
 """Reading and writing the spreadsheets cadres keep (xlsx and csv, header row in Chinese).
 
-Reading streams (xlsx through core.xlsx_reader, in a child process for a large sheet,
-openpyxl read_only where it cannot; csv through an incremental decoder) and checks the
+Reading streams (xlsx through core.xlsx_reader, optionally in a child process for a large
+sheet, openpyxl read_only where it cannot; csv through an incremental decoder) and checks the
 limits as it goes: rows, columns, cell size, and a long run of blank rows ends the sheet.
 The header may be on any of the first ten rows of any sheet: the row whose cells match
 the importer's known column names best is the header, and every row keeps the number
@@ -381,11 +381,12 @@ def _fast_rows(fast, path: str, *, start: int = 1, max_row: int | None = None):
         raise _unreadable()
 
 
-def reader_process_bytes() -> int:
+def reader_process_bytes() -> int | None:
     """A sheet that inflates to more than this is read in a child process, beside the
-    validation of the rows already read (the import's wall time is then the longer of the
-    two, not their sum)."""
-    return getattr(settings, "IMPORT_XLSX_READER_PROCESS_BYTES", 16 * 2**20)
+    validation of the rows already read. Off unless set: on the shared 2-core bench
+    machine, with no idle core, the child's CPU competed with the importer and the
+    database and the import was slower than reading in-process (bench/RESULTS.md, imp4)."""
+    return getattr(settings, "IMPORT_XLSX_READER_PROCESS_BYTES", None)
 
 
 def _process_rows(file_path: str, fast, path: str, *, start: int):
@@ -428,8 +429,13 @@ def _read_xlsx_fast(fast, archive, known, known_names, raw, file_path=None) -> T
     convert = _raw if raw else _cell
 
     start = header_row + 1
-    size = fast.part_size(path)
-    if isinstance(file_path, str) and size > reader_process_bytes() and os.path.isfile(file_path):
+    limit = reader_process_bytes()
+    if (
+        limit is not None
+        and isinstance(file_path, str)
+        and fast.part_size(path) > limit
+        and os.path.isfile(file_path)
+    ):
         source = _process_rows(file_path, fast, path, start=start)
     else:
         source = _fast_rows(fast, path, start=start)

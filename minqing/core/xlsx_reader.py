@@ -7,7 +7,8 @@ The sheet and the shared strings are read by a scanner (compiled regexes over th
 XML, a megabyte at a time: no Python object per element), using 2.5 times less CPU than
 lxml's iterparse and about a third of openpyxl's time; lxml reads what the scanner does
 not recognise, from the first row it does not (see "the scanner" below). A large sheet
-is read in a child process beside the importer (rows_in_process).
+may be read in a child process beside the importer (rows_in_process; off unless
+IMPORT_XLSX_READER_PROCESS_BYTES is set).
 
 Hostile files: every part's uncompressed size is bounded (a zip bomb is refused before it
 is inflated: zipfile never inflates past the size it declares), XML entities are never
