@@ -1,7 +1,7 @@
 """Reading and writing the spreadsheets cadres keep (xlsx and csv, header row in Chinese).
 
-Reading streams (xlsx through core.xlsx_reader on lxml, openpyxl read_only where it
-cannot; csv through an incremental decoder) and checks the
+Reading streams (xlsx through core.xlsx_reader, optionally in a child process for a large
+sheet, openpyxl read_only where it cannot; csv through an incremental decoder) and checks the
 limits as it goes: rows, columns, cell size, and a long run of blank rows ends the sheet.
 The header may be on any of the first ten rows of any sheet: the row whose cells match
 the importer's known column names best is the header, and every row keeps the number
@@ -12,6 +12,7 @@ error reports alike).
 import codecs
 import csv
 import io
+import os
 import re
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -359,7 +360,7 @@ def _read_xlsx(fileobj, known, known_names, raw) -> Table:
         archive.close()
         fileobj.seek(0)
         return _read_xlsx_openpyxl(fileobj, known, known_names, raw)
-    return _read_xlsx_fast(fast, archive, known, known_names, raw)
+    return _read_xlsx_fast(fast, archive, known, known_names, raw, getattr(fileobj, "name", None))
 
 
 def _fast_rows(fast, path: str, *, start: int = 1, max_row: int | None = None):
@@ -380,7 +381,37 @@ def _fast_rows(fast, path: str, *, start: int = 1, max_row: int | None = None):
         raise _unreadable()
 
 
-def _read_xlsx_fast(fast, archive, known, known_names, raw) -> Table:
+def reader_process_bytes() -> int | None:
+    """A sheet that inflates to more than this is read in a child process, beside the
+    validation of the rows already read. Off unless set: on the shared 2-core bench
+    machine, with no idle core, the child's CPU competed with the importer and the
+    database and the import was slower than reading in-process (bench/RESULTS.md, imp4)."""
+    return getattr(settings, "IMPORT_XLSX_READER_PROCESS_BYTES", None)
+
+
+def _process_rows(file_path: str, fast, path: str, *, start: int):
+    from .xlsx_reader import ReaderFailed, rows_in_process
+
+    try:
+        yield from rows_in_process(
+            file_path,
+            path,
+            start=start,
+            max_columns=max_columns(),
+            part_limit=fast.part_limit,
+        )
+    except ReaderFailed as exc:
+        if exc.kind == "spawn":  # no row read yet: read them here
+            yield from _fast_rows(fast, path, start=start)
+            return
+        if exc.kind == "too_large":
+            raise _too_large_xlsx()
+        if exc.kind == "unreadable":
+            raise _unreadable()
+        raise RuntimeError(f"xlsx reader process: {exc.args}")
+
+
+def _read_xlsx_fast(fast, archive, known, known_names, raw, file_path=None) -> Table:
     try:
         candidates = []
         for _title, path in fast.sheets:
@@ -397,15 +428,28 @@ def _read_xlsx_fast(fast, archive, known, known_names, raw) -> Table:
     header_row, header_cells = candidates[s][index]
     convert = _raw if raw else _cell
 
+    start = header_row + 1
+    limit = reader_process_bytes()
+    if (
+        limit is not None
+        and isinstance(file_path, str)
+        and fast.part_size(path) > limit
+        and os.path.isfile(file_path)
+    ):
+        source = _process_rows(file_path, fast, path, start=start)
+    else:
+        source = _fast_rows(fast, path, start=start)
+
     def rows():
         try:
             yield from _numbered(
-                _fast_rows(fast, path, start=header_row + 1),
+                source,
                 header_row + 1,
                 convert,
                 min(len(header_cells), max_columns()),
             )
         finally:
+            source.close()  # the reader process, if any, ends here
             archive.close()
 
     return Table(

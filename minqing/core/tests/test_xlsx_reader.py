@@ -256,3 +256,442 @@ def test_hypothesis_workbooks_read_as_openpyxl_reads_them(rows, title_row):
     buf = io.BytesIO()
     wb.save(buf)
     same(buf.getvalue())
+
+
+# ---------------------------------------------------------------- the scanner
+#
+# rows() scans the sheet with regexes and hands what it does not recognise to lxml. The
+# tests below check that the scanner itself read the layouts Excel, WPS and openpyxl write
+# (no fallback), that it gives exactly lxml's and openpyxl's values, and that anything odd
+# goes to lxml from the row it appears in.
+
+REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+
+
+def scanned_values(content: bytes) -> dict[str, list[tuple]]:
+    """The scanner alone: raises Unrecognised instead of falling back."""
+    from minqing.core.xlsx_reader import _scanned_strings
+
+    archive = zipfile.ZipFile(io.BytesIO(content))
+    book = open_workbook(archive, part_limit=2**30)
+    if book._shared_path and b"<si>" in archive.read(book._shared_path):
+        book._shared = _scanned_strings(archive, book._shared_path)
+        assert book._shared == book._parsed_strings()
+    return {
+        title: [_trim(r) for r in book._scanned_rows(path, max_columns=10_000)]
+        for title, path in book.sheets
+    }
+
+
+def parsed_values(content: bytes) -> dict[str, list[tuple]]:
+    book = open_workbook(zipfile.ZipFile(io.BytesIO(content)), part_limit=2**30)
+    return {
+        title: [_trim(r) for r in book._parsed_rows(path, max_columns=10_000)]
+        for title, path in book.sheets
+    }
+
+
+def scanned_as_everyone(content: bytes) -> None:
+    """The scanner reads the file itself, as lxml and openpyxl read it."""
+    assert scanned_values(content) == parsed_values(content)
+    same(content)
+
+
+def _rewrite(content: bytes, *, shared: bool, rich: bool, no_r: bool, excel: bool) -> bytes:
+    """The workbook openpyxl wrote (inline strings, CJK as &#NNNNN;, r on every row and
+    cell) rewritten as other writers lay it out: shared strings (some as rich-text runs),
+    UTF-8 text as Excel and WPS write it, no r attributes (WPS), Excel's row attributes."""
+    from lxml import etree
+
+    src = zipfile.ZipFile(io.BytesIO(content))
+    strings: list = []
+    sheets = {}
+    for name in src.namelist():
+        if not name.startswith("xl/worksheets/sheet"):
+            continue
+        root = etree.fromstring(src.read(name))
+        for row in root.iter(f"{{{MAIN}}}row"):
+            if no_r:
+                row.attrib.pop("r", None)
+            if excel:
+                row.set("spans", "1:8")
+                row.set(
+                    "{http://schemas.microsoft.com/office/spreadsheetml/2009/9/ac}dyDescent", "0.25"
+                )
+            for c in row:
+                if no_r:
+                    c.attrib.pop("r", None)
+                if excel and c.get("t") == "n":
+                    del c.attrib["t"]  # Excel writes numbers without t
+                if shared and c.get("t") == "inlineStr":
+                    node = c.find(f"{{{MAIN}}}is")
+                    if node is None:
+                        continue
+                    text = "".join(node.itertext())
+                    c.remove(node)
+                    c.set("t", "s")
+                    etree.SubElement(c, f"{{{MAIN}}}v").text = str(len(strings))
+                    strings.append(text)
+        nsmap = {None: MAIN, "x14ac": "http://schemas.microsoft.com/office/spreadsheetml/2009/9/ac"}
+        new = etree.Element(f"{{{MAIN}}}worksheet", nsmap=nsmap if excel else {None: MAIN})
+        new[:] = list(root)
+        sheets[name] = etree.tostring(new, xml_declaration=True, encoding="UTF-8", standalone=True)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for name in src.namelist():
+            data = sheets.get(name) or src.read(name)
+            if shared and name == "[Content_Types].xml":
+                data = data.replace(
+                    b"</Types>",
+                    b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.'
+                    b'openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
+                )
+            if shared and name == "xl/_rels/workbook.xml.rels":
+                data = data.replace(
+                    b"</Relationships>",
+                    f'<Relationship Id="rIdS" Type="{REL}/sharedStrings" '
+                    'Target="sharedStrings.xml"/></Relationships>'.encode(),
+                )
+            z.writestr(name, data)
+        if shared:
+            sst = etree.Element(f"{{{MAIN}}}sst", nsmap={None: MAIN})
+            for i, text in enumerate(strings):
+                si = etree.SubElement(sst, f"{{{MAIN}}}si")
+                if rich and i % 3 == 1 and len(text) > 1:
+                    for part in (text[: len(text) // 2], text[len(text) // 2 :]):
+                        r = etree.SubElement(si, f"{{{MAIN}}}r")
+                        rpr = etree.SubElement(r, f"{{{MAIN}}}rPr")
+                        etree.SubElement(rpr, f"{{{MAIN}}}b")
+                        t = etree.SubElement(r, f"{{{MAIN}}}t")
+                        t.text = part
+                        t.set("{http://www.w3.org/XML/1998/namespace}space", "preserve")
+                else:
+                    t = etree.SubElement(si, f"{{{MAIN}}}t")
+                    t.text = text
+                    if text != text.strip():
+                        t.set("{http://www.w3.org/XML/1998/namespace}space", "preserve")
+            z.writestr(
+                "xl/sharedStrings.xml",
+                etree.tostring(sst, xml_declaration=True, encoding="UTF-8", standalone=True),
+            )
+    return out.getvalue()
+
+
+ledger_text = st.one_of(
+    text,
+    st.sampled_from(
+        [
+            "张三",
+            " 李四 ",
+            "１８３０７３２１２３４",
+            "Ｘ号",
+            "a & b <c> \"d\" 'e'",
+            "&amp; &#60; &lt;",
+            "第一行\n第二行",
+            "  ",
+            "x005F_x000D_",
+            "_x000D_",
+            "湖南省湘潭市雨湖区（东）",
+            "=1+1",
+        ]
+    ),
+)
+ledger_cell = st.one_of(
+    cell,
+    ledger_text,
+    st.integers(min_value=10**17, max_value=10**18 - 1).map(float),  # an ID kept as a number
+    st.integers(min_value=10**10, max_value=10**11),  # a phone kept as a number
+)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    st.lists(st.lists(st.lists(ledger_cell, max_size=8), max_size=10), min_size=1, max_size=3),
+    st.booleans(),
+    st.booleans(),
+    st.booleans(),
+    st.booleans(),
+    st.booleans(),
+)
+def test_scanner_reads_every_layout_as_openpyxl_does(sheets, sparse, shared, rich, no_r, excel):
+    wb = Workbook()
+    wb.remove(wb.active)
+    for s, rows in enumerate(sheets):
+        ws = wb.create_sheet(f"表{s + 1}")
+        for i, r in enumerate(rows, 1):
+            if sparse:  # rows and columns left out, as a hand-kept ledger has them
+                for j, v in enumerate(r):
+                    if v is not None and (i + j) % 3:
+                        ws.cell(row=2 * i, column=2 * j + 1, value=v)
+            else:
+                ws.append(r)
+    buf = io.BytesIO()
+    wb.save(buf)
+    content = _rewrite(buf.getvalue(), shared=shared, rich=rich, no_r=no_r, excel=excel)
+    scanned_as_everyone(content)
+
+
+def test_fixtures_are_scanned_not_parsed():
+    scanned_as_everyone(ledger_xlsx())
+    scanned_as_everyone(ledger_xlsx(blank_tail=300))
+    scanned_as_everyone(ledger_xlsx(title_rows=False, sheets=("一", "二")))
+
+
+SHEET = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\r\n'
+    f'<worksheet xmlns="{MAIN}" xmlns:r="{REL}">'
+    "<sheetData>{rows}</sheetData><pageMargins/></worksheet>"
+)
+SST = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\r\n'
+    f'<sst xmlns="{MAIN}" count="4" uniqueCount="4">'
+    "<si><t>姓名</t></si>"
+    '<si><t xml:space="preserve"> 张 三 </t></si>'
+    '<si><r><rPr><b/><sz val="11"/></rPr><t>身份</t></r><r><t xml:space="preserve">证号 </t></r>'
+    '<rPh sb="0" eb="2"><t>しん</t></rPh><phoneticPr fontId="1"/></si>'
+    "<si><t>a&amp;b&#x4E2D;&#25991;&#13;x005F_y</t></si>"
+    "</sst>"
+)
+
+
+def test_excel_layout_with_shared_strings_rich_runs_and_references():
+    rows = (
+        '<row r="1" spans="1:3"><c r="A1" t="s"><v>0</v></c><c r="B1" t="s"><v>2</v></c>'
+        '<c r="C1" s="0" t="s"><v>3</v></c></row>'
+        '<row r="2" spans="1:3" ht="20" customHeight="1"><c r="A2" t="s"><v>1</v></c>'
+        '<c r="B2"><v>4.30302E+17</v></c><c r="C2" t="b"><v>0</v></c></row>'
+        '<row r="3"><c r="A3" s="0"/><c r="B3" t="e"><v>#N/A</v></c>'
+        '<c r="C3" t="str"><f>A1&amp;"x"</f><v>姓名&lt;x&gt;</v></c></row>'
+    )
+    content = _package(SHEET.format(rows=rows), SST)
+    scanned_as_everyone(content)
+    assert scanned_values(content)["S"] == [
+        ("姓名", "身份证号 ", "a&b中文\rx005F_y".replace("x005F_", "")),
+        (" 张 三 ", 4.30302e17, False),
+        (None, "#N/A", "姓名<x>"),
+    ]
+
+
+def test_wps_layout_without_r_attributes_and_crlf_text():
+    rows = (
+        '<row><c t="inlineStr"><is><t>姓名</t></is></c><c t="inlineStr"><is><t>备注</t>'
+        "</is></c></row>"
+        '<row><c/><c t="inlineStr"><is><t xml:space="preserve">一\r\n二\r三&#13;</t></is></c>'
+        "<c><v>12</v></c></row>"
+        "<row/>"
+        '<row><c t="inlineStr"><is><t></t></is></c><c t="inlineStr"></c><c><v></v></c></row>'
+    )
+    content = _package(SHEET.format(rows=rows))
+    scanned_as_everyone(content)
+    assert scanned_values(content)["S"] == [
+        ("姓名", "备注"),
+        (None, "一\n二\n三\r", 12),
+        (),
+        ("",),
+    ]
+    # the same line ends in a sheet without a character reference (decoded another way)
+    rows = '<row><c t="inlineStr"><is><t>一\r\n二\r三\n</t></is></c></row>'
+    content = _package(SHEET.format(rows=rows))
+    scanned_as_everyone(content)
+    assert scanned_values(content)["S"] == [("一\n二\n三\n",)]
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        "<!-- a comment -->",
+        '<c r="A4" cm="1"><v>1</v></c>',  # an attribute the scanner does not know
+        '<c r="A4" t="x"><v>1</v></c>',  # a cell type it does not know
+        '<c r="A4"><v>1</v><extLst/></c>',
+        '<c r="A4">\n<v>1</v>\n</c>',  # pretty-printed
+        '<c r="A4" t="inlineStr"><is><t>&#65;&#x42;</t></is></c>',
+        "<c r='A4'><v>1</v></c>",
+        '<c t="s" r="A4"><v>0</v></c>',  # r after t
+    ],
+)
+def test_what_the_scanner_does_not_know_is_read_by_lxml_from_that_row(odd):
+    from minqing.core.xlsx_reader import Unrecognised
+
+    rows = (
+        '<row r="1"><c r="A1" t="inlineStr"><is><t>姓名</t></is></c></row>'
+        '<row r="2"><c r="A2"><v>2</v></c></row>'
+        f'<row r="4">{odd}<c r="B4"><v>3</v></c></row>'
+        '<row r="5"><c r="A5"><v>5</v></c></row>'
+    )
+    shared = f'<sst xmlns="{MAIN}"><si><t>甲</t></si></sst>'
+    content = _package(SHEET.format(rows=rows), shared)
+    book = open_workbook(zipfile.ZipFile(io.BytesIO(content)), part_limit=2**30)
+    path = book.sheets[0][1]
+    scanned = book._scanned_rows(path, max_columns=100)
+    if "&#65;" not in odd:  # ASCII references are decoded per value: still the scanner's
+        assert [next(scanned) for _ in range(3)] == [("姓名",), (2,), ()]
+        with pytest.raises(Unrecognised):
+            next(scanned)
+    assert list(book.rows(path, max_columns=100)) == list(book._parsed_rows(path, max_columns=100))
+    same(content)
+
+
+@pytest.mark.parametrize(
+    "sheet",
+    [
+        # a namespace prefix
+        f'<x:worksheet xmlns:x="{MAIN}"><x:sheetData><x:row r="1"><x:c r="A1"><x:v>1</x:v>'
+        "</x:c></x:row></x:sheetData></x:worksheet>",
+        # another encoding
+        f'<?xml version="1.0" encoding="GBK"?><worksheet xmlns="{MAIN}"><sheetData>'
+        '<row r="1"><c r="A1"><v>1</v></c></row></sheetData></worksheet>',
+        # a DTD
+        f'<!DOCTYPE worksheet><worksheet xmlns="{MAIN}"><sheetData><row r="1"><c r="A1"><v>1</v>'
+        "</c></row></sheetData></worksheet>",
+        # an entity of its own
+        f'<!DOCTYPE worksheet [<!ENTITY a "x">]><worksheet xmlns="{MAIN}"><sheetData>'
+        '<row r="1"><c r="A1" t="inlineStr"><is><t>&a;</t></is></c></row></sheetData></worksheet>',
+        # another namespace
+        '<worksheet xmlns="http://purl.oclc.org/ooxml/spreadsheetml/main"><sheetData>'
+        '<row r="1"><c r="A1"><v>1</v></c></row></sheetData></worksheet>',
+        # no rows at all
+        f'<worksheet xmlns="{MAIN}"><sheetData/></worksheet>',
+    ],
+)
+def test_odd_sheets_are_lxmls(sheet):
+    content = _package(sheet)
+    book = open_workbook(zipfile.ZipFile(io.BytesIO(content)), part_limit=2**30)
+    path = book.sheets[0][1]
+    assert list(book.rows(path, max_columns=100)) == list(book._parsed_rows(path, max_columns=100))
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        '<row r="2"><c r="A2"><v>1</v></c>',  # truncated: no </row>, no </sheetData>
+        '<row r="2"><c r="A2"><v>1</v></c></row></sheetData>',  # no </worksheet>
+        '<row r="2"><c r="A2" t="inlineStr"><is><t>a\x01b</t></is></c></row>',
+        '<row r="2"><c r="A2" t="inlineStr"><is><t>&#1;</t></is></c></row>',
+        '<row r="2"><c r="A2" t="inlineStr"><is><t>&nbsp;</t></is></c></row>',
+        '<row r="2"><c r="A2" t="inlineStr"><is><t>&#99999999;</t></is></c></row>',
+        '<row r="2"><c r="A2" t="inlineStr"><is><t>a & b</t></is></c></row>',
+    ],
+)
+def test_broken_sheets_are_refused_as_before(broken):
+    from lxml.etree import XMLSyntaxError
+
+    sheet = (
+        f'<worksheet xmlns="{MAIN}"><sheetData><row r="1"><c r="A1" t="inlineStr"><is>'
+        f"<t>姓名</t></is></c></row>{broken}"
+    )
+    if "</sheetData>" not in broken and "</row>" in broken:
+        sheet += "</sheetData></worksheet>"
+    content = _package(sheet)
+    book = open_workbook(zipfile.ZipFile(io.BytesIO(content)), part_limit=2**30)
+    path = book.sheets[0][1]
+    with pytest.raises(XMLSyntaxError):
+        list(book.rows(path, max_columns=100))
+    with pytest.raises(ValidationFailed, match="无法读取"):
+        list(read_table(io.BytesIO(content), "坏.xlsx", known=["姓名"]).rows)
+
+
+def test_the_scanner_streams_a_large_sheet_in_pieces(monkeypatch):
+    """Pieces of 4 KB: every cut falls somewhere in a row; the values do not change."""
+    from minqing.core import xlsx_reader
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("大")
+    for i in range(3000):
+        ws.append([f"张三{i}", i, i * 1.5, " 空 格 ", "第一行\n第二行", None, "湘潭&株洲"])
+    buf = io.BytesIO()
+    wb.save(buf)
+    content = _rewrite(buf.getvalue(), shared=True, rich=True, no_r=False, excel=True)
+    for data in (buf.getvalue(), content):
+        whole = scanned_values(data)
+        monkeypatch.setattr(xlsx_reader, "_CHUNK", 4096)
+        assert scanned_values(data) == whole
+        monkeypatch.setattr(xlsx_reader, "_CHUNK", 1 << 20)
+        assert whole == parsed_values(data)
+
+
+def _rows_of(path, name="台账.xlsx"):
+    with open(path, "rb") as fh:
+        table = read_table(fh, name, known=["姓名"])
+        return table.header_row, list(table.rows)
+
+
+def test_a_large_sheet_is_read_in_a_reader_process(settings, tmp_path, monkeypatch):
+    """The same rows, numbers and values whether the sheet is read here or by the child
+    process (forced here with a limit of 0 bytes)."""
+    from minqing.core import xlsx_reader
+
+    started = []
+    real_popen = __import__("subprocess").Popen
+
+    def popen(*args, **kwargs):
+        started.append(real_popen(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr("subprocess.Popen", popen)
+    monkeypatch.setattr(xlsx_reader, "_BATCH", 7)  # several batches
+    rows = ledger_rows()
+    rows[0][7] = date(1955, 3, 7)
+    path = tmp_path / "台账.xlsx"
+    path.write_bytes(ledger_xlsx(rows, blank_tail=20))
+    here = _rows_of(path)
+    assert not started
+    settings.IMPORT_XLSX_READER_PROCESS_BYTES = 0
+    assert _rows_of(path) == here
+    assert len(started) == 1 and started[0].returncode is not None
+
+
+def test_the_reader_process_says_what_went_wrong_and_ends(settings, tmp_path, monkeypatch):
+    settings.IMPORT_XLSX_READER_PROCESS_BYTES = 0
+    started = []
+    real_popen = __import__("subprocess").Popen
+
+    def popen(*args, **kwargs):
+        started.append(real_popen(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr("subprocess.Popen", popen)
+    sheet = (
+        f'<worksheet xmlns="{MAIN}"><sheetData><row r="1"><c r="A1" t="inlineStr"><is>'
+        "<t>姓名</t></is></c></row>"
+        + "".join(f'<row r="{i}"><c r="A{i}"><v>{i}</v></c></row>' for i in range(2, 30))
+        + '<row r="30"><c'  # truncated after the rows the header is looked for in
+    )
+    path = tmp_path / "坏.xlsx"
+    path.write_bytes(_package(sheet))
+    with pytest.raises(ValidationFailed, match="无法读取"):
+        _rows_of(path)
+    assert started[-1].returncode is not None
+    # stopped early (the importer's error limit, a cancelled job): the child is ended
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("大")
+    ws.append(["姓名"])
+    for i in range(20_000):
+        ws.append([f"张三{i}"])
+    path = tmp_path / "大.xlsx"
+    wb.save(path)
+    with open(path, "rb") as fh:
+        rows = read_table(fh, "大.xlsx", known=["姓名"]).rows
+        assert next(rows) == (2, ["张三0"])
+        rows.close()
+    assert started[-1].returncode is not None
+
+
+def test_without_a_reader_process_the_rows_are_read_here(settings, tmp_path, monkeypatch):
+    """Under a server whose executable is not Python (uWSGI), or when the child cannot be
+    started, the same rows are read in this process."""
+    import sys
+
+    path = tmp_path / "台账.xlsx"
+    path.write_bytes(ledger_xlsx())
+    here = _rows_of(path)
+    settings.IMPORT_XLSX_READER_PROCESS_BYTES = 0
+    monkeypatch.setattr(sys, "executable", "/usr/bin/uwsgi")
+    assert _rows_of(path) == here
+
+    def refuse(*args, **kwargs):
+        raise OSError("no more processes")
+
+    monkeypatch.setattr(sys, "executable", "/usr/bin/python3")
+    monkeypatch.setattr("subprocess.Popen", refuse)
+    assert _rows_of(path) == here
