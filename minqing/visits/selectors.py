@@ -81,7 +81,12 @@ def due_items(
     if active is None:
         active = list(VisitRule.objects.filter(is_active=True))
     only = {} if households is None else {"household_id__in": households}
-    rules = {r.tag_id: r for r in active if r.kind == VisitRule.Kind.TAG}
+    # Every active rule of a tag counts (two rules may name one tag): the earliest due wins,
+    # as in the kept next-due date.
+    rules: dict[int, list[VisitRule]] = {}
+    for r in active:
+        if r.kind == VisitRule.Kind.TAG:
+            rules.setdefault(r.tag_id, []).append(r)
     appeal_rules = [r for r in active if r.kind == VisitRule.Kind.OPEN_APPEAL]
     rank = {r.pk: (r.order, r.name) for r in active}
     offers = _Offers()
@@ -97,15 +102,15 @@ def due_items(
             .order_by()
         )
         for row in rows:
-            rule = rules[row["tag_id"]]
             last = row["last"]
-            due = due_date(
-                since=row["since"],
-                last_visit=timezone.localdate(last) if last else None,
-                interval_days=rule.interval_days,
-            )
-            if due <= limit:
-                offer(row["household_id"], due, rule.name, last, rank[rule.pk])
+            for rule in rules[row["tag_id"]]:
+                due = due_date(
+                    since=row["since"],
+                    last_visit=timezone.localdate(last) if last else None,
+                    interval_days=rule.interval_days,
+                )
+                if due <= limit:
+                    offer(row["household_id"], due, rule.name, last, rank[rule.pk])
     if appeal_rules:
         from minqing.appeals.models import OPEN_STATES, Appeal
 
