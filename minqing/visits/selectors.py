@@ -36,12 +36,6 @@ def visit_rows(qs):
     )
 
 
-def household_visits(*, fetched_by, household, limit: int = 20) -> list[Visit]:
-    """The latest visits of one (already scoped) household, with what they raised."""
-    qs = Visit.objects.visible_to(fetched_by).filter(household=household)
-    return list(visit_rows(qs)[:limit])
-
-
 # ---------------------------------------------------------------- rules engine
 
 
