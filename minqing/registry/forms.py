@@ -9,7 +9,7 @@ from minqing.areas.selectors import area_picker_choices
 
 from . import rules
 from .models import Move, Organisation, Place, Relation, ResidentStatus, Tag
-from .selectors import HOUSEHOLD_EMPTY, visible_grids
+from .selectors import HOUSEHOLD_EMPTY, all_tags, visible_grids
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 ALL = _("全部")
@@ -31,9 +31,7 @@ def area_choices(user, *, grids_only: bool = False, blank=ALL) -> list[tuple]:
 
 
 def tag_choices(*, scope: str | None = None, blank=ALL) -> list[tuple]:
-    tags = Tag.objects.order_by("order", "name")
-    if scope:
-        tags = tags.filter(scope=scope)
+    tags = [t for t in all_tags() if not scope or t.scope == scope]
     choices = [("", blank)] if blank is not None else []
     return choices + [(t.code, t.name) for t in tags]
 

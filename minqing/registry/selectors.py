@@ -12,6 +12,7 @@ from minqing.core.audit import audit_record, home_area_id
 from minqing.core.errors import PermissionDeniedError
 from minqing.core.masking import mask_id_number, mask_phone
 from minqing.core.permissions import has_perm
+from minqing.core.proc_cache import process_cached
 
 from .models import (
     Household,
@@ -382,6 +383,13 @@ def tag_carriers(*, fetched_by, tag: Tag, day: date) -> QuerySet:
         .select_related("resident", "household__head", "household__grid", "tag")
         .order_by("household__number", "resident_id")
     )
+
+
+def all_tags() -> list[Tag]:
+    """Every tag in display order: the process's copy (core.proc_cache), reloaded when a
+    tag is saved or deleted anywhere (registry.apps), so the lists, the filters and the
+    overview of every page do not each read the tag table. Read-only: do not change them."""
+    return process_cached("registry-tags", lambda: list(Tag.objects.order_by("order", "name")))
 
 
 def tag_list(*, fetched_by) -> QuerySet:
