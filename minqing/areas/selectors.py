@@ -8,8 +8,105 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from minqing.core.errors import ValidationFailed
+from minqing.core.proc_cache import process_cached
+from minqing.core.scoping import held_paths, jurisdiction_paths
 
-from .models import Area, Level
+from .models import PATH_SEP, Area, Level
+
+# ---------------------------------------------------------------- the process's copy
+
+KEEP_AT_MOST = 100_000  # a city has ~16,550 areas; the bound only caps a process's memory
+
+
+def _copy() -> dict:
+    """This process's areas by id and by code, filled as they are asked for and dropped
+    whenever an area is saved or deleted anywhere (areas.apps, core.proc_cache)."""
+    return process_cached("areas", lambda: {"id": {}, "code": {}})
+
+
+def _keep(copy: dict, area: Area) -> None:
+    if len(copy["id"]) < KEEP_AT_MOST:
+        copy["id"][area.pk] = area
+        copy["code"][area.code] = area
+
+
+def areas_by_code(codes) -> dict[str, Area]:
+    """Areas by code from the process's copy, the missing ones read in one query. Shared
+    between requests: read them, never change them."""
+    copy = _copy()
+    found = {c: copy["code"][c] for c in codes if c in copy["code"]}
+    missing = [c for c in codes if c not in found]
+    if missing:
+        for area in Area.objects.filter(code__in=missing):
+            found[area.code] = area
+            _keep(copy, area)
+    return found
+
+
+def area_by_id(pk: int) -> Area | None:
+    """One area by id from the process's copy (read once, then kept); not scoped: see
+    visible_area."""
+    copy = _copy()
+    area = copy["id"].get(pk)
+    if area is None:
+        area = Area.objects.filter(pk=pk).first()
+        if area is not None:
+            _keep(copy, area)
+    return area
+
+
+def _sees(user, path: str) -> bool:
+    """Area.objects.visible_to(user) for one area already read: in a held subtree."""
+    if user.is_superuser and user.is_active:
+        return True
+    return any(path.startswith(p) for p in jurisdiction_paths(user))
+
+
+def visible_area(user, pk) -> Area | None:
+    """The area `pk` if the user may see it, else None (missing and not theirs alike), from
+    the process's copy: the area page's lookup without a query."""
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        return None
+    area = area_by_id(pk)
+    return area if area is not None and _sees(user, area.path) else None
+
+
+def visible_ancestors(user, area: Area) -> list[Area]:
+    """The areas above `area` the user may see, top first (the crumbs of an area page):
+    none for an area the user holds, which is most area pages, and then no query."""
+    codes = [c for c, path in _ancestor_paths(area) if _sees(user, path)]
+    if not codes:
+        return []
+    found = areas_by_code(codes)
+    return sorted((found[c] for c in codes if c in found), key=lambda a: a.level)
+
+
+def _ancestor_paths(area: Area) -> list[tuple[str, str]]:
+    """(code, path) of each area above `area`, read from its path."""
+    out, path = [], ""
+    for code in area.ancestor_codes:
+        path += code + PATH_SEP
+        out.append((code, path))
+    return out
+
+
+def held_areas(user) -> list[Area]:
+    """The areas the user holds, by path: from the paths the session keeps and the
+    process's copy, so no query on most pages."""
+    codes = [p.rstrip(PATH_SEP).rsplit(PATH_SEP, 1)[-1] for p in held_paths(user)]
+    return sorted(areas_by_code(codes).values(), key=lambda a: a.path)
+
+
+def jurisdiction_areas(user) -> list[Area]:
+    """The top areas of what the user sees: the areas they hold, the roots for a superuser."""
+    if user.is_superuser:
+        return list(Area.objects.filter(parent__isnull=True).order_by("path"))
+    return held_areas(user)
+
+
+# ---------------------------------------------------------------- reads
 
 
 def area_roots_for(user):
@@ -70,12 +167,9 @@ def area_picker_choices(user, selected, *, blank=None) -> list[tuple]:
     choices = [("", blank if blank is not None else _("全部（本辖区）"))]
     visible = Area.objects.visible_to(user)
     if area is None:
-        if user.is_superuser:
-            parents = list(Area.objects.filter(parent__isnull=True))
-        else:
-            parents = list(Area.objects.filter(pk__in=user.jurisdictions.values("area_id")))
+        parents = jurisdiction_areas(user)
         if len(parents) != 1:
-            return choices + [(str(a.pk), a.name) for a in sorted(parents, key=lambda a: a.path)]
+            return choices + [(str(a.pk), a.name) for a in parents]
         if parents[0].level == Level.GRID:  # nothing below a grid: no query for it
             return choices
         children = visible.filter(parent=parents[0]).order_by("code")

@@ -1,4 +1,5 @@
 from django.contrib.auth.decorators import login_required
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -9,7 +10,14 @@ from minqing.core.views import import_upload
 
 from .imports import AREA_HEADERS
 from .models import Area, Level
-from .selectors import area_children, area_export_rows, area_roots_for, area_subtree_counts
+from .selectors import (
+    area_children,
+    area_export_rows,
+    area_roots_for,
+    area_subtree_counts,
+    visible_ancestors,
+    visible_area,
+)
 
 GRID_HOUSEHOLDS = 300  # a grid holds a few dozen households; the cap only bounds the page
 
@@ -24,10 +32,12 @@ def index(request):
 
 @login_required
 def detail(request, pk: int):
-    area = get_visible_or_404(Area, request.user, pk=pk)
+    # the area and its crumbs from the process's copy of the areas, scoped as visible_to
+    area = visible_area(request.user, pk)
+    if area is None:
+        raise Http404
     # a grid has nothing below it: no query for its (empty) subtree
     counts = {} if area.level == Level.GRID else area_subtree_counts(area=area)
-    ancestors = Area.objects.visible_to(request.user).filter(code__in=area.ancestor_codes)
     extra = {}
     if has_perm(request.user, "registry.view"):
         # The subtree's overview from the kept summaries; a grid also lists its households.
@@ -47,7 +57,7 @@ def detail(request, pk: int):
         "areas/detail.html",
         {
             "area": area,
-            "ancestors": ancestors.order_by("level"),
+            "ancestors": visible_ancestors(request.user, area),
             "children": area_children(fetched_by=request.user, area=area),
             "counts": [(Level(lvl).label, n) for lvl, n in sorted(counts.items())],
             "can_export": has_perm(request.user, "areas.export"),

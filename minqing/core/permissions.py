@@ -55,6 +55,18 @@ def require(user, name: str) -> None:
 class RoleBackend(ModelBackend):
     """Password auth as usual; permission checks come from the role table above."""
 
+    def get_user(self, user_id):
+        """The session's user read with their unit (a join, not a second query where a page
+        names it, e.g. the home page)."""
+        from django.contrib.auth import get_user_model
+
+        model = get_user_model()
+        try:
+            user = model._default_manager.select_related("unit").get(pk=user_id)
+        except model.DoesNotExist:
+            return None
+        return user if self.user_can_authenticate(user) else None
+
     def has_perm(self, user_obj, perm, obj=None):
         if perm in _REGISTRY:
             return has_perm(user_obj, perm)

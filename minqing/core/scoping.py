@@ -12,28 +12,52 @@ from django.http import Http404
 from django.utils.functional import empty
 
 
+def _outermost(paths: list[str]) -> list[str]:
+    """Drop paths already covered by a shorter one: fewer OR branches in every query."""
+    return [p for p in paths if not any(p != q and p.startswith(q) for q in paths)]
+
+
+def _load_scope(user) -> list[str]:
+    held = sorted(user.jurisdictions.values_list("area__path", flat=True))
+    paths = _outermost(held)
+    user._jurisdiction_paths = paths
+    user._held_paths = (paths, held)
+    return paths
+
+
 def jurisdiction_paths(user) -> list[str]:
     """The area path prefixes a user holds; cached on the user object for the request."""
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return []
     cached = getattr(user, "_jurisdiction_paths", None)
     if cached is None:
-        paths = sorted(user.jurisdictions.values_list("area__path", flat=True))
-        # Drop paths already covered by a shorter one: fewer OR branches in every query.
-        cached = [p for p in paths if not any(p != q and p.startswith(q) for q in paths)]
-        user._jurisdiction_paths = cached
+        cached = _load_scope(user)
     return cached
+
+
+def held_paths(user) -> list[str]:
+    """The paths of every area the user holds, one inside another included (a township and
+    a village of it: both), for pages that name them; kept like jurisdiction_paths."""
+    paths = jurisdiction_paths(user)
+    if not paths:
+        return []
+    kept = getattr(user, "_held_paths", None)
+    if kept is None or kept[0] is not paths:  # the paths were reset or set alone
+        _load_scope(user)
+        kept = user._held_paths
+    return kept[1]
 
 
 SESSION_SCOPE_KEY = "_minqing_scope"
 
 
 class JurisdictionCacheMiddleware:
-    """Keeps a logged-in user's jurisdiction paths in their session, so a page does not ask
-    the database for them on every request. They are trusted only for the same user and
-    the same `scope_version` (on the user row, read with the user anyway), which every change
-    of jurisdiction or role bumps in its own transaction (accounts.signals.scope_changed):
-    the next request after a change recomputes them, in every process."""
+    """Keeps a logged-in user's jurisdiction paths (and the paths of every area they hold) in
+    their session, so a page does not ask the database for them on every request. They are
+    trusted only for the same user and the same `scope_version` (on the user row, read with
+    the user anyway), which every change of jurisdiction or role bumps in its own transaction
+    (accounts.signals.scope_changed): the next request after a change recomputes them, in
+    every process."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -45,10 +69,12 @@ class JurisdictionCacheMiddleware:
             user = request.user
             if (
                 user.is_authenticated
+                and len(kept) == 4
                 and [user.pk, getattr(user, "scope_version", None)] == kept[:2]
                 and getattr(user, "_jurisdiction_paths", None) is None
             ):
                 user._jurisdiction_paths = list(kept[2])
+                user._held_paths = (user._jurisdiction_paths, list(kept[3]))
         response = self.get_response(request)
         user = getattr(request, "user", None)
         if getattr(user, "_wrapped", None) is empty:
@@ -60,7 +86,11 @@ class JurisdictionCacheMiddleware:
             and getattr(user, "is_authenticated", False)
             and session.session_key
         ):
-            entry = [user.pk, getattr(user, "scope_version", None), computed]
+            held = getattr(user, "_held_paths", None)
+            held = held[1] if held is not None and held[0] is computed else None
+            if held is None:
+                return response  # only the reduced paths were set (tests): keep nothing
+            entry = [user.pk, getattr(user, "scope_version", None), computed, held]
             if kept != entry:
                 session[SESSION_SCOPE_KEY] = entry
         return response

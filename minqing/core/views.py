@@ -8,8 +8,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from minqing.areas.models import Area
-from minqing.areas.selectors import area_picker_choices
+from minqing.areas.selectors import area_picker_choices, areas_by_code, held_areas
 
 from .audit import audit_filter, audit_filters, describe_targets, registered_actions
 from .imports import job_errors_xlsx
@@ -29,11 +28,10 @@ def healthz(request):
 @login_required
 def home(request):
     user = request.user
-    areas = list(
-        Area.objects.filter(pk__in=user.jurisdictions.values("area_id")).select_related("parent")
-    )
-    codes = {code for a in areas for code in a.ancestor_codes}
-    by_code = {a.code: a for a in Area.objects.filter(code__in=codes)}  # one query for all
+    # the held areas and the way up to each: the session's paths and the process's copy of
+    # the areas, no query once they have been read
+    areas = held_areas(user)
+    by_code = areas_by_code({code for a in areas for code in a.ancestor_codes})
     crumbs = {a.pk: [by_code[c] for c in a.ancestor_codes if c in by_code] for a in areas}
     return render(
         request,

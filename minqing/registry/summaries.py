@@ -18,7 +18,8 @@ from django.db.models.signals import post_delete, post_init, post_save
 
 from minqing.areas.models import Area
 
-from .models import GridSummary, GridTagSummary, Household, Resident, ResidentStatus, Tag, TagPeriod
+from .models import GridSummary, GridTagSummary, Household, Resident, ResidentStatus, TagPeriod
+from .selectors import all_tags
 
 BATCH = 500
 LIVING = ResidentStatus.LIVING.value
@@ -243,29 +244,30 @@ def _sums(qs) -> dict:
 def overview(*, fetched_by, area: Area | None = None) -> dict:
     """Counts of a jurisdiction (or of one visible area's subtree), all from the kept rows:
     totals, each key group, and one row per child area (or per jurisdiction area when the
-    user holds several). Six queries whatever the size of the subtree."""
+    user holds several). At most four queries whatever the size of the subtree: the child
+    areas, their sums (which add up to the totals), the key groups; a grid has no children,
+    so its totals are read instead."""
+    from minqing.areas.models import Level
+    from minqing.areas.selectors import jurisdiction_areas
+
     summaries = GridSummary.objects.visible_to(fetched_by)
     tag_rows = GridTagSummary.objects.visible_to(fetched_by)
     if area is not None:
         summaries, tag_rows = summaries.within(area), tag_rows.within(area)
         parents = [area]
     else:
-        if fetched_by.is_superuser:
-            parents = list(Area.objects.filter(parent__isnull=True))
-        else:
-            parents = list(Area.objects.filter(pk__in=fetched_by.jurisdictions.values("area_id")))
-    totals = _sums(summaries)
-    by_tag = dict(tag_rows.values("tag_id").annotate(n=Sum("count")).values_list("tag_id", "n"))
-    tags = [{"tag": t, "count": by_tag.get(t.pk, 0)} for t in Tag.objects.order_by("order", "name")]
-    if len(parents) == 1:
+        parents = jurisdiction_areas(fetched_by)  # the session's paths: no query
+    if len(parents) != 1:
+        rows_areas = parents
+    elif parents[0].level == Level.GRID:  # nothing below a grid
+        rows_areas = []
+    else:
         rows_areas = list(
             Area.objects.visible_to(fetched_by).filter(parent=parents[0]).order_by("code")
         )
-    else:
-        rows_areas = sorted(parents, key=lambda a: a.path)
     rows = []
+    lengths = {len(a.path) for a in rows_areas}
     if rows_areas:
-        lengths = {len(a.path) for a in rows_areas}
         grouped = {}
         for length in lengths:
             for prefix, h, r, t in (
@@ -278,6 +280,18 @@ def overview(*, fetched_by, area: Area | None = None) -> dict:
         for a in rows_areas:
             h, r, t = grouped.get(a.path, (0, 0, 0))
             rows.append({"area": a, "households": h, "residents": r, "tagged": t})
+    if len(lengths) == 1 and len(parents) == 1:
+        # every grid below the area lies below exactly one of its children, whose paths
+        # all have this length: the groups are a partition of the subtree
+        totals = {
+            "households": sum(g[0] for g in grouped.values()),
+            "residents": sum(g[1] for g in grouped.values()),
+            "tagged": sum(g[2] for g in grouped.values()),
+        }
+    else:
+        totals = _sums(summaries)
+    by_tag = dict(tag_rows.values("tag_id").annotate(n=Sum("count")).values_list("tag_id", "n"))
+    tags = [{"tag": t, "count": by_tag.get(t.pk, 0)} for t in all_tags()]
     return {"totals": totals, "tags": tags, "rows": rows, "area": area}
 
 

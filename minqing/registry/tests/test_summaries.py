@@ -7,8 +7,16 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from minqing.core.scoping import jurisdiction_paths
 from minqing.registry import services
-from minqing.registry.models import GridSummary, Move, TagPeriod
+from minqing.registry.models import (
+    GridSummary,
+    Household,
+    Move,
+    Resident,
+    ResidentStatus,
+    TagPeriod,
+)
 from minqing.registry.summaries import overview, summaries_check, summaries_rebuild
 from minqing.registry.tests.factories import HouseholdFactory, ResidentFactory, tag
 from minqing.registry.tests.test_import import GOOD, run
@@ -130,14 +138,46 @@ def test_overview_sums_a_subtree_in_constant_queries(city, tree, users, django_a
     TagPeriod.objects.create(
         tag=tag("dibao"), household=city[1], start_date=date(2024, 1, 1), start_reason="x"
     )
-    with django_assert_num_queries(6):
+    jurisdiction_paths(users.township)  # a page has them from the session
+    # the child areas, their sums (the totals are their sum), the key groups, and the tags
+    # (once per process: then from its copy)
+    with django_assert_num_queries(4):
         got = overview(fetched_by=users.township, area=tree.zhaoshan)
-    assert got["totals"] == {"households": 2, "residents": 3, "tagged": 1}
+    with django_assert_num_queries(3):
+        again = overview(fetched_by=users.township, area=tree.zhaoshan)
+    assert again["totals"] == got["totals"] == {"households": 2, "residents": 3, "tagged": 1}
     rows = {r["area"].name: (r["households"], r["residents"], r["tagged"]) for r in got["rows"]}
     assert rows == {"七星村": (2, 3, 1), "昭山村": (0, 0, 0)}
     assert {t["tag"].code: t["count"] for t in got["tags"]}["dibao"] == 1
     # the outsider's jurisdiction holds none of it
     assert overview(fetched_by=users.outsider)["totals"]["households"] == 0
+
+
+def test_overview_totals_equal_a_recount_at_every_level(city, tree, users):
+    """The totals are summed from the children's rows (a village, a township) or read for a
+    grid (no children): either way what a count over the rows gives."""
+    TagPeriod.objects.create(
+        tag=tag("dibao"), household=city[1], start_date=date(2024, 1, 1), start_reason="x"
+    )
+    for area in (tree.county, tree.zhaoshan, tree.qixing, tree.grids["七星村1"]):
+        households = Household.objects.filter(grid__path__startswith=area.path)
+        want = {
+            "households": households.count(),
+            "residents": Resident.objects.filter(
+                household__in=households, status=ResidentStatus.LIVING
+            ).count(),
+            "tagged": TagPeriod.objects.filter(
+                household__in=households, end_date__isnull=True
+            ).count(),
+        }
+        got = overview(fetched_by=users.leader, area=area)
+        assert got["totals"] == want, area.name
+        assert want["households"] > 0
+    # and a jurisdiction's (the leader holds the county): the same as the county's
+    assert (
+        overview(fetched_by=users.leader)["totals"]
+        == overview(fetched_by=users.leader, area=tree.county)["totals"]
+    )
 
 
 @pytest.mark.parametrize(
