@@ -4,6 +4,7 @@ from django.utils.translation import gettext as _
 
 from minqing.core.audit import audit_bulk
 from minqing.core.imports import Importer, RowErrors, register_importer
+from minqing.core.proc_cache import process_cache_bump
 from minqing.core.tabular import half_width, pick
 
 from .models import Area, Level
@@ -194,6 +195,8 @@ class AreaImporter(Importer):
             else:
                 ids.update({a.code: a.pk for a in batch})
             created.extend(batch)
+        if created:
+            process_cache_bump("areas")  # bulk_create sends no post_save
         detail = {"import": str(job.pk), "file": job.params.get("filename", "")}
         audit_bulk(actor=actor, action="area.create", rows=[(a, detail) for a in created])
         return {

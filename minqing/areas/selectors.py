@@ -19,9 +19,10 @@ KEEP_AT_MOST = 100_000  # a city has ~16,550 areas; the bound only caps a proces
 
 
 def _copy() -> dict:
-    """This process's areas by id and by code, filled as they are asked for and dropped
-    whenever an area is saved or deleted anywhere (areas.apps, core.proc_cache)."""
-    return process_cached("areas", lambda: {"id": {}, "code": {}})
+    """This process's areas by id and by code, and the children of some, filled as they are
+    asked for and dropped whenever an area is saved, deleted or imported anywhere
+    (areas.apps, the area import; core.proc_cache)."""
+    return process_cached("areas", lambda: {"id": {}, "code": {}, "children": {}})
 
 
 def _keep(copy: dict, area: Area) -> None:
@@ -53,6 +54,20 @@ def area_by_id(pk: int) -> Area | None:
         if area is not None:
             _keep(copy, area)
     return area
+
+
+def child_areas(area: Area) -> list[Area]:
+    """The areas right below `area`, by code, from the process's copy (read once). Callers
+    pass an area the user sees: its children are in the same subtree."""
+    copy = _copy()
+    children = copy["children"].get(area.pk)
+    if children is None:
+        children = list(Area.objects.filter(parent_id=area.pk).order_by("code"))
+        if len(copy["id"]) < KEEP_AT_MOST:
+            copy["children"][area.pk] = children
+            for child in children:
+                _keep(copy, child)
+    return children
 
 
 def _sees(user, path: str) -> bool:
@@ -170,10 +185,9 @@ def area_picker_choices(user, selected, *, blank=None) -> list[tuple]:
         parents = jurisdiction_areas(user)
         if len(parents) != 1:
             return choices + [(str(a.pk), a.name) for a in parents]
-        if parents[0].level == Level.GRID:  # nothing below a grid: no query for it
+        if parents[0].level == Level.GRID:  # nothing below a grid
             return choices
-        children = visible.filter(parent=parents[0]).order_by("code")
-        return choices + [(str(c.pk), c.name) for c in children]
+        return choices + [(str(c.pk), c.name) for c in child_areas(parents[0])]
     rows = list(
         visible.filter(Q(code__in=area.ancestor_codes) | Q(parent=area) | Q(pk=area.pk)).order_by(
             "path"

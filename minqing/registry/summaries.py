@@ -248,7 +248,7 @@ def overview(*, fetched_by, area: Area | None = None) -> dict:
     areas, their sums (which add up to the totals), the key groups; a grid has no children,
     so its totals are read instead."""
     from minqing.areas.models import Level
-    from minqing.areas.selectors import jurisdiction_areas
+    from minqing.areas.selectors import child_areas, jurisdiction_areas
 
     summaries = GridSummary.objects.visible_to(fetched_by)
     tag_rows = GridTagSummary.objects.visible_to(fetched_by)
@@ -262,9 +262,7 @@ def overview(*, fetched_by, area: Area | None = None) -> dict:
     elif parents[0].level == Level.GRID:  # nothing below a grid
         rows_areas = []
     else:
-        rows_areas = list(
-            Area.objects.visible_to(fetched_by).filter(parent=parents[0]).order_by("code")
-        )
+        rows_areas = child_areas(parents[0])  # the process's copy: no query once read
     rows = []
     lengths = {len(a.path) for a in rows_areas}
     if rows_areas:

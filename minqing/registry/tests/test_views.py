@@ -88,16 +88,16 @@ def test_household_list_query_count(client, users, tree, data, django_assert_num
         period(tag_code="empty_nest", resident=r, start=date(2020, 1, 1))
     login(client, users.township)
     client.get("/registry/households/")  # warm the caches; the session keeps the paths
-    # session, user, the area picker's children, count (kept summaries), page, current tags
-    # and living members of the page: none grows with the rows (the jurisdiction paths and
-    # held areas come from the session, the areas and the tags from the process's copies)
-    with django_assert_num_queries(7):
+    # session, user, count (kept summaries), page, current tags and living members of the
+    # page: none grows with the rows (the jurisdiction paths and held areas come from the
+    # session; the areas, the picker's children and the tags from the process's copies)
+    with django_assert_num_queries(6):
         response = client.get("/registry/households/")
     assert response.status_code == 200
     total = Household.objects.visible_to(users.township).count()  # the kept count is exact
     assert f"共 {total} 户" in response.content.decode()
     # a search adds one query for the members that matched, whatever the number of rows
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(7):
         response = client.get("/registry/households/", {"q": "zhang"})
     assert response.status_code == 200
 
@@ -107,7 +107,7 @@ def test_grid_worker_list_asks_nothing_below_the_grid(
 ):
     login(client, users.grid)
     client.get("/registry/households/")
-    # as the township's list, without the area picker's children query: a grid has none
+    # as the township's list: nothing below a grid, nothing asked
     with django_assert_num_queries(6):
         response = client.get("/registry/households/")
     assert response.status_code == 200
@@ -118,9 +118,9 @@ def test_resident_list_query_count(client, users, tree, data, django_assert_num_
         ResidentFactory(household=HouseholdFactory(grid=tree.grids["七星村2"]))
     login(client, users.township)
     client.get("/registry/residents/")  # the first request keeps the paths in the session
-    # session, user, the area picker's children, count (kept summaries), page, current tags
-    # of the page: the rows are written in Python, none of it grows with them
-    with django_assert_num_queries(6):
+    # session, user, count (kept summaries), page, current tags of the page: the rows are
+    # written in Python, none of it grows with them
+    with django_assert_num_queries(5):
         response = client.get("/registry/residents/", {"status": "living"})
     assert response.status_code == 200
 
