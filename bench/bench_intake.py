@@ -49,16 +49,21 @@ def serve(port, settings, env):
     )
 
 
-def _cpu_seconds(pids) -> float:
-    total = 0
+def _cpu_seconds(pids) -> dict[int, float]:
+    out = {}
     for pid in pids:
         try:
             with open(f"/proc/{pid}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
         except OSError:  # gone
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / os.sysconf("SC_CLK_TCK")
+        out[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime+stime
+    return out
+
+
+def _spent(before: dict, after: dict) -> float:
+    """CPU seconds between two snapshots, per process (one started meanwhile counts whole)."""
+    return sum(t - before.get(pid, 0.0) for pid, t in after.items())
 
 
 def _children(ppid) -> list[int]:
@@ -75,7 +80,7 @@ def _children(ppid) -> list[int]:
 
 
 def server_cpu(proc, db):
-    """CPU seconds so far of a gunicorn's workers and of the database's backends."""
+    """CPU seconds so far of a gunicorn's workers and of the database's backends, per pid."""
     backends = [
         r[0]
         for r in db.execute(
@@ -105,22 +110,22 @@ def load(port, path, body_fn, seconds, concurrency, cpu=None):
             lat.extend(mine)
 
     threads = [threading.Thread(target=worker) for _ in range(concurrency)]
-    before = cpu() if cpu else (0, 0)
+    before = cpu() if cpu else ({}, {})
     t0 = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - t0
-    after = cpu() if cpu else (0, 0)
+    after = cpu() if cpu else ({}, {})
     lat.sort()
     n = len(lat)
     return (
         n / elapsed,
         statistics.median(lat) * 1000,
         lat[int(n * 0.95) - 1] * 1000,
-        (after[0] - before[0]) / n * 1000,  # ms of worker CPU per request
-        (after[1] - before[1]) / n * 1000,  # ms of database backend CPU per request
+        _spent(before[0], after[0]) / n * 1000,  # ms of worker CPU per request
+        _spent(before[1], after[1]) / n * 1000,  # ms of database backend CPU per request
     )
 
 
@@ -148,6 +153,9 @@ def main():
         "THROTTLE_PUBLIC_FILE": "100000000/m",
         "SECRET_KEY": "bench-only-secret",
         "DEBUG": "0",
+        # one connection per worker for the whole run (the default 60 s would replace it
+        # mid-run, and the backends' CPU could not be followed)
+        "DB_CONN_MAX_AGE": "3600",
     }
     env.pop("REDIS_URL", None)
     procs = [
