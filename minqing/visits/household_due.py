@@ -138,11 +138,16 @@ def pg_forward() -> list[str]:
         $$""",
     ]
 
+    # Rows without a household (every appeal a resident files on the web form, most
+    # appeals) change no kept date: the recount is not called for them (planning its
+    # statements was ~1.3 ms of each public intake's 1.5 ms in the database).
     def trigger_fn(name, ids):
         return (
             f"CREATE FUNCTION visits_householddue_{name}() RETURNS trigger "
-            "LANGUAGE plpgsql AS $$ BEGIN "
-            f"PERFORM visits_householddue_recount(ARRAY({ids})); RETURN NULL; END $$"
+            "LANGUAGE plpgsql AS $$ DECLARE ids bigint[]; BEGIN "
+            f"ids := ARRAY(SELECT h FROM ({ids}) s(h) WHERE h IS NOT NULL); "
+            "IF cardinality(ids) > 0 THEN PERFORM visits_householddue_recount(ids); END IF; "
+            "RETURN NULL; END $$"
         )
 
     paired = (
@@ -289,13 +294,15 @@ def sqlite_forward() -> list[str]:
         ("visits_pairing", "pr"),
         ("appeals_appeal", "ap"),
     ):
+        # as on PostgreSQL, a row without a household (most appeals) recounts nothing
         out += [
-            f"CREATE TRIGGER visits_householddue_{short}_ins AFTER INSERT ON {table} BEGIN "
-            f"{_sqlite_recount('NEW.household_id')} END",
-            f"CREATE TRIGGER visits_householddue_{short}_upd AFTER UPDATE ON {table} BEGIN "
+            f"CREATE TRIGGER visits_householddue_{short}_ins AFTER INSERT ON {table} "
+            f"WHEN NEW.household_id IS NOT NULL BEGIN {_sqlite_recount('NEW.household_id')} END",
+            f"CREATE TRIGGER visits_householddue_{short}_upd AFTER UPDATE ON {table} "
+            "WHEN OLD.household_id IS NOT NULL OR NEW.household_id IS NOT NULL BEGIN "
             f"{_sqlite_recount('OLD.household_id')}{_sqlite_recount('NEW.household_id')} END",
-            f"CREATE TRIGGER visits_householddue_{short}_del AFTER DELETE ON {table} BEGIN "
-            f"{_sqlite_recount('OLD.household_id')} END",
+            f"CREATE TRIGGER visits_householddue_{short}_del AFTER DELETE ON {table} "
+            f"WHEN OLD.household_id IS NOT NULL BEGIN {_sqlite_recount('OLD.household_id')} END",
         ]
     has_pairing = (
         "EXISTS (SELECT 1 FROM visits_pairing pr JOIN visits_visit v "

@@ -349,3 +349,55 @@ def test_two_transactions_changing_one_household_take_turns(users, tree):
     assert [r[0] for r in results] == ["ok", "ok"], results
     assert kept(h)[1] == TODAY - timedelta(days=10)  # the tag's, counted by the second
     assert_kept()
+
+
+def test_appeals_without_a_household_recount_nothing(users, tree, rules, homes):
+    """Most appeals (every resident's web filing) name no household: they change no kept
+    date, and on PostgreSQL the triggers do not even call the recount for them (its
+    statements were planned on every such write); an appeal whose household is taken away
+    still recounts that household."""
+    from django.db import connection
+
+    from minqing.appeals import services as appeals
+    from minqing.appeals.tests.factories import category
+
+    a = homes["a"]
+
+    def recounts():
+        if connection.vendor != "postgresql":
+            return None
+        with connection.cursor() as cur:
+            cur.execute(
+                "SELECT coalesce(pg_stat_get_xact_function_calls("
+                "'visits_householddue_recount(bigint[])'::regprocedure), 0)"
+            )
+            return cur.fetchone()[0]
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("SET LOCAL track_functions = 'all'")
+    before = recounts()
+    public, _code = appeals.appeal_file(
+        actor=None,
+        channel="web",
+        category_id=category().pk,
+        area_id=tree.qixing.pk,
+        content="路烂了",
+    )
+    Appeal.objects.filter(pk=public.pk).update(state="resolved")  # a state change, no household
+    assert recounts() == before
+    assert kept(a) is None
+    owned, _code = appeals.appeal_file(
+        actor=users.cadre,
+        channel="walk_in",
+        category_id=category().pk,
+        area_id=tree.grids["七星村1"].pk,
+        household_id=a.pk,
+        content="路烂了",
+    )
+    assert recounts() == (None if before is None else before + 1)
+    assert kept(a)[1] == timezone.localdate(owned.created_at) + timedelta(days=7)
+    Appeal.objects.filter(pk=owned.pk).update(household=None)
+    assert kept(a) is None
+    assert recounts() == (None if before is None else before + 2)
+    assert_kept()
