@@ -397,18 +397,27 @@ def coverage_households(*, fetched_by, area: Area, start: date, end: date):
     )
 
 
-def coverage(*, fetched_by, area: Area, start: date, end: date) -> Coverage:
+def coverage(
+    *, fetched_by, area: Area, start: date, end: date, kept_months: bool = True
+) -> Coverage:
     """全覆盖: visited / total by grid, village and responsible grid worker, and compliance
     per must-visit rule. One grouped query over the area's (scoped) households counts, per
     grid, the households, those visited in the period and, per rule, those it covers and
     those that had the visits it asks for (see coverage_sql); two more read the grids and
-    the grid workers."""
+    the grid workers. `kept_months=False` counts the visits themselves even for whole
+    months (the tests compare both ways)."""
     rules = list(VisitRule.objects.filter(is_active=True).select_related("tag"))
     needs = {
         r.pk: required_visits(start=start, end=end, interval_days=r.interval_days) for r in rules
     }
     sql, params = coverage_sql(
-        fetched_by=fetched_by, area=area, start=start, end=end, rules=rules, needs=needs
+        fetched_by=fetched_by,
+        area=area,
+        start=start,
+        end=end,
+        rules=rules,
+        needs=needs,
+        kept_months=kept_months,
     )
     from django.db import connection
 
@@ -469,13 +478,26 @@ def coverage(*, fetched_by, area: Area, start: date, end: date) -> Coverage:
     )
 
 
-def coverage_sql(*, fetched_by, area, start, end, rules, needs) -> tuple[str, list]:
+def whole_months(start: date, end: date) -> tuple[date, date] | None:
+    """The first days of the first and last month when [start, end] is whole calendar
+    months (the kept monthly counts answer it), else None."""
+    if start.day != 1 or end < start or (end + timedelta(days=1)).day != 1:
+        return None
+    return start, end.replace(day=1)
+
+
+def coverage_sql(
+    *, fetched_by, area, start, end, rules, needs, kept_months: bool = True
+) -> tuple[str, list]:
     """The grouped coverage query: one statement, one row per household, summed per grid,
     and joins rather than a subquery per household where it can:
-    - the area's households (the scoping queryset's own SQL) hash-joined to the period's
+    - the area's households (the scoping queryset's own SQL) hash-joined to their visits
+      in the period: for whole calendar months (`kept_months`, the default) the kept
+      monthly counts of the area's grids (HouseholdMonth, a range per grid, index-only on
+      householdmonth_grid_idx, one row per household and month); otherwise the period's
       visits recorded in the area's grids, counted per household (a range scan per grid,
-      index-only on visit_grid_time_idx); a household none of whose visits were recorded
-      there (visited before it moved in, or not at all) is probed by household
+      index-only on visit_grid_time_idx), and a household none of whose visits were
+      recorded there (visited before it moved in, or not at all) probed by household
       (visit_household_time_idx);
     - hash-joined to the kept tag summary of the area's grids (HouseholdTags, index-only
       on householdtags_grid_idx): the tags it carries on the last day are the kept ones
@@ -502,19 +524,42 @@ def coverage_sql(*, fetched_by, area, start, end, rules, needs) -> tuple[str, li
     lo = ops.adapt_datetimefield_value(day_start(start))
     hi = ops.adapt_datetimefield_value(day_start(end + timedelta(days=1)))
     end_day = ops.adapt_datefield_value(end)
-    joins = (
-        " LEFT JOIN (SELECT v.household_id, COUNT(*) AS n FROM visits_visit v "
-        "JOIN areas_area g ON g.id = v.grid_id WHERE g.path LIKE %s "
-        "AND v.visited_at >= %s AND v.visited_at < %s GROUP BY v.household_id) vc "
-        "ON vc.household_id = h.id"
-    )
-    join_params = [area.path + "%", lo, hi]
-    columns = [
-        "CASE WHEN vc.n IS NOT NULL THEN vc.n ELSE (SELECT COUNT(*) FROM visits_visit v "
-        "WHERE v.household_id = h.id AND v.visited_at >= %s AND v.visited_at < %s) END AS n"
-    ]
-    col_params = [lo, hi]
+    months = whole_months(start, end) if kept_months else None
     head, head_params = "", []
+    if months:
+        # the kept monthly counts of the area's households (HouseholdMonth), read by grid
+        first, last = (ops.adapt_datefield_value(m) for m in months)
+        counted = (
+            "SELECT m.household_id, m.visits AS n FROM visits_householdmonth m "
+            "JOIN areas_area g ON g.id = m.grid_id WHERE g.path LIKE %s AND m.month = %s"
+            if first == last
+            else "SELECT m.household_id, SUM(m.visits) AS n FROM visits_householdmonth m "
+            "JOIN areas_area g ON g.id = m.grid_id WHERE g.path LIKE %s "
+            "AND m.month >= %s AND m.month <= %s GROUP BY m.household_id"
+        )
+        month_params = [area.path + "%", first] + ([] if first == last else [last])
+        if connection.vendor == "postgresql":
+            # materialized: hash-joined (see the tag summary below)
+            head, head_params = f"WITH vc AS MATERIALIZED ({counted}) ", month_params
+            joins, join_params = " LEFT JOIN vc ON vc.household_id = h.id", []
+        else:
+            joins = f" LEFT JOIN ({counted}) vc ON vc.household_id = h.id"
+            join_params = month_params
+        columns, col_params = ["COALESCE(vc.n, 0) AS n"], []
+    else:
+        joins = (
+            " LEFT JOIN (SELECT v.household_id, COUNT(*) AS n FROM visits_visit v "
+            "JOIN areas_area g ON g.id = v.grid_id WHERE g.path LIKE %s "
+            "AND v.visited_at >= %s AND v.visited_at < %s GROUP BY v.household_id) vc "
+            "ON vc.household_id = h.id"
+        )
+        join_params = [area.path + "%", lo, hi]
+        columns = [
+            "CASE WHEN vc.n IS NOT NULL THEN vc.n ELSE (SELECT COUNT(*) FROM visits_visit v "
+            "WHERE v.household_id = h.id AND v.visited_at >= %s AND v.visited_at < %s) "
+            "END AS n"
+        ]
+        col_params = [lo, hi]
     if any(r.kind == VisitRule.Kind.TAG for r in rules):
         kept = (
             "SELECT s.household_id, s.tags, s.since FROM visits_householdtags s "
@@ -523,7 +568,12 @@ def coverage_sql(*, fetched_by, area, start, end, rules, needs) -> tuple[str, li
         if connection.vendor == "postgresql":
             # materialized: hash-joined, never probed once per household (the planner
             # underestimates the scoped households and would pick the probes)
-            head, head_params = f"WITH s AS MATERIALIZED ({kept}) ", [area.path + "%"]
+            head = (
+                f"{head}, s AS MATERIALIZED ({kept}) "
+                if head
+                else (f"WITH s AS MATERIALIZED ({kept}) ")
+            )
+            head_params = [*head_params, area.path + "%"]
             joins += " LEFT JOIN s ON s.household_id = h.id"
         else:
             joins += f" LEFT JOIN ({kept}) s ON s.household_id = h.id"

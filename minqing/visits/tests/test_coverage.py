@@ -189,3 +189,43 @@ def test_pairing_rule_compliance_counts_the_cadres_own_visits(users, tree, city)
     rules = {r["rule"].name: (r["total"], r["required"], r["compliant"]) for r in report.by_rule}
     assert rules["结对户月访"] == (2, 1, 1)
     assert rules["特困月访"] == (2, 1, 1)  # the other rules are unchanged
+
+
+def test_whole_months_read_the_kept_counts_and_other_periods_the_visits(users, tree, city):
+    """May to July (whole months, the kept monthly counts): h1, h2, h4, h5, h6 visited;
+    特困 asks ceil(92/30) = 4 visits (h1 had 2), 信访人 ceil(92/14) = 7 (h4 had 3). June 1
+    to 15 (not whole months, the visits themselves): h1 (06-03) and h4 (06-01, 06-15)."""
+    from minqing.visits.selectors import coverage_sql, required_visits
+
+    def figures(start, end, **kw):
+        report = coverage(fetched_by=users.township, area=tree.zhaoshan, start=start, end=end, **kw)
+        rules = {
+            r["rule"].name: (r["total"], r["required"], r["compliant"]) for r in report.by_rule
+        }
+        return report.total, report.visited, [r["visited"] for r in report.by_grid], rules
+
+    def reads_kept(start, end):
+        rules = list(VisitRule.objects.filter(is_active=True))
+        needs = {r.pk: required_visits(start=start, end=end, interval_days=30) for r in rules}
+        sql, _ = coverage_sql(
+            fetched_by=users.township,
+            area=tree.zhaoshan,
+            start=start,
+            end=end,
+            rules=rules,
+            needs=needs,
+        )
+        return "visits_householdmonth" in sql
+
+    quarter = (date(2025, 5, 1), date(2025, 7, 31))
+    assert reads_kept(*quarter) and reads_kept(START, END)
+    assert figures(*quarter) == (
+        7,
+        5,
+        [2, 2, 1],
+        {"特困月访": (2, 4, 0), "信访人半月访": (2, 7, 0)},
+    )
+    assert figures(*quarter) == figures(*quarter, kept_months=False)
+    half = (date(2025, 6, 1), date(2025, 6, 15))
+    assert not reads_kept(*half)
+    assert figures(*half) == (7, 2, [1, 1, 0], {"特困月访": (2, 1, 1), "信访人半月访": (2, 2, 1)})
