@@ -1,18 +1,22 @@
-"""The kept per-household monthly visit count (HouseholdMonth) that coverage of whole
-months reads instead of counting the period's visits per household: the triggers that keep
-it and the recount that `minqing household_months` checks it against or rebuilds it from.
+"""The kept per-household monthly visit count (HouseholdMonth) that coverage of a period
+starting on a month's first day reads instead of counting the period's visits per
+household: the triggers that keep it and the recount that `minqing household_months`
+checks it against or rebuilds it from.
 
-A row (household, month, grid, visits) holds the number of visits to the household whose
-local time (settings.TIME_ZONE) falls in that calendar month; `month` is the month's first
-day, `grid_id` the household's grid now. A household-month without visits has no row.
+A row (household, month, grid, visits, last_at) holds the number of visits to the
+household whose local time (settings.TIME_ZONE) falls in that calendar month and the
+latest of their times; `month` is the month's first day, `grid_id` the household's grid
+now. A household-month without visits has no row.
 
 Kept by database triggers on visits_visit (insert, update of the household or the time,
 delete, truncate) and registry_household (the grid), in the writing statement's
 transaction. The visit triggers add and subtract counts instead of recounting, so two
 transactions writing visits of one household both land (each upsert or update waits for
-the other's row and adds to what it committed); the insert first takes the households'
-rows `FOR NO KEY UPDATE` in id order (as the next-due triggers do), so a household moved
-to another grid meanwhile gives its new rows the grid it was moved to. PostgreSQL:
+the other's row and adds to what it committed); each first takes the households' rows
+`FOR NO KEY UPDATE` in id order (as the next-due triggers do), so a household moved to
+another grid meanwhile gives its new rows the grid it was moved to, and a latest time
+taken back by a delete is read again after any other writer of the household committed
+(its visits' index, one descent per household-month). PostgreSQL:
 statement-level, one upsert per writing statement; SQLite: per row."""
 
 from datetime import datetime
@@ -31,14 +35,15 @@ def month_sql(vendor: str, ts: str) -> str:
     return f"date({ts}, '{hours:+d} hours', 'start of month')"
 
 
-COLUMNS = "INSERT INTO visits_householdmonth (household_id, month, grid_id, visits)"
+COLUMNS = "INSERT INTO visits_householdmonth (household_id, month, grid_id, visits, last_at)"
 
 
 def recount_sql(vendor: str) -> str:
     """Every household-month with visits, counted from the visits themselves."""
     month = month_sql(vendor, "v.visited_at")
     return (
-        f"SELECT v.household_id, {month} AS month, h.grid_id, count(*) AS visits "
+        f"SELECT v.household_id, {month} AS month, h.grid_id, count(*) AS visits, "
+        "max(v.visited_at) AS last_at "
         "FROM visits_visit v JOIN registry_household h ON h.id = v.household_id "
         f"GROUP BY v.household_id, {month}, h.grid_id"
     )
@@ -48,24 +53,28 @@ def recount_sql(vendor: str) -> str:
 
 
 def pg_forward() -> list[str]:
+    tz = settings.TIME_ZONE
+
     def month(alias):
         return month_sql("postgresql", f"{alias}.visited_at")
 
     def add(rows: str) -> str:
-        """Add the visits of `rows` (household_id, month) to the kept counts."""
+        """Add the visits of `rows` (household_id, month, visited_at) to the kept counts."""
         return (
-            f"{COLUMNS} SELECT c.household_id, c.month, h.grid_id, c.n FROM ("
-            f"SELECT household_id, month, count(*) AS n FROM ({rows}) r "
-            "GROUP BY household_id, month) c "
+            f"{COLUMNS} SELECT c.household_id, c.month, h.grid_id, c.n, c.last_at FROM ("
+            "SELECT household_id, month, count(*) AS n, max(visited_at) AS last_at "
+            f"FROM ({rows}) r GROUP BY household_id, month) c "
             "JOIN registry_household h ON h.id = c.household_id "
             "ON CONFLICT (household_id, month) DO UPDATE "
             "SET visits = visits_householdmonth.visits + excluded.visits, "
+            "last_at = greatest(visits_householdmonth.last_at, excluded.last_at), "
             "grid_id = excluded.grid_id"
         )
 
     def subtract(rows: str) -> str:
-        """Take the visits of `rows` (household_id, month) off the kept counts; a month
-        left without visits loses its row (two statements: one may not change a row twice)."""
+        """Take the visits of `rows` (household_id, month, ...) off the kept counts; a month
+        left without visits loses its row (two statements: one may not change a row
+        twice), the others read their latest time again."""
         counted = (
             f"WITH c AS (SELECT household_id, month, count(*) AS n FROM ({rows}) r "
             "GROUP BY household_id, month) "
@@ -74,8 +83,12 @@ def pg_forward() -> list[str]:
         return (
             f"{counted}DELETE FROM visits_householdmonth m USING c "
             f"WHERE {match} AND m.visits <= c.n; "
-            f"{counted}UPDATE visits_householdmonth m SET visits = m.visits - c.n FROM c "
-            f"WHERE {match}"
+            f"{counted}UPDATE visits_householdmonth m SET visits = m.visits - c.n, "
+            "last_at = (SELECT max(v.visited_at) FROM visits_visit v "
+            "WHERE v.household_id = m.household_id "
+            f"AND v.visited_at >= m.month::timestamp AT TIME ZONE '{tz}' "
+            f"AND v.visited_at < (m.month + interval '1 month') AT TIME ZONE '{tz}') "
+            f"FROM c WHERE {match}"
         )
 
     def lock(rows: str) -> str:
@@ -84,15 +97,16 @@ def pg_forward() -> list[str]:
             f"(SELECT household_id FROM ({rows}) r) ORDER BY id FOR NO KEY UPDATE"
         )
 
-    new = f"SELECT household_id, {month('n')} AS month FROM new_rows n"
-    old = f"SELECT household_id, {month('o')} AS month FROM old_rows o"
-    # an update counts only when it moves a visit to another household or month
+    new = f"SELECT household_id, {month('n')} AS month, visited_at FROM new_rows n"
+    old = f"SELECT household_id, {month('o')} AS month, visited_at FROM old_rows o"
+    # an update counts only when it changes a visit's household or time (a time within
+    # the month may change the month's latest)
     changed = (
         "FROM old_rows o JOIN new_rows n ON n.id = o.id "
-        f"WHERE o.household_id <> n.household_id OR {month('o')} <> {month('n')}"
+        "WHERE o.household_id <> n.household_id OR o.visited_at <> n.visited_at"
     )
-    moved_old = f"SELECT o.household_id, {month('o')} AS month {changed}"
-    moved_new = f"SELECT n.household_id, {month('n')} AS month {changed}"
+    moved_old = f"SELECT o.household_id, {month('o')} AS month, o.visited_at {changed}"
+    moved_new = f"SELECT n.household_id, {month('n')} AS month, n.visited_at {changed}"
     return [
         f"""CREATE FUNCTION visits_householdmonth_new() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
@@ -102,6 +116,7 @@ def pg_forward() -> list[str]:
         END $$""",
         f"""CREATE FUNCTION visits_householdmonth_old() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
+          {lock(old)};
           {subtract(old)};
           RETURN NULL;
         END $$""",
@@ -109,8 +124,8 @@ def pg_forward() -> list[str]:
         LANGUAGE plpgsql AS $$
         BEGIN
           IF NOT EXISTS (SELECT 1 {changed}) THEN RETURN NULL; END IF;
+          {lock(f"{moved_old} UNION {moved_new}")};
           {subtract(moved_old)};
-          {lock(moved_new)};
           {add(moved_new)};
           RETURN NULL;
         END $$""",
@@ -164,10 +179,11 @@ PG_BACKWARD = [
 def _sqlite_add(ref: str) -> str:
     month = month_sql("sqlite", f"{ref}.visited_at")
     return (
-        f"{COLUMNS} SELECT {ref}.household_id, {month}, h.grid_id, 1 "
+        f"{COLUMNS} SELECT {ref}.household_id, {month}, h.grid_id, 1, {ref}.visited_at "
         f"FROM registry_household h WHERE h.id = {ref}.household_id "
         "ON CONFLICT (household_id, month) DO UPDATE "
-        "SET visits = visits + 1, grid_id = excluded.grid_id;"
+        "SET visits = visits + 1, last_at = max(last_at, excluded.last_at), "
+        "grid_id = excluded.grid_id;"
     )
 
 
@@ -176,9 +192,14 @@ def _sqlite_subtract(ref: str) -> str:
         f"WHERE household_id = {ref}.household_id "
         f"AND month = {month_sql('sqlite', f'{ref}.visited_at')}"
     )
+    latest = (
+        "(SELECT max(v.visited_at) FROM visits_visit v "
+        "WHERE v.household_id = visits_householdmonth.household_id "
+        f"AND {month_sql('sqlite', 'v.visited_at')} = visits_householdmonth.month)"
+    )
     return (
-        f"UPDATE visits_householdmonth SET visits = visits - 1 {where}; "
-        f"DELETE FROM visits_householdmonth {where} AND visits <= 0;"
+        f"DELETE FROM visits_householdmonth {where} AND visits <= 1; "
+        f"UPDATE visits_householdmonth SET visits = visits - 1, last_at = {latest} {where};"
     )
 
 
@@ -221,7 +242,7 @@ def check() -> list[str]:
     database: a recount of millions of visits does not go through Python)."""
     from django.db import connection
 
-    kept = "SELECT household_id, month, grid_id, visits FROM visits_householdmonth"
+    kept = "SELECT household_id, month, grid_id, visits, last_at FROM visits_householdmonth"
     recount = recount_sql(connection.vendor)
     sql = (
         f"SELECT 'kept', * FROM ({kept} EXCEPT {recount}) a "
@@ -231,7 +252,10 @@ def check() -> list[str]:
     with connection.cursor() as cur:
         cur.execute(sql)
         rows = cur.fetchall()
-    return [f"household {h} month {m}: {side} grid {g}, {n} visits" for side, h, m, g, n in rows]
+    return [
+        f"household {h} month {m}: {side} grid {g}, {n} visits, the latest {last}"
+        for side, h, m, g, n, last in rows
+    ]
 
 
 def rebuild() -> int:

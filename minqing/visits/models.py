@@ -203,9 +203,11 @@ class HouseholdTags(models.Model):
 
 class HouseholdMonth(models.Model):
     """The visits a household had in one calendar month (local time), one row per
-    household and month with at least one visit: coverage for whole months reads an
-    area's rows by grid and month, an indexed range, instead of counting the period's
-    visits per household. `grid_id` is the household's grid now (as in HouseholdTags), not
+    household and month with at least one visit, and the latest of their times: coverage
+    of a period from a month's first day reads an area's rows by grid and month, an
+    indexed range, instead of counting the period's visits per household (a household
+    whose latest visit in the period's last month falls after the period's end is counted
+    from its visits). `grid_id` is the household's grid now (as in HouseholdTags), not
     the grid the visits were recorded in. Kept by database triggers on visits_visit (and on
     registry_household for the grid), in the writing statement's transaction, whatever
     writes (services, offline sync, bulk loads, deletes); `minqing household_months
@@ -222,6 +224,7 @@ class HouseholdMonth(models.Model):
     month = models.DateField()  # the first day of the month
     grid_id = models.BigIntegerField()
     visits = models.IntegerField()
+    last_at = models.DateTimeField()
 
     class Meta:
         verbose_name = _("户月走访次数")
@@ -230,7 +233,7 @@ class HouseholdMonth(models.Model):
             # coverage of whole months: an area's grids, one range each, index only
             models.Index(
                 fields=["grid_id", "month"],
-                include=["household", "visits"],
+                include=["household", "visits", "last_at"],
                 name="householdmonth_grid_idx",
             ),
         ]

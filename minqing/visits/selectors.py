@@ -478,10 +478,11 @@ def coverage(
     )
 
 
-def whole_months(start: date, end: date) -> tuple[date, date] | None:
-    """The first days of the first and last month when [start, end] is whole calendar
-    months (the kept monthly counts answer it), else None."""
-    if start.day != 1 or end < start or (end + timedelta(days=1)).day != 1:
+def kept_month_span(start: date, end: date) -> tuple[date, date] | None:
+    """The first days of the first and last month of [start, end] when it starts on a
+    month's first day (the kept monthly counts answer it: whole months, or a month to a
+    day, such as this month to today), else None."""
+    if start.day != 1 or end < start:
         return None
     return start, end.replace(day=1)
 
@@ -492,9 +493,11 @@ def coverage_sql(
     """The grouped coverage query: one statement, one row per household, summed per grid,
     and joins rather than a subquery per household where it can:
     - the area's households (the scoping queryset's own SQL) hash-joined to their visits
-      in the period: for whole calendar months (`kept_months`, the default) the kept
-      monthly counts of the area's grids (HouseholdMonth, a range per grid, index-only on
-      householdmonth_grid_idx, one row per household and month); otherwise the period's
+      in the period: for a period from a month's first day (`kept_months`, the default)
+      the kept monthly counts of the area's grids (HouseholdMonth, a range per grid,
+      index-only on householdmonth_grid_idx, one row per household and month), a
+      household whose latest visit of the last month is after the period's end counted
+      by household (visit_household_time_idx; none for a month to today); otherwise the period's
       visits recorded in the area's grids, counted per household (a range scan per grid,
       index-only on visit_grid_time_idx), and a household none of whose visits were
       recorded there (visited before it moved in, or not at all) probed by household
@@ -524,18 +527,18 @@ def coverage_sql(
     lo = ops.adapt_datetimefield_value(day_start(start))
     hi = ops.adapt_datetimefield_value(day_start(end + timedelta(days=1)))
     end_day = ops.adapt_datefield_value(end)
-    months = whole_months(start, end) if kept_months else None
+    months = kept_month_span(start, end) if kept_months else None
     head, head_params = "", []
     if months:
         # the kept monthly counts of the area's households (HouseholdMonth), read by grid
         first, last = (ops.adapt_datefield_value(m) for m in months)
         counted = (
-            "SELECT m.household_id, m.visits AS n FROM visits_householdmonth m "
+            "SELECT m.household_id, m.visits AS n, m.last_at FROM visits_householdmonth m "
             "JOIN areas_area g ON g.id = m.grid_id WHERE g.path LIKE %s AND m.month = %s"
             if first == last
-            else "SELECT m.household_id, SUM(m.visits) AS n FROM visits_householdmonth m "
-            "JOIN areas_area g ON g.id = m.grid_id WHERE g.path LIKE %s "
-            "AND m.month >= %s AND m.month <= %s GROUP BY m.household_id"
+            else "SELECT m.household_id, SUM(m.visits) AS n, MAX(m.last_at) AS last_at "
+            "FROM visits_householdmonth m JOIN areas_area g ON g.id = m.grid_id "
+            "WHERE g.path LIKE %s AND m.month >= %s AND m.month <= %s GROUP BY m.household_id"
         )
         month_params = [area.path + "%", first] + ([] if first == last else [last])
         if connection.vendor == "postgresql":
@@ -545,7 +548,13 @@ def coverage_sql(
         else:
             joins = f" LEFT JOIN ({counted}) vc ON vc.household_id = h.id"
             join_params = month_params
-        columns, col_params = ["COALESCE(vc.n, 0) AS n"], []
+        # a visit after the period's end in its last month: that household's own count
+        columns = [
+            "CASE WHEN vc.n IS NULL THEN 0 WHEN vc.last_at < %s THEN vc.n "
+            "ELSE (SELECT COUNT(*) FROM visits_visit v WHERE v.household_id = h.id "
+            "AND v.visited_at >= %s AND v.visited_at < %s) END AS n"
+        ]
+        col_params = [hi, lo, hi]
     else:
         joins = (
             " LEFT JOIN (SELECT v.household_id, COUNT(*) AS n FROM visits_visit v "

@@ -191,10 +191,12 @@ def test_pairing_rule_compliance_counts_the_cadres_own_visits(users, tree, city)
     assert rules["特困月访"] == (2, 1, 1)  # the other rules are unchanged
 
 
-def test_whole_months_read_the_kept_counts_and_other_periods_the_visits(users, tree, city):
-    """May to July (whole months, the kept monthly counts): h1, h2, h4, h5, h6 visited;
-    特困 asks ceil(92/30) = 4 visits (h1 had 2), 信访人 ceil(92/14) = 7 (h4 had 3). June 1
-    to 15 (not whole months, the visits themselves): h1 (06-03) and h4 (06-01, 06-15)."""
+def test_periods_from_a_first_day_read_the_kept_counts_and_others_the_visits(users, tree, city):
+    """May to July (the kept monthly counts): h1, h2, h4, h5, h6 visited; 特困 asks
+    ceil(92/30) = 4 visits (h1 had 2), 信访人 ceil(92/14) = 7 (h4 had 3). June 1 to 15 (the
+    kept counts; h4's and h1's latest June visits are after the 15th: counted by household)
+    and June 2 to 16 (the visits themselves): h1 (06-03) and h4 (06-01 00:10 and 06-15
+    for the first, 06-15 only for the second)."""
     from minqing.visits.selectors import coverage_sql, required_visits
 
     def figures(start, end, **kw):
@@ -227,5 +229,9 @@ def test_whole_months_read_the_kept_counts_and_other_periods_the_visits(users, t
     )
     assert figures(*quarter) == figures(*quarter, kept_months=False)
     half = (date(2025, 6, 1), date(2025, 6, 15))
-    assert not reads_kept(*half)
+    assert reads_kept(*half)
     assert figures(*half) == (7, 2, [1, 1, 0], {"特困月访": (2, 1, 1), "信访人半月访": (2, 2, 1)})
+    assert figures(*half) == figures(*half, kept_months=False)
+    later = (date(2025, 6, 2), date(2025, 6, 16))
+    assert not reads_kept(*later)
+    assert figures(*later) == (7, 2, [1, 1, 0], {"特困月访": (2, 1, 1), "信访人半月访": (2, 2, 0)})

@@ -31,30 +31,31 @@ def at(y, m, d, h=10, mi=0):
 
 
 def recount() -> dict:
-    """{(household, month): (grid, visits)} counted in Python from the visits' local time,
-    independent of the SQL the triggers and the check run."""
+    """{(household, month): (grid, visits, latest time)} counted in Python from the
+    visits' local time, independent of the SQL the triggers and the check run."""
     rows: dict[tuple, tuple] = {}
     for hid, gid, when in Visit.objects.values_list(
         "household_id", "household__grid_id", "visited_at"
     ):
         local = timezone.localtime(when)
         key = (hid, date(local.year, local.month, 1))
-        rows[key] = (gid, rows.get(key, (gid, 0))[1] + 1)
+        _g, n, last = rows.get(key, (gid, 0, when))
+        rows[key] = (gid, n + 1, max(last, when))
     return rows
 
 
-def kept_rows() -> dict:
+def kept_rows(latest=False) -> dict:
     return {
-        (h, m): (g, n)
-        for h, m, g, n in HouseholdMonth.objects.values_list(
-            "household_id", "month", "grid_id", "visits"
+        (h, m): (g, n, last) if latest else (g, n)
+        for h, m, g, n, last in HouseholdMonth.objects.values_list(
+            "household_id", "month", "grid_id", "visits", "last_at"
         )
     }
 
 
 def assert_kept():
     assert household_months.check() == []
-    assert kept_rows() == recount()
+    assert kept_rows(latest=True) == recount()
 
 
 def figures(report) -> tuple:
@@ -70,7 +71,7 @@ def figures(report) -> tuple:
 def assert_same_coverage(user, area, *periods):
     """Whole months read from the kept counts give the figures the visits give."""
     for start, end in periods:
-        assert selectors.whole_months(start, end)
+        assert selectors.kept_month_span(start, end)
         kept = selectors.coverage(fetched_by=user, area=area, start=start, end=end)
         counted = selectors.coverage(
             fetched_by=user, area=area, start=start, end=end, kept_months=False
@@ -272,19 +273,45 @@ def test_a_month_is_the_local_calendar_month(users, tree):
     assert_kept()
 
 
-def test_whole_months():
-    assert selectors.whole_months(date(2025, 6, 1), date(2025, 6, 30)) == (
-        date(2025, 6, 1),
-        date(2025, 6, 1),
-    )
-    assert selectors.whole_months(date(2024, 12, 1), date(2025, 2, 28)) == (
-        date(2024, 12, 1),
-        date(2025, 2, 1),
-    )
-    assert selectors.whole_months(date(2024, 2, 1), date(2024, 2, 28)) is None  # leap year
-    assert selectors.whole_months(date(2025, 6, 2), date(2025, 6, 30)) is None
-    assert selectors.whole_months(date(2025, 6, 1), date(2025, 6, 29)) is None
-    assert selectors.whole_months(date(2025, 7, 1), date(2025, 6, 30)) is None
+def test_kept_month_span():
+    span = selectors.kept_month_span
+    assert span(date(2025, 6, 1), date(2025, 6, 30)) == (date(2025, 6, 1), date(2025, 6, 1))
+    assert span(date(2025, 6, 1), date(2025, 6, 12)) == (date(2025, 6, 1), date(2025, 6, 1))
+    assert span(date(2024, 12, 1), date(2025, 2, 3)) == (date(2024, 12, 1), date(2025, 2, 1))
+    assert span(date(2025, 6, 2), date(2025, 6, 30)) is None
+    assert span(date(2025, 7, 1), date(2025, 6, 30)) is None
+
+
+def test_a_month_to_a_day_counts_the_visits_after_it_by_household(users, tree):
+    """June 1 to 15 from the kept counts: a household whose latest June visit is after
+    the 15th is counted from its visits; the latest time follows deletes and moves."""
+    VisitRule.objects.all().delete()
+    g = tree.grids["七星村1"]
+    early, late, both = household(g), household(g), household(g)
+    for h, times in {
+        early: [at(2025, 6, 3), at(2025, 6, 15, 23, 50)],
+        late: [at(2025, 6, 16, 0, 10)],
+        both: [at(2025, 6, 5), at(2025, 6, 20), at(2025, 6, 28)],
+    }.items():
+        for t in times:
+            visit_at(h, t, by=users.admin)
+    half = (date(2025, 6, 1), date(2025, 6, 15))
+
+    def visited():
+        report = selectors.coverage(
+            fetched_by=users.township, area=tree.qixing, start=half[0], end=half[1]
+        )
+        return report.visited
+
+    assert visited() == 2  # early and both
+    assert_same_coverage(users.township, tree.qixing, half, (date(2025, 5, 1), date(2025, 6, 15)))
+    # the late visits go: `both` has only its early one left, its latest time with it
+    Visit.objects.filter(household=both, visited_at__gte=at(2025, 6, 16)).delete()
+    assert kept_rows(latest=True)[(both.pk, date(2025, 6, 1))] == (g.pk, 1, at(2025, 6, 5))
+    Visit.objects.filter(household=late).update(visited_at=at(2025, 6, 14))
+    assert visited() == 3
+    assert_same_coverage(users.township, tree.qixing, half)
+    assert_kept()
 
 
 def test_check_finds_drift_and_rebuild_repairs_it(users, tree, homes):
