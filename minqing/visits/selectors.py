@@ -403,10 +403,11 @@ def coverage(
     """全覆盖: visited / total by grid, village and responsible grid worker, and compliance
     per must-visit rule. One grouped query over the area's (scoped) households counts, per
     grid, the households, those visited in the period and, per rule, those it covers and
-    those that had the visits it asks for (see coverage_sql); two more read the grids and
-    the grid workers. `kept_months=False` counts the visits themselves even for whole
+    those that had the visits it asks for (see coverage_sql); the rules and the grids with
+    their grid workers come from the process's copies (one query each when not there).
+    `kept_months=False` counts the visits themselves even for whole
     months (the tests compare both ways)."""
-    rules = list(VisitRule.objects.filter(is_active=True).select_related("tag"))
+    rules = _active_rules()
     needs = {
         r.pk: required_visits(start=start, end=end, interval_days=r.interval_days) for r in rules
     }
@@ -425,14 +426,10 @@ def coverage(
         cur.execute(sql, params)
         columns = [c[0] for c in cur.description]
         rows = [dict(zip(columns, r, strict=True)) for r in cur.fetchall()]
-    by_pk, links = _areas_and_grid_workers(area)
-    grids = {pk: a for pk, a in by_pk.items() if a.level == Level.GRID}
+    by_pk, links, grids = _areas_and_grid_workers(area)
     missing = [r["grid_id"] for r in rows if r["grid_id"] not in grids]
     if missing:  # a household's grid is always inside the area; kept safe all the same
-        grids.update(Area.objects.select_related("parent").in_bulk(missing))
-    for g in grids.values():
-        if g.parent_id in by_pk:
-            g.parent = by_pk[g.parent_id]
+        grids = {**grids, **Area.objects.select_related("parent").in_bulk(missing)}
     by_grid = []
     for r in rows:
         total, visited = int(r["total"]), int(r["visited"] or 0)
@@ -454,17 +451,14 @@ def coverage(
             v = villages[parent.id] = {"area": parent, "total": 0, "visited": 0, "unvisited": 0}
         for k in ("total", "visited", "unvisited"):
             v[k] += r[k]
-    by_rule = []
-    for rule in rules:
-        rt, rc = f"rt{rule.pk}", f"rc{rule.pk}"
-        by_rule.append(
-            {
-                "rule": rule,
-                "required": needs[rule.pk],
-                "total": sum([int(r[rt] or 0) for r in rows]),
-                "compliant": sum([int(r[rc] or 0) for r in rows]),
-            }
-        )
+    by_rule = [
+        {"rule": rule, "required": needs[rule.pk], "total": 0, "compliant": 0} for rule in rules
+    ]
+    keys = [(f"rt{rule.pk}", f"rc{rule.pk}", out) for rule, out in zip(rules, by_rule, strict=True)]
+    for r in rows:
+        for rt, rc, out in keys:
+            out["total"] += int(r[rt] or 0)
+            out["compliant"] += int(r[rc] or 0)
     return Coverage(
         area=area,
         start=start,
@@ -655,10 +649,27 @@ class CadreRef:
         return self.full_name or self.username
 
 
+def _active_rules() -> list[VisitRule]:
+    """The active must-visit rules with their tags, from the process's copy
+    (core.proc_cache, dropped when a rule or a tag changes; read again after a minute
+    whatever): one query fewer per report."""
+    from minqing.core.proc_cache import process_cached
+
+    return process_cached(
+        COVERAGE_RULES,
+        lambda: list(VisitRule.objects.filter(is_active=True).select_related("tag")),
+    )
+
+
+COVERAGE_RULES = "visits-coverage-rules"
+
+
 def _areas_and_grid_workers(area: Area):
     """The area's villages and grids (and the area's own parent, for a grid's report), each
     grid with its active grid workers, from the process's copy (core.proc_cache, dropped
-    when an area, a user or a jurisdiction changes; read again after a minute whatever)."""
+    when an area, a user or a jurisdiction changes; read again after a minute whatever):
+    the areas by id, the (grid, grid worker) links, and the grids by id, each with its
+    parent set."""
     from minqing.core.proc_cache import process_cached
 
     kept = process_cached(COVERAGE_AREAS, dict)
@@ -706,7 +717,11 @@ def _read_areas_and_grid_workers(area: Area):
             if uid is not None:
                 links.append((aid, uid, username, last, first))
     links.sort(key=lambda x: x[2])
-    return by_pk, links
+    grids = {pk: a for pk, a in by_pk.items() if a.level == Level.GRID}
+    for g in grids.values():
+        if g.parent_id in by_pk:
+            g.parent = by_pk[g.parent_id]
+    return by_pk, links, grids
 
 
 def _by_cadre(by_grid: list[dict], links: list) -> list[dict]:

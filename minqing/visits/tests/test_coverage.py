@@ -102,6 +102,32 @@ def test_coverage_of_a_village_and_the_query_count(users, tree, city, django_ass
     with django_assert_num_queries(3):
         report = coverage(fetched_by=users.cadre, area=tree.qixing, start=START, end=END)
     assert (report.total, report.visited) == (5, 2)
+    # the rules and the grids are the process's copies from then on
+    with django_assert_num_queries(1):
+        again = coverage(fetched_by=users.cadre, area=tree.qixing, start=START, end=END)
+    assert (again.total, again.visited) == (5, 2)
+
+
+def test_a_rule_edit_shows_in_the_next_report(users, tree, city):
+    from minqing.visits.services import visit_rule_save
+
+    def rules():
+        report = coverage(fetched_by=users.township, area=tree.zhaoshan, start=START, end=END)
+        return {r["rule"].name: (r["total"], r["required"], r["compliant"]) for r in report.by_rule}
+
+    assert rules() == {"特困月访": (2, 1, 1), "信访人半月访": (2, 3, 1)}
+    rule = city.rules["tekun"]
+    visit_rule_save(actor=users.admin, name="特困周访", tag=rule.tag, interval_days=7, rule=rule)
+    assert rules() == {"特困周访": (2, 5, 0), "信访人半月访": (2, 3, 1)}
+    visit_rule_save(
+        actor=users.admin,
+        name="特困周访",
+        tag=rule.tag,
+        interval_days=7,
+        is_active=False,
+        rule=rule,
+    )
+    assert rules() == {"信访人半月访": (2, 3, 1)}
 
 
 def test_coverage_page_chart_and_links(client, users, tree, city):
