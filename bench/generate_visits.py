@@ -139,6 +139,10 @@ def main(argv=None) -> None:
         if cur.fetchone()[0]:
             cur.execute("SELECT visits_householddue_rebuild()")
             timer.lap("kept next-due dates recounted")
+        cur.execute("SELECT to_regprocedure('visits_householdmonth_rebuild()') IS NOT NULL")
+        if cur.fetchone()[0]:
+            cur.execute("SELECT visits_householdmonth_rebuild()")
+            timer.lap("kept monthly visit counts recounted")
         for child, column, parent in (
             ("visits_visit", "household_id", "registry_household"),
             ("visits_visit", "grid_id", "areas_area"),

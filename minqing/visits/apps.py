@@ -11,8 +11,11 @@ class VisitsConfig(AppConfig):
         from minqing.accounts.models import Jurisdiction, User
         from minqing.areas.models import Area
         from minqing.core.proc_cache import bump_on_change
+        from minqing.registry.models import Tag
 
-        from .selectors import COVERAGE_AREAS
+        from .models import VisitRule
+        from .selectors import COVERAGE_AREAS, COVERAGE_RULES
 
-        # coverage's grids with their grid workers
+        # coverage's grids with their grid workers, and its rules
         bump_on_change(COVERAGE_AREAS, Area, User, Jurisdiction)
+        bump_on_change(COVERAGE_RULES, VisitRule, Tag)

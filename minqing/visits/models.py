@@ -201,6 +201,44 @@ class HouseholdTags(models.Model):
         ]
 
 
+class HouseholdMonth(models.Model):
+    """The visits a household had in one calendar month (local time), one row per
+    household and month with at least one visit, and the latest of their times: coverage
+    of a period from a month's first day reads an area's rows by grid and month, an
+    indexed range, instead of counting the period's visits per household (a household
+    whose latest visit in the period's last month falls after the period's end is counted
+    from its visits). `grid_id` is the household's grid now (as in HouseholdTags), not
+    the grid the visits were recorded in. Kept by database triggers on visits_visit (and on
+    registry_household for the grid), in the writing statement's transaction, whatever
+    writes (services, offline sync, bulk loads, deletes); `minqing household_months
+    --check` compares the rows with a recount from the visits, `--rebuild` recounts."""
+
+    pk = models.CompositePrimaryKey("household", "month")
+    household = models.ForeignKey(
+        "registry.Household",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,  # written by triggers only
+        db_index=False,  # the primary key leads with it
+        related_name="+",
+    )
+    month = models.DateField()  # the first day of the month
+    grid_id = models.BigIntegerField()
+    visits = models.IntegerField()
+    last_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("户月走访次数")
+        verbose_name_plural = _("户月走访次数")
+        indexes = [
+            # coverage of whole months: an area's grids, one range each, index only
+            models.Index(
+                fields=["grid_id", "month"],
+                include=["household", "visits", "last_at"],
+                name="householdmonth_grid_idx",
+            ),
+        ]
+
+
 class HouseholdDue(models.Model):
     """The kept next-due date of a household under the must-visit rules and its latest
     follow-up (one row per household with something due, whenever): the due list and the

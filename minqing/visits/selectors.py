@@ -397,18 +397,28 @@ def coverage_households(*, fetched_by, area: Area, start: date, end: date):
     )
 
 
-def coverage(*, fetched_by, area: Area, start: date, end: date) -> Coverage:
+def coverage(
+    *, fetched_by, area: Area, start: date, end: date, kept_months: bool = True
+) -> Coverage:
     """全覆盖: visited / total by grid, village and responsible grid worker, and compliance
     per must-visit rule. One grouped query over the area's (scoped) households counts, per
     grid, the households, those visited in the period and, per rule, those it covers and
-    those that had the visits it asks for (see coverage_sql); two more read the grids and
-    the grid workers."""
-    rules = list(VisitRule.objects.filter(is_active=True).select_related("tag"))
+    those that had the visits it asks for (see coverage_sql); the rules and the grids with
+    their grid workers come from the process's copies (one query each when not there).
+    `kept_months=False` counts the visits themselves even for whole
+    months (the tests compare both ways)."""
+    rules = _active_rules()
     needs = {
         r.pk: required_visits(start=start, end=end, interval_days=r.interval_days) for r in rules
     }
     sql, params = coverage_sql(
-        fetched_by=fetched_by, area=area, start=start, end=end, rules=rules, needs=needs
+        fetched_by=fetched_by,
+        area=area,
+        start=start,
+        end=end,
+        rules=rules,
+        needs=needs,
+        kept_months=kept_months,
     )
     from django.db import connection
 
@@ -416,14 +426,10 @@ def coverage(*, fetched_by, area: Area, start: date, end: date) -> Coverage:
         cur.execute(sql, params)
         columns = [c[0] for c in cur.description]
         rows = [dict(zip(columns, r, strict=True)) for r in cur.fetchall()]
-    by_pk, links = _areas_and_grid_workers(area)
-    grids = {pk: a for pk, a in by_pk.items() if a.level == Level.GRID}
+    by_pk, links, grids = _areas_and_grid_workers(area)
     missing = [r["grid_id"] for r in rows if r["grid_id"] not in grids]
     if missing:  # a household's grid is always inside the area; kept safe all the same
-        grids.update(Area.objects.select_related("parent").in_bulk(missing))
-    for g in grids.values():
-        if g.parent_id in by_pk:
-            g.parent = by_pk[g.parent_id]
+        grids = {**grids, **Area.objects.select_related("parent").in_bulk(missing)}
     by_grid = []
     for r in rows:
         total, visited = int(r["total"]), int(r["visited"] or 0)
@@ -445,17 +451,14 @@ def coverage(*, fetched_by, area: Area, start: date, end: date) -> Coverage:
             v = villages[parent.id] = {"area": parent, "total": 0, "visited": 0, "unvisited": 0}
         for k in ("total", "visited", "unvisited"):
             v[k] += r[k]
-    by_rule = []
-    for rule in rules:
-        rt, rc = f"rt{rule.pk}", f"rc{rule.pk}"
-        by_rule.append(
-            {
-                "rule": rule,
-                "required": needs[rule.pk],
-                "total": sum([int(r[rt] or 0) for r in rows]),
-                "compliant": sum([int(r[rc] or 0) for r in rows]),
-            }
-        )
+    by_rule = [
+        {"rule": rule, "required": needs[rule.pk], "total": 0, "compliant": 0} for rule in rules
+    ]
+    keys = [(f"rt{rule.pk}", f"rc{rule.pk}", out) for rule, out in zip(rules, by_rule, strict=True)]
+    for r in rows:
+        for rt, rc, out in keys:
+            out["total"] += int(r[rt] or 0)
+            out["compliant"] += int(r[rc] or 0)
     return Coverage(
         area=area,
         start=start,
@@ -469,13 +472,29 @@ def coverage(*, fetched_by, area: Area, start: date, end: date) -> Coverage:
     )
 
 
-def coverage_sql(*, fetched_by, area, start, end, rules, needs) -> tuple[str, list]:
+def kept_month_span(start: date, end: date) -> tuple[date, date] | None:
+    """The first days of the first and last month of [start, end] when it starts on a
+    month's first day (the kept monthly counts answer it: whole months, or a month to a
+    day, such as this month to today), else None."""
+    if start.day != 1 or end < start:
+        return None
+    return start, end.replace(day=1)
+
+
+def coverage_sql(
+    *, fetched_by, area, start, end, rules, needs, kept_months: bool = True
+) -> tuple[str, list]:
     """The grouped coverage query: one statement, one row per household, summed per grid,
     and joins rather than a subquery per household where it can:
-    - the area's households (the scoping queryset's own SQL) hash-joined to the period's
+    - the area's households (the scoping queryset's own SQL) hash-joined to their visits
+      in the period: for a period from a month's first day (`kept_months`, the default)
+      the kept monthly counts of the area's grids (HouseholdMonth, a range per grid,
+      index-only on householdmonth_grid_idx, one row per household and month), a
+      household whose latest visit of the last month is after the period's end counted
+      by household (visit_household_time_idx; none for a month to today); otherwise the period's
       visits recorded in the area's grids, counted per household (a range scan per grid,
-      index-only on visit_grid_time_idx); a household none of whose visits were recorded
-      there (visited before it moved in, or not at all) is probed by household
+      index-only on visit_grid_time_idx), and a household none of whose visits were
+      recorded there (visited before it moved in, or not at all) probed by household
       (visit_household_time_idx);
     - hash-joined to the kept tag summary of the area's grids (HouseholdTags, index-only
       on householdtags_grid_idx): the tags it carries on the last day are the kept ones
@@ -502,19 +521,48 @@ def coverage_sql(*, fetched_by, area, start, end, rules, needs) -> tuple[str, li
     lo = ops.adapt_datetimefield_value(day_start(start))
     hi = ops.adapt_datetimefield_value(day_start(end + timedelta(days=1)))
     end_day = ops.adapt_datefield_value(end)
-    joins = (
-        " LEFT JOIN (SELECT v.household_id, COUNT(*) AS n FROM visits_visit v "
-        "JOIN areas_area g ON g.id = v.grid_id WHERE g.path LIKE %s "
-        "AND v.visited_at >= %s AND v.visited_at < %s GROUP BY v.household_id) vc "
-        "ON vc.household_id = h.id"
-    )
-    join_params = [area.path + "%", lo, hi]
-    columns = [
-        "CASE WHEN vc.n IS NOT NULL THEN vc.n ELSE (SELECT COUNT(*) FROM visits_visit v "
-        "WHERE v.household_id = h.id AND v.visited_at >= %s AND v.visited_at < %s) END AS n"
-    ]
-    col_params = [lo, hi]
+    months = kept_month_span(start, end) if kept_months else None
     head, head_params = "", []
+    if months:
+        # the kept monthly counts of the area's households (HouseholdMonth), read by grid
+        first, last = (ops.adapt_datefield_value(m) for m in months)
+        counted = (
+            "SELECT m.household_id, m.visits AS n, m.last_at FROM visits_householdmonth m "
+            "JOIN areas_area g ON g.id = m.grid_id WHERE g.path LIKE %s AND m.month = %s"
+            if first == last
+            else "SELECT m.household_id, SUM(m.visits) AS n, MAX(m.last_at) AS last_at "
+            "FROM visits_householdmonth m JOIN areas_area g ON g.id = m.grid_id "
+            "WHERE g.path LIKE %s AND m.month >= %s AND m.month <= %s GROUP BY m.household_id"
+        )
+        month_params = [area.path + "%", first] + ([] if first == last else [last])
+        if connection.vendor == "postgresql":
+            # materialized: hash-joined (see the tag summary below)
+            head, head_params = f"WITH vc AS MATERIALIZED ({counted}) ", month_params
+            joins, join_params = " LEFT JOIN vc ON vc.household_id = h.id", []
+        else:
+            joins = f" LEFT JOIN ({counted}) vc ON vc.household_id = h.id"
+            join_params = month_params
+        # a visit after the period's end in its last month: that household's own count
+        columns = [
+            "CASE WHEN vc.n IS NULL THEN 0 WHEN vc.last_at < %s THEN vc.n "
+            "ELSE (SELECT COUNT(*) FROM visits_visit v WHERE v.household_id = h.id "
+            "AND v.visited_at >= %s AND v.visited_at < %s) END AS n"
+        ]
+        col_params = [hi, lo, hi]
+    else:
+        joins = (
+            " LEFT JOIN (SELECT v.household_id, COUNT(*) AS n FROM visits_visit v "
+            "JOIN areas_area g ON g.id = v.grid_id WHERE g.path LIKE %s "
+            "AND v.visited_at >= %s AND v.visited_at < %s GROUP BY v.household_id) vc "
+            "ON vc.household_id = h.id"
+        )
+        join_params = [area.path + "%", lo, hi]
+        columns = [
+            "CASE WHEN vc.n IS NOT NULL THEN vc.n ELSE (SELECT COUNT(*) FROM visits_visit v "
+            "WHERE v.household_id = h.id AND v.visited_at >= %s AND v.visited_at < %s) "
+            "END AS n"
+        ]
+        col_params = [lo, hi]
     if any(r.kind == VisitRule.Kind.TAG for r in rules):
         kept = (
             "SELECT s.household_id, s.tags, s.since FROM visits_householdtags s "
@@ -523,7 +571,12 @@ def coverage_sql(*, fetched_by, area, start, end, rules, needs) -> tuple[str, li
         if connection.vendor == "postgresql":
             # materialized: hash-joined, never probed once per household (the planner
             # underestimates the scoped households and would pick the probes)
-            head, head_params = f"WITH s AS MATERIALIZED ({kept}) ", [area.path + "%"]
+            head = (
+                f"{head}, s AS MATERIALIZED ({kept}) "
+                if head
+                else (f"WITH s AS MATERIALIZED ({kept}) ")
+            )
+            head_params = [*head_params, area.path + "%"]
             joins += " LEFT JOIN s ON s.household_id = h.id"
         else:
             joins += f" LEFT JOIN ({kept}) s ON s.household_id = h.id"
@@ -596,10 +649,27 @@ class CadreRef:
         return self.full_name or self.username
 
 
+def _active_rules() -> list[VisitRule]:
+    """The active must-visit rules with their tags, from the process's copy
+    (core.proc_cache, dropped when a rule or a tag changes; read again after a minute
+    whatever): one query fewer per report."""
+    from minqing.core.proc_cache import process_cached
+
+    return process_cached(
+        COVERAGE_RULES,
+        lambda: list(VisitRule.objects.filter(is_active=True).select_related("tag")),
+    )
+
+
+COVERAGE_RULES = "visits-coverage-rules"
+
+
 def _areas_and_grid_workers(area: Area):
     """The area's villages and grids (and the area's own parent, for a grid's report), each
     grid with its active grid workers, from the process's copy (core.proc_cache, dropped
-    when an area, a user or a jurisdiction changes; read again after a minute whatever)."""
+    when an area, a user or a jurisdiction changes; read again after a minute whatever):
+    the areas by id, the (grid, grid worker) links, and the grids by id, each with its
+    parent set."""
     from minqing.core.proc_cache import process_cached
 
     kept = process_cached(COVERAGE_AREAS, dict)
@@ -647,7 +717,11 @@ def _read_areas_and_grid_workers(area: Area):
             if uid is not None:
                 links.append((aid, uid, username, last, first))
     links.sort(key=lambda x: x[2])
-    return by_pk, links
+    grids = {pk: a for pk, a in by_pk.items() if a.level == Level.GRID}
+    for g in grids.values():
+        if g.parent_id in by_pk:
+            g.parent = by_pk[g.parent_id]
+    return by_pk, links, grids
 
 
 def _by_cadre(by_grid: list[dict], links: list) -> list[dict]:

@@ -13,20 +13,20 @@ _seq = [0]
 
 def household(grid, *, head="张德书", child=None, number=None):
     _seq[0] += 1
-    n = _seq[0]
+    n = _seq[0]  # the id number's order has 3 digits: it wraps (a whole run makes >300)
     hh = HouseholdFactory(grid=grid, **({"number": number} if number else {}))
     ResidentFactory(
         household=hh,
         name=head,
         relation=Relation.HEAD,
-        id_number=make_id_number("430302", date(1960, 1, 1 + n % 28), 500 + n),
+        id_number=make_id_number("430302", date(1960, 1, 1 + n % 28), (500 + n) % 1000),
     )
     if child:
         ResidentFactory(
             household=hh,
             name=child,
             relation=Relation.CHILD,
-            id_number=make_id_number("430302", date(2015, 2, 1 + n % 28), 700 + n),
+            id_number=make_id_number("430302", date(2015, 2, 1 + n % 28), (700 + n) % 1000),
         )
     return hh
 

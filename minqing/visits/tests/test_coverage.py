@@ -102,6 +102,32 @@ def test_coverage_of_a_village_and_the_query_count(users, tree, city, django_ass
     with django_assert_num_queries(3):
         report = coverage(fetched_by=users.cadre, area=tree.qixing, start=START, end=END)
     assert (report.total, report.visited) == (5, 2)
+    # the rules and the grids are the process's copies from then on
+    with django_assert_num_queries(1):
+        again = coverage(fetched_by=users.cadre, area=tree.qixing, start=START, end=END)
+    assert (again.total, again.visited) == (5, 2)
+
+
+def test_a_rule_edit_shows_in_the_next_report(users, tree, city):
+    from minqing.visits.services import visit_rule_save
+
+    def rules():
+        report = coverage(fetched_by=users.township, area=tree.zhaoshan, start=START, end=END)
+        return {r["rule"].name: (r["total"], r["required"], r["compliant"]) for r in report.by_rule}
+
+    assert rules() == {"特困月访": (2, 1, 1), "信访人半月访": (2, 3, 1)}
+    rule = city.rules["tekun"]
+    visit_rule_save(actor=users.admin, name="特困周访", tag=rule.tag, interval_days=7, rule=rule)
+    assert rules() == {"特困周访": (2, 5, 0), "信访人半月访": (2, 3, 1)}
+    visit_rule_save(
+        actor=users.admin,
+        name="特困周访",
+        tag=rule.tag,
+        interval_days=7,
+        is_active=False,
+        rule=rule,
+    )
+    assert rules() == {"信访人半月访": (2, 3, 1)}
 
 
 def test_coverage_page_chart_and_links(client, users, tree, city):
@@ -189,3 +215,49 @@ def test_pairing_rule_compliance_counts_the_cadres_own_visits(users, tree, city)
     rules = {r["rule"].name: (r["total"], r["required"], r["compliant"]) for r in report.by_rule}
     assert rules["结对户月访"] == (2, 1, 1)
     assert rules["特困月访"] == (2, 1, 1)  # the other rules are unchanged
+
+
+def test_periods_from_a_first_day_read_the_kept_counts_and_others_the_visits(users, tree, city):
+    """May to July (the kept monthly counts): h1, h2, h4, h5, h6 visited; 特困 asks
+    ceil(92/30) = 4 visits (h1 had 2), 信访人 ceil(92/14) = 7 (h4 had 3). June 1 to 15 (the
+    kept counts; h4's and h1's latest June visits are after the 15th: counted by household)
+    and June 2 to 16 (the visits themselves): h1 (06-03) and h4 (06-01 00:10 and 06-15
+    for the first, 06-15 only for the second)."""
+    from minqing.visits.selectors import coverage_sql, required_visits
+
+    def figures(start, end, **kw):
+        report = coverage(fetched_by=users.township, area=tree.zhaoshan, start=start, end=end, **kw)
+        rules = {
+            r["rule"].name: (r["total"], r["required"], r["compliant"]) for r in report.by_rule
+        }
+        return report.total, report.visited, [r["visited"] for r in report.by_grid], rules
+
+    def reads_kept(start, end):
+        rules = list(VisitRule.objects.filter(is_active=True))
+        needs = {r.pk: required_visits(start=start, end=end, interval_days=30) for r in rules}
+        sql, _ = coverage_sql(
+            fetched_by=users.township,
+            area=tree.zhaoshan,
+            start=start,
+            end=end,
+            rules=rules,
+            needs=needs,
+        )
+        return "visits_householdmonth" in sql
+
+    quarter = (date(2025, 5, 1), date(2025, 7, 31))
+    assert reads_kept(*quarter) and reads_kept(START, END)
+    assert figures(*quarter) == (
+        7,
+        5,
+        [2, 2, 1],
+        {"特困月访": (2, 4, 0), "信访人半月访": (2, 7, 0)},
+    )
+    assert figures(*quarter) == figures(*quarter, kept_months=False)
+    half = (date(2025, 6, 1), date(2025, 6, 15))
+    assert reads_kept(*half)
+    assert figures(*half) == (7, 2, [1, 1, 0], {"特困月访": (2, 1, 1), "信访人半月访": (2, 2, 1)})
+    assert figures(*half) == figures(*half, kept_months=False)
+    later = (date(2025, 6, 2), date(2025, 6, 16))
+    assert not reads_kept(*later)
+    assert figures(*later) == (7, 2, [1, 1, 0], {"特困月访": (2, 1, 1), "信访人半月访": (2, 2, 0)})
