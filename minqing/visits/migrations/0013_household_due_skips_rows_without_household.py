@@ -16,7 +16,7 @@ def reinstall(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("visits", "0011_household_due"),
+        ("visits", "0012_household_months"),
     ]
 
     operations = [
