@@ -1,6 +1,6 @@
 """Routing accuracy per category and duplicate precision/recall on bench/appeals_eval.txt.
 
-    .venv/bin/python bench/bench_routing.py [--heldout appeals_heldout2.txt] [--tuning-only]
+    .venv/bin/python bench/bench_routing.py [--heldout appeals_heldout3.txt] [--tuning-only]
 
 Routing: each text against the 15 category descriptions of minqing/appeals/categories.py,
 (a) zero-shot (descriptions only) and (b) with feedback: the other items of the set as past
@@ -44,7 +44,19 @@ VILLAGES = [
     "柳溪村",
     "金竹村",
     "马鞍村",
+    # appeals_heldout3.txt
+    "杉木村",
+    "白鹤村",
+    "岩脚村",
+    "荷叶村",
+    "樟树村",
+    "榕树村",
 ]
+
+
+# The sets the router was tuned on (looked at while changing it); a held-out set not in this
+# list is judged once, at the end.
+TUNING = ["appeals_eval.txt", "appeals_heldout.txt", "appeals_heldout2.txt"]
 
 
 def load(name="appeals_eval.txt"):
@@ -190,7 +202,7 @@ def main():
     if "--tuning-only" in sys.argv:
         return
 
-    if held_name == "appeals_heldout.txt":
+    if held_name in TUNING:
         print(f"\n=== earlier held-out set (bench/{held_name}: looked at, now a tuning set) ===")
     else:
         print(f"\n=== HELD-OUT set (bench/{held_name}: never used to tune) ===")
@@ -206,15 +218,21 @@ def main():
         "built-in examples + tuning set as past matters (product)", per, len(held), elapsed
     )
     if held_name != "appeals_heldout.txt":
-        # both earlier sets are tuning sets now: the product's history is both of them
-        past = rows + load("appeals_heldout.txt")
+        # the earlier sets are tuning sets now: the product's history is all of them
+        names = [n for n in TUNING if n != held_name]
+        past = [r for n in names for r in load(n)]
         per, elapsed = routing(held, feedback=False, past=past, seeds=seeds)
         print_routing(
-            f"built-in examples + both tuning sets ({len(past)}) as past matters (product)",
+            f"built-in examples + {len(names)} tuning sets ({len(past)}) as past matters (product)",
             per,
             len(held),
             elapsed,
         )
+    if held_name not in TUNING:
+        for name in TUNING[1:]:
+            print(f"\n=== tuning set bench/{name}: duplicates ===")
+            report_duplicates(load(name))
+        print(f"\n=== HELD-OUT set (bench/{held_name}): duplicates ===")
     report_duplicates(held)
 
 
