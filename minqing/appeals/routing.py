@@ -58,8 +58,24 @@ NORMALISE = {
     "啷个": "怎么",
     "娃儿": "孩子",
     "晚黑": "晚上",
-    # Cantonese-influenced function words and homophone typos (each attested in a tuning
-    # set, appeals_eval / appeals_heldout / appeals_heldout2, or in routing_seeds.txt).
+    # homophone typos (attested in appeals_heldout2, now a tuning set)
+    "路登": "路灯",
+    "危方": "危房",
+    "医报": "医保",
+    "养老精": "养老金",
+    "补帖": "补贴",
+    "水龙投": "水龙头",
+}
+# 屋 is 家 in the dialect (我屋, 刘屋, 屋门口), but not in 屋顶, 屋檐, 房屋, 老屋, 土屋.
+_WU = re.compile(r"(?<![房老土])屋(?![顶檐])")
+_NORM_RE = re.compile("|".join(sorted(map(re.escape, NORMALISE), key=len, reverse=True)))
+# For duplicates only (routing keeps the words as said: there 邻居 or 稻 alone tips the
+# category, and the Cantonese function words changed no route for the better): words of one
+# meaning said several ways, so that two reports of one matter share them. Each is attested
+# in a tuning set (appeals_eval, appeals_heldout, appeals_heldout2) or routing_seeds.txt;
+# looked up together with NORMALISE's entries, longest first, these winning.
+SAME_MATTER = {
+    # Cantonese-influenced words
     "咗": "了",
     "嘅": "的",
     "唔": "不",
@@ -72,25 +88,10 @@ NORMALISE = {
     "睇": "看",
     "嗰": "那",
     "屋企": "家里",
-    "细路": "小孩",
     "个仔": "儿子",
     "点样": "怎么",
     "落雨": "下雨",
-    "隔篱": "隔壁",
-    "路登": "路灯",
-    "危方": "危房",
-    "医报": "医保",
-    "养老精": "养老金",
-    "补帖": "补贴",
-    "水龙投": "水龙头",
-}
-# 屋 is 家 in the dialect (我屋, 刘屋, 屋门口), but not in 屋顶, 屋檐, 房屋, 老屋, 土屋.
-_WU = re.compile(r"(?<![房老土])屋(?![顶檐])")
-_NORM_RE = re.compile("|".join(sorted(map(re.escape, NORMALISE), key=len, reverse=True)))
-# For duplicates only (not routing, where 邻居 or 稻 alone would tip the category): words of
-# one meaning said several ways, so that two reports of one matter share them. Each is
-# attested in a tuning set; looked up after NORMALISE's own entries, longest first.
-SAME_MATTER = {
+    # one meaning, several words
     "小孩": "孩子",
     "细伢子": "孩子",
     "细路": "孩子",
