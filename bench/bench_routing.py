@@ -129,15 +129,21 @@ def duplicates(rows, router=None):
     return scored, positives
 
 
-def report_duplicates(rows, thresholds=(0.25, 0.28, 0.30, 0.32, 0.34, 0.38, 0.42)):
+def report_duplicates(rows, thresholds=(0.25, 0.28, 0.30, 0.32, 0.34, 0.38, 0.42), past=()):
+    """`past`: routed matters of other sets, for the product with history (its routes, hence
+    its category filter, depend on them)."""
     cats = [(c, f"{n} {d}") for c, n, d, *_ in DEFAULT_CATEGORIES if c != "other"]
     zero = Router(cats, [])  # no eval text inside: no leakage into the category filter
     seeded = Router(cats, [], seeds=seed_examples())  # the product's router, no history yet
-    for label, router in (
+    routers = [
         ("text only, local IDF", None),
         ("text + category, router IDF", zero),
         ("text + category, router IDF with built-in examples (product)", seeded),
-    ):
+    ]
+    if past:
+        history = Router(cats, [(r["text"], r["cat"]) for r in past], seeds=seed_examples())
+        routers.append((f"product with {len(past)} past matters of other sets as history", history))
+    for label, router in routers:
         scored, positives = duplicates(rows, router)
         pairs = len(scored)
         print(f"\nduplicates ({label}): {pairs} same-village pairs, {positives} true duplicates")
@@ -198,7 +204,9 @@ def main():
         f"\nproduct cost: router built from {len(rows)} past matters in {built * 1000:.0f} ms,"
         f" one proposal {each * 1000:.2f} ms"
     )
-    report_duplicates(rows)
+    report_duplicates(
+        rows, past=[r for n in TUNING[1:] for r in load(n)] if held_name not in TUNING else ()
+    )
     if "--tuning-only" in sys.argv:
         return
 
@@ -231,9 +239,11 @@ def main():
     if held_name not in TUNING:
         for name in TUNING[1:]:
             print(f"\n=== tuning set bench/{name}: duplicates ===")
-            report_duplicates(load(name))
+            report_duplicates(load(name), past=[r for n in TUNING if n != name for r in load(n)])
         print(f"\n=== HELD-OUT set (bench/{held_name}): duplicates ===")
-    report_duplicates(held)
+        report_duplicates(held, past=[r for n in TUNING for r in load(n)])
+    else:
+        report_duplicates(held)
 
 
 if __name__ == "__main__":

@@ -314,3 +314,18 @@ def test_one_matter_said_in_other_words_is_proposed(users, tree, code, earlier, 
 def test_a_look_alike_is_not_proposed(users, tree, code, earlier, text):
     file_appeal(actor=users.cadre, area=tree.qixing, code=code, content=earlier)
     assert routing.duplicate_suggest(fetched_by=users.township, text=text, area=tree.qixing) == []
+
+
+def test_duplicate_weights_do_not_depend_on_the_history():
+    """The threshold was set with an IDF from the descriptions: a county's past matters
+    change the routes, never a duplicate score's weights."""
+    cats = [("road", "道路 修路 路面"), ("streetlight", "路灯 照明"), ("water", "自来水 停水")]
+    history = [("三组路灯坏了,晚上很黑", "streetlight")] * 40 + [("停水三天了", "water")] * 10
+    bare = routing.Router(cats, [])
+    grown = routing.Router(cats, history, seeds=[("路面塌了一块", "road")])
+    for text in ("三组路灯坏了一个月", "隔壁屋冇得水吃"):
+        assert grown.dup_vector(text) == bare.dup_vector(text)
+    # while the routing weights do change with the history
+    assert grown.vec.vector(routing.tokens("三组路灯坏了")) != bare.vec.vector(
+        routing.tokens("三组路灯坏了")
+    )
