@@ -345,8 +345,26 @@ COVER_WEIGHT = 0.6
 COVER_MAX_RATIO = 0.5
 
 
+_DIGIT = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"两": 2}
+
+
+def _group_number(s: str) -> str:
+    """三 / 3 / 十二 / 12 / 二十 → "3", "3", "12", "12", "20" (the group is one whichever way
+    its number is written)."""
+    if s.isdigit():
+        return str(int(s))
+    if "十" in s:
+        tens, _, ones = s.partition("十")
+        if (tens and tens not in _DIGIT) or (ones and ones not in _DIGIT):
+            return s
+        return str(_DIGIT.get(tens, 1) * 10 + _DIGIT.get(ones, 0))
+    if all(c in _DIGIT or c.isdigit() for c in s):
+        return str(int("".join(str(_DIGIT[c]) if c in _DIGIT else c for c in s)))
+    return s
+
+
 def group_marks(text: str) -> frozenset[str]:
-    return frozenset(_GROUP_RE.findall(text or ""))
+    return frozenset(_group_number(n) for n in _GROUP_RE.findall(text or ""))
 
 
 def cover(short: dict, long: dict) -> float:

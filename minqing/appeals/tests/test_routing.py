@@ -149,7 +149,25 @@ def test_different_groups_are_never_duplicates(users, tree):
         fetched_by=users.township, text="路灯坏了一个多月,晚上黑漆漆的", area=tree.qixing
     )
     assert [a for a, _s in found] == [first]
-    assert routing.group_marks("从三组到5组的路,二队") == {"三", "5", "二"}
+    assert routing.group_marks("从三组到5组的路,二队") == {"3", "5", "2"}
+
+
+def test_a_group_is_one_whichever_way_its_number_is_written(users, tree):
+    assert routing.group_marks("3组") == routing.group_marks("三组") == {"3"}
+    assert routing.group_marks("十二组,12队,二十社,两组,03组") == {"12", "20", "2", "3"}
+    first = file_appeal(
+        actor=users.cadre, area=tree.qixing, code="water", content="三组的自来水停了三天了"
+    )
+    found = routing.duplicate_suggest(
+        fetched_by=users.township, text="3组的自来水停了三天了", area=tree.qixing
+    )
+    assert [a for a, _s in found] == [first]
+    assert (
+        routing.duplicate_suggest(
+            fetched_by=users.township, text="5组的自来水停了三天了", area=tree.qixing
+        )
+        == []
+    )
 
 
 def test_a_very_short_text_finds_the_long_one_saying_the_same(users, tree):
