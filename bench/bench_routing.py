@@ -1,6 +1,6 @@
 """Routing accuracy per category and duplicate precision/recall on bench/appeals_eval.txt.
 
-    .venv/bin/python bench/bench_routing.py [--heldout appeals_heldout2.txt] [--tuning-only]
+    .venv/bin/python bench/bench_routing.py [--heldout appeals_heldout3.txt] [--tuning-only]
 
 Routing: each text against the 15 category descriptions of minqing/appeals/categories.py,
 (a) zero-shot (descriptions only) and (b) with feedback: the other items of the set as past
@@ -44,7 +44,19 @@ VILLAGES = [
     "柳溪村",
     "金竹村",
     "马鞍村",
+    # appeals_heldout3.txt
+    "杉木村",
+    "白鹤村",
+    "岩脚村",
+    "荷叶村",
+    "樟树村",
+    "榕树村",
 ]
+
+
+# The sets the router was tuned on (looked at while changing it); a held-out set not in this
+# list is judged once, at the end.
+TUNING = ["appeals_eval.txt", "appeals_heldout.txt", "appeals_heldout2.txt"]
 
 
 def load(name="appeals_eval.txt"):
@@ -117,15 +129,21 @@ def duplicates(rows, router=None):
     return scored, positives
 
 
-def report_duplicates(rows, thresholds=(0.25, 0.28, 0.30, 0.32, 0.34, 0.38, 0.42)):
+def report_duplicates(rows, thresholds=(0.25, 0.28, 0.30, 0.32, 0.34, 0.38, 0.42), past=()):
+    """`past`: routed matters of other sets, for the product with history (its routes, hence
+    its category filter, depend on them)."""
     cats = [(c, f"{n} {d}") for c, n, d, *_ in DEFAULT_CATEGORIES if c != "other"]
     zero = Router(cats, [])  # no eval text inside: no leakage into the category filter
     seeded = Router(cats, [], seeds=seed_examples())  # the product's router, no history yet
-    for label, router in (
+    routers = [
         ("text only, local IDF", None),
         ("text + category, router IDF", zero),
         ("text + category, router IDF with built-in examples (product)", seeded),
-    ):
+    ]
+    if past:
+        history = Router(cats, [(r["text"], r["cat"]) for r in past], seeds=seed_examples())
+        routers.append((f"product with {len(past)} past matters of other sets as history", history))
+    for label, router in routers:
         scored, positives = duplicates(rows, router)
         pairs = len(scored)
         print(f"\nduplicates ({label}): {pairs} same-village pairs, {positives} true duplicates")
@@ -186,11 +204,13 @@ def main():
         f"\nproduct cost: router built from {len(rows)} past matters in {built * 1000:.0f} ms,"
         f" one proposal {each * 1000:.2f} ms"
     )
-    report_duplicates(rows)
+    report_duplicates(
+        rows, past=[r for n in TUNING[1:] for r in load(n)] if held_name not in TUNING else ()
+    )
     if "--tuning-only" in sys.argv:
         return
 
-    if held_name == "appeals_heldout.txt":
+    if held_name in TUNING:
         print(f"\n=== earlier held-out set (bench/{held_name}: looked at, now a tuning set) ===")
     else:
         print(f"\n=== HELD-OUT set (bench/{held_name}: never used to tune) ===")
@@ -206,16 +226,24 @@ def main():
         "built-in examples + tuning set as past matters (product)", per, len(held), elapsed
     )
     if held_name != "appeals_heldout.txt":
-        # both earlier sets are tuning sets now: the product's history is both of them
-        past = rows + load("appeals_heldout.txt")
+        # the earlier sets are tuning sets now: the product's history is all of them
+        names = [n for n in TUNING if n != held_name]
+        past = [r for n in names for r in load(n)]
         per, elapsed = routing(held, feedback=False, past=past, seeds=seeds)
         print_routing(
-            f"built-in examples + both tuning sets ({len(past)}) as past matters (product)",
+            f"built-in examples + {len(names)} tuning sets ({len(past)}) as past matters (product)",
             per,
             len(held),
             elapsed,
         )
-    report_duplicates(held)
+    if held_name not in TUNING:
+        for name in TUNING[1:]:
+            print(f"\n=== tuning set bench/{name}: duplicates ===")
+            report_duplicates(load(name), past=[r for n in TUNING if n != name for r in load(n)])
+        print(f"\n=== HELD-OUT set (bench/{held_name}): duplicates ===")
+        report_duplicates(held, past=[r for n in TUNING for r in load(n)])
+    else:
+        report_duplicates(held)
 
 
 if __name__ == "__main__":
