@@ -497,6 +497,100 @@ def test_wps_layout_without_r_attributes_and_crlf_text():
     assert scanned_values(content)["S"] == [("一\n二\n三\n",)]
 
 
+FAST_ROWS = (
+    # inline strings as openpyxl writes them: empty cells, a style, xml:space
+    '<row r="1"><c r="A1" t="inlineStr"><is><t>姓名</t></is></c>'
+    '<c r="B1" s="1" t="inlineStr"><is><t xml:space="preserve"> 身份证号 </t></is></c>'
+    '<c r="C1" t="inlineStr"></c><c r="D1" t="inlineStr"><is><t>&#25143;&#20027;</t></is></c>'
+    '<c r="E1" t="inlineStr"></c></row>'
+    # shared strings as Excel writes them: styled empty cells, missing cells
+    '<row r="2" spans="1:6" x14ac:dyDescent="0.25"><c r="A2" s="3" t="s"><v>1</v></c>'
+    '<c r="B2" s="3"/><c r="D2" t="s"><v>0</v></c><c r="F2" s="2"/></row>'
+    '<row r="3"><c r="B3" t="s"><v>2</v></c></row>'
+    '<row r="4"></row>'
+    '<row r="5"><c r="A5" s="4"/><c r="B5"/></row>'
+    # whitespace between the cells (pretty-printed rows) is skipped as XML readers skip it
+    '<row r="6">\n  <c r="A6" t="s"><v>0</v></c>\n  <c r="C6" t="s"><v>1</v></c>\n</row>'
+    # the tokens' rows: a number, an entity, columns out of order or of two letters, inline
+    # and shared strings in one row, an empty <t>
+    '<row r="7"><c r="A7" t="s"><v>0</v></c><c r="B7"><v>12</v></c></row>'
+    '<row r="8"><c r="A8" t="inlineStr"><is><t>a&amp;b</t></is></c></row>'
+    '<row r="10"><c r="Z10" t="s"><v>0</v></c><c r="AA10" t="s"><v>1</v></c></row>'
+    '<row r="11"><c r="A11" t="s"><v>0</v></c><c r="B11" t="inlineStr"><is><t>x</t></is></c>'
+    "</row>"
+    '<row r="12"><c r="A12" t="inlineStr"><is><t></t></is></c></row>'
+    # and back to the fast path
+    '<row r="13"><c r="A13" t="inlineStr"><is><t>张三</t></is></c></row>'
+)
+
+
+def _with_x14ac(rows: str) -> str:
+    return SHEET.format(rows=rows).replace(
+        f'xmlns:r="{REL}"',
+        f'xmlns:r="{REL}" xmlns:x14ac="http://schemas.microsoft.com/office/'
+        'spreadsheetml/2009/9/ac"',
+    )
+
+
+def test_plain_text_rows_are_read_in_one_step_with_the_same_values(monkeypatch):
+    from minqing.core import xlsx_reader
+
+    shared = f'<sst xmlns="{MAIN}"><si><t>甲</t></si><si><t> 乙</t></si><si><t></t></si></sst>'
+    content = _package(_with_x14ac(FAST_ROWS), shared)
+    fast = []
+    original = xlsx_reader._fast_row
+
+    def counted(*args):
+        row = original(*args)
+        fast.append(row is not None)
+        return row
+
+    monkeypatch.setattr(xlsx_reader, "_fast_row", counted)
+    scanned_as_everyone(content)
+    assert scanned_values(content)["S"] == [
+        ("姓名", " 身份证号 ", None, "户主"),
+        (" 乙", None, None, "甲"),
+        (None, ""),
+        (),
+        (),
+        ("甲", None, " 乙"),
+        ("甲", 12),
+        ("a&b",),
+        (),
+        (*[None] * 25, "甲", " 乙"),
+        ("甲", "x"),
+        ("",),
+        ("张三",),
+    ]
+    fast.clear()
+    scanned_values(content)
+    assert fast == [True] * 6 + [False] * 5 + [True]
+    # a narrow limit: the tokens cut the row as before
+    book = open_workbook(zipfile.ZipFile(io.BytesIO(content)), part_limit=2**30)
+    path = book.sheets[0][1]
+    for limit in (1, 2, 3, 4):
+        assert list(book._scanned_rows(path, max_columns=limit)) == list(
+            book._parsed_rows(path, max_columns=limit)
+        )
+    # columns out of order: the tokens' (openpyxl reads such a row another way)
+    content = _package(
+        SHEET.format(
+            rows='<row r="1"><c r="C1" t="s"><v>0</v></c><c r="B1" t="s"><v>1</v></c></row>'
+        ),
+        shared,
+    )
+    fast.clear()
+    assert scanned_values(content) == parsed_values(content) == {"S": [(None, " 乙", "甲")]}
+    assert fast == [False]
+    # after eight rows the fast path missed, the tokens read the rest of the piece
+    rows = '<row r="{n}"><c r="A{n}"><v>{n}</v></c></row>'
+    many = "".join(rows.format(n=n) for n in range(1, 12)) + FAST_ROWS.replace('r="1"', 'r="20"')
+    content = _package(_with_x14ac(many), shared)
+    fast.clear()
+    assert scanned_values(content) == parsed_values(content)
+    assert fast == [False] * 8
+
+
 @pytest.mark.parametrize(
     "odd",
     [
@@ -599,6 +693,8 @@ def test_the_scanner_streams_a_large_sheet_in_pieces(monkeypatch):
     ws = wb.create_sheet("大")
     for i in range(3000):
         ws.append([f"张三{i}", i, i * 1.5, " 空 格 ", "第一行\n第二行", None, "湘潭&株洲"])
+        if i == 100:  # a row longer than four pieces: cut between its cells
+            ws.append([f"第{j}列的内容" for j in range(600)])
     buf = io.BytesIO()
     wb.save(buf)
     content = _rewrite(buf.getvalue(), shared=True, rich=True, no_r=False, excel=True)
