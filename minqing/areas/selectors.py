@@ -3,11 +3,12 @@
 import re
 import unicodedata
 
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Subquery
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from minqing.core.errors import ValidationFailed
+from minqing.core.scoping import jurisdiction_paths
 
 from .models import Area, Level
 
@@ -70,6 +71,14 @@ def area_picker_choices(user, selected, *, blank=None) -> list[tuple]:
     choices = [("", blank if blank is not None else _("全部（本辖区）"))]
     visible = Area.objects.visible_to(user)
     if area is None:
+        paths = None if user.is_superuser else jurisdiction_paths(user)
+        if paths is not None and len(paths) == 1:
+            # One area held (the common case): it and its children in one query, from the
+            # path the session keeps (core.scoping); nothing below a grid.
+            root = Area.objects.filter(path=paths[0]).values("pk")[:1]
+            rows = Area.objects.filter(Q(path=paths[0]) | Q(parent_id=Subquery(root)))
+            children = sorted((a for a in rows if a.path != paths[0]), key=lambda a: a.code)
+            return choices + [(str(c.pk), c.name) for c in children]
         if user.is_superuser:
             parents = list(Area.objects.filter(parent__isnull=True))
         else:

@@ -8,4 +8,10 @@ class RegistryConfig(AppConfig):
     verbose_name = _("户籍台账")
 
     def ready(self):
+        from minqing.core.proc_cache import bump_on_change
+
         from . import summaries  # noqa: F401  (connects the handlers that keep the summaries)
+        from .forms import TAGS_CACHE
+        from .models import Tag
+
+        bump_on_change(TAGS_CACHE, Tag)

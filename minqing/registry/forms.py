@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from minqing.areas.models import Level
 from minqing.areas.selectors import area_picker_choices
+from minqing.core.proc_cache import process_cached
 
 from . import rules
 from .models import Move, Organisation, Place, Relation, ResidentStatus, Tag
@@ -30,12 +31,22 @@ def area_choices(user, *, grids_only: bool = False, blank=ALL) -> list[tuple]:
     return choices
 
 
+TAGS_CACHE = "registry-tags"  # bumped by every change of a Tag (RegistryConfig.ready)
+
+
+def _tags() -> list[tuple[str, str, str]]:
+    return list(Tag.objects.order_by("order", "name").values_list("code", "name", "scope"))
+
+
 def tag_choices(*, scope: str | None = None, blank=ALL) -> list[tuple]:
-    tags = Tag.objects.order_by("order", "name")
-    if scope:
-        tags = tags.filter(scope=scope)
+    """The tags to filter or give by: a few rows read on every list page, so kept per
+    process (core.proc_cache) and reloaded when a tag is created or changed."""
     choices = [("", blank)] if blank is not None else []
-    return choices + [(t.code, t.name) for t in tags]
+    return choices + [
+        (code, name)
+        for code, name, tag_scope in process_cached(TAGS_CACHE, _tags)
+        if not scope or tag_scope == scope
+    ]
 
 
 class SearchForm(forms.Form):

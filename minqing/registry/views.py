@@ -65,9 +65,8 @@ def _page(request, qs, known_count=None):
 
 
 def _with_tag_badges(page):
-    """One badge per tag on a household row (two 空巢老人 in a house show once), and the
-    living members of the page's rows."""
-    page.object_list = selectors.with_living_counts(page.object_list)
+    """One badge per tag on a household row (two 空巢老人 in a house show once)."""
+    page.object_list = list(page.object_list)
     for household in page.object_list:
         seen = {}
         for period in household.current_tags:
