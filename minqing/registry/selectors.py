@@ -215,6 +215,12 @@ def household_list_rows(qs: QuerySet) -> QuerySet:
     per row by a correlated subquery (PostgreSQL evaluates it for the page's rows after
     the LIMIT, not grouped over the whole jurisdiction first; one query fewer than a
     grouped query for the page)."""
+    return qs.annotate(living_count=living_members()).prefetch_related(current_tags_prefetch())
+
+
+def living_members():
+    """A household row's living members, as an expression on the household's query (a
+    correlated count over the resident index by household and status)."""
     living = (
         Resident.objects.filter(household=OuterRef("pk"), status=ResidentStatus.LIVING)
         .order_by()
@@ -222,9 +228,7 @@ def household_list_rows(qs: QuerySet) -> QuerySet:
         .annotate(n=Count("pk"))
         .values("n")
     )
-    return qs.annotate(living_count=Coalesce(Subquery(living), 0)).prefetch_related(
-        current_tags_prefetch()
-    )
+    return Coalesce(Subquery(living), 0)
 
 
 def _summary_scope(fetched_by, grid_id):
