@@ -283,13 +283,25 @@ def resident_list_rows(qs: QuerySet) -> QuerySet:
     return qs.prefetch_related(current_tags_prefetch())
 
 
-def household_members(*, fetched_by, household: Household) -> list[Resident]:
-    """Members of one household: living first, the head first among them."""
-    members = list(
-        Resident.objects.visible_to(fetched_by)
-        .filter(household=household)
-        .prefetch_related(current_tags_prefetch())
-    )
+def household_members(
+    *, fetched_by, household: Household, history: list | None = None
+) -> list[Resident]:
+    """Members of one household: living first, the head first among them, each with its
+    `current_tags`. Given the household's tag history (household_tag_history), the open
+    personal periods are taken from it (a member's open periods are always filed under
+    the household the member is in: a transfer ends them and opens them in the new one),
+    else read with one more query."""
+    members = Resident.objects.visible_to(fetched_by).filter(household=household)
+    if history is None:
+        members = list(members.prefetch_related(current_tags_prefetch()))
+    else:
+        members = list(members)
+        open_periods: dict[int, list[TagPeriod]] = {}
+        for period in sorted(history, key=lambda p: p.tag.order):
+            if period.end_date is None and period.resident_id is not None:
+                open_periods.setdefault(period.resident_id, []).append(period)
+        for member in members:
+            member.current_tags = open_periods.get(member.pk, [])
     status_rank = {
         ResidentStatus.LIVING: 0,
         ResidentStatus.MOVED_OUT: 1,

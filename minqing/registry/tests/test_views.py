@@ -716,14 +716,22 @@ def test_household_page_query_count_does_not_grow_with_members(
         r = ResidentFactory(household=data.qx)
         period(tag_code="disabled", resident=r, start=date(2020, 1, 1))
         services.resident_move(actor=users.cadre, resident=r, kind="out", date=date(2021, 1, 1))
-    # session, user, household (with its grid, village and township: the crumbs), members,
-    # their tags, tag history, moves (the household was looked up through the scope: no
-    # second check), the appeals section, the visits section (visits, open questionnaires);
-    # no form: each is fetched when its panel opens; the jurisdiction paths come from the
-    # session
-    with django_assert_num_queries(10):
+    living = ResidentFactory(household=data.qx, name="赵有才")
+    period(tag_code="empty_nest", resident=living, start=date(2022, 1, 1))
+    # session, user, household (with its grid, village and township: the crumbs), tag
+    # history, members (their open tags taken from the history), moves (the household was
+    # looked up through the scope: no second check), the appeals section, the visits
+    # section (visits, open questionnaires); no form: each is fetched when its panel
+    # opens; the jurisdiction paths come from the session
+    with django_assert_num_queries(9):
         response = client.get(url)
-    assert "成员（8 人）" in response.content.decode()
+    html = response.content.decode()
+    assert "成员（9 人）" in html
+    # each member's row shows its own open tags, and no ended one (the six moved out)
+    rows = html[html.index('id="members"') : html.index('id="tags"')]
+    row = rows[rows.index(f'id="r{living.pk}"') :]
+    assert "空巢老人" in row[: row.index("</tr>")]
+    assert ">残疾</span>" not in rows
 
 
 def test_move_history_does_not_name_a_household_outside_the_jurisdiction(client, users, data):
