@@ -4,7 +4,7 @@ every change is one service call."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
@@ -62,6 +62,20 @@ class _KnownCountPaginator(Paginator):
 def _page(request, qs, known_count=None):
     paginator = _KnownCountPaginator(qs, PAGE_SIZE, known_count=known_count)
     return paginator.get_page(request.GET.get("page"))
+
+
+def _first_page_or_count(request, qs, known_count=None):
+    """A list page when its total is not kept (a search, a status filter): the first page
+    reads one row more than it shows, and counts only when there are more (a search
+    usually finds a few households: no second statement to plan and run for them)."""
+    if known_count is not None or request.GET.get("page") not in (None, "", "1"):
+        return _page(request, qs, known_count)
+    rows = list(qs[: PAGE_SIZE + 1])
+    paginator = _KnownCountPaginator(
+        qs, PAGE_SIZE, known_count=len(rows) if len(rows) <= PAGE_SIZE else None
+    )
+    paginator.count  # noqa: B018  (counted here when needed, not in the template)
+    return Page(rows[:PAGE_SIZE], 1, paginator)
 
 
 def _with_tag_badges(page):
@@ -135,7 +149,7 @@ def household_list(request):
     except PermissionDeniedError as exc:  # a full-number lookup by a role that may not
         return _search_refused(request, exc)
     known = selectors.kept_count(fetched_by=request.user, kind="households", **params)
-    page = _with_tag_badges(_page(request, selectors.household_list_rows(qs), known))
+    page = _with_tag_badges(_first_page_or_count(request, selectors.household_list_rows(qs), known))
     matches = selectors.matched_members(
         q=params["q"], household_ids=[h.pk for h in page.object_list]
     )
