@@ -22,10 +22,10 @@ from datetime import date, datetime, time
 from django.conf import settings
 from django.http import HttpResponse
 from django.utils.translation import gettext as _
-from openpyxl import Workbook, load_workbook
-from openpyxl.styles import Font, PatternFill
+from openpyxl import load_workbook
 
 from .errors import ValidationFailed
+from .xlsx_writer import Styled, write_sheets
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 HEADER_SEARCH_ROWS = 10
@@ -637,18 +637,6 @@ def rows_text(rows: list[int], limit: int = 5) -> str:
 # ---------------------------------------------------------------- writing
 
 
-@dataclass
-class Styled:
-    """A value with a fill (an error report's bad cell) for write_xlsx_to."""
-
-    value: object
-    fill: str = ""
-
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-DATE_FORMAT = "yyyy-mm-dd"
-
-
 def write_xlsx_to(
     out,
     headers,
@@ -658,72 +646,18 @@ def write_xlsx_to(
     caption: str = "",
     widths: list[int] | None = None,
 ) -> None:
-    """Stream rows into a write-only workbook saved to `out` (constant memory for big
-    exports). Every string is written as text: one starting with = + - @ never becomes a
-    formula in the reader's Excel. Dates are date cells shown as dates. `caption` is a
-    first line above the header (what was exported, with which filter); `widths` sets the
-    columns' widths; the header row stays frozen when scrolling."""
+    """Stream rows into a workbook written to `out` (constant memory for big exports).
+    Every string is written as text: one starting with = + - @ never becomes a formula in
+    the reader's Excel. Dates are date cells shown as dates. `caption` is a first line
+    above the header (what was exported, with which filter); `widths` sets the columns'
+    widths; the header row stays frozen when scrolling (core.xlsx_writer)."""
     write_sheets_to(out, [(title, headers, rows)], caption=caption, widths=widths)
 
 
 def write_sheets_to(out, sheets, *, caption: str = "", widths=None) -> None:
     """Several sheets of (title, headers, rows), through the same formula-safe cells
     (the caption and widths apply to the first sheet)."""
-    wb = Workbook(write_only=True)
-    for i, (title, headers, rows) in enumerate(sheets):
-        if i == 0:
-            _write_sheet(wb, title, headers, rows, caption=caption, widths=widths)
-        else:
-            _write_sheet(wb, title, headers, rows)
-    wb.save(out)
-
-
-def _write_sheet(wb, title, headers, rows, *, caption: str = "", widths=None) -> None:
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.utils import get_column_letter
-
-    ws = wb.create_sheet(title=title[:31])
-    bold = Font(bold=True)
-    fills: dict[str, PatternFill] = {}
-    for i, width in enumerate(widths or [], start=1):
-        ws.column_dimensions[get_column_letter(i)].width = width
-    ws.freeze_panes = "A3" if caption else "A2"
-    if caption:
-        first = WriteOnlyCell(ws, value=caption)
-        first.data_type = "s"
-        ws.append([first])
-
-    def cell(value):
-        fill = ""
-        if isinstance(value, Styled):
-            value, fill = value.value, value.fill
-        if isinstance(value, str):
-            c = WriteOnlyCell(ws, value=value)
-            c.data_type = "s"
-        elif isinstance(value, (datetime, date)):
-            if isinstance(value, datetime) and value.time() == time(0) and value.tzinfo is None:
-                value = value.date()
-            c = WriteOnlyCell(ws, value=value)
-            c.number_format = "yyyy-mm-dd hh:mm" if isinstance(value, datetime) else DATE_FORMAT
-        elif not fill:
-            return value
-        else:
-            c = WriteOnlyCell(ws, value=value)
-        if fill:
-            if fill not in fills:
-                fills[fill] = PatternFill("solid", fgColor=fill)
-            c.fill = fills[fill]
-        return c
-
-    header_cells = []
-    for h in headers:
-        c = WriteOnlyCell(ws, value=str(h))
-        c.data_type = "s"
-        c.font = bold
-        header_cells.append(c)
-    ws.append(header_cells)
-    for row in rows:
-        ws.append([cell(v) for v in row])
+    write_sheets(out, sheets, caption=caption, widths=widths)
 
 
 def write_xlsx(headers: list[str], rows: Iterable[Iterable], *, title: str = "Sheet1") -> bytes:

@@ -16,7 +16,6 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -29,8 +28,8 @@ from minqing.core.models import Job
 from minqing.core.permissions import require
 from minqing.core.tabular import write_sheets_to, write_xlsx_to
 
-from .models import Relation, Resident, ResidentStatus, Tag, TagPeriod
-from .selectors import household_search, resident_search
+from .models import Relation, ResidentStatus, Tag, TagPeriod
+from .selectors import household_search, living_members, resident_search
 
 CHUNK = 2000
 EXPORT_JOB = "registry.export"
@@ -123,20 +122,21 @@ def _export_qs(actor, kind, filters):
     )
 
 
-def describe(*, actor, kind: str, filters: "ExportFilters", area) -> tuple[str, str]:
-    """(first line of the sheet, words for the file name): area, filters and date."""
+def _held_areas(actor) -> list:
+    """The actor's jurisdiction areas, highest first (path order)."""
+    return list(Area.objects.filter(pk__in=actor.jurisdictions.values("area_id")).order_by("path"))
+
+
+def describe(*, actor, kind: str, filters: "ExportFilters", area, held=None) -> tuple[str, str]:
+    """(first line of the sheet, words for the file name): area, filters and date. `held`:
+    the actor's jurisdiction areas when already read."""
     from .selectors import HOUSEHOLD_EMPTY
 
-    place = (
-        area.name
-        if area is not None
-        else (
-            "、".join(
-                a.name for a in Area.objects.filter(pk__in=actor.jurisdictions.values("area_id"))
-            )
-            or _("全部辖区")
-        )
-    )
+    if area is not None:
+        place = area.name
+    else:
+        held = _held_areas(actor) if held is None else held
+        place = "、".join(a.name for a in held) or _("全部辖区")
     words = []
     if filters.tag:
         tag = Tag.objects.filter(code=filters.tag).first()
@@ -218,7 +218,9 @@ def registry_export(
             _("居民"),
             RESIDENT_WIDTHS,
         )
-    caption, filename = describe(actor=actor, kind=kind, filters=filters, area=area)
+    # an unfiltered export names the actor's areas and its audit event hangs on the first
+    held = _held_areas(actor) if area is None else None
+    caption, filename = describe(actor=actor, kind=kind, filters=filters, area=area, held=held)
     counter = _Counter(rows, progress)
     fh = out if out is not None else tempfile.TemporaryFile(suffix=".xlsx")
     write_xlsx_to(fh, headers, counter, title=title, caption=caption, widths=widths)
@@ -226,7 +228,7 @@ def registry_export(
     audit_record(
         actor=actor,
         action="registry.export",
-        area=area if area is not None else _home_area(actor),
+        area=area if area is not None else (held[0] if held else None),
         detail={
             "kind": kind,
             "filters": filters.as_dict(),
@@ -327,7 +329,7 @@ def import_template(actor=None) -> bytes:
 
 def household_rows(qs):
     """One row per household: masked head ID and phone, living members, current tags."""
-    values = qs.values_list(
+    values = qs.annotate(living=living_members()).values_list(
         "pk",
         "number",
         "grid__code",
@@ -337,15 +339,10 @@ def household_rows(qs):
         "head__id_number",
         "phone",
         "notes",
+        "living",
     )
     for chunk in _chunked(values.iterator(chunk_size=CHUNK)):
         ids = [r[0] for r in chunk]
-        living = dict(
-            Resident.objects.filter(household_id__in=ids, status=ResidentStatus.LIVING)
-            .values("household_id")
-            .annotate(n=Count("id"))
-            .values_list("household_id", "n")
-        )
         tags = defaultdict(list)
         for household_id, tag in (
             TagPeriod.objects.current()
@@ -355,7 +352,7 @@ def household_rows(qs):
         ):
             if tag not in tags[household_id]:
                 tags[household_id].append(tag)
-        for pk, number, code, grid, address, head, head_id, phone, notes in chunk:
+        for pk, number, code, grid, address, head, head_id, phone, notes, living in chunk:
             yield (
                 number,
                 code,
@@ -364,7 +361,7 @@ def household_rows(qs):
                 head or "",
                 mask_id_number(head_id),
                 mask_phone(phone),
-                living.get(pk, 0),
+                living,
                 "、".join(tags.get(pk, ())),
                 notes,
             )
@@ -458,10 +455,3 @@ def _chunked(iterator, size: int = CHUNK):
             chunk = []
     if chunk:
         yield chunk
-
-
-def _home_area(actor):
-    """The audit event of an unfiltered export hangs on the actor's (first) area."""
-    return (
-        Area.objects.filter(pk__in=actor.jurisdictions.values("area_id")).order_by("path").first()
-    )

@@ -31,6 +31,7 @@ def area_choices(user, *, grids_only: bool = False, blank=ALL) -> list[tuple]:
 
 
 def tag_choices(*, scope: str | None = None, blank=ALL) -> list[tuple]:
+    """The tags to filter or give by, from the process's copy (registry.selectors.all_tags)."""
     tags = [t for t in all_tags() if not scope or t.scope == scope]
     choices = [("", blank)] if blank is not None else []
     return choices + [(t.code, t.name) for t in tags]

@@ -4,7 +4,7 @@ every change is one service call."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
@@ -64,10 +64,23 @@ def _page(request, qs, known_count=None):
     return paginator.get_page(request.GET.get("page"))
 
 
+def _first_page_or_count(request, qs, known_count=None):
+    """A list page when its total is not kept (a search, a status filter): the first page
+    reads one row more than it shows, and counts only when there are more (a search
+    usually finds a few households: no second statement to plan and run for them)."""
+    if known_count is not None or request.GET.get("page") not in (None, "", "1"):
+        return _page(request, qs, known_count)
+    rows = list(qs[: PAGE_SIZE + 1])
+    paginator = _KnownCountPaginator(
+        qs, PAGE_SIZE, known_count=len(rows) if len(rows) <= PAGE_SIZE else None
+    )
+    paginator.count  # noqa: B018  (counted here when needed, not in the template)
+    return Page(rows[:PAGE_SIZE], 1, paginator)
+
+
 def _with_tag_badges(page):
-    """One badge per tag on a household row (two 空巢老人 in a house show once), and the
-    living members of the page's rows."""
-    page.object_list = selectors.with_living_counts(page.object_list)
+    """One badge per tag on a household row (two 空巢老人 in a house show once)."""
+    page.object_list = list(page.object_list)
     for household in page.object_list:
         seen = {}
         for period in household.current_tags:
@@ -136,7 +149,7 @@ def household_list(request):
     except PermissionDeniedError as exc:  # a full-number lookup by a role that may not
         return _search_refused(request, exc)
     known = selectors.kept_count(fetched_by=request.user, kind="households", **params)
-    page = _with_tag_badges(_page(request, selectors.household_list_rows(qs), known))
+    page = _with_tag_badges(_first_page_or_count(request, selectors.household_list_rows(qs), known))
     matches = selectors.matched_members(
         q=params["q"], household_ids=[h.pk for h in page.object_list]
     )
@@ -236,8 +249,8 @@ def _panel_forms(open_form, members, forms) -> dict:
 def _household_page(request, household, *, status=200, open_form="", **forms):
     """The household page; `forms` replace the blank ones (bound, with errors)."""
     user = request.user
-    members = selectors.household_members(fetched_by=user, household=household)
     history = selectors.household_tag_history(fetched_by=user, household=household)
+    members = selectors.household_members(fetched_by=user, household=household, history=history)
     if not members and not open_form:
         open_form = "member"  # an empty household opens on adding its first member
     context = {

@@ -14,7 +14,7 @@ from minqing.conftest import login
 from minqing.core.idcard import make_id_number
 from minqing.core.models import AuditEvent
 from minqing.registry.exports import HOUSEHOLD_HEADERS, RESIDENT_HEADERS
-from minqing.registry.models import Relation
+from minqing.registry.models import Household, Relation
 from minqing.registry.tests.factories import HouseholdFactory, ResidentFactory, period
 
 ZHANG_ID = make_id_number("430302", date(1955, 3, 7), 123)
@@ -171,6 +171,24 @@ def test_export_query_count_does_not_grow_with_rows(
     with django_assert_max_num_queries(14):
         rows = sheet(client.get("/registry/export/residents.xlsx"))
     assert len(rows) == 1 + 4 + 30
+
+
+def test_household_export_runs_the_same_queries_for_5_or_40_rows(
+    client, users, tree, data, django_assert_num_queries
+):
+    """Session, user, the kept count (inline or job), the actor's areas (caption and audit),
+    the rows with their living members, their tags, the audit event: none per row."""
+    login(client, users.cadre)
+    client.get("/registry/households/")  # the session keeps the jurisdiction paths
+    for added in (2, 35):
+        for _i in range(added):
+            hh = HouseholdFactory(grid=tree.grids["七星村2"])
+            head = ResidentFactory(household=hh, relation=Relation.HEAD)
+            period(tag_code="empty_nest", resident=head, start=date(2020, 1, 1))
+            period(tag_code="dibao", household=hh, start=date(2020, 1, 1))
+        with django_assert_num_queries(7):
+            rows = sheet(client.get("/registry/export/households.xlsx"))
+        assert len(rows) == 1 + Household.objects.visible_to(users.cadre).count()
 
 
 def test_export_links_keep_the_filters(users, data):

@@ -13,6 +13,7 @@ from minqing.core.idcard import make_id_number
 from minqing.core.models import AuditEvent
 from minqing.registry import services
 from minqing.registry.models import Household, Move, Relation, Resident, Tag, TagPeriod
+from minqing.registry.selectors import household_search
 from minqing.registry.tests.factories import HouseholdFactory, ResidentFactory, period, tag
 
 ZHANG_ID = make_id_number("430302", date(1962, 5, 8), 111)
@@ -82,24 +83,69 @@ def test_htmx_search_returns_only_the_results(client, users, data):
 
 
 def test_household_list_query_count(client, users, tree, data, django_assert_num_queries):
-    for _i in range(12):
-        h = HouseholdFactory(grid=tree.grids["七星村2"])
-        r = ResidentFactory(household=h, relation=Relation.HEAD)
-        period(tag_code="empty_nest", resident=r, start=date(2020, 1, 1))
+    def more(n):
+        for _i in range(n):
+            h = HouseholdFactory(grid=tree.grids["七星村2"])
+            r = ResidentFactory(household=h, relation=Relation.HEAD)
+            ResidentFactory(household=h, relation=Relation.SPOUSE, name="张桂英")
+            period(tag_code="empty_nest", resident=r, start=date(2020, 1, 1))
+            period(tag_code="dibao", household=h, start=date(2021, 1, 1))
+
     login(client, users.township)
     client.get("/registry/households/")  # warm the caches; the session keeps the paths
-    # session, user, count (kept summaries), page, current tags and living members of the
-    # page: none grows with the rows (the jurisdiction paths and held areas come from the
-    # session; the areas, the picker's children and the tags from the process's copies)
-    with django_assert_num_queries(6):
-        response = client.get("/registry/households/")
-    assert response.status_code == 200
-    total = Household.objects.visible_to(users.township).count()  # the kept count is exact
-    assert f"共 {total} 户" in response.content.decode()
-    # a search adds one query for the members that matched, whatever the number of rows
-    with django_assert_num_queries(7):
-        response = client.get("/registry/households/", {"q": "zhang"})
-    assert response.status_code == 200
+    # session, user, count (kept summaries), page (living members counted per row in it),
+    # current tags of the page: none grows with the rows (the jurisdiction paths and held
+    # areas come from the session; the areas, the picker's children and the tags of the
+    # filter from the process's copies)
+    for added in (3, 30):  # less than a page, then more than one
+        more(added)
+        with django_assert_num_queries(5):
+            response = client.get("/registry/households/")
+        assert response.status_code == 200
+        total = Household.objects.visible_to(users.township).count()  # the kept count is exact
+        assert f"共 {total} 户" in response.content.decode()
+        # a search: its page (one row more than shown) and the members that matched; its
+        # count only when there is more than one page
+        for q in ("zhang", "张桂英"):
+            found = household_search(fetched_by=users.township, q=q).count()
+            with django_assert_num_queries(5 if found <= 20 else 6):
+                response = client.get("/registry/households/", {"q": q})
+            assert f"共 {found} 户" in response.content.decode()
+
+
+@pytest.mark.parametrize("n", [19, 20, 21, 45])
+def test_search_total_and_pages_around_one_page(client, users, tree, data, n):
+    for i in range(n):
+        h = HouseholdFactory(grid=tree.grids["七星村2"], number=f"SX-{i:03d}")
+        ResidentFactory(household=h, relation=Relation.HEAD, name=f"欧阳{'甲乙丙丁戊'[i % 5]}")
+    login(client, users.township)
+    page1 = client.get("/registry/households/", {"q": "欧阳"}).content.decode()
+    assert f"共 {n} 户" in page1 and page1.count('class="hh-number"') == min(n, 20)
+    assert ("page=2" in page1) == (n > 20)
+    numbers = set()
+    for number in range(1, (n - 1) // 20 + 2):
+        html = client.get("/registry/households/", {"q": "欧阳", "page": number}).content.decode()
+        assert f"共 {n} 户" in html
+        numbers |= {f"SX-{i:03d}" for i in range(n) if f">SX-{i:03d}<" in html}
+    assert len(numbers) == n  # every household on exactly one of the pages
+
+
+def test_household_list_counts_living_members_per_row(client, users, data):
+    login(client, users.township)
+    body = client.get("/registry/households/", {"q": "QX-1"}).content.decode()
+    row = body[body.index('hh-number">QX-1<') :]
+    living = data.qx.members.filter(status="living").count()
+    assert living and f"{living} 人" in row[: row.index("</tr>")]
+
+
+def test_a_new_tag_is_offered_by_the_filter_at_once(client, users, data):
+    from minqing.registry import services
+
+    login(client, users.township)
+    assert "返乡创业" not in client.get("/registry/households/").content.decode()
+    users.admin.is_superuser = True
+    services.tag_create(actor=users.admin, code="fanxiang", name="返乡创业", scope="household")
+    assert "返乡创业" in client.get("/registry/households/").content.decode()
 
 
 def test_grid_worker_list_asks_nothing_below_the_grid(
@@ -108,7 +154,7 @@ def test_grid_worker_list_asks_nothing_below_the_grid(
     login(client, users.grid)
     client.get("/registry/households/")
     # as the township's list: nothing below a grid, nothing asked
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(5):
         response = client.get("/registry/households/")
     assert response.status_code == 200
 
@@ -690,14 +736,22 @@ def test_household_page_query_count_does_not_grow_with_members(
         r = ResidentFactory(household=data.qx)
         period(tag_code="disabled", resident=r, start=date(2020, 1, 1))
         services.resident_move(actor=users.cadre, resident=r, kind="out", date=date(2021, 1, 1))
-    # session, user, household (with its grid, village and township: the crumbs), members,
-    # their tags, tag history, moves (the household was looked up through the scope: no
-    # second check), the appeals section, the visits section (visits, open questionnaires);
-    # no form: each is fetched when its panel opens; the jurisdiction paths come from the
-    # session
-    with django_assert_num_queries(10):
+    living = ResidentFactory(household=data.qx, name="赵有才")
+    period(tag_code="empty_nest", resident=living, start=date(2022, 1, 1))
+    # session, user, household (with its grid, village and township: the crumbs), tag
+    # history, members (their open tags taken from the history), moves (the household was
+    # looked up through the scope: no second check), the appeals section, the visits
+    # section (visits, open questionnaires); no form: each is fetched when its panel
+    # opens; the jurisdiction paths come from the session
+    with django_assert_num_queries(9):
         response = client.get(url)
-    assert "成员（8 人）" in response.content.decode()
+    html = response.content.decode()
+    assert "成员（9 人）" in html
+    # each member's row shows its own open tags, and no ended one (the six moved out)
+    rows = html[html.index('id="members"') : html.index('id="tags"')]
+    row = rows[rows.index(f'id="r{living.pk}"') :]
+    assert "空巢老人" in row[: row.index("</tr>")]
+    assert ">残疾</span>" not in rows
 
 
 def test_move_history_does_not_name_a_household_outside_the_jurisdiction(client, users, data):
