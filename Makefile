@@ -21,7 +21,7 @@ test: install-test frontend translations
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) manage.py makemigrations --check --dry-run
-	$(VENV)/bin/pytest
+	env -u REDIS_URL $(VENV)/bin/pytest
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -65,7 +65,7 @@ format: install-test
 	$(VENV)/bin/ruff check --fix .
 
 browser-test: $(VENV)/.installed-browser frontend translations
-	$(VENV)/bin/pytest browser_tests -p no:randomly
+	env -u REDIS_URL $(VENV)/bin/pytest browser_tests -p no:randomly
 
 bench: install
 	$(PY) bench/generate.py
