@@ -37,6 +37,7 @@ def test_text_runs_over_the_limit_are_found_wherever_they_fall():
     assert not over(filler + b"<" + b"y" * 9 + b"<", limit=9)
     assert over(filler + b"<" + b"y" * 10 + b"<", limit=9)
 
+
 # ---------------------------------------------------------------- the direct writer
 
 import zipfile  # noqa: E402
