@@ -292,3 +292,15 @@ def test_audit_area_filter_offers_the_jurisdiction_children_not_every_area(clien
     page = client.get("/core/audit/", {"area": tree.zhaoshan.pk}).content.decode()
     select = page.split('name="area"')[1].split("</select>")[0]
     assert "七星村" in select and "昭山村" in select and "鹤岭村" not in select
+
+
+@pytest.mark.django_db
+def test_one_index_leads_with_the_actor():
+    """Every audit row writes each index: the actor is led by audit_actor_idx alone (the
+    foreign key's own index was the same column again)."""
+    with connection.cursor() as cur:
+        indexes = connection.introspection.get_constraints(cur, AuditEvent._meta.db_table)
+    leading = sorted(
+        name for name, c in indexes.items() if c["index"] and c["columns"][:1] == ["actor_id"]
+    )
+    assert leading == ["audit_actor_idx"]
