@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -598,7 +598,7 @@ def write_results(results: dict) -> None:
         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
     ).stdout.strip()
     lines = [
-        f"\n## {datetime.now():%Y-%m-%d %H:%M} (commit {commit})\n",
+        f"\n## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC (commit {commit})\n",
         f"- machine: {machine()}",
         f"- city: {city_size()}",
     ]
