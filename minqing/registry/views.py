@@ -81,10 +81,11 @@ def _first_page_or_count(request, qs, known_count=None):
 def _with_tag_badges(page):
     """One badge per tag on a household row (two 空巢老人 in a house show once)."""
     page.object_list = list(page.object_list)
+    badges = selectors.current_badges(household_ids=[h.pk for h in page.object_list])
     for household in page.object_list:
         seen = {}
-        for period in household.current_tags:
-            seen.setdefault(period.tag_id, period)
+        for badge in badges.get(household.pk, ()):
+            seen.setdefault(badge.tag_id, badge)
         household.tag_badges = list(seen.values())
     return page
 
@@ -177,8 +178,11 @@ def resident_list(request):
     except PermissionDeniedError as exc:
         return _search_refused(request, exc)
     known = selectors.kept_count(fetched_by=request.user, kind="residents", **params)
-    page = _page(request, selectors.resident_list_rows(qs), known)
+    page = _page(request, qs, known)
     page.object_list = list(page.object_list)  # the queries run here, not in the template
+    badges = selectors.current_badges(resident_ids=[r.pk for r in page.object_list])
+    for resident in page.object_list:
+        resident.current_tags = badges.get(resident.pk, [])
     context = {
         "form": form,
         "page": page,
