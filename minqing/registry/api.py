@@ -69,12 +69,23 @@ def _resident(request, pk: int) -> Resident:
 
 
 class KeptCountPagination(LimitOffsetPagination):
-    """Limit/offset pages whose total comes from the kept summaries when the selector
-    could tell it (`queryset.kept_count`), instead of counting the jurisdiction."""
+    """Limit/offset pages of households whose total comes from the kept summaries when the
+    selector could tell it (`queryset.kept_count`), instead of counting the jurisdiction."""
 
     def _items_count(self, queryset) -> int:
         known = getattr(queryset, "kept_count", None)
         return known if known is not None else super()._items_count(queryset)
+
+    def paginate_queryset(self, queryset, pagination, **params):
+        """The page's households with their current tags (`current_tags`, read for the
+        page's ids in one query of three columns: selectors.current_badges)."""
+        result = super().paginate_queryset(queryset, pagination, **params)
+        rows = list(result[self.items_attribute])
+        badges = selectors.current_badges(household_ids=[h.pk for h in rows])
+        for household in rows:
+            household.current_tags = badges.get(household.pk, [])
+        result[self.items_attribute] = rows
+        return result
 
 
 @router.get("/households", response=list[HouseholdOut])
@@ -94,7 +105,7 @@ def list_households(
     require(request.user, "registry.view")
     qs = selectors.household_search(
         fetched_by=request.user, q=q, grid_id=grid_id, tag=tag, status=status
-    ).prefetch_related(selectors.current_tags_prefetch())
+    )
     qs.kept_count = selectors.kept_count(
         fetched_by=request.user, kind="households", q=q, grid_id=grid_id, tag=tag, status=status
     )

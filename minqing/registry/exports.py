@@ -123,7 +123,13 @@ def _export_qs(actor, kind, filters):
 
 
 def _held_areas(actor) -> list:
-    """The actor's jurisdiction areas, highest first (path order)."""
+    """The actor's jurisdiction areas, highest first (path order): from the paths the
+    session keeps and the process's copy of the areas (areas.selectors.held_areas), read
+    for a superuser (whose scope is not their jurisdictions)."""
+    if not actor.is_superuser:
+        from minqing.areas.selectors import held_areas
+
+        return held_areas(actor)
     return list(Area.objects.filter(pk__in=actor.jurisdictions.values("area_id")).order_by("path"))
 
 
@@ -189,6 +195,7 @@ def registry_export(
     reveal_reason: str = "",
     progress=None,
     out=None,
+    inline: bool = False,
 ) -> Export:
     """Export households or residents matching the list filters, masked, and audit it.
 
@@ -197,6 +204,7 @@ def registry_export(
     reason typed. `progress(done)` is called every chunk; `out` is a file to write to
     (else a temporary file). A grid id the actor cannot see answers 404 (as on every other
     endpoint), rather than an empty sheet that would hide a forged or stale link.
+    `inline`: answered in the request (at most EXPORT_INLINE_ROWS rows), read at once.
     """
     require(actor, "registry.export")
     reveal_reason = (reveal_reason or "").strip()[:200]
@@ -207,14 +215,14 @@ def registry_export(
     if kind == "households":
         headers, rows, title, widths = (
             HOUSEHOLD_HEADERS,
-            household_rows(qs),
+            household_rows(qs, stream=not inline),
             _("户"),
             HOUSEHOLD_WIDTHS,
         )
     else:
         headers, rows, title, widths = (
             RESIDENT_HEADERS,
-            resident_rows(qs, reveal=bool(reveal_reason)),
+            resident_rows(qs, reveal=bool(reveal_reason), stream=not inline),
             _("居民"),
             RESIDENT_WIDTHS,
         )
@@ -327,7 +335,14 @@ def import_template(actor=None) -> bytes:
     return buf.getvalue()
 
 
-def household_rows(qs):
+def _fetch(values, stream: bool):
+    """The rows in chunks: through a server-side cursor when streaming (a job's export of a
+    county), else read at once (an export answered in the request: a few thousand rows at
+    most, no cursor to declare, fetch from and close)."""
+    return values.iterator(chunk_size=CHUNK) if stream else iter(list(values))
+
+
+def household_rows(qs, *, stream: bool = True):
     """One row per household: masked head ID and phone, living members, current tags."""
     values = qs.annotate(living=living_members()).values_list(
         "pk",
@@ -341,7 +356,7 @@ def household_rows(qs):
         "notes",
         "living",
     )
-    for chunk in _chunked(values.iterator(chunk_size=CHUNK)):
+    for chunk in _chunked(_fetch(values, stream)):
         ids = [r[0] for r in chunk]
         tags = defaultdict(list)
         for household_id, tag in (
@@ -367,7 +382,7 @@ def household_rows(qs):
             )
 
 
-def resident_rows(qs, *, reveal: bool = False):
+def resident_rows(qs, *, reveal: bool = False, stream: bool = True):
     """One row per resident, masked; tags are the person's own and their household's."""
     relations = {value: str(label) for value, label in Relation.choices}
     statuses = {value: str(label) for value, label in ResidentStatus.choices}
@@ -389,7 +404,7 @@ def resident_rows(qs, *, reveal: bool = False):
         "status_date",
     )
     today = timezone.localdate()
-    for chunk in _chunked(values.iterator(chunk_size=CHUNK)):
+    for chunk in _chunked(_fetch(values, stream)):
         ids = [r[0] for r in chunk]
         households = {r[1] for r in chunk}
         own, shared = defaultdict(list), defaultdict(list)

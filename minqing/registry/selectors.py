@@ -3,6 +3,7 @@ API and the spreadsheet export all call these, so they answer the same rows."""
 
 import re
 from datetime import date
+from typing import NamedTuple
 
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
@@ -212,11 +213,48 @@ def current_tags_prefetch(lookup: str = "tag_periods", to_attr: str = "current_t
 
 
 def household_list_rows(qs: QuerySet) -> QuerySet:
-    """What a list page shows per household: current tags, and the living members counted
-    per row by a correlated subquery (PostgreSQL evaluates it for the page's rows after
-    the LIMIT, not grouped over the whole jurisdiction first; one query fewer than a
-    grouped query for the page)."""
-    return qs.annotate(living_count=living_members()).prefetch_related(current_tags_prefetch())
+    """What a list page shows per household: the living members counted per row by a
+    correlated subquery (PostgreSQL evaluates it for the page's rows after the LIMIT, not
+    grouped over the whole jurisdiction first; one query fewer than a grouped query for
+    the page). The page's tags: `current_badges`."""
+    return qs.annotate(living_count=living_members())
+
+
+class Badge(NamedTuple):
+    """An open tag period as a list row shows it (a TagPeriod's `tag`, `tag_id` and
+    `resident_id`), without building the period and its tag for each row."""
+
+    tag: Tag
+    tag_id: int
+    resident_id: int | None
+
+
+def current_badges(*, household_ids=None, resident_ids=None) -> dict[int, list[Badge]]:
+    """The open tag periods of a page's rows in tag order, by household (the household's
+    and its members' periods) or by resident: one query of three columns, the tags from
+    the process's copy (`all_tags`; read here when a tag is newer than the copy). The ids
+    come from a scoped query: no second scoping here."""
+    if household_ids is not None:
+        key, ids = "household_id", household_ids
+    else:
+        key, ids = "resident_id", resident_ids
+    if not ids:
+        return {}
+    rows = list(
+        TagPeriod.objects.current()
+        .filter(**{f"{key}__in": ids})
+        .order_by()
+        .values_list(key, "tag_id", "resident_id")
+    )
+    tags = {t.pk: t for t in all_tags()}
+    missing = {tag_id for _k, tag_id, _r in rows} - tags.keys()
+    if missing:
+        tags.update({t.pk: t for t in Tag.objects.filter(pk__in=missing)})
+    rows.sort(key=lambda row: (tags[row[1]].order, tags[row[1]].name))
+    out: dict[int, list[Badge]] = {}
+    for owner, tag_id, resident_id in rows:
+        out.setdefault(owner, []).append(Badge(tags[tag_id], tag_id, resident_id))
+    return out
 
 
 def living_members():

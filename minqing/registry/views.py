@@ -2,6 +2,8 @@
 organisations and key-group tags. Every object from a URL comes through get_visible_or_404;
 every change is one service call."""
 
+from typing import NamedTuple
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Page, Paginator
@@ -78,13 +80,42 @@ def _first_page_or_count(request, qs, known_count=None):
     return Page(rows[:PAGE_SIZE], 1, paginator)
 
 
+class _Grid(NamedTuple):
+    name: str
+
+
+class HouseholdRow:
+    """A household list row from its seven columns (no Household, grid and head models
+    built per row): what the rows writer reads of a household (templatetags.household_rows),
+    named as Household.name names it."""
+
+    __slots__ = (
+        *("pk", "number", "address", "head_id", "head_name", "grid", "living_count"),
+        *("matched", "tag_badges"),
+    )
+    COLUMNS = ("pk", "number", "address", "head_id", "head__name", "grid__name", "living_count")
+
+    def __init__(self, pk, number, address, head_id, head_name, grid_name, living_count):
+        self.pk, self.number, self.address = pk, number, address
+        self.head_id, self.head_name = head_id, head_name
+        self.grid, self.living_count = _Grid(grid_name), living_count
+        self.matched, self.tag_badges = [], []
+
+    @property
+    def name(self) -> str:
+        if self.head_id and self.head_name is not None:
+            return _("%(name)s户") % {"name": self.head_name}
+        return _("户 %(number)s") % {"number": self.number}
+
+
 def _with_tag_badges(page):
     """One badge per tag on a household row (two 空巢老人 in a house show once)."""
-    page.object_list = list(page.object_list)
+    page.object_list = [HouseholdRow(*row) for row in page.object_list]
+    badges = selectors.current_badges(household_ids=[h.pk for h in page.object_list])
     for household in page.object_list:
         seen = {}
-        for period in household.current_tags:
-            seen.setdefault(period.tag_id, period)
+        for badge in badges.get(household.pk, ()):
+            seen.setdefault(badge.tag_id, badge)
         household.tag_badges = list(seen.values())
     return page
 
@@ -149,7 +180,8 @@ def household_list(request):
     except PermissionDeniedError as exc:  # a full-number lookup by a role that may not
         return _search_refused(request, exc)
     known = selectors.kept_count(fetched_by=request.user, kind="households", **params)
-    page = _with_tag_badges(_first_page_or_count(request, selectors.household_list_rows(qs), known))
+    rows = selectors.household_list_rows(qs).values_list(*HouseholdRow.COLUMNS)
+    page = _with_tag_badges(_first_page_or_count(request, rows, known))
     matches = selectors.matched_members(
         q=params["q"], household_ids=[h.pk for h in page.object_list]
     )
@@ -177,8 +209,11 @@ def resident_list(request):
     except PermissionDeniedError as exc:
         return _search_refused(request, exc)
     known = selectors.kept_count(fetched_by=request.user, kind="residents", **params)
-    page = _page(request, selectors.resident_list_rows(qs), known)
+    page = _page(request, qs, known)
     page.object_list = list(page.object_list)  # the queries run here, not in the template
+    badges = selectors.current_badges(resident_ids=[r.pk for r in page.object_list])
+    for resident in page.object_list:
+        resident.current_tags = badges.get(resident.pk, [])
     context = {
         "form": form,
         "page": page,

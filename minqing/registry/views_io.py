@@ -82,7 +82,9 @@ def _export(request, kind: str):
     if total > EXPORT_INLINE_ROWS:
         job = export_start(actor=request.user, kind=kind, filters=filters, total=total)
         return redirect("core:job", job.pk)
-    return export_response(registry_export(actor=request.user, kind=kind, filters=filters))
+    return export_response(
+        registry_export(actor=request.user, kind=kind, filters=filters, inline=True)
+    )
 
 
 @login_required

@@ -17,6 +17,7 @@ from minqing.registry.models import (
     Place,
     Relation,
     Resident,
+    Tag,
     TagPeriod,
 )
 from minqing.registry.tests.factories import HouseholdFactory, ResidentFactory, period, tag
@@ -583,3 +584,22 @@ def test_move_history_in_the_api_does_not_name_a_household_outside_the_jurisdict
     admin_view = login(client, users.admin).get(f"/api/registry/households/{data.qx.pk}").json()
     assert admin_view["moves"][0]["to_household_id"] == data.hl.pk
     assert admin_view["moves"][0]["to_household"] == "HL-1"
+
+
+def test_household_list_carries_each_current_tag_once_in_tag_order(client, users, data):
+    """The list's tags: the household's and its members' open periods, each tag once (two
+    members in the 党员 tag: one entry), in tag order, none that has ended."""
+    second = ResidentFactory(household=data.qx, name="张小燕", relation=Relation.CHILD)
+    for who in (data.zhang, second):
+        period(tag_code="party_member", resident=who, start=date(2001, 1, 1))
+    period(tag_code="dibao", household=data.qx, start=date(2020, 1, 1))
+    period(tag_code="disabled", resident=second, start=date(2019, 1, 1), end=date(2021, 1, 1))
+    login(client, users.cadre)
+    items = client.get("/api/registry/households").json()["items"]
+    tags = {h["number"]: h["tags"] for h in items}
+    order = {t.code: (t.order, t.name) for t in Tag.objects.all()}
+    assert sorted(c["code"] for c in tags["QX-1"]) == ["dibao", "party_member"]
+    assert [c["code"] for c in tags["QX-1"]] == sorted(
+        ["dibao", "party_member"], key=order.__getitem__
+    )
+    assert {"code": "dibao", "name": "低保"} in tags["QX-1"]
