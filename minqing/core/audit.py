@@ -218,6 +218,11 @@ def registered_actions() -> list[tuple[str, str]]:
     return sorted(((c, str(lbl)) for c, lbl in _ACTIONS.items()), key=lambda a: a[1])
 
 
+def audit_action_codes():
+    """The registered action codes (a view of the registry: it grows while apps import)."""
+    return _ACTIONS.keys()
+
+
 def register_target(target_type: str, resolve: Callable) -> None:
     _TARGETS.setdefault(target_type, resolve)
 
