@@ -218,6 +218,11 @@ def registered_actions() -> list[tuple[str, str]]:
     return sorted(((c, str(lbl)) for c, lbl in _ACTIONS.items()), key=lambda a: a[1])
 
 
+def audit_action_codes():
+    """The registered action codes (a view of the registry: it grows while apps import)."""
+    return _ACTIONS.keys()
+
+
 def register_target(target_type: str, resolve: Callable) -> None:
     _TARGETS.setdefault(target_type, resolve)
 
@@ -245,11 +250,15 @@ def describe_targets(user, events) -> None:
             continue
         for key, value in resolve(user, sorted(type_ids)).items():
             found[(target_type, str(key))] = value
+    labels: dict[str, str] = {}  # each action's words once per page, not once per row
     for e in events:
         name, url = found.get((e.target_type, e.target_id), (e.target_repr, ""))
         e.target_name = name
         e.target_url = url
-        e.action_label = action_label(e.action)
+        label = labels.get(e.action)
+        if label is None:
+            label = labels[e.action] = action_label(e.action)
+        e.action_label = label
         describe = _DESCRIBE.get(e.action)
         e.detail_text = describe(e.detail or {}) if describe else ""
 

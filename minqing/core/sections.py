@@ -16,7 +16,8 @@ Pages: "registry.household" (obj: the household), "appeals.detail" (obj: the app
 
 from dataclasses import dataclass
 
-from django.template.loader import render_to_string
+from django.template.context import make_context
+from django.template.loader import get_template
 from django.utils.module_loading import autodiscover_modules
 
 
@@ -49,16 +50,27 @@ def registered_sections(page: str) -> list[Section]:
 
 def page_sections(page: str, request, obj, *, name: str = "obj") -> list[dict]:
     """The sections of one page, in order, each rendered to HTML with its own context plus
-    `obj` (also as `name`) and `title`."""
-    out = []
+    `obj` (also as `name`) and `title`.
+
+    One request context for all of them: the context processors (the page shell, CSRF...)
+    run once, not once per section as a render_to_string each did; each section's own
+    values are pushed for its render and popped after, as a fresh context would have them."""
+    wanted = []
     for s in registered_sections(page):
         ctx = s.context(request, obj)
-        if ctx is None:
-            continue
-        html = render_to_string(
-            s.template, {**ctx, "obj": obj, name: obj, "title": s.title}, request
-        )
-        out.append({"title": s.title, "template": s.template, "html": html})
+        if ctx is not None:
+            wanted.append((s, ctx))
+    if not wanted:
+        return []
+    templates = [get_template(s.template) for s, _ctx in wanted]
+    first = templates[0]
+    context = make_context(None, request, autoescape=first.backend.engine.autoescape)
+    out = []
+    with context.bind_template(first.template):
+        for (s, ctx), template in zip(wanted, templates, strict=True):
+            with context.push({**ctx, "obj": obj, name: obj, "title": s.title}):
+                html = template.template.render(context)
+            out.append({"title": s.title, "template": s.template, "html": html})
     return out
 
 

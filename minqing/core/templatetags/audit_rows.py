@@ -2,13 +2,13 @@
 
 Fifty rows of seven cells through the template engine were most of the page's time (a
 variable lookup, a filter and an autoescape per cell); this builds the same markup with
-each value escaped once (format_html). A test pins it to what the template gave."""
+each value escaped once. A test pins it to what the template gave."""
+
+from html import escape
 
 from django import template
 from django.utils import timezone
-from django.utils.dateformat import format as date_format
-from django.utils.html import format_html
-from django.utils.safestring import mark_safe
+from django.utils.safestring import SafeData, mark_safe
 from django.utils.translation import gettext
 
 register = template.Library()
@@ -21,39 +21,53 @@ _ROW = (
 )
 
 
+def _esc(value) -> str:
+    """conditional_escape without its SafeString per call: safe markup as it is, anything
+    else escaped (the same html.escape Django's escape uses)."""
+    if isinstance(value, SafeData):
+        return str(value)
+    return escape(str(value))
+
+
 def _or_dash(value):
     return value or "—"
 
 
+def _when(at) -> str:
+    """The event's local time as the `date:"Y-m-d H:i:s"` filter wrote it (DateFormat per
+    row was a tenth of the rows' time)."""
+    t = timezone.localtime(at)
+    return f"{t.year:04d}-{t.month:02d}-{t.day:02d} {t.hour:02d}:{t.minute:02d}:{t.second:02d}"
+
+
 @register.simple_tag
 def audit_rows(events):
-    l_at, l_target, l_detail = gettext("时间"), gettext("对象"), gettext("说明")
-    l_actor, l_area, l_source = gettext("操作人"), gettext("区域"), gettext("来源地址")
+    l_at, l_target, l_detail = (_esc(gettext(w)) for w in ("时间", "对象", "说明"))
+    l_actor, l_area, l_source = (_esc(gettext(w)) for w in ("操作人", "区域", "来源地址"))
     out = []
     for e in events:
-        at = date_format(timezone.localtime(e.at), "Y-m-d H:i:s")
+        at = _when(e.at)
         if e.target_url:
-            target = format_html('<a href="{}">{}</a>', e.target_url, e.target_name)
+            target = f'<a href="{_esc(e.target_url)}">{_esc(e.target_name)}</a>'
         else:
-            target = _or_dash(e.target_name)
+            target = _esc(_or_dash(e.target_name))
         area = e.area.name if e.area_id else ""
         out.append(
-            format_html(
-                _ROW,
-                e.action_label,
+            _ROW.format(
+                _esc(e.action_label),
                 at[:16],
                 l_at,
                 at,
                 l_target,
                 target,
                 l_detail,
-                _or_dash(e.detail_text),
+                _esc(_or_dash(e.detail_text)),
                 l_actor,
-                e.actor_label,
+                _esc(e.actor_label),
                 l_area,
-                _or_dash(area),
+                _esc(_or_dash(area)),
                 l_source,
-                _or_dash(e.source_address),
+                _esc(_or_dash(e.source_address)),
             )
         )
-    return mark_safe("".join(out))  # noqa: S308 - every part went through format_html
+    return mark_safe("".join(out))  # noqa: S308 - every value went through _esc

@@ -31,3 +31,30 @@ def test_an_app_adds_a_section_to_the_appeal_page(
     assert "测试栏目" in body and f"附加内容 {appeal.pk} cadre" in body
     login(client, users.township)
     assert "测试栏目" not in client.get(f"/appeals/{appeal.pk}/").content.decode()
+
+
+def test_sections_share_the_request_context_but_not_each_others_values(
+    client, users, tree, monkeypatch, tmp_path, settings
+):
+    """The sections of a page render in one request context (its processors run once):
+    each still sees the processors' values (the user, a CSRF token) and its own, and
+    nothing a section before it was given."""
+    sections._discover()
+    monkeypatch.setattr(sections, "_SECTIONS", {})
+    tpl = tmp_path / "t"
+    tpl.mkdir()
+    (tpl / "_one.html").write_text("<p>一 {{ mine }} {{ user.username }} {% csrf_token %}</p>")
+    (tpl / "_two.html").write_text("<p>二 [{{ mine }}] {{ theirs }} {{ user.username }}</p>")
+    first = settings.TEMPLATES[0]
+    settings.TEMPLATES = [{**first, "DIRS": [*first["DIRS"], str(tpl)]}, *settings.TEMPLATES[1:]]
+    sections.register_section(
+        "appeals.detail", title="一", template="_one.html", context=lambda r, o: {"mine": "甲"}
+    )
+    sections.register_section(
+        "appeals.detail", title="二", template="_two.html", context=lambda r, o: {"theirs": "乙"}
+    )
+    appeal = file_appeal(actor=users.cadre, area=tree.qixing)
+    login(client, users.cadre)
+    body = client.get(f"/appeals/{appeal.pk}/").content.decode()
+    assert "<p>一 甲 cadre" in body and 'name="csrfmiddlewaretoken"' in body
+    assert "<p>二 [] 乙 cadre</p>" in body

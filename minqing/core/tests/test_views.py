@@ -75,3 +75,16 @@ def test_demo_twice_does_not_duplicate():
         "admin",
     }
     assert Area.objects.get(name="昭山镇").children.count() >= 5
+
+
+def test_audit_filter_options_written_in_python_escape_and_select():
+    from minqing.core.views import _options
+
+    html = _options([("", "全部"), ("a&b", "<甲>"), ("c", "乙")], "a&b")
+    assert html == (
+        '<option value="">全部</option>'
+        '<option value="a&amp;b" selected>&lt;甲&gt;</option>'
+        '<option value="c">乙</option>'
+    )
+    assert 'value="" selected' in _options([("", "全部")], "")
+    assert "selected" not in _options([("", "全部")], None)  # no filter given: none chosen
