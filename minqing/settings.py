@@ -222,7 +222,8 @@ JOB_STALE_SECONDS = env_int("JOB_STALE_SECONDS", 300)
 
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        # Django's Redis cache, one client per pool (core/redis_cache: not one per call)
+        {"BACKEND": "minqing.core.redis_cache.RedisCache", "LOCATION": REDIS_URL}
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
