@@ -153,6 +153,8 @@ elif DATABASES["default"]["ENGINE"].endswith("postgresql"):
         env_int("DB_PREPARE_THRESHOLD", 0) or None
     )
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Django's backend with a health check that needs no `SELECT 1` (core/pgbackend).
+    DATABASES["default"]["ENGINE"] = "minqing.core.pgbackend"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
