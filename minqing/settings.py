@@ -267,6 +267,10 @@ SESSION_ENGINE = (
     else "django.contrib.sessions.backends.db"
 )
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600)
+# With Redis the session's user is read from the shared cache while unchanged (one round
+# trip for the session's user, no query; core.usercache says what drops it). Never without
+# Redis: another process (a command) could change a user unseen by the server's own cache.
+USER_CACHE_SECONDS = env_int("USER_CACHE_SECONDS", 300) if REDIS_URL else 0
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", SECURE_SSL)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", SECURE_SSL)
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", SECURE_SSL)
