@@ -92,7 +92,7 @@ MIDDLEWARE = [
     "minqing.core.scoping.JurisdictionCacheMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "minqing.core.middleware.CSPMiddleware",  # django-csp's, the header text kept
     "minqing.core.middleware.RequestContextMiddleware",
     "minqing.core.middleware.BadInputMiddleware",
     # Last: turns a refused login (throttled) into the login page with its message.
