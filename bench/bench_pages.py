@@ -24,6 +24,9 @@ hand-written SQL that returns the same rows; and the load mix.
   middleware and login, in a bare view (`/bench-floor/<key>/`, mounted with MINQING_BENCH=1,
   statements from the file named by MINQING_BENCH_FLOOR): HTTP / floor is what the product
   adds over Django and HTTP; HTTP / SQL stays the issue's baseline.
+- The fixed cost: first, a trivial @login_required view and a page of the layout alone
+  (`/bench-shell/`: base.html with an empty block), interleaved `--fixed-repeats` times
+  as the first user: what every page pays before its own work (median, 10-90 %).
 - `--redis-url`: run the server with Redis (shared cache, cached_db sessions, Celery
   runner: export jobs are queued, not run inside the measured workers), as in production.
 """
@@ -441,6 +444,24 @@ def measure(session, cur, url, statements, params, repeats, floor_url=None):
     }
 
 
+def fixed_cost(session, repeats):
+    """What every page pays before its own work, interleaved: a trivial @login_required view
+    (the middleware stack, the session and its user) and a page of the layout alone
+    (base.html with an empty block: the shell's rendering on top of that)."""
+    urls = {"trivial view": "/bench-trivial/", "layout only": "/bench-shell/"}
+    times = {name: [] for name in urls}
+    for url in urls.values():
+        for _ in range(5):
+            status, _b, _h = session.request("GET", url)
+            assert status == 200, (url, status)
+    for _ in range(repeats):
+        for name, url in urls.items():
+            t = time.perf_counter()
+            session.request("GET", url)
+            times[name].append(time.perf_counter() - t)
+    return {name: (statistics.median(v), q(v, 0.1), q(v, 0.9)) for name, v in times.items()}
+
+
 def load(port, mixes, seconds):
     """One thread per (username, urls): a logged-in session requesting its urls at random
     for `seconds`. Logins happen first (password hashing is not part of the mix)."""
@@ -506,6 +527,12 @@ def main():
     ap.add_argument("--no-floor", action="store_true")
     ap.add_argument("--pages", default="", help="only these pages (comma-separated names)")
     ap.add_argument(
+        "--fixed-repeats",
+        type=int,
+        default=200,
+        help="requests of the trivial view and of the layout alone, interleaved (0: skip)",
+    )
+    ap.add_argument(
         "--sql-prepare",
         type=int,
         default=5,
@@ -569,6 +596,15 @@ def main():
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     try:
         sessions = {}
+        if plan and args.fixed_repeats:
+            username = plan[0][0]
+            sessions[username] = Session(args.port).login(username)
+            for name, (median, lo, hi) in fixed_cost(
+                sessions[username], args.fixed_repeats
+            ).items():
+                print(
+                    f"fixed cost, {name}: {median * 1000:.2f} ms (10–90 %: {lo * 1000:.2f}–{hi * 1000:.2f})"
+                )
         for username, name, level, url, statements, params, key in plan:
             if username not in sessions:
                 sessions[username] = Session(args.port).login(username)

@@ -92,7 +92,7 @@ MIDDLEWARE = [
     "minqing.core.scoping.JurisdictionCacheMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "minqing.core.middleware.CSPMiddleware",  # django-csp's, the header text kept
     "minqing.core.middleware.RequestContextMiddleware",
     "minqing.core.middleware.BadInputMiddleware",
     # Last: turns a refused login (throttled) into the login page with its message.
@@ -153,6 +153,8 @@ elif DATABASES["default"]["ENGINE"].endswith("postgresql"):
         env_int("DB_PREPARE_THRESHOLD", 0) or None
     )
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Django's backend with a health check that needs no `SELECT 1` (core/pgbackend).
+    DATABASES["default"]["ENGINE"] = "minqing.core.pgbackend"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -222,7 +224,8 @@ JOB_STALE_SECONDS = env_int("JOB_STALE_SECONDS", 300)
 
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        # Django's Redis cache, one client per pool (core/redis_cache: not one per call)
+        {"BACKEND": "minqing.core.redis_cache.RedisCache", "LOCATION": REDIS_URL}
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
@@ -264,6 +267,10 @@ SESSION_ENGINE = (
     else "django.contrib.sessions.backends.db"
 )
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600)
+# With Redis the session's user is read from the shared cache while unchanged (one round
+# trip for the session's user, no query; core.usercache says what drops it). Never without
+# Redis: another process (a command) could change a user unseen by the server's own cache.
+USER_CACHE_SECONDS = env_int("USER_CACHE_SECONDS", 300) if REDIS_URL else 0
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", SECURE_SSL)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", SECURE_SSL)
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", SECURE_SSL)

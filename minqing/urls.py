@@ -38,11 +38,20 @@ if settings.MINQING_BENCH:
     # bench/bench_pages.py: the trivial @login_required view the load mix is compared with.
     from django.contrib.auth.decorators import login_required
     from django.http import HttpResponse
+    from django.shortcuts import render
 
     from minqing.core.benchtiming import floor_view
 
     urlpatterns.append(
         path("bench-trivial/", login_required(lambda request: HttpResponse("ok")), name="bench")
+    )
+    # the layout alone (base.html, its context processors, an empty block): the shell's cost
+    urlpatterns.append(
+        path(
+            "bench-shell/",
+            login_required(lambda request: render(request, "bench_shell.html")),
+            name="bench_shell",
+        )
     )
     # the same hand-written SQL as the page, behind the same middleware and login
     urlpatterns.append(path("bench-floor/<str:key>/", login_required(floor_view)))

@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from minqing.core.roles import Role
 from minqing.core.scoping import ScopedQuerySet
+from minqing.core.usercache import users_changed
 
 
 class UnitKind(models.TextChoices):
@@ -19,7 +20,10 @@ class UnitKind(models.TextChoices):
 
 
 class UnitQuerySet(ScopedQuerySet):
-    pass
+    def update(self, **kwargs):
+        rows = super().update(**kwargs)
+        users_changed()  # the session's user is cached with their unit (core.usercache)
+        return rows
 
 
 class Unit(models.Model):
@@ -52,6 +56,11 @@ class UserQuerySet(ScopedQuerySet):
     def visible_to(self, user):
         """Staff whose jurisdiction lies inside the viewer's."""
         return super().visible_to(user).distinct()
+
+    def update(self, **kwargs):
+        rows = super().update(**kwargs)
+        users_changed()  # bulk writes (scope_version bumps...): no cached user survives them
+        return rows
 
 
 class MinqingUserManager(UserManager.from_queryset(UserQuerySet)):

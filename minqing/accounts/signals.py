@@ -7,6 +7,7 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
 from minqing.core.audit import audit_record, home_area_id
+from minqing.core.usercache import user_changed, users_changed
 
 
 def _area_of_username(username: str) -> int | None:
@@ -77,3 +78,17 @@ def on_areas_change(sender, instance, action, reverse, pk_set, **kwargs):
         scope_changed(instance.pk)
     elif action.startswith("post_") and pk_set:
         User.objects.filter(pk__in=pk_set).update(scope_version=F("scope_version") + 1)
+
+
+@receiver(post_save, sender="accounts.User")
+@receiver(post_delete, sender="accounts.User")
+def on_user_change(sender, instance, **kwargs):
+    # password, activation, role...: the cached copy of the session's user is dropped
+    # everywhere after the commit (core.usercache)
+    user_changed(instance.pk)
+
+
+@receiver(post_save, sender="accounts.Unit")
+@receiver(post_delete, sender="accounts.Unit")
+def on_unit_change(sender, instance, **kwargs):
+    users_changed()  # the session's user is cached with their unit

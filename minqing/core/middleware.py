@@ -1,3 +1,8 @@
+from dataclasses import asdict
+
+from csp import constants as _csp_constants
+from csp import middleware as _csp_middleware
+from csp import utils as _csp_utils
 from django.conf import settings
 
 from .context import request_context
@@ -147,3 +152,57 @@ class BadInputMiddleware:
         if request.headers.get("HX-Request"):
             return HttpResponse(f'<p class="error">{escape(message)}</p>', status=400)
         return render(request, "core/error.html", {"error": ValidationFailed(message)}, status=400)
+
+
+class CSPMiddleware(_csp_middleware.CSPMiddleware):
+    """django-csp's middleware with the header text built once per process instead of on
+    every response (~0.1 ms of dictionary copying and joining each time): the policy comes
+    from settings, so only the request's nonce changes, and it is put into the kept text
+    in place of a marker. A response given its own policy (django-csp's decorators) is
+    built as django-csp does; a change of the setting (tests) builds the text again."""
+
+    _MARKER = "minqing-csp-nonce-marker"
+
+    def __init__(self, get_response):
+        super().__init__(get_response)
+        self._kept = {}
+
+    def _policy(self, parts, report_only: bool) -> str:
+        if parts.config is not None or parts.update is not None or parts.replace is not None:
+            return _csp_utils.build_policy(**asdict(parts), report_only=report_only)
+        name = "CONTENT_SECURITY_POLICY_REPORT_ONLY" if report_only else "CONTENT_SECURITY_POLICY"
+        setting = getattr(settings, name, None)
+        key = (report_only, bool(parts.nonce))
+        kept = self._kept.get(key)
+        if kept is None or kept[0] is not setting:
+            text = _csp_utils.build_policy(
+                nonce=self._MARKER if parts.nonce else None, report_only=report_only
+            )
+            kept = self._kept[key] = (setting, text)
+        return kept[1].replace(self._MARKER, parts.nonce) if parts.nonce else kept[1]
+
+    def process_response(self, request, response):
+        # django-csp 4.0's process_response, with _policy() for build_policy(**asdict(...))
+        if response.status_code in (500, 404) and settings.DEBUG:
+            return response
+        for report_only, header, exempt, name in (
+            (False, _csp_constants.HEADER, "_csp_exempt", "CONTENT_SECURITY_POLICY"),
+            (
+                True,
+                _csp_constants.HEADER_REPORT_ONLY,
+                "_csp_exempt_ro",
+                "CONTENT_SECURITY_POLICY_REPORT_ONLY",
+            ),
+        ):
+            parts = self.get_policy_parts(
+                request=request, response=response, report_only=report_only
+            )
+            policy = self._policy(parts, report_only)
+            if not policy or header in response or getattr(response, exempt, False) is not False:
+                continue
+            prefixes = (getattr(settings, name, None) or {}).get("EXCLUDE_URL_PREFIXES") or ()
+            if not request.path_info.startswith(tuple(prefixes)):
+                response[header] = policy
+        if getattr(request, "_csp_nonce", None) is None:
+            request.csp_nonce = _csp_middleware.CheckableLazyObject(self._csp_nonce_post_response)
+        return response

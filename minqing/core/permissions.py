@@ -60,12 +60,19 @@ class RoleBackend(ModelBackend):
         names it, e.g. the home page)."""
         from django.contrib.auth import get_user_model
 
+        from .usercache import load
+
         model = get_user_model()
-        try:
-            user = model._default_manager.select_related("unit").get(pk=user_id)
-        except model.DoesNotExist:
-            return None
-        return user if self.user_can_authenticate(user) else None
+
+        def read():
+            try:
+                return model._default_manager.select_related("unit").get(pk=user_id)
+            except model.DoesNotExist:
+                return None
+
+        # with Redis, from the shared cache while the user is unchanged (core.usercache)
+        user = load(user_id, read)
+        return user if user is not None and self.user_can_authenticate(user) else None
 
     def has_perm(self, user_obj, perm, obj=None):
         if perm in _REGISTRY:

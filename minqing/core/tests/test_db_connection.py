@@ -35,3 +35,33 @@ def test_jit_stays_off():
     with connection.cursor() as cur:
         cur.execute("SHOW jit")
         assert cur.fetchone()[0] == "off"
+
+
+@pytest.mark.django_db
+def test_the_health_check_sends_nothing_and_sees_an_ended_connection(monkeypatch):
+    """core.pgbackend: a kept connection is checked before a request's first query without
+    a `SELECT 1`; one the server ended (a restart, an idle timeout) is replaced."""
+    import time
+
+    from django.db import connections
+
+    kept = connections.create_connection("default")
+    try:
+        kept.ensure_connection()
+        with monkeypatch.context() as m:
+            m.setattr(kept.connection, "execute", None)  # any query would fail the check
+            m.setattr(kept.connection, "cursor", None)
+            assert kept.is_usable()
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_terminate_backend(%s)", [kept.connection.info.backend_pid])
+        for _ in range(50):
+            if not kept.is_usable():
+                break
+            time.sleep(0.02)
+        assert not kept.is_usable()
+        kept.health_check_enabled, kept.health_check_done = True, False
+        with kept.cursor() as cur:  # the check closes it, the cursor opens a new one
+            cur.execute("SELECT 1")
+            assert cur.fetchone() == (1,)
+    finally:
+        kept.close()

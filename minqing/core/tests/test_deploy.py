@@ -109,3 +109,34 @@ def test_api_docs_serve_their_own_static_files(client, users):
     docs = login(client, users.cadre).get("/api/docs").content.decode()
     assert "/static/ninja/swagger-ui-bundle.js" in docs and "cdn.jsdelivr" not in docs
     assert client.get("/static/ninja/swagger-ui-init.js").status_code == 200
+
+
+def test_the_kept_csp_header_has_a_new_nonce_on_every_response(rf, settings):
+    """core.middleware.CSPMiddleware keeps the header text: the nonce is still the request's
+    own, the text still django-csp's, and a changed setting is followed."""
+    from csp.middleware import CSPMiddleware as DjangoCSPMiddleware
+    from django.http import HttpResponse
+
+    from minqing.core.middleware import CSPMiddleware
+
+    def page(request):
+        return HttpResponse(str(request.csp_nonce))
+
+    def plain(request):
+        return HttpResponse("no nonce")
+
+    ours, theirs = CSPMiddleware(page), DjangoCSPMiddleware(page)
+    nonces = set()
+    for _ in range(3):
+        response = ours(rf.get("/"))
+        nonce = response.content.decode()
+        assert f"'nonce-{nonce}'" in response["Content-Security-Policy"]
+        nonces.add(nonce)
+        same = theirs(rf.get("/"))
+        assert response["Content-Security-Policy"].replace(nonce, "N") == same[
+            "Content-Security-Policy"
+        ].replace(same.content.decode(), "N")
+    assert len(nonces) == 3
+    assert "nonce" not in CSPMiddleware(plain)(rf.get("/"))["Content-Security-Policy"]
+    settings.CONTENT_SECURITY_POLICY = {"DIRECTIVES": {"default-src": ["'none'"]}}
+    assert ours(rf.get("/"))["Content-Security-Policy"] == "default-src 'none'"
