@@ -3,6 +3,8 @@ parameter (a batch as one JSON string): psycopg's client-side binding (Django's 
 cursor here, see settings `DB_SERVER_SIDE_BINDING`) quotes the whole string in Python,
 ~1.5 ms per 50 kB; bound by the server it is sent as is. Elsewhere the default cursor."""
 
+from functools import lru_cache
+
 from django.db import connection
 
 
@@ -18,4 +20,48 @@ def server_bound_cursor():
     connection.ensure_connection()
     with connection.wrap_database_errors:
         raw = ServerBindingCursor(connection.connection)
+    return connection._prepare_cursor(raw)
+
+
+# psycopg counts executions towards preparing only while the connection has a threshold;
+# this one is never reached, so only the statements `prepared_cursor` runs are prepared.
+_NEVER = 2**62
+
+
+@lru_cache(maxsize=1)
+def _preparing_class():
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    class PreparingCursor(ServerBindingCursor):
+        def execute(self, query, params=None, *, prepare=None, binary=None):
+            conn = self.connection
+            threshold = conn.prepare_threshold
+            if threshold is None:  # Django's default: psycopg prepares nothing
+                conn.prepare_threshold = _NEVER
+            try:
+                return super().execute(query, params, prepare=True, binary=binary)
+            finally:
+                conn.prepare_threshold = threshold
+
+    return PreparingCursor
+
+
+def prepared_cursor():
+    """A cursor whose statements are prepared on the server on their first run and reused
+    on that connection (psycopg's cache of prepared statements, up to 100 per connection):
+    PostgreSQL parses and plans them once, not on every run. For the few hot writes whose
+    plan cannot depend on the parameters (intake's one INSERT statement, core.workflow);
+    the page queries keep planning each run (settings `DB_PREPARE_THRESHOLD`: a generic plan
+    does not suit the scoping filters). `settings.DB_PREPARED_WRITES = False` (behind
+    pgbouncer in transaction mode without `max_prepared_statements`) gives the plain cursor.
+    Use as `with prepared_cursor() as cur:`; queries are logged and errors wrapped like any
+    Django cursor's. Placeholders stay `%s`."""
+    from django.conf import settings
+
+    if connection.vendor != "postgresql" or not getattr(settings, "DB_PREPARED_WRITES", True):
+        return connection.cursor()
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        raw = _preparing_class()(connection.connection)
     return connection._prepare_cursor(raw)

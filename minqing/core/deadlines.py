@@ -14,18 +14,10 @@ from django.utils import timezone
 from .case_models import CalendarDay
 from .proc_cache import process_cached
 
-# A long holiday plus its weekends is at most ~10 days; N working days never span more than
-# this many calendar days for N <= 60, so one query covers any deadline we compute.
-_SPAN = 3
-
 
 def _calendar() -> dict[date, str]:
     """Every exception day (a few dozen a year), kept per process (core.proc_cache)."""
     return process_cached("calendar", lambda: dict(CalendarDay.objects.values_list("date", "kind")))
-
-
-def _overrides(start: date, end: date) -> dict[date, str]:
-    return {d: k for d, k in _calendar().items() if start <= d <= end}
 
 
 def _working(d: date, overrides: dict[date, str]) -> bool:
@@ -38,14 +30,14 @@ def _working(d: date, overrides: dict[date, str]) -> bool:
 
 
 def is_working_day(d: date) -> bool:
-    return _working(d, _overrides(d, d))
+    return _working(d, _calendar())
 
 
 def add_working_days(start: date, days: int) -> date:
     """The date of the `days`-th working day after `start` (start itself not counted)."""
     if days < 0:
         raise ValueError("days must be >= 0")
-    overrides = _overrides(start, start + timedelta(days=days * _SPAN + 14))
+    overrides = _calendar()  # looked up by day: no need to cut it to the span first
     d, left = start, days
     while left > 0:
         d += timedelta(days=1)
@@ -58,7 +50,7 @@ def working_days_between(start: date, end: date) -> int:
     """Working days after `start` up to and including `end` (0 when end <= start)."""
     if end <= start:
         return 0
-    overrides = _overrides(start, end)
+    overrides = _calendar()
     d, n = start, 0
     while d < end:
         d += timedelta(days=1)

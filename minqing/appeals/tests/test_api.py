@@ -11,6 +11,7 @@ from minqing.appeals.services import appeal_claim, appeal_reply, appeal_resolve,
 from minqing.appeals.tests.factories import category, file_appeal
 from minqing.conftest import login
 from minqing.core.models import AuditEvent
+from minqing.core.public import tracking_hash
 
 
 def post(client, url, data):
@@ -112,6 +113,18 @@ def test_public_intake_needs_no_cookie_and_is_audited_on_the_public_channel(tree
     assert r.status_code == 201, r.content
     assert "sessionid" not in r.cookies
     appeal = Appeal.objects.get(pk=r.json()["id"])
+    # the answer is FiledOut, exactly as ninja would have rendered it
+    from ninja.renderers import JSONRenderer
+
+    from minqing.appeals.schemas import FiledOut
+
+    assert r["Content-Type"] == "application/json; charset=utf-8"
+    filed = FiledOut.model_validate(r.json())
+    assert r.content.decode() == JSONRenderer().render(
+        None, filed.model_dump(), response_status=201
+    )
+    assert (filed.state, filed.expected_datetime) == (appeal.state, appeal.due_at)
+    assert appeal.tracking_hash == tracking_hash(filed.tracking_code)
     assert appeal.channel == "web" and appeal.created_by is None
     audit = AuditEvent.objects.get(action="appeal.file", target_id=str(appeal.pk))
     assert audit.channel == "public" and audit.actor is None and audit.source_address == "127.0.0.1"

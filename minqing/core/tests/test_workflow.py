@@ -5,6 +5,7 @@ recorded as such, final states are final, drift is found and fixed."""
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
+from django.db import connection
 
 from minqing.appeals.models import Appeal, AppealEvent
 from minqing.appeals.services import appeal_claim
@@ -157,3 +158,42 @@ def test_check_workflows_reports_and_fixes_drift(users, tree):
     call_command("check_workflows", "--fix")
     assert Appeal.objects.get(pk=appeal.pk).state == "claimed"
     assert workflow_check(reg) == []
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the one-statement intake is PostgreSQL's"
+)
+def test_quick_field_values_are_what_djangos_insert_would_send(users, tree):
+    """workflow_create says the common values of text, moment, integer and key fields itself;
+    the SQL and every parameter (value and psycopg type) equal Django's own preparation."""
+    from datetime import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from minqing.core import workflow
+    from minqing.core.audit import audit_row
+
+    appeal = file_appeal(actor=users.cadre, area=tree.qixing)
+    appeal.pk = None
+    appeal.escalations, appeal.solved_level = 2, 3  # small integers: psycopg's Int2
+    appeal.due_at = dt(2026, 12, 4, 23, 59, 59, tzinfo=ZoneInfo("Asia/Shanghai"))
+    appeal.created_by = users.cadre
+    event = AppealEvent(appeal=appeal, actor=users.cadre, action="create", to_state="accepted")
+    row = audit_row(actor=users.cadre, obj=appeal, action="appeal.file", detail={"n": 1})
+    cases = [
+        lambda: workflow._insert_sql(
+            Appeal, appeal, exclude=Appeal._meta.pk, returning=Appeal._meta.pk
+        ),
+        lambda: workflow._insert_from_case(AppealEvent, event, {"appeal_id": None}),
+        lambda: workflow._insert_from_case(AuditEvent, row, {"target_id": None}),
+    ]
+    for case in cases:
+        quick = case()
+        assert workflow._QUICK, "the quick values were learnt"
+        saved = dict(workflow._QUICK)
+        workflow._QUICK.clear()
+        try:
+            slow = case()
+        finally:
+            workflow._QUICK.update(saved)
+        assert quick[0] == slow[0]
+        assert [(type(v), repr(v)) for v in quick[1]] == [(type(v), repr(v)) for v in slow[1]]
