@@ -347,3 +347,57 @@ def test_duplicate_weights_do_not_depend_on_the_history():
     assert grown.vec.vector(routing.tokens("三组路灯坏了")) != bare.vec.vector(
         routing.tokens("三组路灯坏了")
     )
+
+
+def test_the_kind_of_problem_is_read_from_the_words():
+    assert routing.problem_marks("路灯坏了") == routing.problem_marks("球场路灯冇亮") == {"out"}
+    assert routing.problem_marks("祠堂门口那盏路灯成晚亮住") == {"on"}
+    assert routing.problem_marks("水池子漏水了") == {"leak"}
+    # dialect first: 冇得水吃 is 停水, 遭偷 is 被偷
+    assert (
+        routing.problem_marks("冇得水吃三天了") == routing.problem_marks("停水三天") == {"supply"}
+    )
+    assert routing.problem_marks("我屋牛遭偷了") == {"theft"}
+    assert routing.problem_marks("村部门口有棵树") == frozenset()
+    assert routing.dup_marks("三组路灯不亮") == (frozenset({"3"}), frozenset({"out"}))
+
+
+@pytest.mark.parametrize(
+    ("code", "earlier", "text"),
+    [
+        ("streetlight", "祠堂门口的路灯坏了", "祠堂门口那盏路灯成晚亮住,白天也不关"),
+        ("water", "寨子里的水池子漏水了,水存不住", "寨子里的水池子好久没洗,有死老鼠,水都臭了"),
+        ("water", "三组的水管爆了,水流了一地", "三组的水管里放出来的水浑得很,有泥沙"),
+    ],
+)
+def test_the_same_thing_with_another_problem_is_not_proposed(users, tree, code, earlier, text):
+    file_appeal(actor=users.cadre, area=tree.qixing, code=code, content=earlier)
+    router = routing._router()
+    qv, ov = router.dup_vector(text), router.dup_vector(earlier)
+    no_problems = (frozenset(), frozenset())
+    # on the words alone they would be proposed: the place and the thing are the same
+    assert routing.duplicate_score(qv, no_problems, ov, no_problems) >= routing.DUPLICATE_THRESHOLD
+    assert routing.duplicate_suggest(fetched_by=users.township, text=text, area=tree.qixing) == []
+
+
+@pytest.mark.parametrize(
+    ("code", "earlier", "text"),
+    [
+        (
+            "streetlight",
+            "村部门口篮球场那几盏路灯坏了好久,晚上跳广场舞的老人摸黑,麻烦派人换下灯泡",
+            "球场路灯不亮",
+        ),
+        ("water", "四组的水管被石头砸断了,冇得水吃两天了,哪个来管一下", "4组水管断了,停水两天"),
+    ],
+)
+def test_the_same_problem_in_other_words_is_proposed(users, tree, code, earlier, text):
+    first = file_appeal(actor=users.cadre, area=tree.qixing, code=code, content=earlier)
+    found = routing.duplicate_suggest(fetched_by=users.township, text=text, area=tree.qixing)
+    assert [a for a, _s in found] == [first]
+    # the same kind of problem raised the score: on the words alone it is lower
+    router = routing._router()
+    qv, ov = router.dup_vector(text), router.dup_vector(earlier)
+    groups = routing.group_marks(text), routing.group_marks(earlier)
+    plain = routing.duplicate_score(qv, (groups[0], frozenset()), ov, (groups[1], frozenset()))
+    assert plain < found[0][1]
