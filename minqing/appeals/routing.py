@@ -164,6 +164,7 @@ PROBLEMS = {
         "塌",
         "垮",
         "冲空",
+        "蛀",
         "掀",
         "吹跑",
         "冲出",
@@ -175,6 +176,9 @@ PROBLEMS = {
         "停电",
         "断水",
         "没水",
+        "没有水",
+        "放不出",
+        "通电",
         "一滴",
         "通水",
         "跳闸",
@@ -187,7 +191,7 @@ PROBLEMS = {
     "weak": ("电压", "水压", "一闪", "煮不熟", "带不动", "转不起", "昏暗", "上不来"),
     "dirty": ("浑", "泥沙", "沉淀", "怪味", "臭", "漂白", "味", "脏", "死老鼠", "咸"),
     "dry": ("天旱", "干了", "干死", "放不进", "灌不"),
-    "theft": ("偷", "盗", "牵走", "冒领", "骗", "呃"),
+    "theft": ("偷", "盗", "撬", "牵走", "冒领", "骗", "呃"),
     "unpaid": (
         "没发",
         "没有发",
@@ -204,20 +208,31 @@ PROBLEMS = {
         "拖",
         "欠",
         "没退",
+        "不赔",
+        "不肯赔",
         "没开始发",
         "一分",
     ),
-    "short": ("只发", "发了一半", "只报", "只有", "一点点", "一丁点", "扣", "少了", "只给"),
+    "short": ("少发", "只发", "发了一半", "只报", "只有", "一点点", "一丁点", "扣", "少了", "只给"),
     "missing": ("没装", "装几", "没有灯"),
     "revoke": ("收回", "收返", "到期"),
     "fee": ("贵", "涨", "交不起", "乱收", "多交", "要交"),
     "occupy": ("占", "砌到", "填"),
     "noise": ("吵得", "睡不着", "嗡嗡", "天天叫"),
     "lost": ("丢", "不见", "补办"),
-    "sick": ("病", "虫", "瘟", "死了"),
+    "sick": ("得了病", "生病", "病虫", "虫", "瘟", "死了"),
+    "spark": ("火花",),
+    "meter": ("飞快", "走得快", "走字"),
+    "hurt": ("打人", "打架", "打起来", "动手", "欺负", "咬伤", "咬死", "打婆娘"),
+    "quarrel": ("吵架", "吵了", "天天吵", "闹起来", "扯皮"),
+    "drip": ("滴水",),
+    "dump": ("乱倒", "倒垃圾", "排到", "排污"),
     "apply": ("申请", "能不能吃", "怎么申请", "想办"),
 }
+# Words holding a problem word that name none: matched first, then dropped.
+NOT_PROBLEMS = ("偷偷", "断缴")
 _PROBLEM_OF = {w: kind for kind, words in PROBLEMS.items() for w in words}
+_PROBLEM_OF.update(dict.fromkeys(NOT_PROBLEMS, ""))
 _PROBLEM_RE = re.compile("|".join(sorted(map(re.escape, _PROBLEM_OF), key=len, reverse=True)))
 _DUP_TABLE = {**NORMALISE, **SAME_MATTER}
 _DUP_RE = re.compile("|".join(sorted(map(re.escape, _DUP_TABLE), key=len, reverse=True)))
@@ -476,7 +491,7 @@ def cover(short: dict, long: dict) -> float:
 def problem_marks(text: str) -> frozenset[str]:
     """The kinds of problem the text names (PROBLEMS)."""
     norm = normalise(text, same_matter=True)
-    return frozenset(_PROBLEM_OF[w] for w in _PROBLEM_RE.findall(norm))
+    return frozenset(_PROBLEM_OF[w] for w in _PROBLEM_RE.findall(norm)) - {""}
 
 
 def dup_marks(text: str) -> tuple[frozenset, frozenset]:

@@ -359,6 +359,8 @@ def test_the_kind_of_problem_is_read_from_the_words():
     )
     assert routing.problem_marks("我屋牛遭偷了") == {"theft"}
     assert routing.problem_marks("村部门口有棵树") == frozenset()
+    # a word holding a problem word without naming one: 偷偷 is not 偷
+    assert routing.problem_marks("有人偷偷在耕地上挖鱼塘") == frozenset()
     assert routing.dup_marks("三组路灯不亮") == (frozenset({"3"}), frozenset({"out"}))
 
 
