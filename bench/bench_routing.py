@@ -1,6 +1,6 @@
 """Routing accuracy per category and duplicate precision/recall on bench/appeals_eval.txt.
 
-    .venv/bin/python bench/bench_routing.py [--heldout appeals_heldout4.txt] [--tuning-only]
+    .venv/bin/python bench/bench_routing.py [--heldout appeals_heldout5.txt] [--tuning-only]
 
 Routing: each text against the 15 category descriptions of minqing/appeals/categories.py,
 (a) zero-shot (descriptions only) and (b) with feedback: the other items of the set as past
@@ -62,12 +62,29 @@ VILLAGES = [
     "竹林村",
     "塘湾村",
     "油茶村",
+    # appeals_heldout5.txt
+    "核桃坪村",
+    "苦竹坝村",
+    "大田坎村",
+    "响水洞村",
+    "半边街村",
+    "松林湾村",
+    "石板滩村",
+    "黄桷垭村",
+    "落鹤坪村",
+    "火烧营村",
 ]
 
 
 # The sets the router was tuned on (looked at while changing it); a held-out set not in this
 # list is judged once, at the end.
-TUNING = ["appeals_eval.txt", "appeals_heldout.txt", "appeals_heldout2.txt", "appeals_heldout3.txt"]
+TUNING = [
+    "appeals_eval.txt",
+    "appeals_heldout.txt",
+    "appeals_heldout2.txt",
+    "appeals_heldout3.txt",
+    "appeals_heldout4.txt",
+]
 
 
 def load(name="appeals_eval.txt"):
@@ -112,11 +129,12 @@ def routing(rows, *, feedback: bool, past=None, seeds=()):
     return per, elapsed
 
 
-def duplicates(rows, router=None):
+def duplicates(rows, router=None, embed=None):
     """(score, is_duplicate) for every same-village pair. With a router, as the product
     scores them (`routing.duplicate_scores`): IDF from the router, and an earlier matter whose
     category is not among the new text's likely routes scores 0 (an open matter carries its
-    category). Without: plain cosine with an IDF fitted on the village's texts."""
+    category) unless `embed` (the optional embedding) says it is the same matter. Without:
+    plain cosine with an IDF fitted on the village's texts."""
     by_village = defaultdict(list)
     for i, r in enumerate(rows):
         by_village[r["village"]].append(i)
@@ -128,7 +146,10 @@ def duplicates(rows, router=None):
                 continue
             if router is not None:
                 sims = duplicate_scores(
-                    router, [(rows[j]["text"], rows[j]["cat"]) for j in earlier], rows[i]["text"]
+                    router,
+                    [(rows[j]["text"], rows[j]["cat"]) for j in earlier],
+                    rows[i]["text"],
+                    embed,
                 )
             else:
                 sims = similarity([rows[j]["text"] for j in earlier], rows[i]["text"])
