@@ -40,7 +40,9 @@ def setup(mod, rows):
     past = [(r["text"], r["cat"]) for r in rows] * (3000 // len(rows) + 1)
     router = mod.Router(cats, past[:3000], seeds=mod.seed_examples())
     cands = [(r["text"], r["cat"]) for r in (rows * 2)[:300]]
-    if hasattr(mod.Router, "dup_vector"):  # this tree: (vector, marks) per open matter
+    if hasattr(mod, "dup_marks"):  # this tree: (vector, groups and problems) per open matter
+        cached = [(router.dup_vector(t), mod.dup_marks(t), c) for t, c in cands]
+    elif hasattr(mod.Router, "dup_vector"):  # (vector, group marks) per open matter
         cached = [(router.dup_vector(t), mod.group_marks(t), c) for t, c in cands]
     elif hasattr(mod, "group_marks"):
         cached = [(router.dup_vec.vector(mod.tokens(t)), mod.group_marks(t), c) for t, c in cands]
@@ -57,7 +59,7 @@ def suggest_current(mod, router, cached, text):
         if hasattr(router, "dup_vector")
         else router.dup_vec.vector(mod.tokens(text))
     )
-    marks = mod.group_marks(text)
+    marks = mod.dup_marks(text) if hasattr(mod, "dup_marks") else mod.group_marks(text)
     sims = [mod.duplicate_score(qv, marks, v, m) for v, m, c in cached if c in routes]
     return sorted(sims, reverse=True)[:5]
 

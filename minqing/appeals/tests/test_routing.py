@@ -347,3 +347,125 @@ def test_duplicate_weights_do_not_depend_on_the_history():
     assert grown.vec.vector(routing.tokens("三组路灯坏了")) != bare.vec.vector(
         routing.tokens("三组路灯坏了")
     )
+
+
+def test_the_kind_of_problem_is_read_from_the_words():
+    assert routing.problem_marks("路灯坏了") == routing.problem_marks("球场路灯冇亮") == {"out"}
+    assert routing.problem_marks("祠堂门口那盏路灯成晚亮住") == {"on"}
+    assert routing.problem_marks("水池子漏水了") == {"leak"}
+    # dialect first: 冇得水吃 is 停水, 遭偷 is 被偷
+    assert (
+        routing.problem_marks("冇得水吃三天了") == routing.problem_marks("停水三天") == {"supply"}
+    )
+    assert routing.problem_marks("我屋牛遭偷了") == {"theft"}
+    assert routing.problem_marks("村部门口有棵树") == frozenset()
+    # a word holding a problem word without naming one: 偷偷 is not 偷
+    assert routing.problem_marks("有人偷偷在耕地上挖鱼塘") == frozenset()
+    assert routing.dup_marks("三组路灯不亮") == (frozenset({"3"}), frozenset({"out"}))
+
+
+@pytest.mark.parametrize(
+    ("code", "earlier", "text"),
+    [
+        ("streetlight", "祠堂门口的路灯坏了", "祠堂门口那盏路灯成晚亮住,白天也不关"),
+        ("water", "寨子里的水池子漏水了,水存不住", "寨子里的水池子好久没洗,有死老鼠,水都臭了"),
+        ("water", "三组的水管爆了,水流了一地", "三组的水管里放出来的水浑得很,有泥沙"),
+    ],
+)
+def test_the_same_thing_with_another_problem_is_not_proposed(users, tree, code, earlier, text):
+    file_appeal(actor=users.cadre, area=tree.qixing, code=code, content=earlier)
+    router = routing._router()
+    qv, ov = router.dup_vector(text), router.dup_vector(earlier)
+    no_problems = (frozenset(), frozenset())
+    # on the words alone they would be proposed: the place and the thing are the same
+    assert routing.duplicate_score(qv, no_problems, ov, no_problems) >= routing.DUPLICATE_THRESHOLD
+    assert routing.duplicate_suggest(fetched_by=users.township, text=text, area=tree.qixing) == []
+
+
+@pytest.mark.parametrize(
+    ("code", "earlier", "text"),
+    [
+        (
+            "streetlight",
+            "村部门口篮球场那几盏路灯坏了好久,晚上跳广场舞的老人摸黑,麻烦派人换下灯泡",
+            "球场路灯不亮",
+        ),
+        ("water", "四组的水管被石头砸断了,冇得水吃两天了,哪个来管一下", "4组水管断了,停水两天"),
+    ],
+)
+def test_the_same_problem_in_other_words_is_proposed(users, tree, code, earlier, text):
+    first = file_appeal(actor=users.cadre, area=tree.qixing, code=code, content=earlier)
+    found = routing.duplicate_suggest(fetched_by=users.township, text=text, area=tree.qixing)
+    assert [a for a, _s in found] == [first]
+    # the same kind of problem raised the score: on the words alone it is lower
+    router = routing._router()
+    qv, ov = router.dup_vector(text), router.dup_vector(earlier)
+    groups = routing.group_marks(text), routing.group_marks(earlier)
+    plain = routing.duplicate_score(qv, (groups[0], frozenset()), ov, (groups[1], frozenset()))
+    assert plain < found[0][1]
+
+
+def _fake_embedder(groups):
+    """An embedding saying which texts are one matter: texts of the same group (a list of
+    substrings) get the same unit vector, others orthogonal ones."""
+
+    def embed(texts):
+        out = []
+        for t in texts:
+            v = [0.0] * (len(groups) + len(texts))
+            hit = next((i for i, g in enumerate(groups) if any(s in t for s in g)), None)
+            v[hit if hit is not None else len(groups) + texts.index(t)] = 1.0
+            out.append(v)
+        import numpy as np
+
+        return np.array(out)
+
+    return embed
+
+
+def test_embedding_finds_paraphrases_the_words_miss(users, tree, monkeypatch):
+    pytest.importorskip("numpy")
+    earlier = "五组那口井干了,几十户人吃水要到三里外去挑"
+    text = "5组缺水"
+    first = file_appeal(actor=users.cadre, area=tree.qixing, code="water", content=earlier)
+    other = file_appeal(actor=users.cadre, area=tree.qixing, code="road", content="村口的桥断了")
+    assert routing.duplicate_suggest(fetched_by=users.township, text=text, area=tree.qixing) == []
+    monkeypatch.setitem(routing._embed_state, "fn", _fake_embedder([["井干", "缺水"]]))
+    routing.forget()
+    found = routing.duplicate_suggest(fetched_by=users.township, text=text, area=tree.qixing)
+    assert [a for a, _s in found] == [first]
+    assert found[0][1] >= routing.EMBED_THRESHOLD
+    assert other not in [a for a, _s in found]
+
+
+def test_embedding_crosses_the_category_filter_only_when_sure(users, tree, monkeypatch):
+    pytest.importorskip("numpy")
+    # filed under education (the router reads 上学), the same broken bridge as the road report
+    first = file_appeal(
+        actor=users.cadre, area=tree.qixing, code="education", content="小孩上学要过的那座桥塌了"
+    )
+    text = "村头的便桥垮了,过不去"
+    router = routing._router()
+    assert "education" not in router.duplicate_routes(text)
+    earlier = [(first.content, "education")]
+    same = _fake_embedder([["桥塌", "便桥垮"]])
+    assert routing.duplicate_scores(router, earlier, text) == [0.0]
+    assert routing.duplicate_scores(router, earlier, text, same)[0] >= routing.EMBED_THRESHOLD
+    # an embedding not sure enough leaves the filter in place
+    unsure = _fake_embedder([])
+    assert routing.duplicate_scores(router, earlier, text, unsure) == [0.0]
+    # different groups are never one matter, whatever the embedding says
+    earlier = [("三组小孩上学要过的那座桥塌了", "road")]
+    assert routing.duplicate_scores(router, earlier, "五组便桥垮了", same) == [0.0]
+    monkeypatch.setitem(routing._embed_state, "fn", same)
+    routing.forget()
+    found = routing.duplicate_suggest(fetched_by=users.township, text=text, area=tree.qixing)
+    assert [a for a, _s in found] == [first]
+
+
+def test_embedder_is_optional(monkeypatch):
+    monkeypatch.delitem(routing._embed_state, "fn")
+    monkeypatch.setenv("MINQING_EMBEDDINGS", "0")
+    assert routing.embedder() is None
+    assert routing.duplicate_threshold() == routing.DUPLICATE_THRESHOLD
+    monkeypatch.setitem(routing._embed_state, "fn", None)
