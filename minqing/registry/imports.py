@@ -1745,14 +1745,20 @@ def _registered(ids: list[str]) -> dict[str, tuple]:
 PROBE_SHARE = 0.25
 
 
+def _few_against(cursor, table: str, n: int) -> bool:
+    """Whether n keys are few against the table's rows (as of its last ANALYZE; a table
+    never analyzed counts as empty: the hash join)."""
+    cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
+    return n < PROBE_SHARE * max(cursor.fetchone()[0], 0)
+
+
 def _join_keys(values: list[str], sql: str, params=None, *, table: str) -> list[tuple]:
     """COPY the values into a temporary table `minqing_import_keys (value)` and run one
     SELECT joining it to `table` (and what hangs on it): a hash join over the table when
     the keys are many against it, one index probe per key (nested loops) when they are
     few."""
     with connection.cursor() as cursor, transaction.atomic():
-        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
-        probe = len(values) < PROBE_SHARE * max(cursor.fetchone()[0], 0)
+        probe = _few_against(cursor, table, len(values))
         cursor.execute("CREATE TEMPORARY TABLE minqing_import_keys (value text)")
         with cursor.cursor.copy("COPY minqing_import_keys (value) FROM STDIN") as copy:
             for chunk in _chunks(values, 20000):

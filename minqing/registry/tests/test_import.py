@@ -244,11 +244,17 @@ def test_duplicate_id_against_the_database(users, tree):
     assert event.detail["id_number"] == "430302************"
 
 
-def test_duplicates_against_the_database_in_a_big_file(users, tree, monkeypatch):
-    """Big files look their IDs and 户编号 up through a temporary table (PostgreSQL)."""
+@pytest.mark.parametrize("probe", [False, True], ids=["hash join", "index probes"])
+def test_duplicates_against_the_database_in_a_big_file(users, tree, monkeypatch, probe):
+    """Big files look their IDs and 户编号 up through a temporary table (PostgreSQL),
+    joined to the registry by a hash join or, keys few against the table, by a probe per
+    key: the same findings either way, and the planner's settings restored after."""
+    from django.db import connection
+
     from minqing.registry import imports
 
     monkeypatch.setattr(imports, "BULK_LOOKUP_MIN", 1)
+    monkeypatch.setattr(imports, "_few_against", lambda cursor, table, n: probe)
     hh = HouseholdFactory(grid=tree.grids["七星村1"], number="QX-7", address="七星村七组")
     ResidentFactory(household=hh, id_number=pid(1), name="张德书", relation=Relation.HEAD)
     other = HouseholdFactory(grid=tree.grids["鹤岭村1"], number="HL-7")
@@ -263,6 +269,12 @@ def test_duplicates_against_the_database_in_a_big_file(users, tree, monkeypatch)
     job = run(users.cadre, [row(number="QX-7", idn=pid(3), relation="子女")])
     assert job.status == Job.Status.DONE, (job.message, job.result.get("errors"))
     assert hh.members.count() == 2
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT current_setting('enable_hashjoin'), current_setting('enable_mergejoin')"
+            )
+            assert cursor.fetchone() == ("on", "on")
 
 
 def test_unknown_grid(users, before):
@@ -621,3 +633,25 @@ def test_a_large_import_reserves_its_ids_in_one_step_and_never_shares_them():
     # this transaction now holds the sequence: one by one, still past everything taken
     again = list(imports._allocate_ids(Resident, n))
     assert len(set(again)) == n and min(again) > after
+
+
+@pytest.mark.django_db
+def test_keys_are_probed_only_when_few_against_the_table(tree):
+    """PostgreSQL: a file's keys are looked up one index probe each when they are fewer
+    than PROBE_SHARE of the table's rows (by its statistics), by a hash join otherwise."""
+    from django.db import connection
+
+    from minqing.registry import imports
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL statistics")
+    hh = HouseholdFactory(grid=tree.grids["七星村1"], number="QX-9")
+    for i in range(8):
+        ResidentFactory(household=hh, id_number=pid(10 + i))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE registry_resident")
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'registry_resident'")
+        rows = cursor.fetchone()[0]
+        assert rows >= 8
+        assert imports._few_against(cursor, "registry_resident", 1)
+        assert not imports._few_against(cursor, "registry_resident", int(rows))
