@@ -360,11 +360,17 @@ def household_members(
     return members
 
 
-def household_tag_history(*, fetched_by, household: Household) -> list[TagPeriod]:
-    """Every tag period of the household and its members, open ones first, newest first."""
+def household_tag_history(
+    *, fetched_by, household: Household, scoped: bool = False
+) -> list[TagPeriod]:
+    """Every tag period of the household and its members, open ones first, newest first.
+    `scoped=True` when the caller already looked the household up through the viewer's
+    scope (the household page): a period is scoped by its household's grid, so all of a
+    visible household's periods are visible, and the check's two joins are left out (on
+    the 1M city they were about half the statement's planning)."""
+    periods = TagPeriod.objects.all() if scoped else TagPeriod.objects.visible_to(fetched_by)
     return list(
-        TagPeriod.objects.visible_to(fetched_by)
-        .filter(household=household)
+        periods.filter(household=household)
         .select_related("tag", "resident", "started_by", "ended_by")
         .order_by("end_date", "-start_date", "-id")
     )
@@ -376,12 +382,15 @@ def household_moves(*, fetched_by, household: Household, scoped: bool = False) -
     no second check then."""
     if not scoped and not Household.objects.visible_to(fetched_by).filter(pk=household.pk).exists():
         return []
+    touching = Move.objects.filter(Q(from_household=household) | Q(to_household=household))
+    # Most households never had a move: a bare probe first, since planning the six joins
+    # below cost more than running them (EXPLAIN on the 1M city: 3 ms planning, 0.2 ms run)
+    if not touching.exists():
+        return []
     moves = list(
-        Move.objects.filter(Q(from_household=household) | Q(to_household=household))
-        .select_related(
+        touching.select_related(
             "resident", "from_household__head", "to_household__head", "actor", "corrects"
-        )
-        .order_by("-date", "-id")
+        ).order_by("-date", "-id")
     )
     # The other end of a move may lie outside the viewer's jurisdiction: shown, but not named.
     others = {m.from_household_id for m in moves} | {m.to_household_id for m in moves}

@@ -284,7 +284,8 @@ def _panel_forms(open_form, members, forms) -> dict:
 def _household_page(request, household, *, status=200, open_form="", **forms):
     """The household page; `forms` replace the blank ones (bound, with errors)."""
     user = request.user
-    history = selectors.household_tag_history(fetched_by=user, household=household)
+    # every caller looked the household up through the viewer's scope (_household)
+    history = selectors.household_tag_history(fetched_by=user, household=household, scoped=True)
     members = selectors.household_members(fetched_by=user, household=household, history=history)
     if not members and not open_form:
         open_form = "member"  # an empty household opens on adding its first member

@@ -740,10 +740,11 @@ def test_household_page_query_count_does_not_grow_with_members(
     period(tag_code="empty_nest", resident=living, start=date(2022, 1, 1))
     # session, user, household (with its grid, village and township: the crumbs), tag
     # history, members (their open tags taken from the history), moves (the household was
-    # looked up through the scope: no second check), the appeals section, the visits
-    # section (visits, open questionnaires); no form: each is fetched when its panel
-    # opens; the jurisdiction paths come from the session
-    with django_assert_num_queries(9):
+    # looked up through the scope: no second check; a bare probe, then the moves with what
+    # they show: this household has some), the appeals section, the visits section
+    # (visits, open questionnaires); no form: each is fetched when its panel opens; the
+    # jurisdiction paths come from the session
+    with django_assert_num_queries(10):
         response = client.get(url)
     html = response.content.decode()
     assert "成员（9 人）" in html
@@ -752,6 +753,23 @@ def test_household_page_query_count_does_not_grow_with_members(
     row = rows[rows.index(f'id="r{living.pk}"') :]
     assert "空巢老人" in row[: row.index("</tr>")]
     assert ">残疾</span>" not in rows
+
+
+def test_household_page_without_moves_probes_for_them_in_one_query(
+    client, users, data, django_assert_num_queries
+):
+    """Most households never had a move: the page asks with one bare probe and leaves out
+    the statement that joins what a move shows."""
+    from minqing.registry.models import Move
+
+    login(client, users.cadre)
+    url = f"/registry/households/{data.qx.pk}/"
+    assert not Move.objects.filter(from_household=data.qx).exists()
+    assert not Move.objects.filter(to_household=data.qx).exists()
+    client.get(url)
+    with django_assert_num_queries(9):
+        html = client.get(url).content.decode()
+    assert "没有迁入迁出记录" in html
 
 
 def test_move_history_does_not_name_a_household_outside_the_jurisdiction(client, users, data):
