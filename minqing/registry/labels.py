@@ -30,3 +30,15 @@ def esc(value) -> str:
     if html is not None:
         return html()
     return _html_escape(str(value))
+
+
+def tag_badges(periods) -> str:
+    """The badges of a row's current tags (household tags marked `household`), as the
+    list templates wrote them; "" when there are none."""
+    if not periods:
+        return ""
+    badges = "".join(
+        f'<span class="badge{"" if p.resident_id else " household"}">{esc(p.tag.name)}</span>'
+        for p in periods
+    )
+    return f'<span class="tags">{badges}</span>'

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 
-from ..labels import choice_label, esc
+from ..labels import choice_label, esc, tag_badges
 from ..models import Resident
 
 register = template.Library()
@@ -32,13 +32,7 @@ def household_rows(households):
                 for r in h.matched
             )
             matched = f'<div class="matched">{l_matched}{names}</div>'
-        tags = ""
-        if h.tag_badges:
-            badges = "".join(
-                f'<span class="badge{"" if p.resident_id else " household"}">{esc(p.tag.name)}</span>'
-                for p in h.tag_badges
-            )
-            tags = f'<span class="tags">{badges}</span>'
+        tags = tag_badges(h.tag_badges)
         out.append(
             f'<tr><td class="lead"><a href="{base}{esc(h.pk)}/"><strong>{esc(h.name)}</strong>'
             f"</a>{address}{matched}</td>"

@@ -12,7 +12,7 @@ from django.utils.dateformat import format as date_format
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 
-from ..labels import choice_label, esc
+from ..labels import choice_label, esc, tag_badges
 from ..models import Resident, ResidentStatus
 
 register = template.Library()
@@ -36,13 +36,7 @@ def resident_rows(residents):
         since = ""
         if not living and r.status_date:
             since = f' <span class="muted">{esc(date_format(r.status_date, "Y-m-d"))}</span>'
-        tags = ""
-        if r.current_tags:
-            badges = "".join(
-                f'<span class="badge{"" if p.resident_id else " household"}">{esc(p.tag.name)}</span>'
-                for p in r.current_tags
-            )
-            tags = f'<span class="tags">{badges}</span>'
+        tags = tag_badges(r.current_tags)
         household = esc(r.household_id)
         out.append(
             f'<tr{"" if living else _INACTIVE}><td class="lead"><a href="{base}{household}/#r'
