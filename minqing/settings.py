@@ -155,6 +155,9 @@ elif DATABASES["default"]["ENGINE"].endswith("postgresql"):
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     # Django's backend with a health check that needs no `SELECT 1` (core/pgbackend).
     DATABASES["default"]["ENGINE"] = "minqing.core.pgbackend"
+# Intake's one statement prepared on each connection (core.dbcursor.prepared_cursor); off
+# behind pgbouncer in transaction mode without max_prepared_statements.
+DB_PREPARED_WRITES = env_bool("DB_PREPARED_WRITES", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

@@ -52,7 +52,7 @@ def prepared_cursor():
     PostgreSQL parses and plans them once, not on every run. For the few hot writes whose
     plan cannot depend on the parameters (intake's one INSERT statement, core.workflow);
     the page queries keep planning each run (settings `DB_PREPARE_THRESHOLD`: a generic plan
-    does not suit the scoping filters). `settings.DB_PREPARED_WRITES = False` (behind
+    does not suit the scoping filters). `DB_PREPARED_WRITES=0` in the environment (behind
     pgbouncer in transaction mode without `max_prepared_statements`) gives the plain cursor.
     Use as `with prepared_cursor() as cur:`; queries are logged and errors wrapped like any
     Django cursor's. Placeholders stay `%s`."""

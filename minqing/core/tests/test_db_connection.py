@@ -65,3 +65,39 @@ def test_the_health_check_sends_nothing_and_sees_an_ended_connection(monkeypatch
             assert cur.fetchone() == (1,)
     finally:
         kept.close()
+
+
+def _prepared_count() -> int:
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM pg_prepared_statements")
+        return cur.fetchone()[0]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("on", [True, False])
+def test_prepared_cursor_prepares_unless_switched_off(settings, on):
+    """core.dbcursor.prepared_cursor (intake's statement): prepared on the server on its
+    first run; DB_PREPARED_WRITES=0 (pgbouncer in transaction mode) prepares nothing."""
+    from minqing.core.dbcursor import prepared_cursor
+
+    settings.DB_PREPARED_WRITES = on
+    before = _prepared_count()
+    for _ in range(2):
+        with prepared_cursor() as cur:
+            cur.execute("SELECT %s::int + 41", [1])
+            assert cur.fetchone()[0] == 42
+    assert _prepared_count() == before + (1 if on else 0)
+
+
+def test_the_switch_is_read_from_the_environment(monkeypatch):
+    import importlib
+
+    import minqing.settings as project_settings
+
+    monkeypatch.setenv("DB_PREPARED_WRITES", "0")
+    try:
+        assert importlib.reload(project_settings).DB_PREPARED_WRITES is False
+    finally:
+        monkeypatch.delenv("DB_PREPARED_WRITES")
+        importlib.reload(project_settings)
+    assert project_settings.DB_PREPARED_WRITES is True
