@@ -32,7 +32,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 # Dialect words and typos villagers write, mapped to the standard form (longest first).
@@ -518,19 +518,77 @@ def _other_groups(groups: frozenset, other_groups: frozenset) -> bool:
     return bool(groups and other_groups and not groups & other_groups)
 
 
-def duplicate_score(qv: dict, marks: tuple, ov: dict, other_marks: tuple) -> float:
+def duplicate_score(
+    qv: dict, marks: tuple, ov: dict, other_marks: tuple, expanded: dict | None = None
+) -> float:
     """Two matters' TF-IDF cosine (or the short one's cover in the long one), weighed by
     whether they name the same kind of problem; 0 when they name different groups and no
-    group in common. `marks`: `dup_marks` of each text."""
+    group in common. `marks`: `dup_marks` of each text. `expanded`: the new text's words
+    linked by dispatchers' verdicts (`Evidence.expand`), added to the cosine."""
     (groups, problems), (other_groups, other_problems) = marks, other_marks
     if _other_groups(groups, other_groups):
         return 0.0
     sim = cosine(qv, ov)
+    if expanded:
+        sim += LINK_WEIGHT * cosine(expanded, ov)
     a, b = (qv, ov) if len(qv) <= len(ov) else (ov, qv)
     if len(a) <= COVER_MAX_RATIO * len(b):
         sim = max(sim, COVER_WEIGHT * cover(a, b))
     sim *= _problem_factor(problems, other_problems)
     return min(sim, 1.0)
+
+
+# ---- what dispatchers' verdicts teach: which words name the same matter --------------------
+# A dispatcher confirms a proposal ("same matter") or rejects it (models.DuplicateVerdict).
+# The words alone miss paraphrases sharing no word (断水 / 停水, 苞米 / 玉米, 班车 / 中巴车);
+# each confirmed pair links the words one report has and the other lacks, each rejected pair
+# weakens the links of its own differing words (a look-alike's other problem). A later
+# report then meets an open matter through the links too: its vector is expanded with the
+# words linked to its own (`Evidence.expand`), and the expansion's dot product with the
+# matter's vector is added to the cosine, × LINK_WEIGHT. A link counts n / (n + LINK_DAMP) of
+# its net confirmations (one pair's many incidental words weigh little; words confirmed
+# together again weigh more). Only word tokens link (not bigrams or characters).
+LINK_WEIGHT = 2.0
+LINK_DAMP = 1.0
+REJECT_WEIGHT = 1.0
+
+
+@lru_cache(maxsize=20_000)
+def _words(text: str) -> frozenset[str]:
+    return frozenset(t for t in dup_tokens(text) if t.startswith("w:"))
+
+
+class Evidence:
+    """Word links learned from judged pairs: (text, other text, same matter?)."""
+
+    def __init__(self, pairs=()):
+        net: dict[str, Counter] = {}
+        for a, b, same in pairs:
+            wa, wb = _words(a), _words(b)
+            d = 1.0 if same else -REJECT_WEIGHT
+            for x in wa - wb:
+                for y in wb - wa:
+                    net.setdefault(x, Counter())[y] += d
+                    net.setdefault(y, Counter())[x] += d
+        self.links = {
+            x: {y: n / (n + LINK_DAMP) for y, n in ys.items() if n > 0} for x, ys in net.items()
+        }
+        self.links = {x: ys for x, ys in self.links.items() if ys}
+
+    def __bool__(self):
+        return bool(self.links)
+
+    def expand(self, qv: dict) -> dict[str, float]:
+        """The words linked to the text's own that it lacks, weighed by both."""
+        out: dict[str, float] = {}
+        for x, w in qv.items():
+            for y, g in self.links.get(x, {}).items():
+                if y not in qv:
+                    out[y] = out.get(y, 0.0) + w * g
+        return out
+
+
+NO_EVIDENCE = Evidence()
 
 
 # ---- optional: a sentence embedding for paraphrases sharing few words -----------------------
@@ -603,17 +661,23 @@ def _to_embed(text_scores: list[float], have: list[bool]) -> set[int]:
 
 
 def duplicate_scores(
-    router: "Router", earlier: list[tuple[str, str]], text: str, embed=None
+    router: "Router",
+    earlier: list[tuple[str, str]],
+    text: str,
+    embed=None,
+    evidence: Evidence = NO_EVIDENCE,
 ) -> list[float]:
     """Scores of a new text against earlier open matters (text, category code), as
     `duplicate_suggest` computes them: without `embed` (texts -> vectors), 0 for a matter
-    outside the new text's likely routes; with it, see `embedded_score`."""
+    outside the new text's likely routes; with it, see `embedded_score`. `evidence`: what
+    dispatchers' verdicts taught (`Evidence`)."""
     routes = router.duplicate_routes(text)
     qv = router.dup_vector(text)
+    expanded = evidence.expand(qv)
     marks = dup_marks(text)
     others = [dup_marks(t) for t, _c in earlier]
     words = [
-        duplicate_score(qv, marks, router.dup_vector(t), m)
+        duplicate_score(qv, marks, router.dup_vector(t), m, expanded)
         for (t, _c), m in zip(earlier, others, strict=True)
     ]
     sims = [None] * len(earlier)
@@ -678,6 +742,45 @@ def forget() -> None:
     _embeddings.clear()
 
 
+def forget_evidence() -> None:
+    """A verdict was given: every user's evidence is learned again on next use."""
+    for key in [k for k in _cache if isinstance(k, tuple) and k[0] == "evidence"]:
+        _cache.pop(key, None)
+
+
+# The latest verdicts learned from (a county's dispatchers give a few a day).
+MAX_VERDICTS = 5000
+
+
+def _evidence(user) -> tuple[Evidence, dict[int, set[int]]]:
+    """What the verdicts on pairs of matters this user may both see teach (scoped like
+    the matters: a verdict on a matter outside the user's areas teaches them nothing), and
+    the rejected pairs (id → ids judged not the same)."""
+    from .models import Appeal, DuplicateVerdict
+
+    key = ("evidence", getattr(user, "pk", None))
+    hit = _cache.get(key)
+    if hit and time.monotonic() - hit[0] < _CACHE_SECONDS:
+        return hit[1]
+    rows = list(
+        DuplicateVerdict.objects.order_by("-decided_at").values_list("first", "second", "same")[
+            :MAX_VERDICTS
+        ]
+    )
+    ids = {i for a, b, _s in rows for i in (a, b)}
+    texts = dict(Appeal.objects.visible_to(user).filter(pk__in=ids).values_list("pk", "content"))
+    pairs, rejected = [], {}
+    for a, b, same in rows:
+        if a in texts and b in texts:
+            pairs.append((texts[a], texts[b], same))
+            if not same:
+                rejected.setdefault(a, set()).add(b)
+                rejected.setdefault(b, set()).add(a)
+    out = (Evidence(pairs), rejected)
+    _cache[key] = (time.monotonic(), out)
+    return out
+
+
 # An open matter's vector, computed once per process and router (its text does not change):
 # the duplicate lookup then costs one indexed query plus a few hundred sparse dot products.
 _vectors: dict[int, tuple[dict, tuple]] = {}
@@ -737,6 +840,7 @@ def duplicate_suggest(
     if category_id is not None:
         ids.add(category_id)
     village = village_of(area)
+    evidence, rejected = _evidence(fetched_by)
     embed = embedder()
     candidates = (
         Appeal.objects.visible_to(fetched_by).open().filter(area__path__startswith=village.path)
@@ -748,12 +852,16 @@ def duplicate_suggest(
         .only("pk", "title", "state", "content", "area", "category")
         .order_by("-created_at")[:300]
     )
+    # a pair a dispatcher judged not the same is not proposed again
+    judged = rejected.get(exclude_pk, ())
+    candidates = [a for a in candidates if a.pk not in judged]
     if not candidates:
         return []
     qv = router.dup_vector(text)
+    expanded = evidence.expand(qv)
     marks = dup_marks(text)
     vectors = [_vector_of(router, a.pk, a.content) for a in candidates]
-    words = [duplicate_score(qv, marks, *v) for v in vectors]
+    words = [duplicate_score(qv, marks, *v, expanded) for v in vectors]
     if embed is None:
         sims = words
     else:
