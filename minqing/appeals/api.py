@@ -28,6 +28,7 @@ from .schemas import (
     AttachmentOut,
     CategoryOut,
     CommentIn,
+    DuplicateVerdictIn,
     FiledOut,
     MediateIn,
     MeetingIn,
@@ -241,6 +242,33 @@ def _mediate(request, a, p):
 @_action("recategorise", RecategoriseIn)
 def _recategorise(request, a, p):
     return services.appeal_recategorise(actor=request.user, appeal=a, **p.dict())
+
+
+@router.get("/{int:pk}/duplicates")
+def duplicates(request, pk: int):
+    """Likely duplicates of this matter among the open matters of its village (a proposal),
+    and the pairs already judged."""
+    a = _appeal(request, pk)
+    require(request.user, "appeals.file")
+    return {
+        "proposed": [
+            {"id": o.pk, "title": o.title, "state": o.state, "score": s}
+            for o, s in selectors.duplicate_proposals(fetched_by=request.user, appeal=a)
+        ],
+        "judged": [
+            {"id": o.pk, "title": o.title, "state": o.state, "same": same}
+            for o, same in selectors.duplicate_verdicts(fetched_by=request.user, appeal=a)
+        ],
+    }
+
+
+@router.post("/{int:pk}/duplicates", response={201: dict})
+def judge_duplicate(request, pk: int, payload: DuplicateVerdictIn):
+    """A dispatcher's verdict on a proposed duplicate: the same matter or not. Later
+    suggestions learn from it."""
+    v = services.duplicate_judge(actor=request.user, appeal=_appeal(request, pk), **payload.dict())
+    other = v.second_id if v.first_id == pk else v.first_id
+    return Status(201, {"id": pk, "other_id": other, "same": v.same})
 
 
 @router.post("/{int:pk}/replies", response={201: TimelineOut})

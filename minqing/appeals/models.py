@@ -288,6 +288,39 @@ class Appeal(CaseModel):
         ]
 
 
+class DuplicateVerdict(models.Model):
+    """A dispatcher's verdict on a proposed duplicate: the two matters are the same matter
+    (`same`) or not. One row per pair (`first` the lower id); the latest verdict stands.
+    Later suggestions learn from the confirmed and rejected pairs the user may see
+    (routing.Evidence), and a rejected pair is not proposed again."""
+
+    first = models.ForeignKey(
+        Appeal, on_delete=models.CASCADE, related_name="+", verbose_name=_("诉求")
+    )
+    second = models.ForeignKey(
+        Appeal, on_delete=models.CASCADE, related_name="+", verbose_name=_("另一诉求")
+    )
+    same = models.BooleanField(_("是同一件事"))
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("判断人"),
+    )
+    decided_at = models.DateTimeField(_("判断时间"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("重复判断")
+        verbose_name_plural = _("重复判断")
+        constraints = [
+            models.UniqueConstraint(fields=["first", "second"], name="duplicate_verdict_pair_uniq"),
+            models.CheckConstraint(
+                condition=models.Q(first__lt=models.F("second")), name="duplicate_verdict_order"
+            ),
+        ]
+
+
 class AppealEvent(WorkflowEvent):
     # Every intake writes one event: only the indexes a query uses. appeal_event_idx starts
     # with the appeal (no second index on it); no query orders all events by time (the

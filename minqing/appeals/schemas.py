@@ -142,6 +142,11 @@ class RecategoriseIn(Schema):
     comment: str = ""
 
 
+class DuplicateVerdictIn(Schema):
+    other_id: StrictInt
+    same: bool
+
+
 class TrackOut(Schema):
     """What a resident sees with the tracking code: nothing internal, nobody's name."""
 

@@ -1,4 +1,5 @@
-"""The appeals section of the household page (core.sections, page registry.household)."""
+"""The appeals section of the household page (core.sections, page registry.household) and
+the likely duplicates section of the appeal page (appeals.detail)."""
 
 from django.utils.translation import gettext_lazy as _
 
@@ -26,4 +27,20 @@ register_section(
     template="appeals/_household_section.html",
     context=_household_appeals,
     order=30,
+)
+
+
+def _appeal_duplicates(request, appeal):
+    # loaded after the page (htmx): the detail page does not wait for the suggestion
+    if not has_perm(request.user, "appeals.file"):
+        return None
+    return {"appeal": appeal}
+
+
+register_section(
+    "appeals.detail",
+    title=_("可能重复的事项"),
+    template="appeals/_duplicates_section.html",
+    context=_appeal_duplicates,
+    order=20,
 )

@@ -201,3 +201,33 @@ def solved_by_level(*, fetched_by) -> dict:
         "total": total,
         "village_rate": round(village * 100 / total, 1) if total else None,
     }
+
+
+def duplicate_proposals(*, fetched_by, appeal: Appeal) -> list[tuple[Appeal, float]]:
+    """Open matters of the appeal's village (visible to the user) likely to be the same
+    matter, not yet judged (routing.duplicate_suggest)."""
+    from . import routing
+
+    if appeal.area.level < Level.VILLAGE:
+        return []
+    judged = {o.pk for o, _same in duplicate_verdicts(fetched_by=fetched_by, appeal=appeal)}
+    found = routing.duplicate_suggest(
+        fetched_by=fetched_by,
+        text=appeal.content,
+        area=appeal.area,
+        category_id=appeal.category_id,
+        exclude_pk=appeal.pk,
+    )
+    return [(o, s) for o, s in found if o.pk not in judged]
+
+
+def duplicate_verdicts(*, fetched_by, appeal: Appeal) -> list[tuple[Appeal, bool]]:
+    """The matters judged the same as this one or not, that the user may see."""
+    from .models import DuplicateVerdict
+
+    rows = DuplicateVerdict.objects.filter(Q(first=appeal) | Q(second=appeal)).values_list(
+        "first", "second", "same"
+    )
+    same = {(b if a == appeal.pk else a): s for a, b, s in rows}
+    others = Appeal.objects.visible_to(fetched_by).filter(pk__in=same).order_by("-created_at")
+    return [(o, same[o.pk]) for o in others]

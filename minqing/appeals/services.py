@@ -30,6 +30,7 @@ from .models import (
     AppealReply,
     Category,
     Channel,
+    DuplicateVerdict,
     Kind,
     Rating,
     State,
@@ -728,6 +729,34 @@ def appeal_recategorise(*, actor, appeal: Appeal, category_id: int, comment: str
 
     routing.forget()
     return appeal
+
+
+def duplicate_judge(*, actor, appeal: Appeal, other_id: int, same: bool) -> DuplicateVerdict:
+    """A dispatcher says whether a proposed duplicate is the same matter as this one. The
+    verdict feeds later suggestions (routing.Evidence); a rejected pair is not proposed
+    again. Both matters must be visible to the dispatcher."""
+    require(actor, "appeals.file")
+    other = Appeal.objects.visible_to(actor).filter(pk=other_id).first()
+    if other is None:
+        raise NotFoundError(_("没有找到该诉求"))
+    if other.pk == appeal.pk:
+        raise ValidationFailed(_("不能和自己比较"))
+    first, second = sorted((appeal.pk, other.pk))
+    verdict, _created = DuplicateVerdict.objects.update_or_create(
+        first_id=first,
+        second_id=second,
+        defaults={"same": same, "decided_by": actor, "decided_at": clock.now()},
+    )
+    audit_record(
+        actor=actor,
+        action="appeal.duplicate",
+        obj=appeal,
+        detail={"other": other.pk, "same": same},
+    )
+    from . import routing
+
+    routing.forget_evidence()
+    return verdict
 
 
 # ---- screening meetings (例会) and reception duty (大接访) ----------------------------------

@@ -12,6 +12,7 @@ urlpatterns = [
     path("<int:pk>/act/<str:action>/", views.appeal_act, name="act"),
     path("<int:pk>/reply/", views.appeal_reply, name="reply"),
     path("<int:pk>/mediate/", views.appeal_mediate, name="mediate"),
+    path("<int:pk>/duplicates/", views.appeal_duplicates, name="duplicates"),
     path("<int:pk>/attachments/", views.appeal_attach, name="attach"),
     path("<int:pk>/attachments/<int:att>/", views.attachment_download, name="attachment"),
     path("meetings/", views.meeting_list, name="meetings"),

@@ -222,6 +222,38 @@ def appeal_reply(request, pk):
 
 
 @login_required
+def appeal_duplicates(request, pk):
+    """The detail page's likely duplicates (htmx, loaded after the page): open matters of
+    the village saying the same thing, each to confirm as the same matter or reject; a
+    POST records the verdict (other_id, same=1/0) and shows the list again."""
+    appeal = _appeal(request, pk)
+    require(request.user, "appeals.file")
+    error = None
+    if request.method == "POST":
+        other = request.POST.get("other_id", "")
+        try:
+            services.duplicate_judge(
+                actor=request.user,
+                appeal=appeal,
+                other_id=int(other) if other.isdigit() else 0,
+                same=request.POST.get("same") == "1",
+            )
+        except DomainError as e:
+            error = str(e)
+    return render(
+        request,
+        "appeals/_duplicates.html",
+        {
+            "appeal": appeal,
+            "error": error,
+            "proposed": selectors.duplicate_proposals(fetched_by=request.user, appeal=appeal),
+            "judged": selectors.duplicate_verdicts(fetched_by=request.user, appeal=appeal),
+        },
+        status=400 if error else 200,
+    )
+
+
+@login_required
 @require_POST
 def appeal_mediate(request, pk):
     """矛盾纠纷: the mediation record and outcome."""

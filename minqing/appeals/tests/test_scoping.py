@@ -6,7 +6,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from minqing.api import api
-from minqing.appeals.models import Appeal, AppealAttachment, AppealEvent
+from minqing.appeals.models import Appeal, AppealAttachment, AppealEvent, DuplicateVerdict
 from minqing.appeals.tests.factories import file_appeal
 from minqing.conftest import login
 from minqing.core.models import AuditEvent
@@ -19,6 +19,8 @@ PAGES = [
     ("post", "/appeals/{pk}/mediate/", {"mediate-record": "x", "mediate-outcome": "success"}),
     ("post", "/appeals/{pk}/attachments/", {}),
     ("get", "/appeals/{pk}/attachments/{att}/", None),
+    ("get", "/appeals/{pk}/duplicates/", None),
+    ("post", "/appeals/{pk}/duplicates/", {"other_id": "1", "same": "1"}),
 ]
 API = [
     ("get", "/api/appeals/{pk}", None),
@@ -40,6 +42,8 @@ API = [
     ("post", "/api/appeals/{pk}/attachments", None),
     ("get", "/api/appeals/{pk}/attachments/{att}", None),
     ("get", "/api/appeals/meetings/{pk}", None),
+    ("get", "/api/appeals/{pk}/duplicates", None),
+    ("post", "/api/appeals/{pk}/duplicates", {"other_id": 1, "same": True}),
 ]
 
 
@@ -100,6 +104,7 @@ def test_outsider_gets_404_and_nothing_changes(
         AppealEvent.objects.count(),
         AppealAttachment.objects.count(),
         AuditEvent.objects.exclude(action__startswith="auth.").count(),
+        DuplicateVerdict.objects.count(),
     )
     url = path.format(pk=pk, att=att.pk)
     login(client, users.outsider)
@@ -117,6 +122,7 @@ def test_outsider_gets_404_and_nothing_changes(
         AppealEvent.objects.count(),
         AppealAttachment.objects.count(),
         AuditEvent.objects.exclude(action__startswith="auth.").count(),
+        DuplicateVerdict.objects.count(),
     )
     assert after == before
     # and the owner of the area gets through (the row is right, not the URL)
