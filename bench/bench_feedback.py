@@ -46,6 +46,12 @@ SPENT = [
 ]
 
 
+def _words_cache_clear():
+    from minqing.appeals import routing
+
+    routing._words.cache_clear()
+
+
 def scored_pairs(rows, router, evidence=NO_EVIDENCE):
     """(score, is_duplicate, i, j) for every same-village pair, j earlier than i."""
     by_village = defaultdict(list)
@@ -85,6 +91,30 @@ def pr(pairs, th=DUPLICATE_THRESHOLD):
     return (tp / len(flagged) if flagged else 1.0), tp / pos, len(flagged), pos
 
 
+def cost(router, evidence, rounds=9, n_open=20):
+    """CPU of one suggestion's scoring against n_open open matters, words alone against
+    words + evidence, interleaved; and the evidence's build (a cache miss)."""
+    rows = [r for n in SPENT for r in load(n)]
+    texts = [r["text"] for r in rows]
+    queries = texts[:: max(1, len(texts) // 40)][:40]
+    earlier = [(t, "road") for t in texts[100 : 100 + n_open]]
+    router.scores("x")
+    times = {"words": [], "evidence": []}
+    for _ in range(rounds):
+        for label, ev in (("words", NO_EVIDENCE), ("evidence", evidence)):
+            t0 = time.process_time()
+            for q in queries:
+                router._last = None  # score the routes too, as a new text is
+                duplicate_scores(router, earlier, q, evidence=ev)
+            times[label].append((time.process_time() - t0) * 1000 / len(queries))
+    for label, ts in times.items():
+        ts.sort()
+        print(
+            f"  {label:<9} {ts[len(ts) // 2]:6.2f} ms per suggestion (min {ts[0]:.2f}, max {ts[-1]:.2f})"
+        )
+    return times
+
+
 def main():
     add_places(VILLAGES)
     cats = [(c, f"{n} {d}") for c, n, d, *_ in DEFAULT_CATEGORIES if c != "other"]
@@ -99,6 +129,18 @@ def main():
         n_conf = sum(v[2] for n in SPENT for v in judged[mode][n])
         n_all = sum(len(judged[mode][n]) for n in SPENT)
         print(f"verdicts ({mode}): {n_all} pairs judged, {n_conf} confirmed")
+    if "--cost" in sys.argv:
+        pairs = [v for n in SPENT for v in judged["proposals"][n]]
+        t0 = time.process_time()
+        for _ in range(5):
+            _words_cache_clear()
+            evidence = Evidence(pairs)
+        build = (time.process_time() - t0) * 1000 / 5
+        links = sum(len(v) for v in evidence.links.values())
+        print(f"\nevidence from {len(pairs)} verdicts: {links} links, built in {build:.0f} ms CPU")
+        print(f"one suggestion against {20} open matters (CPU, {9} rounds interleaved):")
+        cost(router, evidence)
+        return
     unseen = sys.argv[sys.argv.index("--unseen") + 1] if "--unseen" in sys.argv else None
     targets = [unseen] if unseen else SPENT
     print(f"\n{'set':<24} {'words alone P / R (flagged)':<30} {'+ proposals judged':<26} + links")

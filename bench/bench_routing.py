@@ -102,6 +102,8 @@ TUNING = [
     "appeals_heldout2.txt",
     "appeals_heldout3.txt",
     "appeals_heldout4.txt",
+    "appeals_heldout5.txt",
+    "appeals_heldout6.txt",
 ]
 
 

@@ -749,7 +749,7 @@ def forget_evidence() -> None:
 
 
 # The latest verdicts learned from (a county's dispatchers give a few a day).
-MAX_VERDICTS = 5000
+MAX_VERDICTS = 2000
 
 
 def _evidence(user) -> tuple[Evidence, dict[int, set[int]]]:
