@@ -742,16 +742,22 @@ def forget() -> None:
     _cache.clear()
     _vectors.clear()
     _embeddings.clear()
+    _learned.clear()
 
 
 def forget_evidence() -> None:
     """A verdict was given: every user's evidence is learned again on next use."""
     for key in [k for k in _cache if isinstance(k, tuple) and k[0] == "evidence"]:
         _cache.pop(key, None)
+    _learned.clear()
 
 
 # The latest verdicts learned from (a county's dispatchers give a few a day).
 MAX_VERDICTS = 2000
+# What one set of visible verdicts teaches is shared by the users who see that set (the
+# users of one village or township): at most this many sets are kept per process.
+MAX_LEARNED = 32
+_learned: dict[frozenset, tuple[Evidence, dict[int, set[int]]]] = {}
 
 
 def _evidence(user) -> tuple[Evidence, dict[int, set[int]]]:
@@ -762,8 +768,8 @@ def _evidence(user) -> tuple[Evidence, dict[int, set[int]]]:
 
     key = ("evidence", getattr(user, "pk", None))
     hit = _cache.get(key)
-    if hit and time.monotonic() - hit[0] < _CACHE_SECONDS:
-        return hit[1]
+    if hit and time.monotonic() - hit[0] < _CACHE_SECONDS and hit[1] in _learned:
+        return _learned[hit[1]]
     rows = list(
         DuplicateVerdict.objects.order_by("-decided_at").values_list("first", "second", "same")[
             :MAX_VERDICTS
@@ -771,16 +777,24 @@ def _evidence(user) -> tuple[Evidence, dict[int, set[int]]]:
     )
     ids = {i for a, b, _s in rows for i in (a, b)}
     texts = dict(Appeal.objects.visible_to(user).filter(pk__in=ids).values_list("pk", "content"))
-    pairs, rejected = [], {}
-    for a, b, same in rows:
-        if a in texts and b in texts:
-            pairs.append((texts[a], texts[b], same))
+    seen = [(a, b, same) for a, b, same in rows if a in texts and b in texts]
+    pairs_key = frozenset(seen)
+    learned = _learned.get(pairs_key)
+    if learned is None:
+        rejected: dict[int, set[int]] = {}
+        for a, b, same in seen:
             if not same:
                 rejected.setdefault(a, set()).add(b)
                 rejected.setdefault(b, set()).add(a)
-    out = (Evidence(pairs), rejected)
-    _cache[key] = (time.monotonic(), out)
-    return out
+        if len(_learned) >= MAX_LEARNED:
+            _learned.pop(next(iter(_learned)))
+        learned = (Evidence([(texts[a], texts[b], s) for a, b, s in seen]), rejected)
+        _learned[pairs_key] = learned
+    if len(_cache) > 10_000:  # the users this process has seen: their keys only
+        forget_evidence()
+        _learned[pairs_key] = learned
+    _cache[key] = (time.monotonic(), pairs_key)
+    return learned
 
 
 # An open matter's vector, computed once per process and router (its text does not change):

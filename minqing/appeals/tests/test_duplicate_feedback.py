@@ -86,6 +86,8 @@ def test_verdicts_teach_only_users_who_may_see_both_matters(client, users, tree)
     assert _post(client, b.pk, a.pk, True).status_code == 201
     assert routing._evidence(users.township)[0].links  # sees 七星村
     assert not routing._evidence(users.outsider)[0].links  # 鹤岭村's cadre does not
+    # users who see the same verdicts share what they teach (one copy per process)
+    assert routing._evidence(users.leader)[0] is routing._evidence(users.township)[0]
     # and cannot judge them, nor pair a matter of theirs with one they cannot see
     login(client, users.outsider)
     assert _post(client, b.pk, a.pk, True).status_code == 404
