@@ -63,3 +63,70 @@ def test_badges_are_one_prepared_statement_for_any_page(two_houses, settings):
     selectors.current_badges(household_ids=[h.a.pk, h.b.pk])
     new = [s for s in _prepared_texts() if s not in before]
     assert len(new) == 1 and "registry_tagperiod" in new[0]
+
+
+@pytest.fixture
+def searched(tree):
+    """Members of every kind a search matches on, and names with LIKE's special signs."""
+    h = HouseholdFactory(grid=tree.grids["七星村1"], number="LR-9")
+    ResidentFactory(household=h, name="张德书", relation="head", phone="13812345678")
+    made = [
+        ResidentFactory(household=h, name=name, relation="child", phone=phone)
+        for name, phone in [
+            ("易燕芳", "13900001234"),
+            ("張德華", "13700005678"),
+            ("王%芳", "13600002222"),
+            ("王_芳", "13500003333"),
+            ("李\\明", "13400004444"),
+        ]
+    ]
+    other = HouseholdFactory(grid=tree.grids["七星村1"], number="LR-10")
+    ResidentFactory(household=other, name="易燕", relation="spouse", phone="13300001234")
+    return [h.pk, other.pk], made
+
+
+@pytest.mark.parametrize(
+    "q",
+    [
+        *("易燕芳", "易燕", "燕", "德", "張德", "张德华", "yiyanfang", "YYF", "yi", "zh", "zdh"),
+        *("1234", "5678", "13900001234", "13812345678", "12345", "0000", "x"),
+        *("%", "王%", "_", "王_芳", "\\", "李\\明", "芳"),
+    ],
+)
+def test_matched_members_answer_what_the_resident_search_condition_answers(searched, q):
+    """The SQL of the rows' matched members and the ORM condition of the searches
+    (`_resident_q`) find the same members, LIKE's signs taken literally."""
+    from minqing.registry.models import Resident
+    from minqing.registry.search_keys import number_query
+
+    ids, made = searched
+    got = selectors.matched_members(q=q, household_ids=ids)
+    orm = (
+        Resident.objects.filter(selectors._resident_q(q, number_query(q)), household_id__in=ids)
+        .exclude(relation="head")
+        .order_by("household_id", "id")
+    )
+    expected: dict[int, list[tuple]] = {}
+    for r in orm:
+        expected.setdefault(r.household_id, []).append((r.pk, r.name, r.relation))
+    assert {k: [(m.pk, m.name, m.relation) for m in v] for k, v in got.items()} == expected
+
+
+def test_matched_members_take_like_signs_literally(searched):
+    ids, made = searched
+    found = selectors.matched_members(q="王%", household_ids=ids)
+    assert [m.name for m in found[ids[0]]] == ["王%芳"]
+    found = selectors.matched_members(q="_", household_ids=ids)
+    assert [m.name for m in found[ids[0]]] == ["王_芳"]
+
+
+@pg_only
+def test_matched_members_are_one_prepared_statement_per_kind_of_query(searched, settings):
+    settings.DB_PREPARED_WRITES = True
+    ids, _made = searched
+    before = _prepared_texts()
+    for q in ("易燕", "德华", "yi", "zdh"):  # two names, two pinyin prefixes
+        selectors.matched_members(q=q, household_ids=ids[:1])
+        selectors.matched_members(q=q, household_ids=ids)
+    new = [s for s in _prepared_texts() if s not in before]
+    assert len(new) == 2 and all("registry_resident" in s for s in new)
