@@ -130,3 +130,41 @@ def test_matched_members_are_one_prepared_statement_per_kind_of_query(searched, 
         selectors.matched_members(q=q, household_ids=ids)
     new = [s for s in _prepared_texts() if s not in before]
     assert len(new) == 2 and all("registry_resident" in s for s in new)
+
+
+def test_resident_list_rows_from_columns_write_what_the_models_wrote(tree, users):
+    """The resident list builds its rows from a few columns (views.ResidentRow), not from
+    Resident, household, head and grid models: the same markup, hostile values escaped,
+    numbers masked, ages and household names alike, in both languages."""
+    from django.utils import translation
+
+    from minqing.registry.models import Resident
+    from minqing.registry.templatetags.resident_rows import resident_rows
+    from minqing.registry.views import ResidentRow
+
+    grid = tree.grids["七星村1"]
+    h = HouseholdFactory(grid=grid, number="<b>&1", address="x")
+    ResidentFactory(household=h, name="唐<超>德", relation="head", phone="13800001234")
+    ResidentFactory(household=h, name="易&燕", relation="spouse", gender="F", phone="")
+    ResidentFactory(
+        household=h,
+        name="王\"五'",
+        relation="child",
+        status="deceased",
+        status_date=date(2024, 5, 6),
+    )
+    headless = HouseholdFactory(grid=grid, number="H<2>")
+    ResidentFactory(household=headless, name="李四", relation="other", status="moved_out")
+    qs = selectors.resident_search(fetched_by=users.admin).filter(household__in=[h, headless])
+    models = list(qs)
+    rows = [ResidentRow(*row) for row in qs.values_list(*ResidentRow.COLUMNS)]
+    assert len(rows) == len(models) == 4
+    badges = selectors.current_badges(resident_ids=[r.pk for r in models])
+    for r in [*models, *rows]:
+        r.current_tags = badges.get(r.pk, [])
+    for language in ("zh-hans", "en"):
+        with translation.override(language):
+            got = resident_rows(rows)
+            assert got == resident_rows(models)
+    assert "&lt;超&gt;" in got and "13800001234" not in got and "H&lt;2&gt;" in got
+    assert isinstance(models[0], Resident)
