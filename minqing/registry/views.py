@@ -218,11 +218,13 @@ def household_list(request):
     form = SearchForm(request.GET or None, user=request.user)
     params = form.params()
     try:
-        qs = selectors.household_search(fetched_by=request.user, **params)
+        # household_search's rows, compiled once per shape of search (core.statements)
+        rows = selectors.household_list_statement(
+            fetched_by=request.user, columns=HouseholdRow.COLUMNS, **params
+        )
     except PermissionDeniedError as exc:  # a full-number lookup by a role that may not
         return _search_refused(request, exc)
     known = selectors.kept_count(fetched_by=request.user, kind="households", **params)
-    rows = selectors.household_list_rows(qs).values_list(*HouseholdRow.COLUMNS)
     page = _with_tag_badges(_first_page_or_count(request, rows, known))
     matches = selectors.matched_members(
         q=params["q"], household_ids=[h.pk for h in page.object_list]
