@@ -246,7 +246,8 @@ def household_list_statement(
         return household_list_rows(query).values_list(*columns)
 
     def count(marks):
-        return _household_query(scope_user(marks), marks).order_by()
+        # the matching households' ids alone (no grid and head joined for a count)
+        return _household_query(scope_user(marks), marks).order_by().values("pk")
 
     listed = compiled(("households", columns), terms, rows)
     counted = compiled(("households-count",), terms, count)
