@@ -50,8 +50,9 @@ def prepared_cursor():
     """A cursor whose statements are prepared on the server on their first run and reused
     on that connection (psycopg's cache of prepared statements, up to 100 per connection):
     PostgreSQL parses and plans them once, not on every run. For the few hot writes whose
-    plan cannot depend on the parameters (intake's one INSERT statement, core.workflow);
-    the page queries keep planning each run (settings `DB_PREPARE_THRESHOLD`: a generic plan
+    plan cannot depend on the parameters (intake's one INSERT statement, core.workflow) and
+    the list pages' reads of their rows' details by id (`ids_condition`); the scoped page
+    queries keep planning each run (settings `DB_PREPARE_THRESHOLD`: a generic plan
     does not suit the scoping filters). `DB_PREPARED_WRITES=0` in the environment (behind
     pgbouncer in transaction mode without `max_prepared_statements`) gives the plain cursor.
     Use as `with prepared_cursor() as cur:`; queries are logged and errors wrapped like any
@@ -65,3 +66,13 @@ def prepared_cursor():
     with connection.wrap_database_errors:
         raw = _preparing_class()(connection.connection)
     return connection._prepare_cursor(raw)
+
+
+def ids_condition(column: str, ids) -> tuple[str, list]:
+    """`column` is one of `ids`, as SQL and its parameters, with one statement text for
+    any number of ids on PostgreSQL (an array: prepared once, see prepared_cursor), an
+    IN list elsewhere. `column` is the caller's own SQL, never user input."""
+    ids = [int(i) for i in ids]
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s::bigint[])", [ids]
+    return f"{column} IN ({', '.join(['%s'] * len(ids))})", ids

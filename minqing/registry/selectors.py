@@ -5,16 +5,19 @@ import re
 from datetime import date
 from typing import NamedTuple
 
+from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
 from minqing.areas.models import Area, Level
 from minqing.core.audit import audit_record, home_area_id
+from minqing.core.dbcursor import ids_condition, prepared_cursor
 from minqing.core.errors import PermissionDeniedError
 from minqing.core.masking import mask_id_number, mask_phone
 from minqing.core.permissions import has_perm
 from minqing.core.proc_cache import process_cached
+from minqing.core.statements import Statement, compiled, scope_user, scope_values
 
 from .models import (
     Household,
@@ -71,23 +74,46 @@ def identity_lookup(fetched_by, q: str) -> NumberQuery | None:
     return nq
 
 
-def _resident_q(q: str, nq: NumberQuery | None) -> Q:
-    """Conditions on a resident's search keys for one query string: equality on what the
-    mask shows (phone tail) or on a full number, prefix on pinyin, contains on the name."""
+def _resident_terms(q: str, nq: NumberQuery | None) -> dict[str, str]:
+    """What a query string matches on a resident, as named values (`_resident_q_of`
+    branches on the names alone: core.statements compiles it once per set of names)."""
     if nq is not None:
         if nq.id_number:
-            return Q(id_number=nq.id_number)
+            return {"m_id_number": nq.id_number}
         if nq.phone:
-            return Q(phone_tail=nq.phone[-4:], phone=nq.phone)
+            return {"m_phone_tail": nq.phone[-4:], "m_phone": nq.phone}
         if nq.tail:
-            return Q(phone_tail=nq.tail)
-        return Q(pk__in=[])
+            return {"m_tail": nq.tail}
+        return {"m_nobody": ""}
     compact = q.replace(" ", "")
     lowered = compact.lower()
     if _LETTERS.match(lowered):
+        return {"m_pinyin": lowered}
+    return {"m_name": to_simplified(compact)}
+
+
+def _resident_q_of(terms: dict) -> Q:
+    """Conditions on a resident's search keys: equality on what the mask shows (phone tail)
+    or on a full number, prefix on pinyin, contains on the name."""
+    if "m_id_number" in terms:
+        return Q(id_number=terms["m_id_number"])
+    if "m_phone" in terms:
+        return Q(phone_tail=terms["m_phone_tail"], phone=terms["m_phone"])
+    if "m_tail" in terms:
+        return Q(phone_tail=terms["m_tail"])
+    if "m_pinyin" in terms:
         # Full pinyin from the start ("zhangdeshu", "zhang") or initials ("zds").
-        return Q(name_pinyin__startswith=lowered) | Q(name_initials__startswith=lowered)
-    return Q(name_norm__contains=to_simplified(compact))
+        return Q(name_pinyin__startswith=terms["m_pinyin"]) | Q(
+            name_initials__startswith=terms["m_pinyin"]
+        )
+    if "m_name" in terms:
+        return Q(name_norm__contains=terms["m_name"])
+    return Q(pk__in=[])
+
+
+def _resident_q(q: str, nq: NumberQuery | None) -> Q:
+    """Conditions on a resident's search keys for one query string (`_resident_q_of`)."""
+    return _resident_q_of(_resident_terms(q, nq))
 
 
 def _visible_area(fetched_by, area_id) -> Area | None:
@@ -97,6 +123,94 @@ def _visible_area(fetched_by, area_id) -> Area | None:
         return Area.objects.visible_to(fetched_by).get(pk=int(area_id))
     except (Area.DoesNotExist, TypeError, ValueError):
         return False  # asked for an area they cannot see: no rows, same as a missing one
+
+
+def _household_terms(fetched_by, *, q="", grid_id=None, tag=None, status=None) -> dict | None:
+    """A household search's values by name (`_household_query` branches on the names
+    alone), the viewer's jurisdiction paths among them; None when it finds nothing by
+    construction (an area they cannot see, an unknown status). A full-number lookup is
+    checked and audited here (identity_lookup), whichever way the query then runs."""
+    terms = scope_values(fetched_by)
+    area = _visible_area(fetched_by, grid_id)
+    if area is False:
+        return None
+    if area is not None:
+        terms["area"] = area.path
+    q = _clean_query(q)
+    if q:
+        nq = identity_lookup(fetched_by, q)
+        terms.update(_resident_terms(q, nq))
+        # the address written either way (洋縣 finds 洋县 and back)
+        for i, variant in enumerate(sorted({q, to_simplified(q), to_traditional(q)})):
+            terms[f"address{i}"] = variant
+        terms["number"] = q
+        if len(q) >= 10:
+            terms["number_prefix"] = q
+        if nq is not None and nq.tail:
+            terms["phone_end"] = nq.tail
+        elif nq is not None and nq.phone:
+            terms["household_phone"] = nq.phone
+    if tag:
+        terms["tag"] = tag
+    if status:
+        if status == HOUSEHOLD_EMPTY:
+            terms["status_empty"] = ""
+        elif status in ResidentStatus.values:
+            terms["status"] = status
+        else:
+            return None
+    return terms
+
+
+def _household_query(fetched_by, terms: dict) -> QuerySet:
+    """The households of a search's terms (`_household_terms`), as the viewer sees them."""
+    qs = Household.objects.visible_to(fetched_by).select_related("grid", "head")
+    if "area" in terms:
+        qs = qs.filter(grid__path__startswith=terms["area"])
+    if "number" in terms:
+        # Each part is one subquery computed once (from its index where one serves: the
+        # trigram indexes on PostgreSQL, the pinyin prefixes, the phone tail), not an
+        # EXISTS probed for every household of the jurisdiction.
+        members = Resident.objects.visible_to(fetched_by).filter(_resident_q_of(terms))
+        address = Q()
+        for name in sorted(k for k in terms if k.startswith("address")):
+            address |= Q(address__contains=terms[name])
+        addresses = Household.objects.visible_to(fetched_by).filter(address)
+        own = Q(number=terms["number"])
+        if "number_prefix" in terms:
+            own |= Q(number__startswith=terms["number_prefix"])
+        if "phone_end" in terms:
+            own |= Q(phone__endswith=terms["phone_end"])
+        elif "household_phone" in terms:
+            own |= Q(phone=terms["household_phone"])
+        households = Household.objects.visible_to(fetched_by).filter(own)
+        # One set of matching households, driven from the small side (the matches), so the
+        # cost follows the matches rather than the size of the jurisdiction.
+        matched = (
+            members.order_by()
+            .values("household_id")
+            .union(addresses.order_by().values("pk"), households.order_by().values("pk"), all=True)
+        )
+        qs = qs.filter(pk__in=matched)
+    if "tag" in terms:
+        qs = qs.filter(
+            Exists(
+                TagPeriod.objects.filter(
+                    household=OuterRef("pk"), tag__code=terms["tag"], end_date__isnull=True
+                )
+            )
+        )
+    if "status_empty" in terms:
+        qs = qs.exclude(
+            Exists(Resident.objects.filter(household=OuterRef("pk"), status=ResidentStatus.LIVING))
+        )
+    elif "status" in terms:
+        qs = qs.filter(
+            Exists(Resident.objects.filter(household=OuterRef("pk"), status=terms["status"]))
+        )
+    # Grid by grid, then by number: the order a cadre walks the ledger, and the one
+    # PostgreSQL can answer from the jurisdiction's end of the tree (bench/RESULTS.md).
+    return qs.order_by("grid__path", "number")
 
 
 def household_search(
@@ -111,58 +225,35 @@ def household_search(
     member, an ID or phone tail, the address or the household number; `grid_id` is any
     visible area (a grid, village or township) and keeps its subtree; `tag` is a current
     Tag.code carried by the household or a member."""
-    qs = Household.objects.visible_to(fetched_by).select_related("grid", "head")
-    area = _visible_area(fetched_by, grid_id)
-    if area is False:
-        return qs.none()
-    if area is not None:
-        qs = qs.within(area)
-    q = _clean_query(q)
-    if q:
-        nq = identity_lookup(fetched_by, q)
-        # Each part is one subquery computed once (from its index where one serves: the
-        # trigram indexes on PostgreSQL, the pinyin prefixes, the phone tail), not an
-        # EXISTS probed for every household of the jurisdiction.
-        members = Resident.objects.visible_to(fetched_by).filter(_resident_q(q, nq))
-        addresses = Household.objects.visible_to(fetched_by).filter(_address_q("address", q))
-        own = Q(number=q)
-        if len(q) >= 10:
-            own |= Q(number__startswith=q)
-        if nq is not None and nq.tail:
-            own |= Q(phone__endswith=nq.tail)
-        elif nq is not None and nq.phone:
-            own |= Q(phone=nq.phone)
-        households = Household.objects.visible_to(fetched_by).filter(own)
-        # One set of matching households, driven from the small side (the matches), so the
-        # cost follows the matches rather than the size of the jurisdiction.
-        matched = (
-            members.order_by()
-            .values("household_id")
-            .union(addresses.order_by().values("pk"), households.order_by().values("pk"), all=True)
-        )
-        qs = qs.filter(pk__in=matched)
-    if tag:
-        qs = qs.filter(
-            Exists(
-                TagPeriod.objects.filter(
-                    household=OuterRef("pk"), tag__code=tag, end_date__isnull=True
-                )
-            )
-        )
-    if status:
-        if status == HOUSEHOLD_EMPTY:
-            qs = qs.exclude(
-                Exists(
-                    Resident.objects.filter(household=OuterRef("pk"), status=ResidentStatus.LIVING)
-                )
-            )
-        elif status in ResidentStatus.values:
-            qs = qs.filter(Exists(Resident.objects.filter(household=OuterRef("pk"), status=status)))
-        else:
-            return qs.none()
-    # Grid by grid, then by number: the order a cadre walks the ledger, and the one
-    # PostgreSQL can answer from the jurisdiction's end of the tree (bench/RESULTS.md).
-    return qs.order_by("grid__path", "number")
+    terms = _household_terms(fetched_by, q=q, grid_id=grid_id, tag=tag, status=status)
+    if terms is None:
+        return Household.objects.none()
+    return _household_query(fetched_by, terms)
+
+
+def household_list_statement(
+    *, fetched_by, columns: tuple, q="", grid_id=None, tag=None, status=None
+) -> Statement:
+    """household_search's rows for a list page (`columns` of household_list_rows), as a
+    statement compiled once per shape of search (core.statements): the same SQL and
+    scoping, without building and compiling the queryset on every request."""
+    terms = _household_terms(fetched_by, q=q, grid_id=grid_id, tag=tag, status=status)
+    if terms is None:
+        return Statement(None, None)
+
+    def rows(marks):
+        query = _household_query(scope_user(marks), marks)
+        return household_list_rows(query).values_list(*columns)
+
+    def count(marks):
+        # the matching households' ids alone (no grid and head joined for a count)
+        return _household_query(scope_user(marks), marks).order_by().values("pk")
+
+    listed = compiled(("households", columns), terms, rows)
+    counted = compiled(("households-count",), terms, count)
+    if counted is not None:
+        counted = (f"SELECT COUNT(*) FROM ({counted[0]}) AS found", counted[1])
+    return Statement(listed, counted)
 
 
 def resident_search(
@@ -240,12 +331,16 @@ def current_badges(*, household_ids=None, resident_ids=None) -> dict[int, list[B
         key, ids = "resident_id", resident_ids
     if not ids:
         return {}
-    rows = list(
-        TagPeriod.objects.current()
-        .filter(**{f"{key}__in": ids})
-        .order_by()
-        .values_list(key, "tag_id", "resident_id")
-    )
+    # One statement text for any page (prepared once per connection): the ORM's query
+    # building and PostgreSQL's planning were most of this read's time on every list page.
+    cond, params = ids_condition(key, ids)
+    with prepared_cursor() as cur:
+        cur.execute(
+            f"SELECT {key}, tag_id, resident_id FROM registry_tagperiod"
+            f" WHERE end_date IS NULL AND {cond}",
+            params,
+        )
+        rows = cur.fetchall()
     tags = {t.pk: t for t in all_tags()}
     missing = {tag_id for _k, tag_id, _r in rows} - tags.keys()
     if missing:
@@ -270,52 +365,66 @@ def living_members():
     return Coalesce(Subquery(living), 0)
 
 
-def _summary_scope(fetched_by, grid_id):
-    """The kept summaries of the jurisdiction (or of one visible area), or None when the
-    area is not visible."""
-    from .models import GridSummary
-
-    area = _visible_area(fetched_by, grid_id)
-    if area is False:
-        return None
-    qs = GridSummary.objects.visible_to(fetched_by)
-    return qs.within(area) if area is not None else qs
-
-
 def kept_count(*, fetched_by, kind: str, q="", grid_id=None, tag=None, status=None) -> int | None:
     """The total of a list from the kept summaries when its filters allow (no search, and
-    a filter the summaries keep), else None (the paginator counts the query)."""
-    from django.db.models import Max, Sum
+    a filter the summaries keep), else None (the paginator counts the query). One
+    statement compiled once per shape (core.statements), as the list's rows."""
+    from django.db.models import F
 
-    from .models import GridTagSummary
+    from .models import GridSummary, GridTagSummary
 
     if _clean_query(q):
         return None
     if tag:
         if status:
             return None
-        qs = _summary_scope(fetched_by, grid_id)
-        if qs is None:
-            return 0
-        # One query: the sum, and the tag's scope (a household list counts households,
-        # which the kept periods of a personal tag do not tell).
-        got = GridTagSummary.objects.filter(
-            grid_id__in=qs.values("grid_id"), tag__code=tag
-        ).aggregate(n=Sum("count"), scope=Max("tag__scope"))
-        wanted = Tag.Scope.HOUSEHOLD if kind == "households" else Tag.Scope.RESIDENT
-        if got["scope"] not in (None, wanted):
-            return None
-        return got["n"] or 0
-    if kind == "households":
+        field = None
+    elif kind == "households":
         field = None if status else "households"
     else:
         field = {None: "people", ResidentStatus.LIVING: "residents"}.get(status or None)
-    if field is None:
+        if field is None:
+            return None
+    if field is None and not tag:
         return None
-    qs = _summary_scope(fetched_by, grid_id)
-    if qs is None:
+    area = _visible_area(fetched_by, grid_id)
+    if area is False:
         return 0
-    return qs.aggregate(n=Sum(field))["n"] or 0
+    terms = scope_values(fetched_by)
+    if area is not None:
+        terms["area"] = area.path
+    if tag:
+        terms["tag"] = tag
+
+    def build(marks):
+        qs = GridSummary.objects.visible_to(scope_user(marks))
+        if "area" in marks:
+            qs = qs.filter(grid__path__startswith=marks["area"])
+        if "tag" not in marks:
+            return qs.order_by().values(n=F(field))
+        # the tag's scope too: a household list counts households, which the kept periods
+        # of a personal tag do not tell
+        return (
+            GridTagSummary.objects.filter(grid_id__in=qs.values("grid_id"), tag__code=marks["tag"])
+            .order_by()
+            .values(n=F("count"), scope=F("tag__scope"))
+        )
+
+    statement = compiled(("kept", field), terms, build)
+    if statement is None:
+        return 0
+    sql, params = statement
+    with connection.cursor() as cur:
+        if tag:
+            cur.execute(f"SELECT SUM(n), MAX(scope) FROM ({sql}) AS kept", params)
+            n, scope = cur.fetchone()
+            wanted = Tag.Scope.HOUSEHOLD if kind == "households" else Tag.Scope.RESIDENT
+            if scope not in (None, wanted):
+                return None
+        else:
+            cur.execute(f"SELECT SUM(n) FROM ({sql}) AS kept", params)
+            n = cur.fetchone()[0]
+    return int(n or 0)
 
 
 def resident_list_rows(qs: QuerySet) -> QuerySet:
@@ -408,23 +517,68 @@ def household_moves(*, fetched_by, household: Household, scoped: bool = False) -
     return moves
 
 
-def matched_members(*, q: str, household_ids: list[int]) -> dict[int, list[Resident]]:
+def _resident_sql(q: str, nq: NumberQuery | None) -> tuple[str, list] | None:
+    """`_resident_q` as SQL on registry_resident's columns (None: nothing matches), for the
+    fixed reads of a page's rows below; test_list_reads pins the two to the same answers."""
+    ops = connection.ops
+    if nq is not None:
+        if nq.id_number:
+            return "id_number = %s", [nq.id_number]
+        if nq.phone:
+            return "phone_tail = %s AND phone = %s", [nq.phone[-4:], nq.phone]
+        if nq.tail:
+            return "phone_tail = %s", [nq.tail]
+        return None
+    compact = q.replace(" ", "")
+    lowered = compact.lower()
+    if _LETTERS.match(lowered):
+        like = connection.operators["startswith"]
+        pinyin = ops.lookup_cast("startswith") % "name_pinyin"
+        initials = ops.lookup_cast("startswith") % "name_initials"
+        prefix = f"{ops.prep_for_like_query(lowered)}%"
+        return f"({pinyin} {like} OR {initials} {like})", [prefix, prefix]
+    name = ops.lookup_cast("contains") % "name_norm"
+    needle = ops.prep_for_like_query(to_simplified(compact))
+    return f"{name} {connection.operators['contains']}", [f"%{needle}%"]
+
+
+class MatchedMember(NamedTuple):
+    """A member named under a search result (what the rows show of a Resident)."""
+
+    id: int
+    name: str
+    relation: str
+    household_id: int
+
+    @property
+    def pk(self) -> int:
+        return self.id
+
+
+def matched_members(*, q: str, household_ids: list[int]) -> dict[int, list[MatchedMember]]:
     """Why a household matched a search: its members (other than the head) whose name,
     pinyin, initials or number tail matched `q`; one query for a page of households (whose
-    ids came from a scoped search)."""
+    ids came from a scoped search), of a fixed text per kind of query (prepared once per
+    connection: the ORM's building and the planning were most of its time)."""
     q = _clean_query(q)
     if not q or not household_ids:
         return {}
-    found: dict[int, list[Resident]] = {}
-    rows = (
-        # the search itself checked (and audited) a full-number lookup: no second event here
-        Resident.objects.filter(_resident_q(q, number_query(q)), household_id__in=household_ids)
-        .exclude(relation="head")
-        .only("id", "name", "relation", "household_id")
-        .order_by("household_id", "id")
-    )
-    for r in rows:
-        found.setdefault(r.household_id, []).append(r)
+    # the search itself checked (and audited) a full-number lookup: no second event here
+    matching = _resident_sql(q, number_query(q))
+    if matching is None:
+        return {}
+    cond, params = matching
+    ids, id_params = ids_condition("household_id", household_ids)
+    with prepared_cursor() as cur:
+        cur.execute(
+            "SELECT id, name, relation, household_id FROM registry_resident"
+            f" WHERE {ids} AND {cond} AND relation <> %s ORDER BY household_id, id",
+            [*id_params, *params, "head"],
+        )
+        rows = cur.fetchall()
+    found: dict[int, list[MatchedMember]] = {}
+    for row in rows:
+        found.setdefault(row[3], []).append(MatchedMember(*row))
     return found
 
 

@@ -108,6 +108,48 @@ class HouseholdRow:
         return _("户 %(number)s") % {"number": self.number}
 
 
+class ResidentRow:
+    """A resident list row from the columns the rows writer reads
+    (templatetags.resident_rows), no Resident, household, head and grid models built per
+    row; `age`, the masks and the household's name as the models give them."""
+
+    __slots__ = (
+        *("pk", "name", "id_number", "gender", "birth_date", "phone", "relation"),
+        *("status", "status_date", "household_id", "household", "current_tags"),
+    )
+    COLUMNS = (
+        *("pk", "name", "id_number", "gender", "birth_date", "phone", "relation", "status"),
+        *("status_date", "household_id", "household__number", "household__head_id"),
+        *("household__head__name", "household__grid__name"),
+    )
+
+    def __init__(self, *row):
+        (
+            self.pk,
+            self.name,
+            self.id_number,
+            self.gender,
+            self.birth_date,
+            self.phone,
+            self.relation,
+            self.status,
+            self.status_date,
+            self.household_id,
+            number,
+            head_id,
+            head_name,
+            grid_name,
+        ) = row
+        self.household = HouseholdRow(
+            self.household_id, number, "", head_id, head_name, grid_name, 0
+        )
+        self.current_tags = []
+
+    id_masked = Resident.id_masked
+    phone_masked = Resident.phone_masked
+    age = Resident.age
+
+
 def _with_tag_badges(page):
     """One badge per tag on a household row (two 空巢老人 in a house show once)."""
     page.object_list = [HouseholdRow(*row) for row in page.object_list]
@@ -176,11 +218,13 @@ def household_list(request):
     form = SearchForm(request.GET or None, user=request.user)
     params = form.params()
     try:
-        qs = selectors.household_search(fetched_by=request.user, **params)
+        # household_search's rows, compiled once per shape of search (core.statements)
+        rows = selectors.household_list_statement(
+            fetched_by=request.user, columns=HouseholdRow.COLUMNS, **params
+        )
     except PermissionDeniedError as exc:  # a full-number lookup by a role that may not
         return _search_refused(request, exc)
     known = selectors.kept_count(fetched_by=request.user, kind="households", **params)
-    rows = selectors.household_list_rows(qs).values_list(*HouseholdRow.COLUMNS)
     page = _with_tag_badges(_first_page_or_count(request, rows, known))
     matches = selectors.matched_members(
         q=params["q"], household_ids=[h.pk for h in page.object_list]
@@ -209,8 +253,9 @@ def resident_list(request):
     except PermissionDeniedError as exc:
         return _search_refused(request, exc)
     known = selectors.kept_count(fetched_by=request.user, kind="residents", **params)
-    page = _page(request, qs, known)
-    page.object_list = list(page.object_list)  # the queries run here, not in the template
+    page = _page(request, qs.values_list(*ResidentRow.COLUMNS), known)
+    # the query runs here, not in the template
+    page.object_list = [ResidentRow(*row) for row in page.object_list]
     badges = selectors.current_badges(resident_ids=[r.pk for r in page.object_list])
     for resident in page.object_list:
         resident.current_tags = badges.get(resident.pk, [])
