@@ -147,7 +147,8 @@ def _visits(request, household):
     return {
         "visits": section_visits(fetched_by=request.user, household=household),
         "can_record": can_record,
-        "surveys": open_surveys_for(fetched_by=request.user, household=household)
+        # the page looked the household up through the viewer's scope (core.sections)
+        "surveys": open_surveys_for(fetched_by=request.user, household=household, scoped=True)
         if can_record
         else [],
     }
