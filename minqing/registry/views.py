@@ -287,7 +287,9 @@ def _household_page(request, household, *, status=200, open_form="", **forms):
     user = request.user
     # every caller looked the household up through the viewer's scope (_household)
     history = selectors.household_tag_history(fetched_by=user, household=household, scoped=True)
-    members = selectors.household_members(fetched_by=user, household=household, history=history)
+    members = selectors.household_members(
+        fetched_by=user, household=household, history=history, scoped=True
+    )
     if not members and not open_form:
         open_form = "member"  # an empty household opens on adding its first member
     context = {
