@@ -315,9 +315,10 @@ WHERE (a.owner_id = %(uid)s AND a.state IN ('claimed', 'assigned', 'in_progress'
 ORDER BY a.due_at NULLS LAST, a.id LIMIT 5
 """
 # unclaimed matters waiting at the role's level (the village for grid workers and village
-# cadres, the township, the county for leaders) in the user's area
-WAITING_IN = """a.handling_area_id IN (SELECT w.id FROM areas_area w
-                 WHERE w.level = %(wlevel)s AND w.path LIKE %(p)s)"""
+# cadres, the township, the county for leaders) in the user's area: the ids of those areas
+# are looked up first (pages_for), as the app keeps them per process; a subselect here made
+# PostgreSQL filter all 40,000 waiting matters (150-250 ms)
+WAITING_IN = "a.handling_area_id = ANY(%(waiting)s)"
 # a grid worker's: waiting at the grid's village, raised in the grid
 WAITING_BELOW = "a.handling_area_id = %(parent)s AND a.area_id = %(area)s"
 HOME_DUE = """
@@ -391,11 +392,17 @@ def pages_for(level, info, cur):
     uid, unit, role, area_level, parent = cur.fetchone() or (0, 0, "", 0, 0)
     wlevel = {"grid_worker": 4, "village_cadre": 4, "township_staff": 3, "leader": 2}.get(role, 0)
     waiting = WAITING_IN if area_level <= wlevel else WAITING_BELOW
+    cur.execute(
+        "SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM areas_area"
+        " WHERE level = %s AND path LIKE %s",
+        [wlevel, p],
+    )
+    waiting_ids = list(cur.fetchone()[0])
     today = datetime.now(ZoneInfo("Asia/Shanghai")).date()  # the app's TIME_ZONE
     params = {
         "uid": uid,
         "unit": unit,
-        "wlevel": wlevel,
+        "waiting": waiting_ids,
         "parent": parent,
         "area": info["area"],
         "today": today.isoformat(),  # text: the params also go to the floor's JSON file
