@@ -42,8 +42,10 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
+from zoneinfo import ZoneInfo
 
 import psycopg
 
@@ -297,6 +299,45 @@ DETAIL_SECTIONS = [
        JOIN areas_area a ON a.id = ap.area_id JOIN appeals_category c ON c.id = ap.category_id
        WHERE ap.household_id = %(h)s AND a.path LIKE %(p)s ORDER BY ap.created_at DESC LIMIT 20""",
 ]
+# The home page of every role the bench logs in as (grid worker, village cadre, township
+# staff, leader) also shows two panels besides the registry overview: "my duties" (the first
+# 5 appeals to act on, overdue first, with how many there are and how many are overdue) and
+# the due visits (the 8 nearest due households with their last visit and the rules that make
+# them due, and how many are due). OVERVIEW alone leaves their rows out; "home (panels in
+# SQL)" times the page against OVERVIEW + these, "home" keeps the overview alone.
+HOME_DUTIES = """
+SELECT a.id, a.title, a.state, a.due_at, count(*) OVER (),
+       count(*) FILTER (WHERE a.due_at < now()) OVER ()
+FROM appeals_appeal a
+WHERE (a.owner_id = %(uid)s AND a.state IN ('claimed', 'assigned', 'in_progress'))
+   OR (a.unit_id = %(unit)s AND a.owner_id IS NULL AND a.state = 'assigned')
+   OR (a.state = 'accepted' AND {waiting})
+ORDER BY a.due_at NULLS LAST, a.id LIMIT 5
+"""
+# unclaimed matters waiting at the role's level (the village for grid workers and village
+# cadres, the township, the county for leaders) in the user's area: the ids of those areas
+# are looked up first (pages_for), as the app keeps them per process; a subselect here made
+# PostgreSQL filter all 40,000 waiting matters (150-250 ms)
+WAITING_IN = "a.handling_area_id = ANY(%(waiting)s)"
+# a grid worker's: waiting at the grid's village, raised in the grid
+WAITING_BELOW = "a.handling_area_id = %(parent)s AND a.area_id = %(area)s"
+HOME_DUE = """
+WITH firsts AS (
+  SELECT d.household_id, d.due, count(*) OVER () AS total
+  FROM areas_area g JOIN visits_householddue d ON d.grid_id = g.id
+  WHERE g.path LIKE %(p)s AND d.due <= %(until)s
+  ORDER BY d.due, d.household_id LIMIT 8)
+SELECT f.household_id, f.due, f.total, h.number, h.address, g.name, r.name,
+  lv.visited_at, lv.follow_up_date,
+  (SELECT string_agg(vr.name || ' ' || vr.interval_days || ' ' || tp.start_date, '、')
+   FROM registry_tagperiod tp JOIN visits_visitrule vr ON vr.tag_id = tp.tag_id
+   WHERE tp.household_id = f.household_id AND tp.end_date IS NULL
+     AND tp.start_date <= %(today)s AND vr.is_active AND vr.kind = 'tag')
+FROM firsts f JOIN registry_household h ON h.id = f.household_id
+JOIN areas_area g ON g.id = h.grid_id LEFT JOIN registry_resident r ON r.id = h.head_id
+LEFT JOIN visits_lastvisit lv ON lv.household_id = f.household_id
+ORDER BY f.due, f.household_id
+"""
 EXPORT_ROWS = """
 SELECT h.number, g.code, g.name, h.address, hd.name, hd.id_number, h.phone,
   (SELECT count(*) FROM registry_resident m WHERE m.household_id = h.id AND m.status = 'living'),
@@ -342,7 +383,30 @@ def pages_for(level, info, cur):
         [p, info["area"]],
     )
     child = cur.fetchone()[0] or len(info["path"])
+    # the home panels' user: id, unit, the level its matters wait at (appeals ROLE_LEVEL)
+    cur.execute(
+        """SELECT u.id, coalesce(u.unit_id, 0), u.role, a.level, coalesce(a.parent_id, 0)
+           FROM accounts_user u, areas_area a WHERE u.username = %s AND a.id = %s""",
+        [info.get("user", ""), info["area"]],
+    )
+    uid, unit, role, area_level, parent = cur.fetchone() or (0, 0, "", 0, 0)
+    wlevel = {"grid_worker": 4, "village_cadre": 4, "township_staff": 3, "leader": 2}.get(role, 0)
+    waiting = WAITING_IN if area_level <= wlevel else WAITING_BELOW
+    cur.execute(
+        "SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM areas_area"
+        " WHERE level = %s AND path LIKE %s",
+        [wlevel, p],
+    )
+    waiting_ids = list(cur.fetchone()[0])
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()  # the app's TIME_ZONE
     params = {
+        "uid": uid,
+        "unit": unit,
+        "waiting": waiting_ids,
+        "parent": parent,
+        "area": info["area"],
+        "today": today.isoformat(),  # text: the params also go to the floor's JSON file
+        "until": (today + timedelta(days=7)).isoformat(),  # visits DUE_HORIZON_DAYS
         "p": p,
         "tag": "dibao",
         "like": f"%{name}%",
@@ -355,6 +419,7 @@ def pages_for(level, info, cur):
     export_sql = [EXPORT_ROWS] if level in ("grid", "village") else [KEPT_TOTAL]
     pages = [
         ("home", "/", OVERVIEW),
+        ("home (panels in SQL)", "/", [HOME_DUTIES.format(waiting=waiting), HOME_DUE, *OVERVIEW]),
         ("household list", "/registry/households/", [LIST_ROWS.format(extra=""), KEPT_TOTAL]),
         (
             "list ?tag=dibao",

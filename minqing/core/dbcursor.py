@@ -3,6 +3,7 @@ parameter (a batch as one JSON string): psycopg's client-side binding (Django's 
 cursor here, see settings `DB_SERVER_SIDE_BINDING`) quotes the whole string in Python,
 ~1.5 ms per 50 kB; bound by the server it is sent as is. Elsewhere the default cursor."""
 
+from contextlib import contextmanager
 from functools import lru_cache
 
 from django.db import connection
@@ -57,9 +58,7 @@ def prepared_cursor():
     pgbouncer in transaction mode without `max_prepared_statements`) gives the plain cursor.
     Use as `with prepared_cursor() as cur:`; queries are logged and errors wrapped like any
     Django cursor's. Placeholders stay `%s`."""
-    from django.conf import settings
-
-    if connection.vendor != "postgresql" or not getattr(settings, "DB_PREPARED_WRITES", True):
+    if not _prepared_on():
         return connection.cursor()
     connection.close_if_health_check_failed()
     connection.ensure_connection()
@@ -76,3 +75,33 @@ def ids_condition(column: str, ids) -> tuple[str, list]:
     if connection.vendor == "postgresql":
         return f"{column} = ANY(%s::bigint[])", [ids]
     return f"{column} IN ({', '.join(['%s'] * len(ids))})", ids
+
+
+def _prepared_on() -> bool:
+    from django.conf import settings
+
+    return connection.vendor == "postgresql" and getattr(settings, "DB_PREPARED_WRITES", True)
+
+
+@contextmanager
+def prepared_reads():
+    """Every statement run inside (the ORM's too) is prepared on the server on its first run
+    on the connection and reused after, as `prepared_cursor` does: PostgreSQL parses it once
+    and, once it settles on a generic plan, stops planning it. Only for statements keyed by
+    one row's id (the household page: the household by its id, then its members, tags,
+    visits, appeals by household id), whose best plan is the same whatever the values: a
+    generic plan of a jurisdiction filter alone (`path LIKE $1`) cannot use the path index
+    (README "Production server"), so lists and sums stay outside. Switched off with
+    `DB_PREPARED_WRITES=0` (pgbouncer in transaction mode), and on SQLite."""
+    if not _prepared_on():
+        yield
+        return
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    raw = connection.connection
+    kept = raw.cursor_factory
+    raw.cursor_factory = _preparing_class()
+    try:
+        yield
+    finally:
+        raw.cursor_factory = kept

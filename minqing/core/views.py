@@ -2,7 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth.decorators import login_required
 from django.db import connection
-from django.db.models import Q
+from django.db.models import F, Q
 from django.http import Http404, JsonResponse
 from django.shortcuts import render
 from django.utils.html import escape
@@ -60,7 +60,7 @@ AUDIT_ROW_FIELDS = (
     "target_type",
     "target_id",
     "target_repr",
-    "area__name",
+    "area",
     "source_address",
     "detail",
 )
@@ -140,8 +140,14 @@ def audit_keyset_page(qs, params, size=None):
 def audit_list(request):
     """The supervisor's audit browser: actions in words, objects as named links, filters by
     person, household, area and action (see core.audit for how apps plug in)."""
-    # the columns the rows show (the area's name only): fewer fields to load per row
-    qs = audit_filter(request.user, request.GET).only(*AUDIT_ROW_FIELDS)
+    # the columns the rows show, and the area's name as a column of the row rather than an
+    # Area built per row (fifty more model instances a page; the join is the scope's own)
+    qs = (
+        audit_filter(request.user, request.GET)
+        .select_related(None)
+        .only(*AUDIT_ROW_FIELDS)
+        .annotate(area_name=F("area__name"))
+    )
     rows, newer, older = audit_keyset_page(qs, request.GET)
     describe_targets(request.user, rows)
     query = request.GET.copy()

@@ -432,14 +432,17 @@ def resident_list_rows(qs: QuerySet) -> QuerySet:
 
 
 def household_members(
-    *, fetched_by, household: Household, history: list | None = None
+    *, fetched_by, household: Household, history: list | None = None, scoped: bool = False
 ) -> list[Resident]:
     """Members of one household: living first, the head first among them, each with its
     `current_tags`. Given the household's tag history (household_tag_history), the open
     personal periods are taken from it (a member's open periods are always filed under
     the household the member is in: a transfer ends them and opens them in the new one),
-    else read with one more query."""
-    members = Resident.objects.visible_to(fetched_by).filter(household=household)
+    else read with one more query. `scoped=True` when the caller looked the household up
+    through the viewer's scope (the household page): a resident is scoped by its
+    household's grid alone, so the check's two joins are left out."""
+    residents = Resident.objects.all() if scoped else Resident.objects.visible_to(fetched_by)
+    members = residents.filter(household=household)
     if history is None:
         members = list(members.prefetch_related(current_tags_prefetch()))
     else:

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from minqing.areas.models import Area, Level
+from minqing.core.dbcursor import prepared_reads
 from minqing.core.errors import DomainError, PermissionDeniedError, StaleEdit, form_status
 from minqing.core.forms import submit
 from minqing.core.permissions import has_perm, require
@@ -331,7 +332,9 @@ def _household_page(request, household, *, status=200, open_form="", **forms):
     user = request.user
     # every caller looked the household up through the viewer's scope (_household)
     history = selectors.household_tag_history(fetched_by=user, household=household, scoped=True)
-    members = selectors.household_members(fetched_by=user, household=household, history=history)
+    members = selectors.household_members(
+        fetched_by=user, household=household, history=history, scoped=True
+    )
     if not members and not open_form:
         open_form = "member"  # an empty household opens on adding its first member
     context = {
@@ -357,6 +360,7 @@ def _household_page(request, household, *, status=200, open_form="", **forms):
 
 
 @login_required
+@prepared_reads()  # every statement of the page is keyed by the household's id
 def household_detail(request, pk):
     require(request.user, "registry.view")
     household = _household(request, pk)

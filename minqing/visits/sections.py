@@ -62,10 +62,14 @@ def _when(value):
 
 
 def _carried(ids: list[int]) -> list[tuple]:
-    """The rows of _CARRIED for these visits (ids from the scoped visit query)."""
+    """The rows of _CARRIED for these visits (ids from the scoped visit query). The list is
+    padded to VISITS_SHOWN with its last id, so a household with 3 visits and one with 17
+    run the same statement (the household page prepares it: core.dbcursor.prepared_reads)."""
+    ids = [int(i) for i in ids]
+    ids += ids[-1:] * (VISITS_SHOWN - len(ids))
     marks = ", ".join(["%s"] * len(ids))
     with connection.cursor() as cur:
-        cur.execute(_CARRIED.format(ids=marks), [int(i) for i in ids] * 5)
+        cur.execute(_CARRIED.format(ids=marks), ids * 5)
         rows = cur.fetchall()
     return [(v, kind, o, t1, t2, t3, t4, _when(at)) for v, kind, o, t1, t2, t3, t4, at in rows]
 
@@ -143,7 +147,8 @@ def _visits(request, household):
     return {
         "visits": section_visits(fetched_by=request.user, household=household),
         "can_record": can_record,
-        "surveys": open_surveys_for(fetched_by=request.user, household=household)
+        # the page looked the household up through the viewer's scope (core.sections)
+        "surveys": open_surveys_for(fetched_by=request.user, household=household, scoped=True)
         if can_record
         else [],
     }

@@ -18,7 +18,23 @@ from django.db.backends.postgresql import base
 from psycopg import pq
 
 
+class DatabaseOperations(base.DatabaseOperations):
+    def last_executed_query(self, cursor, sql, params):
+        """The statement as run, for the query log (DEBUG, tests' captured queries): a
+        statement prepared on the server (core.dbcursor) has no client-side text, so it is
+        composed as Django does with server-side binding."""
+        text = super().last_executed_query(cursor, sql, params)
+        if text is None and sql is not None:
+            try:
+                text = self.compose_sql(sql, params)
+            except Exception:  # a query log must never fail the query
+                return None
+        return text
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
+    ops_class = DatabaseOperations
+
     def is_usable(self):
         conn = self.connection
         if conn is None or conn.closed or conn.broken:

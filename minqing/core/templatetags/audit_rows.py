@@ -33,10 +33,10 @@ def _or_dash(value):
     return value or "—"
 
 
-def _when(at) -> str:
+def _when(at, tz) -> str:
     """The event's local time as the `date:"Y-m-d H:i:s"` filter wrote it (DateFormat per
-    row was a tenth of the rows' time)."""
-    t = timezone.localtime(at)
+    row was a tenth of the rows' time); `tz` the current time zone, looked up once a page."""
+    t = at.astimezone(tz)
     return f"{t.year:04d}-{t.month:02d}-{t.day:02d} {t.hour:02d}:{t.minute:02d}:{t.second:02d}"
 
 
@@ -44,14 +44,16 @@ def _when(at) -> str:
 def audit_rows(events):
     l_at, l_target, l_detail = (_esc(gettext(w)) for w in ("时间", "对象", "说明"))
     l_actor, l_area, l_source = (_esc(gettext(w)) for w in ("操作人", "区域", "来源地址"))
+    tz = timezone.get_current_timezone()
     out = []
     for e in events:
-        at = _when(e.at)
+        at = _when(e.at, tz)
         if e.target_url:
             target = f'<a href="{_esc(e.target_url)}">{_esc(e.target_name)}</a>'
         else:
             target = _esc(_or_dash(e.target_name))
-        area = e.area.name if e.area_id else ""
+        # the audit page reads the area's name with the row (`area_name`), others the area
+        area = e.area_name if hasattr(e, "area_name") else (e.area.name if e.area_id else "")
         out.append(
             _ROW.format(
                 _esc(e.action_label),

@@ -57,3 +57,13 @@ def test_the_rows_are_what_the_template_gave_values_escaped():
 
 def test_no_events_no_rows():
     assert audit_rows([]) == ""
+
+
+def test_the_area_name_read_with_the_row_is_shown_as_the_area_was():
+    """The audit page reads the area's name as a column (`area_name`, no Area per row)."""
+    with_area = [_event(), _event(area_id=None, area=None)]
+    named = [_event(area_name="七星村 & '一组'"), _event(area_id=None, area_name=None)]
+    for e in named:
+        del e.area
+    assert audit_rows(named) == audit_rows(with_area)
+    assert "七星村 &amp; &#x27;一组&#x27;" in audit_rows(named)

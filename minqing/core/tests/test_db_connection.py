@@ -101,3 +101,25 @@ def test_the_switch_is_read_from_the_environment(monkeypatch):
         monkeypatch.delenv("DB_PREPARED_WRITES")
         importlib.reload(project_settings)
     assert project_settings.DB_PREPARED_WRITES is True
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("on", [True, False])
+def test_prepared_reads_prepare_the_orm_statements_inside_only(settings, on):
+    """core.dbcursor.prepared_reads (the household page): the ORM's statements run inside
+    are prepared on the server, those after it are not; DB_PREPARED_WRITES=0 prepares none."""
+    from minqing.areas.models import Area
+    from minqing.core.dbcursor import prepared_reads
+
+    settings.DB_PREPARED_WRITES = on
+    before = _prepared_count()
+    with prepared_reads():
+        for code in ("a", "b"):
+            list(Area.objects.filter(code=code))
+    list(Area.objects.filter(name="outside"))
+    with connection.cursor() as cur:
+        cur.execute("SELECT statement FROM pg_prepared_statements")
+        statements = [row[0] for row in cur.fetchall()]
+    assert _prepared_count() == before + (1 if on else 0)
+    assert any('"areas_area"."code" = $1' in s for s in statements) is on
+    assert not any('"areas_area"."name" = $1' in s for s in statements)

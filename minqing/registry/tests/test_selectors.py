@@ -203,3 +203,22 @@ def test_matched_members_names_who_matched_in_one_query(tree, django_assert_num_
     assert matched_members(q="tangchaode", household_ids=[h.pk]) == {}
     assert head.pk
     assert matched_members(q="", household_ids=[h.pk]) == {}
+
+
+def test_members_of_a_scoped_household_are_those_visible_to_the_viewer(users, people):
+    """The household page leaves the members' scope check out (`scoped=True`: it looked
+    the household up through the viewer's scope): a resident is scoped by its household's
+    grid alone, so every viewer who sees the household sees the same members, in order."""
+    from minqing.registry.models import Household
+
+    hh = people.zhang_hh
+    ResidentFactory(household=hh, name="张小燕", relation=Relation.CHILD)
+    ResidentFactory(household=hh, name="张老三", status=ResidentStatus.MOVED_OUT)
+    for viewer in (users.grid, users.cadre, users.township, users.leader, users.admin):
+        assert Household.objects.visible_to(viewer).filter(pk=hh.pk).exists()
+        history = selectors.household_tag_history(fetched_by=viewer, household=hh, scoped=True)
+        checked = selectors.household_members(fetched_by=viewer, household=hh, history=history)
+        scoped = selectors.household_members(
+            fetched_by=viewer, household=hh, history=history, scoped=True
+        )
+        assert [m.pk for m in scoped] == [m.pk for m in checked] and len(scoped) == 3

@@ -271,3 +271,34 @@ def test_api_answers_results_and_public(client, users, tree, survey):
     )
     assert r.status_code == 404
     assert SurveyResponse.objects.count() == 2
+
+
+def test_open_surveys_of_a_scoped_household_are_those_visible_to_the_viewer(users, tree):
+    """The household page leaves Survey.visible_to out (`scoped=True`: it looked the
+    household up through the viewer's scope): for every viewer who sees the household,
+    the surveys are the same as with the check, surveys of other townships never among
+    them."""
+    from minqing.registry.models import Household
+
+    hh = household(tree.grids["七星村1"], head="张德书")
+    titles = {}
+    for key, area in [
+        ("city", tree.city),
+        ("county", tree.county),
+        ("township", tree.zhaoshan),
+        ("village", tree.qixing),
+        ("grid", tree.grids["七星村1"]),
+        ("other grid", tree.grids["七星村2"]),
+        ("other township", tree.heling),
+        ("other village", tree.helingcun),
+    ]:
+        titles[key] = services.survey_create(
+            actor=users.admin, area=area, title=f"{key} 调查", questions=LINES
+        ).title
+    outside = {titles["other grid"], titles["other township"], titles["other village"]}
+    for viewer in (users.grid, users.cadre, users.township, users.leader, users.admin):
+        assert Household.objects.visible_to(viewer).filter(pk=hh.pk).exists()
+        with_check = selectors.open_surveys_for(fetched_by=viewer, household=hh)
+        scoped = selectors.open_surveys_for(fetched_by=viewer, household=hh, scoped=True)
+        assert [s.pk for s in scoped] == [s.pk for s in with_check], viewer
+        assert not {s.title for s in scoped} & outside

@@ -2,9 +2,11 @@
 the visit log (print and xlsx), rules; every page with an id answers 404 to an outsider."""
 
 import io
+import re
 from datetime import date, timedelta
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 from openpyxl import load_workbook
@@ -317,3 +319,46 @@ def test_household_section_shows_what_each_visit_carries_in_two_queries(
     with django_assert_num_queries(10):
         html = client.get(url).content.decode()
     assert "再补2" in html
+
+
+def test_household_section_unions_the_same_statement_whatever_the_number_of_visits(
+    client, users, hh
+):
+    """The visit ids are padded to VISITS_SHOWN: one statement for 1 visit or 20 (the
+    household page prepares its statements, core.dbcursor.prepared_reads)."""
+    from django.test.utils import CaptureQueriesContext
+
+    from .factories import visit_at
+
+    login(client, users.grid)
+    url = reverse("registry:household", args=[hh.pk])
+    now = timezone.now()
+    unions = []
+    for n in (1, 4):
+        while Visit.objects.filter(household=hh).count() < n:
+            visit_at(hh, now - timedelta(days=Visit.objects.count() + 1), by=users.grid)
+        with CaptureQueriesContext(connection) as captured:
+            html = client.get(url).content.decode()
+        assert html.count('class="visit-item"') == n
+        unions += [q["sql"] for q in captured.captured_queries if "UNION ALL" in q["sql"]]
+    # the statements differ only in their values: the same text with the ids taken out
+    shapes = {re.sub(r"\b\d+\b", "N", sql) for sql in unions}
+    assert len(unions) == 2 and len(shapes) == 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared on the server")
+def test_household_page_statements_are_prepared_on_the_server(client, users, hh):
+    """The household page runs inside core.dbcursor.prepared_reads: its statements (all
+    keyed by the household's id) are prepared on the server, not planned on every view."""
+    from .factories import visit_at
+
+    visit_at(hh, timezone.now() - timedelta(days=1), by=users.grid)
+    login(client, users.grid)
+    client.get(reverse("registry:household", args=[hh.pk]))
+    with connection.cursor() as cur:
+        cur.execute("SELECT statement FROM pg_prepared_statements")
+        statements = [row[0] for row in cur.fetchall()]
+    for table in ("registry_household", "registry_tagperiod", "registry_resident"):
+        assert any(f'FROM "{table}"' in s and "$1" in s for s in statements), table
+    assert any("UNION ALL" in s and "visits_visitnote" in s for s in statements)
+    assert any('FROM "appeals_appeal"' in s for s in statements)
