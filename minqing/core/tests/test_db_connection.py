@@ -114,28 +114,24 @@ def test_prepared_cursor_is_kept_per_connection_and_replaced_with_it(settings):
     settings.DB_PREPARED_WRITES = True
     conn = connections.create_connection("default")
     try:
-        with conn.cursor():
-            pass
         raws = []
-        with pytest.MonkeyPatch.context() as m:
-            m.setattr("minqing.core.dbcursor.connection", conn)
-            for i in range(2):
-                with prepared_cursor() as cur:
-                    cur.execute("SELECT %s::int + 41", [i])
-                    assert cur.fetchone()[0] == 41 + i
-                    raws.append(cur.cursor)
-            assert raws[0] is raws[1] and not raws[0].closed
-            with pytest.raises(IntegrityError), prepared_cursor() as cur:
-                cur.execute("CREATE TEMP TABLE t (i int PRIMARY KEY)")
-                cur.execute("INSERT INTO t VALUES (%s), (%s)", [1, 1])
-            with prepared_cursor() as cur:
-                cur.execute("SELECT %s::int + 41", [2])
-                assert cur.fetchone()[0] == 43
-                assert cur.cursor is raws[0]
-            conn.close()
-            with prepared_cursor() as cur:
-                cur.execute("SELECT %s::int + 41", [3])
-                assert cur.fetchone()[0] == 44
-                assert cur.cursor is not raws[0]
+        for i in range(2):
+            with prepared_cursor(conn) as cur:
+                cur.execute("SELECT %s::int + 41", [i])
+                assert cur.fetchone()[0] == 41 + i
+                raws.append(cur.cursor)
+        assert raws[0] is raws[1] and not raws[0].closed
+        with pytest.raises(IntegrityError), prepared_cursor(conn) as cur:
+            cur.execute("CREATE TEMP TABLE t (i int PRIMARY KEY)")
+            cur.execute("INSERT INTO t VALUES (%s), (%s)", [1, 1])
+        with prepared_cursor(conn) as cur:
+            cur.execute("SELECT %s::int + 41", [2])
+            assert cur.fetchone()[0] == 43
+            assert cur.cursor is raws[0]
+        conn.close()
+        with prepared_cursor(conn) as cur:
+            cur.execute("SELECT %s::int + 41", [3])
+            assert cur.fetchone()[0] == 44
+            assert cur.cursor is not raws[0]
     finally:
         conn.close()
