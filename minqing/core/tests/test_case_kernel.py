@@ -172,6 +172,20 @@ def test_tracking_codes_have_80_bits_and_only_their_hash_is_stored(users, tree):
     assert normalise_code("o1-il") == "0111"
 
 
+def test_tracking_hash_is_the_hmac_the_stored_codes_were_made_with(settings):
+    """The hash stored for every code filed so far: HMAC-SHA256 of the normalised code, keyed
+    with SHA-256 of "minqing-tracking:" + SECRET_KEY. Computed another way, it must not move,
+    or no resident could track an older matter."""
+    import hashlib
+    import hmac
+
+    settings.SECRET_KEY = "a-fixed-key-for-this-test"
+    key = hashlib.sha256(b"minqing-tracking:a-fixed-key-for-this-test").digest()
+    want = hmac.new(key, b"0123ABCDEFGHJKMN", hashlib.sha256).hexdigest()
+    assert tracking_hash("0123-abcd-efgh-jkmn") == want
+    assert want == "08c104d99160e47cac887fd4b55609c823a09c237f7b946def2e168fbc6d19b7"
+
+
 # -- attachments -----------------------------------------------------------------------------
 
 
