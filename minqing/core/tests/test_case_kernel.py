@@ -91,6 +91,24 @@ def test_adding_working_days_skips_weekends_and_holidays(db):
     assert add_working_days(date(2026, 11, 27), 1) == date(2026, 12, 1)
 
 
+def test_a_deadline_asked_again_is_not_walked_again_until_the_calendar_changes(db, monkeypatch):
+    from minqing.core import deadlines
+
+    walked = []
+    real = deadlines._working
+    monkeypatch.setattr(
+        deadlines, "_working", lambda d, overrides: walked.append(d) or real(d, overrides)
+    )
+    start = date(2026, 11, 27)
+    assert add_working_days(start, 5) == date(2026, 12, 4) and walked
+    walked.clear()
+    assert add_working_days(start, 5) == date(2026, 12, 4) and walked == []
+    assert add_working_days(start, 6) == date(2026, 12, 7) and walked  # another question
+    CalendarDay.objects.create(date=date(2026, 12, 1), kind="holiday", name="测试")
+    walked.clear()
+    assert add_working_days(start, 5) == date(2026, 12, 7) and walked
+
+
 def test_deadline_is_the_end_of_the_local_working_day(db):
     moment = timezone.make_aware(datetime(2026, 11, 27, 22, 0))
     due = deadline_after(moment, 1)
