@@ -40,6 +40,7 @@ from .audit import audit_record, audit_row
 from .dbcursor import prepared_cursor
 from .errors import IllegalTransition, PermissionDeniedError
 from .permissions import has_perm, require
+from .rows import unsaved
 
 
 class ActorKind(models.TextChoices):
@@ -378,10 +379,11 @@ def workflow_create(
 
     setattr(case, reg.state_field, workflow.initial)
     model, em = reg.model, reg.event_model
-    event = em(
+    event = unsaved(
+        em,
         **_first_event(
             workflow, case, actor, comment, anonymous_label, channel or current_channel()
-        )
+        ),
     )
     qn = db.ops.quote_name
     pk_field = model._meta.pk
