@@ -98,11 +98,11 @@ class PublicThrottle(SimpleRateThrottle):
         if counts.get(current, 0) + carried >= self.num_requests:
             self._wait = self.duration - into
             return False
-        if not self.cache.add(current, 1, 2 * self.duration):
-            try:
-                self.cache.incr(current)
-            except ValueError:  # expired between add and incr
-                self.cache.set(current, 1, 2 * self.duration)
+        try:  # the window's counter exists but for the window's first request: one call
+            self.cache.incr(current)
+        except ValueError:
+            if not self.cache.add(current, 1, 2 * self.duration):
+                self.cache.incr(current)  # another process made it meanwhile
         return True
 
     def wait(self) -> float | None:
