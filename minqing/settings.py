@@ -80,6 +80,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "minqing.tips.anonymity.TipPrivacyMiddleware",  # first: the tip pages see no address
     "django.middleware.security.SecurityMiddleware",
+    # /api/<app>/public/ (auth=None): the rest minus session, login and page middleware
+    "minqing.core.public.PublicAPIMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",

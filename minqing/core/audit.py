@@ -11,6 +11,7 @@ from django.utils import timezone
 from .context import channel, credential, source_address
 from .masking import scrub, scrub_text
 from .models import AuditEvent
+from .rows import unsaved
 
 
 def target_of(obj) -> tuple[str, str, str]:
@@ -72,7 +73,8 @@ def audit_row(*, actor, action: str, obj=None, area=None, detail: dict | None = 
         fields["area_id"] = area
     else:
         fields["area"] = area
-    return AuditEvent(
+    return unsaved(
+        AuditEvent,
         actor=actor if getattr(actor, "pk", None) else None,
         actor_label=_actor_label(actor),
         action=action,

@@ -33,16 +33,31 @@ def is_working_day(d: date) -> bool:
     return _working(d, _calendar())
 
 
+# (calendar, {(start, days): date}): the answers for the calendar this process holds now.
+# Every intake asks for today + its category's days: one lookup instead of walking the days;
+# a changed calendar is a new object from core.proc_cache, which empties the answers.
+_answers: tuple = (None, {})
+
+
 def add_working_days(start: date, days: int) -> date:
     """The date of the `days`-th working day after `start` (start itself not counted)."""
+    global _answers
     if days < 0:
         raise ValueError("days must be >= 0")
     overrides = _calendar()  # looked up by day: no need to cut it to the span first
+    kept, answers = _answers
+    if kept is not overrides or len(answers) > 1000:
+        _answers = (overrides, {})
+        kept, answers = _answers
+    hit = answers.get((start, days))
+    if hit is not None:
+        return hit
     d, left = start, days
     while left > 0:
         d += timedelta(days=1)
         if _working(d, overrides):
             left -= 1
+    answers[(start, days)] = d
     return d
 
 

@@ -7,6 +7,8 @@
 - `public_throttles(...)`: django-ninja throttles per client address for public operations.
 - `public_channel(request)`: the audit rows written while serving a public request carry
   channel "public" and the client address, and no user.
+- `PublicAPIMiddleware`: public API requests skip the middleware that serves sessions and
+  logins (PUBLIC_API_SKIPS).
 Public API operations are declared with `auth=None`, so no login cookie (and no CSRF
 token) is needed; they never read `request.user`.
 """
@@ -14,11 +16,16 @@ token) is needed; they never read `request.user`.
 import hashlib
 import hmac
 import math
+import re
 import secrets
 from contextlib import contextmanager
 from functools import lru_cache
 
 from django.conf import settings
+from django.core.exceptions import MiddlewareNotUsed
+from django.core.handlers.base import BaseHandler
+from django.core.handlers.exception import convert_exception_to_response
+from django.utils.module_loading import import_string
 from ninja.throttling import SimpleRateThrottle
 
 from .context import request_context
@@ -51,7 +58,8 @@ def _tracking_key(secret: str) -> bytes:
 def tracking_hash(code: str) -> str:
     """HMAC-SHA256 of the normalised code with a key derived from SECRET_KEY."""
     key = _tracking_key(settings.SECRET_KEY)
-    return hmac.new(key, normalise_code(code).encode(), hashlib.sha256).hexdigest()
+    # hmac.digest: the same MAC in one C call (hmac.new builds two hash objects in Python)
+    return hmac.digest(key, normalise_code(code).encode(), "sha256").hex()
 
 
 def plausible_code(code: str) -> bool:
@@ -90,11 +98,11 @@ class PublicThrottle(SimpleRateThrottle):
         if counts.get(current, 0) + carried >= self.num_requests:
             self._wait = self.duration - into
             return False
-        if not self.cache.add(current, 1, 2 * self.duration):
-            try:
-                self.cache.incr(current)
-            except ValueError:  # expired between add and incr
-                self.cache.set(current, 1, 2 * self.duration)
+        try:  # the window's counter exists but for the window's first request: one call
+            self.cache.incr(current)
+        except ValueError:
+            if not self.cache.add(current, 1, 2 * self.duration):
+                self.cache.incr(current)  # another process made it meanwhile
         return True
 
     def wait(self) -> float | None:
@@ -106,6 +114,72 @@ def public_throttles(scope: str, rate: str | None = None):
     """Throttles for a public operation: `rate` or settings.PUBLIC_THROTTLE_RATES[scope]."""
     rates = getattr(settings, "PUBLIC_THROTTLE_RATES", {})
     return [PublicThrottle(scope, rate or rates.get(scope, "30/m"))]
+
+
+# What a public operation (auth=None, cookie-less) does not use: no session, login, second
+# factor, jurisdiction cache, messages or login lockout, no static file, no page error.
+PUBLIC_API_SKIPS = frozenset(
+    {
+        "whitenoise.middleware.WhiteNoiseMiddleware",
+        "django.contrib.sessions.middleware.SessionMiddleware",
+        "django.contrib.auth.middleware.AuthenticationMiddleware",
+        "django_otp.middleware.OTPMiddleware",
+        "minqing.accounts.otp.SecondFactorMiddleware",
+        "minqing.core.scoping.JurisdictionCacheMiddleware",
+        "django.contrib.messages.middleware.MessageMiddleware",
+        "axes.middleware.AxesMiddleware",
+        "minqing.core.middleware.DomainErrorMiddleware",
+    }
+)
+_PUBLIC_API = re.compile(r"/api/[^/]+/public/")
+
+
+class _PublicHandler(BaseHandler):
+    """Django's middleware chain (as BaseHandler.load_middleware builds it, synchronous)
+    from a given list."""
+
+    def __init__(self, paths):
+        self._view_middleware, self._template_response_middleware = [], []
+        self._exception_middleware = []
+        handler = convert_exception_to_response(self._get_response)
+        for path in reversed(paths):
+            try:
+                mw = import_string(path)(handler)
+            except MiddlewareNotUsed:
+                continue
+            if hasattr(mw, "process_view"):
+                self._view_middleware.insert(0, mw.process_view)
+            if hasattr(mw, "process_template_response"):
+                self._template_response_middleware.append(mw.process_template_response)
+            if hasattr(mw, "process_exception"):
+                self._exception_middleware.append(mw.process_exception)
+            handler = convert_exception_to_response(mw)
+        self._middleware_chain = handler
+
+
+class PublicAPIMiddleware:
+    """Public operations (/api/<app>/public/…, all declared auth=None) go through the rest of
+    the middleware minus PUBLIC_API_SKIPS: the security headers (this one sits after
+    SecurityMiddleware), language, CSRF rules, X-Frame-Options, CSP, the request context and
+    the bad-input guard stay; a session cookie is not read and no user is loaded (it is an
+    AnonymousUser, which is all such an operation may see). A fifth of intake's CPU was the
+    full stack. Every other request takes the full stack."""
+
+    def __init__(self, get_response):
+        from django.contrib.auth.models import AnonymousUser
+
+        self.anonymous = AnonymousUser
+        self.get_response = get_response
+        rest = list(settings.MIDDLEWARE)
+        mine = f"{__name__}.{type(self).__name__}"
+        rest = rest[rest.index(mine) + 1 :] if mine in rest else rest
+        self.public = _PublicHandler([m for m in rest if m not in PUBLIC_API_SKIPS])
+
+    def __call__(self, request):
+        if _PUBLIC_API.match(request.path_info) is None:
+            return self.get_response(request)
+        request.user = self.anonymous()
+        return self.public._middleware_chain(request)
 
 
 @contextmanager

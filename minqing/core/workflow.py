@@ -32,7 +32,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connection, connections, models
+from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -40,6 +40,7 @@ from .audit import audit_record, audit_row
 from .dbcursor import prepared_cursor
 from .errors import IllegalTransition, PermissionDeniedError
 from .permissions import has_perm, require
+from .rows import unsaved
 
 
 class ActorKind(models.TextChoices):
@@ -345,8 +346,9 @@ def workflow_create(
     reg = _WORKFLOWS.get(workflow.name)
     if reg is None or reg.workflow is not workflow or not isinstance(case, reg.model):
         raise UnregisteredWorkflow(f"workflow {workflow.name!r} is not registered for this case")
+    db = connections[DEFAULT_DB_ALIAS]  # once: each use of the `connection` proxy costs a lookup
     one_statement = (
-        connection.vendor == "postgresql"
+        db.vendor == "postgresql"
         and case.pk is None
         and reg.model._meta.pk.column == "id"
         and (notify is None or "recipients_sql" in notify)
@@ -377,17 +379,18 @@ def workflow_create(
 
     setattr(case, reg.state_field, workflow.initial)
     model, em = reg.model, reg.event_model
-    event = em(
+    event = unsaved(
+        em,
         **_first_event(
             workflow, case, actor, comment, anonymous_label, channel or current_channel()
-        )
+        ),
     )
-    qn = connection.ops.quote_name
+    qn = db.ops.quote_name
     pk_field = model._meta.pk
-    case_sql, params = _insert_sql(model, case, exclude=pk_field, returning=pk_field)
+    case_sql, params = _insert_sql(model, case, exclude=pk_field, returning=pk_field, db=db)
     fk = em._meta.get_field(reg.case_field)
     parts = [f"WITH c AS ({case_sql})"]
-    sql, more = _insert_from_case(em, event, {fk.column: None})
+    sql, more = _insert_from_case(em, event, {fk.column: None}, db)
     parts.append(f", e AS ({sql} RETURNING {qn(em._meta.pk.column)})")
     params += more
     if audit or notify:
@@ -401,11 +404,12 @@ def workflow_create(
                     AuditEvent,
                     row,
                     {"target_id": None, "target_repr": row.target_repr},
+                    db,
                 )
                 parts.append(f", a AS ({sql})")
                 params += more
             if notify:
-                sql, more = _notify_from_case(case, **notify)
+                sql, more = _notify_from_case(case, db, **notify)
                 parts.append(f", n AS ({sql})")
                 params += more
         finally:
@@ -413,14 +417,14 @@ def workflow_create(
     parts.append(f" SELECT c.{qn(pk_field.column)}, (SELECT * FROM e) FROM c")
     # prepared on the connection: its plan (inserts, the recipients by area) does not depend
     # on the values, and parsing and planning it cost as much as running it
-    with prepared_cursor() as cur:
+    with prepared_cursor(db) as cur:
         cur.execute("".join(parts), params)
         case_pk, event_pk = cur.fetchone()
     case.pk = case_pk
-    case._state.adding, case._state.db = False, connection.alias
+    case._state.adding, case._state.db = False, db.alias
     event.pk = event_pk
     setattr(event, reg.case_field, case)
-    event._state.adding, event._state.db = False, connection.alias
+    event._state.adding, event._state.db = False, db.alias
     hook = workflow.on_enter.get(workflow.initial)
     if hook is not None:
         hook(case, event)
@@ -442,17 +446,17 @@ def _case_text(value: str) -> tuple[str, list]:
 _INSERT_SHAPES: dict = {}
 
 
-def _insert_shape(model) -> tuple[tuple, str, str, bool]:
-    key = (connection.vendor, model)
+def _insert_shape(model, db) -> tuple[tuple, str, str, bool]:
+    key = (db.vendor, model)
     hit = _INSERT_SHAPES.get(key)
     if hit is None:
-        qn = connection.ops.quote_name
+        qn = db.ops.quote_name
         pk = model._meta.pk
         fields = tuple(f for f in model._meta.local_concrete_fields if f is not pk)
         plain = not any(hasattr(f, "get_placeholder") for f in fields)
         columns = ", ".join(qn(f.column) for f in fields)
         hit = _INSERT_SHAPES[key] = (fields, qn(model._meta.db_table), columns, plain)
-        _learn_quick(model, connections[connection.alias])
+        _learn_quick(model, db)
     return hit
 
 
@@ -543,11 +547,11 @@ def _mark(value, params: list) -> str:
     return "%s"
 
 
-def _insert_from_case(model, obj, from_case: dict) -> tuple[str, list]:
+def _insert_from_case(model, obj, from_case: dict, db=None) -> tuple[str, list]:
     """INSERT INTO model (...) SELECT ... FROM c: the columns in `from_case` come from the
     new case (None: its id; a text: that text with the sentinel replaced by the id)."""
-    fields, table, columns, _plain = _insert_shape(model)
-    conn = connections[connection.alias]
+    db = db or connections[DEFAULT_DB_ALIAS]
+    fields, table, columns, _plain = _insert_shape(model, db)
     exprs, params = [], []
     for f in fields:
         if f.column in from_case:
@@ -559,19 +563,19 @@ def _insert_from_case(model, obj, from_case: dict) -> tuple[str, list]:
             exprs.append(f"({sql})")
             params += more
             continue
-        value = _db_value(f, obj, conn)
+        value = _db_value(f, obj, db)
         if value is _EXPRESSION:
-            value = f.get_db_prep_save(f.pre_save(obj, True), conn)
+            value = f.get_db_prep_save(f.pre_save(obj, True), db)
         exprs.append(_mark(value, params))
     return f"INSERT INTO {table} ({columns}) SELECT {', '.join(exprs)} FROM c", params
 
 
 def _notify_from_case(
-    case, *, recipients, kind, title, url, body="", recipients_sql=None
+    case, db, *, recipients, kind, title, url, body="", recipients_sql=None
 ) -> tuple[str, list]:
     from .case_models import Notification
 
-    qn = connection.ops.quote_name
+    qn = db.ops.quote_name
     if recipients_sql is not None:  # the same users as an id subquery, compiled already
         sub_sql, sub_params = recipients_sql
     else:
@@ -580,7 +584,7 @@ def _notify_from_case(
     from django.contrib.auth import get_user_model
 
     user = get_user_model()._meta
-    at = Notification._meta.get_field("created_at").get_db_prep_save(timezone.now(), connection)
+    at = Notification._meta.get_field("created_at").get_db_prep_save(timezone.now(), db)
     url_sql, url_params = _case_text(url(case))
     title_sql, title_params = _case_text(str(title)[:200])
     body_params = []
@@ -593,18 +597,18 @@ def _notify_from_case(
     return sql, [at, kind, *title_params, *body_params, *url_params, *sub_params]
 
 
-def _insert_sql(model, obj, *, exclude, returning) -> tuple[str, list]:
+def _insert_sql(model, obj, *, exclude, returning, db=None) -> tuple[str, list]:
     """Django's own INSERT ... RETURNING for one object (field pre_save and db prep): the
     SQL said once per model, the values prepared as the compiler does; the compiler itself
     only when a field has its own placeholder or a value is an expression."""
-    fields, table, columns, plain = _insert_shape(model)
+    db = db or connections[DEFAULT_DB_ALIAS]
+    fields, table, columns, plain = _insert_shape(model, db)
     if plain and exclude is model._meta.pk and returning is model._meta.pk:
-        conn = connections[connection.alias]
-        values = [_db_value(f, obj, conn) for f in fields]
+        values = [_db_value(f, obj, db) for f in fields]
         if not any(v is _EXPRESSION for v in values):
             params = []
             marks = ", ".join([_mark(v, params) for v in values])
-            qn = connection.ops.quote_name
+            qn = db.ops.quote_name
             return (
                 f"INSERT INTO {table} ({columns}) VALUES ({marks}) "
                 f"RETURNING {table}.{qn(returning.column)}",
@@ -615,7 +619,7 @@ def _insert_sql(model, obj, *, exclude, returning) -> tuple[str, list]:
     fields = [f for f in model._meta.local_concrete_fields if f is not exclude]
     query = InsertQuery(model)
     query.insert_values(fields, [obj])
-    compiler = query.get_compiler(connection=connection)
+    compiler = query.get_compiler(connection=db)
     compiler.returning_fields = [returning]
     (sql, params), *_rest = compiler.as_sql()
     return sql, list(params)

@@ -91,6 +91,24 @@ def test_adding_working_days_skips_weekends_and_holidays(db):
     assert add_working_days(date(2026, 11, 27), 1) == date(2026, 12, 1)
 
 
+def test_a_deadline_asked_again_is_not_walked_again_until_the_calendar_changes(db, monkeypatch):
+    from minqing.core import deadlines
+
+    walked = []
+    real = deadlines._working
+    monkeypatch.setattr(
+        deadlines, "_working", lambda d, overrides: walked.append(d) or real(d, overrides)
+    )
+    start = date(2026, 11, 27)
+    assert add_working_days(start, 5) == date(2026, 12, 4) and walked
+    walked.clear()
+    assert add_working_days(start, 5) == date(2026, 12, 4) and walked == []
+    assert add_working_days(start, 6) == date(2026, 12, 7) and walked  # another question
+    CalendarDay.objects.create(date=date(2026, 12, 1), kind="holiday", name="测试")
+    walked.clear()
+    assert add_working_days(start, 5) == date(2026, 12, 7) and walked
+
+
 def test_deadline_is_the_end_of_the_local_working_day(db):
     moment = timezone.make_aware(datetime(2026, 11, 27, 22, 0))
     due = deadline_after(moment, 1)
@@ -170,6 +188,20 @@ def test_tracking_codes_have_80_bits_and_only_their_hash_is_stored(users, tree):
     # a code typed with dashes, lower case or O for 0 finds the same hash
     assert tracking_hash(format_code(code).lower()) == stored.tracking_hash
     assert normalise_code("o1-il") == "0111"
+
+
+def test_tracking_hash_is_the_hmac_the_stored_codes_were_made_with(settings):
+    """The hash stored for every code filed so far: HMAC-SHA256 of the normalised code, keyed
+    with SHA-256 of "minqing-tracking:" + SECRET_KEY. Computed another way, it must not move,
+    or no resident could track an older matter."""
+    import hashlib
+    import hmac
+
+    settings.SECRET_KEY = "a-fixed-key-for-this-test"
+    key = hashlib.sha256(b"minqing-tracking:a-fixed-key-for-this-test").digest()
+    want = hmac.new(key, b"0123ABCDEFGHJKMN", hashlib.sha256).hexdigest()
+    assert tracking_hash("0123-abcd-efgh-jkmn") == want
+    assert want == "08c104d99160e47cac887fd4b55609c823a09c237f7b946def2e168fbc6d19b7"
 
 
 # -- attachments -----------------------------------------------------------------------------

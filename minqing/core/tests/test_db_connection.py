@@ -123,3 +123,37 @@ def test_prepared_reads_prepare_the_orm_statements_inside_only(settings, on):
     assert _prepared_count() == before + (1 if on else 0)
     assert any('"areas_area"."code" = $1' in s for s in statements) is on
     assert not any('"areas_area"."name" = $1' in s for s in statements)
+
+
+@pytest.mark.django_db
+def test_prepared_cursor_is_kept_per_connection_and_replaced_with_it(settings):
+    """The driver's cursor (and its adapters) serves the connection's next prepared
+    statement; a new connection gets a new cursor, and a failed statement spoils nothing."""
+    from django.db import IntegrityError, connections
+
+    from minqing.core.dbcursor import prepared_cursor
+
+    settings.DB_PREPARED_WRITES = True
+    conn = connections.create_connection("default")
+    try:
+        raws = []
+        for i in range(2):
+            with prepared_cursor(conn) as cur:
+                cur.execute("SELECT %s::int + 41", [i])
+                assert cur.fetchone()[0] == 41 + i
+                raws.append(cur.cursor)
+        assert raws[0] is raws[1] and not raws[0].closed
+        with pytest.raises(IntegrityError), prepared_cursor(conn) as cur:
+            cur.execute("CREATE TEMP TABLE t (i int PRIMARY KEY)")
+            cur.execute("INSERT INTO t VALUES (%s), (%s)", [1, 1])
+        with prepared_cursor(conn) as cur:
+            cur.execute("SELECT %s::int + 41", [2])
+            assert cur.fetchone()[0] == 43
+            assert cur.cursor is raws[0]
+        conn.close()
+        with prepared_cursor(conn) as cur:
+            cur.execute("SELECT %s::int + 41", [3])
+            assert cur.fetchone()[0] == 44
+            assert cur.cursor is not raws[0]
+    finally:
+        conn.close()

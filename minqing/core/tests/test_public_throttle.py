@@ -57,3 +57,21 @@ def test_state_is_two_small_counters_whatever_the_rate():
     key = t.get_cache_key(_req())
     assert cache.get(f"{key}:{int(7200 // 60)}") == 500  # a count, not a list of 500 times
     assert cache.get(key) is None
+
+
+def test_a_request_inside_a_window_counts_with_one_write(monkeypatch):
+    clock = [9000.0]
+    t = _throttle("100/m", clock)
+    assert t.allow_request(_req())  # the window's first: its counter is made
+    calls = []
+    for name in ("add", "set", "incr"):
+        real = getattr(cache, name)
+        monkeypatch.setattr(
+            cache, name, lambda *a, _n=name, _r=real, **k: calls.append(_n) or _r(*a, **k)
+        )
+    t.cache = cache
+    for _ in range(3):
+        assert t.allow_request(_req())
+    assert calls == ["incr"] * 3
+    key = t.get_cache_key(_req())
+    assert cache.get(f"{key}:{int(9000 // 60)}") == 4

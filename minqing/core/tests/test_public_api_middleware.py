@@ -1,0 +1,94 @@
+"""core.public.PublicAPIMiddleware: public API operations (/api/<app>/public/, auth=None)
+skip the session, login and page middleware, and keep everything else: the security
+headers, language, CSRF rules, the bad-input guard, the throttle per client."""
+
+import json
+
+import pytest
+from django.contrib.sessions.middleware import SessionMiddleware
+from django.test import Client
+
+from minqing.api import api
+from minqing.appeals.models import Appeal
+from minqing.appeals.tests.factories import category
+from minqing.conftest import login
+from minqing.core.public import _PUBLIC_API
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy",
+    "Cross-Origin-Opener-Policy",
+    "Referrer-Policy",
+    "X-Content-Type-Options",
+    "X-Frame-Options",
+    "Content-Language",
+}
+
+
+def _file(client, tree, **more):
+    data = {"category_id": category().pk, "area_id": tree.qixing.pk, "content": "路烂了", **more}
+    return client.post(
+        "/api/appeals/public/appeals", json.dumps(data), content_type="application/json"
+    )
+
+
+def test_public_operations_keep_every_security_header(tree, db):
+    public = _file(Client(enforce_csrf_checks=True), tree)  # no CSRF token: none needed
+    assert public.status_code == 201, public.content
+    full = Client().get("/api/appeals/categories")  # the whole stack (401: no login)
+    assert SECURITY_HEADERS <= set(full.headers)
+    for name in SECURITY_HEADERS:
+        assert public[name] == full[name], name
+    assert "Set-Cookie" not in public.headers and not public.cookies
+
+
+def test_public_operations_do_not_read_the_session(tree, users, monkeypatch):
+    opened = []
+    real = SessionMiddleware.process_request
+
+    def spy(self, request):
+        opened.append(request.path)
+        return real(self, request)
+
+    monkeypatch.setattr(SessionMiddleware, "process_request", spy)
+    client = Client()
+    login(client, users.cadre)  # a staff member's cookie, sent along
+    opened.clear()
+    r = _file(client, tree)
+    assert r.status_code == 201 and opened == []
+    appeal = Appeal.objects.get(pk=r.json()["id"])
+    assert appeal.created_by is None and appeal.channel == "web"  # filed as the public
+    assert client.get("/api/appeals/categories").status_code == 200
+    assert opened == ["/api/appeals/categories"]
+
+
+def test_bad_input_is_still_refused_on_public_operations(tree, db):
+    r = _file(Client(), tree, content="路烂了\x00")
+    assert r.status_code == 400 and r.json()["code"] == "invalid"
+    r = _file(Client(), tree, area_id=2**64)
+    assert r.status_code == 400
+    assert Appeal.objects.count() == 0
+
+
+def test_every_public_route_is_an_operation_without_login_and_the_other_way_round():
+    """The short stack has no session or user: an operation under /public/ that wanted a
+    login would fail closed (no user), and one without login elsewhere would pay the whole
+    stack. Keep them where they belong."""
+    public, unauthenticated = set(), set()
+    for router_prefix, router in api._routers:
+        for path, path_view in router.path_operations.items():
+            full = f"/api/{router_prefix.strip('/')}{path}".replace("//", "/")
+            for op in path_view.operations:
+                if _PUBLIC_API.match(full):
+                    public.add(full)
+                    assert op.auth_param is None, full  # declared auth=None
+                if op.auth_param is None:
+                    unauthenticated.add(full)
+    assert "/api/appeals/public/appeals" in public
+    assert unauthenticated == public
+
+
+@pytest.mark.parametrize("path", ["/api/appeals/public/appeals", "/api/visits/public/x"])
+def test_the_public_prefix(path):
+    assert _PUBLIC_API.match(path)
+    assert not _PUBLIC_API.match(path.replace("/public/", "/"))
+    assert not _PUBLIC_API.match("/appeals/public/x") and not _PUBLIC_API.match("/api/public/x")
