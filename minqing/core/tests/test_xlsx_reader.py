@@ -591,6 +591,116 @@ def test_plain_text_rows_are_read_in_one_step_with_the_same_values(monkeypatch):
     assert fast == [False] * 8
 
 
+def _uniform_rows(shared: bool, rows: int = 40, first: int = 1) -> str:
+    """Rows of four plain text cells, every cell there (the empty ones too), as openpyxl's
+    write-only mode (inline) or a shared-string writer lays them out."""
+    out = []
+    for n in range(first, first + rows):
+        if shared:
+            cells = [
+                f'<c r="A{n}" t="s"><v>0</v></c>',
+                f'<c r="B{n}" s="2"/>' if n % 3 else f'<c r="B{n}" s="2" t="s"><v>1</v></c>',
+                f'<c r="C{n}" t="s"><v>2</v></c>',
+                f'<c r="D{n}"/>' if n % 2 else f'<c r="D{n}" t="s"><v>0</v></c>',
+            ]
+        else:
+            cells = [
+                f'<c r="A{n}" t="inlineStr"><is><t>&#24352;&#19977;{n}</t></is></c>',
+                f'<c r="B{n}" s="1" t="inlineStr"><is><t xml:space="preserve"> {n} </t></is></c>',
+                f'<c r="C{n}" t="inlineStr"></c>'
+                if n % 3
+                else f'<c r="C{n}" t="inlineStr"><is><t>x></t></is></c>',
+                f'<c r="D{n}" t="inlineStr"></c>'
+                if n % 2
+                else f'<c r="D{n}" t="inlineStr"><is><t>&#20303;</t></is></c>',
+            ]
+        if n % 7 == 0:  # a row of empty cells
+            cells = [f'<c r="{c}{n}" t="inlineStr"></c>' for c in "ABCD"]
+            if shared:
+                cells = [f'<c r="{c}{n}" s="2"/>' for c in "ABCD"]
+        out.append(f'<row r="{n}" spans="1:4">' + "".join(cells) + "</row>")
+    return "".join(out)
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_pieces_of_rows_as_wide_as_their_first_are_read_in_one_step(monkeypatch, shared):
+    from minqing.core import xlsx_reader
+
+    sst = f'<sst xmlns="{MAIN}"><si><t>甲</t></si><si><t> 乙</t></si><si><t></t></si></sst>'
+    whole, fast = [], []
+    original_whole, original_fast = xlsx_reader._whole_rows, xlsx_reader._fast_row
+
+    def counted_whole(*args):
+        rows = original_whole(*args)
+        whole.append(rows is not None)
+        return rows
+
+    def counted_fast(*args):
+        row = original_fast(*args)
+        fast.append(row is not None)
+        return row
+
+    monkeypatch.setattr(xlsx_reader, "_whole_rows", counted_whole)
+    monkeypatch.setattr(xlsx_reader, "_fast_row", counted_fast)
+    # a gap in the row numbers (rows 41-44 missing) is yielded as empty rows
+    rows = _uniform_rows(shared) + _uniform_rows(shared, rows=10, first=45)
+    content = _package(SHEET.format(rows=rows), sst if shared else None)
+    values = scanned_values(content)["S"]
+    assert whole == [True] and fast == []
+    assert values == parsed_values(content)["S"]
+    assert len(values) == 54 and values[40:44] == [()] * 4 and values[6] == ()
+    same(content)
+    # cut into pieces of 1 KB: each piece read in one step, the values as before
+    monkeypatch.setattr(xlsx_reader, "_CHUNK", 1024)
+    whole.clear()
+    assert scanned_values(content)["S"] == values
+    assert len(whole) > 5 and all(whole) and fast == []
+    # up to a row: the rows after it are not read
+    book = open_workbook(zipfile.ZipFile(io.BytesIO(content)), part_limit=2**30)
+    path = book.sheets[0][1]
+    assert [_trim(r) for r in book._scanned_rows(path, max_columns=100, max_row=3)] == values[:3]
+    monkeypatch.setattr(xlsx_reader, "_CHUNK", 1 << 20)
+    # a narrow limit: the rows are read one by one and cut as before
+    for limit in (1, 2, 3):
+        assert list(book._scanned_rows(path, max_columns=limit)) == list(
+            book._parsed_rows(path, max_columns=limit)
+        )
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        '<row r="41"><c r="A41" t="inlineStr"><is><t>窄</t></is></c></row>',  # narrower
+        "\n",  # text between two rows
+        '<row r="41"><c r="A41"><v>1</v></c><c r="B41" t="inlineStr"></c>'
+        '<c r="C41" t="inlineStr"></c><c r="D41" t="inlineStr"></c></row>',  # a number
+        '<row r="41"><c r="A41" t="inlineStr"><is><t>a&amp;b</t></is></c>'
+        '<c r="B41" t="inlineStr"></c><c r="C41" t="inlineStr"></c>'
+        '<c r="D41" t="inlineStr"></c></row>',  # an entity
+        '<row r="41"><c r="A41" t="inlineStr"><is><t>]]&gt;</t></is></c>'
+        '<c r="B41" t="inlineStr"></c><c r="C41" t="inlineStr"></c>'
+        '<c r="D41" t="inlineStr"></c></row>',
+    ],
+)
+def test_a_piece_that_is_not_all_such_rows_is_read_row_by_row(monkeypatch, odd):
+    from minqing.core import xlsx_reader
+
+    whole = []
+    original = xlsx_reader._whole_rows
+
+    def counted(*args):
+        rows = original(*args)
+        whole.append(rows is not None)
+        return rows
+
+    monkeypatch.setattr(xlsx_reader, "_whole_rows", counted)
+    rows = _uniform_rows(False) + odd + _uniform_rows(False, rows=5, first=42)
+    content = _package(SHEET.format(rows=rows))
+    assert scanned_values(content) == parsed_values(content)
+    assert whole == [False]
+    same(content)
+
+
 @pytest.mark.parametrize(
     "odd",
     [
