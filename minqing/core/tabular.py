@@ -112,8 +112,9 @@ def _too_long(rowno: int, col: int, n: int):
 def _check_row(rowno: int, row, limits: tuple[int, int] | None = None) -> None:
     cell_limit, column_limit = limits or (max_cell_chars(), max_columns())
     try:
-        longest = max(map(len, row), default=0)  # a csv row: all text, checked in C
-    except TypeError:  # xlsx cells: numbers, dates, None among the text
+        # a csv row (all text) or an xlsx row of text and empty cells: checked in C
+        longest = max(map(len, filter(None, row)), default=0)
+    except TypeError:  # xlsx cells: numbers, dates among the text
         longest = max(map(len, [v for v in row if v.__class__ is str]), default=0)
     if longest > cell_limit:
         for i, value in enumerate(row):
@@ -159,8 +160,11 @@ def _numbered(
         seen += 1
         if seen > limit:
             raise ValidationFailed(_("文件超过 %(max)d 行,请分成几个文件导入") % {"max": limit})
-        if convert is _cell:  # text, the common case, without a call
-            cells = [c.strip() if c.__class__ is str else _cell(c) for c in row[:columns]]
+        if convert is _cell:  # text and empty cells, the common case, without a call
+            cells = [
+                c.strip() if c.__class__ is str else "" if c is None else _cell(c)
+                for c in row[:columns]
+            ]
         else:
             cells = [convert(c) for c in row[:columns]]
         if len(cells) < width:
