@@ -54,6 +54,50 @@ class Unrecognised(Exception):
     """The scanner met something it does not know: lxml reads the part instead."""
 
 
+class CellTooLarge(Exception):
+    """A part holds a run of text (a cell) longer than the reader was told to allow."""
+
+
+class _RunBounded:
+    """A part's stream that refuses, as it is read, a run of more than `limit` bytes
+    between two '<' (it bounds every cell's text): the check of a giant cell made on the
+    way, not in a pass of its own over the inflated part. The same test as
+    core.tabular's _text_run_over, chunk by chunk."""
+
+    def __init__(self, fh, limit: int):
+        self.fh, self.limit, self.carry = fh, limit, 0  # carry: the run the last read ended in
+        self.over = re.compile(b"<[^<]{%d}" % (limit + 1))
+
+    def read(self, n: int = -1) -> bytes:
+        chunk = self.fh.read(n)
+        if not chunk:
+            return chunk
+        first = chunk.find(b"<")
+        if first < 0:
+            self.carry += len(chunk)
+            if self.carry > self.limit:
+                raise CellTooLarge
+        else:
+            if self.carry + first > self.limit or self.over.search(chunk):
+                raise CellTooLarge
+            self.carry = len(chunk) - chunk.rfind(b"<") - 1
+        return chunk
+
+    def close(self) -> None:
+        self.fh.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _open(archive: zipfile.ZipFile, path: str, run_limit: int | None):
+    fh = archive.open(path)
+    return fh if run_limit is None else _RunBounded(fh, run_limit)
+
+
 # ------------------------------------------------------------------ the scanner
 #
 # The sheet XML is inflated from the zip a megabyte at a time, decoded, and cut before the
@@ -404,10 +448,12 @@ def _fragment(text: str, tag: str) -> str:
     return _text(node)
 
 
-def _scanned_strings(archive: zipfile.ZipFile, path: str) -> list[str]:
+def _scanned_strings(
+    archive: zipfile.ZipFile, path: str, run_limit: int | None = None
+) -> list[str]:
     strings: list[str] = []
     append = strings.append
-    with archive.open(path) as fh:
+    with _open(archive, path, run_limit) as fh:
         chunks = _decoded(fh)
         buf = _head(chunks, "sst", "<si")
         if not buf.startswith("<si"):
@@ -479,9 +525,11 @@ def _text(node) -> str:
 
 
 class FastWorkbook:
-    def __init__(self, archive: zipfile.ZipFile, *, part_limit: int):
+    def __init__(self, archive: zipfile.ZipFile, *, part_limit: int, run_limit: int | None = None):
         self.archive = archive
         self.part_limit = part_limit
+        # the sheets and the shared strings are read through _RunBounded when set
+        self.run_limit = run_limit
         names = {i.filename: i for i in archive.infolist()}
         for info in names.values():
             if info.file_size > part_limit:
@@ -561,7 +609,7 @@ class FastWorkbook:
             strings = None
             if self._shared_path:
                 try:
-                    strings = _scanned_strings(self.archive, self._shared_path)
+                    strings = _scanned_strings(self.archive, self._shared_path, self.run_limit)
                 except Unrecognised:
                     strings = None
             self._shared = strings if strings is not None else self._parsed_strings()
@@ -571,7 +619,7 @@ class FastWorkbook:
         """The shared strings on lxml's iterparse: any well-formed part."""
         strings = []
         if self._shared_path:
-            with self.archive.open(self._shared_path) as fh:
+            with _open(self.archive, self._shared_path, self.run_limit) as fh:
                 for _e, node in etree.iterparse(fh, tag=SI, **_parser_args()):
                     strings.append(_text(node).replace("x005F_", ""))
                     node.clear()
@@ -616,7 +664,7 @@ class FastWorkbook:
         values: list | None = None  # the row being read
         col = -1
         whole_misses = 0
-        with self.archive.open(path) as fh:
+        with _open(self.archive, path, self.run_limit) as fh:
             chunks = _decoded(fh)
             buf = _head(chunks, "worksheet", "<sheetData")
             if buf.startswith("<sheetData/>"):
@@ -791,7 +839,7 @@ class FastWorkbook:
         letters_of = _LETTERS
         digits = "0123456789"
         counter = 0
-        with self.archive.open(path) as fh:
+        with _open(self.archive, path, self.run_limit) as fh:
             for _e, row in etree.iterparse(fh, tag=ROW, **_parser_args()):
                 r = row.get("r")
                 number = int(r) if r else counter + 1
@@ -868,10 +916,14 @@ class FastWorkbook:
                 yield tuple(values)
 
 
-def open_workbook(archive: zipfile.ZipFile, *, part_limit: int) -> FastWorkbook | None:
-    """The reader for this package, or None when openpyxl should read it instead."""
+def open_workbook(
+    archive: zipfile.ZipFile, *, part_limit: int, run_limit: int | None = None
+) -> FastWorkbook | None:
+    """The reader for this package, or None when openpyxl should read it instead.
+    `run_limit`: the sheets and shared strings raise CellTooLarge, as they are read, at a
+    run of more bytes than this between two '<'."""
     try:
-        return FastWorkbook(archive, part_limit=part_limit)
+        return FastWorkbook(archive, part_limit=part_limit, run_limit=run_limit)
     except XlsxTooLarge:
         raise
     except (KeyError, etree.XMLSyntaxError, ValueError, AttributeError):

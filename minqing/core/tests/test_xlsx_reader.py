@@ -901,3 +901,53 @@ def test_without_a_reader_process_the_rows_are_read_here(settings, tmp_path, mon
     monkeypatch.setattr(sys, "executable", "/usr/bin/python3")
     monkeypatch.setattr("subprocess.Popen", refuse)
     assert _rows_of(path) == here
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["inline", "shared", "after a row lxml reads", "in the header rows", "at the end"],
+)
+def test_a_giant_cell_is_refused_as_the_sheet_is_read_once(settings, monkeypatch, where):
+    """The fast reader checks the parts as it reads them (no pass of their own before):
+    a giant cell anywhere is refused with the same message; a sheet is inflated once."""
+    settings.IMPORT_MAX_CELL_CHARS = 100
+    giant = "长" * 2000
+    header = '<row r="1"><c r="A1" t="inlineStr"><is><t>姓名</t></is></c></row>'
+    rows = "".join(
+        f'<row r="{n}"><c r="A{n}" t="inlineStr"><is><t>张{n}</t></is></c></row>'
+        for n in range(2, 3000)
+    )
+    cell = f'<c r="A3000" t="inlineStr"><is><t>{giant}</t></is></c>'
+    shared = None
+    if where == "shared":
+        shared = f'<sst xmlns="{MAIN}"><si><t>{giant}</t></si></sst>'
+        cell = '<c r="A3000" t="s"><v>0</v></c>'
+    elif where == "after a row lxml reads":
+        rows += '<row r="2999"><!-- odd --><c r="A2999"><v>1</v></c></row>'
+    elif where == "in the header rows":
+        rows = rows.replace("<t>张2</t>", f"<t>{giant}</t>")
+    sheet = SHEET.format(rows=header + rows + f'<row r="3000">{cell}</row>')
+    if where == "at the end":  # after the last row, in the sheet's tail
+        sheet = sheet.replace("<pageMargins/>", f"<pageMargins/>{'x' * 1000}")
+    content = _package(sheet, shared)
+    with pytest.raises(ValidationFailed, match="单元格的内容超过 100 个字"):
+        list(read_table(io.BytesIO(content), "大.xlsx", known=["姓名"]).rows)
+    # without the giant cell, the sheet's bytes are inflated once (and the header rows'
+    # piece a second time), not once more for a check of its own
+    rows = rows.replace(giant, "张")
+    content = _package(SHEET.format(rows=header + rows), None)
+    read = []
+    original = zipfile.ZipExtFile.read
+
+    def counted(self, n=-1):
+        data = original(self, n)
+        if self.name.endswith("sheet1.xml"):
+            read.append(len(data))
+        return data
+
+    monkeypatch.setattr(zipfile.ZipExtFile, "read", counted)
+    table = read_table(io.BytesIO(content), "台账.xlsx", known=["姓名"])
+    assert len(list(table.rows)) == rows.count("<row ")
+    size = zipfile.ZipFile(io.BytesIO(content)).getinfo("xl/worksheets/sheet1.xml").file_size
+    again = size if where == "after a row lxml reads" else 0  # lxml reads it from the start
+    assert sum(read) <= size + min(size, 1 << 20) + again
