@@ -15,7 +15,8 @@ Hostile files: every part's uncompressed size is bounded (a zip bomb is refused 
 is inflated: zipfile never inflates past the size it declares), XML entities are never
 expanded and no DTD or network is read, a row keeps at most max_columns + 1 cells (the
 last one only to say that the row is too wide), and gaps between rows are yielded as
-empty rows so the caller's blank-run rule ends a sheet of a million formatted empty rows.
+empty rows so the caller's blank-run rule ends a sheet of a million formatted empty rows;
+with a run_limit, a giant cell is refused as the part holding it is read (CellTooLarge).
 
 `open_workbook` returns None when the package is not laid out the way this reader knows
 (a strict-OOXML file, a missing workbook part): the caller falls back to openpyxl.
