@@ -112,8 +112,9 @@ def _too_long(rowno: int, col: int, n: int):
 def _check_row(rowno: int, row, limits: tuple[int, int] | None = None) -> None:
     cell_limit, column_limit = limits or (max_cell_chars(), max_columns())
     try:
-        longest = max(map(len, row), default=0)  # a csv row: all text, checked in C
-    except TypeError:  # xlsx cells: numbers, dates, None among the text
+        # a csv row (all text) or an xlsx row of text and empty cells: checked in C
+        longest = max(map(len, filter(None, row)), default=0)
+    except TypeError:  # xlsx cells: numbers, dates among the text
         longest = max(map(len, [v for v in row if v.__class__ is str]), default=0)
     if longest > cell_limit:
         for i, value in enumerate(row):
@@ -159,8 +160,11 @@ def _numbered(
         seen += 1
         if seen > limit:
             raise ValidationFailed(_("文件超过 %(max)d 行,请分成几个文件导入") % {"max": limit})
-        if convert is _cell:  # text, the common case, without a call
-            cells = [c.strip() if c.__class__ is str else _cell(c) for c in row[:columns]]
+        if convert is _cell:  # text and empty cells, the common case, without a call
+            cells = [
+                c.strip() if c.__class__ is str else "" if c is None else _cell(c)
+                for c in row[:columns]
+            ]
         else:
             cells = [convert(c) for c in row[:columns]]
         if len(cells) < width:
@@ -303,12 +307,23 @@ def _text_run_over(fh, limit: int) -> bool:
     return False
 
 
+def _cell_run_limit() -> int:
+    """The most bytes a cell's text may take in the XML: UTF-8 takes at most 4 bytes a
+    character; every parsed cell is then checked in characters."""
+    return max_cell_chars() * 4 + 200
+
+
+def _cell_too_large():
+    return ValidationFailed(
+        _("文件中有一个单元格的内容超过 %(max)d 个字,请检查文件") % {"max": max_cell_chars()}
+    )
+
+
 def _cells_bounded(archive: zipfile.ZipFile) -> None:
     """openpyxl builds each text node whole (and the shared strings all at once): refuse a
-    giant cell, in the shared strings or inline in a sheet, before it does. UTF-8 takes at
-    most 4 bytes a character; every parsed cell is then checked in characters."""
-    limit = max_cell_chars()
-    stop_at = limit * 4 + 200
+    giant cell, in the shared strings or inline in a sheet, before it does. (The fast
+    reader makes the same check as it reads the parts: open_workbook's run_limit.)"""
+    stop_at = _cell_run_limit()
     for info in archive.infolist():
         name = info.filename.lower()
         if not name.endswith(".xml") or info.file_size <= stop_at:
@@ -317,9 +332,7 @@ def _cells_bounded(archive: zipfile.ZipFile) -> None:
             continue
         with archive.open(info) as fh:
             if _text_run_over(fh, stop_at):
-                raise ValidationFailed(
-                    _("文件中有一个单元格的内容超过 %(max)d 个字,请检查文件") % {"max": limit}
-                )
+                raise _cell_too_large()
 
 
 def max_xlsx_part_bytes() -> int:
@@ -348,8 +361,12 @@ def _read_xlsx(fileobj, known, known_names, raw) -> Table:
     except (zipfile.BadZipFile, OSError):
         raise _unreadable()
     try:
-        _cells_bounded(archive)
-        fast = open_workbook(archive, part_limit=max_xlsx_part_bytes())
+        fast = open_workbook(archive, part_limit=max_xlsx_part_bytes(), run_limit=_cell_run_limit())
+        if fast is None or reader_process_bytes() is not None:
+            # openpyxl (or a reader process, which reads without the check): a pass of
+            # its own first. The fast reader checks the parts as it reads them, so a
+            # sheet is inflated once, not twice.
+            _cells_bounded(archive)
     except XlsxTooLarge:
         archive.close()
         raise _too_large_xlsx()
@@ -369,13 +386,15 @@ def _read_xlsx(fileobj, known, known_names, raw) -> Table:
 def _fast_rows(fast, path: str, *, start: int = 1, max_row: int | None = None):
     from lxml.etree import XMLSyntaxError
 
-    from .xlsx_reader import XlsxTooLarge
+    from .xlsx_reader import CellTooLarge, XlsxTooLarge
 
     rows = fast.rows(path, max_columns=max_columns(), max_row=max_row)
     try:
         for number, row in enumerate(rows, 1):
             if number >= start:
                 yield row
+    except CellTooLarge:
+        raise _cell_too_large()
     except XMLSyntaxError:
         raise _unreadable()
     except XlsxTooLarge:

@@ -15,7 +15,8 @@ Hostile files: every part's uncompressed size is bounded (a zip bomb is refused 
 is inflated: zipfile never inflates past the size it declares), XML entities are never
 expanded and no DTD or network is read, a row keeps at most max_columns + 1 cells (the
 last one only to say that the row is too wide), and gaps between rows are yielded as
-empty rows so the caller's blank-run rule ends a sheet of a million formatted empty rows.
+empty rows so the caller's blank-run rule ends a sheet of a million formatted empty rows;
+with a run_limit, a giant cell is refused as the part holding it is read (CellTooLarge).
 
 `open_workbook` returns None when the package is not laid out the way this reader knows
 (a strict-OOXML file, a missing workbook part): the caller falls back to openpyxl.
@@ -52,6 +53,50 @@ class XlsxTooLarge(Exception):
 
 class Unrecognised(Exception):
     """The scanner met something it does not know: lxml reads the part instead."""
+
+
+class CellTooLarge(Exception):
+    """A part holds a run of text (a cell) longer than the reader was told to allow."""
+
+
+class _RunBounded:
+    """A part's stream that refuses, as it is read, a run of more than `limit` bytes
+    between two '<' (it bounds every cell's text): the check of a giant cell made on the
+    way, not in a pass of its own over the inflated part. The same test as
+    core.tabular's _text_run_over, chunk by chunk."""
+
+    def __init__(self, fh, limit: int):
+        self.fh, self.limit, self.carry = fh, limit, 0  # carry: the run the last read ended in
+        self.over = re.compile(b"<[^<]{%d}" % (limit + 1))
+
+    def read(self, n: int = -1) -> bytes:
+        chunk = self.fh.read(n)
+        if not chunk:
+            return chunk
+        first = chunk.find(b"<")
+        if first < 0:
+            self.carry += len(chunk)
+            if self.carry > self.limit:
+                raise CellTooLarge
+        else:
+            if self.carry + first > self.limit or self.over.search(chunk):
+                raise CellTooLarge
+            self.carry = len(chunk) - chunk.rfind(b"<") - 1
+        return chunk
+
+    def close(self) -> None:
+        self.fh.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _open(archive: zipfile.ZipFile, path: str, run_limit: int | None):
+    fh = archive.open(path)
+    return fh if run_limit is None else _RunBounded(fh, run_limit)
 
 
 # ------------------------------------------------------------------ the scanner
@@ -165,6 +210,64 @@ def _fast_row(seg: str, start: int, max_columns: int, book) -> tuple | None:
     return tuple(row)
 
 
+# Faster still: a whole piece of such rows, every one as wide as the piece's first (each
+# cell there, the empty ones too, as openpyxl and this project's exports write them), cut
+# by one regex split whose pattern is a whole row of that many cells: the split's text
+# between two rows must be empty, so the rows tile the piece and nothing is skipped. No
+# Python step per cell, nor one per row but to build its tuple.
+_WHOLE_ROW_HEAD = r'<row r="([0-9]+)"(?:\s+[\w:]+="[^"<&]*")*>'
+_WHOLE_INLINE_CELL = (
+    r'<c r="{letter}[0-9]+"(?: s="[0-9]+")? t="inlineStr">'
+    r'(?:<is><t(?: xml:space="preserve")?>([^<&]+)</t></is>)?</c>'
+)
+_WHOLE_SHARED_CELL = r'<c r="{letter}[0-9]+"(?: s="[0-9]+")?(?: t="s"><v>([0-9]+)</v></c>|/>)'
+_WHOLE_PATTERNS: dict[tuple[int, bool], re.Pattern] = {}
+_WHOLE_MISSES = 3  # pieces of a sheet that may fail to tile before it is no longer tried
+
+
+def _whole_pattern(width: int, shared: bool) -> re.Pattern:
+    pattern = _WHOLE_PATTERNS.get((width, shared))
+    if pattern is None:
+        cell = _WHOLE_SHARED_CELL if shared else _WHOLE_INLINE_CELL
+        cells = "".join(cell.format(letter=letter) for letter in _DENSE[:width])
+        pattern = _WHOLE_PATTERNS[width, shared] = re.compile(_WHOLE_ROW_HEAD + cells + "</row>")
+    return pattern
+
+
+def _whole_rows(piece: str, max_columns: int, book) -> list[tuple[int, tuple]] | None:
+    """(row number, values) of every row of the piece, as _fast_row gives them, when the
+    piece is nothing but rows of plain text cells as wide as its first row; None when
+    it is not (the rows are then read one by one)."""
+    end = piece.find("</row>")
+    if end < 0 or "]]>" in piece:
+        return None
+    first = piece[:end]
+    width = first.count("<c ")
+    if not 0 < width <= min(max_columns, len(_DENSE)):
+        return None
+    shared = 't="inlineStr"' not in first
+    parts = _whole_pattern(width, shared).split(piece)
+    step = width + 2  # the row number, the cells, the text up to the next row
+    if len(parts) < step or any(parts[::step]):
+        return None
+    strings = book.shared if shared else None
+    rows = []
+    append = rows.append
+    it = iter(parts)
+    next(it)
+    for group in zip(*[it] * step, strict=True):
+        values = group[1:-1]
+        if shared:
+            values = tuple([None if v is None else strings[int(v)] for v in values])
+        if values[-1] is None:  # empty cells at the end are dropped
+            n = width - 1
+            while n and values[n - 1] is None:
+                n -= 1
+            values = values[:n]
+        append((int(group[0]), values))
+    return rows
+
+
 # cell types: how the text of <v> becomes a value
 _NUMBER, _SHARED, _INLINE, _BOOL, _TEXT, _ISO = range(6)
 _TYPES = {
@@ -211,27 +314,41 @@ _NON_ASCII_REFERENCE = re.compile(
     r"&#(12[89]|1[3-9][0-9]|[2-9][0-9]{2}|[1-9][0-9]{3,}"
     r"|x[89a-fA-F][0-9a-fA-F]|x[1-9a-fA-F][0-9a-fA-F]{2,});"
 )
-_CHARACTERS: dict[str, str] = {}  # reference (without &# and ;) -> its character
+# What a piece is cut at: a simpler pattern than the one above (the cut runs faster); the
+# references it matches that the one above does not (ASCII, a hex one with a leading 0)
+# are put back as they were, for _unescape.
+_REFERENCE_CUT = re.compile(r"&#([1-9][0-9]{2,}|x[0-9a-fA-F]{2,});")
 
 
-def _character(match) -> str:
-    name = match.group(1)
-    char = _CHARACTERS.get(name)
-    if char is None:
+class _Characters(dict):
+    """Reference (without &# and ;) -> its character, or the reference itself when it is
+    not one _NON_ASCII_REFERENCE decodes; at most 200,000 of them kept."""
+
+    def __missing__(self, name: str) -> str:
+        if _NON_ASCII_REFERENCE.fullmatch(f"&#{name};") is None:
+            return f"&#{name};"
         code = int(name[1:], 16) if name[0] == "x" else int(name)
         if not (0x80 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD or 0x10000 <= code <= 0x10FFFF):
             raise Unrecognised  # a character XML does not allow: lxml refuses the file
         char = chr(code)
-        if len(_CHARACTERS) < 200_000:
-            _CHARACTERS[name] = char
-    return char
+        if len(self) < 200_000:
+            self[name] = char
+        return char
+
+
+_CHARACTERS = _Characters()
 
 
 def _non_ascii_references(piece: str) -> str:
-    """The piece with its references to non-ASCII characters decoded (one regex
-    substitution, each character looked up once). A decoded character cannot be markup,
-    so the tokens stay where they were."""
-    return _NON_ASCII_REFERENCE.sub(_character, piece)
+    """The piece with its references to non-ASCII characters decoded: cut at every
+    reference (one regex split), each looked up in a dict without a Python call (map
+    over the dict's own lookup), joined again. A decoded character cannot be markup, so
+    the tokens stay where they were."""
+    parts = _REFERENCE_CUT.split(piece)
+    if len(parts) == 1:
+        return piece
+    parts[1::2] = map(_CHARACTERS.__getitem__, parts[1::2])
+    return "".join(parts)
 
 
 def _decoded(fh) -> Iterator[str]:
@@ -332,10 +449,12 @@ def _fragment(text: str, tag: str) -> str:
     return _text(node)
 
 
-def _scanned_strings(archive: zipfile.ZipFile, path: str) -> list[str]:
+def _scanned_strings(
+    archive: zipfile.ZipFile, path: str, run_limit: int | None = None
+) -> list[str]:
     strings: list[str] = []
     append = strings.append
-    with archive.open(path) as fh:
+    with _open(archive, path, run_limit) as fh:
         chunks = _decoded(fh)
         buf = _head(chunks, "sst", "<si")
         if not buf.startswith("<si"):
@@ -407,9 +526,11 @@ def _text(node) -> str:
 
 
 class FastWorkbook:
-    def __init__(self, archive: zipfile.ZipFile, *, part_limit: int):
+    def __init__(self, archive: zipfile.ZipFile, *, part_limit: int, run_limit: int | None = None):
         self.archive = archive
         self.part_limit = part_limit
+        # the sheets and the shared strings are read through _RunBounded when set
+        self.run_limit = run_limit
         names = {i.filename: i for i in archive.infolist()}
         for info in names.values():
             if info.file_size > part_limit:
@@ -489,7 +610,7 @@ class FastWorkbook:
             strings = None
             if self._shared_path:
                 try:
-                    strings = _scanned_strings(self.archive, self._shared_path)
+                    strings = _scanned_strings(self.archive, self._shared_path, self.run_limit)
                 except Unrecognised:
                     strings = None
             self._shared = strings if strings is not None else self._parsed_strings()
@@ -499,7 +620,7 @@ class FastWorkbook:
         """The shared strings on lxml's iterparse: any well-formed part."""
         strings = []
         if self._shared_path:
-            with self.archive.open(self._shared_path) as fh:
+            with _open(self.archive, self._shared_path, self.run_limit) as fh:
                 for _e, node in etree.iterparse(fh, tag=SI, **_parser_args()):
                     strings.append(_text(node).replace("x005F_", ""))
                     node.clear()
@@ -543,7 +664,8 @@ class FastWorkbook:
         counter = 0
         values: list | None = None  # the row being read
         col = -1
-        with self.archive.open(path) as fh:
+        whole_misses = 0
+        with _open(self.archive, path, self.run_limit) as fh:
             chunks = _decoded(fh)
             buf = _head(chunks, "worksheet", "<sheetData")
             if buf.startswith("<sheetData/>"):
@@ -563,6 +685,19 @@ class FastWorkbook:
             ):
                 if "&#" in piece:
                     piece = _non_ascii_references(piece)
+                if values is None and whole_misses < _WHOLE_MISSES:
+                    rows = _whole_rows(piece, max_columns, self)
+                    if rows is not None:
+                        for number, row in rows:
+                            if max_row is not None and number > max_row:
+                                return
+                            while counter + 1 < number:
+                                counter += 1
+                                yield ()
+                            counter = number
+                            yield row
+                        continue
+                    whole_misses += 1
                 segments = piece.split("</row>")
                 tail = segments.pop()  # after the last row's end: a row cut, or nothing
                 count = len(segments)
@@ -705,7 +840,7 @@ class FastWorkbook:
         letters_of = _LETTERS
         digits = "0123456789"
         counter = 0
-        with self.archive.open(path) as fh:
+        with _open(self.archive, path, self.run_limit) as fh:
             for _e, row in etree.iterparse(fh, tag=ROW, **_parser_args()):
                 r = row.get("r")
                 number = int(r) if r else counter + 1
@@ -782,10 +917,14 @@ class FastWorkbook:
                 yield tuple(values)
 
 
-def open_workbook(archive: zipfile.ZipFile, *, part_limit: int) -> FastWorkbook | None:
-    """The reader for this package, or None when openpyxl should read it instead."""
+def open_workbook(
+    archive: zipfile.ZipFile, *, part_limit: int, run_limit: int | None = None
+) -> FastWorkbook | None:
+    """The reader for this package, or None when openpyxl should read it instead.
+    `run_limit`: the sheets and shared strings raise CellTooLarge, as they are read, at a
+    run of more bytes than this between two '<'."""
     try:
-        return FastWorkbook(archive, part_limit=part_limit)
+        return FastWorkbook(archive, part_limit=part_limit, run_limit=run_limit)
     except XlsxTooLarge:
         raise
     except (KeyError, etree.XMLSyntaxError, ValueError, AttributeError):

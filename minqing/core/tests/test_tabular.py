@@ -184,3 +184,21 @@ def test_several_sheets_and_wide_rows():
 def test_an_empty_export_is_a_workbook_with_its_header():
     content = write_xlsx(["户编号", "住址"], [])
     assert _cells(content) == [["户编号", "住址"]]
+
+
+def test_rows_of_text_and_empty_cells_are_checked_and_converted_as_before():
+    """The reader's rows mix text and None (empty cells): a cell over the limit is found
+    among them (and among numbers), None becomes '' and the text is stripped."""
+    import pytest
+
+    from minqing.core.errors import ValidationFailed
+    from minqing.core.tabular import _cell, _check_row, _numbered
+
+    limits = (5, 10)
+    _check_row(2, ("12345", None, ""), limits)
+    with pytest.raises(ValidationFailed, match="第 2 行第 3 列的内容有 6 个字"):
+        _check_row(2, (None, "a", "123456"), limits)
+    with pytest.raises(ValidationFailed, match="第 3 行第 2 列"):
+        _check_row(3, (1.5, "123456", None), limits)
+    rows = [(" 张三 ", None, 3), (None, None), ("", " "), (None, "x ")]
+    assert list(_numbered(iter(rows), 2, _cell)) == [(2, ["张三", "", "3"]), (5, ["", "x"])]

@@ -591,6 +591,116 @@ def test_plain_text_rows_are_read_in_one_step_with_the_same_values(monkeypatch):
     assert fast == [False] * 8
 
 
+def _uniform_rows(shared: bool, rows: int = 40, first: int = 1) -> str:
+    """Rows of four plain text cells, every cell there (the empty ones too), as openpyxl's
+    write-only mode (inline) or a shared-string writer lays them out."""
+    out = []
+    for n in range(first, first + rows):
+        if shared:
+            cells = [
+                f'<c r="A{n}" t="s"><v>0</v></c>',
+                f'<c r="B{n}" s="2"/>' if n % 3 else f'<c r="B{n}" s="2" t="s"><v>1</v></c>',
+                f'<c r="C{n}" t="s"><v>2</v></c>',
+                f'<c r="D{n}"/>' if n % 2 else f'<c r="D{n}" t="s"><v>0</v></c>',
+            ]
+        else:
+            cells = [
+                f'<c r="A{n}" t="inlineStr"><is><t>&#24352;&#19977;{n}</t></is></c>',
+                f'<c r="B{n}" s="1" t="inlineStr"><is><t xml:space="preserve"> {n} </t></is></c>',
+                f'<c r="C{n}" t="inlineStr"></c>'
+                if n % 3
+                else f'<c r="C{n}" t="inlineStr"><is><t>x></t></is></c>',
+                f'<c r="D{n}" t="inlineStr"></c>'
+                if n % 2
+                else f'<c r="D{n}" t="inlineStr"><is><t>&#20303;</t></is></c>',
+            ]
+        if n % 7 == 0:  # a row of empty cells
+            cells = [f'<c r="{c}{n}" t="inlineStr"></c>' for c in "ABCD"]
+            if shared:
+                cells = [f'<c r="{c}{n}" s="2"/>' for c in "ABCD"]
+        out.append(f'<row r="{n}" spans="1:4">' + "".join(cells) + "</row>")
+    return "".join(out)
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_pieces_of_rows_as_wide_as_their_first_are_read_in_one_step(monkeypatch, shared):
+    from minqing.core import xlsx_reader
+
+    sst = f'<sst xmlns="{MAIN}"><si><t>甲</t></si><si><t> 乙</t></si><si><t></t></si></sst>'
+    whole, fast = [], []
+    original_whole, original_fast = xlsx_reader._whole_rows, xlsx_reader._fast_row
+
+    def counted_whole(*args):
+        rows = original_whole(*args)
+        whole.append(rows is not None)
+        return rows
+
+    def counted_fast(*args):
+        row = original_fast(*args)
+        fast.append(row is not None)
+        return row
+
+    monkeypatch.setattr(xlsx_reader, "_whole_rows", counted_whole)
+    monkeypatch.setattr(xlsx_reader, "_fast_row", counted_fast)
+    # a gap in the row numbers (rows 41-44 missing) is yielded as empty rows
+    rows = _uniform_rows(shared) + _uniform_rows(shared, rows=10, first=45)
+    content = _package(SHEET.format(rows=rows), sst if shared else None)
+    values = scanned_values(content)["S"]
+    assert whole == [True] and fast == []
+    assert values == parsed_values(content)["S"]
+    assert len(values) == 54 and values[40:44] == [()] * 4 and values[6] == ()
+    same(content)
+    # cut into pieces of 1 KB: each piece read in one step, the values as before
+    monkeypatch.setattr(xlsx_reader, "_CHUNK", 1024)
+    whole.clear()
+    assert scanned_values(content)["S"] == values
+    assert len(whole) > 5 and all(whole) and fast == []
+    # up to a row: the rows after it are not read
+    book = open_workbook(zipfile.ZipFile(io.BytesIO(content)), part_limit=2**30)
+    path = book.sheets[0][1]
+    assert [_trim(r) for r in book._scanned_rows(path, max_columns=100, max_row=3)] == values[:3]
+    monkeypatch.setattr(xlsx_reader, "_CHUNK", 1 << 20)
+    # a narrow limit: the rows are read one by one and cut as before
+    for limit in (1, 2, 3):
+        assert list(book._scanned_rows(path, max_columns=limit)) == list(
+            book._parsed_rows(path, max_columns=limit)
+        )
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        '<row r="41"><c r="A41" t="inlineStr"><is><t>窄</t></is></c></row>',  # narrower
+        "\n",  # text between two rows
+        '<row r="41"><c r="A41"><v>1</v></c><c r="B41" t="inlineStr"></c>'
+        '<c r="C41" t="inlineStr"></c><c r="D41" t="inlineStr"></c></row>',  # a number
+        '<row r="41"><c r="A41" t="inlineStr"><is><t>a&amp;b</t></is></c>'
+        '<c r="B41" t="inlineStr"></c><c r="C41" t="inlineStr"></c>'
+        '<c r="D41" t="inlineStr"></c></row>',  # an entity
+        '<row r="41"><c r="A41" t="inlineStr"><is><t>]]&gt;</t></is></c>'
+        '<c r="B41" t="inlineStr"></c><c r="C41" t="inlineStr"></c>'
+        '<c r="D41" t="inlineStr"></c></row>',
+    ],
+)
+def test_a_piece_that_is_not_all_such_rows_is_read_row_by_row(monkeypatch, odd):
+    from minqing.core import xlsx_reader
+
+    whole = []
+    original = xlsx_reader._whole_rows
+
+    def counted(*args):
+        rows = original(*args)
+        whole.append(rows is not None)
+        return rows
+
+    monkeypatch.setattr(xlsx_reader, "_whole_rows", counted)
+    rows = _uniform_rows(False) + odd + _uniform_rows(False, rows=5, first=42)
+    content = _package(SHEET.format(rows=rows))
+    assert scanned_values(content) == parsed_values(content)
+    assert whole == [False]
+    same(content)
+
+
 @pytest.mark.parametrize(
     "odd",
     [
@@ -791,3 +901,53 @@ def test_without_a_reader_process_the_rows_are_read_here(settings, tmp_path, mon
     monkeypatch.setattr(sys, "executable", "/usr/bin/python3")
     monkeypatch.setattr("subprocess.Popen", refuse)
     assert _rows_of(path) == here
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["inline", "shared", "after a row lxml reads", "in the header rows", "at the end"],
+)
+def test_a_giant_cell_is_refused_as_the_sheet_is_read_once(settings, monkeypatch, where):
+    """The fast reader checks the parts as it reads them (no pass of their own before):
+    a giant cell anywhere is refused with the same message; a sheet is inflated once."""
+    settings.IMPORT_MAX_CELL_CHARS = 100
+    giant = "长" * 2000
+    header = '<row r="1"><c r="A1" t="inlineStr"><is><t>姓名</t></is></c></row>'
+    rows = "".join(
+        f'<row r="{n}"><c r="A{n}" t="inlineStr"><is><t>张{n}</t></is></c></row>'
+        for n in range(2, 3000)
+    )
+    cell = f'<c r="A3000" t="inlineStr"><is><t>{giant}</t></is></c>'
+    shared = None
+    if where == "shared":
+        shared = f'<sst xmlns="{MAIN}"><si><t>{giant}</t></si></sst>'
+        cell = '<c r="A3000" t="s"><v>0</v></c>'
+    elif where == "after a row lxml reads":
+        rows += '<row r="2999"><!-- odd --><c r="A2999"><v>1</v></c></row>'
+    elif where == "in the header rows":
+        rows = rows.replace("<t>张2</t>", f"<t>{giant}</t>")
+    sheet = SHEET.format(rows=header + rows + f'<row r="3000">{cell}</row>')
+    if where == "at the end":  # after the last row, in the sheet's tail
+        sheet = sheet.replace("<pageMargins/>", f"<pageMargins/>{'x' * 1000}")
+    content = _package(sheet, shared)
+    with pytest.raises(ValidationFailed, match="单元格的内容超过 100 个字"):
+        list(read_table(io.BytesIO(content), "大.xlsx", known=["姓名"]).rows)
+    # without the giant cell, the sheet's bytes are inflated once (and the header rows'
+    # piece a second time), not once more for a check of its own
+    rows = rows.replace(giant, "张")
+    content = _package(SHEET.format(rows=header + rows), None)
+    read = []
+    original = zipfile.ZipExtFile.read
+
+    def counted(self, n=-1):
+        data = original(self, n)
+        if self.name.endswith("sheet1.xml"):
+            read.append(len(data))
+        return data
+
+    monkeypatch.setattr(zipfile.ZipExtFile, "read", counted)
+    table = read_table(io.BytesIO(content), "台账.xlsx", known=["姓名"])
+    assert len(list(table.rows)) == rows.count("<row ")
+    size = zipfile.ZipFile(io.BytesIO(content)).getinfo("xl/worksheets/sheet1.xml").file_size
+    again = size if where == "after a row lxml reads" else 0  # lxml reads it from the start
+    assert sum(read) <= size + min(size, 1 << 20) + again
