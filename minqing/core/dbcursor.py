@@ -57,11 +57,17 @@ def _preparing_class():
             finally:
                 conn.prepare_threshold = threshold
 
+    return PreparingCursor
+
+
+@lru_cache(maxsize=1)
+def _kept_class():
+    class KeptCursor(_preparing_class()):
         def close(self):
             """Kept open for the connection's next request (`prepared_cursor`); it goes
-            with its connection."""
+            with its connection. (The ORM's cursors inside `prepared_reads` close as usual.)"""
 
-    return PreparingCursor
+    return KeptCursor
 
 
 def prepared_cursor(db=None):
@@ -90,7 +96,7 @@ def prepared_cursor(db=None):
     kept = getattr(db, "_minqing_prepared_cursor", None)
     if kept is None or kept[0] is not raw or kept[1].closed:
         with db.wrap_database_errors:
-            kept = (raw, _preparing_class()(raw))
+            kept = (raw, _kept_class()(raw))
         db._minqing_prepared_cursor = kept
     return db._prepare_cursor(kept[1])
 

@@ -157,3 +157,17 @@ def test_prepared_cursor_is_kept_per_connection_and_replaced_with_it(settings):
             assert cur.cursor is not raws[0]
     finally:
         conn.close()
+
+
+@pytest.mark.django_db
+def test_prepared_reads_cursors_close_as_usual(settings):
+    """Only prepared_cursor's own cursor is kept open between statements; the ORM's
+    cursors inside prepared_reads close when the ORM is done with them."""
+    from minqing.core.dbcursor import prepared_reads
+
+    settings.DB_PREPARED_WRITES = True
+    with prepared_reads():
+        with connection.cursor() as cur:
+            cur.execute("SELECT 1")
+            raw = cur.cursor
+    assert raw.closed
