@@ -84,8 +84,12 @@ class Statement:
 def _template(build, key, names):
     marks = {name: _mark(i) for i, name in enumerate(names)}
     by_mark = {m: name for name, m in marks.items()}
+    queryset = build(marks)
+    if getattr(queryset, "owner_field", None) or getattr(queryset, "unit_field", None):
+        # scope_user has no pk or unit: the rows given to the viewer outside their areas
+        # would be left out of the compiled statement. Area-scoped models only.
+        raise TypeError(f"{queryset.model.__name__}: visible beyond its area, not compilable")
     try:
-        queryset = build(marks)
         sql, params = queryset.query.sql_with_params()
     except EmptyResultSet:
         return None

@@ -184,3 +184,16 @@ def test_a_viewer_without_areas_never_gets_a_superusers_statement(users, tree, c
     assert _statement_rows(nothing) == ([], 0)
     assert selectors.kept_count(fetched_by=nothing, kind="households") == 0
     assert selectors.kept_count(fetched_by=nothing, kind="households", tag="dibao") == 0
+
+
+@pytest.mark.django_db
+def test_a_model_visible_beyond_its_area_is_refused():
+    """Appeals are also visible to their owner and unit outside their area, which the
+    stand-in viewer cannot carry: compiling them must fail, not silently drop those rows."""
+    from minqing.appeals.models import Appeal
+
+    def build(marks):
+        return Appeal.objects.visible_to(statements.scope_user(marks)).values_list("pk")
+
+    with pytest.raises(TypeError, match="not compilable"):
+        statements.compiled(("appeals",), {"path0": "1."}, build)
