@@ -256,6 +256,60 @@ def household_list_statement(
     return Statement(listed, counted)
 
 
+def _resident_list_terms(fetched_by, *, q="", grid_id=None, tag=None, status=None) -> dict | None:
+    """A resident search's values by name (`_resident_query` branches on the names alone),
+    the viewer's jurisdiction paths among them; None when it finds nothing by construction
+    (an area they cannot see, an unknown status). A full-number lookup is checked and
+    audited here (identity_lookup), whichever way the query then runs."""
+    terms = scope_values(fetched_by)
+    area = _visible_area(fetched_by, grid_id)
+    if area is False:
+        return None
+    if area is not None:
+        terms["area"] = area.path
+    q = _clean_query(q)
+    if q:
+        nq = identity_lookup(fetched_by, q)
+        terms.update(_resident_terms(q, nq))
+        # the household's address written either way (洋縣 finds 洋县 and back)
+        for i, variant in enumerate(sorted({q, to_simplified(q), to_traditional(q)})):
+            terms[f"address{i}"] = variant
+    if tag:
+        terms["tag"] = tag
+    if status:
+        if status not in ResidentStatus.values:
+            return None
+        terms["status"] = status
+    return terms
+
+
+def _resident_query(fetched_by, terms: dict) -> QuerySet:
+    """The residents of a search's terms (`_resident_list_terms`), as the viewer sees them."""
+    qs = Resident.objects.visible_to(fetched_by).select_related(
+        "household__head", "household__grid"
+    )
+    if "area" in terms:
+        qs = qs.filter(household__grid__path__startswith=terms["area"])
+    addresses = sorted(k for k in terms if k.startswith("address"))
+    if addresses:
+        cond = _resident_q_of(terms)
+        for name in addresses:
+            cond |= Q(household__address__contains=terms[name])
+        qs = qs.filter(cond)
+    if "tag" in terms:
+        qs = qs.filter(
+            Exists(
+                TagPeriod.objects.filter(tag__code=terms["tag"], end_date__isnull=True).filter(
+                    Q(resident=OuterRef("pk"))
+                    | Q(resident__isnull=True, household=OuterRef("household_id"))
+                )
+            )
+        )
+    if "status" in terms:
+        qs = qs.filter(status=terms["status"])
+    return qs.order_by("household__grid__path", "household__number", "id")
+
+
 def resident_search(
     *,
     fetched_by,
@@ -266,32 +320,32 @@ def resident_search(
 ) -> QuerySet:
     """Residents in the user's jurisdiction; same query language as household_search.
     A household-scope `tag` matches every member of a household carrying it."""
-    qs = Resident.objects.visible_to(fetched_by).select_related(
-        "household__head", "household__grid"
-    )
-    area = _visible_area(fetched_by, grid_id)
-    if area is False:
-        return qs.none()
-    if area is not None:
-        qs = qs.filter(household__grid__path__startswith=area.path)
-    q = _clean_query(q)
-    if q:
-        nq = identity_lookup(fetched_by, q)
-        qs = qs.filter(_resident_q(q, nq) | _address_q("household__address", q))
-    if tag:
-        qs = qs.filter(
-            Exists(
-                TagPeriod.objects.filter(tag__code=tag, end_date__isnull=True).filter(
-                    Q(resident=OuterRef("pk"))
-                    | Q(resident__isnull=True, household=OuterRef("household_id"))
-                )
-            )
-        )
-    if status:
-        if status not in ResidentStatus.values:
-            return qs.none()
-        qs = qs.filter(status=status)
-    return qs.order_by("household__grid__path", "household__number", "id")
+    terms = _resident_list_terms(fetched_by, q=q, grid_id=grid_id, tag=tag, status=status)
+    if terms is None:
+        return Resident.objects.none()
+    return _resident_query(fetched_by, terms)
+
+
+def resident_list_statement(
+    *, fetched_by, columns: tuple, q="", grid_id=None, tag=None, status=None
+) -> Statement:
+    """resident_search's rows for the list page (`columns` of its values), as a statement
+    compiled once per shape of search (core.statements), like household_list_statement."""
+    terms = _resident_list_terms(fetched_by, q=q, grid_id=grid_id, tag=tag, status=status)
+    if terms is None:
+        return Statement(None, None)
+
+    def rows(marks):
+        return _resident_query(scope_user(marks), marks).values_list(*columns)
+
+    def count(marks):
+        return _resident_query(scope_user(marks), marks).order_by().values("pk")
+
+    listed = compiled(("residents", columns), terms, rows)
+    counted = compiled(("residents-count",), terms, count)
+    if counted is not None:
+        counted = (f"SELECT COUNT(*) FROM ({counted[0]}) AS found", counted[1])
+    return Statement(listed, counted)
 
 
 def current_tags_prefetch(lookup: str = "tag_periods", to_attr: str = "current_tags"):

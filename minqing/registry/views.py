@@ -250,12 +250,14 @@ def resident_list(request):
     form = SearchForm(request.GET or None, user=request.user, households=False)
     params = form.params()
     try:
-        qs = selectors.resident_search(fetched_by=request.user, **params)
+        # resident_search's rows, compiled once per shape of search (core.statements)
+        rows = selectors.resident_list_statement(
+            fetched_by=request.user, columns=ResidentRow.COLUMNS, **params
+        )
     except PermissionDeniedError as exc:
         return _search_refused(request, exc)
     known = selectors.kept_count(fetched_by=request.user, kind="residents", **params)
-    page = _page(request, qs.values_list(*ResidentRow.COLUMNS), known)
-    # the query runs here, not in the template
+    page = _first_page_or_count(request, rows, known)
     page.object_list = [ResidentRow(*row) for row in page.object_list]
     badges = selectors.current_badges(resident_ids=[r.pk for r in page.object_list])
     for resident in page.object_list:

@@ -12,7 +12,7 @@ from minqing.core import statements
 from minqing.core.errors import PermissionDeniedError
 from minqing.registry import selectors
 from minqing.registry.tests.factories import HouseholdFactory, ResidentFactory, period
-from minqing.registry.views import HouseholdRow
+from minqing.registry.views import HouseholdRow, ResidentRow
 
 COLUMNS = HouseholdRow.COLUMNS
 
@@ -197,3 +197,85 @@ def test_a_model_visible_beyond_its_area_is_refused():
 
     with pytest.raises(TypeError, match="not compilable"):
         statements.compiled(("appeals",), {"path0": "1."}, build)
+
+
+# ---------------------------------------------------------------- the resident list
+
+RESIDENT_COLUMNS = ResidentRow.COLUMNS
+
+
+def _resident_statement_rows(user, **params):
+    statement = selectors.resident_list_statement(
+        fetched_by=user, columns=RESIDENT_COLUMNS, **params
+    )
+    return statement[0:100], statement.count()
+
+
+def _resident_orm_rows(user, **params):
+    qs = selectors.resident_search(fetched_by=user, **params)
+    return list(qs.values_list(*RESIDENT_COLUMNS)), qs.count()
+
+
+def test_the_resident_statement_answers_what_the_resident_search_answers(users, tree, city):
+    viewers = _viewers(users, tree)
+    period(tag_code="party_member", resident=city["QX-0001"].members.get(), start=date(2020, 1, 1))
+    for q in QUERIES:
+        statements._compiled.clear()
+        for user in viewers:
+            for extra in (
+                {},
+                {"tag": "dibao"},
+                {"tag": "party_member"},
+                {"status": "living"},
+                {"status": "moved_out"},
+            ):
+                try:
+                    want = _resident_orm_rows(user, q=q, **extra)
+                except PermissionDeniedError:
+                    with pytest.raises(PermissionDeniedError):
+                        _resident_statement_rows(user, q=q, **extra)
+                    continue
+                got = _resident_statement_rows(user, q=q, **extra)
+                assert got == want, (user.username, q, extra)
+
+
+def test_the_resident_statement_in_areas_and_unknown_filters(users, tree, city):
+    for user in _viewers(users, tree):
+        for params in (
+            {"grid_id": tree.qixing.pk},
+            {"grid_id": tree.grids["鹤岭村1"].pk, "q": "张德书"},
+            {"grid_id": tree.zhaoshan.pk, "tag": "dibao"},
+            {"grid_id": "x"},
+            {"status": "nonsense"},
+            {"status": "empty"},
+            {"tag": "no-such-tag"},
+        ):
+            got = _resident_statement_rows(user, **params)
+            assert got == _resident_orm_rows(user, **params), params
+
+
+def test_a_resident_shape_compiled_for_one_viewer_answers_another_with_their_own(users, city):
+    statements._compiled.clear()
+    rows, _n = _resident_statement_rows(users.cadre, q="张德书")
+    assert [r[10] for r in rows] == ["QX-0001"]
+    shapes = len(statements._compiled)
+    rows, n = _resident_statement_rows(users.outsider, q="张德书")
+    assert [r[10] for r in rows] == ["HL-0001"] and n == 1
+    assert len(statements._compiled) == shapes  # the same statements, other values
+    # the masked digits are not a way in: a tail finds only the viewer's own residents
+    rows, _n = _resident_statement_rows(users.outsider, q="5678")
+    assert rows == []
+    rows, _n = _resident_statement_rows(users.outsider, q="9999")
+    assert [r[10] for r in rows] == ["HL-0001"]
+
+
+def test_a_full_number_through_the_resident_statement_is_refused_or_audited(users, city):
+    """The identity lookup's check and audit happen before any statement runs."""
+    from minqing.core.models import AuditEvent
+
+    with pytest.raises(PermissionDeniedError):
+        _resident_statement_rows(users.grid, q="13812345678")
+    before = AuditEvent.objects.filter(action="registry.identity_lookup").count()
+    rows, _n = _resident_statement_rows(users.admin, q="13812345678")
+    assert [r[1] for r in rows] == ["张德书"]
+    assert AuditEvent.objects.filter(action="registry.identity_lookup").count() == before + 1
