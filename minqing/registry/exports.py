@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from minqing.areas.models import Area
 from minqing.core.audit import audit_record
+from minqing.core.dbcursor import ids_condition, prepared_cursor
 from minqing.core.jobs import heartbeat
 from minqing.core.masking import age_on, mask_id_number, mask_phone
 from minqing.core.models import Job
@@ -29,7 +30,12 @@ from minqing.core.permissions import require
 from minqing.core.tabular import write_sheets_to, write_xlsx_to
 
 from .models import Relation, ResidentStatus, Tag, TagPeriod
-from .selectors import household_search, living_members, resident_search
+from .selectors import (
+    household_list_statement,
+    household_search,
+    living_members,
+    resident_search,
+)
 
 CHUNK = 2000
 EXPORT_JOB = "registry.export"
@@ -211,15 +217,19 @@ def registry_export(
     if reveal_reason:
         require(actor, "registry.reveal_id")
     area = _export_area(actor, filters)
-    qs = _export_qs(actor, kind, filters)
     if kind == "households":
+        if inline:
+            rows = household_rows(None, values=_inline_household_values(actor, filters))
+        else:
+            rows = household_rows(_export_qs(actor, kind, filters))
         headers, rows, title, widths = (
             HOUSEHOLD_HEADERS,
-            household_rows(qs, stream=not inline),
+            rows,
             _("户"),
             HOUSEHOLD_WIDTHS,
         )
     else:
+        qs = _export_qs(actor, kind, filters)
         headers, rows, title, widths = (
             RESIDENT_HEADERS,
             resident_rows(qs, reveal=bool(reveal_reason), stream=not inline),
@@ -342,31 +352,57 @@ def _fetch(values, stream: bool):
     return values.iterator(chunk_size=CHUNK) if stream else iter(list(values))
 
 
-def household_rows(qs, *, stream: bool = True):
-    """One row per household: masked head ID and phone, living members, current tags."""
-    values = qs.annotate(living=living_members()).values_list(
-        "pk",
-        "number",
-        "grid__code",
-        "grid__name",
-        "address",
-        "head__name",
-        "head__id_number",
-        "phone",
-        "notes",
-        "living",
+HOUSEHOLD_COLUMNS = (
+    *("pk", "number", "grid__code", "grid__name", "address", "head__name", "head__id_number"),
+    *("phone", "notes", "living_count"),
+)
+
+
+def _inline_household_values(actor, filters: "ExportFilters") -> list:
+    """An export answered in the request: household_search's rows from the household list's
+    statement, compiled once per shape of search (selectors.household_list_statement),
+    not built and compiled by the ORM per request. The same rows and order."""
+    statement = household_list_statement(
+        fetched_by=actor,
+        columns=HOUSEHOLD_COLUMNS,
+        q=filters.q,
+        grid_id=filters.grid_id,
+        tag=filters.tag,
+        status=filters.status,
     )
-    for chunk in _chunked(_fetch(values, stream)):
-        ids = [r[0] for r in chunk]
-        tags = defaultdict(list)
-        for household_id, tag in (
-            TagPeriod.objects.current()
-            .filter(household_id__in=ids)
-            .order_by("tag__order", "tag__name")
-            .values_list("household_id", "tag__name")
-        ):
-            if tag not in tags[household_id]:
-                tags[household_id].append(tag)
+    return statement[0 : 2**62]
+
+
+def _household_tags(ids) -> dict[int, list[str]]:
+    """The current tags of these households and their members, by household, in tag order,
+    each name once: one prepared statement for any chunk (dbcursor.ids_condition; the ids
+    come from a scoped query), not an ORM query built and planned per chunk."""
+    cond, params = ids_condition("tp.household_id", ids)
+    with prepared_cursor() as cur:
+        cur.execute(
+            "SELECT tp.household_id, t.name FROM registry_tagperiod tp"
+            " JOIN registry_tag t ON t.id = tp.tag_id"
+            f' WHERE tp.end_date IS NULL AND {cond} ORDER BY t."order", t.name',
+            params,
+        )
+        found = cur.fetchall()
+    tags = defaultdict(list)
+    for household_id, tag in found:
+        if tag not in tags[household_id]:
+            tags[household_id].append(tag)
+    return tags
+
+
+def household_rows(qs, *, stream: bool = True, values=None):
+    """One row per household: masked head ID and phone, living members, current tags.
+    `values`: the rows of HOUSEHOLD_COLUMNS already read (an inline export), else read
+    from `qs`."""
+    if values is None:
+        values = _fetch(
+            qs.annotate(living_count=living_members()).values_list(*HOUSEHOLD_COLUMNS), stream
+        )
+    for chunk in _chunked(values):
+        tags = _household_tags([r[0] for r in chunk])
         for pk, number, code, grid, address, head, head_id, phone, notes, living in chunk:
             yield (
                 number,
