@@ -6,6 +6,8 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods
 
+from minqing.core.compiled import rows as compiled_rows
+from minqing.core.compiled import scope_values, viewer
 from minqing.core.permissions import has_perm, require
 from minqing.core.scoping import get_visible_or_404
 from minqing.core.tabular import write_xlsx, xlsx_response
@@ -51,6 +53,17 @@ def grid_household_rows(rows) -> str:
     return mark_safe("".join(out))  # noqa: S308 - every value went through esc()
 
 
+def _grid_households_query(values):
+    from minqing.registry.models import Household
+
+    return (
+        Household.objects.visible_to(viewer(values))
+        .filter(grid_id=values["grid"])
+        .order_by("number")
+        .values_list("pk", "head__name", "address", "number")[:GRID_HOUSEHOLDS]
+    )
+
+
 @login_required
 def detail(request, pk: int):
     # the area and its crumbs from the process's copy of the areas, scoped as visible_to
@@ -62,16 +75,13 @@ def detail(request, pk: int):
     extra = {}
     if has_perm(request.user, "registry.view"):
         # The subtree's overview from the kept summaries; a grid also lists its households.
-        from minqing.registry.models import Household
         from minqing.registry.summaries import overview_context
 
         extra = overview_context(fetched_by=request.user, area=area)
         if area.level == Level.GRID:
+            values = {"grid": area.pk, **scope_values(request.user)}
             extra["households"] = grid_household_rows(
-                Household.objects.visible_to(request.user)
-                .filter(grid=area)
-                .order_by("number")
-                .values_list("pk", "head__name", "address", "number")[:GRID_HOUSEHOLDS]
+                compiled_rows("grid-households", values, _grid_households_query)
             )
     return render(
         request,

@@ -11,12 +11,16 @@ three statements whatever the size of the city. `minqing summaries --check` comp
 the kept rows with a full recount.
 """
 
+from types import SimpleNamespace
+
 from django.db import connection
-from django.db.models import Sum
+from django.db.models import IntegerField, Sum, Value
 from django.db.models.functions import Substr
 from django.db.models.signals import post_delete, post_init, post_save
 
 from minqing.areas.models import Area
+from minqing.core.compiled import rows as compiled_rows
+from minqing.core.compiled import scope_values, viewer
 
 from .models import GridSummary, GridTagSummary, Household, Resident, ResidentStatus, TagPeriod
 from .selectors import all_tags
@@ -234,11 +238,49 @@ for _model, _handler in (
 # ---------------------------------------------------------------- reading
 
 
-def _sums(qs) -> dict:
-    got = qs.aggregate(
-        households=Sum("households"), residents=Sum("residents"), tagged=Sum("tagged")
+# The overview's statements, built and compiled once per connection and shape of scope
+# (core.compiled): the viewer's jurisdiction paths, and the area's path when it is one
+# area's subtree, are their values.
+
+
+def _kept(model, values):
+    rows = model.objects.visible_to(viewer(values))
+    if "within" in values:
+        rows = rows.within(SimpleNamespace(path=values["within"]))
+    return rows
+
+
+def _grouped_query(length):
+    def build(values):
+        return (
+            _kept(GridSummary, values)
+            .annotate(prefix=Substr("grid__path", 1, length))
+            .values("prefix")
+            .annotate(h=Sum("households"), r=Sum("residents"), t=Sum("tagged"))
+            .values_list("prefix", "h", "r", "t")
+        )
+
+    return build
+
+
+def _totals_query(values):
+    # a constant group: one row of sums over every kept row in scope (no GROUP BY)
+    return (
+        _kept(GridSummary, values)
+        .annotate(all=Value(0, output_field=IntegerField()))
+        .values("all")
+        .annotate(h=Sum("households"), r=Sum("residents"), t=Sum("tagged"))
+        .values_list("h", "r", "t")
     )
-    return {k: v or 0 for k, v in got.items()}
+
+
+def _tags_query(values):
+    return (
+        _kept(GridTagSummary, values)
+        .values("tag_id")
+        .annotate(n=Sum("count"))
+        .values_list("tag_id", "n")
+    )
 
 
 def overview(*, fetched_by, area: Area | None = None) -> dict:
@@ -250,10 +292,9 @@ def overview(*, fetched_by, area: Area | None = None) -> dict:
     from minqing.areas.models import Level
     from minqing.areas.selectors import child_areas, jurisdiction_areas
 
-    summaries = GridSummary.objects.visible_to(fetched_by)
-    tag_rows = GridTagSummary.objects.visible_to(fetched_by)
+    values = scope_values(fetched_by)
     if area is not None:
-        summaries, tag_rows = summaries.within(area), tag_rows.within(area)
+        values["within"] = area.path
         parents = [area]
     else:
         parents = jurisdiction_areas(fetched_by)  # the session's paths: no query
@@ -267,12 +308,9 @@ def overview(*, fetched_by, area: Area | None = None) -> dict:
     lengths = {len(a.path) for a in rows_areas}
     if rows_areas:
         grouped = {}
-        for length in lengths:
-            for prefix, h, r, t in (
-                summaries.annotate(prefix=Substr("grid__path", 1, length))
-                .values("prefix")
-                .annotate(h=Sum("households"), r=Sum("residents"), t=Sum("tagged"))
-                .values_list("prefix", "h", "r", "t")
+        for length in sorted(lengths):
+            for prefix, h, r, t in compiled_rows(
+                ("overview-groups", length), values, _grouped_query(length)
             ):
                 grouped[prefix] = (h or 0, r or 0, t or 0)
         for a in rows_areas:
@@ -287,8 +325,10 @@ def overview(*, fetched_by, area: Area | None = None) -> dict:
             "tagged": sum(g[2] for g in grouped.values()),
         }
     else:
-        totals = _sums(summaries)
-    by_tag = dict(tag_rows.values("tag_id").annotate(n=Sum("count")).values_list("tag_id", "n"))
+        got = compiled_rows("overview-totals", values, _totals_query)
+        h, r, t = got[0] if got else (0, 0, 0)
+        totals = {"households": h or 0, "residents": r or 0, "tagged": t or 0}
+    by_tag = dict(compiled_rows("overview-tags", values, _tags_query))
     tags = [{"tag": t, "count": by_tag.get(t.pk, 0)} for t in all_tags()]
     return {"totals": totals, "tags": tags, "rows": rows, "area": area}
 

@@ -209,3 +209,49 @@ def test_out_of_range_household_ids_are_not_found(city, users):
     for pk in (0, -1, 2**63, 2**70):
         with pytest.raises(Http404):
             _household(_request(users.admin), pk)
+
+
+def test_overview_and_area_page_equal_a_recount_for_every_viewer(city, users, tree, client):
+    from minqing.areas.models import Area
+    from minqing.areas.selectors import area_subtree_counts
+    from minqing.conftest import login
+    from minqing.registry.summaries import overview
+
+    viewers = _viewers(users)
+    areas = list(Area.objects.order_by("path"))
+    for _round in range(2):
+        for user in viewers:
+            for area in [None, *areas]:
+                visible = Household.objects.visible_to(user)
+                if area is not None:
+                    if not Area.objects.visible_to(user).filter(pk=area.pk).exists():
+                        continue
+                    visible = visible.filter(grid__path__startswith=area.path)
+                ov = overview(fetched_by=user, area=area)
+                assert ov["totals"]["households"] == visible.count(), (user.username, area)
+                living = Resident.objects.filter(household__in=visible, status="living")
+                assert ov["totals"]["residents"] == living.count()
+                open_periods = TagPeriod.objects.filter(household__in=visible, end_date=None)
+                assert ov["totals"]["tagged"] == open_periods.count()
+                for t in ov["tags"]:
+                    assert t["count"] == open_periods.filter(tag=t["tag"]).count()
+                for row in ov["rows"]:
+                    assert (
+                        row["households"]
+                        == visible.filter(grid__path__startswith=row["area"].path).count()
+                    )
+                if area is not None:
+                    below = Area.objects.filter(path__startswith=area.path).exclude(pk=area.pk)
+                    want = {}
+                    for a in below:
+                        want[a.level] = want.get(a.level, 0) + 1
+                    assert area_subtree_counts(area=area) == want
+    # a grid's page lists its households to those who see it, and to no one else
+    grid = tree.grids["七星村1"]
+    login(client, users.grid)
+    assert city[0].address in client.get(f"/areas/{grid.pk}/").content.decode()
+    login(client, users.outsider)
+    assert client.get(f"/areas/{grid.pk}/").status_code == 404
+    other = tree.grids["鹤岭村1"]
+    page = client.get(f"/areas/{other.pk}/").content.decode()
+    assert city[3].address in page and city[0].address not in page
