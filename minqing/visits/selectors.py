@@ -244,12 +244,25 @@ def due_list(
             )
             total = total[0]
     shown = items[:limit] if limit else items
-    households = Household.objects.select_related("grid", "head").in_bulk(
-        [i.household_id for i in shown]
-    )
+    ids = sorted({i.household_id for i in shown})
+    # compiled once per connection and number of households (core.compiled)
+    households = {
+        h.pk: h
+        for h in (
+            compiled_rows(
+                "due-households", {f"id{n}": pk for n, pk in enumerate(ids)}, _due_households
+            )
+            if ids
+            else []
+        )
+    }
     for item in shown:
         item.household = households.get(item.household_id)
     return shown, total
+
+
+def _due_households(values):
+    return Household.objects.select_related("grid", "head").filter(pk__in=list(values.values()))
 
 
 # (cadre, jurisdiction paths) -> the SQL and parameters of "their open pairings outside their
