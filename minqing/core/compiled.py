@@ -112,6 +112,9 @@ def _compile(build, names, kinds):
     entry.queryset, entry.compiler, entry.sql = queryset, compiler, sql
     entry.template, entry.names, entry.params = template, names, []
     compiler.as_sql = lambda *args, **kwargs: (entry.sql, entry.params)
+    # the columns' converters (dates, decimals...) depend on the statement alone: found once
+    converters = compiler.get_converters([s[0] for s in compiler.select[: compiler.col_count]])
+    compiler.get_converters = lambda expressions: converters
     queryset.query.get_compiler = lambda *args, **kwargs: entry.compiler
     return entry
 
