@@ -255,3 +255,28 @@ def test_overview_and_area_page_equal_a_recount_for_every_viewer(city, users, tr
     other = tree.grids["鹤岭村1"]
     page = client.get(f"/areas/{other.pk}/").content.decode()
     assert city[3].address in page and city[0].address not in page
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_overview_tiles_written_in_python_equal_the_template(city, users, tree, language):
+    from django.template.loader import render_to_string
+    from django.utils import translation
+
+    from minqing.registry.models import Tag
+    from minqing.registry.summaries import overview_context
+
+    hostile = Tag.objects.create(code="x-1_y", name="<b>\"&'尾", scope="resident", order=1)
+    period(tag_code=hostile.code, household=city[0], start=date(2020, 1, 1))
+    with translation.override(language):
+        for user, area in [
+            (users.admin, None),
+            (users.grid, None),
+            (users.grid, tree.grids["七星村1"]),
+            (users.township, tree.zhaoshan),
+        ]:
+            ctx = overview_context(fetched_by=user, area=area)
+            assert any(t["tag"].pk == hostile.pk for t in ctx["ov"]["tags"])
+            written = render_to_string("registry/_overview.html", ctx)
+            plain = {**ctx, "ov": {k: v for k, v in ctx["ov"].items() if k != "tiles"}}
+            assert written == render_to_string("registry/_overview.html", plain)
+            assert "&lt;b&gt;&quot;&amp;&#x27;尾" in written and "<b>" not in written
