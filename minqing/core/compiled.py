@@ -21,6 +21,7 @@ Kept on the connection object (one per thread): a compiler belongs to its connec
 """
 
 import re
+from datetime import UTC, datetime
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
@@ -30,7 +31,7 @@ from .statements import scope_values  # noqa: F401 - the values of a viewer's sc
 _MARK = "\x1f"
 _MARKS = re.compile("\x1f(\\d+)\x1f")
 _INT_BASE = -(2**62) + 7_919  # marks of integer values: never a key, never a count
-_EXACT, _PATTERN, _CONSTANT = 0, 1, 2
+_EXACT, _PATTERN, _CONSTANT, _MOMENT = 0, 1, 2, 3
 _EMPTY = object()
 
 
@@ -59,9 +60,20 @@ def viewer(values: dict) -> _Viewer:
     return _Viewer(values)
 
 
+def _moment(i: int) -> datetime:
+    """The mark of an (aware) datetime value: a microsecond of 1901 no row holds."""
+    return datetime(1901, 1, 1, 0, 0, 0, i + 1, tzinfo=UTC)
+
+
 def _marks(names, kinds) -> dict:
     return {
-        name: (_INT_BASE + i if kind is int else f"{_MARK}{i}{_MARK}")
+        name: (
+            _INT_BASE + i
+            if kind is int
+            else _moment(i)
+            if kind is datetime
+            else f"{_MARK}{i}{_MARK}"
+        )
         for i, (name, kind) in enumerate(zip(names, kinds, strict=True))
     }
 
@@ -84,10 +96,16 @@ def _compile(build, names, kinds):
         return _EMPTY
     by_int = {m: i for i, m in enumerate(marks.values()) if isinstance(m, int)}
     by_str = {m: i for i, m in enumerate(marks.values()) if isinstance(m, str)}
+    # a datetime reaches the statement as the backend adapts it (SQLite: text in UTC)
+    adapt = connection.ops.adapt_datetimefield_value
+    by_moment = {adapt(m): i for i, m in enumerate(marks.values()) if isinstance(m, datetime)}
     template, seen = [], set()
     for p in params:
         if isinstance(p, bool):
             template.append((_CONSTANT, p))
+        elif isinstance(p, (datetime, str)) and p in by_moment:
+            template.append((_MOMENT, by_moment[p]))
+            seen.add(by_moment[p])
         elif isinstance(p, int) and p in by_int:
             template.append((_EXACT, by_int[p]))
             seen.add(by_int[p])
@@ -106,7 +124,7 @@ def _compile(build, names, kinds):
             template.append((_CONSTANT, p))
     # every value is a parameter; `superuser` (scope_values) is a name alone
     wanted = {i for i, name in enumerate(names) if name != "superuser"}
-    if _MARK in sql or str(_INT_BASE)[:12] in sql or not wanted <= seen:
+    if _MARK in sql or str(_INT_BASE)[:12] in sql or "1901-01-01" in sql or not wanted <= seen:
         raise TypeError(f"{key_name(build)}: a value was written into the SQL or dropped")
     entry = _Entry()
     entry.queryset, entry.compiler, entry.sql = queryset, compiler, sql
@@ -125,12 +143,15 @@ def key_name(build) -> str:
 
 def rows(key, values: dict, build) -> list:
     """`list(build(values))`, the queryset built and compiled once per (key, names and
-    kinds of the values) on this connection. Values are ints and strs."""
+    kinds of the values) on this connection. Values are ints, strs and aware datetimes
+    (compared with a datetime column: the backend adapts them)."""
     names = tuple(values)
-    kinds = tuple(int if type(v) is int else str for v in values.values())
-    for v in values.values():
-        if type(v) is not int and type(v) is not str:
-            raise TypeError(f"{key}: values are ints and strs, not {type(v).__name__}")
+    kinds = tuple(type(v) for v in values.values())
+    for v, kind in zip(values.values(), kinds, strict=True):
+        if kind is datetime and v.tzinfo is not None:
+            continue
+        if kind is not int and kind is not str:
+            raise TypeError(f"{key}: values are ints, strs and aware datetimes, not {kind}")
     cache = connection.__dict__.get("_minqing_compiled")
     if cache is None:
         cache = connection.__dict__["_minqing_compiled"] = {}
@@ -152,6 +173,8 @@ def rows(key, values: dict, build) -> list:
             params.append(ordered[item])
         elif kind == _PATTERN:  # one pass: a value holding a mark is not read again
             params.append(_MARKS.sub(put, item))
+        elif kind == _MOMENT:
+            params.append(connection.ops.adapt_datetimefield_value(ordered[item]))
         else:
             params.append(item)
     entry.params = params
