@@ -8,6 +8,7 @@ from django.views.decorators.http import require_http_methods
 
 from minqing.core.compiled import rows as compiled_rows
 from minqing.core.compiled import scope_values, viewer
+from minqing.core.dbcursor import prepared_reads
 from minqing.core.permissions import has_perm, require
 from minqing.core.scoping import get_visible_or_404
 from minqing.core.tabular import write_xlsx, xlsx_response
@@ -20,6 +21,7 @@ from .selectors import (
     area_export_rows,
     area_roots_for,
     area_subtree_counts,
+    child_areas,
     visible_ancestors,
     visible_area,
 )
@@ -70,8 +72,16 @@ def detail(request, pk: int):
     area = visible_area(request.user, pk)
     if area is None:
         raise Http404
-    # a grid has nothing below it: no query for its (empty) subtree
-    counts = {} if area.level == Level.GRID else area_subtree_counts(area=area)
+    # a grid has nothing below it, a village its grids alone (the process's copy of the
+    # areas): no query for their subtree
+    if area.level == Level.GRID:
+        counts = {}
+    else:
+        below = child_areas(area)
+        if below and all(a.level == Level.GRID for a in below):
+            counts = {Level.GRID: len(below)}
+        else:
+            counts = area_subtree_counts(area=area)
     extra = {}
     if has_perm(request.user, "registry.view"):
         # The subtree's overview from the kept summaries; a grid also lists its households.
@@ -80,9 +90,9 @@ def detail(request, pk: int):
         extra = overview_context(fetched_by=request.user, area=area)
         if area.level == Level.GRID:
             values = {"grid": area.pk, **scope_values(request.user)}
-            extra["households"] = grid_household_rows(
-                compiled_rows("grid-households", values, _grid_households_query)
-            )
+            with prepared_reads():  # keyed by the grid's id: its generic plan serves
+                found = compiled_rows("grid-households", values, _grid_households_query)
+            extra["households"] = grid_household_rows(found)
     return render(
         request,
         "areas/detail.html",

@@ -21,6 +21,7 @@ from django.db.models.signals import post_delete, post_init, post_save
 from minqing.areas.models import Area
 from minqing.core.compiled import rows as compiled_rows
 from minqing.core.compiled import scope_values, viewer
+from minqing.core.dbcursor import prepared_reads
 
 from .models import GridSummary, GridTagSummary, Household, Resident, ResidentStatus, TagPeriod
 from .selectors import all_tags
@@ -304,6 +305,40 @@ def overview(*, fetched_by, area: Area | None = None) -> dict:
         rows_areas = []
     else:
         rows_areas = child_areas(parents[0])  # the process's copy: no query once read
+    one = parents[0] if len(parents) == 1 else None
+    if one is not None and one.level == Level.GRID:
+        # a grid: its own kept rows, by its id (prepared: core.dbcursor.prepared_reads)
+        values["grid"] = one.pk
+        with prepared_reads():
+            got = compiled_rows("overview-grid", values, _grid_totals_query)
+            by_tag = dict(compiled_rows("overview-grid-tags", values, _grid_tags_query))
+        h, r, t = got[0] if got else (0, 0, 0)
+        totals = {"households": h or 0, "residents": r or 0, "tagged": t or 0}
+        return _overview(totals, by_tag, [], area)
+    if (
+        one is not None
+        and rows_areas
+        and all(a.parent_id == one.pk for a in rows_areas)
+        and (all(a.level == Level.GRID for a in rows_areas))
+    ):
+        # a village: its grids' kept rows, by the village's id (prepared)
+        values["village"] = one.pk
+        with prepared_reads():
+            per_grid = {
+                g: (h or 0, r or 0, t or 0)
+                for g, h, r, t in compiled_rows("overview-village", values, _village_query)
+            }
+            by_tag = dict(compiled_rows("overview-village-tags", values, _village_tags_query))
+        rows = []
+        for a in rows_areas:
+            h, r, t = per_grid.get(a.pk, (0, 0, 0))
+            rows.append({"area": a, "households": h, "residents": r, "tagged": t})
+        totals = {
+            "households": sum(g[0] for g in per_grid.values()),
+            "residents": sum(g[1] for g in per_grid.values()),
+            "tagged": sum(g[2] for g in per_grid.values()),
+        }
+        return _overview(totals, by_tag, rows, area)
     rows = []
     lengths = {len(a.path) for a in rows_areas}
     if rows_areas:
@@ -329,8 +364,49 @@ def overview(*, fetched_by, area: Area | None = None) -> dict:
         h, r, t = got[0] if got else (0, 0, 0)
         totals = {"households": h or 0, "residents": r or 0, "tagged": t or 0}
     by_tag = dict(compiled_rows("overview-tags", values, _tags_query))
+    return _overview(totals, by_tag, rows, area)
+
+
+def _overview(totals, by_tag, rows, area) -> dict:
     tags = [{"tag": t, "count": by_tag.get(t.pk, 0)} for t in all_tags()]
     return {"totals": totals, "tags": tags, "rows": rows, "area": area}
+
+
+# A grid's or a village's overview keyed by its id besides the scope: PostgreSQL's generic
+# plan of a prepared statement starts from that id's index (a path prefix alone cannot),
+# so these run prepared and stop being planned on every page.
+
+
+def _grid_totals_query(values):
+    return (
+        _kept(GridSummary, values)
+        .filter(grid_id=values["grid"])
+        .values_list("households", "residents", "tagged")
+    )
+
+
+def _grid_tags_query(values):
+    return (
+        _kept(GridTagSummary, values).filter(grid_id=values["grid"]).values_list("tag_id", "count")
+    )
+
+
+def _village_query(values):
+    return (
+        _kept(GridSummary, values)
+        .filter(grid__parent_id=values["village"])
+        .values_list("grid_id", "households", "residents", "tagged")
+    )
+
+
+def _village_tags_query(values):
+    return (
+        _kept(GridTagSummary, values)
+        .filter(grid__parent_id=values["village"])
+        .values("tag_id")
+        .annotate(n=Sum("count"))
+        .values_list("tag_id", "n")
+    )
 
 
 def overview_context(*, fetched_by, area: Area | None = None) -> dict:

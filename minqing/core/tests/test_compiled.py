@@ -246,6 +246,16 @@ def test_overview_and_area_page_equal_a_recount_for_every_viewer(city, users, tr
                     for a in below:
                         want[a.level] = want.get(a.level, 0) + 1
                     assert area_subtree_counts(area=area) == want
+    # the area page's count of areas below, per level (a village's from the copy of areas)
+    from minqing.areas.models import Level
+
+    login(client, users.admin)
+    for area in areas:
+        want = {}
+        for a in Area.objects.filter(path__startswith=area.path).exclude(pk=area.pk):
+            want[a.level] = want.get(a.level, 0) + 1
+        page = client.get(f"/areas/{area.pk}/")
+        assert page.context["counts"] == [(Level(lvl).label, n) for lvl, n in sorted(want.items())]
     # a grid's page lists its households to those who see it, and to no one else
     grid = tree.grids["七星村1"]
     login(client, users.grid)
