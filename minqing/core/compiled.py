@@ -17,14 +17,15 @@ Scoping goes through the queryset's own `visible_to` / `visible_by_area` with `v
 and `scope_values(user)`: by area only (the stand-in viewer has no id and no unit, and a
 queryset that would consult them refuses to compile).
 
-Kept on the connection object (one per thread): a compiler belongs to its connection.
+Kept on the connection object (one per thread; not on the `connection` proxy, which every
+thread shares): a compiler belongs to its connection, and runs one statement at a time.
 """
 
 import re
 from datetime import UTC, datetime
 
 from django.core.exceptions import EmptyResultSet
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 
 from .statements import scope_values  # noqa: F401 - the values of a viewer's scope
 
@@ -137,6 +138,19 @@ def _compile(build, names, kinds):
     return entry
 
 
+_MAX_SHAPES = 2_000
+
+
+def _cache() -> dict:
+    """This thread's connection's compiled statements (`django.db.connection` is a proxy
+    shared by every thread: the cache lives on the connection it stands for)."""
+    db = connections[DEFAULT_DB_ALIAS]
+    cache = db.__dict__.get("_minqing_compiled")
+    if cache is None or len(cache) > _MAX_SHAPES:
+        cache = db.__dict__["_minqing_compiled"] = {}
+    return cache
+
+
 def key_name(build) -> str:
     return getattr(build, "__qualname__", repr(build))
 
@@ -152,9 +166,7 @@ def rows(key, values: dict, build) -> list:
             continue
         if kind is not int and kind is not str:
             raise TypeError(f"{key}: values are ints, strs and aware datetimes, not {kind}")
-    cache = connection.__dict__.get("_minqing_compiled")
-    if cache is None:
-        cache = connection.__dict__["_minqing_compiled"] = {}
+    cache = _cache()
     shape = (key, names, kinds)
     entry = cache.get(shape)
     if entry is None:

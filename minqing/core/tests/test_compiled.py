@@ -290,3 +290,22 @@ def test_overview_tiles_written_in_python_equal_the_template(city, users, tree, 
             plain = {**ctx, "ov": {k: v for k, v in ctx["ov"].items() if k != "tiles"}}
             assert written == render_to_string("registry/_overview.html", plain)
             assert "&lt;b&gt;&quot;&amp;&#x27;尾" in written and "<b>" not in written
+
+
+def test_compiled_statements_are_kept_per_thread_connection(city, users):
+    """A compiler (and the parameters it is run with) belongs to one thread's connection:
+    never to the `connection` proxy that every thread shares."""
+    import threading
+
+    from django.db import DEFAULT_DB_ALIAS, connection, connections
+
+    _household(_request(users.admin), city[0].pk)
+    mine = compiled._cache()
+    assert any(shape[0] == "household" for shape in mine)
+    assert connections[DEFAULT_DB_ALIAS].__dict__["_minqing_compiled"] is mine
+    assert "_minqing_compiled" not in vars(connection)  # the shared proxy
+    other = []
+    thread = threading.Thread(target=lambda: other.append(compiled._cache()))
+    thread.start()
+    thread.join()
+    assert other and other[0] is not mine and not other[0]
