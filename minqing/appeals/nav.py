@@ -17,30 +17,38 @@ def _duties(request):
     query (the counts ride along on the rows as window counts; a duties list is small)."""
     if not has_perm(request.user, "appeals.view"):
         return None
-    from django.db.models import Count, F, Q, Window
-
     from minqing.core import clock
+    from minqing.core.compiled import rows as compiled_rows
 
-    from .models import Appeal
-    from .selectors import duties_q
+    from .selectors import duties_values
 
-    mine = duties_q(request.user)
-    if mine is None:
+    values = duties_values(request.user)
+    if values is None:
         return {"duties": [], "duties_count": 0, "duties_overdue": 0}
-    rows = list(
-        Appeal.objects.filter(mine)
-        .only("id", "title", "state", "due_at")
-        .annotate(
-            n=Window(Count("id")),
-            n_overdue=Window(Count("id", filter=Q(due_at__lt=clock.now()))),
-        )
-        .order_by(F("due_at").asc(nulls_last=True), "id")[:5]
-    )
+    # compiled once per connection and shape of duties (core.compiled)
+    rows = compiled_rows("home-duties", {**values, "now": clock.now()}, _duties_query)
     return {
         "duties": rows,
         "duties_count": rows[0].n if rows else 0,
         "duties_overdue": rows[0].n_overdue if rows else 0,
     }
+
+
+def _duties_query(values):
+    from django.db.models import Count, F, Q, Window
+
+    from .models import Appeal
+    from .selectors import duties_q_of
+
+    return (
+        Appeal.objects.filter(duties_q_of(values))
+        .only("id", "title", "state", "due_at")
+        .annotate(
+            n=Window(Count("id")),
+            n_overdue=Window(Count("id", filter=Q(due_at__lt=values["now"]))),
+        )
+        .order_by(F("due_at").asc(nulls_last=True), "id")[:5]
+    )
 
 
 register_home_panel(template="appeals/_home_panel.html", context=_duties, order=10)

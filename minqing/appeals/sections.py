@@ -10,15 +10,24 @@ from minqing.core.sections import register_section
 def _household_appeals(request, household):
     if not has_perm(request.user, "appeals.view"):
         return None
+    from minqing.core.compiled import rows, scope_values
+
+    # compiled once per connection and shape of scope (core.compiled)
+    values = {"h": household.pk, **scope_values(request.user)}
+    return {"appeals": rows("household-appeals", values, _household_appeals_query)}
+
+
+def _household_appeals_query(values):
+    from minqing.core.compiled import viewer
+
     from .models import Appeal
 
-    appeals = (
-        Appeal.objects.visible_by_area(request.user)  # the household itself is in my area
-        .filter(household=household)
+    return (
+        Appeal.objects.visible_by_area(viewer(values))  # the household itself is in my area
+        .filter(household_id=values["h"])
         .select_related("category")
         .order_by("-created_at")[:20]
     )
-    return {"appeals": list(appeals)}
 
 
 register_section(

@@ -90,7 +90,7 @@ def _waiting_areas(level: int, paths: tuple[str, ...]) -> tuple[list[int], list[
     return sorted(free), sorted(above), sorted(under)
 
 
-def _waiting_q(level: int, paths: list[str]) -> Q | None:
+def _waiting_ids(level: int, paths: list[str]) -> tuple[list[int], list[int], list[int]]:
     key = (level, tuple(paths))
     kept = process_cached("appeal-waiting-areas", dict)
     ids = kept.get(key)
@@ -98,28 +98,62 @@ def _waiting_q(level: int, paths: list[str]) -> Q | None:
         ids = _waiting_areas(level, key[1])
         if len(kept) < 50_000:
             kept[key] = ids
-    free, above, under = ids
+    return ids
+
+
+def _waiting_q(free, above, under) -> Q | None:
     q = Q(handling_area_id__in=free) if free else Q()
     if above and under:
         q |= Q(handling_area_id__in=above, area_id__in=under)
     return Q(state=State.ACCEPTED) & q if q else None
 
 
-def duties_q(user) -> Q | None:
-    """The condition of `appeal_duties` (None: nothing), for reads that shape it otherwise
-    (the home panel)."""
+def _duties_condition(uid, unit_id, free, above, under) -> Q:
+    mine = Q(owner_id=uid, state__in=[State.CLAIMED, State.ASSIGNED, State.IN_PROGRESS])
+    if unit_id:
+        mine |= Q(unit_id=unit_id, owner__isnull=True, state=State.ASSIGNED)
+    waiting = _waiting_q(free, above, under)
+    if waiting is not None:
+        mine |= waiting
+    return mine
+
+
+def duties_values(user) -> dict | None:
+    """The values `duties_q` is made of (None: nothing): the user, their unit, and the ids
+    of the areas their waiting matters are handled in (free0…, above0…, under0…), for a
+    statement compiled once per shape (the home panel, core.compiled)."""
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return None
-    mine = Q(owner_id=user.pk, state__in=[State.CLAIMED, State.ASSIGNED, State.IN_PROGRESS])
+    values = {"uid": user.pk}
     if user.unit_id:
-        mine |= Q(unit_id=user.unit_id, owner__isnull=True, state=State.ASSIGNED)
+        values["unit"] = user.unit_id
     level = ROLE_LEVEL.get(user.role)
     paths = jurisdiction_paths(user)
     if level is not None and paths:
-        waiting = _waiting_q(level, paths)
-        if waiting is not None:
-            mine |= waiting
-    return mine
+        free, above, under = _waiting_ids(level, paths)
+        values.update({f"free{i}": pk for i, pk in enumerate(free)})
+        if above and under:
+            values.update({f"above{i}": pk for i, pk in enumerate(above)})
+            values.update({f"under{i}": pk for i, pk in enumerate(under)})
+    return values
+
+
+def duties_q_of(values: dict) -> Q:
+    """`duties_q` from `duties_values`' values (marks when compiling)."""
+
+    def named(prefix):
+        return [v for k, v in values.items() if k.startswith(prefix)]
+
+    return _duties_condition(
+        values["uid"], values.get("unit"), named("free"), named("above"), named("under")
+    )
+
+
+def duties_q(user) -> Q | None:
+    """The condition of `appeal_duties` (None: nothing), for reads that shape it otherwise
+    (the home panel)."""
+    values = duties_values(user)
+    return None if values is None else duties_q_of(values)
 
 
 def appeal_duties(*, fetched_by):

@@ -141,14 +141,22 @@ def area_children(*, fetched_by, area: Area):
 
 
 def area_subtree_counts(*, area: Area) -> dict[int, int]:
-    """How many areas of each level lie below `area` (one aggregate query)."""
-    rows = (
-        Area.objects.filter(path__startswith=area.path)
-        .exclude(pk=area.pk)
+    """How many areas of each level lie below `area` (one aggregate query, compiled once
+    per connection: core.compiled)."""
+    from minqing.core.compiled import rows
+
+    got = rows("area-subtree-counts", {"path": area.path, "pk": area.pk}, _subtree_counts_query)
+    return dict(got)
+
+
+def _subtree_counts_query(values):
+    return (
+        Area.objects.filter(path__startswith=values["path"])
+        .exclude(pk=values["pk"])
         .values("level")
         .annotate(n=Count("id"))
+        .values_list("level", "n")
     )
-    return {r["level"]: r["n"] for r in rows}
 
 
 def area_export_rows(*, fetched_by, area: Area):

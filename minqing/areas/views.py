@@ -6,6 +6,9 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods
 
+from minqing.core.compiled import rows as compiled_rows
+from minqing.core.compiled import scope_values, viewer
+from minqing.core.dbcursor import prepared_reads
 from minqing.core.permissions import has_perm, require
 from minqing.core.scoping import get_visible_or_404
 from minqing.core.tabular import write_xlsx, xlsx_response
@@ -18,6 +21,7 @@ from .selectors import (
     area_export_rows,
     area_roots_for,
     area_subtree_counts,
+    child_areas,
     visible_ancestors,
     visible_area,
 )
@@ -51,28 +55,44 @@ def grid_household_rows(rows) -> str:
     return mark_safe("".join(out))  # noqa: S308 - every value went through esc()
 
 
+def _grid_households_query(values):
+    from minqing.registry.models import Household
+
+    return (
+        Household.objects.visible_to(viewer(values))
+        .filter(grid_id=values["grid"])
+        .order_by("number")
+        .values_list("pk", "head__name", "address", "number")[:GRID_HOUSEHOLDS]
+    )
+
+
 @login_required
 def detail(request, pk: int):
     # the area and its crumbs from the process's copy of the areas, scoped as visible_to
     area = visible_area(request.user, pk)
     if area is None:
         raise Http404
-    # a grid has nothing below it: no query for its (empty) subtree
-    counts = {} if area.level == Level.GRID else area_subtree_counts(area=area)
+    # a grid has nothing below it, a village its grids alone (the process's copy of the
+    # areas): no query for their subtree
+    if area.level == Level.GRID:
+        counts = {}
+    else:
+        below = child_areas(area)
+        if below and all(a.level == Level.GRID for a in below):
+            counts = {Level.GRID: len(below)}
+        else:
+            counts = area_subtree_counts(area=area)
     extra = {}
     if has_perm(request.user, "registry.view"):
         # The subtree's overview from the kept summaries; a grid also lists its households.
-        from minqing.registry.models import Household
         from minqing.registry.summaries import overview_context
 
         extra = overview_context(fetched_by=request.user, area=area)
         if area.level == Level.GRID:
-            extra["households"] = grid_household_rows(
-                Household.objects.visible_to(request.user)
-                .filter(grid=area)
-                .order_by("number")
-                .values_list("pk", "head__name", "address", "number")[:GRID_HOUSEHOLDS]
-            )
+            values = {"grid": area.pk, **scope_values(request.user)}
+            with prepared_reads():  # keyed by the grid's id: its generic plan serves
+                found = compiled_rows("grid-households", values, _grid_households_query)
+            extra["households"] = grid_household_rows(found)
     return render(
         request,
         "areas/detail.html",

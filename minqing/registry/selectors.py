@@ -11,6 +11,7 @@ from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
 from minqing.areas.models import Area, Level
+from minqing.core import compiled as compiled_reads
 from minqing.core.audit import audit_record, home_area_id
 from minqing.core.dbcursor import ids_condition, prepared_cursor
 from minqing.core.errors import PermissionDeniedError
@@ -495,12 +496,20 @@ def household_members(
     else read with one more query. `scoped=True` when the caller looked the household up
     through the viewer's scope (the household page): a resident is scoped by its
     household's grid alone, so the check's two joins are left out."""
-    residents = Resident.objects.all() if scoped else Resident.objects.visible_to(fetched_by)
-    members = residents.filter(household=household)
-    if history is None:
-        members = list(members.prefetch_related(current_tags_prefetch()))
+    if scoped and history is not None:
+        # one statement compiled once per connection (core.compiled)
+        members = compiled_reads.rows(
+            "household-members",
+            {"h": household.pk},
+            lambda v: Resident.objects.filter(household_id=v["h"]),
+        )
     else:
-        members = list(members)
+        residents = Resident.objects.all() if scoped else Resident.objects.visible_to(fetched_by)
+        members = residents.filter(household=household)
+        members = list(
+            members.prefetch_related(current_tags_prefetch()) if history is None else members
+        )
+    if history is not None:
         open_periods: dict[int, list[TagPeriod]] = {}
         for period in sorted(history, key=lambda p: p.tag.order):
             if period.end_date is None and period.resident_id is not None:
@@ -534,10 +543,27 @@ def household_tag_history(
     scope (the household page): a period is scoped by its household's grid, so all of a
     visible household's periods are visible, and the check's two joins are left out (on
     the 1M city they were about half the statement's planning)."""
-    periods = TagPeriod.objects.all() if scoped else TagPeriod.objects.visible_to(fetched_by)
+    if scoped:
+        # one statement compiled once per connection (core.compiled); of the people who
+        # started and ended a period, the page shows the name alone
+        return compiled_reads.rows("household-tag-history", {"h": household.pk}, _tag_history_query)
     return list(
-        periods.filter(household=household)
+        TagPeriod.objects.visible_to(fetched_by)
+        .filter(household=household)
         .select_related("tag", "resident", "started_by", "ended_by")
+        .order_by("end_date", "-start_date", "-id")
+    )
+
+
+# A period's user columns the household page leaves unread (it names them: User.__str__)
+_PERIOD_USER_UNREAD = ("password", "email", "phone", "last_login", "date_joined")
+
+
+def _tag_history_query(values):
+    return (
+        TagPeriod.objects.filter(household_id=values["h"])
+        .select_related("tag", "resident", "started_by", "ended_by")
+        .defer(*(f"{who}__{f}" for who in ("started_by", "ended_by") for f in _PERIOD_USER_UNREAD))
         .order_by("end_date", "-start_date", "-id")
     )
 
@@ -550,8 +576,9 @@ def household_moves(*, fetched_by, household: Household, scoped: bool = False) -
         return []
     touching = Move.objects.filter(Q(from_household=household) | Q(to_household=household))
     # Most households never had a move: a bare probe first, since planning the six joins
-    # below cost more than running them (EXPLAIN on the 1M city: 3 ms planning, 0.2 ms run)
-    if not touching.exists():
+    # below cost more than running them (EXPLAIN on the 1M city: 3 ms planning, 0.2 ms run);
+    # compiled once per connection (core.compiled)
+    if not compiled_reads.rows("household-moved", {"h": household.pk}, _moved_probe):
         return []
     moves = list(
         touching.select_related(
@@ -572,6 +599,12 @@ def household_moves(*, fetched_by, household: Household, scoped: bool = False) -
         m.from_visible = m.from_household_id in visible
         m.to_visible = m.to_household_id in visible
     return moves
+
+
+def _moved_probe(values):
+    h = values["h"]
+    touching = Move.objects.filter(Q(from_household_id=h) | Q(to_household_id=h))
+    return touching.order_by().values_list("pk", flat=True)[:1]
 
 
 def _resident_sql(q: str, nq: NumberQuery | None) -> tuple[str, list] | None:

@@ -11,12 +11,17 @@ three statements whatever the size of the city. `minqing summaries --check` comp
 the kept rows with a full recount.
 """
 
+from types import SimpleNamespace
+
 from django.db import connection
-from django.db.models import Sum
+from django.db.models import IntegerField, Sum, Value
 from django.db.models.functions import Substr
 from django.db.models.signals import post_delete, post_init, post_save
 
 from minqing.areas.models import Area
+from minqing.core.compiled import rows as compiled_rows
+from minqing.core.compiled import scope_values, viewer
+from minqing.core.dbcursor import prepared_reads
 
 from .models import GridSummary, GridTagSummary, Household, Resident, ResidentStatus, TagPeriod
 from .selectors import all_tags
@@ -234,11 +239,49 @@ for _model, _handler in (
 # ---------------------------------------------------------------- reading
 
 
-def _sums(qs) -> dict:
-    got = qs.aggregate(
-        households=Sum("households"), residents=Sum("residents"), tagged=Sum("tagged")
+# The overview's statements, built and compiled once per connection and shape of scope
+# (core.compiled): the viewer's jurisdiction paths, and the area's path when it is one
+# area's subtree, are their values.
+
+
+def _kept(model, values):
+    rows = model.objects.visible_to(viewer(values))
+    if "within" in values:
+        rows = rows.within(SimpleNamespace(path=values["within"]))
+    return rows
+
+
+def _grouped_query(length):
+    def build(values):
+        return (
+            _kept(GridSummary, values)
+            .annotate(prefix=Substr("grid__path", 1, length))
+            .values("prefix")
+            .annotate(h=Sum("households"), r=Sum("residents"), t=Sum("tagged"))
+            .values_list("prefix", "h", "r", "t")
+        )
+
+    return build
+
+
+def _totals_query(values):
+    # a constant group: one row of sums over every kept row in scope (no GROUP BY)
+    return (
+        _kept(GridSummary, values)
+        .annotate(all=Value(0, output_field=IntegerField()))
+        .values("all")
+        .annotate(h=Sum("households"), r=Sum("residents"), t=Sum("tagged"))
+        .values_list("h", "r", "t")
     )
-    return {k: v or 0 for k, v in got.items()}
+
+
+def _tags_query(values):
+    return (
+        _kept(GridTagSummary, values)
+        .values("tag_id")
+        .annotate(n=Sum("count"))
+        .values_list("tag_id", "n")
+    )
 
 
 def overview(*, fetched_by, area: Area | None = None) -> dict:
@@ -250,10 +293,9 @@ def overview(*, fetched_by, area: Area | None = None) -> dict:
     from minqing.areas.models import Level
     from minqing.areas.selectors import child_areas, jurisdiction_areas
 
-    summaries = GridSummary.objects.visible_to(fetched_by)
-    tag_rows = GridTagSummary.objects.visible_to(fetched_by)
+    values = scope_values(fetched_by)
     if area is not None:
-        summaries, tag_rows = summaries.within(area), tag_rows.within(area)
+        values["within"] = area.path
         parents = [area]
     else:
         parents = jurisdiction_areas(fetched_by)  # the session's paths: no query
@@ -263,16 +305,47 @@ def overview(*, fetched_by, area: Area | None = None) -> dict:
         rows_areas = []
     else:
         rows_areas = child_areas(parents[0])  # the process's copy: no query once read
+    one = parents[0] if len(parents) == 1 else None
+    if one is not None and one.level == Level.GRID:
+        # a grid: its own kept rows, by its id (prepared: core.dbcursor.prepared_reads)
+        values["grid"] = one.pk
+        with prepared_reads():
+            got = compiled_rows("overview-grid", values, _grid_totals_query)
+            by_tag = dict(compiled_rows("overview-grid-tags", values, _grid_tags_query))
+        h, r, t = got[0] if got else (0, 0, 0)
+        totals = {"households": h or 0, "residents": r or 0, "tagged": t or 0}
+        return _overview(totals, by_tag, [], area)
+    if (
+        one is not None
+        and rows_areas
+        and all(a.parent_id == one.pk for a in rows_areas)
+        and (all(a.level == Level.GRID for a in rows_areas))
+    ):
+        # a village: its grids' kept rows, by the village's id (prepared)
+        values["village"] = one.pk
+        with prepared_reads():
+            per_grid = {
+                g: (h or 0, r or 0, t or 0)
+                for g, h, r, t in compiled_rows("overview-village", values, _village_query)
+            }
+            by_tag = dict(compiled_rows("overview-village-tags", values, _village_tags_query))
+        rows = []
+        for a in rows_areas:
+            h, r, t = per_grid.get(a.pk, (0, 0, 0))
+            rows.append({"area": a, "households": h, "residents": r, "tagged": t})
+        totals = {
+            "households": sum(g[0] for g in per_grid.values()),
+            "residents": sum(g[1] for g in per_grid.values()),
+            "tagged": sum(g[2] for g in per_grid.values()),
+        }
+        return _overview(totals, by_tag, rows, area)
     rows = []
     lengths = {len(a.path) for a in rows_areas}
     if rows_areas:
         grouped = {}
-        for length in lengths:
-            for prefix, h, r, t in (
-                summaries.annotate(prefix=Substr("grid__path", 1, length))
-                .values("prefix")
-                .annotate(h=Sum("households"), r=Sum("residents"), t=Sum("tagged"))
-                .values_list("prefix", "h", "r", "t")
+        for length in sorted(lengths):
+            for prefix, h, r, t in compiled_rows(
+                ("overview-groups", length), values, _grouped_query(length)
             ):
                 grouped[prefix] = (h or 0, r or 0, t or 0)
         for a in rows_areas:
@@ -287,19 +360,85 @@ def overview(*, fetched_by, area: Area | None = None) -> dict:
             "tagged": sum(g[2] for g in grouped.values()),
         }
     else:
-        totals = _sums(summaries)
-    by_tag = dict(tag_rows.values("tag_id").annotate(n=Sum("count")).values_list("tag_id", "n"))
+        got = compiled_rows("overview-totals", values, _totals_query)
+        h, r, t = got[0] if got else (0, 0, 0)
+        totals = {"households": h or 0, "residents": r or 0, "tagged": t or 0}
+    by_tag = dict(compiled_rows("overview-tags", values, _tags_query))
+    return _overview(totals, by_tag, rows, area)
+
+
+def _overview(totals, by_tag, rows, area) -> dict:
     tags = [{"tag": t, "count": by_tag.get(t.pk, 0)} for t in all_tags()]
     return {"totals": totals, "tags": tags, "rows": rows, "area": area}
+
+
+# A grid's or a village's overview keyed by its id besides the scope: PostgreSQL's generic
+# plan of a prepared statement starts from that id's index (a path prefix alone cannot),
+# so these run prepared and stop being planned on every page.
+
+
+def _grid_totals_query(values):
+    return (
+        _kept(GridSummary, values)
+        .filter(grid_id=values["grid"])
+        .values_list("households", "residents", "tagged")
+    )
+
+
+def _grid_tags_query(values):
+    return (
+        _kept(GridTagSummary, values).filter(grid_id=values["grid"]).values_list("tag_id", "count")
+    )
+
+
+def _village_query(values):
+    return (
+        _kept(GridSummary, values)
+        .filter(grid__parent_id=values["village"])
+        .values_list("grid_id", "households", "residents", "tagged")
+    )
+
+
+def _village_tags_query(values):
+    return (
+        _kept(GridTagSummary, values)
+        .filter(grid__parent_id=values["village"])
+        .values("tag_id")
+        .annotate(n=Sum("count"))
+        .values_list("tag_id", "n")
+    )
 
 
 def overview_context(*, fetched_by, area: Area | None = None) -> dict:
     """What the overview template needs: the figures, the chart's data, and the filter that
     keeps the tapped list inside the area."""
     ov = overview(fetched_by=fetched_by, area=area)
+    scope = f"grid_id={area.pk}&" if area is not None else ""
+    ov["tiles"] = overview_tiles(ov, scope)
     chart = {
         "labels": [str(t["tag"].name) for t in ov["tags"]],
         "values": [t["count"] for t in ov["tags"]],
     }
-    scope = f"grid_id={area.pk}&" if area is not None else ""
     return {"ov": ov, "chart": chart, "scope": scope}
+
+
+def overview_tiles(ov: dict, scope: str) -> str:
+    """The key groups' tiles of the overview (each tag, its count, a link to its list), as
+    HTML written in Python: the template's loop over every tag was most of a grid's or a
+    village's overview. A test pins it to what the template gave, hostile names included."""
+    from django.urls import reverse
+    from django.utils.safestring import mark_safe
+
+    from .labels import esc
+
+    households, residents = esc(reverse("registry:households")), esc(reverse("registry:residents"))
+    scope = esc(scope)
+    out = []
+    for t in ov["tags"]:
+        tag = t["tag"]
+        base = households if tag.scope == "household" else residents
+        out.append(
+            f'<a class="tile" href="{base}?{scope}tag={esc(tag.code)}"><span class="stat">'
+            f'{esc(t["count"])}</span><span class="muted">{esc(tag.name)}</span></a>'
+        )
+    return mark_safe("".join(out))  # noqa: S308 - every value went through esc()

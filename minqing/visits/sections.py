@@ -13,6 +13,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 
+from minqing.core.compiled import rows as compiled_rows
+from minqing.core.compiled import scope_values, viewer
 from minqing.core.permissions import has_perm
 from minqing.core.sections import register_section
 
@@ -83,12 +85,17 @@ def section_visits(*, fetched_by, household, limit: int = VISITS_SHOWN) -> list:
     `visitor_names`, `findings`, `notes` and `photos` as plain lists (two queries)."""
     from .models import Visit, VisitFinding
 
-    visits = list(
-        Visit.objects.visible_to(fetched_by)
-        .filter(household=household)
-        .only("id", "visited_at", "place", "met_others", "situation")
-        .order_by("-visited_at", "-id")[:limit]
-    )
+    def query(values):
+        return (
+            Visit.objects.visible_to(viewer(values))
+            .filter(household_id=values["h"])
+            .only("id", "visited_at", "place", "met_others", "situation")
+            .order_by("-visited_at", "-id")[:limit]
+        )
+
+    # compiled once per connection and shape of scope (core.compiled)
+    values = {"h": household.pk, **scope_values(fetched_by)}
+    visits = compiled_rows(("household-visits", limit), values, query)
     if not visits:
         return visits
     ids = [v.pk for v in visits]

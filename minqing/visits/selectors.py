@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from minqing.accounts.models import User
 from minqing.areas.models import Area, Level
+from minqing.core.compiled import rows as compiled_rows
 from minqing.core.roles import Role
 from minqing.registry.models import Household, TagPeriod
 
@@ -243,12 +244,25 @@ def due_list(
             )
             total = total[0]
     shown = items[:limit] if limit else items
-    households = Household.objects.select_related("grid", "head").in_bulk(
-        [i.household_id for i in shown]
-    )
+    ids = sorted({i.household_id for i in shown})
+    # compiled once per connection and number of households (core.compiled)
+    households = {
+        h.pk: h
+        for h in (
+            compiled_rows(
+                "due-households", {f"id{n}": pk for n, pk in enumerate(ids)}, _due_households
+            )
+            if ids
+            else []
+        )
+    }
     for item in shown:
         item.household = households.get(item.household_id)
     return shown, total
+
+
+def _due_households(values):
+    return Household.objects.select_related("grid", "head").filter(pk__in=list(values.values()))
 
 
 # (cadre, jurisdiction paths) -> the SQL and parameters of "their open pairings outside their
@@ -988,10 +1002,26 @@ def open_surveys_for(*, fetched_by, household, scoped: bool = False) -> list:
 
     path = household.grid.path
     above = [path[: i + 1] for i, ch in enumerate(path) if ch == PATH_SEP]
+    if scoped:
+        # compiled once per connection and depth of grid (core.compiled)
+        values = {"h": household.pk, **{f"above{i}": p for i, p in enumerate(above)}}
+        return compiled_rows("open-surveys", values, _open_surveys_query)
     answered = SurveyResponse.objects.filter(survey=OuterRef("pk"), household=household)
-    surveys = Survey.objects.all() if scoped else Survey.objects.visible_to(fetched_by)
     return list(
-        surveys.filter(status=Survey.Status.OPEN, area__path__in=above)
+        Survey.objects.visible_to(fetched_by)
+        .filter(status=Survey.Status.OPEN, area__path__in=above)
+        .exclude(Exists(answered))
+        .order_by("-created_at")[:5]
+    )
+
+
+def _open_surveys_query(values):
+    from .models import Survey, SurveyResponse
+
+    above = [v for k, v in values.items() if k.startswith("above")]
+    answered = SurveyResponse.objects.filter(survey=OuterRef("pk"), household_id=values["h"])
+    return (
+        Survey.objects.filter(status=Survey.Status.OPEN, area__path__in=above)
         .exclude(Exists(answered))
         .order_by("-created_at")[:5]
     )

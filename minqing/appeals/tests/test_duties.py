@@ -132,6 +132,30 @@ def test_home_panel_is_one_query(users, tree, units, city_of_matters, django_ass
     assert _duties(request) == {"duties": [], "duties_count": 0, "duties_overdue": 0}
 
 
+def test_home_panel_compiled_once_is_every_users_own(users, tree, units, city_of_matters):
+    """The panel's statement is compiled once per shape (core.compiled): every user, twice,
+    at two moments, gets their own rows and counts (users of one shape share the SQL)."""
+    people, panels = every_user(users, tree), 0
+    for moment in (clock.now(), clock.now() + timedelta(days=5)):
+        with clock.frozen(moment):
+            for _round in range(2):
+                for user in people:
+                    user.refresh_from_db()
+                    request = RequestFactory().get("/")
+                    request.user = user
+                    panel = _duties(request)
+                    if panel is None:  # no right to see appeals: no panel
+                        continue
+                    panels += 1
+                    plain = plain_duties(user)
+                    assert panel["duties_count"] == plain.count(), user
+                    overdue = plain.filter(due_at__lt=moment).count()
+                    assert panel["duties_overdue"] == overdue, user
+                    want = [a.pk for a in appeal_duties(fetched_by=user)[:5]]
+                    assert [a.pk for a in panel["duties"]] == want, user
+    assert panels >= 4 * 8
+
+
 def test_api_lists_build_only_the_served_page(
     client, users, tree, units, city_of_matters, django_assert_max_num_queries
 ):
