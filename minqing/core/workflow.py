@@ -14,6 +14,7 @@ the case's `state` column is a cache of the last event, rebuilt from the events 
         on_enter={"resolved": start_rating_period},          # (case, event) -> None
         final={"archived"},
         anonymous={"rate"},                                  # actions a resident may do
+        notes={"duplicate"},                                 # recorded, state unchanged
     )
 
     class Appeal(CaseModel): ...
@@ -68,18 +69,28 @@ class Workflow:
     anonymous: frozenset = frozenset()
     # action -> label shown on buttons and timelines
     labels: dict[str, object] = field(default_factory=dict)
+    # actions recorded as events in any state, final ones too, that leave the state as it is
+    # (a dispatcher's verdict on a proposed duplicate): in the staff timeline with actor and
+    # time, never on the public one, skipped by the replay. Not transitions: no buttons.
+    notes: frozenset = frozenset()
 
     def __post_init__(self):
         object.__setattr__(self, "final", frozenset(self.final))
         object.__setattr__(self, "anonymous", frozenset(self.anonymous))
+        object.__setattr__(self, "notes", frozenset(self.notes))
         leaks = sorted({s for (s, _a) in self.transitions if s in self.final})
         if leaks:
             raise ImproperlyConfigured(f"workflow {self.name}: final states {leaks} have exits")
-        unknown = set(self.guards) - {a for (_s, a) in self.transitions}
+        unknown = set(self.guards) - {a for (_s, a) in self.transitions} - self.notes
         if unknown:
             raise ImproperlyConfigured(f"workflow {self.name}: guards for unknown {unknown}")
+        both = sorted(self.notes & {a for (_s, a) in self.transitions} | self.notes & {CREATE})
+        if both:
+            raise ImproperlyConfigured(f"workflow {self.name}: notes {both} are also transitions")
 
     def next_state(self, state: str, action: str) -> str:
+        if action in self.notes:
+            return state
         to_state = self.transitions.get((state, action))
         if to_state is None:
             raise IllegalTransition(state=state, action=action)
@@ -112,7 +123,7 @@ class Workflow:
         state = self.initial
         for action in actions:
             state = self.initial if action == CREATE else self.next_state(state, action)
-        return state
+        return state  # a note leaves it as it was (next_state)
 
     def replay_from(self, state: str, actions: Iterable[str]) -> str:
         """As `replay`, from a given state (an adopted case's first event's from_state)."""
@@ -225,6 +236,8 @@ def workflow_apply(
     `system=True` (actor None) is the platform itself (deadline escalation): no role or
     object guard applies, the event says 系统.
     `audit=False` when the caller writes its own, richer audit row for the same change.
+    A `notes` action writes its event in any state and changes neither the state nor
+    `state_changed_at` (the caller need not save the case).
     """
     reg = _WORKFLOWS.get(workflow.name)
     if reg is None or reg.workflow is not workflow:
@@ -264,7 +277,7 @@ def workflow_apply(
         **event_fields,
     )
     setattr(case, reg.state_field, to_state)
-    if hasattr(case, "state_changed_at"):
+    if hasattr(case, "state_changed_at") and action not in workflow.notes:
         case.state_changed_at = at
     if audit:
         audit_record(
@@ -273,7 +286,7 @@ def workflow_apply(
             obj=case,
             detail={"from": from_state, "to": to_state, "actor_kind": kind},
         )
-    hook = workflow.on_enter.get(to_state)
+    hook = None if action in workflow.notes else workflow.on_enter.get(to_state)
     if hook is not None:
         hook(case, event)
     return event
