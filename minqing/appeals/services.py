@@ -729,7 +729,7 @@ def appeal_recategorise(*, actor, appeal: Appeal, category_id: int, comment: str
     )
     from . import routing
 
-    routing.forget()
+    routing.router_changed()
     return appeal
 
 
