@@ -210,3 +210,30 @@ def test_a_refused_verdict_writes_no_event(client, users, tree):
     assert _post(client, b.pk, a.pk, True).status_code == 404
     assert not a.events.filter(action="duplicate").exists()
     assert not b.events.filter(action="duplicate").exists()
+
+
+@pytest.mark.parametrize("url", ["/api/appeals/{pk}/duplicates", "/appeals/{pk}/duplicates/"])
+def test_duplicates_answer_404_when_the_matters_area_vanishes_mid_request(
+    client, users, tree, monkeypatch, url
+):
+    """A grid's matter: its village (the area the proposals look in) goes while the request
+    runs (a database restored under a running server, as the browser tests do): 404 like
+    any vanished matter, not 500."""
+    from django.db import connection
+
+    from minqing.appeals import selectors
+    from minqing.areas.models import Area
+
+    appeal = file_appeal(actor=users.cadre, area=tree.grids["七星村1"], content=SHORT)
+    verdicts = selectors.duplicate_verdicts
+
+    def vanishing(**kw):
+        with connection.cursor() as cur:  # the constraints are checked at commit: none here
+            cur.execute("DELETE FROM areas_area WHERE id = %s", [tree.qixing.pk])
+        return verdicts(**kw)
+
+    monkeypatch.setattr(selectors, "duplicate_verdicts", vanishing)
+    login(client, users.cadre)
+    row = Area.objects.filter(pk=tree.qixing.pk).values().get()
+    assert client.get(url.format(pk=appeal.pk)).status_code == 404
+    Area.objects.bulk_create([Area(**row)])  # back before the test's constraints are checked
