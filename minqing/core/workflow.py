@@ -457,8 +457,10 @@ def _values(model, obj, db, skip=()) -> list | None:
 def _compiled_create(reg, case, event, actor, audit, notify, db) -> tuple | None:
     """(statement, params) from the kept text of this shape; None when a value needs
     Django's compiler (an expression) or the models need placeholders of their own."""
+    if not getattr(settings, "DB_PREPARED_WRITES", True):
+        return None  # the plain cursor (pgbouncer in transaction mode) takes %s placeholders
     model, em = reg.model, reg.event_model
-    case_fields, case_table, case_cols, plain = _insert_shape(model, db)
+    plain = _insert_shape(model, db)[3]
     if not plain or not _insert_shape(em, db)[3]:
         return None
     fk = em._meta.get_field(reg.case_field)

@@ -208,3 +208,15 @@ def test_the_compiled_intake_statement_writes_what_the_built_one_does(tree, user
     title = f"路烂了 {workflow._PK_SENTINEL}"
     appeal = filed(actor=None, content="路烂了", title=title)
     assert Notification.objects.get(url=f"/appeals/{appeal.pk}/").title == f"新诉求待认领:{title}"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="one statement on PostgreSQL")
+def test_intake_without_prepared_statements_takes_the_built_statement(tree, users, settings):
+    """DB_PREPARED_WRITES=0 (pgbouncer in transaction mode): the plain cursor, the statement
+    built per call with %s placeholders; the same rows."""
+    settings.DB_PREPARED_WRITES = False
+    r = _file(Client(), category_id=category().pk, area_id=tree.qixing.pk, content="路烂了")
+    assert r.status_code == 201, r.content
+    appeal = Appeal.objects.get(pk=r.json()["id"])
+    assert _rows(appeal)[1][0]["action"] == "create"
+    assert _rows(appeal)[3][0]["url"] == "/appeals/PK/"
