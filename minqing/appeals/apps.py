@@ -12,10 +12,11 @@ class AppealsConfig(AppConfig):
         from minqing.areas.models import Area
         from minqing.core.proc_cache import bump_on_change
 
-        from . import workflow  # noqa: F401  registers the appeal workflow
+        from . import routing, workflow  # noqa: F401  workflow registers the appeal workflow
         from .models import Category
 
         bump_on_change("appeal-categories", Category)
         bump_on_change("appeal-categories-all", Category)
+        bump_on_change(routing.ROUTER_VERSION, Category)  # the router is built from them
         bump_on_change("appeal-areas", Area)
         bump_on_change("appeal-waiting-areas", Area)

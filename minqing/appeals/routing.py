@@ -712,13 +712,23 @@ def seed_examples() -> tuple[tuple[str, str], ...]:
 
 _cache: dict = {}
 _CACHE_SECONDS = 600
+# A router built from an empty category table (a database being restored or set up) is
+# kept only this long: it proposes nothing, and must not outlive the rows' return.
+_EMPTY_SECONDS = 5
+# proc_cache's version of the router's inputs: moved when a category is saved or deleted
+# (apps.py) or a dispatcher corrects a category, once the change commits, so every process
+# (sharing Redis) builds its router again within a second.
+ROUTER_VERSION = "appeal-router"
 
 
 def _router() -> Router:
+    from minqing.core.proc_cache import shared_version
+
     from .models import Appeal, Category
 
+    version = shared_version(ROUTER_VERSION)
     hit = _cache.get("router")
-    if hit and time.monotonic() - hit[0] < _CACHE_SECONDS:
+    if hit and hit[2] == version and time.monotonic() - hit[0] < hit[3]:
         return hit[1]
     from minqing.areas.models import Area
 
@@ -734,8 +744,18 @@ def _router() -> Router:
     )
     router = Router(categories=cats, examples=examples, seeds=seed_examples())
     _vectors.clear()  # they were weighted with the old router's IDF
-    _cache["router"] = (time.monotonic(), router)
+    keep = _CACHE_SECONDS if cats else _EMPTY_SECONDS
+    _cache["router"] = (time.monotonic(), router, version, keep)
     return router
+
+
+def router_changed() -> None:
+    """Its inputs changed (a category corrected on a matter): this process forgets it now,
+    every process once the change commits."""
+    from minqing.core.proc_cache import process_cache_bump
+
+    forget()
+    process_cache_bump(ROUTER_VERSION)
 
 
 def forget() -> None:

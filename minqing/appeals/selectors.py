@@ -6,6 +6,7 @@ from itertools import islice
 
 from django.db.models import Count, F, Q
 from django.db.models.query import ModelIterable
+from django.http import Http404
 
 from minqing.areas.models import PATH_SEP, Area, Level
 from minqing.core import clock
@@ -241,10 +242,15 @@ def duplicate_proposals(*, fetched_by, appeal: Appeal) -> list[tuple[Appeal, flo
     """Open matters of the appeal's village (visible to the user) likely to be the same
     matter, not yet judged (routing.duplicate_suggest)."""
     from . import routing
+    from .services import village_of
 
     if appeal.area.level < Level.VILLAGE:
         return []
     judged = {o.pk for o, _same in duplicate_verdicts(fetched_by=fetched_by, appeal=appeal)}
+    try:
+        village_of(appeal.area)  # a grid's village, read now (and kept on the area)
+    except Area.DoesNotExist:  # gone while the request ran (a restore): as a gone matter
+        raise Http404 from None
     found = routing.duplicate_suggest(
         fetched_by=fetched_by,
         text=appeal.content,

@@ -729,14 +729,16 @@ def appeal_recategorise(*, actor, appeal: Appeal, category_id: int, comment: str
     )
     from . import routing
 
-    routing.forget()
+    routing.router_changed()
     return appeal
 
 
+@transaction.atomic
 def duplicate_judge(*, actor, appeal: Appeal, other_id: int, same: bool) -> DuplicateVerdict:
     """A dispatcher says whether a proposed duplicate is the same matter as this one. The
     verdict feeds later suggestions (routing.Evidence); a rejected pair is not proposed
-    again. Both matters must be visible to the dispatcher."""
+    again. Both matters must be visible to the dispatcher. The verdict is an event (a
+    workflow note: the state stays) in both matters' timelines, with actor and time."""
     require(actor, "appeals.file")
     other = Appeal.objects.visible_to(actor).filter(pk=other_id).first()
     if other is None:
@@ -744,11 +746,23 @@ def duplicate_judge(*, actor, appeal: Appeal, other_id: int, same: bool) -> Dupl
     if other.pk == appeal.pk:
         raise ValidationFailed(_("不能和自己比较"))
     first, second = sorted((appeal.pk, other.pk))
+    now = clock.now()
     verdict, _created = DuplicateVerdict.objects.update_or_create(
         first_id=first,
         second_id=second,
-        defaults={"same": same, "decided_by": actor, "decided_at": clock.now()},
+        defaults={"same": same, "decided_by": actor, "decided_at": now},
     )
+    said = _("与诉求 #%(id)s 是同一件事") if same else _("与诉求 #%(id)s 不是同一件事")
+    for case, mate in ((appeal, other), (other, appeal)):
+        workflow_apply(
+            workflow=APPEAL_FLOW,
+            case=case,
+            actor=actor,
+            action="duplicate",
+            comment=said % {"id": mate.pk},
+            at=now,
+            audit=False,  # the one audit row below says it for the pair
+        )
     audit_record(
         actor=actor,
         action="appeal.duplicate",

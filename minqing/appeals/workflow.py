@@ -89,6 +89,7 @@ APPEAL_FLOW = Workflow(
         "rate": "appeals.archive",
         "reopen": "appeals.archive",
         "archive": "appeals.archive",
+        "duplicate": "appeals.file",
     },
     guards={
         "claim": in_jurisdiction,
@@ -101,6 +102,9 @@ APPEAL_FLOW = Workflow(
     },
     final={Z},
     anonymous={"rate", "reopen"},
+    # a dispatcher's verdict on a proposed duplicate (services.duplicate_judge): in the
+    # timeline of both matters, in whatever state they are
+    notes={"duplicate"},
     labels={
         "create": _("受理"),
         "claim": _("认领"),
@@ -113,6 +117,7 @@ APPEAL_FLOW = Workflow(
         "rate": _("回访评价"),
         "reopen": _("重新办理"),
         "archive": _("归档"),
+        "duplicate": _("判断重复"),
     },
 )
 

@@ -40,6 +40,7 @@ _MAX_TEXTS = 256
 @lru_cache(maxsize=1)
 def _preparing_class():
     from django.db.backends.postgresql.base import ServerBindingCursor
+    from psycopg._queries import PostgresQuery, PostgresRawQuery
 
     class PreparingCursor(ServerBindingCursor):
         def execute(self, query, params=None, *, prepare=None, binary=None):
@@ -48,6 +49,9 @@ def _preparing_class():
                 if kept is None and len(_TEXTS) < _MAX_TEXTS:
                     kept = _TEXTS[query] = query
                 query = kept or query
+            # a text already in $n placeholders, kept by its owner (RawStatement): sent as
+            # is, any number of parameters, no conversion of %s by the driver
+            self._query_cls = PostgresRawQuery if isinstance(query, bytes) else PostgresQuery
             conn = self.connection
             threshold = conn.prepare_threshold
             if threshold is None:  # Django's default: psycopg prepares nothing

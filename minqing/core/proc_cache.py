@@ -59,17 +59,39 @@ def process_cached(name: str, loader: Callable[[], object]):
 def process_cache_bump(name: str) -> None:
     """Drop this process's copy now, and every process's copy once the change commits."""
     _local.pop(name, None)
+    _bumps[name] = _bumps.get(name, 0) + 1
 
     def publish():
         _local.pop(name, None)
+        _bumps[name] = _bumps.get(name, 0) + 1
         cache.set(_key(name), time.time_ns(), None)
 
     transaction.on_commit(publish)
 
 
+# For copies kept by their owner (shared_version): name -> (when read, shared version), and
+# name -> this process's own bumps (seen at once, before the shared version moves).
+_versions: dict[str, tuple[float, object]] = {}
+_bumps: dict[str, int] = {}
+
+
+def shared_version(name: str) -> tuple:
+    """What `process_cache_bump(name)` moves: this process's bumps at once, and every
+    process's once they commit (the shared cache, read at most once a second). For a copy
+    its owner keeps itself (one too costly to reload every MAX_AGE, such as the appeal
+    router), to be built again when this value changes."""
+    now = time.monotonic()
+    hit = _versions.get(name)
+    if hit is None or now - hit[0] >= CHECK_EVERY:
+        hit = _versions[name] = (now, cache.get(_key(name), 0))
+    return (_bumps.get(name, 0), hit[1])
+
+
 def process_cache_clear() -> None:
     """Forget every copy (tests: rows rolled back with a test must not linger)."""
     _local.clear()
+    _versions.clear()
+    _bumps.clear()
 
 
 def bump_on_change(name: str, *models) -> None:

@@ -1,6 +1,7 @@
 """One timeline for every case: its workflow events plus what the case app adds (replies,
 notes), newest last. `fetched_by=None` is the public view: no actor names, no internal
-comments, only entries the case app marks public.
+comments, no workflow notes (events that record without changing the state), only entries
+the case app marks public.
 
 A case model may define `timeline_extra(fetched_by) -> list[TimelineEntry]`.
 Render with `{% include "core/_timeline.html" with entries=... %}`.
@@ -38,6 +39,8 @@ def timeline_for(case, fetched_by) -> list[TimelineEntry]:
     for e in events:
         title = str(labels.get(e.action, e.action))
         if public:
+            if e.action in reg.workflow.notes:  # internal records (workflow.notes)
+                continue
             entries.append(TimelineEntry(at=e.at, kind="event", title=title))
         else:
             actor = e.actor_label or ""

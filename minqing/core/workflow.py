@@ -14,6 +14,7 @@ the case's `state` column is a cache of the last event, rebuilt from the events 
         on_enter={"resolved": start_rating_period},          # (case, event) -> None
         final={"archived"},
         anonymous={"rate"},                                  # actions a resident may do
+        notes={"duplicate"},                                 # recorded, state unchanged
     )
 
     class Appeal(CaseModel): ...
@@ -26,6 +27,7 @@ and its services call `workflow_apply(...)` inside their transaction, after sele
 A workflow that was never registered raises instead of silently writing no event.
 """
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -68,18 +70,28 @@ class Workflow:
     anonymous: frozenset = frozenset()
     # action -> label shown on buttons and timelines
     labels: dict[str, object] = field(default_factory=dict)
+    # actions recorded as events in any state, final ones too, that leave the state as it is
+    # (a dispatcher's verdict on a proposed duplicate): in the staff timeline with actor and
+    # time, never on the public one, skipped by the replay. Not transitions: no buttons.
+    notes: frozenset = frozenset()
 
     def __post_init__(self):
         object.__setattr__(self, "final", frozenset(self.final))
         object.__setattr__(self, "anonymous", frozenset(self.anonymous))
+        object.__setattr__(self, "notes", frozenset(self.notes))
         leaks = sorted({s for (s, _a) in self.transitions if s in self.final})
         if leaks:
             raise ImproperlyConfigured(f"workflow {self.name}: final states {leaks} have exits")
-        unknown = set(self.guards) - {a for (_s, a) in self.transitions}
+        unknown = set(self.guards) - {a for (_s, a) in self.transitions} - self.notes
         if unknown:
             raise ImproperlyConfigured(f"workflow {self.name}: guards for unknown {unknown}")
+        both = sorted(self.notes & {a for (_s, a) in self.transitions} | self.notes & {CREATE})
+        if both:
+            raise ImproperlyConfigured(f"workflow {self.name}: notes {both} are also transitions")
 
     def next_state(self, state: str, action: str) -> str:
+        if action in self.notes:
+            return state
         to_state = self.transitions.get((state, action))
         if to_state is None:
             raise IllegalTransition(state=state, action=action)
@@ -112,7 +124,7 @@ class Workflow:
         state = self.initial
         for action in actions:
             state = self.initial if action == CREATE else self.next_state(state, action)
-        return state
+        return state  # a note leaves it as it was (next_state)
 
     def replay_from(self, state: str, actions: Iterable[str]) -> str:
         """As `replay`, from a given state (an adopted case's first event's from_state)."""
@@ -225,6 +237,8 @@ def workflow_apply(
     `system=True` (actor None) is the platform itself (deadline escalation): no role or
     object guard applies, the event says 系统.
     `audit=False` when the caller writes its own, richer audit row for the same change.
+    A `notes` action writes its event in any state and changes neither the state nor
+    `state_changed_at` (the caller need not save the case).
     """
     reg = _WORKFLOWS.get(workflow.name)
     if reg is None or reg.workflow is not workflow:
@@ -264,7 +278,7 @@ def workflow_apply(
         **event_fields,
     )
     setattr(case, reg.state_field, to_state)
-    if hasattr(case, "state_changed_at"):
+    if hasattr(case, "state_changed_at") and action not in workflow.notes:
         case.state_changed_at = at
     if audit:
         audit_record(
@@ -273,7 +287,7 @@ def workflow_apply(
             obj=case,
             detail={"from": from_state, "to": to_state, "actor_kind": kind},
         )
-    hook = workflow.on_enter.get(to_state)
+    hook = None if action in workflow.notes else workflow.on_enter.get(to_state)
     if hook is not None:
         hook(case, event)
     return event
@@ -378,13 +392,181 @@ def workflow_create(
     from .context import channel as current_channel
 
     setattr(case, reg.state_field, workflow.initial)
-    model, em = reg.model, reg.event_model
+    em = reg.event_model
     event = unsaved(
         em,
         **_first_event(
             workflow, case, actor, comment, anonymous_label, channel or current_channel()
         ),
     )
+    compiled = _compiled_create(reg, case, event, actor, audit, notify, db)
+    if compiled is not None:
+        sql, params = compiled
+    else:
+        sql, params = _create_sql(reg, case, event, actor, audit, notify, db)
+    # prepared on the connection: its plan (inserts, the recipients by area) does not depend
+    # on the values, and parsing and planning it cost as much as running it
+    with prepared_cursor(db) as cur:
+        cur.execute(sql, params)
+        case_pk, event_pk = cur.fetchone()
+    case.pk = case_pk
+    case._state.adding, case._state.db = False, db.alias
+    event.pk = event_pk
+    setattr(event, reg.case_field, case)
+    event._state.adding, event._state.db = False, db.alias
+    hook = workflow.on_enter.get(workflow.initial)
+    if hook is not None:
+        hook(case, event)
+    return event
+
+
+# workflow_create's one statement, compiled once per process and shape (the workflow, with or
+# without audit row and inbox rows, the recipients' subquery): the text (placeholders already
+# PostgreSQL's $n, every value a parameter, NULL too) is kept as one bytes object and only the
+# values are gathered per request. Building and converting the text was ~9 % of intake.
+_COMPILED: dict = {}
+_MAX_COMPILED = 64
+
+
+class RawStatement(bytes):
+    """A statement whose placeholders are PostgreSQL's own ($1, $2 ...): prepared_cursor
+    sends it as is, with no conversion of %s placeholders by the driver."""
+
+
+def _to_dollars(sql: str) -> RawStatement:
+    n = iter(range(1, 10_000))
+    out = re.sub(r"%%|%s", lambda m: "%" if m.group() == "%%" else f"${next(n)}", sql)
+    return RawStatement(out.encode())
+
+
+def _values(model, obj, db, skip=()) -> list | None:
+    """The row's values as the INSERT sends them, in _insert_shape's field order, without
+    the columns in `skip`; None when one is an expression (only the compiler says those)."""
+    fields = _insert_shape(model, db)[0]
+    out = []
+    for f in fields:
+        if f.column in skip:
+            continue
+        value = _db_value(f, obj, db)
+        if value is _EXPRESSION:
+            return None
+        out.append(value)
+    return out
+
+
+def _compiled_create(reg, case, event, actor, audit, notify, db) -> tuple | None:
+    """(statement, params) from the kept text of this shape; None when a value needs
+    Django's compiler (an expression) or the models need placeholders of their own."""
+    if not getattr(settings, "DB_PREPARED_WRITES", True):
+        return None  # the plain cursor (pgbouncer in transaction mode) takes %s placeholders
+    model, em = reg.model, reg.event_model
+    plain = _insert_shape(model, db)[3]
+    if not plain or not _insert_shape(em, db)[3]:
+        return None
+    fk = em._meta.get_field(reg.case_field)
+    params = _values(model, case, db)
+    more = _values(em, event, db, skip=(fk.column,))
+    if params is None or more is None:
+        return None
+    params += more
+    row = None
+    if audit:
+        from .models import AuditEvent
+
+        if not _insert_shape(AuditEvent, db)[3]:
+            return None
+        case.pk = _PK_SENTINEL
+        try:
+            row = audit_row(actor=actor, obj=case, **audit)
+        finally:
+            case.pk = None
+        more = _values(AuditEvent, row, db, skip=("target_id",))
+        if more is None:
+            return None
+        params += more
+    recipients = None
+    if notify:
+        recipients, sub_params = notify["recipients_sql"]
+        params += _notify_values(case, db, notify)
+        params += sub_params
+    key = (reg.workflow.name, model, em, bool(audit), recipients)
+    sql = _COMPILED.get(key)
+    if sql is None:
+        sql = _to_dollars(_create_text(reg, db, bool(audit), recipients))
+        if len(_COMPILED) < _MAX_COMPILED:
+            _COMPILED[key] = sql
+    return sql, params
+
+
+def _case_ref(text_param: str) -> str:
+    """SQL for a text naming the case, sent as one parameter: the stand-in id inside it
+    becomes the new row's id."""
+    return f"replace({text_param}, '{_PK_SENTINEL}', c.id::text)"
+
+
+def _create_text(reg, db, audit: bool, recipients: str | None) -> str:
+    """The text `_compiled_create` keeps: every value a %s, in the order it gathers them."""
+    qn = db.ops.quote_name
+    model, em = reg.model, reg.event_model
+    pk = model._meta.pk
+    fields, table, columns, _plain = _insert_shape(model, db)
+    marks = ", ".join(["%s"] * len(fields))
+    parts = [
+        f"WITH c AS (INSERT INTO {table} ({columns}) VALUES ({marks}) "
+        f"RETURNING {table}.{qn(pk.column)})"
+    ]
+    fk = em._meta.get_field(reg.case_field)
+    fields, table, columns, _plain = _insert_shape(em, db)
+    exprs = ", ".join("c.id" if f.column == fk.column else "%s" for f in fields)
+    parts.append(
+        f", e AS (INSERT INTO {table} ({columns}) SELECT {exprs} FROM c "
+        f"RETURNING {qn(em._meta.pk.column)})"
+    )
+    if audit:
+        from .models import AuditEvent
+
+        fields, table, columns, _plain = _insert_shape(AuditEvent, db)
+        exprs = ", ".join(
+            "c.id::text"
+            if f.column == "target_id"
+            else _case_ref("%s")
+            if f.column == "target_repr"
+            else "%s"
+            for f in fields
+        )
+        parts.append(f", a AS (INSERT INTO {table} ({columns}) SELECT {exprs} FROM c)")
+    if recipients is not None:
+        from django.contrib.auth import get_user_model
+
+        from .case_models import Notification
+
+        user = get_user_model()._meta
+        parts.append(
+            f", n AS (INSERT INTO {qn(Notification._meta.db_table)} "
+            "(recipient_id, created_at, kind, title, body, url) "
+            f"SELECT u.{qn(user.pk.column)}, %s, %s, %s, %s, {_case_ref('%s')} "
+            f"FROM {qn(user.db_table)} u, c WHERE u.{qn(user.pk.column)} IN ({recipients}))"
+        )
+    parts.append(f" SELECT c.{qn(pk.column)}, (SELECT * FROM e) FROM c")
+    return "".join(parts)
+
+
+def _notify_values(case, db, notify: dict) -> list:
+    from .case_models import Notification
+
+    at = Notification._meta.get_field("created_at").get_db_prep_save(timezone.now(), db)
+    case.pk = _PK_SENTINEL
+    try:
+        url = notify["url"](case)
+    finally:
+        case.pk = None
+    return [at, notify["kind"], str(notify["title"])[:200], str(notify.get("body", "")), url]
+
+
+def _create_sql(reg, case, event, actor, audit, notify, db) -> tuple[str, list]:
+    """workflow_create's statement built for this call alone (a value that only Django's
+    compiler can say): the same rows as the compiled text."""
+    model, em = reg.model, reg.event_model
     qn = db.ops.quote_name
     pk_field = model._meta.pk
     case_sql, params = _insert_sql(model, case, exclude=pk_field, returning=pk_field, db=db)
@@ -415,20 +597,7 @@ def workflow_create(
         finally:
             case.pk = None
     parts.append(f" SELECT c.{qn(pk_field.column)}, (SELECT * FROM e) FROM c")
-    # prepared on the connection: its plan (inserts, the recipients by area) does not depend
-    # on the values, and parsing and planning it cost as much as running it
-    with prepared_cursor(db) as cur:
-        cur.execute("".join(parts), params)
-        case_pk, event_pk = cur.fetchone()
-    case.pk = case_pk
-    case._state.adding, case._state.db = False, db.alias
-    event.pk = event_pk
-    setattr(event, reg.case_field, case)
-    event._state.adding, event._state.db = False, db.alias
-    hook = workflow.on_enter.get(workflow.initial)
-    if hook is not None:
-        hook(case, event)
-    return event
+    return "".join(parts), params
 
 
 def _case_text(value: str) -> tuple[str, list]:

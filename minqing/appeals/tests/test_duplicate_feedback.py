@@ -150,3 +150,90 @@ def test_the_appeal_page_offers_the_proposals_to_confirm_or_reject(client, users
     assert client.post(url, {"other_id": "x", "same": "1"}).status_code == 400
     login(client, users.supervisor)
     assert f'hx-get="{url}"' not in client.get(f"/appeals/{second.pk}/").content.decode()
+
+
+def test_a_verdict_is_an_event_in_both_timelines_not_on_the_public_page(client, users, tree):
+    """The verdict is a workflow note: an event with actor and time in both matters' staff
+    timelines (API and page), the state and its time untouched, also on an archived matter;
+    never on the resident's tracking page; check_workflows finds no drift."""
+    from minqing.appeals.models import State
+    from minqing.appeals.tests.test_services import drive
+    from minqing.appeals.workflow import APPEAL_FLOW
+    from minqing.core.workflow import registered_workflows, workflow_check
+
+    done = drive(
+        file_appeal(actor=users.cadre, area=tree.qixing, code="agriculture", content=LONG),
+        State.ARCHIVED,
+        users,
+    )
+    fresh = file_appeal(actor=users.cadre, area=tree.qixing, code="agriculture", content=SHORT)
+    done.refresh_from_db()
+    before = {a.pk: (a.state, a.state_changed_at) for a in (done, fresh)}
+    login(client, users.cadre)
+    assert _post(client, fresh.pk, done.pk, True).status_code == 201
+    for case, mate in ((fresh, done), (done, fresh)):
+        case.refresh_from_db()
+        assert (case.state, case.state_changed_at) == before[case.pk]
+        last = case.events.order_by("-id").first()
+        assert (last.action, last.from_state, last.to_state) == (
+            "duplicate",
+            case.state,
+            case.state,
+        )
+        assert last.actor == users.cadre and last.at is not None
+        rows = client.get(f"/api/appeals/{case.pk}/timeline").json()
+        assert rows[-1]["title"] == "判断重复"
+        assert rows[-1]["text"] == f"与诉求 #{mate.pk} 是同一件事"
+        assert rows[-1]["actor"] == last.actor_label
+    page = client.get(f"/appeals/{fresh.pk}/").content.decode()
+    assert "判断重复" in page and f"与诉求 #{done.pk} 是同一件事" in page
+    assert _post(client, done.pk, fresh.pk, False).status_code == 201
+    assert client.get(f"/api/appeals/{fresh.pk}/timeline").json()[-1]["text"] == (
+        f"与诉求 #{done.pk} 不是同一件事"
+    )
+    # one audit row per verdict, as before (the events carry no second one)
+    assert AuditEvent.objects.filter(action__startswith="appeal.duplicate").count() == 2
+    # the resident sees no verdict, nor the other matter's number
+    client.logout()
+    track = client.get(f"/api/appeals/public/track/{fresh.tracking_code}").json()
+    assert [e["title"] for e in track["timeline"]] == ["受理"]
+    assert f"#{done.pk}" not in json.dumps(track, ensure_ascii=False)
+    assert workflow_check(registered_workflows()[APPEAL_FLOW.name]) == []
+
+
+def test_a_refused_verdict_writes_no_event(client, users, tree):
+    a = file_appeal(actor=users.cadre, area=tree.qixing, code="agriculture", content=LONG)
+    b = file_appeal(actor=users.cadre, area=tree.qixing, code="agriculture", content=SHORT)
+    login(client, users.supervisor)
+    assert _post(client, b.pk, a.pk, True).status_code == 403
+    login(client, users.outsider)
+    assert _post(client, b.pk, a.pk, True).status_code == 404
+    assert not a.events.filter(action="duplicate").exists()
+    assert not b.events.filter(action="duplicate").exists()
+
+
+@pytest.mark.parametrize("url", ["/api/appeals/{pk}/duplicates", "/appeals/{pk}/duplicates/"])
+def test_duplicates_answer_404_when_the_matters_area_vanishes_mid_request(
+    client, users, tree, monkeypatch, url
+):
+    """A grid's matter: its village (the area the proposals look in) goes while the request
+    runs (a database restored under a running server, as the browser tests do): 404 like
+    any vanished matter, not 500."""
+    from django.db import connection
+
+    from minqing.appeals import selectors
+    from minqing.areas.models import Area
+
+    appeal = file_appeal(actor=users.cadre, area=tree.grids["七星村1"], content=SHORT)
+    verdicts = selectors.duplicate_verdicts
+
+    def vanishing(**kw):
+        with connection.cursor() as cur:  # the constraints are checked at commit: none here
+            cur.execute("DELETE FROM areas_area WHERE id = %s", [tree.qixing.pk])
+        return verdicts(**kw)
+
+    monkeypatch.setattr(selectors, "duplicate_verdicts", vanishing)
+    login(client, users.cadre)
+    row = Area.objects.filter(pk=tree.qixing.pk).values().get()
+    assert client.get(url.format(pk=appeal.pk)).status_code == 404
+    Area.objects.bulk_create([Area(**row)])  # back before the test's constraints are checked

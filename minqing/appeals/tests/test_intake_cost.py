@@ -127,3 +127,96 @@ def test_other_processes_reload_after_the_version_moves(
     proc_cache._local["appeal-categories"] = entry  # as if this process had not seen it
     entry.checked -= proc_cache.CHECK_EVERY + 1
     assert active_category(cat.pk).name == "道路"
+
+
+def _rows(appeal):
+    """What one intake wrote, without ids, times and the hash; its id in texts as "PK"."""
+    skip = {"id", "appeal_id", "created_at", "state_changed_at", "at", "due_at", "tracking_hash"}
+
+    def clean(rows):
+        return [
+            {
+                k: v.replace(str(appeal.pk), "PK") if isinstance(v, str) else v
+                for k, v in r.items()
+                if k not in skip
+            }
+            for r in rows
+        ]
+
+    return (
+        clean(Appeal.objects.filter(pk=appeal.pk).values()),
+        clean(AppealEvent.objects.filter(appeal=appeal).values()),
+        clean(AuditEvent.objects.filter(target_id=str(appeal.pk)).values()),
+        clean(
+            Notification.objects.filter(url=f"/appeals/{appeal.pk}/")
+            .order_by("recipient")
+            .values("recipient", "kind", "title", "body", "url")
+        ),
+    )
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="one statement on PostgreSQL")
+def test_the_compiled_intake_statement_writes_what_the_built_one_does(tree, users, monkeypatch):
+    """The intake statement's text is compiled once per process and shape (every value a
+    parameter, NULL and the empty text too; the new id put into texts by the database):
+    the same rows as the statement built per call, whatever the NULL pattern; one text
+    object for every intake of a shape; a resident's words that look like the stand-in id
+    are left as they are (the built statement made them the new id)."""
+    from minqing.appeals.services import appeal_file
+    from minqing.core import workflow
+
+    def filed(**kw):
+        appeal, _code = appeal_file(
+            channel=kw.pop("channel", "web"),
+            category_id=category().pk,
+            area_id=tree.qixing.pk,
+            **kw,
+        )
+        return appeal
+
+    shapes = [
+        {"actor": None, "content": "路烂了"},
+        {
+            "actor": users.cadre,
+            "channel": "officer",
+            "content": "路烂了",
+            "contact_phone": "13800000000",
+            "latitude": 27.1,
+            "longitude": 111.2,
+        },
+    ]
+    for kw in shapes:
+        compiled = filed(**kw)
+        texts = dict(workflow._COMPILED)
+        assert texts
+        filed(**kw)
+        assert workflow._COMPILED == texts  # one text per shape, kept
+        monkeypatch.setattr(workflow, "_compiled_create", lambda *a: None)
+        built = filed(**kw)
+        monkeypatch.undo()
+        assert _rows(compiled) == _rows(built)
+        assert _rows(compiled)[2][0]["target_repr"] == "#PK 路烂了"
+        assert _rows(compiled)[3] == [
+            {
+                "recipient": users.cadre.pk,
+                "kind": "appeal.new",
+                "title": "新诉求待认领:路烂了",
+                "body": "",
+                "url": "/appeals/PK/",
+            }
+        ]
+    title = f"路烂了 {workflow._PK_SENTINEL}"
+    appeal = filed(actor=None, content="路烂了", title=title)
+    assert Notification.objects.get(url=f"/appeals/{appeal.pk}/").title == f"新诉求待认领:{title}"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="one statement on PostgreSQL")
+def test_intake_without_prepared_statements_takes_the_built_statement(tree, users, settings):
+    """DB_PREPARED_WRITES=0 (pgbouncer in transaction mode): the plain cursor, the statement
+    built per call with %s placeholders; the same rows."""
+    settings.DB_PREPARED_WRITES = False
+    r = _file(Client(), category_id=category().pk, area_id=tree.qixing.pk, content="路烂了")
+    assert r.status_code == 201, r.content
+    appeal = Appeal.objects.get(pk=r.json()["id"])
+    assert _rows(appeal)[1][0]["action"] == "create"
+    assert _rows(appeal)[3][0]["url"] == "/appeals/PK/"

@@ -472,3 +472,53 @@ def test_embedder_is_optional(monkeypatch):
     assert routing.embedder() is None
     assert routing.duplicate_threshold() == routing.DUPLICATE_THRESHOLD
     monkeypatch.setitem(routing._embed_state, "fn", None)
+
+
+# -- the router's copy follows the category table ----------------------------------------------
+
+
+def _codes():
+    return {c for c, _d in routing._router().categories}
+
+
+def test_a_category_saved_or_deleted_rebuilds_the_router_here_and_elsewhere(
+    db, tree, django_capture_on_commit_callbacks
+):
+    from minqing.appeals.models import Category
+    from minqing.core import proc_cache
+
+    assert "noise" not in _codes()
+    with django_capture_on_commit_callbacks(execute=True):
+        new = Category.objects.create(code="noise", name="噪音扰民", description="广场舞 吵 噪音")
+    assert "noise" in _codes()  # this process: at once
+    with django_capture_on_commit_callbacks(execute=True):
+        new.delete()
+    assert "noise" not in _codes()
+    # another process's change reaches this one through the shared version (within a
+    # second): the version it published, as seen here once the second has passed
+    before = routing._router()
+    Category.objects.bulk_create([Category(code="noise", name="噪音扰民")])  # no signal
+    assert routing._router() is before
+    proc_cache.cache.set(proc_cache._key(routing.ROUTER_VERSION), 42, None)
+    proc_cache._versions.clear()
+    assert "noise" in _codes()
+
+
+def test_an_empty_category_table_is_not_kept_for_long(db, tree):
+    """A table read while empty (truncated, being restored: no signal) is kept seconds,
+    not the ten minutes a real table is."""
+    from django.db import connection
+
+    from minqing.appeals.models import Category
+
+    rows = list(Category.objects.all())
+    with connection.cursor() as cur:  # as a truncate or a restore does: no signal
+        cur.execute("DELETE FROM appeals_category")
+    empty = routing._router()
+    assert empty.categories == [] and routing._cache["router"][3] <= 5
+    Category.objects.bulk_create(rows)
+    assert routing._router() is empty  # kept for those seconds
+    at, *rest = routing._cache["router"]
+    routing._cache["router"] = (at - 6, *rest)
+    assert "road" in _codes()
+    assert routing._cache["router"][3] == routing._CACHE_SECONDS

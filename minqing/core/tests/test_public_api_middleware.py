@@ -92,3 +92,58 @@ def test_the_public_prefix(path):
     assert _PUBLIC_API.match(path)
     assert not _PUBLIC_API.match(path.replace("/public/", "/"))
     assert not _PUBLIC_API.match("/appeals/public/x") and not _PUBLIC_API.match("/api/public/x")
+
+
+@pytest.mark.parametrize(
+    "accept, cookie",
+    [
+        ("en-US,en;q=0.9", None),
+        ("zh-TW,zh;q=0.9", None),
+        ("", None),
+        ("fr-FR, de;q=0.5", None),
+        ("zh-CN", "en"),
+        ("en", "zh-hant"),
+        ("en", "xx-bogus"),
+    ],
+)
+def test_public_operations_speak_the_language_django_would_choose(
+    tree, db, accept, cookie, monkeypatch
+):
+    """PublicLocaleMiddleware keeps the language it worked out per (cookie, Accept-Language):
+    the same language, Content-Language and Vary as Django's LocaleMiddleware, and the error
+    messages translated; asked in turns, each request keeps its own."""
+    from django.conf import settings
+    from django.test import RequestFactory
+    from django.utils import translation
+
+    def asked(accept, cookie):
+        client = Client(HTTP_ACCEPT_LANGUAGE=accept)
+        if cookie:
+            client.cookies[settings.LANGUAGE_COOKIE_NAME] = cookie
+        return client
+
+    factory = RequestFactory(HTTP_ACCEPT_LANGUAGE=accept)
+    request = factory.get("/")
+    if cookie:
+        request.COOKIES[settings.LANGUAGE_COOKIE_NAME] = cookie
+    expected = translation.get_language_from_request(request)
+    with translation.override(expected):
+        message = str(translation.gettext("请选择有效的诉求类别"))
+    from minqing.core.public import PublicLocaleMiddleware
+
+    seen = []
+    real = PublicLocaleMiddleware.process_request
+    monkeypatch.setattr(
+        PublicLocaleMiddleware,
+        "process_request",
+        lambda self, request: seen.append(1) or real(self, request),
+    )
+    for client in (asked(accept, cookie), asked("zh-CN", None), asked(accept, cookie)):
+        r = _file(client, tree, category_id=10**6)
+        assert r.status_code == 400
+        assert "Accept-Language" in r["Vary"]
+    assert r["Content-Language"] == expected
+    assert r.json()["detail"] == message
+    if expected == "en":
+        assert message != "请选择有效的诉求类别"
+    assert len(seen) == 3  # the public stack's own

@@ -146,6 +146,35 @@ def test_final_state_has_no_exit():
     assert APPEAL_FLOW.actions_from("archived") == []
 
 
+def test_a_note_records_an_event_in_any_state_and_changes_nothing(users, tree, monkeypatch):
+    """Workflow notes: an event with actor and time, from = to = the current state, final
+    states too; no on_enter hook, no button, skipped by the replay; a note that is also a
+    transition is refused at declaration."""
+    with pytest.raises(ImproperlyConfigured):
+        Workflow(name="x", initial="a", transitions={("a", "go"): "b"}, notes={"go"})
+    flow = Workflow(name="x", initial="a", transitions={("a", "go"): "b"}, final={"b"}, notes={"n"})
+    assert flow.next_state("b", "n") == "b"
+    assert flow.replay(["n", "go", "n"]) == "b"
+    assert flow.actions_from("a") == ["go"]
+    seen = []
+    monkeypatch.setitem(APPEAL_FLOW.on_enter, "accepted", lambda case, ev: seen.append(ev))
+    appeal = file_appeal(actor=users.cadre, area=tree.qixing)
+    seen.clear()
+    changed = appeal.state_changed_at
+    event = workflow_apply(
+        workflow=APPEAL_FLOW, case=appeal, actor=users.cadre, action="duplicate", comment="x"
+    )
+    assert (event.from_state, event.to_state, event.actor) == ("accepted", "accepted", users.cadre)
+    assert appeal.state_changed_at == changed and seen == []
+    assert "duplicate" not in APPEAL_FLOW.allowed_actions("accepted", users.admin, appeal)
+    # the role still applies
+    with pytest.raises(PermissionDeniedError):
+        workflow_apply(
+            workflow=APPEAL_FLOW, case=appeal, actor=users.supervisor, action="duplicate"
+        )
+    assert workflow_check(registered_workflows()["appeal"]) == []
+
+
 def test_check_workflows_reports_and_fixes_drift(users, tree):
     appeal = file_appeal(actor=users.cadre, area=tree.qixing)
     appeal_claim(actor=users.cadre, appeal=appeal)
