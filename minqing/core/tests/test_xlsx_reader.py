@@ -951,3 +951,165 @@ def test_a_giant_cell_is_refused_as_the_sheet_is_read_once(settings, monkeypatch
     size = zipfile.ZipFile(io.BytesIO(content)).getinfo("xl/worksheets/sheet1.xml").file_size
     again = size if where == "after a row lxml reads" else 0  # lxml reads it from the start
     assert sum(read) <= size + min(size, 1 << 20) + again
+
+
+# ------------------------------------------------ Excel's own layout, written by hand
+#
+# excel_layout.excel_xlsx writes what Excel saves (shared strings, empty cells left out, r
+# on every row and cell, a dimension, styles, numbers without t, dates as styled numbers);
+# the reader reads such a sheet a piece at a time (_sparse_rows) and gives exactly the
+# values openpyxl reads from it, and from the same values written by openpyxl.
+
+excel_text = st.text(
+    alphabet=st.sampled_from("张李王桂兰村网格第一二号０１８Ｘ 0123456789abcX-_.,、&<>\"'\n\t"),
+    min_size=1,  # Excel keeps no empty text
+    max_size=12,
+)
+excel_cell = st.one_of(
+    st.none(),
+    st.none(),
+    excel_text,
+    st.integers(min_value=10**10, max_value=2 * 10**10),  # a phone kept as a number
+    st.integers(min_value=-(10**6), max_value=10**6),
+    # Excel keeps 15 significant digits (openpyxl's writer may round a 17th): an ID kept
+    # as a number is 4.30302195503071E+17
+    st.integers(min_value=10**17, max_value=10**18 - 1).map(lambda n: float(f"{n:.15g}")),
+    st.floats(min_value=-1e300, max_value=1e300).map(lambda f: float(f"{f:.15g}")),
+    st.dates(min_value=date(1900, 3, 1), max_value=date(2100, 1, 1)),
+    st.datetimes(min_value=datetime(1900, 3, 1), max_value=datetime(2100, 1, 1)).map(
+        lambda d: d.replace(microsecond=0)
+    ),
+)
+
+
+def _sparse_counted(monkeypatch, whole: list | None = None) -> list[bool]:
+    """_sparse_rows' answers (read or not) as the scanner asks it; _whole_rows' in whole."""
+    from minqing.core import xlsx_reader
+
+    calls: list[bool] = []
+    original, original_whole = xlsx_reader._sparse_rows, xlsx_reader._whole_rows
+
+    def counted(*args):
+        rows = original(*args)
+        calls.append(rows is not None)
+        return rows
+
+    def counted_whole(*args):
+        rows = original_whole(*args)
+        whole.append(rows is not None)
+        return rows
+
+    monkeypatch.setattr(xlsx_reader, "_sparse_rows", counted)
+    if whole is not None:
+        monkeypatch.setattr(xlsx_reader, "_whole_rows", counted_whole)
+    return calls
+
+
+def _openpyxl_written(rows) -> bytes:
+    wb = Workbook()
+    ws = wb.active
+    for i, r in enumerate(rows, 1):
+        for j, v in enumerate(r, 1):
+            if v is not None:
+                ws.cell(row=i, column=j, value=v)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(st.lists(excel_cell, max_size=11), min_size=1, max_size=15))
+def test_excel_layout_reads_as_openpyxl_reads_it_and_as_openpyxls_own_file(rows):
+    from minqing.core.tests.excel_layout import excel_xlsx
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        whole: list[bool] = []
+        calls = _sparse_counted(monkeypatch, whole)
+        content = excel_xlsx(rows)
+        scanned_as_everyone(content)  # the scanner's values are lxml's and openpyxl's
+        whole.clear()
+        calls.clear()
+        ours = scanned_values(content)["Sheet1"]
+        # the piece read in one step: as a whole (every row as wide as the first) or sparse
+        if any(v is not None for r in rows for v in r):
+            assert whole == [True] or (calls == [True] and not any(whole))
+    theirs = fast_values(_openpyxl_written(rows))["Sheet"]
+    while theirs and theirs[-1] == ():
+        theirs.pop()
+    while ours and ours[-1] == ():
+        ours.pop()
+    assert ours == theirs
+
+
+def test_excel_layout_ledger_is_read_a_piece_at_a_time(monkeypatch):
+    """A ledger as Excel saves it (title row, header, IDs as text, phones as numbers,
+    birth dates as date cells, empty cells left out), cut into pieces of 2 KB: every piece
+    read in one step, the values openpyxl reads."""
+    from minqing.core import xlsx_reader
+    from minqing.core.tests.excel_layout import excel_xlsx
+
+    rows = [
+        ["七星村户籍人口台账（2026年）"],
+        ["序号", "姓名", "身份证号", "电话", "出生日期", "备注"],
+    ]
+    for n in range(1, 200):
+        rows.append(
+            [
+                n,
+                f"张{n}",
+                f"43030219550307{n:04d}",
+                13807320000 + n if n % 3 else None,
+                date(1955, 3, 7) + timedelta(days=n) if n % 4 else None,
+                "低保" if n % 9 == 0 else None,
+            ]
+        )
+    content = excel_xlsx(rows, title="台账")
+    calls = _sparse_counted(monkeypatch)
+    monkeypatch.setattr(xlsx_reader, "_CHUNK", 2048)
+    scanned_as_everyone(content)
+    values = scanned_values(content)["台账"]
+    assert len(calls) > 10 and all(calls)
+    assert values[2] == (1, "张1", "430302195503070001", 13807320001, datetime(1955, 3, 8))
+    assert values[4] == (3, "张3", "430302195503070003", None, datetime(1955, 3, 10))
+    assert values[10][5] == "低保"
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        '<row r="3" spans="1:3"><c r="A3" t="b"><v>1</v></c></row>',  # a boolean
+        '<row r="3"><c r="A3" t="str"><f>1+1</f><v>2</v></c></row>',  # a formula
+        '<row r="3"><c r="B3" t="s"><v>0</v></c><c r="A3" t="s"><v>1</v></c></row>',  # order
+        '<row r="3"><c r="AA3" t="s"><v>0</v></c></row>',  # a two-letter column
+        '<row r="3"><c r="A3"><v> 12</v></c></row>',  # a number the scanner leaves alone
+        '<row r="3"> <c r="A3" t="s"><v>0</v></c></row>',  # whitespace
+        '<row r="3" spans="1:3" />',
+    ],
+)
+def test_what_the_excel_piece_does_not_know_is_read_row_by_row(monkeypatch, odd):
+    calls = _sparse_counted(monkeypatch)
+    sst = f'<sst xmlns="{MAIN}"><si><t>甲</t></si><si><t> 乙</t></si></sst>'
+    rows = (
+        '<row r="1" spans="1:3"><c r="A1" t="s"><v>0</v></c><c r="C1" s="0"><v>7</v></c></row>'
+        '<row r="2" spans="1:3"><c r="B2" t="s"><v>1</v></c></row>'
+        + odd
+        + '<row r="5" spans="1:3"/><row r="6"><c r="C6"><v>1.5E+17</v></c></row>'
+    )
+    content = _package(_with_x14ac(rows), sst)
+    # lxml's values (openpyxl reads cells out of order another way)
+    assert scanned_values(content) == parsed_values(content)
+    assert calls == [False]
+    # and without the odd row the piece is read in one step
+    content = _package(_with_x14ac(rows.replace(odd, "")), sst)
+    same(content)
+    calls.clear()
+    assert scanned_values(content) == parsed_values(content)
+    assert calls == [True]
+    assert scanned_values(content)["S"] == [
+        ("甲", None, 7),
+        (None, " 乙"),
+        (),
+        (),
+        (),
+        (None, None, 1.5e17),
+    ]
