@@ -256,6 +256,21 @@ def test_header_on_row_12_is_refused_naming_found_and_expected_columns(users, tr
     assert "身份证号" in job.message  # the expected ones are named
 
 
+def test_header_on_row_10_is_found_and_rows_numbered_as_excel_shows_them(users, tree):
+    wb = Workbook()
+    ws = wb.active
+    for i in range(9):
+        ws.append([f"说明第 {i} 行"])
+    ws.append(LEDGER_HEADERS)
+    for r in _bad(ledger_rows(), 1, "联系电话", "12345678"):
+        ws.append(r)
+    buf = io.BytesIO()
+    wb.save(buf)
+    job = start(users.cadre, buf.getvalue())
+    assert job.result["header_row"] == 10
+    assert "电话号码格式不对" in errors_of(job)[12]  # the second person, on row 12
+
+
 def test_two_columns_for_one_field_are_refused_then_mapped_by_hand(users, tree):
     headers = [*LEDGER_HEADERS, "身份证号"]
     rows = [[*r, r[6]] for r in ledger_rows()]
