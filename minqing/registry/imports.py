@@ -871,25 +871,14 @@ class ResidentImporter(Importer):
     @staticmethod
     def _check_ages(hh: _Household, head, errors) -> None:
         """A child cannot be older than the 户主 they are the child of; a parent or
-        grandparent cannot be younger."""
+        grandparent cannot be younger (rules.relation_age_problem, the services' rule)."""
         born = head[2]
         for p in hh.rows:
             if p.birth is None or p.relation is None or p.row == head[0]:
                 continue
-            if p.relation in (Relation.CHILD, Relation.GRANDCHILD) and p.birth <= born:
-                errors.add(
-                    p.row,
-                    _("与户主关系为“%(r)s”,但出生于 %(b)s,不晚于户主(%(h)s)")
-                    % {"r": p.relation_word, "b": p.birth.year, "h": born.year},
-                    "relation",
-                )
-            elif p.relation in (Relation.PARENT, Relation.GRANDPARENT) and p.birth >= born:
-                errors.add(
-                    p.row,
-                    _("与户主关系为“%(r)s”,但出生于 %(b)s,不早于户主(%(h)s)")
-                    % {"r": p.relation_word, "b": p.birth.year, "h": born.year},
-                    "relation",
-                )
+            problem = rules.relation_age_problem(p.relation, p.relation_word, p.birth, born)
+            if problem:
+                errors.add(p.row, problem, "relation")
 
     @staticmethod
     def _existing_household_tags(households, wanted: set[tuple[str, int]]) -> set:

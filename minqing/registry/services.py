@@ -343,6 +343,24 @@ def _check_relation(relation: str) -> str:
         raise ValidationFailed(exc.message) from None
 
 
+_AGE_RELATIONS = (Relation.CHILD, Relation.GRANDCHILD, Relation.PARENT, Relation.GRANDPARENT)
+
+
+def _check_relation_age(household, relation: str, id_number: str, *, exclude_pk=None) -> None:
+    """The importer's rule (rules.relation_age_problem): a child or grandchild is younger
+    than the household's living 户主, a parent or grandparent older."""
+    if relation not in _AGE_RELATIONS:
+        return
+    head = _living_head(household, exclude_pk=exclude_pk)
+    if head is None:
+        return
+    word = str(Relation(relation).label)
+    birth = parse_id_number(id_number).birth_date
+    problem = rules.relation_age_problem(relation, word, birth, head.birth_date)
+    if problem:
+        raise ValidationFailed(problem)
+
+
 def _next_household_number(grid: Area, *, thorough: bool = False) -> str:
     """Grid code + 4-digit sequence, the shape cadres' ledgers use: one after the highest
     such number among the grid's households (household_grid_idx), not a read of every
@@ -525,6 +543,7 @@ def _resident_create(
     number = _check_id_number(id_number, actor=actor)
     if relation == Relation.HEAD and _living_head(household):
         raise Conflict(_("该户已有户主，请先修改原户主的关系"))
+    _check_relation_age(household, relation, number)
     resident = resident_fill_keys(
         Resident(
             household=household,
@@ -621,6 +640,7 @@ def _resident_update(*, actor, resident, name, id_number, phone, relation, versi
                 and _living_head(household, exclude_pk=resident.pk)
             ):
                 raise Conflict(_("该户已有户主，请先修改原户主的关系"))
+            _check_relation_age(household, relation, resident.id_number, exclude_pk=resident.pk)
             changes["relation"] = [resident.relation, relation]
             if relation == Relation.HEAD and resident.status == ResidentStatus.LIVING:
                 head_change = resident

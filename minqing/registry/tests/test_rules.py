@@ -127,7 +127,7 @@ def _ids(draw_n, day, good):
 
 ids = st.one_of(
     st.builds(
-        _ids, st.integers(1, 999), st.dates(date(1960, 1, 1), date(2010, 12, 31)), st.booleans()
+        _ids, st.integers(1, 999), st.dates(date(1920, 1, 1), date(2010, 12, 31)), st.booleans()
     ),  # fmt: skip
     st.builds(
         lambda n: make_id_number("430302", date(1990, 5, 5), n).lower().replace("x", "x "),
@@ -137,7 +137,15 @@ ids = st.one_of(
 )
 
 
-def _via_service(actor, household, name, idn, phone):
+# the household's head is born on 1940-01-01: a child or parent the other side of it is
+# refused by both (rules.relation_age_problem)
+relations = st.sampled_from(
+    [Relation.OTHER, Relation.CHILD, Relation.PARENT, Relation.GRANDCHILD, Relation.GRANDPARENT]
+    + [Relation.SPOUSE]
+)
+
+
+def _via_service(actor, household, name, idn, phone, relation=Relation.OTHER):
     try:
         with transaction.atomic():
             r = resident_create(
@@ -145,10 +153,10 @@ def _via_service(actor, household, name, idn, phone):
                 household=household,
                 name=name,
                 id_number=idn,
-                relation=Relation.OTHER,
+                relation=relation,
                 phone=phone,
             )
-            stored = (r.name, r.id_number, r.phone)
+            stored = (r.name, r.id_number, r.phone, r.relation)
             raise _Rollback(stored)
     except _Rollback as done:
         return done.stored
@@ -156,11 +164,12 @@ def _via_service(actor, household, name, idn, phone):
         return None
 
 
-def _via_import(actor, name, idn, phone):
+def _via_import(actor, name, idn, phone, relation=Relation.OTHER):
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(HEADERS)
-    w.writerow([QX1, "QX-PROP", "", name, idn, "其他", phone, "", "", "", ""])
+    word = str(Relation(relation).label)  # as a ledger writes it
+    w.writerow([QX1, "QX-PROP", "", name, idn, word, phone, "", "", "", ""])
     upload = SimpleUploadedFile("p.csv", buf.getvalue().encode("utf-8-sig"))
     try:
         with transaction.atomic():
@@ -171,8 +180,8 @@ def _via_import(actor, name, idn, phone):
             import_commit(actor=actor, job_id=job.pk)
             job.refresh_from_db()
             assert job.status == Job.Status.DONE, job.message
-            r = Resident.objects.get(household__number="QX-PROP", relation=Relation.OTHER)
-            raise _Rollback((r.name, r.id_number, r.phone))
+            r = Resident.objects.get(household__number="QX-PROP", relation=relation)
+            raise _Rollback((r.name, r.id_number, r.phone, r.relation))
     except _Rollback as done:
         return done.stored
 
@@ -187,19 +196,21 @@ class _Rollback(Exception):
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(name=names, idn=ids, phone=phones)
-def test_service_accepts_a_person_exactly_when_the_importer_does(users, tree, name, idn, phone):
+@given(name=names, idn=ids, phone=phones, relation=relations)
+def test_service_accepts_a_person_exactly_when_the_importer_does(
+    users, tree, name, idn, phone, relation
+):
     try:
         with transaction.atomic():  # each example leaves the database as it found it
             household = HouseholdFactory(grid=tree.grids["七星村1"], number="QX-PROP")
             head_id = make_id_number("430302", date(1940, 1, 1), 1)
             ResidentFactory(household=household, relation=Relation.HEAD, id_number=head_id)
-            service = _via_service(users.cadre, household, name, idn, phone)
-            importer = _via_import(users.cadre, name, idn, phone)
+            service = _via_service(users.cadre, household, name, idn, phone, relation)
+            importer = _via_import(users.cadre, name, idn, phone, relation)
             raise _Rollback((service, importer))
     except _Rollback as done:
         service, importer = done.stored
-    assert service == importer, (name, idn, phone, service, importer)
+    assert service == importer, (name, idn, phone, relation, service, importer)
 
 
 _NAME_CHARS = "张王李赵曾单解仇朴查区乐覃万俟尉迟长孙德书小明桂兰張三歐陽娜龍 ·Ab"
@@ -217,3 +228,35 @@ def test_the_importers_name_keys_are_the_services(name):
     for surname in SURNAME_READINGS:
         for given_name in ("", "德", "小明", " 明", "·明"):
             assert keys(surname + given_name) == name_keys(surname + given_name)
+
+
+def test_services_refuse_relations_the_ages_contradict_as_the_importer_does(users, tree):
+    from minqing.core.errors import ValidationFailed
+    from minqing.registry.services import resident_update
+
+    household = HouseholdFactory(grid=tree.grids["七星村1"], number="QX-AGE")
+    head_id = make_id_number("430302", date(1960, 1, 1), 1)
+    ResidentFactory(household=household, relation=Relation.HEAD, id_number=head_id)
+    older = make_id_number("430302", date(1950, 1, 1), 3)
+    with pytest.raises(ValidationFailed, match="不晚于户主"):
+        resident_create(
+            actor=users.cadre, household=household, name="张老", id_number=older,
+            relation=Relation.CHILD,
+        )  # fmt: skip
+    younger = make_id_number("430302", date(1990, 1, 1), 5)
+    with pytest.raises(ValidationFailed, match="不早于户主"):
+        resident_create(
+            actor=users.cadre, household=household, name="张小", id_number=younger,
+            relation=Relation.PARENT,
+        )  # fmt: skip
+    person = resident_create(
+        actor=users.cadre, household=household, name="张小", id_number=younger,
+        relation=Relation.CHILD,
+    )  # fmt: skip
+    with pytest.raises(ValidationFailed, match="不早于户主"):
+        resident_update(
+            actor=users.cadre, resident=person, relation=Relation.GRANDPARENT,
+            version=person.version,
+        )  # fmt: skip
+    person.refresh_from_db()
+    assert person.relation == Relation.CHILD
