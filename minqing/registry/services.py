@@ -346,17 +346,23 @@ def _check_relation(relation: str) -> str:
 _AGE_RELATIONS = (Relation.CHILD, Relation.GRANDCHILD, Relation.PARENT, Relation.GRANDPARENT)
 
 
-def _check_relation_age(household, relation: str, id_number: str, *, exclude_pk=None) -> None:
-    """The importer's rule (rules.relation_age_problem): a child or grandchild is younger
-    than the household's living 户主, a parent or grandparent older."""
+def _relation_age_problem(household, relation: str, id_number: str, *, exclude_pk=None) -> str:
+    """'' or the importer's message (rules.relation_age_problem): a child or grandchild is
+    younger than the household's living 户主, a parent or grandparent older."""
     if relation not in _AGE_RELATIONS:
-        return
+        return ""
     head = _living_head(household, exclude_pk=exclude_pk)
     if head is None:
-        return
+        return ""
     word = str(Relation(relation).label)
     birth = parse_id_number(id_number).birth_date
-    problem = rules.relation_age_problem(relation, word, birth, head.birth_date)
+    return rules.relation_age_problem(relation, word, birth, head.birth_date)
+
+
+def _check_relation_age(household, relation: str, id_number: str, *, exclude_pk=None) -> None:
+    """Every path that sets a relation (create, update, a move into a household) refuses
+    one the ages contradict, as the importer does; nothing is written."""
+    problem = _relation_age_problem(household, relation, id_number, exclude_pk=exclude_pk)
     if problem:
         raise ValidationFailed(problem)
 
@@ -647,6 +653,11 @@ def _resident_update(*, actor, resident, name, id_number, phone, relation, versi
             elif household.head_id == resident.pk:
                 head_change = False
             resident.relation = relation
+    if "id_number" in changes and "relation" not in changes:
+        # a corrected 身份证号 is a new birth date: the relation must still fit it
+        _check_relation_age(
+            household, resident.relation, resident.id_number, exclude_pk=resident.pk
+        )
     if not changes:
         return resident
     resident_fill_keys(resident)
@@ -766,6 +777,7 @@ def resident_move(
         relation = relation or Relation.OTHER
         if relation == Relation.HEAD and _living_head(target):
             raise Conflict(_("迁入的户已有户主"))
+        _check_relation_age(target, relation, resident.id_number, exclude_pk=resident.pk)
         detail["tags"] = _carry_personal_tags(
             actor=actor, resident=resident, to_household=target, day=day, reason=_("户间迁移")
         )
@@ -776,6 +788,8 @@ def resident_move(
         relation = relation or (resident.relation if target.pk == source.pk else Relation.OTHER)
         if relation == Relation.HEAD and _living_head(target):
             raise Conflict(_("迁入的户已有户主"))
+        # the relation kept from before is checked too: the household may have a new 户主
+        _check_relation_age(target, relation, resident.id_number, exclude_pk=resident.pk)
         move = Move(kind=kind, from_household=None, to_household=target)
     else:  # out, death
         if kind == Move.Kind.MOVE_OUT and resident.status != ResidentStatus.LIVING:
@@ -925,6 +939,8 @@ def resident_move_correct(*, actor, move: Move, reason: str) -> Move:
         relation = move.previous_relation or Relation.OTHER
         if relation == Relation.HEAD and _living_head(source, exclude_pk=resident.pk):
             relation = Relation.OTHER  # the old household has a new head since
+        if _relation_age_problem(source, relation, resident.id_number, exclude_pk=resident.pk):
+            relation = Relation.OTHER  # nor does it fit the new head's age
         if TagPeriod.objects.filter(
             resident=resident, household=target, end_date__isnull=True, start_date__gt=move.date
         ).exists():
@@ -960,6 +976,8 @@ def resident_move_correct(*, actor, move: Move, reason: str) -> Move:
         )
         relation = move.previous_relation or resident.relation
         if relation == Relation.HEAD and _living_head(source, exclude_pk=resident.pk):
+            relation = Relation.OTHER
+        if _relation_age_problem(source, relation, resident.id_number, exclude_pk=resident.pk):
             relation = Relation.OTHER
         resident.relation = relation
         correction = Move(kind=Move.Kind.CORRECTION, from_household=None, to_household=source)
