@@ -61,6 +61,24 @@ class CellTooLarge(Exception):
     """A part holds a run of text (a cell) longer than the reader was told to allow."""
 
 
+class BadNumber(Exception):
+    """A number cell whose text is no finite number (inf, nan, 1e999 which overflows,
+    digits past int's limit): the row as Excel numbers it, the column (0-based), the text."""
+
+    def __init__(self, row: int, col: int, text: str):
+        super().__init__(row, col, text)
+        self.row, self.col, self.text = row, col, text
+
+
+def _float(v: str) -> float:
+    """float(v) of a number cell with a point or an exponent; ValueError for what is no
+    finite number (float() takes inf and nan, and makes 1e999 inf)."""
+    value = float(v)
+    if value - value:  # inf - inf and nan - nan are nan (true); a finite number's is 0.0
+        raise ValueError(v)
+    return value
+
+
 class _RunBounded:
     """A part's stream that refuses, as it is read, a run of more than `limit` bytes
     between two '<' (it bounds every cell's text): the check of a giant cell made on the
@@ -324,6 +342,25 @@ def _sparse_rows(piece: str, max_columns: int, book) -> list[tuple[int, tuple]] 
         if measured == width:
             return None
         width = book._sparse_width = measured
+    try:
+        columns = _sparse_columns(parts, width, step, book)
+    except ValueError:  # a number that is none: read row by row, which says where it is
+        return None
+    rows = []
+    append = rows.append
+    last = width - 1
+    for number, row in zip(parts[1::step], zip(*columns, strict=True), strict=True):
+        if row[last] is None:  # empty cells at the end are dropped
+            n = last
+            while n and row[n - 1] is None:
+                n -= 1
+            row = row[:n]
+        append((int(number), row))
+    return rows
+
+
+def _sparse_columns(parts: list, width: int, step: int, book) -> list[list]:
+    """The values of each column of a split piece (ValueError: a number that is none)."""
     strings = None
     columns = []
     for col in range(width):
@@ -344,26 +381,18 @@ def _sparse_rows(piece: str, max_columns: int, book) -> list[tuple[int, tuple]] 
                 ]
             else:
                 values = [
-                    x if v is None else (float(v) if ("." in v or "E" in v or "e" in v) else int(v))
+                    x
+                    if v is None
+                    else (_float(v) if ("." in v or "E" in v or "e" in v) else int(v))
                     for x, v in zip(values, numbers, strict=True)
                 ]
         columns.append(values)
-    rows = []
-    append = rows.append
-    last = width - 1
-    for number, row in zip(parts[1::step], zip(*columns, strict=True), strict=True):
-        if row[last] is None:  # empty cells at the end are dropped
-            n = last
-            while n and row[n - 1] is None:
-                n -= 1
-            row = row[:n]
-        append((int(number), row))
-    return rows
+    return columns
 
 
 def _sparse_number(v: str, style: str | None, book):
     """A number cell's value (a date or time when its style is one)."""
-    value = float(v) if ("." in v or "E" in v or "e" in v) else int(v)
+    value = _float(v) if ("." in v or "E" in v or "e" in v) else int(v)
     if style is not None:
         kind = book._sparse_kinds.get(style)
         if kind is None:
@@ -908,7 +937,12 @@ class FastWorkbook:
                             if "&" in v:
                                 v = _unescape(v)
                             if t == _NUMBER:
-                                value = float(v) if ("." in v or "E" in v or "e" in v) else int(v)
+                                try:
+                                    value = (
+                                        _float(v) if ("." in v or "E" in v or "e" in v) else int(v)
+                                    )
+                                except ValueError:
+                                    raise BadNumber(counter, col, v) from None
                                 if kind[1]:
                                     try:
                                         value = from_excel(value, epoch, timedelta=kind[2])
@@ -1004,11 +1038,14 @@ class FastWorkbook:
                         if not value:
                             continue
                         if t is None or t == "n":
-                            value = (
-                                float(value)
-                                if ("." in value or "E" in value or "e" in value)
-                                else int(value)
-                            )
+                            try:
+                                value = (
+                                    _float(value)
+                                    if ("." in value or "E" in value or "e" in value)
+                                    else int(value)
+                                )
+                            except ValueError:
+                                raise BadNumber(number, col, value) from None
                             s = c.get("s")
                             if s and s != "0" and int(s) in dates:
                                 try:
@@ -1066,11 +1103,12 @@ _BATCH = 2000
 
 class ReaderFailed(Exception):
     """The reader process could not read the sheet: kind is "too_large", "unreadable"
-    (what the reader raises for a file it cannot read), "spawn" (it could not be started;
-    raised before any row) or "error" (anything else)."""
+    (what the reader raises for a file it cannot read), "bad_number" (BadNumber's row,
+    column and text follow), "spawn" (it could not be started; raised before any row) or
+    "error" (anything else)."""
 
-    def __init__(self, kind: str, detail: str = ""):
-        super().__init__(kind, detail)
+    def __init__(self, kind: str, *detail):
+        super().__init__(kind, *detail)
         self.kind = kind
 
 
@@ -1139,6 +1177,8 @@ def _child(argv: list[str]) -> None:
                 send(("rows", batch))
     except XlsxTooLarge:
         send(("too_large",))
+    except BadNumber as exc:
+        send(("bad_number", exc.row, exc.col, exc.text))
     except (etree.XMLSyntaxError, zipfile.BadZipFile, OSError, KeyError, IndexError, ValueError):
         send(("unreadable",))
     except Exception as exc:  # noqa: BLE001 - the parent says what it was

@@ -1113,3 +1113,111 @@ def test_what_the_excel_piece_does_not_know_is_read_row_by_row(monkeypatch, odd)
         (),
         (None, None, 1.5e17),
     ]
+
+
+# ------------------------------------------------ a number cell that is no number
+
+BAD_NUMBERS = ["inf", "-inf", "nan", "NaN", "Infinity", "1e999", "-1E999", "1" + "0" * 400 + ".5"]
+BAD_NUMBERS += ["9" * 5000]  # past int()'s 4300 digits
+
+
+def _bad_number_file(layout: str, text: str) -> tuple[bytes, str]:
+    """(file, sheet) whose cell B3 is a number cell <v>text</v>: in the layout Excel saves
+    (shared strings, numbers without t: read a piece at a time by _sparse_rows) or with
+    inline strings (read row by row by the tokens)."""
+    from minqing.core.tests.excel_layout import excel_xlsx
+
+    if layout == "excel":
+        rows = [["姓名", "手机号"], ["张三", 13807321236], ["李四", 424242], ["王五", 13807321237]]
+        content = excel_xlsx(rows, title="台账", styled_empty=False)
+        sheet = "台账"
+    else:
+        cells = [
+            ("姓名", "手机号"),
+            ("张三", "13807321236"),
+            ("李四", "424242"),
+            ("王五", "13807321237"),
+        ]
+        body = "".join(
+            f'<row r="{i}"><c r="A{i}" t="inlineStr"><is><t>{a}</t></is></c>'
+            + (
+                f'<c r="B{i}" t="inlineStr"><is><t>{b}</t></is></c>'
+                if i == 1
+                else f'<c r="B{i}"><v>{b}</v></c>'
+            )
+            + "</row>"
+            for i, (a, b) in enumerate(cells, 1)
+        )
+        content = _package(f'<worksheet xmlns="{MAIN}"><sheetData>{body}</sheetData></worksheet>')
+        sheet = "S"
+    src = zipfile.ZipFile(io.BytesIO(content))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename.startswith("xl/worksheets/"):
+                assert data.count(b"<v>424242</v>") == 1
+                data = data.replace(b"<v>424242</v>", f"<v>{text}</v>".encode())
+            dst.writestr(item, data)
+    return out.getvalue(), sheet
+
+
+@pytest.mark.parametrize("text", BAD_NUMBERS)
+@pytest.mark.parametrize("layout", ["excel", "inline"])
+def test_a_number_cell_that_is_no_number_is_named_by_every_reader(
+    settings, tmp_path, monkeypatch, layout, text
+):
+    """<v>inf</v>, nan, 1e999 (float() makes it inf), digits past int()'s limit: the piece
+    reader (_sparse_rows) leaves the piece to the row-by-row reader, which names the row
+    and column; so does lxml's reader, the reader process and openpyxl's fallback. The
+    table refuses the file: "工作表“台账”第 3 行 B 列不是有效的数字"."""
+    from minqing.core import xlsx_reader
+    from minqing.core.xlsx_reader import BadNumber
+
+    good, _sheet = _bad_number_file(layout, "424242")
+    content, sheet = _bad_number_file(layout, text)
+    expected = f"工作表“{sheet}”第 3 行 B 列不是有效的数字"
+
+    def book():
+        found = open_workbook(zipfile.ZipFile(io.BytesIO(content)), part_limit=2**30)
+        return found, found.sheets[0][1]
+
+    # the fast readers: the piece reader reads the good file in one step, not this one
+    with monkeypatch.context() as m:
+        calls = _sparse_counted(m)
+        fast_values(good)
+        assert calls == ([True] if layout == "excel" else [False])
+        calls.clear()
+        b, path = book()
+        with pytest.raises(BadNumber) as caught:
+            list(b.rows(path, max_columns=100))
+        assert not any(calls)
+    assert (caught.value.row, caught.value.col, caught.value.text) == (3, 1, text)
+    # lxml's reader
+    b, path = book()
+    with pytest.raises(BadNumber) as caught:
+        list(b._parsed_rows(path, max_columns=100))
+    assert (caught.value.row, caught.value.col, caught.value.text) == (3, 1, text)
+    # the table, from each reader
+    with pytest.raises(ValidationFailed, match=expected) as refused:
+        list(read_table(io.BytesIO(content), "台账.xlsx", known=["姓名"]).rows)
+    assert text[:20] in refused.value.message and len(refused.value.message) < 60
+
+    def unrecognised(self, *args, **kwargs):
+        raise xlsx_reader.Unrecognised
+        yield
+
+    with monkeypatch.context() as m:
+        m.setattr(xlsx_reader.FastWorkbook, "_scanned_rows", unrecognised)
+        with pytest.raises(ValidationFailed, match=expected):
+            list(read_table(io.BytesIO(content), "台账.xlsx", known=["姓名"]).rows)
+    file = tmp_path / "台账.xlsx"
+    file.write_bytes(content)
+    with monkeypatch.context() as m:
+        m.setattr(settings, "IMPORT_XLSX_READER_PROCESS_BYTES", 0, raising=False)
+        with pytest.raises(ValidationFailed, match=expected):
+            _rows_of(file)
+    with monkeypatch.context() as m:
+        m.setattr(xlsx_reader, "open_workbook", lambda *a, **k: None)  # openpyxl reads it
+        with pytest.raises(ValidationFailed, match=f"工作表“{sheet}”第 3 行"):
+            list(read_table(io.BytesIO(content), "台账.xlsx", known=["姓名"]).rows)
