@@ -460,12 +460,7 @@ class ResidentImporter(Importer):
                     gender == "M" and rel_word in rules.FEMALE_WORDS
                 )
                 if wrong:
-                    add(
-                        rowno,
-                        _("与户主关系为“%(r)s”,但身份证号表明此人为%(g)s性")
-                        % {"r": rel_word, "g": _("女") if gender == "F" else _("男")},
-                        "relation",
-                    )
+                    add(rowno, rules.relation_gender_problem(rel_word, gender), "relation")
             status_value = statuses.get(status_v)  # 在住 / blank, without a call
             if status_value is None:
                 try:

@@ -317,6 +317,16 @@ def gender_digit_mismatch(id_number: str, gender: str, typed: str) -> str:
     }
 
 
+def relation_gender_problem(word: str, gender: str) -> str:
+    """'' or why a relation word (儿子, 妻子…) does not fit the gender the 身份证号 gives."""
+    if (gender == "F" and word in MALE_WORDS) or (gender == "M" and word in FEMALE_WORDS):
+        return _("与户主关系为“%(r)s”,但身份证号表明此人为%(g)s性") % {
+            "r": word,
+            "g": _("女") if gender == "F" else _("男"),
+        }
+    return ""
+
+
 def relation_age_problem(relation: str, word: str, birth, head_birth) -> str:
     """'' or why a relation does not fit the ages: a child or grandchild cannot be born on
     or before the 户主's birth, a parent or grandparent on or after it (word: the relation

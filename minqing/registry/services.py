@@ -334,13 +334,19 @@ def _living_head(household: Household, *, exclude_pk=None) -> Resident | None:
     )
 
 
-def _check_relation(relation: str) -> str:
+def _check_relation(relation: str, id_number: str = "") -> str:
     if relation in Relation.values:
         return relation
     try:
-        return rules.clean_relation(relation)  # 儿子, 妻子…: the importer's words
+        found = rules.clean_relation(relation)  # 儿子, 妻子…: the importer's words
     except rules.RuleError as exc:
         raise ValidationFailed(exc.message) from None
+    if id_number:  # a word that says a gender says the one the 身份证号 says, as on import
+        word = rules.clean_text(relation).replace(" ", "")
+        problem = rules.relation_gender_problem(word, parse_id_number(id_number).gender)
+        if problem:
+            raise ValidationFailed(problem)
+    return found
 
 
 _AGE_RELATIONS = (Relation.CHILD, Relation.GRANDCHILD, Relation.PARENT, Relation.GRANDPARENT)
@@ -541,12 +547,13 @@ def _resident_create(
     require(actor, "registry.edit")
     household = _locked_household(actor, household)
     name = rules.as_validation(rules.clean_name, name)
-    relation = _check_relation(relation)
+    typed_relation, relation = relation, _check_relation(relation)
     phone = _check_phone(phone)
     reason = _check_text(reason, label=_("原因"), max_length=200, required=False)
     if moved_in_on is not None:
         _check_date(moved_in_on, label=_("迁入日期"))
     number = _check_id_number(id_number, actor=actor)
+    _check_relation(typed_relation, number)
     if relation == Relation.HEAD and _living_head(household):
         raise Conflict(_("该户已有户主，请先修改原户主的关系"))
     _check_relation_age(household, relation, number)
@@ -638,7 +645,7 @@ def _resident_update(*, actor, resident, name, id_number, phone, relation, versi
             resident.phone = phone
     head_change = None
     if relation is not None:
-        relation = _check_relation(relation)
+        relation = _check_relation(relation, resident.id_number)
         if relation != resident.relation:
             if (
                 relation == Relation.HEAD
@@ -754,7 +761,7 @@ def resident_move(
     day = _check_date(date, label=_("日期"))
     reason = _check_text(reason, label=_("原因"), max_length=200, required=False)
     if relation is not None:
-        relation = _check_relation(relation)
+        relation = _check_relation(relation, resident.id_number)
     last = _last_standing_move(resident)
     if last is not None and day < last.date:
         raise ValidationFailed(

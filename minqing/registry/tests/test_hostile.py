@@ -498,9 +498,7 @@ def _phone_as_number_xlsx(layout: str) -> bytes:
 
 @pytest.mark.parametrize("layout", ["openpyxl", "excel"])
 @pytest.mark.parametrize("text", ["inf", "-inf", "nan", "1e999", "-1E999", "Infinity"])
-def test_a_number_cell_that_is_no_number_is_named_and_nothing_is_written(
-    users, tree, layout, text
-):
+def test_a_number_cell_that_is_no_number_is_named_and_nothing_is_written(users, tree, layout, text):
     """<v>inf</v> (or nan, or 1e999, which overflows to inf) in a number cell: the job
     fails naming the sheet, the row and the column, and writes nothing."""
     content = _number_cell_says(_phone_as_number_xlsx(layout), "13807321237", text)
