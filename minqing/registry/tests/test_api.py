@@ -620,7 +620,7 @@ def test_a_move_the_ages_contradict_is_refused_by_the_api_writing_nothing(client
     moves, events = Move.objects.count(), AuditEvent.objects.count()
     url = f"/api/registry/residents/{data.zhang.pk}/move"
     payload = {"kind": "transfer", "date": "2024-02-01", "to_household_id": young.pk}
-    for relation in ("grandchild", "孙女"):
+    for relation in ("grandchild", "孙子"):
         r = post(client, url, {**payload, "relation": relation})
         assert r.status_code == 400, r.content
         assert "不晚于户主(1990)" in str(r.json()), r.json()
