@@ -344,6 +344,20 @@ def _unreadable():
     return ValidationFailed(_("无法读取 Excel 文件,请确认是 .xlsx 格式"))
 
 
+def _bad_number(sheet: str, row: int, col: int | None = None, text: str = ""):
+    """A number cell that is no number (inf, nan, 1e999): the sheet, row and column."""
+    from openpyxl.utils import get_column_letter
+
+    if col is None:  # openpyxl's reader says which row, not which cell
+        return ValidationFailed(
+            _("工作表“%(sheet)s”第 %(row)d 行有不是有效数字的单元格") % {"sheet": sheet, "row": row}
+        )
+    return ValidationFailed(
+        _("工作表“%(sheet)s”第 %(row)d 行 %(col)s 列不是有效的数字:%(v)s")
+        % {"sheet": sheet, "row": row, "col": get_column_letter(col + 1), "v": text[:20]}
+    )
+
+
 def _too_large_xlsx():
     return ValidationFailed(
         _("Excel 文件解压后超过 %(max)d MB,请分成几个文件导入")
@@ -386,7 +400,7 @@ def _read_xlsx(fileobj, known, known_names, raw) -> Table:
 def _fast_rows(fast, path: str, *, start: int = 1, max_row: int | None = None):
     from lxml.etree import XMLSyntaxError
 
-    from .xlsx_reader import CellTooLarge, XlsxTooLarge
+    from .xlsx_reader import BadNumber, CellTooLarge, XlsxTooLarge
 
     rows = fast.rows(path, max_columns=max_columns(), max_row=max_row)
     try:
@@ -395,12 +409,18 @@ def _fast_rows(fast, path: str, *, start: int = 1, max_row: int | None = None):
                 yield row
     except CellTooLarge:
         raise _cell_too_large()
+    except BadNumber as exc:
+        raise _bad_number(_sheet_title(fast, path), exc.row, exc.col, exc.text)
     except XMLSyntaxError:
         raise _unreadable()
     except XlsxTooLarge:
         raise _too_large_xlsx()
     except (zipfile.BadZipFile, OSError, KeyError, IndexError, ValueError):
         raise _unreadable()
+
+
+def _sheet_title(fast, path: str) -> str:
+    return next((title for title, p in fast.sheets if p == path), path)
 
 
 def reader_process_bytes() -> int | None:
@@ -430,6 +450,8 @@ def _process_rows(file_path: str, fast, path: str, *, start: int):
             raise _too_large_xlsx()
         if exc.kind == "unreadable":
             raise _unreadable()
+        if exc.kind == "bad_number":
+            raise _bad_number(_sheet_title(fast, path), *exc.args[1:])
         raise RuntimeError(f"xlsx reader process: {exc.args}")
 
 
@@ -500,6 +522,25 @@ def _pick_header(candidates, known, known_names) -> tuple[int, int]:
     return 0, index
 
 
+def _openpyxl_rows(ws, *, min_row: int = 1, max_row: int | None = None):
+    """ws.iter_rows' values, a number cell that is no number (openpyxl's int("inf") raises,
+    float("1e999") is inf) refused naming its row, as the fast reader does."""
+    rows = ws.iter_rows(min_row=min_row, max_row=max_row, values_only=True)
+    number = min_row
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except ValueError:
+            raise _bad_number(ws.title, number) from None
+        for col, value in enumerate(row):
+            if value.__class__ is float and value - value:  # inf, nan
+                raise _bad_number(ws.title, number, col, str(value))
+        yield row
+        number += 1
+
+
 def _read_xlsx_openpyxl(fileobj, known, known_names, raw) -> Table:
     try:
         wb = load_workbook(fileobj, read_only=True, data_only=True)
@@ -511,7 +552,7 @@ def _read_xlsx_openpyxl(fileobj, known, known_names, raw) -> Table:
     candidates = []
     for ws in sheets:
         head = []
-        for n, row in enumerate(ws.iter_rows(max_row=HEADER_SEARCH_ROWS, values_only=True), 1):
+        for n, row in enumerate(_openpyxl_rows(ws, max_row=HEADER_SEARCH_ROWS), 1):
             _check_row(n, row)
             head.append((n, list(row)))
         candidates.append(head)
@@ -527,7 +568,7 @@ def _read_xlsx_openpyxl(fileobj, known, known_names, raw) -> Table:
     def rows():
         try:
             yield from _numbered(
-                ws.iter_rows(min_row=header_row + 1, values_only=True), header_row + 1, convert
+                _openpyxl_rows(ws, min_row=header_row + 1), header_row + 1, convert
             )
         finally:
             wb.close()

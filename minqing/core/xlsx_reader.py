@@ -5,7 +5,9 @@ cached values, None for an empty cell).
 
 The sheet and the shared strings are read by a scanner (compiled regexes over the inflated
 XML, a megabyte at a time: no Python object per element; a row of plain text cells, the
-common ledger, out of one findall with no Python step per cell), using a fifth to a
+common ledger, out of one findall with no Python step per cell; a piece of rows as Excel
+saves them, empty cells left out, numbers and shared strings, by one split and a
+comprehension per column), using a fifth to a
 quarter of openpyxl's time; lxml reads what the scanner does not recognise, from the
 first row it does not (see "the scanner" below). A large sheet
 may be read in a child process beside the importer (rows_in_process; off unless
@@ -57,6 +59,24 @@ class Unrecognised(Exception):
 
 class CellTooLarge(Exception):
     """A part holds a run of text (a cell) longer than the reader was told to allow."""
+
+
+class BadNumber(Exception):
+    """A number cell whose text is no finite number (inf, nan, 1e999 which overflows,
+    digits past int's limit): the row as Excel numbers it, the column (0-based), the text."""
+
+    def __init__(self, row: int, col: int, text: str):
+        super().__init__(row, col, text)
+        self.row, self.col, self.text = row, col, text
+
+
+def _float(v: str) -> float:
+    """float(v) of a number cell with a point or an exponent; ValueError for what is no
+    finite number (float() takes inf and nan, and makes 1e999 inf)."""
+    value = float(v)
+    if value - value:  # inf - inf and nan - nan are nan (true); a finite number's is 0.0
+        raise ValueError(v)
+    return value
 
 
 class _RunBounded:
@@ -245,6 +265,8 @@ def _whole_rows(piece: str, max_columns: int, book) -> list[tuple[int, tuple]] |
     width = first.count("<c ")
     if not 0 < width <= min(max_columns, len(_DENSE)):
         return None
+    if piece.count("<c ") != width * piece.count("<row "):
+        return None  # rows of other widths (Excel leaves empty cells out): no split tried
     shared = 't="inlineStr"' not in first
     parts = _whole_pattern(width, shared).split(piece)
     step = width + 2  # the row number, the cells, the text up to the next row
@@ -266,6 +288,121 @@ def _whole_rows(piece: str, max_columns: int, book) -> list[tuple[int, tuple]] |
             values = values[:n]
         append((int(group[0]), values))
     return rows
+
+
+# The same for the layout Excel and WPS save: empty cells left out (so rows differ in
+# width), text as shared strings, numbers (phones, IDs kept as numbers, dates with a date
+# style) as <v> without t, styled empty cells, rows with no cell as <row .../>. The row
+# pattern has every column up to the piece's widest one, each optional; a cell is a
+# shared string (its index captured), a number (its style and text captured) or empty.
+# The rows must still tile the piece; values are built per row from the captures.
+_SPARSE_ROW_HEAD = r'<row r="([0-9]+)"(?:\s+[\w:]+="[^"<&]*")*'
+_SPARSE_CELL = (
+    r'(?:<c r="{letter}[0-9]+"(?: s="[0-9]+")?(?: t="s"><v>([0-9]+)</v></c>|/>)'
+    r'|<c r="{letter}[0-9]+"( s="[0-9]+")?(?: t="n")?>'
+    r"<v>(-?[0-9]+(?:\.[0-9]+)?(?:[Ee][+-]?[0-9]+)?)</v></c>)?"
+)
+_SPARSE_PATTERNS: dict[int, re.Pattern] = {}
+_SPARSE_LETTERS = re.compile(r'<c r="([A-Z]+)[0-9]')
+
+
+def _sparse_pattern(width: int) -> re.Pattern:
+    pattern = _SPARSE_PATTERNS.get(width)
+    if pattern is None:
+        cells = "".join(_SPARSE_CELL.format(letter=letter) for letter in _DENSE[:width])
+        pattern = _SPARSE_PATTERNS[width] = re.compile(
+            _SPARSE_ROW_HEAD + "(?:/>|>" + cells + "</row>)"
+        )
+    return pattern
+
+
+def _sparse_rows(piece: str, max_columns: int, book) -> list[tuple[int, tuple]] | None:
+    """(row number, values) of every row of the piece, as the tokens give them, when the
+    piece is nothing but rows of shared-string, number and empty cells in column order
+    (any of them left out, single-letter columns); None when it is not.
+
+    The values are built a column at a time (one comprehension over the piece's rows),
+    then zipped into rows."""
+    if "]]>" in piece:
+        return None
+    # The last piece's width first (a pattern wider than the rows reads them the same,
+    # trailing empty cells dropped); a piece it does not tile is measured and tried again.
+    width = book._sparse_width if book._sparse_width <= max_columns else 0
+    while True:
+        if width:
+            parts = _sparse_pattern(width).split(piece)
+            step = 3 * width + 2  # the row number, three captures a cell, the text between
+            if len(parts) >= step and not any(parts[::step]):
+                break
+        measured = 1
+        for i in range(min(max_columns, len(_DENSE)), 0, -1):
+            if f'<c r="{_DENSE[i - 1]}' in piece:  # a wider or two-letter column: no tiling
+                measured = i
+                break
+        if measured == width:
+            return None
+        width = book._sparse_width = measured
+    try:
+        columns = _sparse_columns(parts, width, step, book)
+    except ValueError:  # a number that is none: read row by row, which says where it is
+        return None
+    rows = []
+    append = rows.append
+    last = width - 1
+    for number, row in zip(parts[1::step], zip(*columns, strict=True), strict=True):
+        if row[last] is None:  # empty cells at the end are dropped
+            n = last
+            while n and row[n - 1] is None:
+                n -= 1
+            row = row[:n]
+        append((int(number), row))
+    return rows
+
+
+def _sparse_columns(parts: list, width: int, step: int, book) -> list[list]:
+    """The values of each column of a split piece (ValueError: a number that is none)."""
+    strings = None
+    columns = []
+    for col in range(width):
+        indexes = parts[2 + 3 * col :: step]
+        numbers = parts[4 + 3 * col :: step]
+        if any(indexes):
+            if strings is None:
+                strings = book.shared
+            values = [None if v is None else strings[int(v)] for v in indexes]
+        else:
+            values = indexes
+        if any(numbers):
+            styles = parts[3 + 3 * col :: step]
+            if any(styles):
+                values = [
+                    x if v is None else _sparse_number(v, style, book)
+                    for x, v, style in zip(values, numbers, styles, strict=True)
+                ]
+            else:
+                values = [
+                    x
+                    if v is None
+                    else (_float(v) if ("." in v or "E" in v or "e" in v) else int(v))
+                    for x, v in zip(values, numbers, strict=True)
+                ]
+        columns.append(values)
+    return columns
+
+
+def _sparse_number(v: str, style: str | None, book):
+    """A number cell's value (a date or time when its style is one)."""
+    value = _float(v) if ("." in v or "E" in v or "e" in v) else int(v)
+    if style is not None:
+        kind = book._sparse_kinds.get(style)
+        if kind is None:
+            kind = book._sparse_kinds[style] = book._kind(style)
+        if kind[1]:
+            try:
+                value = from_excel(value, book.epoch, timedelta=kind[2])
+            except (OverflowError, ValueError):
+                value = "#VALUE!"
+    return value
 
 
 # cell types: how the text of <v> becomes a value
@@ -571,6 +708,8 @@ class FastWorkbook:
                 self.sheets.append((s.get("name") or "", path))
         self._shared_path = shared if shared in names else None
         self._shared: list[str] | None = None
+        self._sparse_kinds: dict[str, tuple] = {}  # a number cell's ' s="N"' -> its kind
+        self._sparse_width = 0  # the columns of the last piece _sparse_rows read
         self.date_styles, self.timedelta_styles = self._styles(styles if styles in names else None)
 
     def part_size(self, path: str) -> int:
@@ -664,7 +803,7 @@ class FastWorkbook:
         counter = 0
         values: list | None = None  # the row being read
         col = -1
-        whole_misses = 0
+        whole_misses = sparse_misses = 0
         with _open(self.archive, path, self.run_limit) as fh:
             chunks = _decoded(fh)
             buf = _head(chunks, "worksheet", "<sheetData")
@@ -698,6 +837,19 @@ class FastWorkbook:
                             yield row
                         continue
                     whole_misses += 1
+                if values is None and sparse_misses < _WHOLE_MISSES:
+                    rows = _sparse_rows(piece, max_columns, self)
+                    if rows is not None:
+                        for number, row in rows:
+                            if max_row is not None and number > max_row:
+                                return
+                            while counter + 1 < number:
+                                counter += 1
+                                yield ()
+                            counter = number
+                            yield row
+                        continue
+                    sparse_misses += 1
                 segments = piece.split("</row>")
                 tail = segments.pop()  # after the last row's end: a row cut, or nothing
                 count = len(segments)
@@ -785,7 +937,12 @@ class FastWorkbook:
                             if "&" in v:
                                 v = _unescape(v)
                             if t == _NUMBER:
-                                value = float(v) if ("." in v or "E" in v or "e" in v) else int(v)
+                                try:
+                                    value = (
+                                        _float(v) if ("." in v or "E" in v or "e" in v) else int(v)
+                                    )
+                                except ValueError:
+                                    raise BadNumber(counter, col, v) from None
                                 if kind[1]:
                                     try:
                                         value = from_excel(value, epoch, timedelta=kind[2])
@@ -881,11 +1038,14 @@ class FastWorkbook:
                         if not value:
                             continue
                         if t is None or t == "n":
-                            value = (
-                                float(value)
-                                if ("." in value or "E" in value or "e" in value)
-                                else int(value)
-                            )
+                            try:
+                                value = (
+                                    _float(value)
+                                    if ("." in value or "E" in value or "e" in value)
+                                    else int(value)
+                                )
+                            except ValueError:
+                                raise BadNumber(number, col, value) from None
                             s = c.get("s")
                             if s and s != "0" and int(s) in dates:
                                 try:
@@ -943,11 +1103,12 @@ _BATCH = 2000
 
 class ReaderFailed(Exception):
     """The reader process could not read the sheet: kind is "too_large", "unreadable"
-    (what the reader raises for a file it cannot read), "spawn" (it could not be started;
-    raised before any row) or "error" (anything else)."""
+    (what the reader raises for a file it cannot read), "bad_number" (BadNumber's row,
+    column and text follow), "spawn" (it could not be started; raised before any row) or
+    "error" (anything else)."""
 
-    def __init__(self, kind: str, detail: str = ""):
-        super().__init__(kind, detail)
+    def __init__(self, kind: str, *detail):
+        super().__init__(kind, *detail)
         self.kind = kind
 
 
@@ -1016,6 +1177,8 @@ def _child(argv: list[str]) -> None:
                 send(("rows", batch))
     except XlsxTooLarge:
         send(("too_large",))
+    except BadNumber as exc:
+        send(("bad_number", exc.row, exc.col, exc.text))
     except (etree.XMLSyntaxError, zipfile.BadZipFile, OSError, KeyError, IndexError, ValueError):
         send(("unreadable",))
     except Exception as exc:  # noqa: BLE001 - the parent says what it was

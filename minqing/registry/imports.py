@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import date
 from itertools import compress
 from operator import attrgetter, itemgetter
+from typing import NamedTuple
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -132,6 +133,19 @@ class _Household:
         self.new_members = 0  # people of the file not registered yet
 
 
+class Registered(NamedTuple):
+    """What the registry holds of a person the file names (a tuple: one per person of a
+    re-imported million, pickled into the kept plan)."""
+
+    pk: int
+    name: str
+    phone: str
+    relation: str
+    status: str
+    household_id: int
+    number: str  # the household's 户编号
+
+
 @dataclass(slots=True)
 class PersonRow:
     """One person of the ledger after the field rules: what the importer works with."""
@@ -149,7 +163,7 @@ class PersonRow:
     keys: tuple
     phone_tail: str
     tags: tuple | None
-    existing: tuple | None = None  # (pk, name, phone, relation, status, household id, number)
+    existing: Registered | None = None  # what the registry holds, for people registered
     changes: dict | None = None  # field -> (old, new), for people already registered
     new_tags: tuple = ()
 
@@ -446,12 +460,7 @@ class ResidentImporter(Importer):
                     gender == "M" and rel_word in rules.FEMALE_WORDS
                 )
                 if wrong:
-                    add(
-                        rowno,
-                        _("与户主关系为“%(r)s”,但身份证号表明此人为%(g)s性")
-                        % {"r": rel_word, "g": _("女") if gender == "F" else _("男")},
-                        "relation",
-                    )
+                    add(rowno, rules.relation_gender_problem(rel_word, gender), "relation")
             status_value = statuses.get(status_v)  # 在住 / blank, without a call
             if status_value is None:
                 try:
@@ -594,7 +603,7 @@ class ResidentImporter(Importer):
             found = existing.get(p.id_number)
             p.existing, p.changes, p.new_tags = found, None, ()
             if found is not None:
-                self._diff(p, found, open_tags.get(found[0], ()))
+                self._diff(p, found, open_tags.get(found.pk, ()))
         wanted = plan["wanted_household_tags"]
         existing_tags = self._existing_household_tags(households, wanted)
         plan["household_tags"] = sorted(wanted - existing_tags)
@@ -620,8 +629,8 @@ class ResidentImporter(Importer):
         plan.pop("_preview", None)
 
     @staticmethod
-    def _diff(p: PersonRow, found: tuple, open_tags) -> None:
-        pk, name, phone, relation, status, household_id, number = found
+    def _diff(p: PersonRow, found: Registered, open_tags) -> None:
+        _pk, name, phone, relation, status, _household_id, number = found
         p.changes = {}
         if p.name and p.name != name:
             p.changes["name"] = (name, p.name)
@@ -739,14 +748,14 @@ class ResidentImporter(Importer):
             if not covers(actor, path):
                 foreign.append(idn)
                 continue
-            result[idn] = (pk, name, phone, relation, status, household_id, number)
+            result[idn] = Registered(pk, name, phone, relation, status, household_id, number)
             paths.add(path)
         report_foreign_ids(actor=actor, ids=foreign, rows=seen_ids, errors=errors, show=show_id)
         return result
 
     @staticmethod
-    def _open_tags(existing: dict) -> dict[int, set]:
-        pks = [v[0] for v in existing.values()]
+    def _open_tags(existing: dict[str, Registered]) -> dict[int, set]:
+        pks = [v.pk for v in existing.values()]
         out: dict[int, set] = {}
         if pks and connection.vendor == "postgresql":
             with connection.cursor() as cursor:
@@ -857,25 +866,14 @@ class ResidentImporter(Importer):
     @staticmethod
     def _check_ages(hh: _Household, head, errors) -> None:
         """A child cannot be older than the 户主 they are the child of; a parent or
-        grandparent cannot be younger."""
+        grandparent cannot be younger (rules.relation_age_problem, the services' rule)."""
         born = head[2]
         for p in hh.rows:
             if p.birth is None or p.relation is None or p.row == head[0]:
                 continue
-            if p.relation in (Relation.CHILD, Relation.GRANDCHILD) and p.birth <= born:
-                errors.add(
-                    p.row,
-                    _("与户主关系为“%(r)s”,但出生于 %(b)s,不晚于户主(%(h)s)")
-                    % {"r": p.relation_word, "b": p.birth.year, "h": born.year},
-                    "relation",
-                )
-            elif p.relation in (Relation.PARENT, Relation.GRANDPARENT) and p.birth >= born:
-                errors.add(
-                    p.row,
-                    _("与户主关系为“%(r)s”,但出生于 %(b)s,不早于户主(%(h)s)")
-                    % {"r": p.relation_word, "b": p.birth.year, "h": born.year},
-                    "relation",
-                )
+            problem = rules.relation_age_problem(p.relation, p.relation_word, p.birth, born)
+            if problem:
+                errors.add(p.row, problem, "relation")
 
     @staticmethod
     def _existing_household_tags(households, wanted: set[tuple[str, int]]) -> set:
@@ -988,7 +986,7 @@ class ResidentImporter(Importer):
         for p in updates:
             hh = p.household
             if hh.existing_id is None and p.relation == head and p.status == living:
-                hh.head_id = p.existing[0]
+                hh.head_id = p.existing.pk
         _fill_keys(p for p in updates if "name" in p.changes)
         now = timezone.now()
         reason = (_("台账导入:%(f)s") % {"f": job.params.get("filename", "")})[:200]
@@ -1097,7 +1095,7 @@ class ResidentImporter(Importer):
 
         by_pk = {
             r.pk: r
-            for chunk in _chunks([p.existing[0] for p in updates], 2000)
+            for chunk in _chunks([p.existing.pk for p in updates], 2000)
             for r in Resident.objects.filter(pk__in=chunk).select_related("household")
         }
         fields_changed = []
@@ -1105,7 +1103,7 @@ class ResidentImporter(Importer):
         moves = []
         stamp = timezone.now()
         for p in updates:
-            r = by_pk[p.existing[0]]
+            r = by_pk[p.existing.pk]
             detail = {"job": str(job.pk), "changes": {}}
             for f, (old, new) in p.changes.items():
                 if f == "name":
@@ -1171,8 +1169,8 @@ class ResidentImporter(Importer):
         periods = [
             TagPeriod(
                 tag_id=t,
-                household_id=p.household.id or p.existing[5],
-                resident_id=p.existing[0],
+                household_id=p.household.id or p.existing.household_id,
+                resident_id=p.existing.pk,
                 start_date=today,
                 start_reason=reason,
                 started_by=actor,

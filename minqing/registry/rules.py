@@ -317,6 +317,37 @@ def gender_digit_mismatch(id_number: str, gender: str, typed: str) -> str:
     }
 
 
+def relation_gender_problem(word: str, gender: str) -> str:
+    """'' or why a relation word (儿子, 妻子…) does not fit the gender the 身份证号 gives."""
+    if (gender == "F" and word in MALE_WORDS) or (gender == "M" and word in FEMALE_WORDS):
+        return _("与户主关系为“%(r)s”,但身份证号表明此人为%(g)s性") % {
+            "r": word,
+            "g": _("女") if gender == "F" else _("男"),
+        }
+    return ""
+
+
+def relation_age_problem(relation: str, word: str, birth, head_birth) -> str:
+    """'' or why a relation does not fit the ages: a child or grandchild cannot be born on
+    or before the 户主's birth, a parent or grandparent on or after it (word: the relation
+    as the user wrote it)."""
+    if birth is None or head_birth is None:
+        return ""
+    if relation in (Relation.CHILD, Relation.GRANDCHILD) and birth <= head_birth:
+        return _("与户主关系为“%(r)s”,但出生于 %(b)s,不晚于户主(%(h)s)") % {
+            "r": word,
+            "b": birth.year,
+            "h": head_birth.year,
+        }
+    if relation in (Relation.PARENT, Relation.GRANDPARENT) and birth >= head_birth:
+        return _("与户主关系为“%(r)s”,但出生于 %(b)s,不早于户主(%(h)s)") % {
+            "r": word,
+            "b": birth.year,
+            "h": head_birth.year,
+        }
+    return ""
+
+
 def as_validation(func, *args, **kwargs):
     """Call a rule from a service: RuleError becomes the service's ValidationFailed."""
     from minqing.core.errors import ValidationFailed

@@ -334,13 +334,43 @@ def _living_head(household: Household, *, exclude_pk=None) -> Resident | None:
     )
 
 
-def _check_relation(relation: str) -> str:
+def _check_relation(relation: str, id_number: str = "") -> str:
     if relation in Relation.values:
         return relation
     try:
-        return rules.clean_relation(relation)  # 儿子, 妻子…: the importer's words
+        found = rules.clean_relation(relation)  # 儿子, 妻子…: the importer's words
     except rules.RuleError as exc:
         raise ValidationFailed(exc.message) from None
+    if id_number:  # a word that says a gender says the one the 身份证号 says, as on import
+        word = rules.clean_text(relation).replace(" ", "")
+        problem = rules.relation_gender_problem(word, parse_id_number(id_number).gender)
+        if problem:
+            raise ValidationFailed(problem)
+    return found
+
+
+_AGE_RELATIONS = (Relation.CHILD, Relation.GRANDCHILD, Relation.PARENT, Relation.GRANDPARENT)
+
+
+def _relation_age_problem(household, relation: str, id_number: str, *, exclude_pk=None) -> str:
+    """'' or the importer's message (rules.relation_age_problem): a child or grandchild is
+    younger than the household's living 户主, a parent or grandparent older."""
+    if relation not in _AGE_RELATIONS:
+        return ""
+    head = _living_head(household, exclude_pk=exclude_pk)
+    if head is None:
+        return ""
+    word = str(Relation(relation).label)
+    birth = parse_id_number(id_number).birth_date
+    return rules.relation_age_problem(relation, word, birth, head.birth_date)
+
+
+def _check_relation_age(household, relation: str, id_number: str, *, exclude_pk=None) -> None:
+    """Every path that sets a relation (create, update, a move into a household) refuses
+    one the ages contradict, as the importer does; nothing is written."""
+    problem = _relation_age_problem(household, relation, id_number, exclude_pk=exclude_pk)
+    if problem:
+        raise ValidationFailed(problem)
 
 
 def _next_household_number(grid: Area, *, thorough: bool = False) -> str:
@@ -517,14 +547,16 @@ def _resident_create(
     require(actor, "registry.edit")
     household = _locked_household(actor, household)
     name = rules.as_validation(rules.clean_name, name)
-    relation = _check_relation(relation)
+    typed_relation, relation = relation, _check_relation(relation)
     phone = _check_phone(phone)
     reason = _check_text(reason, label=_("原因"), max_length=200, required=False)
     if moved_in_on is not None:
         _check_date(moved_in_on, label=_("迁入日期"))
     number = _check_id_number(id_number, actor=actor)
+    _check_relation(typed_relation, number)
     if relation == Relation.HEAD and _living_head(household):
         raise Conflict(_("该户已有户主，请先修改原户主的关系"))
+    _check_relation_age(household, relation, number)
     resident = resident_fill_keys(
         Resident(
             household=household,
@@ -613,7 +645,7 @@ def _resident_update(*, actor, resident, name, id_number, phone, relation, versi
             resident.phone = phone
     head_change = None
     if relation is not None:
-        relation = _check_relation(relation)
+        relation = _check_relation(relation, resident.id_number)
         if relation != resident.relation:
             if (
                 relation == Relation.HEAD
@@ -621,12 +653,18 @@ def _resident_update(*, actor, resident, name, id_number, phone, relation, versi
                 and _living_head(household, exclude_pk=resident.pk)
             ):
                 raise Conflict(_("该户已有户主，请先修改原户主的关系"))
+            _check_relation_age(household, relation, resident.id_number, exclude_pk=resident.pk)
             changes["relation"] = [resident.relation, relation]
             if relation == Relation.HEAD and resident.status == ResidentStatus.LIVING:
                 head_change = resident
             elif household.head_id == resident.pk:
                 head_change = False
             resident.relation = relation
+    if "id_number" in changes and "relation" not in changes:
+        # a corrected 身份证号 is a new birth date: the relation must still fit it
+        _check_relation_age(
+            household, resident.relation, resident.id_number, exclude_pk=resident.pk
+        )
     if not changes:
         return resident
     resident_fill_keys(resident)
@@ -723,7 +761,7 @@ def resident_move(
     day = _check_date(date, label=_("日期"))
     reason = _check_text(reason, label=_("原因"), max_length=200, required=False)
     if relation is not None:
-        relation = _check_relation(relation)
+        relation = _check_relation(relation, resident.id_number)
     last = _last_standing_move(resident)
     if last is not None and day < last.date:
         raise ValidationFailed(
@@ -746,6 +784,7 @@ def resident_move(
         relation = relation or Relation.OTHER
         if relation == Relation.HEAD and _living_head(target):
             raise Conflict(_("迁入的户已有户主"))
+        _check_relation_age(target, relation, resident.id_number, exclude_pk=resident.pk)
         detail["tags"] = _carry_personal_tags(
             actor=actor, resident=resident, to_household=target, day=day, reason=_("户间迁移")
         )
@@ -756,6 +795,8 @@ def resident_move(
         relation = relation or (resident.relation if target.pk == source.pk else Relation.OTHER)
         if relation == Relation.HEAD and _living_head(target):
             raise Conflict(_("迁入的户已有户主"))
+        # the relation kept from before is checked too: the household may have a new 户主
+        _check_relation_age(target, relation, resident.id_number, exclude_pk=resident.pk)
         move = Move(kind=kind, from_household=None, to_household=target)
     else:  # out, death
         if kind == Move.Kind.MOVE_OUT and resident.status != ResidentStatus.LIVING:
@@ -905,6 +946,8 @@ def resident_move_correct(*, actor, move: Move, reason: str) -> Move:
         relation = move.previous_relation or Relation.OTHER
         if relation == Relation.HEAD and _living_head(source, exclude_pk=resident.pk):
             relation = Relation.OTHER  # the old household has a new head since
+        if _relation_age_problem(source, relation, resident.id_number, exclude_pk=resident.pk):
+            relation = Relation.OTHER  # nor does it fit the new head's age
         if TagPeriod.objects.filter(
             resident=resident, household=target, end_date__isnull=True, start_date__gt=move.date
         ).exists():
@@ -940,6 +983,8 @@ def resident_move_correct(*, actor, move: Move, reason: str) -> Move:
         )
         relation = move.previous_relation or resident.relation
         if relation == Relation.HEAD and _living_head(source, exclude_pk=resident.pk):
+            relation = Relation.OTHER
+        if _relation_age_problem(source, relation, resident.id_number, exclude_pk=resident.pk):
             relation = Relation.OTHER
         resident.relation = relation
         correction = Move(kind=Move.Kind.CORRECTION, from_household=None, to_household=source)

@@ -234,7 +234,9 @@ cell = st.one_of(
     st.none(),
     text,
     st.integers(min_value=-(2**53), max_value=2**53),
-    st.floats(allow_nan=False, allow_infinity=False, width=64),
+    # openpyxl writes 16 significant digits: a float within an ulp of the largest is
+    # written as one that overflows to inf, which the readers refuse (BadNumber)
+    st.floats(min_value=-1e300, max_value=1e300, width=64),
     st.booleans(),
     st.dates(min_value=date(1900, 3, 1), max_value=date(2100, 1, 1)),
     st.datetimes(min_value=datetime(1900, 3, 1), max_value=datetime(2100, 1, 1)).map(
@@ -951,3 +953,273 @@ def test_a_giant_cell_is_refused_as_the_sheet_is_read_once(settings, monkeypatch
     size = zipfile.ZipFile(io.BytesIO(content)).getinfo("xl/worksheets/sheet1.xml").file_size
     again = size if where == "after a row lxml reads" else 0  # lxml reads it from the start
     assert sum(read) <= size + min(size, 1 << 20) + again
+
+
+# ------------------------------------------------ Excel's own layout, written by hand
+#
+# excel_layout.excel_xlsx writes what Excel saves (shared strings, empty cells left out, r
+# on every row and cell, a dimension, styles, numbers without t, dates as styled numbers);
+# the reader reads such a sheet a piece at a time (_sparse_rows) and gives exactly the
+# values openpyxl reads from it, and from the same values written by openpyxl.
+
+excel_text = st.text(
+    alphabet=st.sampled_from("张李王桂兰村网格第一二号０１８Ｘ 0123456789abcX-_.,、&<>\"'\n\t"),
+    min_size=1,  # Excel keeps no empty text
+    max_size=12,
+)
+excel_cell = st.one_of(
+    st.none(),
+    st.none(),
+    excel_text,
+    st.integers(min_value=10**10, max_value=2 * 10**10),  # a phone kept as a number
+    st.integers(min_value=-(10**6), max_value=10**6),
+    # Excel keeps 15 significant digits (openpyxl's writer may round a 17th): an ID kept
+    # as a number is 4.30302195503071E+17
+    st.integers(min_value=10**17, max_value=10**18 - 1).map(lambda n: float(f"{n:.15g}")),
+    st.floats(min_value=-1e300, max_value=1e300).map(lambda f: float(f"{f:.15g}")),
+    st.dates(min_value=date(1900, 3, 1), max_value=date(2100, 1, 1)),
+    st.datetimes(min_value=datetime(1900, 3, 1), max_value=datetime(2100, 1, 1)).map(
+        lambda d: d.replace(microsecond=0)
+    ),
+)
+
+
+def _sparse_counted(monkeypatch, whole: list | None = None) -> list[bool]:
+    """_sparse_rows' answers (read or not) as the scanner asks it; _whole_rows' in whole."""
+    from minqing.core import xlsx_reader
+
+    calls: list[bool] = []
+    original, original_whole = xlsx_reader._sparse_rows, xlsx_reader._whole_rows
+
+    def counted(*args):
+        rows = original(*args)
+        calls.append(rows is not None)
+        return rows
+
+    def counted_whole(*args):
+        rows = original_whole(*args)
+        whole.append(rows is not None)
+        return rows
+
+    monkeypatch.setattr(xlsx_reader, "_sparse_rows", counted)
+    if whole is not None:
+        monkeypatch.setattr(xlsx_reader, "_whole_rows", counted_whole)
+    return calls
+
+
+def _openpyxl_written(rows) -> bytes:
+    wb = Workbook()
+    ws = wb.active
+    for i, r in enumerate(rows, 1):
+        for j, v in enumerate(r, 1):
+            if v is not None:
+                ws.cell(row=i, column=j, value=v)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(st.lists(excel_cell, max_size=11), min_size=1, max_size=15))
+def test_excel_layout_reads_as_openpyxl_reads_it_and_as_openpyxls_own_file(rows):
+    from minqing.core.tests.excel_layout import excel_xlsx
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        whole: list[bool] = []
+        calls = _sparse_counted(monkeypatch, whole)
+        content = excel_xlsx(rows)
+        scanned_as_everyone(content)  # the scanner's values are lxml's and openpyxl's
+        whole.clear()
+        calls.clear()
+        ours = scanned_values(content)["Sheet1"]
+        # the piece read in one step: as a whole (every row as wide as the first) or sparse
+        if any(v is not None for r in rows for v in r):
+            assert whole == [True] or (calls == [True] and not any(whole))
+    theirs = fast_values(_openpyxl_written(rows))["Sheet"]
+    while theirs and theirs[-1] == ():
+        theirs.pop()
+    while ours and ours[-1] == ():
+        ours.pop()
+    assert ours == theirs
+
+
+def test_excel_layout_ledger_is_read_a_piece_at_a_time(monkeypatch):
+    """A ledger as Excel saves it (title row, header, IDs as text, phones as numbers,
+    birth dates as date cells, empty cells left out), cut into pieces of 2 KB: every piece
+    read in one step, the values openpyxl reads."""
+    from minqing.core import xlsx_reader
+    from minqing.core.tests.excel_layout import excel_xlsx
+
+    rows = [
+        ["七星村户籍人口台账（2026年）"],
+        ["序号", "姓名", "身份证号", "电话", "出生日期", "备注"],
+    ]
+    for n in range(1, 200):
+        rows.append(
+            [
+                n,
+                f"张{n}",
+                f"43030219550307{n:04d}",
+                13807320000 + n if n % 3 else None,
+                date(1955, 3, 7) + timedelta(days=n) if n % 4 else None,
+                "低保" if n % 9 == 0 else None,
+            ]
+        )
+    content = excel_xlsx(rows, title="台账")
+    calls = _sparse_counted(monkeypatch)
+    monkeypatch.setattr(xlsx_reader, "_CHUNK", 2048)
+    scanned_as_everyone(content)
+    values = scanned_values(content)["台账"]
+    assert len(calls) > 10 and all(calls)
+    assert values[2] == (1, "张1", "430302195503070001", 13807320001, datetime(1955, 3, 8))
+    assert values[4] == (3, "张3", "430302195503070003", None, datetime(1955, 3, 10))
+    assert values[10][5] == "低保"
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        '<row r="3" spans="1:3"><c r="A3" t="b"><v>1</v></c></row>',  # a boolean
+        '<row r="3"><c r="A3" t="str"><f>1+1</f><v>2</v></c></row>',  # a formula
+        '<row r="3"><c r="B3" t="s"><v>0</v></c><c r="A3" t="s"><v>1</v></c></row>',  # order
+        '<row r="3"><c r="AA3" t="s"><v>0</v></c></row>',  # a two-letter column
+        '<row r="3"><c r="A3"><v> 12</v></c></row>',  # a number the scanner leaves alone
+        '<row r="3"> <c r="A3" t="s"><v>0</v></c></row>',  # whitespace
+        '<row r="3" spans="1:3" />',
+    ],
+)
+def test_what_the_excel_piece_does_not_know_is_read_row_by_row(monkeypatch, odd):
+    calls = _sparse_counted(monkeypatch)
+    sst = f'<sst xmlns="{MAIN}"><si><t>甲</t></si><si><t> 乙</t></si></sst>'
+    rows = (
+        '<row r="1" spans="1:3"><c r="A1" t="s"><v>0</v></c><c r="C1" s="0"><v>7</v></c></row>'
+        '<row r="2" spans="1:3"><c r="B2" t="s"><v>1</v></c></row>'
+        + odd
+        + '<row r="5" spans="1:3"/><row r="6"><c r="C6"><v>1.5E+17</v></c></row>'
+    )
+    content = _package(_with_x14ac(rows), sst)
+    # lxml's values (openpyxl reads cells out of order another way)
+    assert scanned_values(content) == parsed_values(content)
+    assert calls == [False]
+    # and without the odd row the piece is read in one step
+    content = _package(_with_x14ac(rows.replace(odd, "")), sst)
+    same(content)
+    calls.clear()
+    assert scanned_values(content) == parsed_values(content)
+    assert calls == [True]
+    assert scanned_values(content)["S"] == [
+        ("甲", None, 7),
+        (None, " 乙"),
+        (),
+        (),
+        (),
+        (None, None, 1.5e17),
+    ]
+
+
+# ------------------------------------------------ a number cell that is no number
+
+BAD_NUMBERS = ["inf", "-inf", "nan", "NaN", "Infinity", "1e999", "-1E999", "1" + "0" * 400 + ".5"]
+BAD_NUMBERS += ["9" * 5000]  # past int()'s 4300 digits
+
+
+def _bad_number_file(layout: str, text: str) -> tuple[bytes, str]:
+    """(file, sheet) whose cell B3 is a number cell <v>text</v>: in the layout Excel saves
+    (shared strings, numbers without t: read a piece at a time by _sparse_rows) or with
+    inline strings (read row by row by the tokens)."""
+    from minqing.core.tests.excel_layout import excel_xlsx
+
+    if layout == "excel":
+        rows = [["姓名", "手机号"], ["张三", 13807321236], ["李四", 424242], ["王五", 13807321237]]
+        content = excel_xlsx(rows, title="台账", styled_empty=False)
+        sheet = "台账"
+    else:
+        cells = [
+            ("姓名", "手机号"),
+            ("张三", "13807321236"),
+            ("李四", "424242"),
+            ("王五", "13807321237"),
+        ]
+        body = "".join(
+            f'<row r="{i}"><c r="A{i}" t="inlineStr"><is><t>{a}</t></is></c>'
+            + (
+                f'<c r="B{i}" t="inlineStr"><is><t>{b}</t></is></c>'
+                if i == 1
+                else f'<c r="B{i}"><v>{b}</v></c>'
+            )
+            + "</row>"
+            for i, (a, b) in enumerate(cells, 1)
+        )
+        content = _package(f'<worksheet xmlns="{MAIN}"><sheetData>{body}</sheetData></worksheet>')
+        sheet = "S"
+    src = zipfile.ZipFile(io.BytesIO(content))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename.startswith("xl/worksheets/"):
+                assert data.count(b"<v>424242</v>") == 1
+                data = data.replace(b"<v>424242</v>", f"<v>{text}</v>".encode())
+            dst.writestr(item, data)
+    return out.getvalue(), sheet
+
+
+@pytest.mark.parametrize("text", BAD_NUMBERS)
+@pytest.mark.parametrize("layout", ["excel", "inline"])
+def test_a_number_cell_that_is_no_number_is_named_by_every_reader(
+    settings, tmp_path, monkeypatch, layout, text
+):
+    """<v>inf</v>, nan, 1e999 (float() makes it inf), digits past int()'s limit: the piece
+    reader (_sparse_rows) leaves the piece to the row-by-row reader, which names the row
+    and column; so does lxml's reader, the reader process and openpyxl's fallback. The
+    table refuses the file: "工作表“台账”第 3 行 B 列不是有效的数字"."""
+    from minqing.core import xlsx_reader
+    from minqing.core.xlsx_reader import BadNumber
+
+    good, _sheet = _bad_number_file(layout, "424242")
+    content, sheet = _bad_number_file(layout, text)
+    expected = f"工作表“{sheet}”第 3 行 B 列不是有效的数字"
+
+    def book():
+        found = open_workbook(zipfile.ZipFile(io.BytesIO(content)), part_limit=2**30)
+        return found, found.sheets[0][1]
+
+    # the fast readers: the piece reader reads the good file in one step, not this one
+    with monkeypatch.context() as m:
+        calls = _sparse_counted(m)
+        fast_values(good)
+        assert calls == ([True] if layout == "excel" else [False])
+        calls.clear()
+        b, path = book()
+        with pytest.raises(BadNumber) as caught:
+            list(b.rows(path, max_columns=100))
+        assert not any(calls)
+    assert (caught.value.row, caught.value.col, caught.value.text) == (3, 1, text)
+    # lxml's reader
+    b, path = book()
+    with pytest.raises(BadNumber) as caught:
+        list(b._parsed_rows(path, max_columns=100))
+    assert (caught.value.row, caught.value.col, caught.value.text) == (3, 1, text)
+    # the table, from each reader
+    with pytest.raises(ValidationFailed, match=expected) as refused:
+        list(read_table(io.BytesIO(content), "台账.xlsx", known=["姓名"]).rows)
+    assert text[:20] in refused.value.message and len(refused.value.message) < 60
+
+    def unrecognised(self, *args, **kwargs):
+        raise xlsx_reader.Unrecognised
+        yield
+
+    with monkeypatch.context() as m:
+        m.setattr(xlsx_reader.FastWorkbook, "_scanned_rows", unrecognised)
+        with pytest.raises(ValidationFailed, match=expected):
+            list(read_table(io.BytesIO(content), "台账.xlsx", known=["姓名"]).rows)
+    file = tmp_path / "台账.xlsx"
+    file.write_bytes(content)
+    with monkeypatch.context() as m:
+        m.setattr(settings, "IMPORT_XLSX_READER_PROCESS_BYTES", 0, raising=False)
+        with pytest.raises(ValidationFailed, match=expected):
+            _rows_of(file)
+    with monkeypatch.context() as m:
+        m.setattr(xlsx_reader, "open_workbook", lambda *a, **k: None)  # openpyxl reads it
+        with pytest.raises(ValidationFailed, match=f"工作表“{sheet}”第 3 行"):
+            list(read_table(io.BytesIO(content), "台账.xlsx", known=["姓名"]).rows)

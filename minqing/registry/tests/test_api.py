@@ -32,7 +32,12 @@ def data(tree):
         household=qx, name="张德书", id_number=ZHANG_ID, phone="13812345678", relation=Relation.HEAD
     )
     zs = HouseholdFactory(grid=tree.grids["昭山村1"], number="ZS-1", address="昭山村一组")
-    li = ResidentFactory(household=zs, name="李秀英", relation=Relation.HEAD)
+    li = ResidentFactory(
+        household=zs,
+        name="李秀英",
+        relation=Relation.HEAD,
+        id_number=make_id_number("430302", date(1988, 3, 9), 122),
+    )  # born after 张德书: he may move in as her parent
     hl = HouseholdFactory(grid=tree.grids["鹤岭村1"], number="HL-1", address="鹤岭村一组")
     chen = ResidentFactory(household=hl, name="陈国强", relation=Relation.HEAD)
     place = Place.objects.create(grid=tree.grids["鹤岭村1"], name="鹤岭市场", kind="market")
@@ -603,3 +608,21 @@ def test_household_list_carries_each_current_tag_once_in_tag_order(client, users
         ["dibao", "party_member"], key=order.__getitem__
     )
     assert {"code": "dibao", "name": "低保"} in tags["QX-1"]
+
+
+def test_a_move_the_ages_contradict_is_refused_by_the_api_writing_nothing(client, users, data):
+    young = HouseholdFactory(grid=data.qx.grid, number="QX-Y")
+    ResidentFactory(
+        household=young, relation=Relation.HEAD,
+        id_number=make_id_number("430302", date(1990, 2, 2), 21),
+    )  # fmt: skip
+    login(client, users.township)
+    moves, events = Move.objects.count(), AuditEvent.objects.count()
+    url = f"/api/registry/residents/{data.zhang.pk}/move"
+    payload = {"kind": "transfer", "date": "2024-02-01", "to_household_id": young.pk}
+    for relation in ("grandchild", "孙子"):
+        r = post(client, url, {**payload, "relation": relation})
+        assert r.status_code == 400, r.content
+        assert "不晚于户主(1990)" in str(r.json()), r.json()
+    assert Move.objects.count() == moves and AuditEvent.objects.count() == events
+    assert Resident.objects.get(pk=data.zhang.pk).household == data.qx

@@ -460,3 +460,66 @@ def test_area_lock_plan_is_multi_granular_and_ordered():
     ]
     many = [f"1.1{t}.1{t}{v}.1{t}{v}1." for t in range(3) for v in range(3)]
     assert area_lock_plan(many, fanout=2) == [("", False), ("1", True)]
+
+
+def _number_cell_says(content: bytes, old: str, new: str) -> bytes:
+    """The package with the number cell <v>old</v> of its sheet made <v>new</v>."""
+    src = zipfile.ZipFile(io.BytesIO(content))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename.startswith("xl/worksheets/"):
+                assert data.count(f"<v>{old}</v>".encode()) == 1
+                data = data.replace(f"<v>{old}</v>".encode(), f"<v>{new}</v>".encode())
+            dst.writestr(item, data)
+    return out.getvalue()
+
+
+def _phone_as_number_xlsx(layout: str) -> bytes:
+    """Two people, the second one's 手机号 kept as a number (column G, row 3)."""
+    from minqing.core.tests.excel_layout import excel_xlsx
+
+    people = [row(), row(name="张小明", idn=pid(3), relation="子女")]
+    people[1][6] = 13807321237
+    if layout == "excel":
+        rows = [HEADERS, *[[v if v != "" else None for v in r] for r in people]]
+        return excel_xlsx(rows, title="台账")
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "台账"
+    ws.append(HEADERS)
+    for r in people:
+        ws.append(r)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("layout", ["openpyxl", "excel"])
+@pytest.mark.parametrize("text", ["inf", "-inf", "nan", "1e999", "-1E999", "Infinity"])
+def test_a_number_cell_that_is_no_number_is_named_and_nothing_is_written(users, tree, layout, text):
+    """<v>inf</v> (or nan, or 1e999, which overflows to inf) in a number cell: the job
+    fails naming the sheet, the row and the column, and writes nothing."""
+    content = _number_cell_says(_phone_as_number_xlsx(layout), "13807321237", text)
+    before = counts()
+    job = run(users.cadre, content=content, name="台账.xlsx")
+    assert job.status == Job.Status.FAILED
+    assert f"工作表“台账”第 3 行 G 列不是有效的数字:{text}" in job.message, job.message
+    assert counts() == before
+
+
+def test_a_number_cell_that_is_no_number_is_named_on_the_upload_page(client, users, tree):
+    content = _number_cell_says(_phone_as_number_xlsx("excel"), "13807321237", "nan")
+    before = counts()
+    login(client, users.cadre)
+    response = client.post(
+        "/registry/import/", {"file": SimpleUploadedFile("台账.xlsx", content)}, follow=True
+    )
+    assert "工作表“台账”第 3 行 G 列不是有效的数字:nan" in response.content.decode()
+    assert counts() == before
+    body = client.post(
+        "/api/registry/import", {"file": SimpleUploadedFile("台账.xlsx", content)}
+    ).json()
+    assert body["status"] == "failed" and "第 3 行 G 列不是有效的数字" in body["message"], body
+    assert counts() == before

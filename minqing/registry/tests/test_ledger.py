@@ -133,6 +133,37 @@ def test_village_ledger_imports_as_cadres_keep_it(users, tree):
     assert ("低保", None) in tags and ("残疾", "李桂兰") in tags and ("党员", "张德书") in tags
 
 
+def test_the_same_ledger_as_excel_saves_it(users, tree):
+    """Excel's own layout (written by hand: shared strings, empty cells left out, the
+    birth date a date cell, phones and a grid code kept as numbers): the same result, and
+    a bad row reported on the row Excel shows (title on row 1, header on row 2)."""
+    from minqing.core.tests.excel_layout import excel_xlsx
+
+    def as_excel(rows):
+        table = [["昭山镇七星村户籍人口台账(2026年)"], LEDGER_HEADERS]
+        return excel_xlsx(table + [[v if v != "" else None for v in r] for r in rows], title="台账")
+
+    before = written()
+    job = start(users.cadre, as_excel(_bad(ledger_rows(), 0, "联系电话", 12345678)))
+    assert job.status == Job.Status.FAILED and "电话号码格式不对" in errors_of(job)[3]
+    job = start(users.cadre, as_excel(ledger_rows()))
+    assert job.result["header_row"] == 2 and job.result["sheet"] == "台账"
+    preview = job.result["preview"]
+    assert (preview["households_created"], preview["residents_created"]) == (2, 5)
+    assert written() == before
+    job = commit(users.cadre, job)
+    assert job.status == Job.Status.DONE, job.message
+    people = {r.name: r for r in Resident.objects.select_related("household__grid")}
+    assert people["张德书"].phone == "13807321234" and people["王五"].phone == "13807321237"
+    assert people["张德书"].id_number == HEAD and people["张小明"].id_number == SON
+    assert people["王五"].household.grid == tree.grids["七星村2"]
+    assert people["李桂兰"].phone == "13807321235"
+    # and the same file again: nothing to write
+    before = written()
+    job = commit(users.cadre, start(users.cadre, as_excel(ledger_rows())))
+    assert "5 人无变化" in job.message and written() == before
+
+
 def _bad(rows, i, col, value):
     rows = [list(r) for r in rows]
     rows[i][LEDGER_HEADERS.index(col)] = value
@@ -223,6 +254,21 @@ def test_header_on_row_12_is_refused_naming_found_and_expected_columns(users, tr
     assert job.status == Job.Status.FAILED
     assert "找不到表头" in job.message and "说明第 0 行" in job.message
     assert "身份证号" in job.message  # the expected ones are named
+
+
+def test_header_on_row_10_is_found_and_rows_numbered_as_excel_shows_them(users, tree):
+    wb = Workbook()
+    ws = wb.active
+    for i in range(9):
+        ws.append([f"说明第 {i} 行"])
+    ws.append(LEDGER_HEADERS)
+    for r in _bad(ledger_rows(), 1, "联系电话", "12345678"):
+        ws.append(r)
+    buf = io.BytesIO()
+    wb.save(buf)
+    job = start(users.cadre, buf.getvalue())
+    assert job.result["header_row"] == 10
+    assert "电话号码格式不对" in errors_of(job)[12]  # the second person, on row 12
 
 
 def test_two_columns_for_one_field_are_refused_then_mapped_by_hand(users, tree):

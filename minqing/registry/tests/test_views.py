@@ -846,3 +846,37 @@ def test_reveal_box_is_the_included_template(rf):
         assert reveal_box(url, masked) == included
         assert reveal_box(url, masked) == included  # the second from the kept shell
     assert "&lt;b&gt;" in reveal_box("/u/", "<b>")
+
+
+def test_a_move_the_ages_contradict_is_refused_on_the_page_writing_nothing(client, users, data):
+    """The move form's 在新户中的关系 goes through the importer's age rule: moving a person
+    born in 1962 into a household whose 户主 was born in 1990 as 子女 is refused, confirmed
+    or not, with the years named; nothing is written."""
+    young = HouseholdFactory(grid=data.qx.grid, number="QX-Y", address="七星村二组")
+    ResidentFactory(
+        household=young, name="张青", relation=Relation.HEAD,
+        id_number=make_id_number("430302", date(1990, 2, 2), 21),
+    )  # fmt: skip
+    login(client, users.cadre)
+    before, events = rows(), registry_events().count()
+    body = {
+        "resident": data.zhang.pk,
+        "kind": "transfer",
+        "date": "2024-06-01",
+        "to_household": young.pk,
+        "relation": "child",
+        "confirmed": "1",
+    }
+    response = client.post(f"/registry/households/{data.qx.pk}/moves/", body)
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "与户主关系为“子女”" in page and "1962" in page and "不晚于户主(1990)" in page
+    assert rows() == before and registry_events().count() == events
+    data.zhang.refresh_from_db()
+    assert data.zhang.household == data.qx and data.zhang.relation == Relation.HEAD
+    response = client.post(
+        f"/registry/households/{data.qx.pk}/moves/", {**body, "relation": "parent"}
+    )
+    assert response.status_code == 302
+    data.zhang.refresh_from_db()
+    assert data.zhang.household == young and data.zhang.relation == Relation.PARENT
