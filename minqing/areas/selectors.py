@@ -188,7 +188,6 @@ def area_picker_choices(user, selected, *, blank=None) -> list[tuple]:
         except (Area.DoesNotExist, TypeError, ValueError):
             area = None
     choices = [("", blank if blank is not None else _("全部（本辖区）"))]
-    visible = Area.objects.visible_to(user)
     if area is None:
         parents = jurisdiction_areas(user)
         if len(parents) != 1:
@@ -196,6 +195,7 @@ def area_picker_choices(user, selected, *, blank=None) -> list[tuple]:
         if parents[0].level == Level.GRID:  # nothing below a grid
             return choices
         return choices + [(str(c.pk), c.name) for c in child_areas(parents[0])]
+    visible = Area.objects.visible_to(user)  # built only here: not on an unfiltered list
     rows = list(
         visible.filter(Q(code__in=area.ancestor_codes) | Q(parent=area) | Q(pk=area.pk)).order_by(
             "path"

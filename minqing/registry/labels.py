@@ -11,15 +11,21 @@ from django.utils.translation import get_language
 _labels: dict = {}
 
 
-def choice_label(model, field_name: str, value):
-    """What `obj.get_<field_name>_display()` gives for `value` (the value itself when it is
-    not one of the choices), from a dict built once per field and language."""
+def choice_labels(model, field_name: str) -> dict:
+    """The field's labels by value in the current language, built once per field and
+    language (do not change the dict)."""
     key = (model, field_name, get_language())
     labels = _labels.get(key)
     if labels is None:
         choices = model._meta.get_field(field_name).flatchoices
         labels = _labels[key] = {k: str(v) for k, v in choices}
-    return labels.get(value, value)
+    return labels
+
+
+def choice_label(model, field_name: str, value):
+    """What `obj.get_<field_name>_display()` gives for `value` (the value itself when it is
+    not one of the choices), from a dict built once per field and language."""
+    return choice_labels(model, field_name).get(value, value)
 
 
 def esc(value) -> str:

@@ -8,11 +8,14 @@ call). A test pins it to what the template gave."""
 
 from django import template
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.dateformat import format as date_format
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 
-from ..labels import choice_label, esc, tag_badges
+from minqing.core.masking import age_on
+
+from ..labels import choice_labels, esc, tag_badges
 from ..models import Resident, ResidentStatus
 
 register = template.Library()
@@ -30,27 +33,39 @@ def resident_rows(residents):
     l_household, l_status = esc(gettext("户")), esc(gettext("状态"))
     l_tags, l_years = esc(gettext("重点人群")), esc(gettext("岁"))
     base = esc(reverse("registry:households"))
+    # once per call, not per row: the choices' labels (escaped), today for the ages
+    relations, genders, statuses = (
+        {k: esc(v) for k, v in choice_labels(Resident, name).items()}
+        for name in ("relation", "gender", "status")
+    )
+    today = timezone.localdate()
     out = []
     for r in residents:
         living = r.status == ResidentStatus.LIVING
+        # Resident.age: at death for the deceased
+        dead = r.status == ResidentStatus.DECEASED and r.status_date
+        age = age_on(r.birth_date, r.status_date if dead else today)
         since = ""
         if not living and r.status_date:
             since = f' <span class="muted">{esc(date_format(r.status_date, "Y-m-d"))}</span>'
         tags = tag_badges(r.current_tags)
         household = esc(r.household_id)
+        relation = relations[r.relation] if r.relation in relations else esc(r.relation)
+        gender = genders[r.gender] if r.gender in genders else esc(r.gender)
+        status = statuses[r.status] if r.status in statuses else esc(r.status)
         out.append(
             f'<tr{"" if living else _INACTIVE}><td class="lead"><a href="{base}{household}/#r'
             f'{esc(r.pk)}"><strong>{esc(r.name)}</strong></a> <span class="muted">'
-            f"{esc(choice_label(Resident, 'relation', r.relation))}</span></td>"
-            f'<td data-label="{l_age}">{esc(choice_label(Resident, "gender", r.gender))} · '
-            f"{esc(r.age)} {l_years}</td>"
+            f"{relation}</span></td>"
+            f'<td data-label="{l_age}">{gender} · '
+            f"{age} {l_years}</td>"
             f'<td data-label="{l_id}"><code class="masked">{esc(r.id_masked)}</code></td>'
             f'<td data-label="{l_phone}"><span class="masked">{esc(r.phone_masked or "—")}'
             f"</span></td>"
             f'<td data-label="{l_household}"><a href="{base}{household}/">'
             f'{esc(r.household.name)}</a> <span class="muted">{esc(r.household.grid.name)}'
             f"</span></td>"
-            f'<td data-label="{l_status}">{esc(choice_label(Resident, "status", r.status))}'
+            f'<td data-label="{l_status}">{status}'
             f'{since}</td><td data-label="{l_tags}">{tags}</td></tr>'
         )
     return mark_safe("".join(out))  # noqa: S308 - every value went through esc()

@@ -63,6 +63,12 @@ def test_the_rows_are_what_the_template_gave_values_escaped(db):
         _resident(2, phone="", relation="spouse", gender="F"),
         _resident(3, status="deceased", status_date=date(2024, 5, 6)),
         _resident(4, status="moved_out", status_date=None),
+        # values outside the choices (written as given, escaped), no birth date, dead undated
+        _resident(5, relation="<x>&", gender="?<g>", status="<s>", birth_date=None),
+        _resident(6, status="deceased", status_date=None, birth_date=date(1930, 12, 31)),
+        _resident(
+            7, status="deceased", status_date=date(2024, 2, 29), birth_date=date(1960, 2, 29)
+        ),
     ]
     for language in ("zh-hans", "en"):  # the choice labels are kept per language
         with translation.override(language):
@@ -76,3 +82,31 @@ def test_the_rows_are_what_the_template_gave_values_escaped(db):
 
 def test_no_residents_no_rows(db):
     assert resident_rows([]) == ""
+
+
+def test_the_lists_rows_from_columns_write_as_the_models(db):
+    """The list view's ResidentRow (columns, no models) gives the same markup as the models."""
+    from minqing.registry.views import ResidentRow
+
+    models = [
+        _resident(1),
+        _resident(2, status="deceased", status_date=date(2024, 5, 6), relation="<r>"),
+    ]
+    models[0].household.head = models[0]
+    models[0].household.head_id = 1
+    rows = []
+    for m in models:
+        h = m.household
+        row = ResidentRow(
+            *(m.pk, m.name, m.id_number, m.gender, m.birth_date, m.phone, m.relation),
+            *(m.status, m.status_date, h.pk, h.number, h.head_id),
+            *(h.head.name if h.head_id else None, h.grid.name),
+        )
+        row.current_tags = m.current_tags = [
+            SimpleNamespace(resident_id=None, tag=SimpleNamespace(name="<t>"))
+        ]
+        rows.append(row)
+    for language in ("zh-hans", "en"):
+        with translation.override(language):
+            assert resident_rows(rows) == resident_rows(models)
+            assert resident_rows(rows) == Template(TEMPLATE_ROWS).render(Context({"rows": models}))
