@@ -257,6 +257,12 @@ OVERVIEW = [
        FROM registry_gridsummary s JOIN areas_area a ON a.id = s.grid_id
        WHERE a.path LIKE %(p)s GROUP BY 1""",
 ]
+# A grid's area page also lists its households (areas.views.GRID_HOUSEHOLDS, 300 at most):
+# until the session-26 integration the baseline left that read out and the grid's page was
+# held to the overview alone.
+GRID_HOUSEHOLDS = """SELECT h.id, hd.name, h.address, h.number FROM registry_household h
+   JOIN areas_area g ON g.id = h.grid_id LEFT JOIN registry_resident hd ON hd.id = h.head_id
+   WHERE h.grid_id = %(area)s AND g.path LIKE %(p)s ORDER BY h.number LIMIT 300"""
 DETAIL = [
     """SELECT h.*, g.name, hd.name FROM registry_household h JOIN areas_area g ON g.id = h.grid_id
        LEFT JOIN registry_resident hd ON hd.id = h.head_id WHERE h.id = %(h)s AND g.path LIKE %(p)s""",
@@ -448,7 +454,11 @@ def pages_for(level, info, cur):
         ),
         ("resident list", "/registry/residents/?status=living", [RESIDENT_ROWS, KEPT_LIVING]),
         ("household page", f"/registry/households/{hid}/", DETAIL + DETAIL_SECTIONS),
-        ("area page", f"/areas/{info['area']}/", OVERVIEW),
+        (
+            "area page",
+            f"/areas/{info['area']}/",
+            OVERVIEW + ([GRID_HOUSEHOLDS] if level == "grid" else []),
+        ),
         # a grid worker has no export right (403): no export cell at the grid level
         *([] if level == "grid" else [("export", "/registry/export/households.xlsx", export_sql)]),
         (
