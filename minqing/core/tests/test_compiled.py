@@ -272,10 +272,14 @@ def test_overview_tiles_written_in_python_equal_the_template(city, users, tree, 
     from django.template.loader import render_to_string
     from django.utils import translation
 
+    from minqing.areas.models import Level
     from minqing.registry.models import Tag
     from minqing.registry.summaries import overview_context
 
     hostile = Tag.objects.create(code="x-1_y", name="<b>\"&'尾", scope="resident", order=1)
+    village = tree.grids["七星村1"].parent
+    village.name = '<i>七星&"村'
+    village.save()
     period(tag_code=hostile.code, household=city[0], start=date(2020, 1, 1))
     with translation.override(language):
         for user, area in [
@@ -287,9 +291,18 @@ def test_overview_tiles_written_in_python_equal_the_template(city, users, tree, 
             ctx = overview_context(fetched_by=user, area=area)
             assert any(t["tag"].pk == hostile.pk for t in ctx["ov"]["tags"])
             written = render_to_string("registry/_overview.html", ctx)
-            plain = {**ctx, "ov": {k: v for k, v in ctx["ov"].items() if k != "tiles"}}
+            plain = {
+                **ctx,
+                "ov": {k: v for k, v in ctx["ov"].items() if k not in ("tiles", "rows_html")},
+            }
             assert written == render_to_string("registry/_overview.html", plain)
             assert "&lt;b&gt;&quot;&amp;&#x27;尾" in written and "<b>" not in written
+            if area is not None and area.level < Level.GRID:
+                # the rows written in Python too: one per child area, a hostile name escaped
+                assert ctx["ov"]["rows"] and ctx["ov"]["rows_html"].count("<tr>") == len(
+                    ctx["ov"]["rows"]
+                )
+                assert "&lt;i&gt;七星&amp;&quot;村" in written and "<i>" not in written
 
 
 def test_compiled_statements_are_kept_per_thread_connection(city, users):
