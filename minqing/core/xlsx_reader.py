@@ -824,32 +824,25 @@ class FastWorkbook:
             ):
                 if "&#" in piece:
                     piece = _non_ascii_references(piece)
+                # a piece in one step: openpyxl's layout (every cell written), else Excel's
+                # (empty cells left out, shared strings); either gives up after a few misses
+                rows = None
                 if values is None and whole_misses < _WHOLE_MISSES:
                     rows = _whole_rows(piece, max_columns, self)
-                    if rows is not None:
-                        for number, row in rows:
-                            if max_row is not None and number > max_row:
-                                return
-                            while counter + 1 < number:
-                                counter += 1
-                                yield ()
-                            counter = number
-                            yield row
-                        continue
-                    whole_misses += 1
-                if values is None and sparse_misses < _WHOLE_MISSES:
+                    whole_misses += rows is None
+                if rows is None and values is None and sparse_misses < _WHOLE_MISSES:
                     rows = _sparse_rows(piece, max_columns, self)
-                    if rows is not None:
-                        for number, row in rows:
-                            if max_row is not None and number > max_row:
-                                return
-                            while counter + 1 < number:
-                                counter += 1
-                                yield ()
-                            counter = number
-                            yield row
-                        continue
-                    sparse_misses += 1
+                    sparse_misses += rows is None
+                if rows is not None:
+                    for number, row in rows:
+                        if max_row is not None and number > max_row:
+                            return
+                        while counter + 1 < number:
+                            counter += 1
+                            yield ()
+                        counter = number
+                        yield row
+                    continue
                 segments = piece.split("</row>")
                 tail = segments.pop()  # after the last row's end: a row cut, or nothing
                 count = len(segments)
