@@ -40,6 +40,7 @@ class Area(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="children",
+        db_index=False,  # area_children_idx (parent, name) leads with it
     )
     path = models.CharField(max_length=255, unique=True, editable=False)
 
@@ -49,13 +50,11 @@ class Area(models.Model):
         verbose_name = _("区域")
         verbose_name_plural = _("区域")
         ordering = ["path"]
+        # visible_to / subtree: path LIKE 'prefix%' uses the pattern-ops index PostgreSQL
+        # gets with `unique=True` on a CharField (areas_area_path_…_like); a second one of
+        # our own was the same index written twice
         indexes = [
-            # visible_to / subtree: path LIKE 'prefix%' (pattern ops so PostgreSQL uses it
-            # under any collation)
-            models.Index(
-                fields=["path"], name="area_path_prefix_idx", opclasses=["varchar_pattern_ops"]
-            ),
-            # children of one area, by level
+            # children of one area, by name (also serves every lookup by parent alone)
             models.Index(fields=["parent", "name"], name="area_children_idx"),
         ]
 

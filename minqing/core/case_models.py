@@ -42,7 +42,10 @@ class Notification(models.Model):
     """One message in a user's in-app inbox (also sent by e-mail/SMS senders when asked)."""
 
     recipient = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        db_index=False,  # notif_inbox_idx (recipient, -created_at) leads with it
     )
     created_at = models.DateTimeField(_("时间"), default=timezone.now)
     kind = models.CharField(_("类型"), max_length=32)
