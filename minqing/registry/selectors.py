@@ -232,6 +232,16 @@ def household_search(
     return _household_query(fetched_by, terms)
 
 
+def _list_statement(name: str, columns: tuple, terms: dict, rows, count) -> Statement:
+    """A list's rows and its count compiled once per shape of search (core.statements):
+    `rows(marks)` and `count(marks)` build the querysets; the count is of `count`'s rows."""
+    listed = compiled((name, columns), terms, rows)
+    counted = compiled((f"{name}-count",), terms, count)
+    if counted is not None:
+        counted = (f"SELECT COUNT(*) FROM ({counted[0]}) AS found", counted[1])
+    return Statement(listed, counted)
+
+
 def household_list_statement(
     *, fetched_by, columns: tuple, q="", grid_id=None, tag=None, status=None
 ) -> Statement:
@@ -250,11 +260,7 @@ def household_list_statement(
         # the matching households' ids alone (no grid and head joined for a count)
         return _household_query(scope_user(marks), marks).order_by().values("pk")
 
-    listed = compiled(("households", columns), terms, rows)
-    counted = compiled(("households-count",), terms, count)
-    if counted is not None:
-        counted = (f"SELECT COUNT(*) FROM ({counted[0]}) AS found", counted[1])
-    return Statement(listed, counted)
+    return _list_statement("households", columns, terms, rows, count)
 
 
 def _resident_list_terms(fetched_by, *, q="", grid_id=None, tag=None, status=None) -> dict | None:
@@ -342,11 +348,7 @@ def resident_list_statement(
     def count(marks):
         return _resident_query(scope_user(marks), marks).order_by().values("pk")
 
-    listed = compiled(("residents", columns), terms, rows)
-    counted = compiled(("residents-count",), terms, count)
-    if counted is not None:
-        counted = (f"SELECT COUNT(*) FROM ({counted[0]}) AS found", counted[1])
-    return Statement(listed, counted)
+    return _list_statement("residents", columns, terms, rows, count)
 
 
 def current_tags_prefetch(lookup: str = "tag_periods", to_attr: str = "current_tags"):
