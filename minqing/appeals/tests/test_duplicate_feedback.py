@@ -97,19 +97,20 @@ def test_verdicts_teach_only_users_who_may_see_both_matters(client, users, tree)
     assert DuplicateVerdict.objects.count() == 1
 
 
+def _streetlight_pair(users, tree):
+    """Two matters of one village saying the same thing in other words (the second in
+    dialect): the router proposes the first as the second's duplicate."""
+    return [
+        file_appeal(actor=users.cadre, area=tree.qixing, code="streetlight", content=text)
+        for text in (
+            "村口桥头的路灯坏了一个多月,晚上黑漆漆的,老人家不敢出门",
+            "桥头那盏路灯一个多月冇亮了,夜里黑得很,老人不敢出来走",
+        )
+    ]
+
+
 def test_a_rejected_proposal_is_not_proposed_again(client, users, tree):
-    first = file_appeal(
-        actor=users.cadre,
-        area=tree.qixing,
-        code="streetlight",
-        content="村口桥头的路灯坏了一个多月,晚上黑漆漆的,老人家不敢出门",
-    )
-    second = file_appeal(
-        actor=users.cadre,
-        area=tree.qixing,
-        code="streetlight",
-        content="桥头那盏路灯一个多月冇亮了,夜里黑得很,老人不敢出来走",
-    )
+    first, second = _streetlight_pair(users, tree)
     login(client, users.cadre)
     body = client.get(f"/api/appeals/{second.pk}/duplicates").json()
     assert [d["id"] for d in body["proposed"]] == [first.pk] and body["judged"] == []
@@ -126,18 +127,7 @@ def test_a_rejected_proposal_is_not_proposed_again(client, users, tree):
 
 
 def test_the_appeal_page_offers_the_proposals_to_confirm_or_reject(client, users, tree):
-    first = file_appeal(
-        actor=users.cadre,
-        area=tree.qixing,
-        code="streetlight",
-        content="村口桥头的路灯坏了一个多月,晚上黑漆漆的,老人家不敢出门",
-    )
-    second = file_appeal(
-        actor=users.cadre,
-        area=tree.qixing,
-        code="streetlight",
-        content="桥头那盏路灯一个多月冇亮了,夜里黑得很,老人不敢出来走",
-    )
+    first, second = _streetlight_pair(users, tree)
     url = f"/appeals/{second.pk}/duplicates/"
     login(client, users.cadre)
     page = client.get(f"/appeals/{second.pk}/").content.decode()
